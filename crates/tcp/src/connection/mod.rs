@@ -1,0 +1,413 @@
+//! One TCP connection: the transmission control block (RFC 9293 §3.3.1)
+//! and its state machine (§3.10).
+//!
+//! A [`Connection`] is sans-IO in the shape of quinn-proto: its methods are
+//! getters; inputs ([`Connection::handle_segment`],
+//! [`Connection::handle_timeout`]); application commands
+//! ([`Connection::send`], [`Connection::recv`], [`Connection::shutdown`],
+//! [`Connection::close`], [`Connection::abort`]); and polls for outputs
+//! ([`Connection::poll_transmit`], [`Connection::poll_timeout`],
+//! [`Connection::poll_event`]). Every time-dependent call takes `now`.
+//!
+//! The submodules split the machine by concern: `input` is segment arrival
+//! (§3.10.7), `output` builds segments and decides when to acknowledge,
+//! `timers` holds the RFC 6298 §5 rules and the give-up policy.
+
+mod input;
+mod output;
+mod timers;
+
+use std::collections::VecDeque;
+use std::net::SocketAddrV4;
+
+use crate::buffer::{RecvBuffer, SendBuffer};
+use crate::config::{Config, DEFAULT_PEER_MSS, LINUX_QUICKACKS, Profile};
+use crate::event::{Event, TimerKind, Transmit};
+use crate::rtt::RttEstimator;
+use crate::segment::Segment;
+use crate::seq::SeqNum;
+use crate::state::State;
+use crate::time::Instant;
+
+/// An application command that the connection's state does not allow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum CommandError {
+    /// The write side was already shut down (FIN queued or sent).
+    #[error("connection closing: the write side is shut down")]
+    Closing,
+    /// The connection no longer exists (CLOSED).
+    #[error("connection does not exist")]
+    NotConnected,
+}
+
+/// One TCP connection.
+#[derive(Debug)]
+pub struct Connection {
+    config: Config,
+    local: SocketAddrV4,
+    remote: SocketAddrV4,
+    state: State,
+    /// Created by a listener (passive open).
+    passive: bool,
+
+    // Send sequence space (RFC 9293 §3.3.1).
+    iss: SeqNum,
+    snd_una: SeqNum,
+    snd_nxt: SeqNum,
+    snd_wnd: u32,
+    snd_wl1: SeqNum,
+    snd_wl2: SeqNum,
+    max_snd_wnd: u32,
+    /// Largest payload we send: min(our MSS, the peer's).
+    send_mss: u16,
+    send_buf: SendBuffer,
+    /// Stream offset up to which data has been sent.
+    sent: u64,
+    /// The application shut down its write side: a FIN follows the data.
+    shut_wr: bool,
+    /// Our FIN has been sent (its sequence number is the end of the data).
+    fin_sent: bool,
+
+    // Receive sequence space.
+    irs: SeqNum,
+    rcv_nxt: SeqNum,
+    recv_buf: RecvBuffer,
+    /// Stream offset of the peer's FIN, once seen (possibly out of order).
+    peer_fin_at: Option<u64>,
+    /// The peer's FIN was processed in order.
+    eof: bool,
+    /// Window we advertised last.
+    last_advertised: u32,
+
+    // Timers and retransmission (RFC 6298).
+    timers: [Option<Instant>; 4],
+    rtt: RttEstimator,
+    /// The segment being timed: (sequence number that acknowledges it, send time).
+    rtt_probe: Option<(SeqNum, Instant)>,
+    /// Consecutive expiries of the retransmission timer for the current head.
+    retransmits: u32,
+    /// When the oldest unacknowledged segment was first sent.
+    head_sent_at: Instant,
+    /// The retransmission timer expired while waiting for the ACK of our SYN.
+    syn_timed_out: bool,
+    /// After a timeout, partial ACKs up to here retransmit the next segment at once.
+    recover: Option<SeqNum>,
+
+    // Acknowledgment policy.
+    ack_pending: bool,
+    /// Full-size segments received since we last sent an ACK.
+    unacked_full: u32,
+    /// Linux quick-ACK budget left.
+    quickacks: u32,
+    /// The application released the socket (orphan).
+    released: bool,
+
+    out: VecDeque<Transmit>,
+    events: VecDeque<Event>,
+}
+
+impl Connection {
+    fn blank(config: Config, local: SocketAddrV4, remote: SocketAddrV4, iss: SeqNum) -> Self {
+        Connection {
+            config,
+            local,
+            remote,
+            state: State::Closed,
+            passive: false,
+            iss,
+            snd_una: iss,
+            snd_nxt: iss,
+            snd_wnd: 0,
+            snd_wl1: SeqNum(0),
+            snd_wl2: SeqNum(0),
+            max_snd_wnd: 0,
+            send_mss: config.mss.min(DEFAULT_PEER_MSS),
+            send_buf: SendBuffer::default(),
+            sent: 0,
+            shut_wr: false,
+            fin_sent: false,
+            irs: SeqNum(0),
+            rcv_nxt: SeqNum(0),
+            recv_buf: RecvBuffer::default(),
+            peer_fin_at: None,
+            eof: false,
+            last_advertised: u32::from(config.recv_window),
+            timers: [None; 4],
+            rtt: RttEstimator::new(&config),
+            rtt_probe: None,
+            retransmits: 0,
+            head_sent_at: Instant::ZERO,
+            syn_timed_out: false,
+            recover: None,
+            ack_pending: false,
+            unacked_full: 0,
+            quickacks: match config.profile {
+                Profile::Linux => LINUX_QUICKACKS,
+                Profile::Rfc => 0,
+            },
+            released: false,
+            out: VecDeque::new(),
+            events: VecDeque::new(),
+        }
+    }
+
+    /// Active open (RFC 9293 §3.10.1): sends SYN(`iss`) and enters SYN-SENT.
+    pub fn connect(
+        now: Instant,
+        config: Config,
+        local: SocketAddrV4,
+        remote: SocketAddrV4,
+        iss: SeqNum,
+    ) -> Connection {
+        let mut c = Connection::blank(config, local, remote, iss);
+        c.set_state(State::SynSent);
+        c.send_syn(now, false);
+        c
+    }
+
+    /// Passive open: a listener received `syn` (RFC 9293 §3.10.7.2). The new
+    /// connection records the peer's ISN, answers SYN-ACK(`iss`) and enters
+    /// SYN-RECEIVED.
+    pub fn accept(
+        now: Instant,
+        config: Config,
+        local: SocketAddrV4,
+        syn: &Segment,
+        iss: SeqNum,
+    ) -> Connection {
+        let mut c = Connection::blank(config, local, syn.src, iss);
+        c.passive = true;
+        c.state = State::Listen;
+        c.take_peer_syn(syn);
+        c.set_state(State::SynReceived);
+        c.send_synack(now, false);
+        c
+    }
+
+    // ----- getters -----
+
+    /// The RFC 9293 state.
+    pub fn state(&self) -> State {
+        self.state
+    }
+    /// Local address and port.
+    pub fn local(&self) -> SocketAddrV4 {
+        self.local
+    }
+    /// Remote address and port.
+    pub fn remote(&self) -> SocketAddrV4 {
+        self.remote
+    }
+    /// Our initial sequence number.
+    pub fn iss(&self) -> SeqNum {
+        self.iss
+    }
+    /// The peer's initial sequence number (meaningful once its SYN arrived).
+    pub fn irs(&self) -> SeqNum {
+        self.irs
+    }
+    /// SND.NXT.
+    pub fn snd_nxt(&self) -> SeqNum {
+        self.snd_nxt
+    }
+    /// SND.UNA.
+    pub fn snd_una(&self) -> SeqNum {
+        self.snd_una
+    }
+    /// RCV.NXT.
+    pub fn rcv_nxt(&self) -> SeqNum {
+        self.rcv_nxt
+    }
+    /// Whether this connection came from a listener.
+    pub fn is_passive(&self) -> bool {
+        self.passive
+    }
+    /// The retransmission estimator (SRTT, RTTVAR, RTO).
+    pub fn rtt(&self) -> &RttEstimator {
+        &self.rtt
+    }
+    /// The configuration this connection runs with.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+    /// Octets ready for [`Connection::recv`].
+    pub fn readable(&self) -> usize {
+        self.recv_buf.readable()
+    }
+    /// The peer's FIN has been received in order: no more data will arrive.
+    pub fn is_eof(&self) -> bool {
+        self.eof
+    }
+    /// Octets written by the application and not yet acknowledged.
+    pub fn unacknowledged(&self) -> usize {
+        self.send_buf.len()
+    }
+    /// The deadline of one timer, if armed.
+    pub fn timer(&self, kind: TimerKind) -> Option<Instant> {
+        self.timers[kind.index()]
+    }
+
+    // ----- application commands -----
+
+    /// Queues data for sending (RFC 9293 §3.10.2). Returns how many octets
+    /// were taken: all of them (the send buffer is unbounded).
+    pub fn send(&mut self, now: Instant, data: &[u8]) -> Result<usize, CommandError> {
+        match self.state {
+            State::Closed | State::Listen => return Err(CommandError::NotConnected),
+            _ if self.shut_wr => return Err(CommandError::Closing),
+            State::SynSent
+            | State::SynReceived
+            | State::Established
+            | State::CloseWait => {}
+            _ => return Err(CommandError::Closing),
+        }
+        self.send_buf.write(data);
+        self.push(now);
+        Ok(data.len())
+    }
+
+    /// Reads received in-order data into `buf` (RFC 9293 §3.10.3); returns
+    /// how many octets. Zero with [`Connection::is_eof`] means end of stream.
+    pub fn recv(&mut self, buf: &mut [u8]) -> usize {
+        let n = self.recv_buf.read(buf);
+        self.after_read(n);
+        n
+    }
+
+    /// Reads every received in-order octet, appending it to `out`.
+    pub fn recv_to_end(&mut self, out: &mut Vec<u8>) -> usize {
+        let n = self.recv_buf.read_to_end(out);
+        self.after_read(n);
+        n
+    }
+
+    /// Shuts down the write side (RFC 9293 §3.10.4 CLOSE): a FIN follows
+    /// the queued data; reading goes on.
+    pub fn shutdown(&mut self, now: Instant) -> Result<(), CommandError> {
+        if self.shut_wr {
+            return Ok(());
+        }
+        match self.state {
+            State::Closed | State::Listen => return Err(CommandError::NotConnected),
+            // The FIN waits until the connection is established.
+            State::SynSent | State::SynReceived => {}
+            State::Established => self.set_state(State::FinWait1),
+            State::CloseWait => self.set_state(State::LastAck),
+            _ => {}
+        }
+        self.shut_wr = true;
+        self.push(now);
+        Ok(())
+    }
+
+    /// Releases the socket: like [`Connection::shutdown`], and the
+    /// application reads no more (received data is discarded). In SYN-SENT
+    /// the connection is deleted with nothing sent (RFC 9293 §3.10.4).
+    pub fn close(&mut self, now: Instant) {
+        self.released = true;
+        self.recv_buf.discard();
+        match self.state {
+            State::Closed => {}
+            State::Listen | State::SynSent => {
+                self.enter_closed(Event::Closed);
+            }
+            _ => {
+                let _ = self.shutdown(now);
+                if self.state == State::FinWait2 {
+                    self.arm_fin_wait_2(now);
+                }
+            }
+        }
+    }
+
+    /// Aborts the connection (RFC 9293 §3.10.5): RST(SND.NXT) where the peer
+    /// may hold state, then CLOSED at once, with no TIME-WAIT.
+    pub fn abort(&mut self, _now: Instant) {
+        match self.state {
+            State::Closed => return,
+            State::SynReceived
+            | State::Established
+            | State::FinWait1
+            | State::FinWait2
+            | State::CloseWait => self.send_reset_here(),
+            State::Listen | State::SynSent | State::Closing | State::LastAck | State::TimeWait => {}
+        }
+        self.released = true;
+        self.enter_closed(Event::Closed);
+    }
+
+    // ----- outputs -----
+
+    /// The next segment to send, if any.
+    #[must_use]
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.out.pop_front()
+    }
+
+    /// The next event for the application, if any.
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// The earliest armed timer; [`Connection::handle_timeout`] is due then.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.timers.iter().flatten().min().copied()
+    }
+
+    // ----- shared internals -----
+
+    fn set_state(&mut self, to: State) {
+        let from = self.state;
+        if from == to {
+            return;
+        }
+        self.state = to;
+        self.events.push_back(Event::StateChanged { from, to });
+        if to == State::Established {
+            self.events.push_back(Event::Connected);
+        }
+    }
+
+    /// Enters CLOSED, stops every timer, and reports why.
+    fn enter_closed(&mut self, why: Event) {
+        self.timers = [None; 4];
+        self.set_state(State::Closed);
+        self.events.push_back(why);
+    }
+
+    /// Records the peer's SYN: IRS, RCV.NXT, its MSS and window.
+    fn take_peer_syn(&mut self, syn: &Segment) {
+        self.irs = syn.seq;
+        self.rcv_nxt = syn.seq + 1;
+        let peer_mss = syn.mss.unwrap_or(DEFAULT_PEER_MSS);
+        self.send_mss = self.config.mss.min(peer_mss).max(1);
+        self.snd_wnd = u32::from(syn.window);
+        self.max_snd_wnd = self.max_snd_wnd.max(self.snd_wnd);
+        self.snd_wl1 = syn.seq;
+    }
+
+    /// The receive window we can offer now.
+    fn rcv_wnd(&self) -> u32 {
+        u32::from(self.config.recv_window).saturating_sub(self.recv_buf.readable() as u32)
+    }
+
+    /// After the application read `n` octets: send a window update if the
+    /// window had closed to less than half and has now at least doubled
+    /// (the rule of Linux's `tcp_cleanup_rbuf`; avoids silly-window updates).
+    fn after_read(&mut self, n: usize) {
+        if n == 0 || !matches!(self.state, State::Established | State::FinWait1 | State::FinWait2) {
+            return;
+        }
+        let now_wnd = self.rcv_wnd();
+        let full = u32::from(self.config.recv_window);
+        if 2 * self.last_advertised <= full && now_wnd >= 2 * self.last_advertised.max(1) {
+            self.send_ack();
+        }
+    }
+
+    fn is_profile(&self, p: Profile) -> bool {
+        self.config.profile == p
+    }
+}

@@ -1,0 +1,230 @@
+//! Building and queueing segments; when to acknowledge.
+//!
+//! Every segment is queued the moment the state machine decides to send it,
+//! so the order of [`crate::Transmit`]s is the order of decisions.
+
+use super::Connection;
+use crate::config::{Profile, SEND_WINDOW_SEGMENTS};
+use crate::event::{TimerKind, Transmit};
+use crate::segment::{Flags, Segment};
+use crate::seq::SeqNum;
+use crate::state::State;
+use crate::time::Instant;
+
+/// How soon an arriving segment must be acknowledged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) enum AckNeed {
+    /// Nothing to acknowledge.
+    None,
+    /// Within the delayed-ACK time (RFC 9293 §3.8.6.3).
+    Delayed,
+    /// At once.
+    Now,
+}
+
+impl Connection {
+    /// A segment from this connection with `seq` and `flags`; ACK and window
+    /// filled in from the receive side.
+    fn segment(&self, seq: SeqNum, flags: Flags) -> Segment {
+        let window = self.rcv_wnd().min(u32::from(u16::MAX)) as u16;
+        let ack = if flags.ack() { self.rcv_nxt } else { SeqNum(0) };
+        Segment::new(self.local, self.remote, seq, ack, flags, window)
+    }
+
+    /// Queues a segment. Any segment carrying ACK satisfies a pending ACK.
+    fn emit(&mut self, segment: Segment, retransmission: bool) {
+        if segment.flags.ack() {
+            self.ack_pending = false;
+            self.unacked_full = 0;
+            self.timers[TimerKind::DelayedAck.index()] = None;
+            self.last_advertised = u32::from(segment.window);
+        }
+        self.out.push_back(Transmit {
+            segment,
+            retransmission,
+        });
+    }
+
+    /// Bookkeeping after sending something that occupies sequence space and
+    /// ends at `end`: RTT timing (Karn's algorithm) and RFC 6298 rule 5.1.
+    fn note_sent(&mut self, now: Instant, end: SeqNum, retransmission: bool) {
+        if retransmission {
+            self.rtt_probe = match self.config.profile {
+                // Karn: never time a retransmitted segment.
+                Profile::Rfc => None,
+                // Linux times retransmissions through the timestamp echo.
+                Profile::Linux => Some((end, now)),
+            };
+        } else if self.rtt_probe.is_none() {
+            self.rtt_probe = Some((end, now));
+        }
+        let rtx = &mut self.timers[TimerKind::Retransmit.index()];
+        if rtx.is_none() {
+            *rtx = Some(now + self.rtt.rto());
+            if !retransmission {
+                self.head_sent_at = now;
+            }
+        }
+    }
+
+    pub(super) fn send_syn(&mut self, now: Instant, retransmission: bool) {
+        let mut seg = self.segment(self.iss, Flags::SYN);
+        seg.mss = Some(self.config.mss);
+        self.snd_nxt = self.iss + 1;
+        self.emit(seg, retransmission);
+        self.note_sent(now, self.iss + 1, retransmission);
+    }
+
+    pub(super) fn send_synack(&mut self, now: Instant, retransmission: bool) {
+        let mut seg = self.segment(self.iss, Flags::SYN | Flags::ACK);
+        seg.mss = Some(self.config.mss);
+        self.snd_nxt = self.iss + 1;
+        self.emit(seg, retransmission);
+        self.note_sent(now, self.iss + 1, retransmission);
+    }
+
+    /// ACK(SND.NXT, RCV.NXT): the reply to an unacceptable segment, the
+    /// RFC 5961 challenge ACK, and the ordinary acknowledgment.
+    pub(super) fn send_ack(&mut self) {
+        let seg = self.segment(self.snd_nxt, Flags::ACK);
+        self.emit(seg, false);
+    }
+
+    /// RST from this connection (user abort, RFC 9293 §3.10.5):
+    /// `rfc` sends RST(SND.NXT); `linux` sends RST+ACK(SND.NXT, RCV.NXT)
+    /// (`tcp_send_active_reset`).
+    pub(super) fn send_reset_here(&mut self) {
+        let flags = match self.config.profile {
+            Profile::Rfc => Flags::RST,
+            Profile::Linux => Flags::RST | Flags::ACK,
+        };
+        let seg = self.segment(self.snd_nxt, flags);
+        self.emit(seg, false);
+    }
+
+    /// RST(`seq`) with no ACK: the answer to an unacceptable ACK in SYN-SENT
+    /// or SYN-RECEIVED (RFC 9293 §3.10.7.3, §3.10.7.4 fifth check).
+    pub(super) fn send_reset_at(&mut self, seq: SeqNum) {
+        let mut seg = self.segment(seq, Flags::RST);
+        seg.window = 0;
+        self.emit(seg, false);
+    }
+
+    /// Acts on an acknowledgment decision.
+    pub(super) fn acknowledge(&mut self, now: Instant, need: AckNeed) {
+        match need {
+            AckNeed::None => {}
+            AckNeed::Now => self.send_ack(),
+            AckNeed::Delayed if self.config.delayed_ack == crate::time::Duration::ZERO => {
+                self.send_ack()
+            }
+            AckNeed::Delayed => {
+                self.ack_pending = true;
+                let t = &mut self.timers[TimerKind::DelayedAck.index()];
+                if t.is_none() {
+                    *t = Some(now + self.config.delayed_ack);
+                }
+            }
+        }
+    }
+
+    /// Sends new data, and then the FIN, as far as the window allows.
+    pub(super) fn push(&mut self, now: Instant) {
+        if !matches!(
+            self.state,
+            State::Established | State::CloseWait | State::FinWait1 | State::LastAck
+        ) {
+            return;
+        }
+        let mss = u32::from(self.send_mss);
+        let window = self.snd_wnd.min(SEND_WINDOW_SEGMENTS * mss);
+        loop {
+            let unsent = self.send_buf.end() - self.sent;
+            if unsent > 0 {
+                let in_flight = self.snd_nxt - self.snd_una;
+                let room = window.saturating_sub(in_flight);
+                let len = unsent.min(u64::from(mss)).min(u64::from(room)) as u32;
+                // Sender-side silly window avoidance (RFC 9293 §3.8.6.2.1):
+                // a full segment, everything queued, or half the peer's
+                // largest window.
+                let worth_it = len == mss
+                    || u64::from(len) == unsent
+                    || (len > 0 && len >= self.max_snd_wnd / 2);
+                if len == 0 || !worth_it {
+                    break;
+                }
+                let end = self.sent + u64::from(len);
+                let last = end == self.send_buf.end();
+                let fin = last && self.shut_wr;
+                let mut flags = Flags::ACK;
+                if last {
+                    flags = flags | Flags::PSH;
+                }
+                if fin {
+                    flags = flags | Flags::FIN;
+                }
+                let mut seg = self.segment(self.snd_nxt, flags);
+                self.send_buf.copy_out(self.sent, len as usize, &mut seg.payload);
+                self.sent = end;
+                self.snd_nxt += len + u32::from(fin);
+                self.fin_sent |= fin;
+                self.emit(seg, false);
+                self.note_sent(now, self.snd_nxt, false);
+            } else if self.shut_wr && !self.fin_sent {
+                let seg = self.segment(self.snd_nxt, Flags::FIN | Flags::ACK);
+                self.snd_nxt += 1;
+                self.fin_sent = true;
+                self.emit(seg, false);
+                self.note_sent(now, self.snd_nxt, false);
+                break;
+            } else {
+                break;
+            }
+        }
+    }
+
+    /// Retransmits the earliest unacknowledged segment (RFC 6298 §5.4).
+    pub(super) fn retransmit_head(&mut self, now: Instant) {
+        match self.state {
+            State::SynSent => self.send_syn(now, true),
+            State::SynReceived => self.send_synack(now, true),
+            _ => {
+                if self.snd_una == self.snd_nxt {
+                    return;
+                }
+                let head = self.send_buf.head();
+                let outstanding = self.sent - head;
+                let len = outstanding.min(u64::from(self.send_mss)) as u32;
+                let fin = self.fin_sent && u64::from(len) == outstanding;
+                let mut flags = Flags::ACK;
+                if len > 0 && head + u64::from(len) == self.send_buf.end() {
+                    flags = flags | Flags::PSH;
+                }
+                if fin {
+                    flags = flags | Flags::FIN;
+                }
+                let mut seg = self.segment(self.snd_una, flags);
+                self.send_buf.copy_out(head, len as usize, &mut seg.payload);
+                let end = self.snd_una + len + u32::from(fin);
+                self.emit(seg, true);
+                self.note_sent(now, end, true);
+            }
+        }
+    }
+
+    /// Arms the FIN-WAIT-2 limit of a released socket, where the profile has one.
+    pub(super) fn arm_fin_wait_2(&mut self, now: Instant) {
+        if let (true, State::FinWait2, Some(limit)) =
+            (self.released, self.state, self.config.fin_wait_2_timeout)
+        {
+            self.timers[TimerKind::FinWait2.index()] = Some(now + limit);
+        }
+    }
+
+    /// Enters TIME-WAIT and starts its timer; every other timer stops.
+    pub(super) fn enter_time_wait(&mut self, now: Instant) {
+        self.set_state(State::TimeWait);
+        self.timers = [None; 4];
+        self.timers[TimerKind::TimeWait.index()] = Some(now + self.config.time_wait);
+    }
+}

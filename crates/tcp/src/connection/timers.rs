@@ -1,0 +1,76 @@
+//! Timer expiry: retransmission (RFC 6298 §5.4–5.6) with each profile's
+//! backoff and give-up rule, delayed ACK, TIME-WAIT and FIN-WAIT-2.
+//!
+//! The timers live in a fixed table walked in [`TimerKind::ALL`] order, so
+//! several timers due at the same instant always fire in the same order.
+
+use super::Connection;
+use crate::config::RetryLimit;
+use crate::event::{Event, TimerKind};
+use crate::state::State;
+use crate::time::Instant;
+
+impl Connection {
+    /// Fires every timer due at or before `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        for kind in TimerKind::ALL {
+            match self.timers[kind.index()] {
+                Some(due) if due <= now => {}
+                _ => continue,
+            }
+            self.timers[kind.index()] = None;
+            self.events.push_back(Event::TimerFired(kind));
+            match kind {
+                TimerKind::Retransmit => self.on_retransmit_timeout(now),
+                TimerKind::DelayedAck => {
+                    if self.ack_pending {
+                        self.send_ack();
+                    }
+                }
+                TimerKind::TimeWait | TimerKind::FinWait2 => self.enter_closed(Event::Closed),
+            }
+            if self.state == State::Closed {
+                return;
+            }
+        }
+    }
+
+    /// The retry rule for what is outstanding now.
+    fn retry_limit(&self) -> RetryLimit {
+        match self.state {
+            State::SynSent => self.config.syn_limit(),
+            State::SynReceived if self.passive => self.config.synack_limit(),
+            State::SynReceived => self.config.syn_limit(),
+            _ => self.config.data_limit(self.released),
+        }
+    }
+
+    fn on_retransmit_timeout(&mut self, now: Instant) {
+        let handshaking = matches!(self.state, State::SynSent | State::SynReceived);
+        if !handshaking && self.snd_una == self.snd_nxt {
+            return;
+        }
+        self.retransmits += 1;
+        let give_up = match self.retry_limit() {
+            RetryLimit::Retries(n) => self.retransmits > n,
+            RetryLimit::Elapsed(limit) => now - self.head_sent_at >= limit,
+        };
+        if give_up {
+            // No RST on giving up (CONFORMANCE 4; Linux tcp_write_err).
+            self.enter_closed(Event::TimedOut);
+            return;
+        }
+        if handshaking {
+            self.syn_timed_out = true;
+        }
+        // Linux keeps the initial RTO for the first tcp_syn_linear_timeouts
+        // SYN retransmissions, then doubles (tcp_retransmit_timer).
+        let linear = self.state == State::SynSent
+            && self.retransmits <= self.config.syn_linear_timeouts;
+        if !linear {
+            self.rtt.back_off(&self.config); // §5.5
+        }
+        self.recover = Some(self.snd_nxt);
+        self.retransmit_head(now); // §5.4, and §5.6 through note_sent
+    }
+}

@@ -1,0 +1,98 @@
+//! What a connection reports: segments to send and events for the application.
+
+use core::fmt;
+
+use crate::segment::Segment;
+use crate::state::State;
+
+/// A segment the connection wants sent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Transmit {
+    /// The segment.
+    pub segment: Segment,
+    /// Whether this repeats something sent before: on a retransmission
+    /// timeout, after a partial ACK, or (the `linux` profile) a SYN-ACK sent
+    /// again in answer to a duplicate SYN.
+    pub retransmission: bool,
+}
+
+/// The timers of one connection, in the fixed order they are checked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum TimerKind {
+    /// Retransmission of SYN, SYN-ACK, data or FIN (RFC 6298).
+    Retransmit,
+    /// A delayed ACK is due (RFC 9293 §3.8.6.3).
+    DelayedAck,
+    /// TIME-WAIT is over (RFC 9293 §3.6).
+    TimeWait,
+    /// A released socket waited too long in FIN-WAIT-2 (Linux `tcp_fin_timeout`).
+    FinWait2,
+}
+
+impl TimerKind {
+    /// Every timer, in the order they are checked when several are due at once.
+    pub const ALL: [TimerKind; 4] = [
+        TimerKind::Retransmit,
+        TimerKind::DelayedAck,
+        TimerKind::TimeWait,
+        TimerKind::FinWait2,
+    ];
+
+    /// The name used in reports: `retransmit`, `delayed-ack`, `time-wait`, `fin-wait-2`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            TimerKind::Retransmit => "retransmit",
+            TimerKind::DelayedAck => "delayed-ack",
+            TimerKind::TimeWait => "time-wait",
+            TimerKind::FinWait2 => "fin-wait-2",
+        }
+    }
+
+    pub(crate) const fn index(self) -> usize {
+        self as usize
+    }
+}
+
+impl fmt::Display for TimerKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Something the application (or an observer) should know.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// The connection moved between RFC 9293 states.
+    StateChanged {
+        /// The state before.
+        from: State,
+        /// The state after.
+        to: State,
+    },
+    /// A timer expired (reported before its effects).
+    TimerFired(TimerKind),
+    /// The connection reached ESTABLISHED.
+    Connected,
+    /// New in-order data can be read.
+    Readable,
+    /// The peer's FIN arrived in order: no more data will come. Reported once.
+    EndOfStream,
+    /// The connection ended normally and is gone (CLOSED).
+    Closed,
+    /// The peer answered our SYN with RST: nobody listens there.
+    Refused,
+    /// The peer reset the connection.
+    Reset,
+    /// Retransmissions ran out; the connection is gone.
+    TimedOut,
+}
+
+impl Event {
+    /// Whether this event ends the connection (it is CLOSED afterwards).
+    pub const fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            Event::Closed | Event::Refused | Event::Reset | Event::TimedOut
+        )
+    }
+}

@@ -1,0 +1,314 @@
+#!/usr/bin/env bash
+# capture.sh - capture reference traces of the REAL Linux TCP stack for the
+# tcpsim `linux` profile (SPEC.md section 5).  Run by hand, as root:
+#
+#     bash tests/data/linux/capture.sh              # all scenarios (~5 minutes)
+#     bash tests/data/linux/capture.sh normal refused   # only some
+#
+# For every scenario NAME it writes NAME.pcap and NAME.trace beside this file.
+#
+# Topology (two fresh network namespaces per scenario, nothing else touched):
+#
+#   netns tcpsim-lnx-c                                  netns tcpsim-lnx-s
+#   client 10.0.0.1 -- tun tlc0 ==[delayline.py]== tun tls0 -- server 10.0.0.2
+#                      ^ tcpdump -w here           10 ms each way, FIFO
+#
+# netem is not available (this kernel has CONFIG_NET_SCH_NETEM unset), so the
+# 10 ms one-way delay is made by delayline.py, a userspace process that copies
+# raw IP packets between the two tun devices after 10 ms.
+#
+# Capture point: tcpdump on the client's tun tlc0.  Every segment passes it
+# exactly once: client segments when the client transmits them, server
+# segments when they arrive at the client (i.e. 10 ms after the server sent
+# them).  Faults are nftables rules on the INPUT hook of the RECEIVING
+# namespace, which is after the capture point in both directions, so dropped
+# segments still appear in the trace.
+#
+# "Only the first matching packet" is expressed with a dynamic nftables set
+# used as a latch:   <match> ip saddr != @once add @once { ip saddr } drop
+# The first matching packet is not in @once yet: the rule adds its source
+# address to @once and drops it; every later packet from that address is in
+# @once, so the rule no longer matches and it passes.  Set updates from the
+# packet path are immediate, so this is exact (no timing, no packet sizes).
+# Every fault rule carries a counter; its value is copied into the trace.
+#
+# App times: peer.py logs CLOCK_REALTIME (and CLOCK_MONOTONIC) right after
+# each system call returns; the kernel stamps captured packets with
+# CLOCK_REALTIME, so pcap2trace.py reports app events as
+# (app CLOCK_REALTIME - pcap timestamp of the first segment) in us and checks
+# with the monotonic clock that the real-time clock did not step.
+#
+# TCP sysctls are the defaults of a fresh network namespace (only IPv6 is
+# disabled in the namespaces, to keep router solicitations off the capture).
+
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+NS_C=tcpsim-lnx-c
+NS_S=tcpsim-lnx-s
+DEV_C=tlc0
+DEV_S=tls0
+ADDR_C=10.0.0.1
+ADDR_S=10.0.0.2
+DELAY_MS=10
+TAIL_S=3              # keep capturing this long after the apps are done
+CLIENT_LIMIT_S=250    # give up waiting for the client after this long
+PIDFILE=/run/tcpsim-linux-capture.pids
+
+ALL_SCENARIOS=(normal syn_lost_first synack_lost_first client_fin_lost
+               server_fin_lost last_ack_lost refused syn_lost_all synack_lost_all)
+
+log() { printf '[capture %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+
+[ "$(id -u)" = 0 ] || { echo "capture.sh must run as root" >&2; exit 1; }
+
+# ---------------------------------------------------------------- tools
+need_install=0
+for t in tcpdump nft ip python3; do command -v "$t" >/dev/null 2>&1 || need_install=1; done
+if [ "$need_install" = 1 ] || [ "${FORCE_APT:-0}" = 1 ]; then
+    log "installing tools with apt-get"
+    apt-get update
+    DEBIAN_FRONTEND=noninteractive apt-get install -y tcpdump nftables iproute2 python3
+fi
+
+# Real-time scheduling for the delay line and the apps: other work on this
+# machine (compilers...) would otherwise add milliseconds of wake-up latency
+# to the userspace delay line and to the apps' reactions.
+RT_DL=() RT_APP=()
+if chrt -f 60 true 2>/dev/null; then RT_DL=(chrt -f 60); RT_APP=(chrt -f 50); fi
+
+# ---------------------------------------------------------------- cleanup
+WORK="$(mktemp -d /tmp/tcpsim-linux-capture.XXXXXX)"
+PIDS=()
+
+remember_pid() { PIDS+=("$1"); echo "$1" >>"$PIDFILE"; }
+
+stop_pid() {   # stop_pid PID SIGNAL : signal one of our processes and reap it
+    local pid=$1 sig=${2:-TERM} i
+    kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
+    kill "-$sig" "$pid" 2>/dev/null || true
+    for i in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+}
+
+teardown_net() {
+    local p
+    for p in "${PIDS[@]}"; do stop_pid "$p" TERM; done
+    PIDS=()
+    : >"$PIDFILE"
+    ip netns del "$NS_C" 2>/dev/null || true
+    ip netns del "$NS_S" 2>/dev/null || true
+}
+
+cleanup() {
+    local rc=$?
+    teardown_net
+    rm -f "$PIDFILE"
+    rm -rf "$WORK"
+    [ "$rc" = 0 ] || log "FAILED (exit $rc); namespaces removed"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Leftovers of an earlier run that was killed with SIGKILL: stop only the
+# processes that run recorded itself (by pid, and only if they are still ours).
+if [ -s "$PIDFILE" ]; then
+    while read -r p; do
+        if [ -n "$p" ] && grep -qa -e tcpdump -e delayline.py -e peer.py "/proc/$p/cmdline" 2>/dev/null; then
+            kill "$p" 2>/dev/null || true
+        fi
+    done <"$PIDFILE"
+fi
+: >"$PIDFILE"
+
+# ---------------------------------------------------------------- network
+setup_net() {
+    teardown_net
+    ip netns add "$NS_C"
+    ip netns add "$NS_S"
+    local ns
+    for ns in "$NS_C" "$NS_S"; do
+        ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+        ip netns exec "$ns" ip link set lo up
+    done
+    "${RT_DL[@]}" python3 "$HERE/delayline.py" "$NS_C" "$DEV_C" "$NS_S" "$DEV_S" "$DELAY_MS" >"$WORK/delayline.out" 2>&1 &
+    remember_pid $!
+    local i
+    for i in $(seq 50); do grep -q ready "$WORK/delayline.out" 2>/dev/null && break; sleep 0.1; done
+    grep -q ready "$WORK/delayline.out" || { cat "$WORK/delayline.out" >&2; return 1; }
+    ip netns exec "$NS_C" ip addr add "$ADDR_C" peer "$ADDR_S" dev "$DEV_C"
+    ip netns exec "$NS_C" ip link set "$DEV_C" up
+    ip netns exec "$NS_S" ip addr add "$ADDR_S" peer "$ADDR_C" dev "$DEV_S"
+    ip netns exec "$NS_S" ip link set "$DEV_S" up
+}
+
+read_sysctls() {   # read_sysctls NS NAMES... -> "name=value ..."
+    local ns=$1; shift
+    local out="" n v
+    for n in "$@"; do
+        v=$(ip netns exec "$ns" sysctl -n "net.ipv4.$n" 2>/dev/null | tr '\t' ' ') || v="n/a"
+        out+="$n=${v:-n/a} "
+    done
+    echo "${out% }"
+}
+
+# ---------------------------------------------------------------- scenarios
+# Each scenario sets: DESC, PORT, SERVER (1 = run the server app),
+# RULE_S (nft rule on the server netns input hook; client segments),
+# RULE_C (nft rule on the client netns input hook; server segments),
+# RULE_S_OUT (nft rule on the server netns output hook; used as a latch only).
+APPS="apps: server listen :80, accept, read to EOF, close; client connect, shutdown(SHUT_WR), read to EOF, close"
+FIRST='ip saddr != @once add @once { ip saddr }'   # the first-match latch (see top)
+SYN='tcp flags & (syn | ack) == syn'
+SYNACK='tcp flags & (syn | ack) == syn | ack'
+FIN='tcp flags & fin == fin'
+
+define_scenario() {
+    DESC="" PORT=80 SERVER=1 RULE_S="" RULE_C="" RULE_S_OUT=""
+    case "$1" in
+    normal)
+        DESC="no fault; $APPS" ;;
+    syn_lost_first)
+        DESC="the client's first SYN is dropped (server input); $APPS"
+        RULE_S="tcp dport 80 $SYN $FIRST counter drop" ;;
+    syn_lost_all)
+        DESC="every SYN from the client is dropped (server input), connect() times out; $APPS"
+        RULE_S="tcp dport 80 $SYN counter drop" ;;
+    synack_lost_first)
+        DESC="the server's first SYN-ACK is dropped (client input); $APPS"
+        RULE_C="tcp sport 80 $SYNACK $FIRST counter drop" ;;
+    synack_lost_all)
+        DESC="every SYN-ACK from the server is dropped (client input); server gives up, connect() times out; $APPS"
+        RULE_C="tcp sport 80 $SYNACK counter drop" ;;
+    client_fin_lost)
+        DESC="the client's first FIN is dropped (server input); $APPS"
+        RULE_S="tcp dport 80 $FIN $FIRST counter drop" ;;
+    server_fin_lost)
+        DESC="the server's first FIN is dropped (client input); $APPS"
+        RULE_C="tcp sport 80 $FIN $FIRST counter drop" ;;
+    last_ack_lost)
+        DESC="the client's first ACK of the server's FIN (final ACK of the close) is dropped (server input); $APPS"
+        # Latch 1 (server output): the server has sent its FIN -> @srvfin.
+        # Latch 2 (server input): the first pure ACK from the client after
+        # that is dropped.  The handshake ACK comes before the server's FIN
+        # and the client's FIN is FIN|ACK, so neither can match.
+        RULE_S_OUT="tcp sport 80 $FIN add @srvfin { ip daddr } counter"
+        RULE_S="tcp dport 80 tcp flags == ack ip saddr @srvfin $FIRST counter drop" ;;
+    refused)
+        DESC="connect to port 81 where nothing listens (no server app, no fault rule); client connect, expect ECONNREFUSED"
+        PORT=81 SERVER=0 ;;
+    *)
+        echo "unknown scenario: $1 (known: ${ALL_SCENARIOS[*]})" >&2; return 1 ;;
+    esac
+}
+
+install_rules() {   # install_rules NS INPUT_RULE OUTPUT_RULE
+    local ns=$1 rin=$2 rout=$3
+    [ -n "$rin$rout" ] || return 0
+    ip netns exec "$ns" nft -f - <<EOF
+table inet tcpsim_fault {
+    set once   { type ipv4_addr; flags dynamic; }
+    set srvfin { type ipv4_addr; flags dynamic; }
+    chain input {
+        type filter hook input priority 0; policy accept;
+        ${rin}
+    }
+    chain output {
+        type filter hook output priority 0; policy accept;
+        ${rout}
+    }
+}
+EOF
+}
+
+rule_counters() {   # rule_counters NS LABEL -> one comment per rule with its counter
+    local ns=$1 label=$2 chain line
+    for chain in input output; do
+        ip netns exec "$ns" nft list chain inet tcpsim_fault "$chain" 2>/dev/null |
+            grep 'counter packets' | sed 's/^[[:space:]]*//' |
+            while IFS= read -r line; do echo "fault rule ($label netns $chain hook): $line"; done || true
+    done
+}
+
+run_scenario() {
+    local name=$1
+    define_scenario "$name"
+    log "=== $name: $DESC"
+    setup_net
+
+    local kernel sys more sys_s
+    kernel=$(uname -r)
+    sys=$(read_sysctls "$NS_C" tcp_syn_retries tcp_synack_retries tcp_syn_linear_timeouts tcp_timestamps)
+    more=$(read_sysctls "$NS_C" tcp_sack tcp_window_scaling tcp_ecn tcp_fin_timeout tcp_orphan_retries \
+           tcp_retries1 tcp_retries2 tcp_early_retrans tcp_frto tcp_syncookies tcp_tw_reuse \
+           tcp_rto_min_us tcp_congestion_control)
+    sys_s=$(read_sysctls "$NS_S" tcp_syn_retries tcp_synack_retries tcp_syn_linear_timeouts tcp_timestamps)
+    [ "$sys" = "$sys_s" ] || log "WARNING: client and server netns sysctls differ: $sys / $sys_s"
+
+    install_rules "$NS_S" "$RULE_S" "$RULE_S_OUT"
+    install_rules "$NS_C" "$RULE_C" ""
+
+    local pcap="$HERE/$name.pcap" clog="$WORK/$name.client.log" slog="$WORK/$name.server.log"
+    rm -f "$pcap" "$HERE/$name.trace" "$clog" "$slog"
+
+    ip netns exec "$NS_C" tcpdump -i "$DEV_C" -n -U --immediate-mode -Z root -w "$pcap" \
+        >"$WORK/tcpdump.out" 2>&1 &
+    local tdpid=$!
+    remember_pid "$tdpid"
+    local i
+    for i in $(seq 100); do grep -q "listening on" "$WORK/tcpdump.out" 2>/dev/null && break; sleep 0.1; done
+    grep -q "listening on" "$WORK/tcpdump.out" || { cat "$WORK/tcpdump.out" >&2; return 1; }
+    sleep 0.3
+
+    if [ "$SERVER" = 1 ]; then
+        ip netns exec "$NS_S" "${RT_APP[@]}" python3 "$HERE/peer.py" server "$ADDR_S" 80 "$slog" &
+        remember_pid $!
+        for i in $(seq 50); do grep -q listening "$slog" 2>/dev/null && break; sleep 0.1; done
+        grep -q listening "$slog" || { log "server did not start"; return 1; }
+    fi
+
+    ip netns exec "$NS_C" "${RT_APP[@]}" python3 "$HERE/peer.py" client "$ADDR_S" "$PORT" "$clog" &
+    local cpid=$!
+    remember_pid "$cpid"
+    local waited=0
+    while kill -0 "$cpid" 2>/dev/null; do
+        sleep 0.2; waited=$((waited + 1))
+        [ $((waited % 50)) = 0 ] && log "  ... client still running ($((waited / 5)) s)"
+        if [ "$waited" -ge $((CLIENT_LIMIT_S * 5)) ]; then log "client did not finish; killing it"; break; fi
+    done
+    stop_pid "$cpid" TERM
+    # Give the server (if it accepted) time to finish, then capture the tail
+    # (retransmissions by orphaned sockets, TIME-WAIT re-ACKs).
+    if [ "$SERVER" = 1 ] && grep -q "accept returned" "$slog" 2>/dev/null; then
+        for i in $(seq 100); do grep -q "close returned" "$slog" && break; sleep 0.1; done
+    fi
+    sleep "$TAIL_S"
+    stop_pid "$tdpid" INT
+    cat "$WORK/tcpdump.out" | grep -E "packets (captured|received|dropped)" | sed 's/^/  tcpdump: /' >&2 || true
+
+    local comments=()
+    comments+=("sysctls (more, client netns = server netns): $more")
+    comments+=("capture: tcpdump -w on the client's tun $DEV_C (raw IP link type); C>S times = client transmit, S>C times = arrival at the client; faults = nftables drop on the receiver's input hook, after the capture point")
+    local c
+    while IFS= read -r c; do [ -n "$c" ] && comments+=("$c"); done < <(rule_counters "$NS_S" server; rule_counters "$NS_C" client)
+    [ "$SERVER" = 1 ] && ! grep -q "accept returned" "$slog" 2>/dev/null &&
+        comments+=("app: the server app never returned from accept() (killed at the end of the capture)")
+
+    local applogs=(--app-log "$clog")
+    [ "$SERVER" = 1 ] && applogs+=(--app-log "$slog")
+    local cargs=()
+    for c in "${comments[@]}"; do cargs+=(--comment "$c"); done
+    python3 "$HERE/pcap2trace.py" "$pcap" -o "$HERE/$name.trace" \
+        --scenario "$name" --desc "$DESC" --kernel "$kernel" --sysctls "$sys" \
+        --link "no netem in this kernel (CONFIG_NET_SCH_NETEM unset): ${DELAY_MS} ms one-way delay each way by delayline.py (userspace FIFO between two tun devices), RTT ${DELAY_MS}x2 ms" \
+        "${applogs[@]}" "${cargs[@]}"
+    teardown_net
+    log "    wrote $name.pcap and $name.trace ($(grep -vc '^#' "$HERE/$name.trace") segments)"
+}
+
+# ---------------------------------------------------------------- main
+if [ "$#" -gt 0 ]; then SCEN=("$@"); else SCEN=("${ALL_SCENARIOS[@]}"); fi
+for s in "${SCEN[@]}"; do define_scenario "$s" >/dev/null; done   # validate names first
+for s in "${SCEN[@]}"; do run_scenario "$s"; done
+log "done"
