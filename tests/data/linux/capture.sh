@@ -44,6 +44,8 @@
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+OUT="${OUT_DIR:-$HERE}"   # where NAME.pcap / NAME.trace go (default: beside this script)
+mkdir -p "$OUT"
 NS_C=tcpsim-lnx-c
 NS_S=tcpsim-lnx-s
 DEV_C=tlc0
@@ -249,8 +251,8 @@ run_scenario() {
     install_rules "$NS_S" "$RULE_S" "$RULE_S_OUT"
     install_rules "$NS_C" "$RULE_C" ""
 
-    local pcap="$HERE/$name.pcap" clog="$WORK/$name.client.log" slog="$WORK/$name.server.log"
-    rm -f "$pcap" "$HERE/$name.trace" "$clog" "$slog"
+    local pcap="$OUT/$name.pcap" clog="$WORK/$name.client.log" slog="$WORK/$name.server.log"
+    rm -f "$pcap" "$OUT/$name.trace" "$clog" "$slog"
 
     ip netns exec "$NS_C" tcpdump -i "$DEV_C" -n -U --immediate-mode -Z root -w "$pcap" \
         >"$WORK/tcpdump.out" 2>&1 &
@@ -299,12 +301,12 @@ run_scenario() {
     [ "$SERVER" = 1 ] && applogs+=(--app-log "$slog")
     local cargs=()
     for c in "${comments[@]}"; do cargs+=(--comment "$c"); done
-    python3 "$HERE/pcap2trace.py" "$pcap" -o "$HERE/$name.trace" \
+    python3 "$HERE/pcap2trace.py" "$pcap" -o "$OUT/$name.trace" \
         --scenario "$name" --desc "$DESC" --kernel "$kernel" --sysctls "$sys" \
         --link "no netem in this kernel (CONFIG_NET_SCH_NETEM unset): ${DELAY_MS} ms one-way delay each way by delayline.py (userspace FIFO between two tun devices), RTT ${DELAY_MS}x2 ms" \
         "${applogs[@]}" "${cargs[@]}"
     teardown_net
-    log "    wrote $name.pcap and $name.trace ($(grep -vc '^#' "$HERE/$name.trace") segments)"
+    log "    wrote $name.pcap and $name.trace ($(grep -vc '^#' "$OUT/$name.trace") segments)"
 }
 
 # ---------------------------------------------------------------- main

@@ -175,6 +175,7 @@ def main():
         raise SystemExit("%s: no SYN from a client found" % a.pcap)
 
     isn = {}            # "C" / "S" -> ISN (seq of that side's first SYN)
+    seen_isn = set()    # later SYNs with another ISN (a new connection attempt)
     notes = []
     lines = []
     t0 = None
@@ -193,9 +194,11 @@ def main():
         if fl & FLAG_SYN:
             if d not in isn:
                 isn[d] = t["seq"]
-            elif t["seq"] != isn[d]:
-                notes.append("# note: %s sent a SYN with a different ISN at t_us=%d (rel_seq %d w.r.t. its first ISN)"
-                             % ("client" if d == "C" else "server", (t["ts"] - t0) // 1000,
+            elif t["seq"] != isn[d] and (d, t["seq"]) not in seen_isn:
+                seen_isn.add((d, t["seq"]))
+                notes.append("# note: from t_us=%d the %s sends SYNs with a different ISN (a new connection / request sock); "
+                             "their rel_seq (and ACKs of them) stay relative to the first ISN, mod 2^32: %d"
+                             % ((t["ts"] - t0) // 1000, "client" if d == "C" else "server",
                                 (t["seq"] - isn[d]) % 2**32))
         if d in isn:
             rel_seq = (t["seq"] - isn[d]) % 2**32

@@ -73,6 +73,10 @@ impl Connection {
     /// Reaches ESTABLISHED; applies RFC 6298 §5.7 if our SYN timed out.
     fn establish(&mut self) {
         self.set_state(State::Established);
+        if self.shut_wr {
+            // The application closed during the handshake; its FIN is due.
+            self.set_state(State::FinWait1);
+        }
         if self.syn_timed_out {
             self.rtt
                 .reinitialize_after_syn_loss(RTO_AFTER_SYN_LOSS, &self.config);
