@@ -87,6 +87,8 @@ pub struct Pair {
     pub reactions: [Reactions; 2],
     /// Data each side writes as soon as it is connected.
     pub send_on_connect: [Option<Vec<u8>>; 2],
+    /// Data each side writes when it reads end-of-stream (before any close).
+    pub send_on_eof: [Option<Vec<u8>>; 2],
     steps: u32,
 }
 
@@ -146,6 +148,7 @@ impl Pair {
             auto_read: true,
             reactions: [Reactions::default(); 2],
             send_on_connect: [None, None],
+            send_on_eof: [None, None],
             steps: 0,
         }
     }
@@ -305,7 +308,14 @@ impl Pair {
                     self.endpoint(side).close(now, id);
                 }
             }
-            Event::EndOfStream if r.close_on_eof => self.endpoint(side).close(now, id),
+            Event::EndOfStream => {
+                if let Some(data) = self.send_on_eof[idx].take() {
+                    self.endpoint(side).send(now, id, &data).unwrap();
+                }
+                if r.close_on_eof {
+                    self.endpoint(side).close(now, id);
+                }
+            }
             _ => {}
         }
     }
