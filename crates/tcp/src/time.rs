@@ -180,14 +180,20 @@ mod tests {
         assert_eq!(Duration::from_millis(1500).to_string(), "1.5s");
         assert_eq!(Duration::from_millis(40).to_string(), "40ms");
         assert_eq!(Duration::from_micros(250).to_string(), "250us");
-        assert_eq!(Duration::from_nanos(1_000_000_001).to_string(), "1.000000001s");
+        assert_eq!(
+            Duration::from_nanos(1_000_000_001).to_string(),
+            "1.000000001s"
+        );
         assert_eq!(Duration::ZERO.to_string(), "0s");
     }
 
     #[test]
     fn instant_arithmetic_saturates() {
         assert_eq!(Instant::MAX + Duration::from_secs(1), Instant::MAX);
-        assert_eq!(Instant::from_secs(1) - Instant::from_secs(2), Duration::ZERO);
+        assert_eq!(
+            Instant::from_secs(1) - Instant::from_secs(2),
+            Duration::ZERO
+        );
         assert_eq!(
             Instant::from_secs(3) - Instant::from_secs(1),
             Duration::from_secs(2)

@@ -111,7 +111,7 @@ impl Connection {
             && seg.seq + 1 == self.rcv_nxt
             && seg.ack == self.snd_nxt
         {
-            seq = seq + 1;
+            seq += 1;
             syn = false;
         }
         let seg_len = seg.seg_len() - u32::from(f.syn() && !syn);

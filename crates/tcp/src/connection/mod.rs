@@ -255,10 +255,7 @@ impl Connection {
         match self.state {
             State::Closed | State::Listen => return Err(CommandError::NotConnected),
             _ if self.shut_wr => return Err(CommandError::Closing),
-            State::SynSent
-            | State::SynReceived
-            | State::Established
-            | State::CloseWait => {}
+            State::SynSent | State::SynReceived | State::Established | State::CloseWait => {}
             _ => return Err(CommandError::Closing),
         }
         self.send_buf.write(data);
@@ -397,7 +394,12 @@ impl Connection {
     /// window had closed to less than half and has now at least doubled
     /// (the rule of Linux's `tcp_cleanup_rbuf`; avoids silly-window updates).
     fn after_read(&mut self, n: usize) {
-        if n == 0 || !matches!(self.state, State::Established | State::FinWait1 | State::FinWait2) {
+        if n == 0
+            || !matches!(
+                self.state,
+                State::Established | State::FinWait1 | State::FinWait2
+            )
+        {
             return;
         }
         let now_wnd = self.rcv_wnd();

@@ -164,7 +164,8 @@ impl Connection {
                     flags = flags | Flags::FIN;
                 }
                 let mut seg = self.segment(self.snd_nxt, flags);
-                self.send_buf.copy_out(self.sent, len as usize, &mut seg.payload);
+                self.send_buf
+                    .copy_out(self.sent, len as usize, &mut seg.payload);
                 self.sent = end;
                 self.snd_nxt += len + u32::from(fin);
                 self.fin_sent |= fin;

@@ -65,8 +65,8 @@ impl Connection {
         }
         // Linux keeps the initial RTO for the first tcp_syn_linear_timeouts
         // SYN retransmissions, then doubles (tcp_retransmit_timer).
-        let linear = self.state == State::SynSent
-            && self.retransmits <= self.config.syn_linear_timeouts;
+        let linear =
+            self.state == State::SynSent && self.retransmits <= self.config.syn_linear_timeouts;
         if !linear {
             self.rtt.back_off(&self.config); // §5.5
         }

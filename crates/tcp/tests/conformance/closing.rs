@@ -8,7 +8,6 @@
 //! R = 100 ms, so RTO = max(1 s, 100 + max(1, 4 × 50)) = 1 s under `rfc` and
 //! 100 + max(200, 4 × 50) = 300 ms under `linux` (RFC 6298 §2.2, SPEC §5).
 
-use crate::assert_segments;
 use crate::harness::*;
 use tcpsim_tcp::State::*;
 use tcpsim_tcp::{Config, Event, Instant, SegmentKind};
@@ -31,7 +30,11 @@ fn client_first(config: Config) -> Pair {
 }
 
 fn assert_log_after_handshake(p: &Pair, rest: &[&str]) {
-    let expected: Vec<String> = HANDSHAKE.iter().chain(rest).map(|s| s.to_string()).collect();
+    let expected: Vec<String> = HANDSHAKE
+        .iter()
+        .chain(rest)
+        .map(|s| s.to_string())
+        .collect();
     assert!(
         p.log == expected,
         "segments differ\n--- expected\n{}\n--- actual\n{}\n",
@@ -49,15 +52,26 @@ fn line15_normal_close_client_first_rfc() {
     let mut p = client_first(Config::rfc());
     p.connect();
     p.run();
-    assert_log_after_handshake(&p, &[
-        "100ms C>S FA 1001 5001 0",
-        "150ms S>C A 5001 1002 0",
-        "150ms S>C FA 5001 1002 0",
-        "200ms C>S A 1002 5002 0",
-    ]);
+    assert_log_after_handshake(
+        &p,
+        &[
+            "100ms C>S FA 1001 5001 0",
+            "150ms S>C A 5001 1002 0",
+            "150ms S>C FA 5001 1002 0",
+            "200ms C>S A 1002 5002 0",
+        ],
+    );
     assert_eq!(
         p.states(Side::Client),
-        [Closed, SynSent, Established, FinWait1, FinWait2, TimeWait, Closed]
+        [
+            Closed,
+            SynSent,
+            Established,
+            FinWait1,
+            FinWait2,
+            TimeWait,
+            Closed
+        ]
     );
     assert_eq!(
         p.states(Side::Server),
@@ -76,11 +90,14 @@ fn line15_normal_close_client_first_linux_three_segments() {
     let mut p = client_first(Config::linux());
     p.connect();
     p.run();
-    assert_log_after_handshake(&p, &[
-        "100ms C>S FA 1001 5001 0",
-        "150ms S>C FA 5001 1002 0",
-        "200ms C>S A 1002 5002 0",
-    ]);
+    assert_log_after_handshake(
+        &p,
+        &[
+            "100ms C>S FA 1001 5001 0",
+            "150ms S>C FA 5001 1002 0",
+            "200ms C>S A 1002 5002 0",
+        ],
+    );
     assert_eq!(
         p.states(Side::Client),
         [Closed, SynSent, Established, FinWait1, TimeWait, Closed]
@@ -110,14 +127,17 @@ fn line17_client_fin_lost_rfc() {
     p.drop_nth(Side::Client, SegmentKind::Fin, 2);
     p.connect();
     p.run();
-    assert_log_after_handshake(&p, &[
-        "100ms C>S FA 1001 5001 0 drop",
-        "1.1s C>S FA 1001 5001 0 rtx drop",
-        "3.1s C>S FA 1001 5001 0 rtx",
-        "3.15s S>C A 5001 1002 0",
-        "3.15s S>C FA 5001 1002 0",
-        "3.2s C>S A 1002 5002 0",
-    ]);
+    assert_log_after_handshake(
+        &p,
+        &[
+            "100ms C>S FA 1001 5001 0 drop",
+            "1.1s C>S FA 1001 5001 0 rtx drop",
+            "3.1s C>S FA 1001 5001 0 rtx",
+            "3.15s S>C A 5001 1002 0",
+            "3.15s S>C FA 5001 1002 0",
+            "3.2s C>S A 1002 5002 0",
+        ],
+    );
 }
 
 /// `linux`: RTO 300 ms, then 600 ms: copies at 400 ms and 1 s.
@@ -128,13 +148,16 @@ fn line17_client_fin_lost_linux() {
     p.drop_nth(Side::Client, SegmentKind::Fin, 2);
     p.connect();
     p.run();
-    assert_log_after_handshake(&p, &[
-        "100ms C>S FA 1001 5001 0 drop",
-        "400ms C>S FA 1001 5001 0 rtx drop",
-        "1s C>S FA 1001 5001 0 rtx",
-        "1.05s S>C FA 5001 1002 0",
-        "1.1s C>S A 1002 5002 0",
-    ]);
+    assert_log_after_handshake(
+        &p,
+        &[
+            "100ms C>S FA 1001 5001 0 drop",
+            "400ms C>S FA 1001 5001 0 rtx drop",
+            "1s C>S FA 1001 5001 0 rtx",
+            "1.05s S>C FA 5001 1002 0",
+            "1.1s C>S A 1002 5002 0",
+        ],
+    );
 }
 
 /// S's ACK of C's FIN lost: C retransmits its FIN at 1.1 s; S, in
@@ -147,12 +170,15 @@ fn line18_ack_of_client_fin_lost() {
     p.drop_nth(Side::Server, SegmentKind::Ack, 1);
     p.connect();
     p.run();
-    assert_log_after_handshake(&p, &[
-        "100ms C>S FA 1001 5001 0",
-        "150ms S>C A 5001 1002 0 drop",
-        "1.1s C>S FA 1001 5001 0 rtx",
-        "1.15s S>C A 5001 1002 0",
-    ]);
+    assert_log_after_handshake(
+        &p,
+        &[
+            "100ms C>S FA 1001 5001 0",
+            "150ms S>C A 5001 1002 0 drop",
+            "1.1s C>S FA 1001 5001 0 rtx",
+            "1.15s S>C A 5001 1002 0",
+        ],
+    );
     assert_eq!(p.count(Side::Server, Event::EndOfStream), 1);
     assert_eq!(
         p.states(Side::Server),
@@ -169,13 +195,16 @@ fn line19_server_fin_lost_rfc() {
     p.drop_nth(Side::Server, SegmentKind::Fin, 1);
     p.connect();
     p.run();
-    assert_log_after_handshake(&p, &[
-        "100ms C>S FA 1001 5001 0",
-        "150ms S>C A 5001 1002 0",
-        "150ms S>C FA 5001 1002 0 drop",
-        "1.15s S>C FA 5001 1002 0 rtx",
-        "1.2s C>S A 1002 5002 0",
-    ]);
+    assert_log_after_handshake(
+        &p,
+        &[
+            "100ms C>S FA 1001 5001 0",
+            "150ms S>C A 5001 1002 0",
+            "150ms S>C FA 5001 1002 0 drop",
+            "1.15s S>C FA 5001 1002 0 rtx",
+            "1.2s C>S A 1002 5002 0",
+        ],
+    );
     assert_eq!(p.entered(Side::Client, FinWait2), Some(at_ms(200)));
     assert_eq!(p.entered(Side::Client, TimeWait), Some(at_ms(1200)));
     assert_eq!(p.entered(Side::Server, Closed), Some(at_ms(1250)));
@@ -190,17 +219,28 @@ fn line19_server_fin_lost_linux() {
     p.drop_nth(Side::Server, SegmentKind::Fin, 1);
     p.connect();
     p.run();
-    assert_log_after_handshake(&p, &[
-        "100ms C>S FA 1001 5001 0",
-        "150ms S>C FA 5001 1002 0 drop",
-        "400ms C>S FA 1001 5001 0 rtx",
-        "450ms S>C A 5002 1002 0",
-        "450ms S>C FA 5001 1002 0 rtx",
-        "500ms C>S A 1002 5002 0",
-    ]);
+    assert_log_after_handshake(
+        &p,
+        &[
+            "100ms C>S FA 1001 5001 0",
+            "150ms S>C FA 5001 1002 0 drop",
+            "400ms C>S FA 1001 5001 0 rtx",
+            "450ms S>C A 5002 1002 0",
+            "450ms S>C FA 5001 1002 0 rtx",
+            "500ms C>S A 1002 5002 0",
+        ],
+    );
     assert_eq!(
         p.states(Side::Client),
-        [Closed, SynSent, Established, FinWait1, FinWait2, TimeWait, Closed]
+        [
+            Closed,
+            SynSent,
+            Established,
+            FinWait1,
+            FinWait2,
+            TimeWait,
+            Closed
+        ]
     );
 }
 
@@ -213,14 +253,17 @@ fn line20_last_ack_lost_rfc() {
     p.drop_nth(Side::Client, SegmentKind::Ack, 2); // the first is the handshake's
     p.connect();
     p.run();
-    assert_log_after_handshake(&p, &[
-        "100ms C>S FA 1001 5001 0",
-        "150ms S>C A 5001 1002 0",
-        "150ms S>C FA 5001 1002 0",
-        "200ms C>S A 1002 5002 0 drop",
-        "1.15s S>C FA 5001 1002 0 rtx",
-        "1.2s C>S A 1002 5002 0",
-    ]);
+    assert_log_after_handshake(
+        &p,
+        &[
+            "100ms C>S FA 1001 5001 0",
+            "150ms S>C A 5001 1002 0",
+            "150ms S>C FA 5001 1002 0",
+            "200ms C>S A 1002 5002 0 drop",
+            "1.15s S>C FA 5001 1002 0 rtx",
+            "1.2s C>S A 1002 5002 0",
+        ],
+    );
     assert_eq!(p.entered(Side::Server, Closed), Some(at_ms(1250)));
     assert_eq!(p.entered(Side::Client, Closed), Some(at_ms(1200 + 240_000)));
 }
@@ -232,13 +275,16 @@ fn line20_last_ack_lost_linux() {
     p.drop_nth(Side::Client, SegmentKind::Ack, 2);
     p.connect();
     p.run();
-    assert_log_after_handshake(&p, &[
-        "100ms C>S FA 1001 5001 0",
-        "150ms S>C FA 5001 1002 0",
-        "200ms C>S A 1002 5002 0 drop",
-        "450ms S>C FA 5001 1002 0 rtx",
-        "500ms C>S A 1002 5002 0",
-    ]);
+    assert_log_after_handshake(
+        &p,
+        &[
+            "100ms C>S FA 1001 5001 0",
+            "150ms S>C FA 5001 1002 0",
+            "200ms C>S A 1002 5002 0 drop",
+            "450ms S>C FA 5001 1002 0 rtx",
+            "500ms C>S A 1002 5002 0",
+        ],
+    );
     assert_eq!(p.entered(Side::Server, Closed), Some(at_ms(550)));
     assert_eq!(p.entered(Side::Client, Closed), Some(at_ms(500 + 60_000)));
 }
@@ -260,15 +306,18 @@ fn line21_last_ack_needs_the_ack_of_the_fin() {
         "the data-only ACK arrived at 450 ms"
     );
     p.run();
-    assert_log_after_handshake(&p, &[
-        "100ms C>S FA 1001 5001 0",
-        "150ms S>C A 5001 1002 0",
-        "150ms S>C PA 5001 1002 100",
-        "150ms S>C FA 5101 1002 0 drop",
-        "400ms C>S A 1002 5101 0",
-        "1.45s S>C FA 5101 1002 0 rtx",
-        "1.5s C>S A 1002 5102 0",
-    ]);
+    assert_log_after_handshake(
+        &p,
+        &[
+            "100ms C>S FA 1001 5001 0",
+            "150ms S>C A 5001 1002 0",
+            "150ms S>C PA 5001 1002 100",
+            "150ms S>C FA 5101 1002 0 drop",
+            "400ms C>S A 1002 5101 0",
+            "1.45s S>C FA 5101 1002 0 rtx",
+            "1.5s C>S A 1002 5102 0",
+        ],
+    );
     assert_eq!(p.entered(Side::Server, Closed), Some(at_ms(1550)));
     assert_eq!(p.received[Side::Client as usize], vec![7; 100]);
 }
@@ -286,15 +335,21 @@ fn line22_simultaneous_close() {
     p.shutdown(Side::Client);
     p.shutdown(Side::Server);
     p.run();
-    assert_log_after_handshake(&p, &[
-        "1s C>S FA 1001 5001 0",
-        "1s S>C FA 5001 1001 0",
-        "1.05s S>C A 5002 1002 0",
-        "1.05s C>S A 1002 5002 0",
-    ]);
+    assert_log_after_handshake(
+        &p,
+        &[
+            "1s C>S FA 1001 5001 0",
+            "1s S>C FA 5001 1001 0",
+            "1.05s S>C A 5002 1002 0",
+            "1.05s C>S A 1002 5002 0",
+        ],
+    );
     for side in [Side::Client, Side::Server] {
         let path = p.states(side);
-        assert_eq!(&path[path.len() - 5..], [Established, FinWait1, Closing, TimeWait, Closed]);
+        assert_eq!(
+            &path[path.len() - 5..],
+            [Established, FinWait1, Closing, TimeWait, Closed]
+        );
         assert_eq!(p.entered(side, TimeWait), Some(at_ms(1100)));
         assert_eq!(p.entered(side, Closed), Some(at_ms(1100 + 240_000)));
     }
@@ -315,17 +370,20 @@ fn line23_half_close_server_keeps_sending() {
     p.shutdown(Side::Server);
     p.run();
     // 5001 + 1460 = 6461; + 1460 = 7921; + 80 = 8001.
-    assert_log_after_handshake(&p, &[
-        "100ms C>S FA 1001 5001 0",
-        "150ms S>C A 5001 1002 0",
-        "150ms S>C A 5001 1002 1460",
-        "150ms S>C A 6461 1002 1460",
-        "150ms S>C PA 7921 1002 80",
-        "200ms C>S A 1002 7921 0",
-        "400ms C>S A 1002 8001 0",
-        "1s S>C FA 8001 1002 0",
-        "1.05s C>S A 1002 8002 0",
-    ]);
+    assert_log_after_handshake(
+        &p,
+        &[
+            "100ms C>S FA 1001 5001 0",
+            "150ms S>C A 5001 1002 0",
+            "150ms S>C A 5001 1002 1460",
+            "150ms S>C A 6461 1002 1460",
+            "150ms S>C PA 7921 1002 80",
+            "200ms C>S A 1002 7921 0",
+            "400ms C>S A 1002 8001 0",
+            "1s S>C FA 8001 1002 0",
+            "1.05s C>S A 1002 8002 0",
+        ],
+    );
     assert_eq!(p.received[Side::Client as usize], data);
     assert_eq!(p.entered(Side::Client, FinWait2), Some(at_ms(200)));
 }
@@ -343,15 +401,18 @@ fn line24_fin_waits_for_its_own_ack() {
     p.run_until(at_ms(1000));
     assert_eq!(p.client.state(p.conn(Side::Client)), FinWait1);
     p.run();
-    assert_log_after_handshake(&p, &[
-        "100ms C>S PA 1001 5001 1000",
-        "100ms C>S FA 2001 5001 0 drop",
-        "350ms S>C A 5001 2001 0",
-        "1.4s C>S FA 2001 5001 0 rtx",
-        "1.45s S>C A 5001 2002 0",
-        "1.45s S>C FA 5001 2002 0",
-        "1.5s C>S A 2002 5002 0",
-    ]);
+    assert_log_after_handshake(
+        &p,
+        &[
+            "100ms C>S PA 1001 5001 1000",
+            "100ms C>S FA 2001 5001 0 drop",
+            "350ms S>C A 5001 2001 0",
+            "1.4s C>S FA 2001 5001 0 rtx",
+            "1.45s S>C A 5001 2002 0",
+            "1.45s S>C FA 5001 2002 0",
+            "1.5s C>S A 2002 5002 0",
+        ],
+    );
     assert_eq!(p.entered(Side::Client, FinWait2), Some(at_ms(1500)));
 }
 
@@ -367,15 +428,26 @@ fn line24_fin_rides_on_last_data_segment() {
         e.shutdown(now, id).unwrap();
     });
     p.run();
-    assert_log_after_handshake(&p, &[
-        "100ms C>S FPA 1001 5001 1000",
-        "150ms S>C A 5001 2002 0",
-        "150ms S>C FA 5001 2002 0",
-        "200ms C>S A 2002 5002 0",
-    ]);
+    assert_log_after_handshake(
+        &p,
+        &[
+            "100ms C>S FPA 1001 5001 1000",
+            "150ms S>C A 5001 2002 0",
+            "150ms S>C FA 5001 2002 0",
+            "200ms C>S A 2002 5002 0",
+        ],
+    );
     assert_eq!(
         p.states(Side::Client),
-        [Closed, SynSent, Established, FinWait1, FinWait2, TimeWait, Closed]
+        [
+            Closed,
+            SynSent,
+            Established,
+            FinWait1,
+            FinWait2,
+            TimeWait,
+            Closed
+        ]
     );
 }
 
@@ -394,7 +466,10 @@ fn line25_user_abort_sends_rst() {
         p.abort(Side::Client);
         p.run();
         assert_log_after_handshake(&p, &[rst]);
-        assert_eq!(p.states(Side::Client), [Closed, SynSent, Established, Closed]);
+        assert_eq!(
+            p.states(Side::Client),
+            [Closed, SynSent, Established, Closed]
+        );
         assert_eq!(p.entered(Side::Client, Closed), Some(Instant::from_secs(1)));
         assert_eq!(p.saw(Side::Server, Event::Reset), Some(at_ms(1050)));
         assert_eq!(

@@ -32,7 +32,10 @@ fn line26_rst_at_rcv_nxt_resets() {
     let mut p = established();
     p.inject(Side::Server, from_client(1001, 0, Flags::RST, b""));
     assert!(after_handshake(&p).is_empty());
-    assert_eq!(p.saw(Side::Server, Event::Reset), Some(Instant::from_secs(1)));
+    assert_eq!(
+        p.saw(Side::Server, Event::Reset),
+        Some(Instant::from_secs(1))
+    );
     assert_eq!(p.server.connection_count(), 0);
 }
 
@@ -98,7 +101,10 @@ fn line27_syn_in_time_wait_reopens_when_higher() {
 #[test]
 fn line28_ack_of_unsent_data_is_answered_and_dropped() {
     let mut p = established();
-    p.inject(Side::Server, from_client(1001, 5001 + 100, Flags::ACK, b"hello"));
+    p.inject(
+        Side::Server,
+        from_client(1001, 5001 + 100, Flags::ACK, b"hello"),
+    );
     assert_eq!(after_handshake(&p), ["1s S>C A 5001 1001 0"]);
     assert!(p.received[Side::Server as usize].is_empty());
 }
@@ -117,8 +123,14 @@ fn line29_segment_without_ack_dropped() {
 #[test]
 fn line30_data_outside_window_acked_and_dropped() {
     let mut p = established();
-    p.inject(Side::Server, from_client(1001 + 70_000, 5001, Flags::ACK, b"late"));
-    p.inject(Side::Server, from_client(1001 - 10, 5001, Flags::ACK, b"old"));
+    p.inject(
+        Side::Server,
+        from_client(1001 + 70_000, 5001, Flags::ACK, b"late"),
+    );
+    p.inject(
+        Side::Server,
+        from_client(1001 - 10, 5001, Flags::ACK, b"old"),
+    );
     assert_eq!(
         after_handshake(&p),
         ["1s S>C A 5001 1001 0", "1s S>C A 5001 1001 0"]
@@ -144,7 +156,10 @@ fn line30_out_of_order_data_waits_for_the_gap() {
 #[test]
 fn line30_fin_before_missing_data_waits() {
     let mut p = established();
-    p.inject(Side::Server, from_client(1004, 5001, Flags::ACK | Flags::FIN, b"def"));
+    p.inject(
+        Side::Server,
+        from_client(1004, 5001, Flags::ACK | Flags::FIN, b"def"),
+    );
     assert_eq!(p.count(Side::Server, Event::EndOfStream), 0);
     assert_eq!(p.states(Side::Server), [Listen, SynReceived, Established]);
     p.inject(Side::Server, from_client(1001, 5001, Flags::ACK, b"abc"));
@@ -167,10 +182,13 @@ fn line31_corrupted_segment_dropped_and_recovered() {
     p.corrupt_nth(Side::Client, SegmentKind::Syn, 1);
     p.connect();
     p.run();
-    crate::assert_segments!(p, [
-        "0s C>S S 1000 0 0 corrupt",
-        "1s C>S S 1000 0 0 rtx",
-        "1.05s S>C SA 5000 1001 0",
-        "1.1s C>S A 1001 5001 0",
-    ]);
+    crate::assert_segments!(
+        p,
+        [
+            "0s C>S S 1000 0 0 corrupt",
+            "1s C>S S 1000 0 0 rtx",
+            "1.05s S>C SA 5000 1001 0",
+            "1.1s C>S A 1001 5001 0",
+        ]
+    );
 }

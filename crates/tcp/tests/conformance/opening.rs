@@ -20,11 +20,14 @@ fn line01_normal_handshake() {
     for mut p in [rfc(), linux()] {
         p.connect();
         p.run();
-        assert_segments!(p, [
-            "0s C>S S 1000 0 0",
-            "50ms S>C SA 5000 1001 0",
-            "100ms C>S A 1001 5001 0",
-        ]);
+        assert_segments!(
+            p,
+            [
+                "0s C>S S 1000 0 0",
+                "50ms S>C SA 5000 1001 0",
+                "100ms C>S A 1001 5001 0",
+            ]
+        );
         assert_eq!(p.states(Side::Client), [Closed, SynSent, Established]);
         assert_eq!(p.states(Side::Server), [Listen, SynReceived, Established]);
         assert_eq!(p.entered(Side::Client, Established), Some(at_ms(100)));
@@ -39,12 +42,15 @@ fn line02_syn_lost_once() {
         p.drop_nth(Side::Client, SegmentKind::Syn, 1);
         p.connect();
         p.run();
-        assert_segments!(p, [
-            "0s C>S S 1000 0 0 drop",
-            "1s C>S S 1000 0 0 rtx",
-            "1.05s S>C SA 5000 1001 0",
-            "1.1s C>S A 1001 5001 0",
-        ]);
+        assert_segments!(
+            p,
+            [
+                "0s C>S S 1000 0 0 drop",
+                "1s C>S S 1000 0 0 rtx",
+                "1.05s S>C SA 5000 1001 0",
+                "1.1s C>S A 1001 5001 0",
+            ]
+        );
         assert_eq!(p.entered(Side::Client, Established), Some(at_ms(1100)));
     }
 }
@@ -58,14 +64,17 @@ fn line03_syn_lost_three_times_rfc_doubles() {
     }
     p.connect();
     p.run();
-    assert_segments!(p, [
-        "0s C>S S 1000 0 0 drop",
-        "1s C>S S 1000 0 0 rtx drop",
-        "3s C>S S 1000 0 0 rtx drop",
-        "7s C>S S 1000 0 0 rtx",
-        "7.05s S>C SA 5000 1001 0",
-        "7.1s C>S A 1001 5001 0",
-    ]);
+    assert_segments!(
+        p,
+        [
+            "0s C>S S 1000 0 0 drop",
+            "1s C>S S 1000 0 0 rtx drop",
+            "3s C>S S 1000 0 0 rtx drop",
+            "7s C>S S 1000 0 0 rtx",
+            "7.05s S>C SA 5000 1001 0",
+            "7.1s C>S A 1001 5001 0",
+        ]
+    );
 }
 
 /// `linux`: tcp_syn_linear_timeouts = 4 keeps the 1 s RTO for the first
@@ -78,14 +87,17 @@ fn line03_syn_lost_three_times_linux_linear() {
     }
     p.connect();
     p.run();
-    assert_segments!(p, [
-        "0s C>S S 1000 0 0 drop",
-        "1s C>S S 1000 0 0 rtx drop",
-        "2s C>S S 1000 0 0 rtx drop",
-        "3s C>S S 1000 0 0 rtx",
-        "3.05s S>C SA 5000 1001 0",
-        "3.1s C>S A 1001 5001 0",
-    ]);
+    assert_segments!(
+        p,
+        [
+            "0s C>S S 1000 0 0 drop",
+            "1s C>S S 1000 0 0 rtx drop",
+            "2s C>S S 1000 0 0 rtx drop",
+            "3s C>S S 1000 0 0 rtx",
+            "3.05s S>C SA 5000 1001 0",
+            "3.1s C>S A 1001 5001 0",
+        ]
+    );
 }
 
 fn every_syn_lost(config: Config, syn_times: &[u64], timeout_s: u64) {
@@ -101,7 +113,10 @@ fn every_syn_lost(config: Config, syn_times: &[u64], timeout_s: u64) {
         })
         .collect();
     assert_eq!(p.log, expected, "no RST, nothing but SYNs");
-    assert_eq!(p.saw(Side::Client, Event::TimedOut), Some(Instant::from_secs(timeout_s)));
+    assert_eq!(
+        p.saw(Side::Client, Event::TimedOut),
+        Some(Instant::from_secs(timeout_s))
+    );
     assert_eq!(p.states(Side::Client), [Closed, SynSent, Closed]);
 }
 
@@ -118,11 +133,7 @@ fn line04_every_syn_lost_rfc() {
 /// is past tcp_syn_retries 6 + 4 linear retransmissions: timeout at 131 s.
 #[test]
 fn line04_every_syn_lost_linux() {
-    every_syn_lost(
-        Config::linux(),
-        &[0, 1, 2, 3, 4, 5, 7, 11, 19, 35, 67],
-        131,
-    );
+    every_syn_lost(Config::linux(), &[0, 1, 2, 3, 4, 5, 7, 11, 19, 35, 67], 131);
 }
 
 /// `rfc`: S retransmits SA(y, x+1) on its own timer (armed at 50 ms, due
@@ -136,14 +147,17 @@ fn line05_synack_lost_once_rfc() {
     p.drop_nth(Side::Server, SegmentKind::SynAck, 1);
     p.connect();
     p.run();
-    assert_segments!(p, [
-        "0s C>S S 1000 0 0",
-        "50ms S>C SA 5000 1001 0 drop",
-        "1s C>S S 1000 0 0 rtx",
-        "1.05s S>C A 5001 1001 0",
-        "1.05s S>C SA 5000 1001 0 rtx",
-        "1.1s C>S A 1001 5001 0",
-    ]);
+    assert_segments!(
+        p,
+        [
+            "0s C>S S 1000 0 0",
+            "50ms S>C SA 5000 1001 0 drop",
+            "1s C>S S 1000 0 0 rtx",
+            "1.05s S>C A 5001 1001 0",
+            "1.05s S>C SA 5000 1001 0 rtx",
+            "1.1s C>S A 1001 5001 0",
+        ]
+    );
     assert_eq!(p.entered(Side::Server, Established), Some(at_ms(1150)));
     assert_eq!(p.states(Side::Server), [Listen, SynReceived, Established]);
     assert_eq!(p.server.connection_count(), 1);
@@ -158,13 +172,16 @@ fn line05_synack_lost_once_linux() {
     p.drop_nth(Side::Server, SegmentKind::SynAck, 1);
     p.connect();
     p.run();
-    assert_segments!(p, [
-        "0s C>S S 1000 0 0",
-        "50ms S>C SA 5000 1001 0 drop",
-        "1s C>S S 1000 0 0 rtx",
-        "1.05s S>C SA 5000 1001 0 rtx",
-        "1.1s C>S A 1001 5001 0",
-    ]);
+    assert_segments!(
+        p,
+        [
+            "0s C>S S 1000 0 0",
+            "50ms S>C SA 5000 1001 0 drop",
+            "1s C>S S 1000 0 0 rtx",
+            "1.05s S>C SA 5000 1001 0 rtx",
+            "1.1s C>S A 1001 5001 0",
+        ]
+    );
     assert_eq!(p.server.connection_count(), 1);
 }
 
@@ -188,7 +205,10 @@ fn line06_every_synack_lost_rfc() {
         expected.push(format!("{t}.05s S>C SA 5000 1001 0 rtx drop"));
     }
     assert_eq!(p.log, expected);
-    assert_eq!(p.saw(Side::Client, Event::TimedOut), Some(Instant::from_secs(183)));
+    assert_eq!(
+        p.saw(Side::Client, Event::TimedOut),
+        Some(Instant::from_secs(183))
+    );
     assert_eq!(p.saw(Side::Server, Event::TimedOut), Some(at_ms(183_050)));
     assert_eq!(p.states(Side::Server), [Listen, SynReceived, Closed]);
     assert_eq!(p.server.connection_count(), 0);
@@ -203,7 +223,9 @@ fn line06_every_synack_lost_linux_server_gives_up() {
     p.drop_all(Side::Server, SegmentKind::SynAck);
     p.connect();
     p.run();
-    let server_gave_up = p.saw(Side::Server, Event::TimedOut).expect("server gives up");
+    let server_gave_up = p
+        .saw(Side::Server, Event::TimedOut)
+        .expect("server gives up");
     let synacks = p.log.iter().filter(|l| l.contains("S>C SA")).count();
     let timer_rtx = p
         .events
@@ -214,7 +236,10 @@ fn line06_every_synack_lost_linux_server_gives_up() {
     assert_eq!(timer_rtx, 6);
     assert!(synacks > 6, "duplicate SYNs also drew SYN-ACKs: {synacks}");
     assert!(server_gave_up < Instant::from_secs(131));
-    assert_eq!(p.saw(Side::Client, Event::TimedOut), Some(Instant::from_secs(131)));
+    assert_eq!(
+        p.saw(Side::Client, Event::TimedOut),
+        Some(Instant::from_secs(131))
+    );
     assert!(!p.log_text().contains(" R"), "no RST: {}", p.log_text());
 }
 
@@ -225,7 +250,10 @@ fn line07_duplicate_third_ack_ignored() {
     let mut p = rfc();
     p.connect();
     p.run_until(Instant::from_secs(1));
-    p.inject(Side::Server, Pair::segment(Side::Client, 1001, 5001, Flags::ACK));
+    p.inject(
+        Side::Server,
+        Pair::segment(Side::Client, 1001, 5001, Flags::ACK),
+    );
     p.run();
     assert_eq!(p.log.len(), 3);
     assert_eq!(p.states(Side::Server), [Listen, SynReceived, Established]);
@@ -238,7 +266,10 @@ fn line08_late_duplicate_syn_gets_challenge_ack() {
     let mut p = rfc();
     p.connect();
     p.run_until(Instant::from_secs(1));
-    p.inject(Side::Server, Pair::segment(Side::Client, 1000, 0, Flags::SYN));
+    p.inject(
+        Side::Server,
+        Pair::segment(Side::Client, 1000, 0, Flags::SYN),
+    );
     p.run();
     assert_eq!(p.log[3], "1s S>C A 5001 1001 0");
     assert_eq!(p.log.len(), 4);
@@ -254,17 +285,27 @@ fn line09_synack_with_wrong_ack_gets_rst() {
     p.drop_nth(Side::Client, SegmentKind::Rst, 1); // keep the server out of it
     let id = p.connect();
     p.run_until(at_ms(10));
-    p.inject(Side::Client, Pair::segment(Side::Server, 7000, 1005, Flags::SYN | Flags::ACK));
+    p.inject(
+        Side::Client,
+        Pair::segment(Side::Server, 7000, 1005, Flags::SYN | Flags::ACK),
+    );
     assert_eq!(p.client.state(id), SynSent);
-    let timer = p.client.connection(id).unwrap().timer(TimerKind::Retransmit);
+    let timer = p
+        .client
+        .connection(id)
+        .unwrap()
+        .timer(TimerKind::Retransmit);
     assert_eq!(timer, Some(Instant::from_secs(1)));
     p.run();
-    assert_segments!(p, [
-        "0s C>S S 1000 0 0",
-        "10ms C>S R 1005 0 0 drop",
-        "50ms S>C SA 5000 1001 0",
-        "100ms C>S A 1001 5001 0",
-    ]);
+    assert_segments!(
+        p,
+        [
+            "0s C>S S 1000 0 0",
+            "10ms C>S R 1005 0 0 drop",
+            "50ms S>C SA 5000 1001 0",
+            "100ms C>S A 1001 5001 0",
+        ]
+    );
     assert_eq!(p.states(Side::Client), [Closed, SynSent, Established]);
 }
 
@@ -275,12 +316,15 @@ fn line10_simultaneous_open() {
     let mut p = rfc();
     p.connect_both();
     p.run();
-    assert_segments!(p, [
-        "0s C>S S 1000 0 0",
-        "0s S>C S 5000 0 0",
-        "50ms S>C SA 5000 1001 0",
-        "50ms C>S SA 1000 5001 0",
-    ]);
+    assert_segments!(
+        p,
+        [
+            "0s C>S S 1000 0 0",
+            "0s S>C S 5000 0 0",
+            "50ms S>C SA 5000 1001 0",
+            "50ms C>S SA 1000 5001 0",
+        ]
+    );
     for side in [Side::Client, Side::Server] {
         assert_eq!(p.states(side), [Closed, SynSent, SynReceived, Established]);
         assert_eq!(p.entered(side, Established), Some(at_ms(100)));
@@ -307,8 +351,14 @@ fn line12_rst_without_acceptable_ack_ignored_in_syn_sent() {
     let mut p = rfc();
     let id = p.connect();
     p.run_until(at_ms(10));
-    p.inject(Side::Client, Pair::segment(Side::Server, 5000, 0, Flags::RST));
-    p.inject(Side::Client, Pair::segment(Side::Server, 5000, 1005, Flags::RST | Flags::ACK));
+    p.inject(
+        Side::Client,
+        Pair::segment(Side::Server, 5000, 0, Flags::RST),
+    );
+    p.inject(
+        Side::Client,
+        Pair::segment(Side::Server, 5000, 1005, Flags::RST | Flags::ACK),
+    );
     assert_eq!(p.client.state(id), SynSent);
     assert_eq!(p.log.len(), 1);
     p.run();
@@ -321,7 +371,10 @@ fn line13_listen_ignores_rst_and_resets_ack() {
     let mut p = rfc();
     p.inject(Side::Server, Pair::segment(Side::Client, 77, 0, Flags::RST));
     assert!(p.log.is_empty());
-    p.inject(Side::Server, Pair::segment(Side::Client, 77, 4242, Flags::ACK));
+    p.inject(
+        Side::Server,
+        Pair::segment(Side::Client, 77, 4242, Flags::ACK),
+    );
     assert_segments!(p, ["0s S>C R 4242 0 0"]);
     assert_eq!(p.server.connection_count(), 0);
 }
@@ -337,11 +390,14 @@ fn line14_close_in_syn_sent_deletes() {
     p.run_until(at_ms(10));
     p.close(Side::Client);
     p.run();
-    assert_segments!(p, [
-        "0s C>S S 1000 0 0",
-        "50ms S>C SA 5000 1001 0",
-        "100ms C>S R 1001 0 0",
-    ]);
+    assert_segments!(
+        p,
+        [
+            "0s C>S S 1000 0 0",
+            "50ms S>C SA 5000 1001 0",
+            "100ms C>S R 1001 0 0",
+        ]
+    );
     assert_eq!(p.states(Side::Client), [Closed, SynSent, Closed]);
     assert_eq!(p.entered(Side::Client, Closed), Some(at_ms(10)));
     assert_eq!(p.states(Side::Server), [Listen, SynReceived, Closed]);

@@ -59,18 +59,21 @@ fn line34_retransmit_earliest_segment_only() {
     p.connect();
     p.run();
     // 1001 + 1460 = 2461; + 1460 = 3921; + 80 = 4001.
-    crate::assert_segments!(p, [
-        "0s C>S S 1000 0 0",
-        "50ms S>C SA 5000 1001 0",
-        "100ms C>S A 1001 5001 0",
-        "100ms C>S A 1001 5001 1460 drop",
-        "100ms C>S A 2461 5001 1460",
-        "100ms C>S PA 3921 5001 80",
-        "150ms S>C A 5001 1001 0",
-        "150ms S>C A 5001 1001 0",
-        "1.1s C>S A 1001 5001 1460 rtx",
-        "1.15s S>C A 5001 4001 0",
-    ]);
+    crate::assert_segments!(
+        p,
+        [
+            "0s C>S S 1000 0 0",
+            "50ms S>C SA 5000 1001 0",
+            "100ms C>S A 1001 5001 0",
+            "100ms C>S A 1001 5001 1460 drop",
+            "100ms C>S A 2461 5001 1460",
+            "100ms C>S PA 3921 5001 80",
+            "150ms S>C A 5001 1001 0",
+            "150ms S>C A 5001 1001 0",
+            "1.1s C>S A 1001 5001 1460 rtx",
+            "1.15s S>C A 5001 4001 0",
+        ]
+    );
     assert_eq!(p.received[Side::Server as usize], data);
     let c = p.client.connection(p.conn(Side::Client)).unwrap();
     assert_eq!(c.timer(TimerKind::Retransmit), None, "RFC 6298 §5.2");
@@ -114,7 +117,10 @@ fn data_give_up_after_r2_rfc() {
         .filter(|l| l.contains("C>S PA"))
         .map(|l| l.split(' ').next().unwrap())
         .collect();
-    assert_eq!(times, ["100ms", "1.1s", "3.1s", "7.1s", "15.1s", "31.1s", "63.1s"]);
+    assert_eq!(
+        times,
+        ["100ms", "1.1s", "3.1s", "7.1s", "15.1s", "31.1s", "63.1s"]
+    );
     assert_eq!(
         p.saw(Side::Client, tcpsim_tcp::Event::TimedOut),
         Some(at_ms(123_100))

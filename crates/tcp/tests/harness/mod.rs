@@ -14,7 +14,7 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::SeedableRng;
 use tcpsim_tcp::{
-    ConnId, Config, Duration, Endpoint, Event, Flags, Instant, IsnMode, Segment, SegmentKind,
+    Config, ConnId, Duration, Endpoint, Event, Flags, Instant, IsnMode, Segment, SegmentKind,
     SeqNum, State, wire,
 };
 
@@ -217,9 +217,7 @@ impl Pair {
         self.client
             .connect(now, server_addr(), Some(client_addr().port()))
             .unwrap();
-        self.server
-            .connect(now, client_addr(), Some(PORT))
-            .unwrap();
+        self.server.connect(now, client_addr(), Some(PORT)).unwrap();
         self.flush();
     }
 
@@ -382,10 +380,14 @@ impl Pair {
     /// The next instant anything happens.
     fn next_time(&mut self) -> Option<Instant> {
         let flight = self.flight.iter().map(|f| f.at).min();
-        [flight, self.client.poll_timeout(), self.server.poll_timeout()]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            flight,
+            self.client.poll_timeout(),
+            self.server.poll_timeout(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Runs until nothing is left to happen, or until `limit`.
