@@ -75,6 +75,9 @@ pub enum Event {
     Connected,
     /// New in-order data can be read.
     Readable,
+    /// Every octet the application has written so far is acknowledged
+    /// (reported when an ACK empties the send buffer).
+    AllAcked,
     /// The peer's FIN arrived in order: no more data will come. Reported once.
     EndOfStream,
     /// The connection ended normally and is gone (CLOSED).

@@ -5,7 +5,11 @@
 #     bash tests/data/linux/capture.sh              # all scenarios (~5 minutes)
 #     bash tests/data/linux/capture.sh normal refused   # only some
 #
-# For every scenario NAME it writes NAME.pcap and NAME.trace beside this file.
+# For every scenario NAME it writes NAME.pcap and NAME.trace beside this file
+# (or in $OUT_DIR if set).  synack_lost_first and server_fin_lost contain a
+# timer tie that the kernel breaks at random; for those the run is repeated
+# until both outcomes were seen, and the second one is kept as NAME-alt.*
+# (see "variants" below and README.md).
 #
 # Topology (two fresh network namespaces per scenario, nothing else touched):
 #
@@ -233,8 +237,9 @@ rule_counters() {   # rule_counters NS LABEL -> one comment per rule with its co
     done
 }
 
-run_scenario() {
-    local name=$1
+run_scenario() {   # run_scenario NAME [OUTDIR]
+    local name=$1 out=${2:-$OUT}
+    mkdir -p "$out"
     define_scenario "$name"
     log "=== $name: $DESC"
     setup_net
@@ -251,8 +256,8 @@ run_scenario() {
     install_rules "$NS_S" "$RULE_S" "$RULE_S_OUT"
     install_rules "$NS_C" "$RULE_C" ""
 
-    local pcap="$OUT/$name.pcap" clog="$WORK/$name.client.log" slog="$WORK/$name.server.log"
-    rm -f "$pcap" "$OUT/$name.trace" "$clog" "$slog"
+    local pcap="$out/$name.pcap" clog="$WORK/$name.client.log" slog="$WORK/$name.server.log"
+    rm -f "$pcap" "$out/$name.trace" "$clog" "$slog"
 
     ip netns exec "$NS_C" tcpdump -i "$DEV_C" -n -U --immediate-mode -Z root -w "$pcap" \
         >"$WORK/tcpdump.out" 2>&1 &
@@ -301,16 +306,73 @@ run_scenario() {
     [ "$SERVER" = 1 ] && applogs+=(--app-log "$slog")
     local cargs=()
     for c in "${comments[@]}"; do cargs+=(--comment "$c"); done
-    python3 "$HERE/pcap2trace.py" "$pcap" -o "$OUT/$name.trace" \
+    python3 "$HERE/pcap2trace.py" "$pcap" -o "$out/$name.trace" \
         --scenario "$name" --desc "$DESC" --kernel "$kernel" --sysctls "$sys" \
         --link "no netem in this kernel (CONFIG_NET_SCH_NETEM unset): ${DELAY_MS} ms one-way delay each way by delayline.py (userspace FIFO between two tun devices), RTT ${DELAY_MS}x2 ms" \
         "${applogs[@]}" "${cargs[@]}"
     teardown_net
-    log "    wrote $name.pcap and $name.trace ($(grep -vc '^#' "$OUT/$name.trace") segments)"
+    log "    wrote $out/$name.pcap and $name.trace ($(grep -vc '^#' "$out/$name.trace") segments)"
+}
+
+# ---------------------------------------------------------------- variants
+# Two scenarios contain a structural timer tie: a retransmission by one side
+# reaches the other side at the very instant the other side's own
+# retransmission timer expires (both timers have the same length and the
+# second one was started one one-way delay after the first, which is exactly
+# the time the first side's retransmission needs to arrive; this holds for
+# any delay).  The kernel's timer wheel (HZ=250 here: 4 ms ticks, 32 ms
+# buckets for ~1 s timers) decides the order at random, so the kernel
+# produces two different segment sequences.  For these scenarios the script
+# repeats the run until it has seen both and keeps one of each:
+#   NAME.pcap/.trace      variant A: the peer's retransmission arrived first
+#   NAME-alt.pcap/.trace  variant B: the local timer fired first (the two
+#                         retransmissions cross on the wire)
+# classify_NAME TRACE prints A or B.
+classify_synack_lost_first() {   # A: 2 SYN-ACKs (dup SYN answered); B: 3
+    local n
+    n=$(grep -v '^#' "$1" | awk '$2 == "S>C" && $3 == "SA"' | wc -l)
+    if [ "$n" = 2 ]; then echo A; elif [ "$n" = 3 ]; then echo B; else echo "?"; fi
+}
+classify_server_fin_lost() {     # first S>C segment after the client's 2nd FIN: A (ACK) or FA (server FIN)
+    grep -v '^#' "$1" | awk '$2 == "C>S" && $3 ~ /F/ { n++; next }
+        n == 2 && $2 == "S>C" { print ($3 == "A" ? "A" : ($3 == "FA" ? "B" : "?")); exit }'
+}
+VARIANT_TEXT_synack_lost_first_A="variant A: the client's retransmitted SYN reached the server before the server's SYN-ACK timer fired; the server answered it with the SYN-ACK (see README)"
+VARIANT_TEXT_synack_lost_first_B="variant B: the server's SYN-ACK timer fired before the client's retransmitted SYN arrived; SYN and SYN-ACK crossed, the duplicate SYN got a second SYN-ACK (see README)"
+VARIANT_TEXT_server_fin_lost_A="variant A: the client's retransmitted FIN reached the server (LAST-ACK) before the server's FIN timer fired; the server ACKed it, then retransmitted its FIN (see README)"
+VARIANT_TEXT_server_fin_lost_B="variant B: the server's FIN timer fired before the client's retransmitted FIN arrived; both FINs crossed, the server then ACKed the duplicate FIN (see README)"
+MAX_TRIES=15
+
+capture_variants() {   # capture_variants NAME
+    local name=$1 try v tmp="$WORK/variants" have_A=0 have_B=0 tally="" dst txt var
+    for try in $(seq "$MAX_TRIES"); do
+        run_scenario "$name" "$tmp"
+        v=$("classify_$name" "$tmp/$name.trace")
+        tally+="$v"
+        log "    attempt $try: variant $v"
+        var="have_$v"
+        if [ "$v" = A ] || [ "$v" = B ]; then
+            if [ "${!var}" = 0 ]; then
+                if [ "$v" = A ]; then dst="$OUT/$name"; else dst="$OUT/$name-alt"; fi
+                txt="VARIANT_TEXT_${name}_$v"
+                mv "$tmp/$name.pcap" "$dst.pcap"
+                sed "3a # ${!txt}; kernel chose this in attempt $try" "$tmp/$name.trace" >"$dst.trace"
+                rm -f "$tmp/$name.trace"
+                printf -v "$var" 1
+            fi
+        fi
+        [ "$have_A" = 1 ] && [ "$have_B" = 1 ] && break
+    done
+    log "    $name: variants seen in order: $tally"
+    [ "$have_A" = 1 ] || log "WARNING: $name: variant A never seen in $MAX_TRIES attempts"
+    [ "$have_B" = 1 ] || log "WARNING: $name: variant B never seen in $MAX_TRIES attempts"
+    return 0
 }
 
 # ---------------------------------------------------------------- main
 if [ "$#" -gt 0 ]; then SCEN=("$@"); else SCEN=("${ALL_SCENARIOS[@]}"); fi
 for s in "${SCEN[@]}"; do define_scenario "$s" >/dev/null; done   # validate names first
-for s in "${SCEN[@]}"; do run_scenario "$s"; done
+for s in "${SCEN[@]}"; do
+    if declare -F "classify_$s" >/dev/null; then capture_variants "$s"; else run_scenario "$s"; fi
+done
 log "done"

@@ -248,6 +248,9 @@ impl Connection {
         let data_out = self.sent - self.send_buf.head();
         let data = u64::from(covered).min(data_out);
         self.send_buf.acknowledge(data as usize);
+        if data > 0 && self.send_buf.is_empty() {
+            self.events.push_back(Event::AllAcked);
+        }
         self.snd_una = ack;
         self.retransmits = 0;
         if let Some((end, sent_at)) = self.rtt_probe {

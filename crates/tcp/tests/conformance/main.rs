@@ -12,5 +12,6 @@ mod harness;
 
 mod closing;
 mod connected;
+mod linux_traces;
 mod opening;
 mod timers;

@@ -60,6 +60,18 @@ struct Rule {
     action: Action,
 }
 
+/// One segment sent, as the log line shows it.
+#[derive(Clone, Debug)]
+pub struct Record {
+    pub at: Instant,
+    pub from: Side,
+    pub flags: Flags,
+    pub seq: u32,
+    pub ack: u32,
+    pub len: usize,
+    pub dropped: bool,
+}
+
 struct InFlight {
     at: Instant,
     order: u64,
@@ -77,6 +89,8 @@ pub struct Pair {
     order: u64,
     /// One line per segment sent.
     pub log: Vec<String>,
+    /// The same segments, structured.
+    pub records: Vec<Record>,
     /// Every event, with its time and side.
     pub events: Vec<(Instant, Side, ConnId, Event)>,
     /// Data read by each side's application, in order.
@@ -143,6 +157,7 @@ impl Pair {
             flight: Vec::new(),
             order: 0,
             log: Vec::new(),
+            records: Vec::new(),
             events: Vec::new(),
             received: [Vec::new(), Vec::new()],
             auto_read: true,
@@ -345,6 +360,15 @@ impl Pair {
         if retransmission {
             line.push_str(" rtx");
         }
+        self.records.push(Record {
+            at: self.now,
+            from,
+            flags: seg.flags,
+            seq: seg.seq.0,
+            ack: seg.ack.0,
+            len: seg.payload.len(),
+            dropped: matches!(verdict, Some(Action::Drop | Action::Corrupt)),
+        });
         let mut at = self.now + self.delay;
         match verdict {
             Some(Action::Drop) => {

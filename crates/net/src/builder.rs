@@ -1,0 +1,336 @@
+//! Building a simulation: hosts, links, faults, connections, bounds.
+//!
+//! Setters return `&mut Self` and [`SimBuilder::build`] validates
+//! everything at once (turmoil's builder shape). Defaults:
+//!
+//! | setting | default |
+//! |---|---|
+//! | duration (virtual-time bound) | 10 min |
+//! | event-count bound | 20 000 000 |
+//! | trace | on |
+//! | pcap | off |
+//! | state paths per connection | on |
+//! | ephemeral ports per host | 49152–65535 |
+
+use std::net::Ipv4Addr;
+
+use tcpsim_tcp::{Config, Duration, Endpoint, SegmentKind};
+
+use crate::fault::{FaultAction, FaultRule, Faults};
+use crate::link::{Link, LinkParams, LinkParamsError};
+use crate::rng::stream;
+use crate::sim::{Host, Limits, LinkDir, Sim};
+use crate::trace::HostId;
+use crate::workload::{OpenMode, Workload};
+
+/// Why a simulation could not be built.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum BuildError {
+    /// Two hosts share a name.
+    #[error("duplicate host name {0:?}")]
+    DuplicateHostName(String),
+    /// Two hosts share an address.
+    #[error("duplicate host address {0}")]
+    DuplicateAddress(Ipv4Addr),
+    /// A host id that was never added.
+    #[error("unknown host #{0}")]
+    UnknownHost(HostId),
+    /// A link from a host to itself.
+    #[error("a link needs two different hosts, got {0:?} twice")]
+    SelfLink(String),
+    /// Two links between one pair of hosts.
+    #[error("more than one link between {0:?} and {1:?}")]
+    DuplicateLink(String, String),
+    /// A link direction's parameters are invalid.
+    #[error("link {from}->{to}: {source}")]
+    Link {
+        /// Sending host.
+        from: String,
+        /// Receiving host.
+        to: String,
+        /// What is wrong.
+        source: LinkParamsError,
+    },
+    /// An empty ephemeral port range.
+    #[error("host {0:?}: empty ephemeral port range {1}-{2}")]
+    EphemeralRange(String, u16, u16),
+    /// A simultaneous open needs both ports fixed.
+    #[error("connection {0}: a simultaneous open needs client_port")]
+    SimultaneousWithoutPort(usize),
+    /// A connection whose client and server are the same host.
+    #[error("connection {0}: client and server are the same host")]
+    SameHost(usize),
+    /// A fault that picks its 0th match.
+    #[error("fault {0}: nth counts from 1")]
+    ZeroNth(usize),
+}
+
+struct HostSpec {
+    name: String,
+    addr: Ipv4Addr,
+    config: Config,
+    listen: Vec<u16>,
+    ephemeral: (u16, u16),
+}
+
+/// Describes a simulation; [`SimBuilder::build`] makes it.
+///
+/// ```
+/// use std::net::Ipv4Addr;
+/// use tcpsim_net::{CloseMode, LinkParams, OpenMode, Outcome, SimBuilder, Workload};
+/// use tcpsim_tcp::{Config, Duration, Instant};
+///
+/// let mut b = SimBuilder::new(7);
+/// let client = b.host("client", Ipv4Addr::new(10, 0, 0, 1), Config::rfc());
+/// let server = b.host("server", Ipv4Addr::new(10, 0, 0, 2), Config::rfc());
+/// b.listen(server, 80);
+/// let link = LinkParams { delay: Duration::from_millis(50), ..LinkParams::default() };
+/// b.link(client, server, link.clone(), link);
+/// b.connection(Workload {
+///     client, server, port: 80, open_at: Instant::ZERO, open: OpenMode::Active,
+///     client_port: None, client_sends: 0, server_sends: 0,
+///     close: CloseMode::ClientFirst, close_at: None,
+/// });
+/// let result = b.build().unwrap().run();
+/// let conn = &result.connections[0];
+/// assert_eq!(conn.outcome, Outcome::Closed);
+/// assert_eq!(conn.client.established, Some(Instant::from_millis(100)));
+/// ```
+pub struct SimBuilder {
+    seed: u64,
+    limits: Limits,
+    trace: bool,
+    pcap: bool,
+    keep_paths: bool,
+    hosts: Vec<HostSpec>,
+    links: Vec<(HostId, HostId, LinkParams, LinkParams)>,
+    faults: Vec<FaultRule>,
+    workloads: Vec<Workload>,
+}
+
+impl SimBuilder {
+    /// A builder for a run drawn from `seed`.
+    pub fn new(seed: u64) -> SimBuilder {
+        SimBuilder {
+            seed,
+            limits: Limits {
+                duration: Duration::from_secs(600),
+                max_events: 20_000_000,
+            },
+            trace: true,
+            pcap: false,
+            keep_paths: true,
+            hosts: Vec::new(),
+            links: Vec::new(),
+            faults: Vec::new(),
+            workloads: Vec::new(),
+        }
+    }
+
+    /// The virtual-time bound.
+    pub fn duration(&mut self, d: Duration) -> &mut Self {
+        self.limits.duration = d;
+        self
+    }
+
+    /// The event-count bound.
+    pub fn max_events(&mut self, n: u64) -> &mut Self {
+        self.limits.max_events = n;
+        self
+    }
+
+    /// Keep the trace of every event (on by default).
+    pub fn trace(&mut self, on: bool) -> &mut Self {
+        self.trace = on;
+        self
+    }
+
+    /// Keep a pcap capture (off by default).
+    pub fn pcap(&mut self, on: bool) -> &mut Self {
+        self.pcap = on;
+        self
+    }
+
+    /// Keep each connection's state path (on by default).
+    pub fn state_paths(&mut self, on: bool) -> &mut Self {
+        self.keep_paths = on;
+        self
+    }
+
+    /// Adds a host; hosts are numbered from 0 in the order they are added.
+    pub fn host(&mut self, name: &str, addr: Ipv4Addr, config: Config) -> HostId {
+        self.hosts.push(HostSpec {
+            name: name.to_owned(),
+            addr,
+            config,
+            listen: Vec::new(),
+            ephemeral: tcpsim_tcp::DEFAULT_EPHEMERAL_PORTS,
+        });
+        self.hosts.len() - 1
+    }
+
+    /// A listener on `port` of `host` from time zero.
+    pub fn listen(&mut self, host: HostId, port: u16) -> &mut Self {
+        if let Some(h) = self.hosts.get_mut(host) {
+            if !h.listen.contains(&port) {
+                h.listen.push(port);
+            }
+        }
+        self
+    }
+
+    /// The ephemeral port range of `host` (inclusive).
+    pub fn ephemeral_ports(&mut self, host: HostId, lo: u16, hi: u16) -> &mut Self {
+        if let Some(h) = self.hosts.get_mut(host) {
+            h.ephemeral = (lo, hi);
+        }
+        self
+    }
+
+    /// A duplex link: `ab` for packets from `a` to `b`, `ba` for the other way.
+    pub fn link(&mut self, a: HostId, b: HostId, ab: LinkParams, ba: LinkParams) -> &mut Self {
+        self.links.push((a, b, ab, ba));
+        self
+    }
+
+    /// A targeted fault, after the ones already added.
+    pub fn fault(&mut self, rule: FaultRule) -> &mut Self {
+        self.faults.push(rule);
+        self
+    }
+
+    /// A connection to run.
+    pub fn connection(&mut self, w: Workload) -> &mut Self {
+        self.workloads.push(w);
+        self
+    }
+
+    fn name(&self, h: HostId) -> String {
+        self.hosts[h].name.clone()
+    }
+
+    /// Checks everything and makes the simulation.
+    pub fn build(&self) -> Result<Sim, BuildError> {
+        let n = self.hosts.len();
+        let known = |h: HostId| {
+            if h < n {
+                Ok(h)
+            } else {
+                Err(BuildError::UnknownHost(h))
+            }
+        };
+        for (i, h) in self.hosts.iter().enumerate() {
+            if self.hosts[..i].iter().any(|o| o.name == h.name) {
+                return Err(BuildError::DuplicateHostName(h.name.clone()));
+            }
+            if self.hosts[..i].iter().any(|o| o.addr == h.addr) {
+                return Err(BuildError::DuplicateAddress(h.addr));
+            }
+            if h.ephemeral.0 > h.ephemeral.1 {
+                return Err(BuildError::EphemeralRange(
+                    h.name.clone(),
+                    h.ephemeral.0,
+                    h.ephemeral.1,
+                ));
+            }
+        }
+        let mut links = Vec::with_capacity(2 * self.links.len());
+        let mut pairs = Vec::new();
+        for (a, b, ab, ba) in &self.links {
+            let (a, b) = (known(*a)?, known(*b)?);
+            if a == b {
+                return Err(BuildError::SelfLink(self.name(a)));
+            }
+            let pair = (a.min(b), a.max(b));
+            if pairs.contains(&pair) {
+                return Err(BuildError::DuplicateLink(self.name(a), self.name(b)));
+            }
+            pairs.push(pair);
+            for (from, to, params) in [(a, b, ab), (b, a, ba)] {
+                let name = format!("link:{}->{}", self.hosts[from].name, self.hosts[to].name);
+                let model =
+                    Link::new(params.clone(), stream(self.seed, &name)).map_err(|source| {
+                        BuildError::Link {
+                            from: self.name(from),
+                            to: self.name(to),
+                            source,
+                        }
+                    })?;
+                links.push(LinkDir { from, to, model });
+            }
+        }
+        for (i, f) in self.faults.iter().enumerate() {
+            if let Some(h) = f.from {
+                known(h)?;
+            }
+            if let Some(h) = f.to {
+                known(h)?;
+            }
+            if f.nth.as_ref().is_some_and(|n| n.contains(&0)) {
+                return Err(BuildError::ZeroNth(i));
+            }
+        }
+        for (i, w) in self.workloads.iter().enumerate() {
+            known(w.client)?;
+            known(w.server)?;
+            if w.client == w.server {
+                return Err(BuildError::SameHost(i));
+            }
+            if w.open == OpenMode::Simultaneous && w.client_port.is_none() {
+                return Err(BuildError::SimultaneousWithoutPort(i));
+            }
+        }
+        let hosts = self
+            .hosts
+            .iter()
+            .map(|h| {
+                let rng = stream(self.seed, &format!("host:{}", h.name));
+                let mut endpoint = Endpoint::new(h.addr, h.config, rng);
+                endpoint.set_ephemeral_ports(h.ephemeral.0, h.ephemeral.1);
+                Host::new(h.name.clone(), h.addr, endpoint)
+            })
+            .collect();
+        let listeners = self
+            .hosts
+            .iter()
+            .enumerate()
+            .flat_map(|(i, h)| h.listen.iter().map(move |p| (i, *p)))
+            .collect();
+        let mut faults = Faults::default();
+        for f in &self.faults {
+            faults.push(f.clone());
+        }
+        Ok(Sim::new(
+            hosts,
+            links,
+            faults,
+            stream(self.seed, "faults"),
+            self.workloads.clone(),
+            listeners,
+            self.limits,
+            self.trace,
+            self.pcap,
+            self.keep_paths,
+        ))
+    }
+}
+
+/// A fault rule in one call: `action` on the `nth` (1-based) segments of
+/// `kinds` from `from` to `to` (`None`: any).
+pub fn fault(
+    action: FaultAction,
+    from: Option<HostId>,
+    to: Option<HostId>,
+    kinds: &[SegmentKind],
+    nth: Option<&[u32]>,
+) -> FaultRule {
+    FaultRule {
+        action,
+        from,
+        to,
+        kinds: kinds.to_vec(),
+        nth: nth.map(<[u32]>::to_vec),
+        start: None,
+        end: None,
+    }
+}

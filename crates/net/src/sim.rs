@@ -1,0 +1,889 @@
+//! The discrete-event engine: virtual time, hosts running `tcpsim-tcp`
+//! endpoints, links, faults, and the experiment's applications.
+//!
+//! Events wait in one priority queue ordered by `(time, insertion
+//! sequence)`, so events at the same instant run in the order they were
+//! scheduled and ties never depend on a hash or an address. After every
+//! input (a delivery, a timer, an application call) the host is *settled*:
+//! its TCP events go to the trace and to the application, which may react
+//! at the same instant, and its segments are sent, until nothing is left;
+//! then its next timer deadline is queued.
+//!
+//! A segment leaving a host is traced and captured first (like tcpdump on
+//! the sender's interface), then routed to the link towards its
+//! destination, then judged by the targeted faults, then by the link's
+//! random impairments. Drops at the link's entrance happen at the send
+//! instant; a corrupted packet is dropped at arrival, by the receiver's
+//! checksum check.
+
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, BinaryHeap};
+use std::net::{Ipv4Addr, SocketAddrV4};
+
+use rand_chacha::ChaCha8Rng;
+use rand_core::RngCore;
+use tcpsim_tcp::{ConnId, Duration, Endpoint, Event, Instant, Segment, State, Transmit, wire};
+
+use crate::fault::{FaultAction, Faults};
+use crate::link::{self, Fate, Link};
+use crate::pcap::PcapWriter;
+use crate::trace::{AppCall, AppError, DropReason, HostId, SegmentInfo, TraceKind, TraceRecord};
+use crate::workload::{CloseMode, ConnReport, End, EndReport, OpenMode, Outcome, Workload};
+
+/// Why a run stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StopReason {
+    /// Nothing was left to happen.
+    Idle,
+    /// The virtual-time bound was reached.
+    Duration,
+    /// The event-count bound was reached.
+    Events,
+}
+
+impl StopReason {
+    /// The name used in reports.
+    pub const fn name(self) -> &'static str {
+        match self {
+            StopReason::Idle => "idle",
+            StopReason::Duration => "duration",
+            StopReason::Events => "events",
+        }
+    }
+}
+
+/// Everything a finished run produced.
+#[derive(Clone, Debug)]
+pub struct RunResult {
+    /// When the run stopped.
+    pub end: Instant,
+    /// Why it stopped.
+    pub stop_reason: StopReason,
+    /// Events processed.
+    pub events: u64,
+    /// One report per connection, in experiment order.
+    pub connections: Vec<ConnReport>,
+    /// The trace, if the run kept one.
+    pub trace: Option<Vec<TraceRecord>>,
+    /// The capture, if the run kept one.
+    pub pcap: Option<Vec<u8>>,
+}
+
+/// A packet in flight.
+#[derive(Debug)]
+enum Packet {
+    Intact(Segment),
+    /// Encoded, with one bit flipped; `info` describes the original.
+    Corrupted {
+        bytes: Vec<u8>,
+        info: SegmentInfo,
+    },
+}
+
+#[derive(Debug)]
+enum Action {
+    Deliver {
+        from: HostId,
+        to: HostId,
+        packet: Packet,
+    },
+    Wake(HostId),
+    Open(u32),
+    CloseAt(u32),
+}
+
+#[derive(Debug)]
+struct Scheduled {
+    at: Instant,
+    seq: u64,
+    action: Action,
+}
+
+impl PartialEq for Scheduled {
+    fn eq(&self, other: &Self) -> bool {
+        (self.at, self.seq) == (other.at, other.seq)
+    }
+}
+impl Eq for Scheduled {}
+impl PartialOrd for Scheduled {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Scheduled {
+    /// Reversed, so that `BinaryHeap` pops the earliest `(at, seq)` first.
+    fn cmp(&self, other: &Self) -> Ordering {
+        (other.at, other.seq).cmp(&(self.at, self.seq))
+    }
+}
+
+pub(crate) struct Host {
+    pub(crate) name: String,
+    pub(crate) addr: Ipv4Addr,
+    pub(crate) endpoint: Endpoint,
+    wake_at: Option<Instant>,
+    /// Connection slot → (handle, experiment connection, end).
+    conns: Vec<Option<(ConnId, u32, End)>>,
+}
+
+impl Host {
+    pub(crate) fn new(name: String, addr: Ipv4Addr, endpoint: Endpoint) -> Host {
+        Host {
+            name,
+            addr,
+            endpoint,
+            wake_at: None,
+            conns: Vec::new(),
+        }
+    }
+
+    fn lookup(&self, id: ConnId) -> Option<(u32, End)> {
+        match self.conns.get(id.index() as usize) {
+            Some(Some((known, c, e))) if *known == id => Some((*c, *e)),
+            _ => None,
+        }
+    }
+
+    fn register(&mut self, id: ConnId, conn: u32, end: End) {
+        let i = id.index() as usize;
+        if self.conns.len() <= i {
+            self.conns.resize(i + 1, None);
+        }
+        self.conns[i] = Some((id, conn, end));
+    }
+}
+
+pub(crate) struct LinkDir {
+    pub(crate) from: HostId,
+    pub(crate) to: HostId,
+    pub(crate) model: Link,
+}
+
+/// One connection while it runs.
+struct ConnRun {
+    workload: Workload,
+    opened: Instant,
+    ends: [EndReport; 2],
+    ids: [Option<ConnId>; 2],
+    shut: [bool; 2],
+    aborted: bool,
+}
+
+fn ix(end: End) -> usize {
+    match end {
+        End::Client => 0,
+        End::Server => 1,
+    }
+}
+
+/// A bound on a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Virtual-time bound: the run stops before any event later than this.
+    pub duration: Duration,
+    /// Event-count bound.
+    pub max_events: u64,
+}
+
+/// The octets applications write: a fixed pattern, so runs need no
+/// randomness for payloads and a receiver can check order.
+const PATTERN: [u8; 256] = {
+    let mut p = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        p[i] = i as u8;
+        i += 1;
+    }
+    p
+};
+
+/// A simulation ready to run; built by [`crate::SimBuilder`].
+pub struct Sim {
+    now: Instant,
+    queue: BinaryHeap<Scheduled>,
+    seq: u64,
+    pub(crate) hosts: Vec<Host>,
+    links: Vec<LinkDir>,
+    link_of: BTreeMap<(HostId, HostId), usize>,
+    host_of_addr: BTreeMap<Ipv4Addr, HostId>,
+    faults: Faults,
+    fault_rng: ChaCha8Rng,
+    conns: Vec<ConnRun>,
+    /// (client address, server address) → experiment connection.
+    by_tuple: BTreeMap<(SocketAddrV4, SocketAddrV4), u32>,
+    trace: Option<Vec<TraceRecord>>,
+    pcap: Option<PcapWriter>,
+    keep_paths: bool,
+    limits: Limits,
+    events: u64,
+    read_buf: Vec<u8>,
+}
+
+impl Sim {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        hosts: Vec<Host>,
+        links: Vec<LinkDir>,
+        faults: Faults,
+        fault_rng: ChaCha8Rng,
+        workloads: Vec<Workload>,
+        listeners: Vec<(HostId, u16)>,
+        limits: Limits,
+        trace: bool,
+        pcap: bool,
+        keep_paths: bool,
+    ) -> Sim {
+        let link_of = links
+            .iter()
+            .enumerate()
+            .map(|(i, l)| ((l.from, l.to), i))
+            .collect();
+        let host_of_addr = hosts.iter().enumerate().map(|(i, h)| (h.addr, i)).collect();
+        let mut sim = Sim {
+            now: Instant::ZERO,
+            queue: BinaryHeap::new(),
+            seq: 0,
+            hosts,
+            links,
+            link_of,
+            host_of_addr,
+            faults,
+            fault_rng,
+            conns: Vec::with_capacity(workloads.len()),
+            by_tuple: BTreeMap::new(),
+            trace: trace.then(Vec::new),
+            pcap: pcap.then(PcapWriter::new),
+            keep_paths,
+            limits,
+            events: 0,
+            read_buf: Vec::new(),
+        };
+        for (host, port) in listeners {
+            // Ports were checked by the builder; a second listen on one port is a no-op.
+            let _ = sim.hosts[host].endpoint.listen(port);
+            sim.record(TraceKind::App {
+                host,
+                conn: None,
+                call: AppCall::Listen,
+            });
+        }
+        for (i, w) in workloads.into_iter().enumerate() {
+            let i = i as u32;
+            sim.schedule(w.open_at, Action::Open(i));
+            if let Some(t) = w.close_at {
+                sim.schedule(t, Action::CloseAt(i));
+            }
+            sim.conns.push(ConnRun {
+                opened: w.open_at,
+                workload: w,
+                ends: [EndReport::new(), EndReport::new()],
+                ids: [None, None],
+                shut: [false, false],
+                aborted: false,
+            });
+        }
+        sim
+    }
+
+    /// The current virtual time.
+    pub fn now(&self) -> Instant {
+        self.now
+    }
+
+    /// A host's name.
+    pub fn host_name(&self, host: HostId) -> &str {
+        &self.hosts[host].name
+    }
+
+    fn schedule(&mut self, at: Instant, action: Action) {
+        self.seq += 1;
+        self.queue.push(Scheduled {
+            at,
+            seq: self.seq,
+            action,
+        });
+    }
+
+    fn record(&mut self, kind: TraceKind) {
+        if let Some(t) = &mut self.trace {
+            t.push(TraceRecord { at: self.now, kind });
+        }
+    }
+
+    /// Runs until nothing is left, or a bound is reached.
+    pub fn run(mut self) -> RunResult {
+        let stop = loop {
+            let Some(next) = self.queue.peek() else {
+                break StopReason::Idle;
+            };
+            if next.at.saturating_duration_since(Instant::ZERO) > self.limits.duration {
+                self.now = Instant::ZERO + self.limits.duration;
+                break StopReason::Duration;
+            }
+            if self.events >= self.limits.max_events {
+                break StopReason::Events;
+            }
+            let Some(ev) = self.queue.pop() else {
+                break StopReason::Idle;
+            };
+            self.now = ev.at;
+            self.events += 1;
+            self.dispatch(ev.action);
+        };
+        self.finish(stop)
+    }
+
+    fn dispatch(&mut self, action: Action) {
+        match action {
+            Action::Deliver { from, to, packet } => self.deliver(from, to, packet),
+            Action::Wake(h) => {
+                if self.hosts[h].wake_at == Some(self.now) {
+                    self.hosts[h].wake_at = None;
+                    let now = self.now;
+                    self.hosts[h].endpoint.handle_timeout(now);
+                    self.settle(h);
+                }
+            }
+            Action::Open(c) => self.open(c),
+            Action::CloseAt(c) => {
+                let (client, server) = {
+                    let w = &self.conns[c as usize].workload;
+                    (w.client, w.server)
+                };
+                match self.conns[c as usize].workload.close {
+                    CloseMode::ClientFirst | CloseMode::ClientAbort => {
+                        self.app_close(c, End::Client)
+                    }
+                    CloseMode::ServerFirst | CloseMode::ServerAbort => {
+                        self.app_close(c, End::Server)
+                    }
+                    CloseMode::Simultaneous => {
+                        self.app_close(c, End::Client);
+                        self.app_close(c, End::Server);
+                    }
+                    CloseMode::None => {}
+                }
+                self.settle(client);
+                self.settle(server);
+            }
+        }
+    }
+
+    fn deliver(&mut self, from: HostId, to: HostId, packet: Packet) {
+        let seg = match packet {
+            Packet::Intact(seg) => seg,
+            Packet::Corrupted { bytes, info } => match wire::decode(&bytes) {
+                Ok(seg) => seg,
+                Err(_) => {
+                    self.record(TraceKind::Drop {
+                        from,
+                        to: Some(to),
+                        reason: DropReason::Checksum,
+                        segment: info,
+                    });
+                    return;
+                }
+            },
+        };
+        self.record(TraceKind::Deliver {
+            host: to,
+            segment: SegmentInfo::from(&seg),
+        });
+        let now = self.now;
+        self.hosts[to].endpoint.handle_segment(now, &seg);
+        self.settle(to);
+    }
+
+    /// Drains a host's TCP events and segments until it is quiet, then
+    /// queues its next timer.
+    fn settle(&mut self, h: HostId) {
+        loop {
+            let mut busy = false;
+            while let Some((id, ev)) = self.hosts[h].endpoint.poll_event() {
+                busy = true;
+                self.on_tcp_event(h, id, ev);
+            }
+            while let Some((id, t)) = self.hosts[h].endpoint.poll_transmit() {
+                busy = true;
+                self.transmit(h, id, t);
+            }
+            if !busy {
+                break;
+            }
+        }
+        let next = self.hosts[h].endpoint.poll_timeout();
+        if next != self.hosts[h].wake_at {
+            self.hosts[h].wake_at = next;
+            if let Some(t) = next {
+                self.schedule(t, Action::Wake(h));
+            }
+        }
+    }
+
+    // ----- TCP events and the applications -----
+
+    fn on_tcp_event(&mut self, h: HostId, id: ConnId, ev: Event) {
+        let mut mapped = self.hosts[h].lookup(id);
+        if mapped.is_none() {
+            if let Event::StateChanged {
+                from: State::Listen,
+                ..
+            } = ev
+            {
+                mapped = self.adopt_passive(h, id);
+            }
+        }
+        let conn = mapped.map(|(c, _)| c);
+        match ev {
+            Event::StateChanged { from, to } => {
+                self.record(TraceKind::State {
+                    host: h,
+                    conn,
+                    from,
+                    to,
+                });
+                if let Some((c, end)) = mapped {
+                    let now = self.now;
+                    let keep = self.keep_paths;
+                    let e = &mut self.conns[c as usize].ends[ix(end)];
+                    if keep {
+                        if e.path.is_empty() {
+                            e.path.push(from);
+                        }
+                        e.path.push(to);
+                    }
+                    e.state = to;
+                    if to == State::Established && e.established.is_none() {
+                        e.established = Some(now);
+                    }
+                    if to == State::TimeWait && e.done.is_none() {
+                        e.done = Some(now);
+                    }
+                }
+            }
+            Event::TimerFired(timer) => self.record(TraceKind::Timer {
+                host: h,
+                conn,
+                timer,
+            }),
+            Event::Readable => {
+                let mut buf = std::mem::take(&mut self.read_buf);
+                let n = self.hosts[h].endpoint.recv_to_end(id, &mut buf);
+                buf.clear();
+                self.read_buf = buf;
+                if let Some((c, end)) = mapped {
+                    self.conns[c as usize].ends[ix(end)].bytes_read += n as u64;
+                }
+            }
+            Event::Connected => {
+                if let Some((c, end)) = mapped {
+                    self.app_connected(h, c, end);
+                }
+            }
+            Event::AllAcked => {
+                if let Some((c, end)) = mapped {
+                    let w = &self.conns[c as usize].workload;
+                    if w.close_at.is_none() && closer(w.close) == Some(end) {
+                        self.app_close(c, end);
+                    }
+                }
+            }
+            Event::EndOfStream => {
+                self.record(TraceKind::App {
+                    host: h,
+                    conn,
+                    call: AppCall::Eof,
+                });
+                if let Some((c, end)) = mapped {
+                    self.app_eof(h, c, end, id);
+                }
+            }
+            Event::Closed => {
+                if let Some((c, end)) = mapped {
+                    let now = self.now;
+                    let aborted = self.conns[c as usize].aborted;
+                    let e = &mut self.conns[c as usize].ends[ix(end)];
+                    e.ended = Some(now);
+                    if e.error.is_none() && !aborted && e.done.is_none() {
+                        e.done = Some(now);
+                    }
+                }
+            }
+            Event::Refused | Event::Reset | Event::TimedOut => {
+                let error = match ev {
+                    Event::Refused => AppError::Refused,
+                    Event::Reset => AppError::Reset,
+                    _ => AppError::TimedOut,
+                };
+                self.record(TraceKind::App {
+                    host: h,
+                    conn,
+                    call: AppCall::Error(error),
+                });
+                if let Some((c, end)) = mapped {
+                    let now = self.now;
+                    let e = &mut self.conns[c as usize].ends[ix(end)];
+                    e.error = Some(error);
+                    e.ended = Some(now);
+                }
+            }
+        }
+    }
+
+    /// A listener created a connection: find the experiment connection it
+    /// belongs to by its 4-tuple, if that connection has no server end yet.
+    fn adopt_passive(&mut self, h: HostId, id: ConnId) -> Option<(u32, End)> {
+        let c = self.hosts[h].endpoint.connection(id)?;
+        let key = (c.remote(), c.local());
+        let local_port = c.local().port();
+        let conn = *self.by_tuple.get(&key)?;
+        let run = &mut self.conns[conn as usize];
+        if run.ids[1].is_some() {
+            return None; // a later connection on the same 4-tuple (TIME-WAIT reuse)
+        }
+        run.ids[1] = Some(id);
+        run.ends[1].port = Some(local_port);
+        self.hosts[h].register(id, conn, End::Server);
+        Some((conn, End::Server))
+    }
+
+    fn open(&mut self, c: u32) {
+        let w = self.conns[c as usize].workload.clone();
+        let server_addr = SocketAddrV4::new(self.hosts[w.server].addr, w.port);
+        self.connect_end(c, End::Client, w.client, server_addr, w.client_port);
+        if w.open == OpenMode::Simultaneous {
+            let port = w.client_port.unwrap_or(0);
+            let client_addr = SocketAddrV4::new(self.hosts[w.client].addr, port);
+            self.connect_end(c, End::Server, w.server, client_addr, Some(w.port));
+            self.settle(w.server);
+        }
+        self.settle(w.client);
+    }
+
+    fn connect_end(
+        &mut self,
+        c: u32,
+        end: End,
+        h: HostId,
+        remote: SocketAddrV4,
+        local_port: Option<u16>,
+    ) {
+        let now = self.now;
+        self.record(TraceKind::App {
+            host: h,
+            conn: Some(c),
+            call: AppCall::Connect,
+        });
+        match self.hosts[h].endpoint.connect(now, remote, local_port) {
+            Ok(id) => {
+                self.hosts[h].register(id, c, end);
+                let local = self.hosts[h]
+                    .endpoint
+                    .connection(id)
+                    .map(|conn| conn.local());
+                let run = &mut self.conns[c as usize];
+                run.ids[ix(end)] = Some(id);
+                if let Some(local) = local {
+                    run.ends[ix(end)].port = Some(local.port());
+                    if end == End::Client {
+                        self.by_tuple.insert((local, remote), c);
+                    }
+                }
+            }
+            Err(_) => {
+                self.record(TraceKind::App {
+                    host: h,
+                    conn: Some(c),
+                    call: AppCall::Error(AppError::NoPort),
+                });
+                let e = &mut self.conns[c as usize].ends[ix(end)];
+                e.error = Some(AppError::NoPort);
+                e.ended = Some(now);
+            }
+        }
+    }
+
+    fn app_connected(&mut self, h: HostId, c: u32, end: End) {
+        let w = &self.conns[c as usize].workload;
+        let bytes = match end {
+            End::Client => w.client_sends,
+            End::Server => w.server_sends,
+        };
+        let (close_now, accept) = (
+            bytes == 0 && w.close_at.is_none() && closer(w.close) == Some(end),
+            end == End::Server && w.open == OpenMode::Active,
+        );
+        if accept {
+            self.record(TraceKind::App {
+                host: h,
+                conn: Some(c),
+                call: AppCall::Accept,
+            });
+        }
+        if bytes > 0 {
+            self.app_write(h, c, end, bytes);
+        }
+        if close_now {
+            self.app_close(c, end);
+        }
+    }
+
+    fn app_write(&mut self, h: HostId, c: u32, end: End, bytes: u64) {
+        let Some(id) = self.conns[c as usize].ids[ix(end)] else {
+            return;
+        };
+        self.record(TraceKind::App {
+            host: h,
+            conn: Some(c),
+            call: AppCall::Write(bytes),
+        });
+        let now = self.now;
+        let mut left = bytes;
+        while left > 0 {
+            let n = left.min(PATTERN.len() as u64) as usize;
+            if self.hosts[h].endpoint.send(now, id, &PATTERN[..n]).is_err() {
+                break;
+            }
+            left -= n as u64;
+        }
+    }
+
+    /// The application at `end` closes: FIN after its data, or RST in the
+    /// abort modes. Does nothing the second time.
+    fn app_close(&mut self, c: u32, end: End) {
+        let run = &mut self.conns[c as usize];
+        if run.shut[ix(end)] {
+            return;
+        }
+        let Some(id) = run.ids[ix(end)] else {
+            return;
+        };
+        run.shut[ix(end)] = true;
+        let h = match end {
+            End::Client => run.workload.client,
+            End::Server => run.workload.server,
+        };
+        let abort = matches!(
+            (run.workload.close, end),
+            (CloseMode::ClientAbort, End::Client) | (CloseMode::ServerAbort, End::Server)
+        );
+        let now = self.now;
+        if abort {
+            run.aborted = true;
+            self.record(TraceKind::App {
+                host: h,
+                conn: Some(c),
+                call: AppCall::Abort,
+            });
+            self.hosts[h].endpoint.abort(now, id);
+        } else {
+            self.record(TraceKind::App {
+                host: h,
+                conn: Some(c),
+                call: AppCall::Close,
+            });
+            let _ = self.hosts[h].endpoint.shutdown(now, id);
+        }
+    }
+
+    /// End-of-stream: the application closes if it has not (after its own
+    /// data, which is already queued), then releases the socket.
+    fn app_eof(&mut self, h: HostId, c: u32, end: End, id: ConnId) {
+        let w = &self.conns[c as usize].workload;
+        if w.close == CloseMode::None && !self.conns[c as usize].shut[ix(end)] {
+            return;
+        }
+        self.app_close(c, end);
+        let now = self.now;
+        self.hosts[h].endpoint.close(now, id);
+    }
+
+    // ----- the network -----
+
+    fn transmit(&mut self, h: HostId, id: Option<ConnId>, t: Transmit) {
+        let Transmit {
+            segment: seg,
+            retransmission,
+        } = t;
+        let kind = seg.kind();
+        let mapped = id.and_then(|id| self.hosts[h].lookup(id));
+        if let Some((c, end)) = mapped {
+            let e = &mut self.conns[c as usize].ends[ix(end)];
+            e.sent.bump(kind);
+            if retransmission {
+                e.retransmissions.bump(kind);
+            }
+        }
+        let info = SegmentInfo::from(&seg);
+        self.record(TraceKind::Send {
+            host: h,
+            conn: mapped.map(|(c, _)| c),
+            retransmission,
+            segment: info,
+        });
+        if let Some(p) = &mut self.pcap {
+            p.record(self.now, &seg);
+        }
+        let to = self.host_of_addr.get(seg.dst.ip()).copied();
+        let Some(li) = to.and_then(|to| self.link_of.get(&(h, to)).copied()) else {
+            self.record(TraceKind::Drop {
+                from: h,
+                to,
+                reason: DropReason::NoRoute,
+                segment: info,
+            });
+            return;
+        };
+        let to = self.links[li].to;
+        let mut extra = Duration::ZERO;
+        let mut corrupt = false;
+        let mut duplicate = false;
+        if !self.faults.is_empty() {
+            match self.faults.verdict(h, to, kind, self.now) {
+                None => {}
+                Some(action @ (FaultAction::Drop | FaultAction::Partition)) => {
+                    let reason = if action == FaultAction::Partition {
+                        DropReason::Partition
+                    } else {
+                        DropReason::Fault
+                    };
+                    self.record(TraceKind::Drop {
+                        from: h,
+                        to: Some(to),
+                        reason,
+                        segment: info,
+                    });
+                    return;
+                }
+                Some(FaultAction::Delay(d)) => extra = d,
+                Some(FaultAction::Corrupt) => corrupt = true,
+                Some(FaultAction::Duplicate) => duplicate = true,
+            }
+        }
+        let copy = duplicate.then(|| seg.clone());
+        self.enter_link(li, seg, info, extra, corrupt);
+        if let Some(copy) = copy {
+            self.enter_link(li, copy, info, Duration::ZERO, false);
+        }
+    }
+
+    /// The link's own impairments decide the packet's fate (and that of a
+    /// netem duplicate, which is enqueued first, as netem does).
+    fn enter_link(
+        &mut self,
+        li: usize,
+        seg: Segment,
+        info: SegmentInfo,
+        extra: Duration,
+        corrupt: bool,
+    ) {
+        let len = wire::encoded_len(&seg);
+        let now = self.now;
+        let v = self.links[li].model.enqueue(now, len);
+        if let Some(fate) = v.copy {
+            self.apply_fate(li, seg.clone(), info, fate, Duration::ZERO, false);
+        }
+        self.apply_fate(li, seg, info, v.original, extra, corrupt);
+    }
+
+    fn apply_fate(
+        &mut self,
+        li: usize,
+        seg: Segment,
+        info: SegmentInfo,
+        fate: Fate,
+        extra: Duration,
+        corrupt: bool,
+    ) {
+        let (from, to) = (self.links[li].from, self.links[li].to);
+        match fate {
+            Fate::Drop(reason) => self.record(TraceKind::Drop {
+                from,
+                to: Some(to),
+                reason: match reason {
+                    link::DropReason::Loss => DropReason::Loss,
+                    link::DropReason::Queue => DropReason::Queue,
+                },
+                segment: info,
+            }),
+            Fate::Deliver { at, corrupt_bit } => {
+                let packet = if corrupt_bit.is_some() || corrupt {
+                    let mut bytes = Vec::with_capacity(wire::encoded_len(&seg));
+                    wire::encode(&seg, &mut bytes);
+                    let bits = (bytes.len() * 8) as u32;
+                    let bit = corrupt_bit.unwrap_or_else(|| self.fault_rng.next_u32() % bits);
+                    bytes[(bit / 8) as usize] ^= 1 << (bit % 8);
+                    Packet::Corrupted { bytes, info }
+                } else {
+                    Packet::Intact(seg)
+                };
+                self.schedule(at + extra, Action::Deliver { from, to, packet });
+            }
+        }
+    }
+
+    // ----- the end -----
+
+    fn finish(mut self, stop: StopReason) -> RunResult {
+        let end = self.now;
+        let connections = self
+            .conns
+            .drain(..)
+            .enumerate()
+            .map(|(i, run)| report(i as u32, run, end))
+            .collect();
+        RunResult {
+            end,
+            stop_reason: stop,
+            events: self.events,
+            connections,
+            trace: self.trace.take(),
+            pcap: self.pcap.take().map(PcapWriter::into_bytes),
+        }
+    }
+}
+
+/// Who closes first on their own (not at `close_at`).
+fn closer(mode: CloseMode) -> Option<End> {
+    match mode {
+        CloseMode::ClientFirst | CloseMode::ClientAbort => Some(End::Client),
+        CloseMode::ServerFirst | CloseMode::ServerAbort => Some(End::Server),
+        CloseMode::Simultaneous | CloseMode::None => None,
+    }
+}
+
+fn report(id: u32, run: ConnRun, end_of_run: Instant) -> ConnReport {
+    let [client, server] = run.ends;
+    let has = |e: AppError| client.error == Some(e) || server.error == Some(e);
+    let outcome = if client.error == Some(AppError::Refused) {
+        Outcome::Refused
+    } else if has(AppError::TimedOut) {
+        Outcome::Timeout
+    } else if run.aborted || has(AppError::Reset) {
+        Outcome::Reset
+    } else if client.established.is_some() && client.done.is_some() && server.done.is_some() {
+        Outcome::Closed
+    } else {
+        Outcome::Incomplete
+    };
+    let closed = match (outcome, client.done, server.done) {
+        (Outcome::Closed, Some(a), Some(b)) => Some(a.max(b)),
+        _ => None,
+    };
+    let ended = match (client.ended, server.ended, run.ids[1]) {
+        (Some(a), Some(b), _) => a.max(b),
+        // The server end never existed (refused, or its SYN never arrived).
+        (Some(a), None, None) => a,
+        _ => end_of_run,
+    };
+    ConnReport {
+        id,
+        workload: run.workload,
+        opened: run.opened,
+        client,
+        server,
+        outcome,
+        closed,
+        ended,
+    }
+}

@@ -1,0 +1,230 @@
+//! What a run shows: one typed record per send, drop, delivery, state
+//! change, timer expiry and application call (tcpsim SPEC §4).
+//!
+//! Records are only built when the run keeps a trace, so a sweep that wants
+//! summaries pays nothing for them.
+
+use std::net::SocketAddrV4;
+
+use tcpsim_tcp::{Flags, Instant, Segment, SegmentKind, SeqNum, State, TimerKind};
+
+/// A host, by its index in the order hosts were added.
+pub type HostId = usize;
+
+/// The header fields of a segment, without its payload (cheap to copy).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SegmentInfo {
+    /// Sender.
+    pub src: SocketAddrV4,
+    /// Receiver.
+    pub dst: SocketAddrV4,
+    /// Control bits.
+    pub flags: Flags,
+    /// Sequence number.
+    pub seq: SeqNum,
+    /// Acknowledgment number.
+    pub ack: SeqNum,
+    /// Payload length.
+    pub len: u32,
+    /// Advertised window.
+    pub win: u16,
+}
+
+impl SegmentInfo {
+    /// The segment's kind (SPEC §3).
+    pub fn kind(&self) -> SegmentKind {
+        let f = self.flags;
+        if f.rst() {
+            SegmentKind::Rst
+        } else if f.syn() && !f.ack() {
+            SegmentKind::Syn
+        } else if f.syn() {
+            SegmentKind::SynAck
+        } else if f.fin() {
+            SegmentKind::Fin
+        } else if self.len > 0 {
+            SegmentKind::Data
+        } else {
+            SegmentKind::Ack
+        }
+    }
+}
+
+impl From<&Segment> for SegmentInfo {
+    fn from(s: &Segment) -> SegmentInfo {
+        SegmentInfo {
+            src: s.src,
+            dst: s.dst,
+            flags: s.flags,
+            seq: s.seq,
+            ack: s.ack,
+            len: s.payload.len() as u32,
+            win: s.window,
+        }
+    }
+}
+
+/// Why a packet did not arrive.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum DropReason {
+    /// The link's random loss model.
+    Loss,
+    /// A targeted `[[faults]]` rule.
+    Fault,
+    /// The link's queue was full (tail drop).
+    Queue,
+    /// The link was cut by a partition fault.
+    Partition,
+    /// The receiver's checksum check failed (the packet was corrupted).
+    Checksum,
+    /// No link leads to the destination address.
+    NoRoute,
+}
+
+impl DropReason {
+    /// The name used in reports.
+    pub const fn name(self) -> &'static str {
+        match self {
+            DropReason::Loss => "loss",
+            DropReason::Fault => "fault",
+            DropReason::Queue => "queue",
+            DropReason::Partition => "partition",
+            DropReason::Checksum => "checksum",
+            DropReason::NoRoute => "no-route",
+        }
+    }
+}
+
+/// An application call or what it observed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AppCall {
+    /// Active open.
+    Connect,
+    /// A listener opened.
+    Listen,
+    /// A connection from a listener was accepted (it reached ESTABLISHED).
+    Accept,
+    /// The application wrote this many octets.
+    Write(u64),
+    /// The application closed its write side (FIN follows its data).
+    Close,
+    /// The application aborted the connection (RST).
+    Abort,
+    /// The application read end-of-stream.
+    Eof,
+    /// The connection failed.
+    Error(AppError),
+}
+
+impl AppCall {
+    /// The name used in reports.
+    pub const fn name(self) -> &'static str {
+        match self {
+            AppCall::Connect => "connect",
+            AppCall::Listen => "listen",
+            AppCall::Accept => "accept",
+            AppCall::Write(_) => "write",
+            AppCall::Close => "close",
+            AppCall::Abort => "abort",
+            AppCall::Eof => "eof",
+            AppCall::Error(_) => "error",
+        }
+    }
+}
+
+/// How a connection failed, as the application sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AppError {
+    /// RST in answer to the SYN.
+    Refused,
+    /// Retransmissions ran out.
+    TimedOut,
+    /// The peer reset the connection.
+    Reset,
+    /// No ephemeral port was free for the 4-tuple.
+    NoPort,
+}
+
+impl AppError {
+    /// A readable description.
+    pub const fn detail(self) -> &'static str {
+        match self {
+            AppError::Refused => "connection refused",
+            AppError::TimedOut => "connection timed out",
+            AppError::Reset => "connection reset",
+            AppError::NoPort => "no free ephemeral port",
+        }
+    }
+}
+
+/// One thing that happened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TraceKind {
+    /// An application call (`conn` is the experiment connection, if any).
+    App {
+        /// The host.
+        host: HostId,
+        /// The experiment connection, if the call belongs to one.
+        conn: Option<u32>,
+        /// The call.
+        call: AppCall,
+    },
+    /// A host emitted a segment.
+    Send {
+        /// The sender.
+        host: HostId,
+        /// The experiment connection, if the segment belongs to one.
+        conn: Option<u32>,
+        /// Whether TCP sent it again.
+        retransmission: bool,
+        /// The segment.
+        segment: SegmentInfo,
+    },
+    /// A packet was dropped.
+    Drop {
+        /// The host that sent it.
+        from: HostId,
+        /// The host it was going to, if the address belongs to one.
+        to: Option<HostId>,
+        /// Why.
+        reason: DropReason,
+        /// The segment.
+        segment: SegmentInfo,
+    },
+    /// A segment reached a host.
+    Deliver {
+        /// The receiver.
+        host: HostId,
+        /// The segment.
+        segment: SegmentInfo,
+    },
+    /// A connection changed state.
+    State {
+        /// The host.
+        host: HostId,
+        /// The experiment connection, if any.
+        conn: Option<u32>,
+        /// The state before.
+        from: State,
+        /// The state after.
+        to: State,
+    },
+    /// A TCP timer expired.
+    Timer {
+        /// The host.
+        host: HostId,
+        /// The experiment connection, if any.
+        conn: Option<u32>,
+        /// Which timer.
+        timer: TimerKind,
+    },
+}
+
+/// A [`TraceKind`] with its virtual time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TraceRecord {
+    /// When it happened.
+    pub at: Instant,
+    /// What happened.
+    pub kind: TraceKind,
+}
