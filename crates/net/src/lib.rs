@@ -36,10 +36,11 @@ pub mod workload;
 
 pub use builder::{BuildError, SimBuilder, fault};
 pub use sim::{Limits, RunResult, Sim, StopReason};
-pub use trace::{AppCall, AppError, HostId, SegmentInfo, TraceKind, TraceRecord};
+pub use trace::{AppCall, AppError, DropReason, HostId, SegmentInfo, TraceKind, TraceRecord};
 pub use workload::{
     CloseMode, ConnReport, End, EndReport, KindCounts, OpenMode, Outcome, Workload,
 };
 
-pub use link::{Distribution, DropReason, Fate, Link, LinkParams, LinkParamsError, Loss, Verdicts};
+pub use fault::{FaultAction, FaultRule};
+pub use link::{Distribution, Fate, Link, LinkParams, LinkParamsError, Loss, Verdicts};
 pub use rng::stream;
