@@ -33,8 +33,14 @@ struct Trace {
     connect_failed: Option<(u64, String)>,
 }
 
+/// Parses a trace; sequence numbers are re-based at every SYN, so a
+/// connection that the kernel re-creates with a new ISN (a half-open
+/// connection dropped and opened again) counts from its own ISN, as
+/// SPEC §5 compares "seq and ack relative to the ISNs".
 fn parse(text: &str) -> Trace {
     let mut segments = Vec::new();
+    // Offsets of each direction's current ISN from its first: [C>S, S>C].
+    let mut base = [0u32; 2];
     let mut connect_failed = None;
     for line in text.lines() {
         if let Some(rest) = line.strip_prefix("# app: connect failed at t_us=") {
@@ -48,12 +54,26 @@ fn parse(text: &str) -> Trace {
         }
         let f: Vec<&str> = line.split_whitespace().collect();
         assert_eq!(f.len(), 6, "bad trace line {line:?}");
+        let (dir, me) = if f[1] == "C>S" {
+            ("C>S", 0)
+        } else {
+            ("S>C", 1)
+        };
+        let rel_seq: u32 = f[3].parse().unwrap();
+        let rel_ack: u32 = f[4].parse().unwrap();
+        if f[2].contains('S') {
+            base[me] = rel_seq;
+        }
         segments.push(Seg {
             t_us: f[0].parse().unwrap(),
-            dir: if f[1] == "C>S" { "C>S" } else { "S>C" },
+            dir,
             flags: f[2].to_string(),
-            rel_seq: f[3].parse().unwrap(),
-            rel_ack: f[4].parse().unwrap(),
+            rel_seq: rel_seq.wrapping_sub(base[me]),
+            rel_ack: if f[2].contains('A') {
+                rel_ack.wrapping_sub(base[1 - me])
+            } else {
+                rel_ack
+            },
             len: f[5].parse().unwrap(),
         });
     }
@@ -116,8 +136,14 @@ fn table(segs: &[&Seg]) -> String {
 
 /// Runs the trace's scenario under `linux` and applies the SPEC §5 rule.
 fn compare(name: &str, text: &str, fault: impl FnOnce(&mut Pair)) -> Pair {
+    compare_tie(name, text, false, fault)
+}
+
+/// Like [`compare`], choosing which of two events at one instant goes first.
+fn compare_tie(name: &str, text: &str, timers_first: bool, fault: impl FnOnce(&mut Pair)) -> Pair {
     let trace = parse(text);
     let mut p = Pair::new(Config::linux(), ms(DELAY_MS));
+    p.timers_first = timers_first;
     // The capture's applications: SPEC §3's client-first close.
     p.reactions[Side::Client as usize] = Reactions {
         shutdown_on_connect: true,
@@ -215,6 +241,20 @@ fn linux_trace_synack_lost_first() {
     });
 }
 
+/// Variant B: the SYN-ACK timer fired first; SYN and SYN-ACK crossed, the
+/// duplicate SYN drew a second SYN-ACK, which the client — already in
+/// FIN-WAIT-1 — found unacceptable and answered with ACK(SND.NXT, RCV.NXT)
+/// = `A 2 1` (RFC 9293 §3.10.7.4, first check).
+#[test]
+fn linux_trace_synack_lost_first_timer_first() {
+    compare_tie(
+        "synack_lost_first-alt",
+        trace!("synack_lost_first-alt"),
+        true,
+        |p| p.drop_nth(Side::Server, SegmentKind::SynAck, 1),
+    );
+}
+
 #[test]
 fn linux_trace_client_fin_lost() {
     compare("client_fin_lost", trace!("client_fin_lost"), |p| {
@@ -227,6 +267,19 @@ fn linux_trace_server_fin_lost() {
     compare("server_fin_lost", trace!("server_fin_lost"), |p| {
         p.drop_nth(Side::Server, SegmentKind::Fin, 1)
     });
+}
+
+/// Variant B: the server's FIN timer fired before the client's retransmitted
+/// FIN arrived; the FINs crossed and the server then acknowledged the
+/// duplicate.
+#[test]
+fn linux_trace_server_fin_lost_timer_first() {
+    compare_tie(
+        "server_fin_lost-alt",
+        trace!("server_fin_lost-alt"),
+        true,
+        |p| p.drop_nth(Side::Server, SegmentKind::Fin, 1),
+    );
 }
 
 /// The client's final ACK (its second pure ACK) is lost.
@@ -246,4 +299,19 @@ fn linux_trace_refused() {
         p.saw(Side::Client, Event::Refused),
         Some(at_ms(2 * DELAY_MS))
     );
+}
+
+/// Every SYN-ACK lost; the server's timer won every tie in this capture.
+/// Each duplicate SYN draws a SYN-ACK and re-arms the timer without backing
+/// off; the timer's own expiries back off (1, 2, 4, 8, 16, 32 s) and the
+/// sixth drops the half-open connection (tcp_synack_retries = 5), so the
+/// client's SYN at 67 s opens a new one, whose SYN-ACKs are lost too. The
+/// client gives up at 131 s (the kernel: 135.0 s, timer rounding).
+#[test]
+fn linux_trace_synack_lost_all() {
+    let p = compare_tie("synack_lost_all", trace!("synack_lost_all"), true, |p| {
+        p.drop_all(Side::Server, SegmentKind::SynAck)
+    });
+    let synacks = p.records.iter().filter(|r| r.from == Side::Server).count();
+    assert_eq!(synacks, 21);
 }

@@ -99,6 +99,9 @@ pub struct Pair {
     pub auto_read: bool,
     /// What each side's application does on its own, indexed by [`Side`].
     pub reactions: [Reactions; 2],
+    /// At one instant, fire timers before deliveries (default: deliveries
+    /// first). Real kernels break such exact ties either way.
+    pub timers_first: bool,
     /// Data each side writes as soon as it is connected.
     pub send_on_connect: [Option<Vec<u8>>; 2],
     /// Data each side writes when it reads end-of-stream (before any close).
@@ -162,6 +165,7 @@ impl Pair {
             received: [Vec::new(), Vec::new()],
             auto_read: true,
             reactions: [Reactions::default(); 2],
+            timers_first: false,
             send_on_connect: [None, None],
             send_on_eof: [None, None],
             steps: 0,
@@ -423,6 +427,9 @@ impl Pair {
             self.steps += 1;
             assert!(self.steps < 100_000, "livelock: more than 100000 steps");
             self.now = t;
+            if self.timers_first {
+                self.fire_timers();
+            }
             // Deliveries due now, in the order they were sent; then timers.
             while let Some(i) = self
                 .flight
@@ -437,15 +444,19 @@ impl Pair {
                 self.endpoint(f.to).handle_segment(now, &f.seg);
                 self.flush();
             }
-            let now = self.now;
-            self.client.handle_timeout(now);
-            self.flush();
-            self.server.handle_timeout(now);
-            self.flush();
+            self.fire_timers();
         }
         if self.now < limit && limit != Instant::MAX {
             self.now = limit;
         }
+    }
+
+    fn fire_timers(&mut self) {
+        let now = self.now;
+        self.client.handle_timeout(now);
+        self.flush();
+        self.server.handle_timeout(now);
+        self.flush();
     }
 
     /// Runs until nothing is left to happen.
