@@ -67,6 +67,10 @@ pub struct RunResult {
     pub trace: Option<Vec<TraceRecord>>,
     /// The capture, if the run kept one.
     pub pcap: Option<Vec<u8>>,
+    /// Host names, by host id.
+    pub host_names: Vec<String>,
+    /// Host addresses, by host id.
+    pub host_addrs: Vec<Ipv4Addr>,
 }
 
 /// A packet in flight.
@@ -839,6 +843,8 @@ impl Sim {
             connections,
             trace: self.trace.take(),
             pcap: self.pcap.take().map(PcapWriter::into_bytes),
+            host_names: self.hosts.iter().map(|h| h.name.clone()).collect(),
+            host_addrs: self.hosts.iter().map(|h| h.addr).collect(),
         }
     }
 }

@@ -7,7 +7,8 @@
 //! every run and machine.
 
 use proptest::prelude::*;
-use tcpsim_net::{Distribution, DropReason, Fate, Link, LinkParams, Loss, Verdicts, rng::stream};
+use tcpsim_net::link::DropReason;
+use tcpsim_net::{Distribution, Fate, Link, LinkParams, Loss, Verdicts, rng::stream};
 use tcpsim_tcp::{Duration, Instant};
 
 const SEED: u64 = 0x5eed_2024;
