@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# Checks tcpsim's pcap output (SPEC §6) with tshark, the way a user would
+# open it: runs crates/net/examples/pcap_lost_syn.rs (the client's first SYN
+# is dropped, retransmitted at 1 s) and checks that tshark
+#   - reads the capture without error, with as many packets as the example
+#     reported, every one decoded as IPv4 + TCP and none malformed;
+#   - with checksum validation on, finds every IP and TCP checksum good;
+#   - flags exactly one packet as a TCP retransmission: a SYN (no ACK),
+#     at exactly 1.000000000 s;
+#   - reports nanosecond time precision.
+# Installs tshark with apt if it is missing (needs root or sudo). Called from
+# .ci/run; runs from any directory.
+set -euo pipefail
+shopt -s inherit_errexit
+cd "$(dirname "$0")/.."
+
+say() { printf 'pcap-check: %s\n' "$*"; }
+fail() {
+	printf 'pcap-check: FAIL: %s\n' "$*" >&2
+	exit 1
+}
+
+# ----- tshark -----
+
+install_tshark() {
+	local sudo=()
+	if [ "$(id -u)" -ne 0 ]; then
+		command -v sudo >/dev/null || fail "tshark is missing and installing it needs root (or sudo)"
+		sudo=(sudo)
+	fi
+	# Don't stop at the "should non-superusers capture packets?" question.
+	echo "wireshark-common wireshark-common/install-setuid boolean false" |
+		"${sudo[@]}" debconf-set-selections
+	"${sudo[@]}" apt-get update -q &&
+		"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y -q --no-install-recommends tshark
+}
+
+if ! command -v tshark >/dev/null || ! command -v capinfos >/dev/null; then
+	say "installing tshark"
+	if ! install_tshark; then
+		say "apt failed; retrying once in 10 s"
+		sleep 10
+		install_tshark || fail "could not install tshark with apt-get"
+	fi
+fi
+say "$(tshark --version 2>/dev/null | head -n 1)"
+
+# ----- the capture -----
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+pcap=$tmp/lost-syn.pcap
+
+# The example prints "<path>: N segments captured, outcome <outcome> (...)".
+summary=$(cargo run --quiet -p tcpsim-net --example pcap_lost_syn -- "$pcap") ||
+	fail "the pcap_lost_syn example failed"
+say "example: $summary"
+reported=$(sed -n 's/.*: \([0-9][0-9]*\) segments captured.*/\1/p' <<<"$summary")
+[ -n "$reported" ] || fail "cannot find the segment count in the example's output: $summary"
+[ -s "$pcap" ] || fail "the example wrote no capture at $pcap"
+
+# tshark with checksum validation on; prints the matching packets, one
+# field line each. Running as root makes tshark warn on stderr, which is
+# not an error: anything else on stderr, or a non-zero exit, is.
+tshark_fields() {
+	local filter=$1
+	shift
+	local out err
+	err=$tmp/tshark.err
+	if ! out=$(tshark -n -r "$pcap" \
+		-o tcp.check_checksum:TRUE -o ip.check_checksum:TRUE \
+		-o tcp.analyze_sequence_numbers:TRUE \
+		-Y "$filter" -T fields -E separator=' ' "$@" 2>"$err"); then
+		cat "$err" >&2
+		fail "tshark failed reading the capture (filter: $filter)"
+	fi
+	if grep -v -e 'Running as user "root"' -e '^ *$' "$err" >&2; then
+		fail "tshark complained reading the capture (filter: $filter)"
+	fi
+	printf '%s' "$out"
+}
+# The number of packets matching a display filter.
+count() {
+	local out
+	out=$(tshark_fields "$1" -e frame.number) || exit 1
+	grep -c . <<<"$out" || true
+}
+
+# 1. Readable, every packet counted.
+total=$(count 'frame')
+say "tshark reads $total packets; the example reported $reported"
+[ "$total" -eq "$reported" ] || fail "tshark reads $total packets, the example reported $reported"
+[ "$total" -gt 0 ] || fail "the capture is empty"
+decoded=$(count 'ip.version == 4 && tcp && !_ws.malformed')
+say "$decoded of $total decode as well-formed IPv4 + TCP"
+[ "$decoded" -eq "$total" ] || {
+	tshark -n -r "$pcap" -Y '!(ip.version == 4 && tcp) || _ws.malformed' >&2 || true
+	fail "$((total - decoded)) packet(s) are not well-formed IPv4 + TCP"
+}
+
+# 2. Checksums. Counting the good ones as well proves the validation ran
+#    (an unchecked checksum's status is "Unverified", neither good nor bad).
+for proto in ip tcp; do
+	bad=$(count "$proto.checksum.status == \"Bad\"")
+	good=$(count "$proto.checksum.status == \"Good\"")
+	say "$proto checksums: $good good, $bad bad"
+	if [ "$bad" -ne 0 ] || [ "$good" -ne "$total" ]; then
+		tshark -n -r "$pcap" -o tcp.check_checksum:TRUE -o ip.check_checksum:TRUE \
+			-Y "$proto.checksum.status != \"Good\"" -V >&2 || true
+		fail "$proto checksums: $good good and $bad bad of $total packets"
+	fi
+done
+
+# 3. The one retransmission: the client's SYN, at 1 s.
+retrans=$(tshark_fields 'tcp.analysis.retransmission' \
+	-e frame.number -e frame.time_relative -e frame.time_epoch -e tcp.flags.str)
+n_retrans=$(grep -c . <<<"$retrans" || true)
+say "tcp.analysis.retransmission: $n_retrans packet(s): ${retrans:-none}"
+[ "$n_retrans" -eq 1 ] || fail "expected exactly 1 retransmission, tshark flags $n_retrans"
+syn_retrans=$(count 'tcp.analysis.retransmission && tcp.flags.syn == 1 && tcp.flags.ack == 0')
+[ "$syn_retrans" -eq 1 ] || fail "the retransmission is not a SYN without ACK: $retrans"
+read -r _ rel epoch _ <<<"$retrans"
+[ "$rel" = "1.000000000" ] || fail "the SYN retransmission is at frame.time_relative $rel, not 1.000000000"
+[ "$epoch" = "1.000000000" ] || fail "the SYN retransmission is at frame.time_epoch $epoch, not 1.000000000"
+say "the retransmission is a SYN at ${rel} s (epoch ${epoch})"
+
+# 4. Nanosecond timestamps.
+info=$(capinfos -M "$pcap" 2>&1) || {
+	printf '%s\n' "$info" >&2
+	fail "capinfos cannot read the capture"
+}
+# "File timestamp precision:" in tshark 4.x, "Time precision:" before.
+precision=$(sed -n -E 's/^(File timestamp|Time) precision: *//p' <<<"$info")
+type=$(sed -n 's/^File type: *//p' <<<"$info")
+encap=$(sed -n 's/^File encapsulation: *//p' <<<"$info")
+packets=$(sed -n 's/^Number of packets: *//p' <<<"$info")
+say "capinfos: file type '$type', encapsulation '$encap', $packets packets, time precision '$precision'"
+[ "$packets" = "$total" ] || fail "capinfos counts '$packets' packets, tshark $total"
+[ "$precision" = "nanoseconds (9)" ] || fail "time precision is '$precision', not nanoseconds"
+bad_epochs=$(tshark_fields 'frame' -e frame.time_epoch | grep -cv '^[0-9]*\.[0-9]\{9\}$' || true)
+[ "$bad_epochs" -eq 0 ] || fail "$bad_epochs frame.time_epoch value(s) without 9 decimals"
+say "all $total timestamps have 9 decimals"
+
+say "OK"
