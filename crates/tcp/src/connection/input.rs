@@ -337,23 +337,33 @@ impl Connection {
         }
         self.eof = true;
         self.rcv_nxt += 1;
-        self.events.push_back(Event::EndOfStream);
         let fin_acked = self.fin_sent && self.snd_una == self.snd_nxt;
-        match self.state {
+        let need = match self.state {
             State::SynReceived | State::Established => {
                 self.set_state(State::CloseWait);
                 // Linux enters ping-pong mode: the ACK waits for the
                 // application's FIN (tcp_fin).
-                return match self.config.profile {
+                match self.config.profile {
                     Profile::Linux => AckNeed::Delayed,
                     Profile::Rfc => AckNeed::Now,
-                };
+                }
             }
-            State::FinWait1 if fin_acked => self.enter_time_wait(now),
-            State::FinWait1 => self.set_state(State::Closing),
-            State::FinWait2 => self.enter_time_wait(now),
-            _ => {}
-        }
-        AckNeed::Now
+            State::FinWait1 if fin_acked => {
+                self.enter_time_wait(now);
+                AckNeed::Now
+            }
+            State::FinWait1 => {
+                self.set_state(State::Closing);
+                AckNeed::Now
+            }
+            State::FinWait2 => {
+                self.enter_time_wait(now);
+                AckNeed::Now
+            }
+            _ => AckNeed::Now,
+        };
+        // Reported after the state change the FIN caused.
+        self.events.push_back(Event::EndOfStream);
+        need
     }
 }

@@ -1,0 +1,138 @@
+//! From an [`Experiment`] to a ready-to-run [`tcpsim_net::Sim`].
+
+use tcpsim_net::{
+    BuildError, CloseMode as NetClose, Distribution as NetDist, FaultAction as NetAction,
+    FaultRule, LinkParams, Loss as NetLoss, OpenMode, Sim, SimBuilder, Workload,
+};
+use tcpsim_tcp::{Instant, SegmentKind};
+
+use crate::experiment::{
+    CloseMode, Distribution, Experiment, FaultAction, LinkDirection, Loss, Open,
+};
+
+/// What a run keeps besides the connection reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Keep {
+    /// The event trace (timeline, JSON events, `retransmit_at`).
+    pub trace: bool,
+    /// The pcap capture.
+    pub pcap: bool,
+    /// Each connection's state path (`states` expectations).
+    pub paths: bool,
+}
+
+impl Keep {
+    /// Everything: what `run` and `check` use.
+    pub const ALL: Keep = Keep {
+        trace: true,
+        pcap: false,
+        paths: true,
+    };
+}
+
+fn link_params(d: &LinkDirection) -> LinkParams {
+    LinkParams {
+        delay: d.delay,
+        jitter: d.jitter,
+        distribution: match d.distribution {
+            Distribution::Uniform => NetDist::Uniform,
+            Distribution::Normal => NetDist::Normal,
+            Distribution::Pareto => NetDist::Pareto,
+            Distribution::ParetoNormal => NetDist::ParetoNormal,
+        },
+        loss: match d.loss {
+            Loss::None => NetLoss::None,
+            Loss::Bernoulli(p) => NetLoss::Bernoulli(p),
+            Loss::GilbertElliott { p, r, h, k } => NetLoss::GilbertElliott { p, r, h, k },
+        },
+        duplicate: d.duplicate,
+        corrupt: d.corrupt,
+        reorder: d.reorder,
+        reorder_gap: d.reorder_gap,
+        rate_bps: d.rate_bps,
+        queue: d.queue,
+    }
+}
+
+/// The connections after `count` expansion, as the engine runs them:
+/// connection `i` of a spec with `count` and `interval` opens (and, with
+/// `close_at`, closes) `i × interval` later than the first.
+pub fn workloads(exp: &Experiment) -> Vec<Workload> {
+    let id = |name: &str| exp.hosts.iter().position(|h| h.name == name).unwrap_or(0);
+    let mut out = Vec::new();
+    for c in &exp.connections {
+        for i in 0..u64::from(c.count) {
+            let shift = c.interval.saturating_mul(i);
+            out.push(Workload {
+                client: id(&c.client),
+                server: id(&c.server),
+                port: c.port,
+                open_at: Instant::ZERO + c.open_at + shift,
+                open: match c.open {
+                    Open::Active => OpenMode::Active,
+                    Open::Simultaneous => OpenMode::Simultaneous,
+                },
+                client_port: c.client_port,
+                client_sends: c.client_sends,
+                server_sends: c.server_sends,
+                close: match c.close {
+                    CloseMode::ClientFirst => NetClose::ClientFirst,
+                    CloseMode::ServerFirst => NetClose::ServerFirst,
+                    CloseMode::Simultaneous => NetClose::Simultaneous,
+                    CloseMode::ClientAbort => NetClose::ClientAbort,
+                    CloseMode::ServerAbort => NetClose::ServerAbort,
+                    CloseMode::None => NetClose::None,
+                },
+                close_at: c.close_at.map(|t| Instant::ZERO + t + shift),
+            });
+        }
+    }
+    out
+}
+
+/// Builds the simulation of `exp` with `seed`.
+pub fn build(exp: &Experiment, seed: u64, keep: Keep) -> Result<Sim, BuildError> {
+    let mut b = SimBuilder::new(seed);
+    b.duration(exp.duration)
+        .trace(keep.trace)
+        .pcap(keep.pcap)
+        .state_paths(keep.paths);
+    let id = |name: &str| exp.hosts.iter().position(|h| h.name == name);
+    for h in &exp.hosts {
+        let host = b.host(&h.name, h.addr, exp.host_config(h));
+        for port in &h.listen {
+            b.listen(host, *port);
+        }
+        b.ephemeral_ports(host, h.ephemeral_ports.0, h.ephemeral_ports.1);
+    }
+    for l in &exp.links {
+        if let (Some(a), Some(bb)) = (id(&l.a), id(&l.b)) {
+            b.link(a, bb, link_params(&l.a_to_b), link_params(&l.b_to_a));
+        }
+    }
+    for f in &exp.faults {
+        b.fault(FaultRule {
+            action: match f.action {
+                FaultAction::Drop => NetAction::Drop,
+                FaultAction::Delay { extra } => NetAction::Delay(extra),
+                FaultAction::Duplicate => NetAction::Duplicate,
+                FaultAction::Corrupt => NetAction::Corrupt,
+                FaultAction::Partition => NetAction::Partition,
+            },
+            from: f.from.as_deref().and_then(id),
+            to: f.to.as_deref().and_then(id),
+            kinds: if f.segment.len() == SegmentKind::ALL.len() {
+                Vec::new()
+            } else {
+                f.segment.clone()
+            },
+            nth: f.nth.clone(),
+            start: f.start.map(|t| Instant::ZERO + t),
+            end: f.end.map(|t| Instant::ZERO + t),
+        });
+    }
+    for w in workloads(exp) {
+        b.connection(w);
+    }
+    b.build()
+}

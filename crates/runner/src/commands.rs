@@ -1,0 +1,408 @@
+//! The `tcpsim` commands (tcpsim SPEC §2), as functions that print their
+//! output and return the process exit code: 0 ran and every expectation
+//! held; 1 an expectation failed; 2 bad usage or a bad experiment file
+//! (nothing run); 3 internal error.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::build::{Keep, build};
+use crate::evaluate::{Check, evaluate};
+use crate::experiment::{SeedRange, parse_with_overrides};
+use crate::report::{Meta, report};
+use crate::suite;
+use crate::sweep::{self, Plan};
+use crate::timeline::{Header, render};
+
+/// Exit code: ran, every expectation held.
+pub const OK: u8 = 0;
+/// Exit code: an expectation failed.
+pub const FAILED: u8 = 1;
+/// Exit code: bad usage or a bad experiment file.
+pub const BAD_INPUT: u8 = 2;
+/// Exit code: internal error.
+pub const INTERNAL: u8 = 3;
+
+/// Output format of `run`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunFormat {
+    /// Timeline and summary.
+    Text,
+    /// The JSON report.
+    Json,
+}
+
+/// Output format of `sweep` and `merge`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SweepFormat {
+    /// A table per grid point.
+    Text,
+    /// SPEC §4's sweep JSON.
+    Json,
+    /// One CSV row per grid point.
+    Csv,
+}
+
+/// Splits `PATH=VALUE` arguments.
+pub fn parse_sets(sets: &[String]) -> Result<Vec<(String, String)>, String> {
+    sets.iter()
+        .map(|s| match s.split_once('=') {
+            Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+            _ => Err(format!(
+                "--set {s:?}: expected PATH=VALUE, e.g. --set links.0.loss=0.2"
+            )),
+        })
+        .collect()
+}
+
+fn read_source(file: &Path) -> Result<String, String> {
+    let bytes = std::fs::read(file).map_err(|e| format!("{}: cannot read: {e}", file.display()))?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+fn print(s: &str) -> u8 {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(s.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => OK,
+        // A closed pipe (`| head`) is not an error worth a code.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => OK,
+        Err(e) => {
+            eprintln!("error: cannot write output: {e}");
+            INTERNAL
+        }
+    }
+}
+
+fn expectations_text(checks: &[Check]) -> String {
+    let mut s = String::new();
+    if checks.is_empty() {
+        return s;
+    }
+    s.push_str("expectations:\n");
+    for c in checks {
+        s.push_str(&format!(
+            "  {:<4} {}: expected {}, actual {}\n",
+            if c.passed { "ok" } else { "FAIL" },
+            c.name,
+            c.expected,
+            c.actual
+        ));
+    }
+    s
+}
+
+/// `tcpsim run`.
+pub fn run(
+    file: &Path,
+    seed: Option<u64>,
+    sets: &[String],
+    format: RunFormat,
+    pcap: Option<&Path>,
+    quiet: bool,
+) -> u8 {
+    let name = file.display().to_string();
+    let sets = match parse_sets(sets) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return BAD_INPUT;
+        }
+    };
+    let source = match read_source(file) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return BAD_INPUT;
+        }
+    };
+    let exp = match parse_with_overrides(&source, &name, &sets) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return BAD_INPUT;
+        }
+    };
+    let seed = seed.unwrap_or(exp.seed);
+    let keep = Keep {
+        trace: true,
+        pcap: pcap.is_some(),
+        paths: true,
+    };
+    let sim = match build(&exp, seed, keep) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {name}: {e}");
+            return BAD_INPUT;
+        }
+    };
+    let r = sim.run();
+    let checks = evaluate(&exp, &r);
+    if let (Some(path), Some(bytes)) = (pcap, &r.pcap) {
+        if let Err(e) = std::fs::write(path, bytes) {
+            eprintln!("error: cannot write {}: {e}", path.display());
+            return BAD_INPUT;
+        }
+    }
+    let code = match format {
+        RunFormat::Json => {
+            let meta = Meta {
+                name: &exp.name,
+                seed,
+                profile: exp.profile.name(),
+            };
+            let v = report(&meta, &r, &checks);
+            match serde_json::to_string_pretty(&v) {
+                Ok(s) => print(&(s + "\n")),
+                Err(e) => {
+                    eprintln!("internal error: {e}");
+                    INTERNAL
+                }
+            }
+        }
+        RunFormat::Text => {
+            let header = Header {
+                name: &exp.name,
+                seed,
+                profile: exp.profile.name(),
+            };
+            let mut text = render(&header, &r);
+            if quiet {
+                // Only the summary: what follows the blank line after the events.
+                if let Some(i) = text.find("\n\n") {
+                    text = text[i + 2..].to_string();
+                }
+            }
+            text.push_str(&expectations_text(&checks));
+            print(&text)
+        }
+    };
+    if code != OK {
+        return code;
+    }
+    if checks.iter().any(|c| !c.passed) {
+        let mut replay = format!("tcpsim run {name} --seed {seed}");
+        for (k, v) in &sets {
+            replay.push_str(&format!(" --set {k}={v}"));
+        }
+        eprintln!("expectations failed (seed {seed}); replay with:\n  {replay}");
+        return FAILED;
+    }
+    OK
+}
+
+/// Parses `K/N` for `--shard` (K counted from 0, K < N).
+pub fn parse_shard(s: &str) -> Result<(u64, u64), String> {
+    let err = || format!("--shard {s:?}: expected K/N with 0 <= K < N, e.g. --shard 0/4");
+    let (k, n) = s.split_once('/').ok_or_else(err)?;
+    let k: u64 = k.trim().parse().map_err(|_| err())?;
+    let n: u64 = n.trim().parse().map_err(|_| err())?;
+    if n == 0 || k >= n {
+        return Err(err());
+    }
+    Ok((k, n))
+}
+
+/// `tcpsim sweep`.
+pub fn sweep(
+    file: &Path,
+    seeds: Option<&str>,
+    sets: &[String],
+    jobs: Option<usize>,
+    format: SweepFormat,
+    shard: Option<&str>,
+) -> u8 {
+    let name = file.display().to_string();
+    let fail = |e: String| {
+        eprintln!("error: {e}");
+        BAD_INPUT
+    };
+    let sets = match parse_sets(sets) {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    let seeds = match seeds.map(str::parse::<SeedRange>).transpose() {
+        Ok(s) => s,
+        Err(e) => return fail(format!("--seeds: {e}")),
+    };
+    let shard = match shard.map(parse_shard).transpose() {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    let source = match read_source(file) {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    let plan = match Plan::new(&source, &name, &sets, seeds) {
+        Ok(p) => p,
+        Err(e) => return fail(e.to_string()),
+    };
+    let total = plan.runs();
+    let indices: Vec<u64> = match shard {
+        Some((k, n)) => (k..total).step_by(n as usize).collect(),
+        None => (0..total).collect(),
+    };
+    let jobs = jobs.unwrap_or_else(|| {
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    });
+    let records = match plan.run_indices(&indices, jobs) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return BAD_INPUT;
+        }
+    };
+    let any_failed = records.iter().any(|r| !r.failed.is_empty());
+    let code = if shard.is_some() {
+        let mut out = String::new();
+        for r in &records {
+            out.push_str(&sweep::to_line(&plan.name, &name, &sets, r));
+            out.push('\n');
+        }
+        print(&out)
+    } else {
+        emit_aggregate(
+            &sweep::aggregate(&plan.name, &name, &records, &sets),
+            format,
+        )
+    };
+    if code != OK {
+        return code;
+    }
+    if any_failed { FAILED } else { OK }
+}
+
+fn emit_aggregate(agg: &serde_json::Value, format: SweepFormat) -> u8 {
+    match format {
+        SweepFormat::Json => match serde_json::to_string_pretty(agg) {
+            Ok(s) => print(&(s + "\n")),
+            Err(e) => {
+                eprintln!("internal error: {e}");
+                INTERNAL
+            }
+        },
+        SweepFormat::Text => print(&sweep::text(agg)),
+        SweepFormat::Csv => print(&sweep::csv(agg)),
+    }
+}
+
+/// `tcpsim merge`.
+pub fn merge(files: &[PathBuf], format: SweepFormat) -> u8 {
+    let mut lines = Vec::new();
+    for f in files {
+        let text = match std::fs::read_to_string(f) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("error: {}: cannot read: {e}", f.display());
+                return BAD_INPUT;
+            }
+        };
+        for (i, l) in text.lines().enumerate() {
+            if l.trim().is_empty() {
+                continue;
+            }
+            match sweep::from_line(l) {
+                Ok(line) => lines.push(line),
+                Err(e) => {
+                    eprintln!("error: {}:{}: {e}", f.display(), i + 1);
+                    return BAD_INPUT;
+                }
+            }
+        }
+    }
+    let Some(first) = lines.first() else {
+        eprintln!("error: no shard lines to merge");
+        return BAD_INPUT;
+    };
+    let (name, file, sets) = (first.name.clone(), first.file.clone(), first.sets.clone());
+    if let Some(other) = lines
+        .iter()
+        .find(|l| l.name != name || l.file != file || l.sets != sets)
+    {
+        eprintln!(
+            "error: shards of different sweeps: {:?} ({}) and {:?} ({})",
+            name, file, other.name, other.file
+        );
+        return BAD_INPUT;
+    }
+    let mut records: Vec<_> = lines.into_iter().map(|l| l.record).collect();
+    records.sort_by_key(|r| r.index);
+    if let Some(w) = records.windows(2).find(|w| w[0].index == w[1].index) {
+        eprintln!("error: run {} appears in more than one shard", w[0].index);
+        return BAD_INPUT;
+    }
+    let any_failed = records.iter().any(|r| !r.failed.is_empty());
+    let code = emit_aggregate(&sweep::aggregate(&name, &file, &records, &sets), format);
+    if code != OK {
+        return code;
+    }
+    if any_failed { FAILED } else { OK }
+}
+
+/// `tcpsim validate`.
+pub fn validate(files: &[PathBuf]) -> u8 {
+    let mut code = OK;
+    for f in files {
+        let name = f.display().to_string();
+        match read_source(f)
+            .and_then(|s| crate::experiment::parse(&s, &name).map_err(|e| e.to_string()))
+        {
+            Ok(exp) => println!(
+                "ok {name}: {} hosts, {} links, {} connections",
+                exp.hosts.len(),
+                exp.links.len(),
+                exp.connections
+                    .iter()
+                    .map(|c| u64::from(c.count))
+                    .sum::<u64>()
+            ),
+            Err(e) => {
+                eprintln!("error: {e}");
+                code = BAD_INPUT;
+            }
+        }
+    }
+    code
+}
+
+/// `tcpsim check`.
+pub fn check(paths: &[PathBuf], bless: bool, junit: Option<&Path>) -> u8 {
+    let default = [PathBuf::from("configs")];
+    let paths = if paths.is_empty() {
+        &default[..]
+    } else {
+        paths
+    };
+    let files = match suite::collect(paths) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return BAD_INPUT;
+        }
+    };
+    let mut results = Vec::with_capacity(files.len());
+    let mut out = String::new();
+    for f in &files {
+        let r = suite::check_file(f, bless);
+        match &r.failure {
+            None => out.push_str(&format!("ok   {}\n", f.display())),
+            Some(why) => out.push_str(&format!("FAIL {}\n{why}", f.display())),
+        }
+        results.push(r);
+    }
+    let failed = results.iter().filter(|r| r.failure.is_some()).count();
+    out.push_str(&format!(
+        "{} passed, {failed} failed\n",
+        results.len() - failed
+    ));
+    if let Some(path) = junit {
+        if let Err(e) = std::fs::write(path, suite::junit(&results)) {
+            eprintln!("error: cannot write {}: {e}", path.display());
+            return BAD_INPUT;
+        }
+    }
+    let code = print(&out);
+    if code != OK {
+        return code;
+    }
+    if failed > 0 { FAILED } else { OK }
+}

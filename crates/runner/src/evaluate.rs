@@ -1,0 +1,226 @@
+//! `[expect]`: each key becomes one named check with its expected and
+//! actual values (tcpsim SPEC §3).
+
+use tcpsim_net::{ConnReport, End, RunResult, TraceKind};
+use tcpsim_tcp::{Duration, Instant, SegmentKind, State};
+
+use crate::experiment::{Expect, Experiment};
+
+/// One evaluated expectation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Check {
+    /// `outcome`, `retransmissions.SYN`, `states.client`, ...
+    pub name: String,
+    /// What the file asked for.
+    pub expected: String,
+    /// What the run did.
+    pub actual: String,
+    /// Whether they agree.
+    pub passed: bool,
+}
+
+fn check(name: String, expected: String, actual: String, passed: bool) -> Check {
+    Check {
+        name,
+        expected,
+        actual,
+        passed,
+    }
+}
+
+fn within(actual: Duration, limit: Duration, tolerance: Duration) -> bool {
+    actual <= limit.saturating_add(tolerance)
+}
+
+fn close_enough(a: Duration, b: Duration, tolerance: Duration) -> bool {
+    a.max(b) - a.min(b) <= tolerance
+}
+
+fn list(d: &[Duration]) -> String {
+    let items: Vec<String> = d.iter().map(Duration::to_string).collect();
+    format!("[{}]", items.join(", "))
+}
+
+fn path(p: &[State]) -> String {
+    let items: Vec<&str> = p.iter().map(|s| s.name()).collect();
+    format!("[{}]", items.join(", "))
+}
+
+/// Which end of `c` runs on the host named `host`, if any.
+fn end_on(r: &RunResult, c: &ConnReport, host: &str) -> Option<End> {
+    let name = |i: usize| r.host_names.get(i).map(String::as_str);
+    if name(c.workload.client) == Some(host) {
+        Some(End::Client)
+    } else if name(c.workload.server) == Some(host) {
+        Some(End::Server)
+    } else {
+        None
+    }
+}
+
+/// Evaluates every expectation of `exp` against a run.
+pub fn evaluate(exp: &Experiment, r: &RunResult) -> Vec<Check> {
+    let e: &Expect = &exp.expect;
+    let tol = e.tolerance;
+    let mut out = Vec::new();
+    if let Some(want) = e.outcome {
+        let mut counts: Vec<(&str, usize)> = Vec::new();
+        for c in &r.connections {
+            let n = c.outcome.name();
+            match counts.iter_mut().find(|(k, _)| *k == n) {
+                Some((_, v)) => *v += 1,
+                None => counts.push((n, 1)),
+            }
+        }
+        let actual = match counts.as_slice() {
+            [] => "no connections".to_string(),
+            [(one, _)] => (*one).to_string(),
+            many => many
+                .iter()
+                .map(|(k, v)| format!("{k} x{v}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+        };
+        let passed = r
+            .connections
+            .iter()
+            .all(|c| c.outcome.name() == want.name());
+        out.push(check("outcome".into(), want.name().into(), actual, passed));
+    }
+    for (name, limit, pick) in [
+        (
+            "established_within",
+            e.established_within,
+            (|c: &ConnReport| c.client.established) as fn(&ConnReport) -> Option<Instant>,
+        ),
+        ("closed_within", e.closed_within, |c: &ConnReport| c.closed),
+    ] {
+        let Some(limit) = limit else { continue };
+        let times: Vec<Option<Duration>> = r
+            .connections
+            .iter()
+            .map(|c| pick(c).map(|t| t - c.opened))
+            .collect();
+        let never = times.iter().any(Option::is_none);
+        let worst = times.iter().flatten().max().copied();
+        let actual = match (never, worst) {
+            (true, _) | (false, None) => "never".to_string(),
+            (false, Some(w)) => w.to_string(),
+        };
+        let passed = !never && worst.is_none_or(|w| within(w, limit, tol));
+        out.push(check(name.into(), limit.to_string(), actual, passed));
+    }
+    for (prefix, wanted, count) in [
+        (
+            "retransmissions",
+            &e.retransmissions,
+            (|c: &ConnReport, k| c.retransmissions().get(k)) as fn(&ConnReport, SegmentKind) -> u32,
+        ),
+        ("sent", &e.sent, |c: &ConnReport, k| c.sent().get(k)),
+    ] {
+        for (kind, want) in wanted {
+            let got: u64 = r
+                .connections
+                .iter()
+                .map(|c| u64::from(count(c, *kind)))
+                .sum();
+            out.push(check(
+                format!("{prefix}.{}", kind.name()),
+                want.to_string(),
+                got.to_string(),
+                got == *want,
+            ));
+        }
+    }
+    for (kind, want) in &e.retransmit_at {
+        let mut got: Vec<Duration> = Vec::new();
+        for t in r.trace.iter().flatten() {
+            if let TraceKind::Send {
+                conn: Some(c),
+                retransmission: true,
+                segment,
+                ..
+            } = t.kind
+            {
+                if segment.kind() == *kind {
+                    let opened = r
+                        .connections
+                        .get(c as usize)
+                        .map_or(Instant::ZERO, |c| c.opened);
+                    got.push(t.at - opened);
+                }
+            }
+        }
+        got.sort();
+        let passed =
+            got.len() == want.len() && got.iter().zip(want).all(|(a, b)| close_enough(*a, *b, tol));
+        out.push(check(
+            format!("retransmit_at.{}", kind.name()),
+            list(want),
+            list(&got),
+            passed,
+        ));
+    }
+    for (host, want) in &e.states {
+        let mut actual = None;
+        let mut passed = true;
+        for c in &r.connections {
+            let Some(end) = end_on(r, c, host) else {
+                continue;
+            };
+            let full = &c.end(end).path;
+            // The list may start with the initial state (CLOSED or LISTEN)
+            // or with the first state entered.
+            let got: &[State] = if want.first() == full.first() {
+                full
+            } else {
+                full.get(1..).unwrap_or(&[])
+            };
+            if got != want.as_slice() {
+                passed = false;
+                actual = Some(path(got));
+                break;
+            }
+            actual.get_or_insert_with(|| path(got));
+        }
+        out.push(check(
+            format!("states.{host}"),
+            path(want),
+            actual.unwrap_or_else(|| "no connections".into()),
+            passed && !r.connections.is_empty(),
+        ));
+    }
+    for (host, want) in &e.final_state {
+        let mut actual = None;
+        let mut passed = true;
+        for c in &r.connections {
+            let Some(end) = end_on(r, c, host) else {
+                continue;
+            };
+            let got = c.end(end).state;
+            if got != *want {
+                passed = false;
+                actual = Some(got.name().to_string());
+                break;
+            }
+            actual.get_or_insert_with(|| got.name().to_string());
+        }
+        out.push(check(
+            format!("final_state.{host}"),
+            want.name().into(),
+            actual.unwrap_or_else(|| "no connections".into()),
+            passed,
+        ));
+    }
+    out
+}
+
+/// Whether evaluating `exp` needs the event trace.
+pub fn needs_trace(exp: &Experiment) -> bool {
+    !exp.expect.retransmit_at.is_empty()
+}
+
+/// Whether evaluating `exp` needs the state paths.
+pub fn needs_paths(exp: &Experiment) -> bool {
+    !exp.expect.states.is_empty()
+}

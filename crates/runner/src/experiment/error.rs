@@ -1,0 +1,186 @@
+//! The error of the experiment-file parser: the file, where in it (or which
+//! `--set` override), the key, and what was expected.
+
+use core::fmt;
+
+/// Where a [`ConfigError`] was found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Location {
+    /// A place in the experiment file: 1-based line and column. Columns
+    /// count characters, not bytes, as editors do.
+    File {
+        /// Line number, from 1.
+        line: usize,
+        /// Column number, from 1.
+        column: usize,
+    },
+    /// A `--set PATH=VALUE` override from the command line.
+    Set {
+        /// The dotted path, as given.
+        path: String,
+        /// The value, as given.
+        value: String,
+    },
+}
+
+/// An experiment file (with its `--set` overrides) that could not be
+/// turned into an [`Experiment`](crate::Experiment).
+///
+/// Displays as `FILE:LINE:COLUMN: KEY: MESSAGE`, for instance
+/// `configs/lost-syn.toml:12:8: links.0.loss: expected a probability between
+/// 0 and 1, found 1.5`. An error caused by a `--set` value names it instead
+/// of a line: `--set links.0.loss=1.5: links.0.loss: expected ...`. Syntax
+/// errors have no key: `FILE:LINE:COLUMN: invalid TOML: ...`.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub struct ConfigError {
+    file: String,
+    location: Location,
+    key: Option<String>,
+    message: String,
+}
+
+impl ConfigError {
+    pub(crate) fn new(
+        file: &str,
+        location: Location,
+        key: Option<String>,
+        message: String,
+    ) -> ConfigError {
+        ConfigError {
+            file: file.to_owned(),
+            location,
+            key,
+            message,
+        }
+    }
+
+    /// The file name the error is about, as passed to [`parse`](crate::parse).
+    pub fn file(&self) -> &str {
+        &self.file
+    }
+
+    /// The 1-based line, or `None` when a `--set` override caused the error.
+    pub fn line(&self) -> Option<usize> {
+        match self.location {
+            Location::File { line, .. } => Some(line),
+            Location::Set { .. } => None,
+        }
+    }
+
+    /// The 1-based column (in characters), or `None` when a `--set`
+    /// override caused the error.
+    pub fn column(&self) -> Option<usize> {
+        match self.location {
+            Location::File { column, .. } => Some(column),
+            Location::Set { .. } => None,
+        }
+    }
+
+    /// Where the error was found.
+    pub fn location(&self) -> &Location {
+        &self.location
+    }
+
+    /// The dotted path of the offending key (`links.0.loss`), if the error
+    /// is about one; `None` for TOML syntax errors.
+    pub fn key(&self) -> Option<&str> {
+        self.key.as_deref()
+    }
+
+    /// What is wrong and what was expected, without the location and key.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.location {
+            Location::File { line, column } => write!(f, "{}:{line}:{column}: ", self.file)?,
+            Location::Set { path, value } => write!(f, "--set {path}={value}: ")?,
+        }
+        if let Some(key) = &self.key {
+            write!(f, "{key}: ")?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+/// Where a node of the document came from, before it is turned into a
+/// line and column.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Origin {
+    /// A byte offset into the file.
+    File(usize),
+    /// The `--set` override with this index.
+    Set(usize),
+}
+
+/// The 1-based line and character column of byte `offset` in `source`
+/// (a leading byte-order mark takes no column). Never panics: an offset past the end (or inside a character) counts up
+/// to the last character before it.
+pub(crate) fn line_column(source: &str, offset: usize) -> (usize, usize) {
+    let mut line = 1;
+    let mut column = 1;
+    for (i, c) in source.char_indices() {
+        if i >= offset {
+            break;
+        }
+        if c == '\n' {
+            line += 1;
+            column = 1;
+        } else if i == 0 && c == '\u{feff}' {
+            // A byte-order mark is not a column.
+        } else {
+            column += 1;
+        }
+    }
+    (line, column)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_and_columns_count_characters() {
+        let s = "ab\nµcd\n";
+        assert_eq!(line_column(s, 0), (1, 1));
+        assert_eq!(line_column(s, 2), (1, 3));
+        assert_eq!(line_column(s, 3), (2, 1));
+        // 'µ' is two bytes, one column.
+        assert_eq!(line_column(s, 5), (2, 2));
+        // Inside a character or past the end: no panic.
+        assert_eq!(line_column(s, 4), (2, 2));
+        assert_eq!(line_column(s, 1000), (3, 1));
+        assert_eq!(line_column("\u{feff}ab", 4), (1, 2));
+    }
+
+    #[test]
+    fn display_names_file_line_column_key() {
+        let e = ConfigError::new(
+            "configs/lost-syn.toml",
+            Location::File {
+                line: 12,
+                column: 8,
+            },
+            Some("loss".into()),
+            "expected a probability between 0 and 1, found 1.5".into(),
+        );
+        assert_eq!(
+            e.to_string(),
+            "configs/lost-syn.toml:12:8: loss: expected a probability between 0 and 1, found 1.5"
+        );
+        let e = ConfigError::new(
+            "x.toml",
+            Location::Set {
+                path: "seed".into(),
+                value: "-1".into(),
+            },
+            Some("seed".into()),
+            "expected a seed".into(),
+        );
+        assert_eq!(e.to_string(), "--set seed=-1: seed: expected a seed");
+        assert_eq!((e.line(), e.column(), e.file()), (None, None, "x.toml"));
+    }
+}

@@ -1,0 +1,448 @@
+//! The experiment as plain Rust values (tcpsim SPEC §3), already checked:
+//! every host a link, fault, connection or expectation names exists, every
+//! probability is in `[0, 1]`, every port is in `1..=65535`, and so on.
+
+use std::net::Ipv4Addr;
+
+use tcpsim_tcp::{Config, Duration, Profile, SegmentKind, State};
+
+use super::tcp::TcpOverrides;
+use super::units::SeedRange;
+
+/// One experiment file, validated and with every default filled in.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Experiment {
+    /// `name`; defaults to the file's stem (`lost-syn` for `configs/lost-syn.toml`).
+    pub name: String,
+    /// `description`; defaults to `""`.
+    pub description: String,
+    /// `seed`: the default seed, `0 ..= 2^63 - 1` in a file; defaults to 1.
+    pub seed: u64,
+    /// `duration`: the virtual-time bound of a run; defaults to 10 min.
+    pub duration: Duration,
+    /// `profile`: the TCP defaults; defaults to [`Profile::Rfc`].
+    pub profile: Profile,
+    /// `[tcp]`: overrides of the profile for every host.
+    pub tcp: TcpOverrides,
+    /// `[[hosts]]`, in file order (at least one).
+    pub hosts: Vec<Host>,
+    /// `[[links]]`, in file order; at most one per pair of hosts.
+    pub links: Vec<Link>,
+    /// `[[faults]]`, in file order (the order the rules are tried in).
+    pub faults: Vec<Fault>,
+    /// `[[connections]]`, in file order.
+    pub connections: Vec<ConnectionSpec>,
+    /// `[expect]`; empty when absent.
+    pub expect: Expect,
+    /// `[sweep]`, if present.
+    pub sweep: Option<Sweep>,
+}
+
+impl Experiment {
+    /// The host called `name`.
+    pub fn host(&self, name: &str) -> Option<&Host> {
+        self.hosts.iter().find(|h| h.name == name)
+    }
+
+    /// The TCP configuration of `host`: the profile's defaults, then the
+    /// experiment's `[tcp]`, then the host's `tcp` (see [`TcpOverrides::config`]).
+    pub fn host_config(&self, host: &Host) -> Config {
+        host.tcp.config(&self.tcp, self.profile)
+    }
+
+    /// The link between hosts `a` and `b`, in either order.
+    pub fn link(&self, a: &str, b: &str) -> Option<&Link> {
+        self.links
+            .iter()
+            .find(|l| (l.a == a && l.b == b) || (l.a == b && l.b == a))
+    }
+}
+
+/// A `[[hosts]]` entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Host {
+    /// `name`: unique; letters, digits, `-` and `_`.
+    pub name: String,
+    /// `addr`: a unicast IPv4 address, unique among the hosts.
+    pub addr: Ipv4Addr,
+    /// `listen`: ports with a listener from t = 0, in file order, no repeats.
+    pub listen: Vec<u16>,
+    /// `tcp`: this host's overrides, applied over the experiment's `[tcp]`.
+    pub tcp: TcpOverrides,
+    /// `ephemeral_ports = "FIRST-LAST"`: the range active opens draw their
+    /// source port from; defaults to 49152–65535.
+    pub ephemeral_ports: (u16, u16),
+}
+
+/// A `[[links]]` entry: a duplex link between two hosts.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Link {
+    /// `a`: one end (a host name).
+    pub a: String,
+    /// `b`: the other end (a different host).
+    pub b: String,
+    /// The direction from `a` to `b`: the link's settings overridden by `[links.a_to_b]`.
+    pub a_to_b: LinkDirection,
+    /// The direction from `b` to `a`: the link's settings overridden by `[links.b_to_a]`.
+    pub b_to_a: LinkDirection,
+}
+
+impl Link {
+    /// The direction that carries packets sent by host `from`.
+    pub fn from(&self, from: &str) -> Option<&LinkDirection> {
+        if from == self.a {
+            Some(&self.a_to_b)
+        } else if from == self.b {
+            Some(&self.b_to_a)
+        } else {
+            None
+        }
+    }
+}
+
+/// The impairments of one direction of a link (netem's model).
+#[derive(Clone, Debug, PartialEq)]
+pub struct LinkDirection {
+    /// `delay`: base one-way delay; default 0.
+    pub delay: Duration,
+    /// `jitter`: spread around `delay`; default 0.
+    pub jitter: Duration,
+    /// `distribution` of the jitter; default uniform.
+    pub distribution: Distribution,
+    /// `loss`: random loss; default none.
+    pub loss: Loss,
+    /// `duplicate`: probability that a packet is sent twice; default 0.
+    pub duplicate: f64,
+    /// `corrupt`: probability that one random bit is flipped; default 0.
+    pub corrupt: f64,
+    /// `reorder`: probability that a packet skips the delay (netem); default 0.
+    pub reorder: f64,
+    /// `reorder_gap`: netem's gap, at least 1; default 1.
+    pub reorder_gap: u32,
+    /// `rate`: bits per second for the serialization delay; `None` (the
+    /// default, or `rate = "unlimited"`) for none.
+    pub rate_bps: Option<u64>,
+    /// `queue`: packets the link holds before tail drop, at least 1; default 1000.
+    pub queue: u32,
+}
+
+impl Default for LinkDirection {
+    fn default() -> LinkDirection {
+        LinkDirection {
+            delay: Duration::ZERO,
+            jitter: Duration::ZERO,
+            distribution: Distribution::Uniform,
+            loss: Loss::None,
+            duplicate: 0.0,
+            corrupt: 0.0,
+            reorder: 0.0,
+            reorder_gap: 1,
+            rate_bps: None,
+            queue: 1000,
+        }
+    }
+}
+
+/// The shape of the jitter around the delay (netem's distribution tables).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Distribution {
+    /// `"uniform"`: evenly spread in `delay ± jitter`.
+    Uniform,
+    /// `"normal"`: a normal distribution with standard deviation `jitter`.
+    Normal,
+    /// `"pareto"`: a Pareto distribution (heavy tail).
+    Pareto,
+    /// `"paretonormal"`: netem's mix of Pareto and normal.
+    ParetoNormal,
+}
+
+impl Distribution {
+    /// The name used in experiment files.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Distribution::Uniform => "uniform",
+            Distribution::Normal => "normal",
+            Distribution::Pareto => "pareto",
+            Distribution::ParetoNormal => "paretonormal",
+        }
+    }
+}
+
+/// Random loss on a link direction.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Loss {
+    /// No random loss (`loss = 0`, or no `loss` key).
+    None,
+    /// Each packet is lost with this probability, in `(0, 1]` (`loss = 0.1`).
+    Bernoulli(f64),
+    /// The Gilbert–Elliott model, as netem's `loss gemodel p r 1-h 1-k`
+    /// (`loss = { model = "gilbert-elliott", p = 0.01, r = 0.5, h = 0.0, k = 1.0 }`).
+    ///
+    /// Defaults follow `tc` (iproute2 `q_netem.c`): `r = 1 - p`, `h = 0`
+    /// (the bad state loses every packet), `k = 1` (the good state loses
+    /// none). `p` is required.
+    GilbertElliott {
+        /// Probability of moving from the good state to the bad one.
+        p: f64,
+        /// Probability of moving from the bad state to the good one.
+        r: f64,
+        /// Probability that a packet gets through in the bad state (loss `1 - h`).
+        h: f64,
+        /// Probability that a packet gets through in the good state (loss `1 - k`).
+        k: f64,
+    },
+}
+
+/// A `[[faults]]` entry: a targeted rule applied before the random impairments.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fault {
+    /// `action` (with `extra` for `delay`).
+    pub action: FaultAction,
+    /// `from`: the sending host; `None` for both directions.
+    pub from: Option<String>,
+    /// `to`: the receiving host; `None` for both directions.
+    pub to: Option<String>,
+    /// `segment`: the kinds the rule matches, in classification order
+    /// without repeats; `"ANY"` or no `segment` key gives every kind, and
+    /// so does `partition`, which cuts everything.
+    pub segment: Vec<SegmentKind>,
+    /// `nth`: which matching segments (1-based, increasing, no repeats);
+    /// `None` for all of them.
+    pub nth: Option<Vec<u32>>,
+    /// `start`: the rule applies from this time; `None` from the start.
+    pub start: Option<Duration>,
+    /// `end`: the rule applies before this time; `None` to the end of the run.
+    pub end: Option<Duration>,
+}
+
+impl Fault {
+    /// Whether the rule matches segments of kind `kind`.
+    pub fn matches_kind(&self, kind: SegmentKind) -> bool {
+        self.segment.contains(&kind)
+    }
+}
+
+/// What a fault does to the segments it matches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum FaultAction {
+    /// `"drop"`: the segment is lost.
+    Drop,
+    /// `"delay"`: the segment is held back `extra` longer than the link's delay.
+    Delay {
+        /// `extra`: the additional delay (required).
+        extra: Duration,
+    },
+    /// `"duplicate"`: the segment is sent twice.
+    Duplicate,
+    /// `"corrupt"`: one bit of the segment is flipped.
+    Corrupt,
+    /// `"partition"`: the link (in the `from`/`to` direction, or both)
+    /// carries nothing between `start` and `end`.
+    Partition,
+}
+
+impl FaultAction {
+    /// The name used in experiment files.
+    pub const fn name(self) -> &'static str {
+        match self {
+            FaultAction::Drop => "drop",
+            FaultAction::Delay { .. } => "delay",
+            FaultAction::Duplicate => "duplicate",
+            FaultAction::Corrupt => "corrupt",
+            FaultAction::Partition => "partition",
+        }
+    }
+}
+
+/// A `[[connections]]` entry: one connection, or `count` identical ones.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConnectionSpec {
+    /// `client`: the host that does the active open.
+    pub client: String,
+    /// `server`: the other host (not the client).
+    pub server: String,
+    /// `port`: the server's port.
+    pub port: u16,
+    /// `open_at`: when the client calls `connect()`; default 0.
+    pub open_at: Duration,
+    /// `open`: how the connection opens; default active.
+    pub open: Open,
+    /// `client_port`: a fixed source port; required for a simultaneous open.
+    pub client_port: Option<u16>,
+    /// `client_sends`: bytes the client writes once established; default 0.
+    pub client_sends: u64,
+    /// `server_sends`: bytes the server writes once it accepts; default 0.
+    pub server_sends: u64,
+    /// `close`: who closes, and how; default client-first.
+    pub close: CloseMode,
+    /// `close_at`: when the closer closes; required for a simultaneous close.
+    pub close_at: Option<Duration>,
+    /// `count`: how many identical connections, at least 1; default 1.
+    pub count: u32,
+    /// `interval`: time between the opens of those connections; default 0.
+    pub interval: Duration,
+}
+
+/// How a connection opens.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Open {
+    /// `"active"`: the client connects to a listener on the server.
+    Active,
+    /// `"simultaneous"`: both ends connect to each other at `open_at`.
+    Simultaneous,
+}
+
+impl Open {
+    /// The name used in experiment files.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Open::Active => "active",
+            Open::Simultaneous => "simultaneous",
+        }
+    }
+}
+
+/// How a connection closes (SPEC §3, "Closing semantics").
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CloseMode {
+    /// `"client-first"`: the client closes once its data is acknowledged.
+    ClientFirst,
+    /// `"server-first"`: the server closes once its data is acknowledged.
+    ServerFirst,
+    /// `"simultaneous"`: both close at `close_at`.
+    Simultaneous,
+    /// `"client-abort"`: the client sends RST.
+    ClientAbort,
+    /// `"server-abort"`: the server sends RST.
+    ServerAbort,
+    /// `"none"`: nobody closes.
+    None,
+}
+
+impl CloseMode {
+    /// The name used in experiment files.
+    pub const fn name(self) -> &'static str {
+        match self {
+            CloseMode::ClientFirst => "client-first",
+            CloseMode::ServerFirst => "server-first",
+            CloseMode::Simultaneous => "simultaneous",
+            CloseMode::ClientAbort => "client-abort",
+            CloseMode::ServerAbort => "server-abort",
+            CloseMode::None => "none",
+        }
+    }
+}
+
+/// How a connection ended (SPEC §4, `outcome`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Outcome {
+    /// `"closed"`: established, then both sides closed cleanly.
+    Closed,
+    /// `"refused"`: RST in answer to SYN.
+    Refused,
+    /// `"timeout"`: retries exhausted.
+    Timeout,
+    /// `"reset"`: RST after establishment.
+    Reset,
+    /// `"incomplete"`: still open when the run stopped.
+    Incomplete,
+}
+
+impl Outcome {
+    /// Every outcome, in report order.
+    pub const ALL: [Outcome; 5] = [
+        Outcome::Closed,
+        Outcome::Refused,
+        Outcome::Timeout,
+        Outcome::Reset,
+        Outcome::Incomplete,
+    ];
+
+    /// The name used in experiment files and reports.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Outcome::Closed => "closed",
+            Outcome::Refused => "refused",
+            Outcome::Timeout => "timeout",
+            Outcome::Reset => "reset",
+            Outcome::Incomplete => "incomplete",
+        }
+    }
+
+    /// Parses a name.
+    pub fn from_name(name: &str) -> Option<Outcome> {
+        Outcome::ALL.into_iter().find(|o| o.name() == name)
+    }
+}
+
+/// `[expect]`: every key optional; each becomes one named check. Maps keep
+/// the file's order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Expect {
+    /// `outcome`, for every connection.
+    pub outcome: Option<Outcome>,
+    /// `established_within`, measured from `opened_ns`.
+    pub established_within: Option<Duration>,
+    /// `closed_within`, measured from `opened_ns`.
+    pub closed_within: Option<Duration>,
+    /// `retransmissions`: by segment kind, summed over connections.
+    pub retransmissions: Vec<(SegmentKind, u64)>,
+    /// `sent`: segments sent, by kind, summed over connections.
+    pub sent: Vec<(SegmentKind, u64)>,
+    /// `retransmit_at`: times of the retransmissions by kind, from
+    /// `opened_ns`, in increasing order.
+    pub retransmit_at: Vec<(SegmentKind, Vec<Duration>)>,
+    /// `tolerance` for every time comparison; default 0 (exact).
+    pub tolerance: Duration,
+    /// `states`: the sequence of states each host's connections go through.
+    pub states: Vec<(String, Vec<State>)>,
+    /// `final_state`: each host's connections' state at the end of the run.
+    pub final_state: Vec<(String, State)>,
+}
+
+impl Expect {
+    /// Whether no expectation is set at all.
+    pub fn is_empty(&self) -> bool {
+        self.outcome.is_none()
+            && self.established_within.is_none()
+            && self.closed_within.is_none()
+            && self.retransmissions.is_empty()
+            && self.sent.is_empty()
+            && self.retransmit_at.is_empty()
+            && self.states.is_empty()
+            && self.final_state.is_empty()
+    }
+}
+
+/// `[sweep]`: what `tcpsim sweep` varies.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Sweep {
+    /// `seeds`; when absent, the experiment's `seed` alone.
+    pub seeds: SeedRange,
+    /// `grid`: dotted paths (as for `--set`) and the values each takes, in
+    /// file order. Every value has been checked by applying it to the
+    /// experiment, so any of them parses.
+    pub grid: Vec<(String, Vec<toml::Value>)>,
+}
+
+impl Sweep {
+    /// Every point of the grid: one value per path, the first path varying
+    /// slowest (nested loops in file order). An empty grid has one point
+    /// with no values. Each value can be passed to
+    /// [`parse_with_overrides`](crate::parse_with_overrides) as `value.to_string()`.
+    pub fn points(&self) -> Vec<Vec<(String, toml::Value)>> {
+        let mut points = vec![Vec::new()];
+        for (path, values) in &self.grid {
+            let mut next = Vec::with_capacity(points.len().saturating_mul(values.len()));
+            for point in &points {
+                for value in values {
+                    let mut p: Vec<(String, toml::Value)> = point.clone();
+                    p.push((path.clone(), value.clone()));
+                    next.push(p);
+                }
+            }
+            points = next;
+        }
+        points
+    }
+}

@@ -1,0 +1,277 @@
+//! `[tcp]` and a host's `tcp = { ... }`: overrides of the profile's TCP
+//! parameters (tcpsim SPEC §3 and §5), layered profile → experiment → host.
+
+use tcpsim_tcp::{Config, Duration, IsnMode, Profile, RstInTimeWait};
+
+use super::error::ConfigError;
+use super::reader::{Field, Tbl};
+use super::tree::Value;
+
+/// Overrides of the TCP parameters; `None` keeps the value from the layer
+/// below. Every key of `[tcp]` has a field of the same name.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TcpOverrides {
+    /// `initial_rto`: RTO before any RTT sample (longer than zero).
+    pub initial_rto: Option<Duration>,
+    /// `min_rto`: the RTO's lower bound (`rfc`) or variance floor (`linux`).
+    pub min_rto: Option<Duration>,
+    /// `max_rto`: the RTO's upper bound (longer than zero).
+    pub max_rto: Option<Duration>,
+    /// `syn_retries`: SYN retransmissions before giving up (0–255).
+    pub syn_retries: Option<u32>,
+    /// `synack_retries`: SYN-ACK retransmissions before giving up (0–255).
+    pub synack_retries: Option<u32>,
+    /// `syn_linear_timeouts`: SYN retransmissions at the initial RTO before
+    /// backing off (0–255).
+    pub syn_linear_timeouts: Option<u32>,
+    /// `fin_retries`: retransmissions for a released socket (0–255).
+    pub fin_retries: Option<u32>,
+    /// `data_retries`: data and FIN retransmissions before giving up (0–255).
+    pub data_retries: Option<u32>,
+    /// `msl`: maximum segment lifetime.
+    pub msl: Option<Duration>,
+    /// `time_wait`: how long TIME-WAIT lasts.
+    pub time_wait: Option<Duration>,
+    /// `fin_wait_2_timeout`: a duration, or `"none"` for no limit (`Some(None)`).
+    pub fin_wait_2_timeout: Option<Option<Duration>>,
+    /// `mss`: the MSS announced and used, 1–65495 (65535 less the IPv4 and
+    /// TCP headers).
+    pub mss: Option<u16>,
+    /// `recv_window`: receive buffer and advertised window, 1–65535 (no
+    /// window scaling).
+    pub recv_window: Option<u16>,
+    /// `delayed_ack`: longest delay of an ACK; `"0s"` acknowledges at once.
+    pub delayed_ack: Option<Duration>,
+    /// `isn`: `"random"` or a fixed initial sequence number (0–4294967295).
+    pub isn: Option<IsnMode>,
+    /// `rst_in_time_wait`: `"close"` or `"ignore"`.
+    pub rst_in_time_wait: Option<RstInTimeWait>,
+}
+
+/// Every key of a `[tcp]` table.
+pub(crate) const TCP_KEYS: &[&str] = &[
+    "initial_rto",
+    "min_rto",
+    "max_rto",
+    "syn_retries",
+    "synack_retries",
+    "syn_linear_timeouts",
+    "fin_retries",
+    "data_retries",
+    "msl",
+    "time_wait",
+    "fin_wait_2_timeout",
+    "mss",
+    "recv_window",
+    "delayed_ack",
+    "isn",
+    "rst_in_time_wait",
+];
+
+impl TcpOverrides {
+    /// `self` laid over `below`: each field of `self` that is set wins.
+    pub fn over(&self, below: &TcpOverrides) -> TcpOverrides {
+        TcpOverrides {
+            initial_rto: self.initial_rto.or(below.initial_rto),
+            min_rto: self.min_rto.or(below.min_rto),
+            max_rto: self.max_rto.or(below.max_rto),
+            syn_retries: self.syn_retries.or(below.syn_retries),
+            synack_retries: self.synack_retries.or(below.synack_retries),
+            syn_linear_timeouts: self.syn_linear_timeouts.or(below.syn_linear_timeouts),
+            fin_retries: self.fin_retries.or(below.fin_retries),
+            data_retries: self.data_retries.or(below.data_retries),
+            msl: self.msl.or(below.msl),
+            time_wait: self.time_wait.or(below.time_wait),
+            fin_wait_2_timeout: self.fin_wait_2_timeout.or(below.fin_wait_2_timeout),
+            mss: self.mss.or(below.mss),
+            recv_window: self.recv_window.or(below.recv_window),
+            delayed_ack: self.delayed_ack.or(below.delayed_ack),
+            isn: self.isn.or(below.isn),
+            rst_in_time_wait: self.rst_in_time_wait.or(below.rst_in_time_wait),
+        }
+    }
+
+    /// The configuration of a host whose overrides are `self`, in an
+    /// experiment whose `[tcp]` is `base` and whose profile is `profile`:
+    /// [`Config::new(profile)`](Config::new), then `base`, then `self`.
+    ///
+    /// With the `rfc` profile, TIME-WAIT is 2 × MSL: when `msl` is set (at
+    /// either layer) and `time_wait` is not, `time_wait` becomes twice the
+    /// new MSL. The `linux` profile's TIME-WAIT is a constant 60 s
+    /// (`TCP_TIMEWAIT_LEN`) that does not follow MSL, so there `msl` changes
+    /// only itself. The retry counts map to `Some(n)`.
+    ///
+    /// ```
+    /// use tcpsim_runner::TcpOverrides;
+    /// use tcpsim_tcp::{Duration, Profile};
+    ///
+    /// let experiment = TcpOverrides { msl: Some(Duration::from_secs(30)), ..Default::default() };
+    /// let host = TcpOverrides { syn_retries: Some(2), ..Default::default() };
+    /// let config = host.config(&experiment, Profile::Rfc);
+    /// assert_eq!(config.time_wait, Duration::from_secs(60));
+    /// assert_eq!(config.syn_retries, Some(2));
+    /// ```
+    pub fn config(&self, base: &TcpOverrides, profile: Profile) -> Config {
+        let o = self.over(base);
+        let mut c = Config::new(profile);
+        if let Some(v) = o.initial_rto {
+            c.initial_rto = v;
+        }
+        if let Some(v) = o.min_rto {
+            c.min_rto = v;
+        }
+        if let Some(v) = o.max_rto {
+            c.max_rto = v;
+        }
+        if let Some(v) = o.syn_retries {
+            c.syn_retries = Some(v);
+        }
+        if let Some(v) = o.synack_retries {
+            c.synack_retries = Some(v);
+        }
+        if let Some(v) = o.syn_linear_timeouts {
+            c.syn_linear_timeouts = v;
+        }
+        if let Some(v) = o.fin_retries {
+            c.fin_retries = Some(v);
+        }
+        if let Some(v) = o.data_retries {
+            c.data_retries = Some(v);
+        }
+        if let Some(v) = o.msl {
+            c.msl = v;
+            if profile == Profile::Rfc && o.time_wait.is_none() {
+                c.time_wait = v.saturating_mul(2);
+            }
+        }
+        if let Some(v) = o.time_wait {
+            c.time_wait = v;
+        }
+        if let Some(v) = o.fin_wait_2_timeout {
+            c.fin_wait_2_timeout = v;
+        }
+        if let Some(v) = o.mss {
+            c.mss = v;
+        }
+        if let Some(v) = o.recv_window {
+            c.recv_window = v;
+        }
+        if let Some(v) = o.delayed_ack {
+            c.delayed_ack = v;
+        }
+        if let Some(v) = o.isn {
+            c.isn = v;
+        }
+        if let Some(v) = o.rst_in_time_wait {
+            c.rst_in_time_wait = v;
+        }
+        c
+    }
+}
+
+/// Reads a `[tcp]` table (or a host's `tcp = { ... }`).
+pub(crate) fn read(field: &Field<'_>) -> Result<TcpOverrides, ConfigError> {
+    let t: Tbl<'_> = field.table()?;
+    t.deny_unknown(TCP_KEYS)?;
+    let retries = |f: &Field<'_>| f.int(0, 255, "a retry count between 0 and 255");
+    Ok(TcpOverrides {
+        initial_rto: t.opt("initial_rto", Field::positive_duration)?,
+        min_rto: t.opt("min_rto", Field::duration)?,
+        max_rto: t.opt("max_rto", Field::positive_duration)?,
+        syn_retries: t.opt("syn_retries", retries)?,
+        synack_retries: t.opt("synack_retries", retries)?,
+        syn_linear_timeouts: t.opt("syn_linear_timeouts", retries)?,
+        fin_retries: t.opt("fin_retries", retries)?,
+        data_retries: t.opt("data_retries", retries)?,
+        msl: t.opt("msl", Field::duration)?,
+        time_wait: t.opt("time_wait", Field::duration)?,
+        fin_wait_2_timeout: t.opt("fin_wait_2_timeout", |f| match &f.node.value {
+            Value::String(s) if s == "none" => Ok(None),
+            Value::String(_) => f.duration().map(Some),
+            _ => Err(f.expected("a duration like \"60s\" or \"none\"")),
+        })?,
+        mss: t.opt("mss", |f| {
+            f.int(1, 65495, "an MSS between 1 and 65495 bytes")
+        })?,
+        recv_window: t.opt("recv_window", |f| {
+            f.int(1, 65535, "a receive window between 1 and 65535 bytes")
+        })?,
+        delayed_ack: t.opt("delayed_ack", Field::duration)?,
+        isn: t.opt("isn", |f| match &f.node.value {
+            Value::String(s) if s == "random" => Ok(IsnMode::Random),
+            _ => f
+                .int(
+                    0,
+                    i128::from(u32::MAX),
+                    "\"random\" or an initial sequence number between 0 and 4294967295",
+                )
+                .map(IsnMode::Fixed),
+        })?,
+        rst_in_time_wait: t.opt("rst_in_time_wait", |f| {
+            f.choice(&[
+                ("close", RstInTimeWait::Close),
+                ("ignore", RstInTimeWait::Ignore),
+            ])
+        })?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layers_profile_experiment_host() {
+        let base = TcpOverrides {
+            initial_rto: Some(Duration::from_secs(3)),
+            syn_retries: Some(5),
+            ..TcpOverrides::default()
+        };
+        let host = TcpOverrides {
+            syn_retries: Some(2),
+            fin_wait_2_timeout: Some(None),
+            ..TcpOverrides::default()
+        };
+        let c = host.config(&base, Profile::Linux);
+        assert_eq!(c.initial_rto, Duration::from_secs(3));
+        assert_eq!(c.syn_retries, Some(2));
+        assert_eq!(c.fin_wait_2_timeout, None);
+        // Untouched: the linux defaults.
+        assert_eq!(c.min_rto, Duration::from_millis(200));
+        assert_eq!(c.time_wait, Duration::from_secs(60));
+        assert_eq!(
+            TcpOverrides::default().config(&TcpOverrides::default(), Profile::Rfc),
+            Config::rfc()
+        );
+    }
+
+    #[test]
+    fn msl_moves_rfc_time_wait_unless_time_wait_is_set() {
+        let msl = TcpOverrides {
+            msl: Some(Duration::from_secs(10)),
+            ..TcpOverrides::default()
+        };
+        let none = TcpOverrides::default();
+        assert_eq!(
+            none.config(&msl, Profile::Rfc).time_wait,
+            Duration::from_secs(20)
+        );
+        // linux: TIME-WAIT is TCP_TIMEWAIT_LEN, independent of MSL.
+        assert_eq!(
+            none.config(&msl, Profile::Linux).time_wait,
+            Duration::from_secs(60)
+        );
+        let tw = TcpOverrides {
+            time_wait: Some(Duration::from_secs(1)),
+            ..TcpOverrides::default()
+        };
+        assert_eq!(
+            tw.config(&msl, Profile::Rfc).time_wait,
+            Duration::from_secs(1)
+        );
+        assert_eq!(
+            msl.config(&tw, Profile::Rfc).time_wait,
+            Duration::from_secs(1)
+        );
+    }
+}

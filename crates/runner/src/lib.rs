@@ -1,0 +1,23 @@
+//! `tcpsim-runner`: experiment files, runs, sweeps, checks and reports
+//! (tcpsim SPEC §2–§4).
+//!
+//! So far it holds the experiment-file model and its parser: [`parse`] and
+//! [`parse_with_overrides`] turn TOML into a checked [`Experiment`], or a
+//! [`ConfigError`] that names the file, line, column and what was expected.
+//! [`parse_duration`], [`parse_rate`] and [`SeedRange`] are the unit parsers
+//! the command line shares with the files.
+
+pub mod build;
+pub mod commands;
+pub mod evaluate;
+pub mod experiment;
+pub mod report;
+pub mod suite;
+pub mod sweep;
+pub mod timeline;
+
+pub use experiment::{
+    CloseMode, ConfigError, ConnectionSpec, Distribution, Expect, Experiment, Fault, FaultAction,
+    Host, Link, LinkDirection, Location, Loss, Open, Outcome, SeedRange, Sweep, TcpOverrides,
+    parse, parse_duration, parse_rate, parse_with_overrides,
+};

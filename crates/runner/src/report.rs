@@ -1,0 +1,212 @@
+//! The JSON report of one run (tcpsim SPEC §4).
+//!
+//! One object; times are integer nanoseconds of virtual time; every map is
+//! written in a fixed order, so the same file and seed give byte-identical
+//! output on any machine.
+
+use serde_json::{Map, Value, json};
+use tcpsim_net::{AppCall, ConnReport, KindCounts, RunResult, SegmentInfo, TraceKind};
+use tcpsim_tcp::Instant;
+
+use crate::evaluate::Check;
+use crate::timeline::KIND_ORDER;
+
+/// The report format's version.
+pub const SCHEMA: u32 = 1;
+
+/// What the report says about the experiment besides the run.
+pub struct Meta<'a> {
+    /// Experiment name.
+    pub name: &'a str,
+    /// Seed of the run.
+    pub seed: u64,
+    /// Profile name.
+    pub profile: &'a str,
+}
+
+fn ns(t: Instant) -> Value {
+    Value::from(t.as_nanos())
+}
+
+fn opt_ns(t: Option<Instant>) -> Value {
+    t.map_or(Value::Null, ns)
+}
+
+/// The segment object: addresses, flag names, numbers, length, window.
+pub fn segment(s: &SegmentInfo) -> Value {
+    json!({
+        "src": s.src.to_string(),
+        "dst": s.dst.to_string(),
+        "flags": s.flags.names().collect::<Vec<_>>(),
+        "seq": s.seq.0,
+        "ack": s.ack.0,
+        "len": s.len,
+        "win": s.win,
+    })
+}
+
+fn conn(c: Option<u32>) -> Value {
+    c.map_or(Value::Null, Value::from)
+}
+
+fn kinds(k: &KindCounts) -> Value {
+    let mut m = Map::new();
+    for kind in KIND_ORDER {
+        m.insert(kind.name().to_string(), Value::from(k.get(kind)));
+    }
+    Value::Object(m)
+}
+
+fn event(r: &RunResult, at: Instant, kind: &TraceKind) -> Value {
+    let host = |i: usize| Value::from(r.host_names.get(i).map_or("?", String::as_str));
+    let mut m = Map::new();
+    m.insert("t_ns".into(), ns(at));
+    match *kind {
+        TraceKind::App {
+            host: h,
+            conn: c,
+            call,
+        } => {
+            m.insert("type".into(), "app".into());
+            m.insert("host".into(), host(h));
+            m.insert("conn".into(), conn(c));
+            m.insert("call".into(), call.name().into());
+            match call {
+                AppCall::Error(e) => {
+                    m.insert("detail".into(), e.detail().into());
+                }
+                AppCall::Write(n) => {
+                    m.insert("bytes".into(), n.into());
+                }
+                _ => {}
+            }
+        }
+        TraceKind::Send {
+            host: h,
+            conn: c,
+            retransmission,
+            segment: s,
+        } => {
+            m.insert("type".into(), "send".into());
+            m.insert("host".into(), host(h));
+            m.insert("conn".into(), conn(c));
+            m.insert("retransmission".into(), retransmission.into());
+            m.insert("segment".into(), segment(&s));
+        }
+        TraceKind::Drop {
+            from,
+            to,
+            reason,
+            segment: s,
+        } => {
+            let to = to.map_or_else(
+                || s.dst.ip().to_string(),
+                |t| r.host_names.get(t).cloned().unwrap_or_default(),
+            );
+            m.insert("type".into(), "drop".into());
+            m.insert(
+                "link".into(),
+                format!(
+                    "{}->{}",
+                    r.host_names.get(from).map_or("?", String::as_str),
+                    to
+                )
+                .into(),
+            );
+            m.insert("reason".into(), reason.name().into());
+            m.insert("segment".into(), segment(&s));
+        }
+        TraceKind::Deliver {
+            host: h,
+            segment: s,
+        } => {
+            m.insert("type".into(), "deliver".into());
+            m.insert("host".into(), host(h));
+            m.insert("segment".into(), segment(&s));
+        }
+        TraceKind::State {
+            host: h,
+            conn: c,
+            from,
+            to,
+        } => {
+            m.insert("type".into(), "state".into());
+            m.insert("host".into(), host(h));
+            m.insert("conn".into(), conn(c));
+            m.insert("from".into(), from.name().into());
+            m.insert("to".into(), to.name().into());
+        }
+        TraceKind::Timer {
+            host: h,
+            conn: c,
+            timer,
+        } => {
+            m.insert("type".into(), "timer".into());
+            m.insert("host".into(), host(h));
+            m.insert("conn".into(), conn(c));
+            m.insert("timer".into(), timer.name().into());
+        }
+    }
+    Value::Object(m)
+}
+
+/// The `connections` entry of one connection.
+pub fn connection(r: &RunResult, c: &ConnReport) -> Value {
+    let name = |i: usize| r.host_names.get(i).cloned().unwrap_or_default();
+    json!({
+        "id": c.id,
+        "client": name(c.workload.client),
+        "server": name(c.workload.server),
+        "port": c.workload.port,
+        "client_port": c.client.port,
+        "outcome": c.outcome.name(),
+        "opened_ns": ns(c.opened),
+        "established_ns": opt_ns(c.client.established),
+        "server_established_ns": opt_ns(c.server.established),
+        "closed_ns": opt_ns(c.closed),
+        "ended_ns": ns(c.ended),
+        "client_state": c.client.state.name(),
+        "server_state": c.server.state.name(),
+        "retransmissions": kinds(&c.retransmissions()),
+        "sent": kinds(&c.sent()),
+        "bytes": {
+            "client_to_server": c.server.bytes_read,
+            "server_to_client": c.client.bytes_read,
+        },
+    })
+}
+
+/// The whole report.
+pub fn report(meta: &Meta<'_>, r: &RunResult, checks: &[Check]) -> Value {
+    let events: Vec<Value> = r
+        .trace
+        .iter()
+        .flatten()
+        .map(|t| event(r, t.at, &t.kind))
+        .collect();
+    let connections: Vec<Value> = r.connections.iter().map(|c| connection(r, c)).collect();
+    let expectations: Vec<Value> = checks
+        .iter()
+        .map(|c| {
+            json!({
+                "name": c.name,
+                "expected": c.expected,
+                "actual": c.actual,
+                "passed": c.passed,
+            })
+        })
+        .collect();
+    json!({
+        "tcpsim": env!("CARGO_PKG_VERSION"),
+        "experiment": meta.name,
+        "seed": meta.seed,
+        "profile": meta.profile,
+        "schema": SCHEMA,
+        "end_ns": ns(r.end),
+        "stop_reason": r.stop_reason.name(),
+        "events": events,
+        "connections": connections,
+        "expectations": expectations,
+        "passed": checks.iter().all(|c| c.passed),
+    })
+}

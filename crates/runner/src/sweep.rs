@@ -1,0 +1,554 @@
+//! Sweeps: many seeds × the `[sweep]` grid, in parallel, aggregated into
+//! distributions of connect and close times (tcpsim SPEC §2, §4).
+//!
+//! Run `i` of a sweep is grid point `i / seeds` with seed `first + i % seeds`
+//! (points in file order, the first grid path varying slowest). Workers take
+//! runs in any order, but results are stored by index and aggregated in
+//! index order, so the output is the same whatever `--jobs` is. A shard
+//! (`--shard K/N`, K counted from 0) runs the indices `i` with `i % N == K`
+//! and writes one JSON line per run; `merge` aggregates such lines with the
+//! same code, so it gives exactly what one unsharded sweep gives.
+
+use std::io::{IsTerminal, Write};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+use serde_json::{Map, Value, json};
+use tcpsim_net::Outcome;
+use tcpsim_tcp::SegmentKind;
+
+use crate::build::{Keep, build};
+use crate::evaluate::{evaluate, needs_paths, needs_trace};
+use crate::experiment::{ConfigError, Experiment, SeedRange};
+use crate::timeline::KIND_ORDER;
+
+/// What one connection of one run contributes to a sweep.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ConnSample {
+    /// How it ended.
+    pub outcome: Outcome,
+    /// Nanoseconds from connect to ESTABLISHED (client), if reached.
+    pub established_ns: Option<u64>,
+    /// Nanoseconds from connect to the end of a clean close, if any.
+    pub closed_ns: Option<u64>,
+    /// Retransmissions by kind, in [`KIND_ORDER`].
+    pub retransmissions: [u32; 6],
+}
+
+/// One run of a sweep.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunRecord {
+    /// Position in the sweep.
+    pub index: u64,
+    /// Grid point.
+    pub point: usize,
+    /// The point's values, as `--set` arguments.
+    pub params: Vec<(String, String)>,
+    /// The seed.
+    pub seed: u64,
+    /// One sample per connection.
+    pub conns: Vec<ConnSample>,
+    /// Names of the expectations that failed.
+    pub failed: Vec<String>,
+}
+
+/// A sweep to run.
+pub struct Plan {
+    /// Experiment name (for reports).
+    pub name: String,
+    /// Seeds.
+    pub seeds: SeedRange,
+    /// One parsed experiment per grid point, with its `--set` values.
+    pub points: Vec<(Vec<(String, String)>, Experiment)>,
+}
+
+impl Plan {
+    /// Total number of runs.
+    pub fn runs(&self) -> u64 {
+        (self.points.len() as u128 * self.seeds.len()).min(u128::from(u64::MAX)) as u64
+    }
+
+    /// Builds the plan: the file parsed once per grid point.
+    pub fn new(
+        source: &str,
+        file: &str,
+        sets: &[(String, String)],
+        seeds: Option<SeedRange>,
+    ) -> Result<Plan, ConfigError> {
+        let base = crate::experiment::parse_with_overrides(source, file, sets)?;
+        let seeds = seeds
+            .or_else(|| base.sweep.as_ref().map(|s| s.seeds))
+            .unwrap_or(SeedRange::single(base.seed));
+        let grid = base
+            .sweep
+            .as_ref()
+            .map(|s| s.points())
+            .unwrap_or_else(|| vec![Vec::new()]);
+        let mut points = Vec::with_capacity(grid.len());
+        for point in grid {
+            let params: Vec<(String, String)> = point
+                .iter()
+                .map(|(k, v)| (k.clone(), v.to_string()))
+                .collect();
+            let mut all = sets.to_vec();
+            all.extend(params.iter().cloned());
+            let exp = crate::experiment::parse_with_overrides(source, file, &all)?;
+            points.push((params, exp));
+        }
+        Ok(Plan {
+            name: base.name,
+            seeds,
+            points,
+        })
+    }
+
+    /// Runs run `index`.
+    pub fn run_one(&self, index: u64) -> Result<RunRecord, String> {
+        let per = self.seeds.len() as u64;
+        let point = (index / per) as usize;
+        let seed = self.seeds.first() + index % per;
+        let (params, exp) = &self.points[point];
+        let keep = Keep {
+            trace: needs_trace(exp),
+            pcap: false,
+            paths: needs_paths(exp),
+        };
+        let sim = build(exp, seed, keep).map_err(|e| e.to_string())?;
+        let r = sim.run();
+        let failed = evaluate(exp, &r)
+            .into_iter()
+            .filter(|c| !c.passed)
+            .map(|c| c.name)
+            .collect();
+        let conns = r
+            .connections
+            .iter()
+            .map(|c| {
+                let rtx = c.retransmissions();
+                ConnSample {
+                    outcome: c.outcome,
+                    established_ns: c.client.established.map(|t| (t - c.opened).as_nanos()),
+                    closed_ns: c.closed.map(|t| (t - c.opened).as_nanos()),
+                    retransmissions: KIND_ORDER.map(|k| rtx.get(k)),
+                }
+            })
+            .collect();
+        Ok(RunRecord {
+            index,
+            point,
+            params: params.clone(),
+            seed,
+            conns,
+            failed,
+        })
+    }
+
+    /// Runs the given indices on `jobs` threads; results in index order.
+    pub fn run_indices(&self, indices: &[u64], jobs: usize) -> Result<Vec<RunRecord>, String> {
+        let next = AtomicUsize::new(0);
+        let done = AtomicU64::new(0);
+        let results: Mutex<Vec<Option<Result<RunRecord, String>>>> =
+            Mutex::new(vec![None; indices.len()]);
+        let progress = std::io::stderr().is_terminal() && indices.len() > 1;
+        let total = indices.len();
+        std::thread::scope(|s| {
+            for _ in 0..jobs.max(1) {
+                s.spawn(|| {
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(&index) = indices.get(i) else { break };
+                        let r = self.run_one(index);
+                        if let Ok(mut v) = results.lock() {
+                            v[i] = Some(r);
+                        }
+                        let n = done.fetch_add(1, Ordering::Relaxed) + 1;
+                        if progress && (n % 64 == 0 || n as usize == total) {
+                            let mut e = std::io::stderr().lock();
+                            let _ = write!(e, "\r{n}/{total} runs");
+                            if n as usize == total {
+                                let _ = writeln!(e);
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        let results = results
+            .into_inner()
+            .map_err(|_| "a worker panicked".to_string())?;
+        results
+            .into_iter()
+            .map(|r| r.unwrap_or_else(|| Err("a run was not done".into())))
+            .collect()
+    }
+}
+
+/// Nearest-rank percentile of sorted values: rank ⌈p·n/100⌉.
+fn nearest_rank(sorted: &[u64], p: u64) -> u64 {
+    let n = sorted.len() as u64;
+    let rank = (p * n).div_ceil(100).max(1);
+    sorted[(rank - 1) as usize]
+}
+
+fn ms(ns: u64) -> f64 {
+    ns as f64 / 1e6
+}
+
+/// Statistics of one time over the runs where it exists.
+fn stats(values: &mut [u64]) -> Value {
+    if values.is_empty() {
+        return Value::Null;
+    }
+    values.sort_unstable();
+    let sum: u128 = values.iter().map(|&v| u128::from(v)).sum();
+    let mean = sum as f64 / values.len() as f64;
+    json!({
+        "p50": ms(nearest_rank(values, 50)),
+        "p90": ms(nearest_rank(values, 90)),
+        "p99": ms(nearest_rank(values, 99)),
+        "max": ms(*values.last().unwrap_or(&0)),
+        "mean": mean / 1e6,
+    })
+}
+
+/// The aggregate of a sweep, as SPEC §4's sweep JSON.
+pub fn aggregate(
+    name: &str,
+    file: &str,
+    records: &[RunRecord],
+    sets: &[(String, String)],
+) -> Value {
+    let mut by_point: Vec<(usize, Vec<&RunRecord>)> = Vec::new();
+    for r in records {
+        match by_point.iter_mut().find(|(p, _)| *p == r.point) {
+            Some((_, v)) => v.push(r),
+            None => by_point.push((r.point, vec![r])),
+        }
+    }
+    by_point.sort_by_key(|(p, _)| *p);
+    let points: Vec<Value> = by_point
+        .iter()
+        .map(|(_, runs)| {
+            let mut params = Map::new();
+            for (k, v) in &runs[0].params {
+                params.insert(k.clone(), Value::String(v.clone()));
+            }
+            let mut outcomes = Map::new();
+            for o in Outcome::ALL {
+                let n = runs
+                    .iter()
+                    .flat_map(|r| &r.conns)
+                    .filter(|c| c.outcome == o)
+                    .count();
+                outcomes.insert(o.name().into(), n.into());
+            }
+            let mut est: Vec<u64> = runs
+                .iter()
+                .flat_map(|r| &r.conns)
+                .filter_map(|c| c.established_ns)
+                .collect();
+            let mut closed: Vec<u64> = runs
+                .iter()
+                .flat_map(|r| &r.conns)
+                .filter_map(|c| c.closed_ns)
+                .collect();
+            let mut rtx = Map::new();
+            for (i, k) in KIND_ORDER.iter().enumerate() {
+                let total: u64 = runs
+                    .iter()
+                    .flat_map(|r| &r.conns)
+                    .map(|c| u64::from(c.retransmissions[i]))
+                    .sum();
+                rtx.insert(k.name().into(), json!(total as f64 / runs.len() as f64));
+            }
+            let failed: Vec<Value> = runs
+                .iter()
+                .filter(|r| !r.failed.is_empty())
+                .map(|r| {
+                    json!({
+                        "seed": r.seed,
+                        "failed": r.failed,
+                        "replay": replay(file, r.seed, sets, &r.params),
+                    })
+                })
+                .collect();
+            json!({
+                "params": params,
+                "runs": runs.len(),
+                "outcomes": outcomes,
+                "established_ms": stats(&mut est),
+                "closed_ms": stats(&mut closed),
+                "retransmissions": rtx,
+                "failed_seeds": failed,
+            })
+        })
+        .collect();
+    json!({
+        "experiment": name,
+        "schema": crate::report::SCHEMA,
+        "runs": records.len(),
+        "points": points,
+    })
+}
+
+/// The command that replays one run.
+pub fn replay(
+    file: &str,
+    seed: u64,
+    sets: &[(String, String)],
+    params: &[(String, String)],
+) -> String {
+    let mut cmd = format!("tcpsim run {file} --seed {seed}");
+    for (k, v) in sets.iter().chain(params) {
+        cmd.push_str(&format!(" --set {k}={v}"));
+    }
+    cmd
+}
+
+fn fmt_ms(v: &Value, key: &str) -> String {
+    v.get(key)
+        .and_then(Value::as_f64)
+        .map_or_else(|| "-".to_string(), |x| format!("{x:.3}"))
+}
+
+/// The aggregate as a text table.
+pub fn text(agg: &Value) -> String {
+    let mut out = String::new();
+    let name = agg["experiment"].as_str().unwrap_or("");
+    out.push_str(&format!("# sweep of {name}: {} runs\n", agg["runs"]));
+    for p in agg["points"].as_array().into_iter().flatten() {
+        let params: Vec<String> = p["params"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
+            .collect();
+        let label = if params.is_empty() {
+            "(no grid)".to_string()
+        } else {
+            params.join(" ")
+        };
+        out.push_str(&format!("\n{label}: {} runs\n", p["runs"]));
+        let outcomes: Vec<String> = p["outcomes"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter(|(_, n)| n.as_u64() != Some(0))
+            .map(|(k, n)| format!("{k} {n}"))
+            .collect();
+        out.push_str(&format!("  outcomes: {}\n", outcomes.join(", ")));
+        out.push_str("  ms            p50       p90       p99       max      mean\n");
+        for (label, key) in [("established", "established_ms"), ("closed", "closed_ms")] {
+            let s = &p[key];
+            out.push_str(&format!(
+                "  {label:<11} {:>9} {:>9} {:>9} {:>9} {:>9}\n",
+                fmt_ms(s, "p50"),
+                fmt_ms(s, "p90"),
+                fmt_ms(s, "p99"),
+                fmt_ms(s, "max"),
+                fmt_ms(s, "mean")
+            ));
+        }
+        let rtx: Vec<String> = p["retransmissions"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(k, v)| format!("{k} {:.3}", v.as_f64().unwrap_or(0.0)))
+            .collect();
+        out.push_str(&format!("  retransmissions per run: {}\n", rtx.join(", ")));
+        let failed = p["failed_seeds"].as_array().map_or(0, Vec::len);
+        if failed > 0 {
+            out.push_str(&format!("  {failed} runs failed expectations:\n"));
+            for f in p["failed_seeds"].as_array().into_iter().flatten().take(20) {
+                out.push_str(&format!(
+                    "    seed {}: {}\n      {}\n",
+                    f["seed"],
+                    f["failed"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(Value::as_str)
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    f["replay"].as_str().unwrap_or("")
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// The aggregate as CSV: one row per grid point.
+pub fn csv(agg: &Value) -> String {
+    let mut out = String::from("params,runs");
+    for o in Outcome::ALL {
+        out.push_str(&format!(",{}", o.name()));
+    }
+    for key in ["established_ms", "closed_ms"] {
+        for s in ["p50", "p90", "p99", "max", "mean"] {
+            out.push_str(&format!(",{key}_{s}"));
+        }
+    }
+    for k in KIND_ORDER {
+        out.push_str(&format!(",rtx_{}", k.name()));
+    }
+    out.push_str(",failed_runs\n");
+    for p in agg["points"].as_array().into_iter().flatten() {
+        let params: Vec<String> = p["params"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
+            .collect();
+        out.push_str(&format!("\"{}\",{}", params.join(" "), p["runs"]));
+        for o in Outcome::ALL {
+            out.push_str(&format!(",{}", p["outcomes"][o.name()]));
+        }
+        for key in ["established_ms", "closed_ms"] {
+            for s in ["p50", "p90", "p99", "max", "mean"] {
+                out.push_str(&format!(
+                    ",{}",
+                    p[key].get(s).map_or(String::new(), Value::to_string)
+                ));
+            }
+        }
+        for k in KIND_ORDER {
+            out.push_str(&format!(",{}", p["retransmissions"][k.name()]));
+        }
+        out.push_str(&format!(
+            ",{}\n",
+            p["failed_seeds"].as_array().map_or(0, Vec::len)
+        ));
+    }
+    out
+}
+
+// ----- shard lines -----
+
+/// One run as a JSON line (`sweep --shard`).
+pub fn to_line(name: &str, file: &str, sets: &[(String, String)], r: &RunRecord) -> String {
+    let conns: Vec<Value> = r
+        .conns
+        .iter()
+        .map(|c| {
+            json!({
+                "outcome": c.outcome.name(),
+                "established_ns": c.established_ns,
+                "closed_ns": c.closed_ns,
+                "retransmissions": c.retransmissions,
+            })
+        })
+        .collect();
+    let params: Vec<Value> = r.params.iter().map(|(k, v)| json!([k, v])).collect();
+    let sets: Vec<Value> = sets.iter().map(|(k, v)| json!([k, v])).collect();
+    json!({
+        "experiment": name,
+        "file": file,
+        "sets": sets,
+        "index": r.index,
+        "point": r.point,
+        "params": params,
+        "seed": r.seed,
+        "connections": conns,
+        "failed": r.failed,
+    })
+    .to_string()
+}
+
+/// A shard line read back: the run and its sweep's name, file and `--set`s.
+pub struct Line {
+    /// Experiment name.
+    pub name: String,
+    /// File the sweep ran.
+    pub file: String,
+    /// `--set` arguments of the sweep.
+    pub sets: Vec<(String, String)>,
+    /// The run.
+    pub record: RunRecord,
+}
+
+fn pairs(v: &Value) -> Option<Vec<(String, String)>> {
+    v.as_array()?
+        .iter()
+        .map(|p| {
+            Some((
+                p.get(0)?.as_str()?.to_string(),
+                p.get(1)?.as_str()?.to_string(),
+            ))
+        })
+        .collect()
+}
+
+/// Parses one shard line.
+pub fn from_line(line: &str) -> Result<Line, String> {
+    let v: Value = serde_json::from_str(line).map_err(|e| e.to_string())?;
+    let bad = |what: &str| format!("missing or invalid {what:?}");
+    let conns = v["connections"]
+        .as_array()
+        .ok_or_else(|| bad("connections"))?
+        .iter()
+        .map(|c| {
+            let outcome = c["outcome"]
+                .as_str()
+                .and_then(Outcome::from_name)
+                .ok_or_else(|| bad("outcome"))?;
+            let mut rtx = [0u32; 6];
+            let arr = c["retransmissions"]
+                .as_array()
+                .ok_or_else(|| bad("retransmissions"))?;
+            for (slot, x) in rtx.iter_mut().zip(arr) {
+                *slot = x
+                    .as_u64()
+                    .and_then(|n| u32::try_from(n).ok())
+                    .ok_or_else(|| bad("retransmissions"))?;
+            }
+            Ok(ConnSample {
+                outcome,
+                established_ns: c["established_ns"].as_u64(),
+                closed_ns: c["closed_ns"].as_u64(),
+                retransmissions: rtx,
+            })
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    Ok(Line {
+        name: v["experiment"]
+            .as_str()
+            .ok_or_else(|| bad("experiment"))?
+            .to_string(),
+        file: v["file"].as_str().ok_or_else(|| bad("file"))?.to_string(),
+        sets: pairs(&v["sets"]).ok_or_else(|| bad("sets"))?,
+        record: RunRecord {
+            index: v["index"].as_u64().ok_or_else(|| bad("index"))?,
+            point: v["point"].as_u64().ok_or_else(|| bad("point"))? as usize,
+            params: pairs(&v["params"]).ok_or_else(|| bad("params"))?,
+            seed: v["seed"].as_u64().ok_or_else(|| bad("seed"))?,
+            conns,
+            failed: v["failed"]
+                .as_array()
+                .ok_or_else(|| bad("failed"))?
+                .iter()
+                .filter_map(|s| s.as_str().map(str::to_string))
+                .collect(),
+        },
+    })
+}
+
+/// Kinds in report order (re-exported for callers).
+pub const KINDS: [SegmentKind; 6] = KIND_ORDER;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_rank_percentiles() {
+        // n = 10: p50 → rank 5, p90 → rank 9, p99 → rank ⌈9.9⌉ = 10.
+        let v: Vec<u64> = (1..=10).collect();
+        assert_eq!(nearest_rank(&v, 50), 5);
+        assert_eq!(nearest_rank(&v, 90), 9);
+        assert_eq!(nearest_rank(&v, 99), 10);
+        // n = 1: every percentile is the one value.
+        assert_eq!(nearest_rank(&[7], 50), 7);
+        assert_eq!(nearest_rank(&[7], 99), 7);
+    }
+}

@@ -1,0 +1,255 @@
+//! The text timeline of a run: one line per event, readable like a ladder
+//! diagram, then a summary per connection.
+//!
+//! Segments are written the way tcpdump writes them (`[S]`, `[S.]`, `[F.]`,
+//! `[R.]`, `[P.]`), with sequence and acknowledgment numbers relative to
+//! each side's ISN as Wireshark shows them. Times are seconds with nine
+//! decimals: exact, so golden files compare byte for byte.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::net::SocketAddrV4;
+
+use tcpsim_net::{AppCall, ConnReport, RunResult, SegmentInfo, TraceKind};
+use tcpsim_tcp::{Duration, Flags, Instant, SegmentKind};
+
+/// What the timeline needs besides the run.
+pub struct Header<'a> {
+    /// Experiment name.
+    pub name: &'a str,
+    /// Seed of the run.
+    pub seed: u64,
+    /// Profile name.
+    pub profile: &'a str,
+}
+
+/// Seconds with nine decimals: `1.050000000`.
+pub fn seconds(t: Instant) -> String {
+    let ns = t.as_nanos();
+    format!("{}.{:09}", ns / 1_000_000_000, ns % 1_000_000_000)
+}
+
+/// tcpdump's flag notation: `S`, `F`, `R`, `P`, and `.` for ACK.
+pub fn tcpdump_flags(f: Flags) -> String {
+    let mut s = String::with_capacity(6);
+    s.push('[');
+    for (bit, c) in [
+        (Flags::SYN, 'S'),
+        (Flags::FIN, 'F'),
+        (Flags::RST, 'R'),
+        (Flags::PSH, 'P'),
+    ] {
+        if f.contains(bit) {
+            s.push(c);
+        }
+    }
+    if f.ack() {
+        s.push('.');
+    }
+    s.push(']');
+    s
+}
+
+/// Each direction's ISN, learned from the first SYN it sends, for
+/// Wireshark-style relative numbers.
+#[derive(Default)]
+pub struct Relative {
+    isn: BTreeMap<(SocketAddrV4, SocketAddrV4), u32>,
+}
+
+impl Relative {
+    /// Learns from a segment; returns `(seq, ack)` relative to the ISNs
+    /// known so far (raw numbers where an ISN is unknown).
+    pub fn numbers(&mut self, s: &SegmentInfo) -> (u32, Option<u32>) {
+        if s.flags.syn() {
+            self.isn.entry((s.src, s.dst)).or_insert(s.seq.0);
+        }
+        let seq = match self.isn.get(&(s.src, s.dst)) {
+            Some(isn) => s.seq.0.wrapping_sub(*isn),
+            None => s.seq.0,
+        };
+        let ack = s.flags.ack().then(|| match self.isn.get(&(s.dst, s.src)) {
+            Some(isn) => s.ack.0.wrapping_sub(*isn),
+            None => s.ack.0,
+        });
+        (seq, ack)
+    }
+}
+
+fn conn_tag(conn: Option<u32>) -> String {
+    conn.map(|c| format!("  (conn {c})")).unwrap_or_default()
+}
+
+/// The timeline and summary as text.
+pub fn render(h: &Header<'_>, r: &RunResult) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "# {} - seed {}, profile {}", h.name, h.seed, h.profile);
+    let width = r
+        .host_names
+        .iter()
+        .map(String::len)
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    let name = |i: usize| r.host_names.get(i).map_or("?", String::as_str);
+    let mut rel = Relative::default();
+    if let Some(trace) = &r.trace {
+        for rec in trace {
+            let t = seconds(rec.at);
+            let line = match rec.kind {
+                TraceKind::App { host, conn, call } => {
+                    let what = match call {
+                        AppCall::Write(n) => format!("write {n} bytes"),
+                        AppCall::Error(e) => format!("error: {}", e.detail()),
+                        other => other.name().to_string(),
+                    };
+                    format!("{:w$}  app {what}{}", name(host), conn_tag(conn), w = width)
+                }
+                TraceKind::State {
+                    host,
+                    conn,
+                    from,
+                    to,
+                } => format!(
+                    "{:w$}  {from} -> {to}{}",
+                    name(host),
+                    conn_tag(conn),
+                    w = width
+                ),
+                TraceKind::Timer { host, conn, timer } => format!(
+                    "{:w$}  timer {timer}{}",
+                    name(host),
+                    conn_tag(conn),
+                    w = width
+                ),
+                TraceKind::Send {
+                    host,
+                    retransmission,
+                    segment,
+                    ..
+                } => {
+                    let (seq, ack) = rel.numbers(&segment);
+                    let mut s = format!(
+                        "{:w$} > {:<w$}  {:<6} seq {seq}",
+                        name(host),
+                        host_by_addr(r, segment.dst),
+                        tcpdump_flags(segment.flags),
+                        w = width
+                    );
+                    if let Some(ack) = ack {
+                        let _ = write!(s, ", ack {ack}");
+                    }
+                    let _ = write!(s, ", win {}, len {}", segment.win, segment.len);
+                    if retransmission {
+                        s.push_str("  (retransmission)");
+                    }
+                    s
+                }
+                TraceKind::Drop {
+                    from,
+                    reason,
+                    segment,
+                    ..
+                } => format!(
+                    "{:w$} > {:<w$}  {:<6} DROPPED ({})",
+                    name(from),
+                    host_by_addr(r, segment.dst),
+                    tcpdump_flags(segment.flags),
+                    reason.name(),
+                    w = width
+                ),
+                TraceKind::Deliver { host, segment } => format!(
+                    "{:w$} < {:<w$}  {:<6} delivered",
+                    name(host),
+                    host_by_addr(r, segment.src),
+                    tcpdump_flags(segment.flags),
+                    w = width
+                ),
+            };
+            let _ = writeln!(out, "{t}  {line}");
+        }
+    }
+    let _ = writeln!(out);
+    for c in &r.connections {
+        summary(&mut out, r, c);
+    }
+    let _ = writeln!(
+        out,
+        "run ended at {} ({}), {} events",
+        seconds(r.end),
+        r.stop_reason.name(),
+        r.events
+    );
+    out
+}
+
+/// The name of the host with address `a`, or the address.
+fn host_by_addr(r: &RunResult, a: SocketAddrV4) -> String {
+    r.host_addrs
+        .iter()
+        .position(|x| x == a.ip())
+        .and_then(|i| r.host_names.get(i).cloned())
+        .unwrap_or_else(|| a.ip().to_string())
+}
+
+fn opt_since(t: Option<Instant>, from: Instant) -> String {
+    t.map_or_else(|| "never".to_string(), |t| (t - from).to_string())
+}
+
+/// The order kinds are listed in summaries and reports.
+pub const KIND_ORDER: [SegmentKind; 6] = [
+    SegmentKind::Syn,
+    SegmentKind::SynAck,
+    SegmentKind::Ack,
+    SegmentKind::Data,
+    SegmentKind::Fin,
+    SegmentKind::Rst,
+];
+
+fn summary(out: &mut String, r: &RunResult, c: &ConnReport) {
+    let name = |i: usize| r.host_names.get(i).map_or("?", String::as_str);
+    let w = &c.workload;
+    let port = c
+        .client
+        .port
+        .map_or_else(|| "?".to_string(), |p| p.to_string());
+    let _ = writeln!(
+        out,
+        "connection {}: {}:{} -> {}:{}  outcome {}",
+        c.id,
+        name(w.client),
+        port,
+        name(w.server),
+        w.port,
+        c.outcome.name()
+    );
+    let _ = writeln!(
+        out,
+        "  opened at {}; established after {} (server {}); closed after {}; ended at {}",
+        c.opened,
+        opt_since(c.client.established, c.opened),
+        opt_since(c.server.established, c.opened),
+        opt_since(c.closed, c.opened),
+        c.ended
+    );
+    let rtx = c.retransmissions();
+    let counts: Vec<String> = KIND_ORDER
+        .iter()
+        .filter(|k| !matches!(k, SegmentKind::Ack | SegmentKind::Rst))
+        .map(|k| format!("{} {}", k.name(), rtx.get(*k)))
+        .collect();
+    let _ = writeln!(
+        out,
+        "  final states: client {}, server {}; retransmissions: {}; bytes read: client {}, server {}",
+        c.client.state,
+        c.server.state,
+        counts.join(", "),
+        c.client.bytes_read,
+        c.server.bytes_read
+    );
+}
+
+/// Formats a duration for messages (exact, shortest unit).
+pub fn duration(d: Duration) -> String {
+    d.to_string()
+}

@@ -1,0 +1,167 @@
+//! The `tcpsim` command line (tcpsim SPEC §2).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use tcpsim_runner::commands::{self, RunFormat, SweepFormat};
+
+/// Deterministic network simulator built around its own TCP.
+#[derive(Parser)]
+#[command(name = "tcpsim", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum RunFmt {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum SweepFmt {
+    Text,
+    Json,
+    Csv,
+}
+
+impl From<SweepFmt> for SweepFormat {
+    fn from(f: SweepFmt) -> SweepFormat {
+        match f {
+            SweepFmt::Text => SweepFormat::Text,
+            SweepFmt::Json => SweepFormat::Json,
+            SweepFmt::Csv => SweepFormat::Csv,
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run one experiment: the timeline and summary, or the JSON report.
+    Run {
+        /// The experiment file.
+        file: PathBuf,
+        /// Seed (any u64); overrides the file's `seed`.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Override a field by dotted path, e.g. `--set links.0.loss=0.2`.
+        #[arg(long = "set", value_name = "PATH=VALUE")]
+        set: Vec<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "text")]
+        format: RunFmt,
+        /// Write a pcap capture of every segment sent.
+        #[arg(long, value_name = "OUT.pcap")]
+        pcap: Option<PathBuf>,
+        /// Print only the summary.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Run many seeds (and the file's [sweep] grid) in parallel; print statistics.
+    Sweep {
+        /// The experiment file.
+        file: PathBuf,
+        /// Seeds: `A..B` (exclusive) or `A..=B` (inclusive); default: the file's [sweep] seeds, else its seed.
+        #[arg(long)]
+        seeds: Option<String>,
+        /// Override a field by dotted path.
+        #[arg(long = "set", value_name = "PATH=VALUE")]
+        set: Vec<String>,
+        /// Worker threads (default: all cores). The output does not depend on it.
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "text")]
+        format: SweepFmt,
+        /// Run only every N-th run starting at run K (0 <= K < N) and print one JSON line per run, for `tcpsim merge`.
+        #[arg(long, value_name = "K/N")]
+        shard: Option<String>,
+    },
+    /// The regression suite: run every *.toml under PATHs, check [expect] and golden timelines.
+    Check {
+        /// Files or directories (default: configs/).
+        paths: Vec<PathBuf>,
+        /// Rewrite the golden timelines instead of comparing.
+        #[arg(long)]
+        bless: bool,
+        /// Write a JUnit XML report.
+        #[arg(long, value_name = "OUT.xml")]
+        junit: Option<PathBuf>,
+    },
+    /// Parse and check experiment files without running them.
+    Validate {
+        /// The files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Combine the outputs of `sweep --shard K/N` into the unsharded result.
+    Merge {
+        /// Shard outputs (JSON lines).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "text")]
+        format: SweepFmt,
+    },
+}
+
+fn main() -> ExitCode {
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!("internal error: {info}");
+        eprintln!("this is a bug in tcpsim; please report it with the command that caused it");
+        std::process::exit(i32::from(commands::INTERNAL));
+    }));
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .init();
+    let cli = Cli::parse();
+    let code = match cli.command {
+        Command::Run {
+            file,
+            seed,
+            set,
+            format,
+            pcap,
+            quiet,
+        } => commands::run(
+            &file,
+            seed,
+            &set,
+            match format {
+                RunFmt::Text => RunFormat::Text,
+                RunFmt::Json => RunFormat::Json,
+            },
+            pcap.as_deref(),
+            quiet,
+        ),
+        Command::Sweep {
+            file,
+            seeds,
+            set,
+            jobs,
+            format,
+            shard,
+        } => commands::sweep(
+            &file,
+            seeds.as_deref(),
+            &set,
+            jobs,
+            format.into(),
+            shard.as_deref(),
+        ),
+        Command::Check {
+            paths,
+            bless,
+            junit,
+        } => commands::check(&paths, bless, junit.as_deref()),
+        Command::Validate { files } => commands::validate(&files),
+        Command::Merge { files, format } => commands::merge(&files, format.into()),
+    };
+    ExitCode::from(code)
+}
