@@ -1,0 +1,326 @@
+//! The command line end to end (SPEC §2): outputs, exit codes, determinism.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn tcpsim(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tcpsim"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("the tcpsim binary runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A scratch directory under the target directory, fresh for each test.
+fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+const LOST_SYN: &str = r#"
+name = "lost-syn"
+seed = 7
+[[hosts]]
+name = "client"
+addr = "10.0.0.1"
+[[hosts]]
+name = "server"
+addr = "10.0.0.2"
+listen = [80]
+[[links]]
+a = "client"
+b = "server"
+delay = "50ms"
+[[faults]]
+action = "drop"
+from = "client"
+to = "server"
+segment = "SYN"
+nth = [1]
+[[connections]]
+client = "client"
+server = "server"
+port = 80
+[expect]
+outcome = "closed"
+retransmissions = { SYN = 1 }
+retransmit_at = { SYN = ["1s"] }
+established_within = "1.1s"
+"#;
+
+fn write(dir: &Path, name: &str, text: &str) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p.display().to_string()
+}
+
+#[test]
+fn run_prints_timeline_and_passes() {
+    let dir = scratch("run_prints_timeline_and_passes");
+    let f = write(&dir, "lost-syn.toml", LOST_SYN);
+    let o = tcpsim(&["run", &f]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    // The lost SYN at 0 and its retransmission one initial RTO (1 s) later.
+    assert!(
+        out.contains("0.000000000  client > server  [S]    DROPPED (fault)"),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "1.000000000  client > server  [S]    seq 0, win 65535, len 0  (retransmission)"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("outcome closed"));
+    assert!(out.contains("ok   retransmit_at.SYN: expected [1s], actual [1s]"));
+}
+
+#[test]
+fn json_is_byte_identical_across_runs() {
+    let dir = scratch("json_is_byte_identical_across_runs");
+    let f = write(&dir, "lost-syn.toml", LOST_SYN);
+    let a = tcpsim(&[
+        "run",
+        &f,
+        "--format",
+        "json",
+        "--set",
+        "links.0.loss=0.2",
+        "--seed",
+        "99",
+    ]);
+    let b = tcpsim(&[
+        "run",
+        &f,
+        "--format",
+        "json",
+        "--set",
+        "links.0.loss=0.2",
+        "--seed",
+        "99",
+    ]);
+    assert!(!a.stdout.is_empty());
+    assert_eq!(a.stdout, b.stdout);
+    let c = tcpsim(&[
+        "run",
+        &f,
+        "--format",
+        "json",
+        "--set",
+        "links.0.loss=0.2",
+        "--seed",
+        "100",
+    ]);
+    assert_ne!(a.stdout, c.stdout, "another seed draws other losses");
+    let v: serde_json::Value = serde_json::from_slice(&a.stdout).unwrap();
+    assert_eq!(v["seed"], 99);
+    assert_eq!(v["schema"], 1);
+    assert_eq!(v["experiment"], "lost-syn");
+}
+
+#[test]
+fn failed_expectation_exits_1_with_replay_command() {
+    let dir = scratch("failed_expectation_exits_1_with_replay_command");
+    let f = write(&dir, "lost-syn.toml", LOST_SYN);
+    // A second lost SYN makes retransmissions.SYN = 2 (at 1 s and 3 s).
+    let o = tcpsim(&["run", &f, "--set", "faults.0.nth=[1, 2]"]);
+    assert_eq!(o.status.code(), Some(1));
+    let out = stdout(&o);
+    assert!(
+        out.contains("FAIL retransmissions.SYN: expected 1, actual 2"),
+        "{out}"
+    );
+    assert!(
+        out.contains("FAIL retransmit_at.SYN: expected [1s], actual [1s, 3s]"),
+        "{out}"
+    );
+    let err = stderr(&o);
+    assert!(err.contains("seed 7"), "{err}");
+    assert!(err.contains("--set faults.0.nth=[1, 2]"), "{err}");
+}
+
+#[test]
+fn bad_file_exits_2_with_location() {
+    let dir = scratch("bad_file_exits_2_with_location");
+    let f = write(
+        &dir,
+        "bad.toml",
+        &LOST_SYN.replace("delay = \"50ms\"", "delay = \"50ms\"\nloss = 1.5"),
+    );
+    let o = tcpsim(&["run", &f]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    // The loss line is line 15 of the file (LOST_SYN starts with a newline).
+    assert!(err.contains("bad.toml:15:"), "{err}");
+    assert!(err.contains("probability"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    let o = tcpsim(&["run", "no/such/file.toml"]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = tcpsim(&["run", &f, "--set", "nonsense"]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = tcpsim(&["frobnicate"]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn quiet_prints_only_the_summary() {
+    let dir = scratch("quiet_prints_only_the_summary");
+    let f = write(&dir, "lost-syn.toml", LOST_SYN);
+    let o = tcpsim(&["run", &f, "--quiet"]);
+    let out = stdout(&o);
+    assert!(out.starts_with("connection 0:"), "{out}");
+    assert!(!out.contains("[S]"));
+}
+
+const SWEEP: &str = r#"
+name = "sweep"
+[[hosts]]
+name = "client"
+addr = "10.0.0.1"
+[[hosts]]
+name = "server"
+addr = "10.0.0.2"
+listen = [80]
+[[links]]
+a = "client"
+b = "server"
+delay = "10ms"
+jitter = "2ms"
+loss = 0.1
+[[connections]]
+client = "client"
+server = "server"
+port = 80
+client_sends = 3000
+[sweep]
+seeds = "1..=40"
+grid = { "links.0.loss" = [0.0, 0.2] }
+"#;
+
+#[test]
+fn sweep_output_does_not_depend_on_jobs() {
+    let dir = scratch("sweep_output_does_not_depend_on_jobs");
+    let f = write(&dir, "sweep.toml", SWEEP);
+    let one = tcpsim(&["sweep", &f, "--jobs", "1", "--format", "json"]);
+    let three = tcpsim(&["sweep", &f, "--jobs", "3", "--format", "json"]);
+    assert_eq!(one.status.code(), Some(0), "{}", stderr(&one));
+    assert_eq!(one.stdout, three.stdout);
+    let v: serde_json::Value = serde_json::from_slice(&one.stdout).unwrap();
+    assert_eq!(v["runs"], 80);
+    assert_eq!(v["points"][0]["runs"], 40);
+    // No loss: nothing retransmitted, every connection closed.
+    assert_eq!(v["points"][0]["outcomes"]["closed"], 40);
+    assert_eq!(v["points"][0]["retransmissions"]["DATA"], 0.0);
+}
+
+#[test]
+fn shards_merge_into_the_unsharded_result() {
+    let dir = scratch("shards_merge_into_the_unsharded_result");
+    let f = write(&dir, "sweep.toml", SWEEP);
+    let whole = tcpsim(&["sweep", &f, "--format", "json"]);
+    let mut files = Vec::new();
+    for k in 0..3 {
+        let o = tcpsim(&["sweep", &f, "--shard", &format!("{k}/3")]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        files.push(write(&dir, &format!("shard{k}.jsonl"), &stdout(&o)));
+    }
+    let mut args = vec!["merge", "--format", "json"];
+    // Out of order on purpose: merge sorts by run index.
+    args.extend([files[2].as_str(), files[0].as_str(), files[1].as_str()]);
+    let merged = tcpsim(&args);
+    assert_eq!(merged.status.code(), Some(0), "{}", stderr(&merged));
+    assert_eq!(stdout(&merged), stdout(&whole));
+    // A shard given twice is an error.
+    let dup = tcpsim(&["merge", &files[0], &files[0]]);
+    assert_eq!(dup.status.code(), Some(2));
+}
+
+#[test]
+fn sweep_seeds_ranges_follow_rust() {
+    let dir = scratch("sweep_seeds_ranges_follow_rust");
+    let f = write(&dir, "sweep.toml", SWEEP);
+    let excl = tcpsim(&["sweep", &f, "--seeds", "1..11", "--format", "json"]);
+    let incl = tcpsim(&["sweep", &f, "--seeds", "1..=10", "--format", "json"]);
+    assert_eq!(excl.stdout, incl.stdout);
+    let v: serde_json::Value = serde_json::from_slice(&excl.stdout).unwrap();
+    assert_eq!(v["runs"], 20);
+    let bad = tcpsim(&["sweep", &f, "--seeds", "5..2"]);
+    assert_eq!(bad.status.code(), Some(2));
+}
+
+#[test]
+fn check_needs_goldens_and_bless_writes_them() {
+    let dir = scratch("check_needs_goldens_and_bless_writes_them");
+    let f = write(&dir, "lost-syn.toml", LOST_SYN);
+    let d = dir.display().to_string();
+    let o = tcpsim(&["check", &d]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stdout(&o).ends_with("0 passed, 1 failed\n"),
+        "{}",
+        stdout(&o)
+    );
+    let o = tcpsim(&["check", "--bless", &d]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    let golden = std::fs::read_to_string(dir.join("lost-syn.golden")).unwrap();
+    assert!(golden.contains("DROPPED (fault)"));
+    let junit = dir.join("report.xml");
+    let o = tcpsim(&["check", &d, "--junit", &junit.display().to_string()]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(stdout(&o).ends_with("1 passed, 0 failed\n"));
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains("tests=\"1\" failures=\"0\""), "{xml}");
+    // A changed experiment no longer matches its golden: the diff is shown.
+    std::fs::write(&f, LOST_SYN.replace("50ms", "60ms")).unwrap();
+    let o = tcpsim(&["check", &d]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stdout(&o).contains("timeline differs"), "{}", stdout(&o));
+    assert!(stdout(&o).contains("replay: tcpsim run"), "{}", stdout(&o));
+    // An invalid file counts as failed.
+    write(&dir, "zz-broken.toml", "this is not toml [");
+    let o = tcpsim(&["check", &d]);
+    assert!(
+        stdout(&o).ends_with("0 passed, 2 failed\n"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn validate_reports_each_file() {
+    let dir = scratch("validate_reports_each_file");
+    let good = write(&dir, "good.toml", LOST_SYN);
+    let bad = write(&dir, "bad.toml", "seed = -1\n");
+    let o = tcpsim(&["validate", &good]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(stdout(&o).starts_with("ok "));
+    let o = tcpsim(&["validate", &good, &bad]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("bad.toml:1:"), "{}", stderr(&o));
+}
+
+#[test]
+fn pcap_is_written() {
+    let dir = scratch("pcap_is_written");
+    let f = write(&dir, "lost-syn.toml", LOST_SYN);
+    let out = dir.join("out.pcap");
+    let o = tcpsim(&["run", &f, "--quiet", "--pcap", &out.display().to_string()]);
+    assert_eq!(o.status.code(), Some(0));
+    let bytes = std::fs::read(&out).unwrap();
+    assert_eq!(
+        &bytes[..4],
+        &[0x4d, 0x3c, 0xb2, 0xa1],
+        "nanosecond pcap magic"
+    );
+}

@@ -1,0 +1,3 @@
+//! Workspace-level integration tests: the `tcpsim` binary as users run it.
+
+mod cli;
