@@ -180,6 +180,20 @@ fn ix(end: End) -> usize {
     }
 }
 
+/// An application reaction waiting to run (after the host has processed the
+/// event that triggered it, at the same instant).
+#[derive(Clone, Copy, Debug)]
+enum Reaction {
+    /// Data is readable: read it all.
+    Read { host: HostId, id: ConnId, conn: u32, end: End },
+    /// The end reached ESTABLISHED.
+    Connected { host: HostId, conn: u32, end: End },
+    /// Everything written was acknowledged.
+    AllAcked { conn: u32, end: End },
+    /// End-of-stream was read.
+    Eof { host: HostId, id: ConnId, conn: u32, end: End },
+}
+
 /// A bound on a run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
@@ -221,6 +235,7 @@ pub struct Sim {
     limits: Limits,
     events: u64,
     read_buf: Vec<u8>,
+    reactions: std::collections::VecDeque<Reaction>,
 }
 
 impl Sim {
@@ -261,6 +276,7 @@ impl Sim {
             limits,
             events: 0,
             read_buf: Vec::new(),
+            reactions: std::collections::VecDeque::new(),
         };
         for (host, port) in listeners {
             // Ports were checked by the builder; a second listen on one port is a no-op.
@@ -333,6 +349,7 @@ impl Sim {
             self.now = ev.at;
             self.events += 1;
             self.dispatch(ev.action);
+            self.run_reactions();
         };
         self.finish(stop)
     }
@@ -370,6 +387,45 @@ impl Sim {
                 self.settle(client);
                 self.settle(server);
             }
+        }
+    }
+
+    /// Runs the applications' reactions to what just happened, in the order
+    /// they were triggered, settling each host after each reaction (which
+    /// may queue more).
+    fn run_reactions(&mut self) {
+        while let Some(r) = self.reactions.pop_front() {
+            let host = match r {
+                Reaction::Read { host, id, conn, end } => {
+                    let mut buf = std::mem::take(&mut self.read_buf);
+                    let n = self.hosts[host].endpoint.recv_to_end(id, &mut buf);
+                    buf.clear();
+                    self.read_buf = buf;
+                    self.conns[conn as usize].ends[ix(end)].bytes_read += n as u64;
+                    host
+                }
+                Reaction::Connected { host, conn, end } => {
+                    self.app_connected(host, conn, end);
+                    host
+                }
+                Reaction::AllAcked { conn, end } => {
+                    let w = &self.conns[conn as usize].workload;
+                    let closes = w.close_at.is_none() && closer(w.close) == Some(end);
+                    let host = match end {
+                        End::Client => w.client,
+                        End::Server => w.server,
+                    };
+                    if closes {
+                        self.app_close(conn, end);
+                    }
+                    host
+                }
+                Reaction::Eof { host, id, conn, end } => {
+                    self.app_eof(host, conn, end, id);
+                    host
+                }
+            };
+            self.settle(host);
         }
     }
 
@@ -471,25 +527,35 @@ impl Sim {
                 timer,
             }),
             Event::Readable => {
-                let mut buf = std::mem::take(&mut self.read_buf);
-                let n = self.hosts[h].endpoint.recv_to_end(id, &mut buf);
-                buf.clear();
-                self.read_buf = buf;
                 if let Some((c, end)) = mapped {
-                    self.conns[c as usize].ends[ix(end)].bytes_read += n as u64;
+                    self.reactions.push_back(Reaction::Read {
+                        host: h,
+                        id,
+                        conn: c,
+                        end,
+                    });
                 }
             }
             Event::Connected => {
                 if let Some((c, end)) = mapped {
-                    self.app_connected(h, c, end);
+                    let w = &self.conns[c as usize].workload;
+                    if end == End::Server && w.open == OpenMode::Active {
+                        self.record(TraceKind::App {
+                            host: h,
+                            conn: Some(c),
+                            call: AppCall::Accept,
+                        });
+                    }
+                    self.reactions.push_back(Reaction::Connected {
+                        host: h,
+                        conn: c,
+                        end,
+                    });
                 }
             }
             Event::AllAcked => {
                 if let Some((c, end)) = mapped {
-                    let w = &self.conns[c as usize].workload;
-                    if w.close_at.is_none() && closer(w.close) == Some(end) {
-                        self.app_close(c, end);
-                    }
+                    self.reactions.push_back(Reaction::AllAcked { conn: c, end });
                 }
             }
             Event::EndOfStream => {
@@ -499,7 +565,12 @@ impl Sim {
                     call: AppCall::Eof,
                 });
                 if let Some((c, end)) = mapped {
-                    self.app_eof(h, c, end, id);
+                    self.reactions.push_back(Reaction::Eof {
+                        host: h,
+                        id,
+                        conn: c,
+                        end,
+                    });
                 }
             }
             Event::Closed => {
@@ -613,17 +684,7 @@ impl Sim {
             End::Client => w.client_sends,
             End::Server => w.server_sends,
         };
-        let (close_now, accept) = (
-            bytes == 0 && w.close_at.is_none() && closer(w.close) == Some(end),
-            end == End::Server && w.open == OpenMode::Active,
-        );
-        if accept {
-            self.record(TraceKind::App {
-                host: h,
-                conn: Some(c),
-                call: AppCall::Accept,
-            });
-        }
+        let close_now = bytes == 0 && w.close_at.is_none() && closer(w.close) == Some(end);
         if bytes > 0 {
             self.app_write(h, c, end, bytes);
         }
