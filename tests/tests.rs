@@ -1,3 +1,4 @@
 //! Workspace-level integration tests: the `tcpsim` binary as users run it.
 
+mod async_equivalence;
 mod cli;

@@ -12,6 +12,8 @@
 //! - [`trace`]: the typed record of every send, drop, delivery, state change,
 //!   timer and application call; [`pcap`]: the capture.
 //! - [`workload`]: what the applications do, and what became of each connection.
+//! - [`Scenario`], [`TcpListener`], [`TcpStream`], [`time`]: applications
+//!   written as async Rust (tokio) on simulated hosts, in virtual time.
 //! - [`link`]: one direction of a link with Linux netem's impairments
 //!   (delay and jitter, loss including Gilbert-Elliott, duplication,
 //!   corruption, reordering, rate and queue limit), decided packet by packet
@@ -31,11 +33,16 @@ pub mod link;
 pub mod pcap;
 pub mod rng;
 mod sim;
+mod sim_async;
+mod sockets;
 pub mod trace;
 pub mod workload;
 
 pub use builder::{BuildError, SimBuilder, fault};
 pub use sim::{Limits, RunResult, Sim, StopReason};
+pub use sim_async::{
+    Scenario, ScenarioResult, TaskResult, TcpListener, TcpStream, ToAddr, UnknownHost, spawn, time,
+};
 pub use trace::{AppCall, AppError, DropReason, HostId, SegmentInfo, TraceKind, TraceRecord};
 pub use workload::{
     CloseMode, ConnReport, End, EndReport, KindCounts, OpenMode, Outcome, Workload,

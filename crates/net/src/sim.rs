@@ -94,12 +94,14 @@ enum Action {
     Wake(HostId),
     Open(u32),
     CloseAt(u32),
+    /// An async task's sleep is over.
+    WakeTask(u64),
 }
 
 #[derive(Debug)]
 struct Scheduled {
     at: Instant,
-    seq: u64,
+    pub(crate) seq: u64,
     action: Action,
 }
 
@@ -141,14 +143,14 @@ impl Host {
         }
     }
 
-    fn lookup(&self, id: ConnId) -> Option<(u32, End)> {
+    pub(crate) fn lookup(&self, id: ConnId) -> Option<(u32, End)> {
         match self.conns.get(id.index() as usize) {
             Some(Some((known, c, e))) if *known == id => Some((*c, *e)),
             _ => None,
         }
     }
 
-    fn register(&mut self, id: ConnId, conn: u32, end: End) {
+    pub(crate) fn register(&mut self, id: ConnId, conn: u32, end: End) {
         let i = id.index() as usize;
         if self.conns.len() <= i {
             self.conns.resize(i + 1, None);
@@ -163,17 +165,27 @@ pub(crate) struct LinkDir {
     pub(crate) model: Link,
 }
 
-/// One connection while it runs.
-struct ConnRun {
-    workload: Workload,
-    opened: Instant,
-    ends: [EndReport; 2],
-    ids: [Option<ConnId>; 2],
-    shut: [bool; 2],
-    aborted: bool,
+/// Who drives a connection's application.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Driver {
+    /// The built-in workload of `[[connections]]`.
+    Workload,
+    /// An async task through [`crate::TcpStream`].
+    Async,
 }
 
-fn ix(end: End) -> usize {
+/// One connection while it runs.
+pub(crate) struct ConnRun {
+    pub(crate) driver: Driver,
+    pub(crate) workload: Workload,
+    pub(crate) opened: Instant,
+    pub(crate) ends: [EndReport; 2],
+    pub(crate) ids: [Option<ConnId>; 2],
+    pub(crate) shut: [bool; 2],
+    pub(crate) aborted: bool,
+}
+
+pub(crate) fn ix(end: End) -> usize {
     match end {
         End::Client => 0,
         End::Server => 1,
@@ -185,13 +197,23 @@ fn ix(end: End) -> usize {
 #[derive(Clone, Copy, Debug)]
 enum Reaction {
     /// Data is readable: read it all.
-    Read { host: HostId, id: ConnId, conn: u32, end: End },
+    Read {
+        host: HostId,
+        id: ConnId,
+        conn: u32,
+        end: End,
+    },
     /// The end reached ESTABLISHED.
     Connected { host: HostId, conn: u32, end: End },
     /// Everything written was acknowledged.
     AllAcked { conn: u32, end: End },
     /// End-of-stream was read.
-    Eof { host: HostId, id: ConnId, conn: u32, end: End },
+    Eof {
+        host: HostId,
+        id: ConnId,
+        conn: u32,
+        end: End,
+    },
 }
 
 /// A bound on a run.
@@ -217,25 +239,28 @@ const PATTERN: [u8; 256] = {
 
 /// A simulation ready to run; built by [`crate::SimBuilder`].
 pub struct Sim {
-    now: Instant,
+    pub(crate) now: Instant,
     queue: BinaryHeap<Scheduled>,
     seq: u64,
     pub(crate) hosts: Vec<Host>,
-    links: Vec<LinkDir>,
-    link_of: BTreeMap<(HostId, HostId), usize>,
-    host_of_addr: BTreeMap<Ipv4Addr, HostId>,
+    pub(crate) links: Vec<LinkDir>,
+    pub(crate) link_of: BTreeMap<(HostId, HostId), usize>,
+    pub(crate) host_of_addr: BTreeMap<Ipv4Addr, HostId>,
     faults: Faults,
     fault_rng: ChaCha8Rng,
-    conns: Vec<ConnRun>,
+    pub(crate) conns: Vec<ConnRun>,
     /// (client address, server address) → experiment connection.
-    by_tuple: BTreeMap<(SocketAddrV4, SocketAddrV4), u32>,
-    trace: Option<Vec<TraceRecord>>,
+    pub(crate) by_tuple: BTreeMap<(SocketAddrV4, SocketAddrV4), u32>,
+    pub(crate) trace: Option<Vec<TraceRecord>>,
     pcap: Option<PcapWriter>,
     keep_paths: bool,
-    limits: Limits,
-    events: u64,
+    pub(crate) limits: Limits,
+    pub(crate) events: u64,
     read_buf: Vec<u8>,
     reactions: std::collections::VecDeque<Reaction>,
+    pub(crate) sockets: crate::sockets::Sockets,
+    /// Set once the run has stopped; sockets dropped afterwards do nothing.
+    pub(crate) stopped: Option<StopReason>,
 }
 
 impl Sim {
@@ -277,6 +302,8 @@ impl Sim {
             events: 0,
             read_buf: Vec::new(),
             reactions: std::collections::VecDeque::new(),
+            sockets: crate::sockets::Sockets::default(),
+            stopped: None,
         };
         for (host, port) in listeners {
             // Ports were checked by the builder; a second listen on one port is a no-op.
@@ -294,6 +321,7 @@ impl Sim {
                 sim.schedule(t, Action::CloseAt(i));
             }
             sim.conns.push(ConnRun {
+                driver: Driver::Workload,
                 opened: w.open_at,
                 workload: w,
                 ends: [EndReport::new(), EndReport::new()],
@@ -315,6 +343,10 @@ impl Sim {
         &self.hosts[host].name
     }
 
+    pub(crate) fn schedule_wake(&mut self, at: Instant, token: u64) {
+        self.schedule(at, Action::WakeTask(token));
+    }
+
     fn schedule(&mut self, at: Instant, action: Action) {
         self.seq += 1;
         self.queue.push(Scheduled {
@@ -324,7 +356,7 @@ impl Sim {
         });
     }
 
-    fn record(&mut self, kind: TraceKind) {
+    pub(crate) fn record(&mut self, kind: TraceKind) {
         if let Some(t) = &mut self.trace {
             t.push(TraceRecord { at: self.now, kind });
         }
@@ -333,25 +365,51 @@ impl Sim {
     /// Runs until nothing is left, or a bound is reached.
     pub fn run(mut self) -> RunResult {
         let stop = loop {
-            let Some(next) = self.queue.peek() else {
-                break StopReason::Idle;
-            };
-            if next.at.saturating_duration_since(Instant::ZERO) > self.limits.duration {
-                self.now = Instant::ZERO + self.limits.duration;
-                break StopReason::Duration;
+            if let Some(stop) = self.step() {
+                break stop;
             }
-            if self.events >= self.limits.max_events {
-                break StopReason::Events;
-            }
-            let Some(ev) = self.queue.pop() else {
-                break StopReason::Idle;
-            };
-            self.now = ev.at;
-            self.events += 1;
-            self.dispatch(ev.action);
-            self.run_reactions();
         };
         self.finish(stop)
+    }
+
+    /// Processes the next event (and the applications' reactions to it);
+    /// `Some` once the run is over, with the reason.
+    pub(crate) fn step(&mut self) -> Option<StopReason> {
+        if let Some(stop) = self.stopped {
+            return Some(stop);
+        }
+        // Wake-ups of sleeps that were cancelled are not events.
+        while let Some(Scheduled {
+            action: Action::WakeTask(token),
+            ..
+        }) = self.queue.peek()
+        {
+            if self.sockets.has_sleeper(*token) {
+                break;
+            }
+            self.queue.pop();
+        }
+        let stop = match self.queue.peek() {
+            None => Some(StopReason::Idle),
+            Some(next)
+                if next.at.saturating_duration_since(Instant::ZERO) > self.limits.duration =>
+            {
+                self.now = Instant::ZERO + self.limits.duration;
+                Some(StopReason::Duration)
+            }
+            Some(_) if self.events >= self.limits.max_events => Some(StopReason::Events),
+            Some(_) => None,
+        };
+        if stop.is_some() {
+            self.stopped = stop;
+            return stop;
+        }
+        let ev = self.queue.pop()?;
+        self.now = ev.at;
+        self.events += 1;
+        self.dispatch(ev.action);
+        self.run_reactions();
+        None
     }
 
     fn dispatch(&mut self, action: Action) {
@@ -366,6 +424,7 @@ impl Sim {
                 }
             }
             Action::Open(c) => self.open(c),
+            Action::WakeTask(token) => self.sockets.wake_sleeper(token),
             Action::CloseAt(c) => {
                 let (client, server) = {
                     let w = &self.conns[c as usize].workload;
@@ -396,7 +455,12 @@ impl Sim {
     fn run_reactions(&mut self) {
         while let Some(r) = self.reactions.pop_front() {
             let host = match r {
-                Reaction::Read { host, id, conn, end } => {
+                Reaction::Read {
+                    host,
+                    id,
+                    conn,
+                    end,
+                } => {
                     let mut buf = std::mem::take(&mut self.read_buf);
                     let n = self.hosts[host].endpoint.recv_to_end(id, &mut buf);
                     buf.clear();
@@ -420,7 +484,12 @@ impl Sim {
                     }
                     host
                 }
-                Reaction::Eof { host, id, conn, end } => {
+                Reaction::Eof {
+                    host,
+                    id,
+                    conn,
+                    end,
+                } => {
                     self.app_eof(host, conn, end, id);
                     host
                 }
@@ -456,7 +525,7 @@ impl Sim {
 
     /// Drains a host's TCP events and segments until it is quiet, then
     /// queues its next timer.
-    fn settle(&mut self, h: HostId) {
+    pub(crate) fn settle(&mut self, h: HostId) {
         loop {
             let mut busy = false;
             while let Some((id, ev)) = self.hosts[h].endpoint.poll_event() {
@@ -494,6 +563,7 @@ impl Sim {
             }
         }
         let conn = mapped.map(|(c, _)| c);
+        let is_async = mapped.is_some_and(|(c, _)| self.conns[c as usize].driver == Driver::Async);
         match ev {
             Event::StateChanged { from, to } => {
                 self.record(TraceKind::State {
@@ -526,6 +596,13 @@ impl Sim {
                 conn,
                 timer,
             }),
+            Event::Readable if is_async => self.sockets.wake_read(h, id),
+            Event::AllAcked if is_async => self.sockets.wake_write(h, id),
+            Event::Connected if is_async => {
+                if let Some((c, end)) = mapped {
+                    self.async_connected(h, id, c, end);
+                }
+            }
             Event::Readable => {
                 if let Some((c, end)) = mapped {
                     self.reactions.push_back(Reaction::Read {
@@ -555,7 +632,8 @@ impl Sim {
             }
             Event::AllAcked => {
                 if let Some((c, end)) = mapped {
-                    self.reactions.push_back(Reaction::AllAcked { conn: c, end });
+                    self.reactions
+                        .push_back(Reaction::AllAcked { conn: c, end });
                 }
             }
             Event::EndOfStream => {
@@ -564,7 +642,9 @@ impl Sim {
                     conn,
                     call: AppCall::Eof,
                 });
-                if let Some((c, end)) = mapped {
+                if is_async {
+                    self.sockets.on_eof(h, id);
+                } else if let Some((c, end)) = mapped {
                     self.reactions.push_back(Reaction::Eof {
                         host: h,
                         id,
@@ -574,6 +654,9 @@ impl Sim {
                 }
             }
             Event::Closed => {
+                if is_async {
+                    self.sockets.on_gone(h, id, None);
+                }
                 if let Some((c, end)) = mapped {
                     let now = self.now;
                     let aborted = self.conns[c as usize].aborted;
@@ -595,6 +678,9 @@ impl Sim {
                     conn,
                     call: AppCall::Error(error),
                 });
+                if is_async {
+                    self.sockets.on_gone(h, id, Some(error));
+                }
                 if let Some((c, end)) = mapped {
                     let now = self.now;
                     let e = &mut self.conns[c as usize].ends[ix(end)];
@@ -607,7 +693,7 @@ impl Sim {
 
     /// A listener created a connection: find the experiment connection it
     /// belongs to by its 4-tuple, if that connection has no server end yet.
-    fn adopt_passive(&mut self, h: HostId, id: ConnId) -> Option<(u32, End)> {
+    pub(crate) fn adopt_passive(&mut self, h: HostId, id: ConnId) -> Option<(u32, End)> {
         let c = self.hosts[h].endpoint.connection(id)?;
         let key = (c.remote(), c.local());
         let local_port = c.local().port();
@@ -703,14 +789,15 @@ impl Sim {
             call: AppCall::Write(bytes),
         });
         let now = self.now;
-        let mut left = bytes;
-        while left > 0 {
-            let n = left.min(PATTERN.len() as u64) as usize;
-            if self.hosts[h].endpoint.send(now, id, &PATTERN[..n]).is_err() {
-                break;
-            }
-            left -= n as u64;
+        // One write of the whole stream (octet i is i mod 256), so TCP sees
+        // it at once and segments it by MSS, as a real application's single
+        // write() would be.
+        let mut data = Vec::with_capacity(bytes as usize);
+        while (data.len() as u64) < bytes {
+            let n = (bytes - data.len() as u64).min(PATTERN.len() as u64) as usize;
+            data.extend_from_slice(&PATTERN[..n]);
         }
+        let _ = self.hosts[h].endpoint.send(now, id, &data);
     }
 
     /// The application at `end` closes: FIN after its data, or RST in the
@@ -889,7 +976,7 @@ impl Sim {
 
     // ----- the end -----
 
-    fn finish(mut self, stop: StopReason) -> RunResult {
+    pub(crate) fn finish(mut self, stop: StopReason) -> RunResult {
         let end = self.now;
         let connections = self
             .conns
