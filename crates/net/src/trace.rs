@@ -33,20 +33,7 @@ pub struct SegmentInfo {
 impl SegmentInfo {
     /// The segment's kind (SPEC §3).
     pub fn kind(&self) -> SegmentKind {
-        let f = self.flags;
-        if f.rst() {
-            SegmentKind::Rst
-        } else if f.syn() && !f.ack() {
-            SegmentKind::Syn
-        } else if f.syn() {
-            SegmentKind::SynAck
-        } else if f.fin() {
-            SegmentKind::Fin
-        } else if self.len > 0 {
-            SegmentKind::Data
-        } else {
-            SegmentKind::Ack
-        }
+        SegmentKind::classify(self.flags, self.len as usize)
     }
 }
 

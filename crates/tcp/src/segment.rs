@@ -162,6 +162,24 @@ impl SegmentKind {
         }
     }
 
+    /// The kind of a segment with these control bits and this much payload,
+    /// by the first-match rule above.
+    pub const fn classify(flags: Flags, payload_len: usize) -> SegmentKind {
+        if flags.rst() {
+            SegmentKind::Rst
+        } else if flags.syn() && !flags.ack() {
+            SegmentKind::Syn
+        } else if flags.syn() {
+            SegmentKind::SynAck
+        } else if flags.fin() {
+            SegmentKind::Fin
+        } else if payload_len > 0 {
+            SegmentKind::Data
+        } else {
+            SegmentKind::Ack
+        }
+    }
+
     /// Parses a name as written in experiment files.
     pub fn from_name(name: &str) -> Option<SegmentKind> {
         SegmentKind::ALL.into_iter().find(|k| k.name() == name)
@@ -224,20 +242,7 @@ impl Segment {
 
     /// The kind of segment, by the first-match rule of [`SegmentKind`].
     pub fn kind(&self) -> SegmentKind {
-        let f = self.flags;
-        if f.rst() {
-            SegmentKind::Rst
-        } else if f.syn() && !f.ack() {
-            SegmentKind::Syn
-        } else if f.syn() {
-            SegmentKind::SynAck
-        } else if f.fin() {
-            SegmentKind::Fin
-        } else if !self.payload.is_empty() {
-            SegmentKind::Data
-        } else {
-            SegmentKind::Ack
-        }
+        SegmentKind::classify(self.flags, self.payload.len())
     }
 }
 
