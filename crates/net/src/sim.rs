@@ -378,13 +378,16 @@ impl Sim {
         if let Some(stop) = self.stopped {
             return Some(stop);
         }
-        // Wake-ups of sleeps that were cancelled are not events.
-        while let Some(Scheduled {
-            action: Action::WakeTask(token),
-            ..
-        }) = self.queue.peek()
-        {
-            if self.sockets.has_sleeper(*token) {
+        // Stale wake-ups are not events: a host timer whose deadline moved
+        // (or whose connection is gone), a sleep that was cancelled. They
+        // neither count nor move the clock, so `end` is the last real event.
+        while let Some(next) = self.queue.peek() {
+            let stale = match next.action {
+                Action::Wake(h) => self.hosts[h].wake_at != Some(next.at),
+                Action::WakeTask(token) => !self.sockets.has_sleeper(token),
+                _ => false,
+            };
+            if !stale {
                 break;
             }
             self.queue.pop();
@@ -673,11 +676,18 @@ impl Sim {
                     Event::Reset => AppError::Reset,
                     _ => AppError::TimedOut,
                 };
-                self.record(TraceKind::App {
-                    host: h,
-                    conn,
-                    call: AppCall::Error(error),
+                // A server end that never reached ESTABLISHED was never
+                // accepted: its application does not see it fail.
+                let seen = mapped.is_none_or(|(c, end)| {
+                    end == End::Client || self.conns[c as usize].ends[ix(end)].established.is_some()
                 });
+                if seen {
+                    self.record(TraceKind::App {
+                        host: h,
+                        conn,
+                        call: AppCall::Error(error),
+                    });
+                }
                 if is_async {
                     self.sockets.on_gone(h, id, Some(error));
                 }
@@ -693,16 +703,30 @@ impl Sim {
 
     /// A listener created a connection: find the experiment connection it
     /// belongs to by its 4-tuple, if that connection has no server end yet.
+    /// The experiment connection and end that a segment from `src` to
+    /// `dst` belongs to, by its 4-tuple.
+    fn conn_of_tuple(&self, src: SocketAddrV4, dst: SocketAddrV4) -> Option<(u32, End)> {
+        if let Some(&c) = self.by_tuple.get(&(src, dst)) {
+            return Some((c, End::Client));
+        }
+        self.by_tuple.get(&(dst, src)).map(|&c| (c, End::Server))
+    }
+
     pub(crate) fn adopt_passive(&mut self, h: HostId, id: ConnId) -> Option<(u32, End)> {
         let c = self.hosts[h].endpoint.connection(id)?;
         let key = (c.remote(), c.local());
         let local_port = c.local().port();
         let conn = *self.by_tuple.get(&key)?;
         let run = &mut self.conns[conn as usize];
-        if run.ids[1].is_some() {
-            return None; // a later connection on the same 4-tuple (TIME-WAIT reuse)
+        if run.ids[1].is_some() && run.ends[1].ended.is_none() {
+            return None; // the server end is still there: not ours to adopt
         }
+        // The first server end, or a new one after the last was dropped (a
+        // half-open connection the listener gave up on and the client's next
+        // SYN created again): it continues the same experiment connection.
         run.ids[1] = Some(id);
+        run.ends[1].ended = None;
+        run.ends[1].error = None;
         run.ends[1].port = Some(local_port);
         self.hosts[h].register(id, conn, End::Server);
         Some((conn, End::Server))
@@ -858,7 +882,13 @@ impl Sim {
             retransmission,
         } = t;
         let kind = seg.kind();
-        let mapped = id.and_then(|id| self.hosts[h].lookup(id));
+        let mapped = match id {
+            Some(id) => self.hosts[h].lookup(id),
+            // A reply with no connection state (a RST answering a segment
+            // for a connection that does not exist) belongs to the
+            // experiment connection of its 4-tuple, if any.
+            None => self.conn_of_tuple(seg.src, seg.dst),
+        };
         if let Some((c, end)) = mapped {
             let e = &mut self.conns[c as usize].ends[ix(end)];
             e.sent.bump(kind);

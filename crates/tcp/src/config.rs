@@ -76,7 +76,9 @@ pub enum RetryLimit {
     /// `n` retransmissions are sent.
     Retries(u32),
     /// Give up at the first expiry at or after this much time since the
-    /// segment was first sent (RFC 1122 §4.2.3.5, "R2").
+    /// retransmission of the current head began: since the SYN was sent for
+    /// a handshake, since the head of the send queue last changed for data
+    /// (RFC 1122 §4.2.3.5, "R2": time spent retransmitting one segment).
     Elapsed(Duration),
 }
 
