@@ -58,6 +58,9 @@ enum Command {
         /// Print only the summary.
         #[arg(long)]
         quiet: bool,
+        /// Write a ladder diagram of the run (SVG).
+        #[arg(long, value_name = "OUT.svg")]
+        diagram: Option<PathBuf>,
     },
     /// Run many seeds (and the file's [sweep] grid) in parallel; print statistics.
     Sweep {
@@ -78,6 +81,9 @@ enum Command {
         /// Run only every N-th run starting at run K (0 <= K < N) and print one JSON line per run, for `tcpsim merge`.
         #[arg(long, value_name = "K/N")]
         shard: Option<String>,
+        /// Write CDF plots of establishment and teardown times, one curve per grid point (SVG).
+        #[arg(long, value_name = "OUT.svg")]
+        plot: Option<PathBuf>,
     },
     /// The regression suite: run every *.toml under PATHs, check [expect] and golden timelines.
     Check {
@@ -129,6 +135,7 @@ fn main() -> ExitCode {
             format,
             pcap,
             quiet,
+            diagram,
         } => commands::run(
             &file,
             seed,
@@ -139,6 +146,7 @@ fn main() -> ExitCode {
             },
             pcap.as_deref(),
             quiet,
+            diagram.as_deref(),
         ),
         Command::Sweep {
             file,
@@ -147,6 +155,7 @@ fn main() -> ExitCode {
             jobs,
             format,
             shard,
+            plot,
         } => commands::sweep(
             &file,
             seeds.as_deref(),
@@ -154,6 +163,7 @@ fn main() -> ExitCode {
             jobs,
             format.into(),
             shard.as_deref(),
+            plot.as_deref(),
         ),
         Command::Check {
             paths,

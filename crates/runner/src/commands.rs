@@ -99,6 +99,7 @@ pub fn run(
     format: RunFormat,
     pcap: Option<&Path>,
     quiet: bool,
+    diagram: Option<&Path>,
 ) -> u8 {
     let name = file.display().to_string();
     let sets = match parse_sets(sets) {
@@ -139,6 +140,17 @@ pub fn run(
     let checks = evaluate(&exp, &r);
     if let (Some(path), Some(bytes)) = (pcap, &r.pcap) {
         if let Err(e) = std::fs::write(path, bytes) {
+            eprintln!("error: cannot write {}: {e}", path.display());
+            return BAD_INPUT;
+        }
+    }
+    if let Some(path) = diagram {
+        let header = Header {
+            name: &exp.name,
+            seed,
+            profile: exp.profile.name(),
+        };
+        if let Err(e) = std::fs::write(path, crate::diagram::render(&header, &r)) {
             eprintln!("error: cannot write {}: {e}", path.display());
             return BAD_INPUT;
         }
@@ -210,12 +222,20 @@ pub fn sweep(
     jobs: Option<usize>,
     format: SweepFormat,
     shard: Option<&str>,
+    plot: Option<&Path>,
 ) -> u8 {
     let name = file.display().to_string();
     let fail = |e: String| {
         eprintln!("error: {e}");
         BAD_INPUT
     };
+    if plot.is_some() && shard.is_some() {
+        return fail(
+            "--plot needs every run of the sweep; it cannot be combined with --shard \
+             (run the sweep unsharded to plot it)"
+                .to_string(),
+        );
+    }
     let sets = match parse_sets(sets) {
         Ok(s) => s,
         Err(e) => return fail(e),
@@ -251,6 +271,12 @@ pub fn sweep(
             return BAD_INPUT;
         }
     };
+    if let Some(path) = plot {
+        if let Err(e) = std::fs::write(path, crate::plot::render(&plan.name, &records)) {
+            eprintln!("error: cannot write {}: {e}", path.display());
+            return BAD_INPUT;
+        }
+    }
     let any_failed = records.iter().any(|r| !r.failed.is_empty());
     let code = if shard.is_some() {
         let mut out = String::new();

@@ -9,10 +9,13 @@
 
 pub mod build;
 pub mod commands;
+pub mod diagram;
 pub mod evaluate;
 pub mod experiment;
+pub mod plot;
 pub mod report;
 pub mod suite;
+pub mod svg;
 pub mod sweep;
 pub mod timeline;
 
