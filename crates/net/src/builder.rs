@@ -13,13 +13,14 @@
 //! | ephemeral ports per host | 49152–65535 |
 
 use std::net::Ipv4Addr;
+use std::sync::Arc;
 
 use tcpsim_tcp::{Config, Duration, Endpoint, SegmentKind};
 
 use crate::fault::{FaultAction, FaultRule, Faults};
 use crate::link::{Link, LinkParams, LinkParamsError};
-use crate::rng::stream;
-use crate::sim::{Host, Limits, LinkDir, Sim};
+use crate::rng::{name_hash, stream_numbered};
+use crate::sim::{Host, Limits, LinkDir, RunResult, Sim, Topology};
 use crate::trace::HostId;
 use crate::workload::{OpenMode, Workload};
 
@@ -211,6 +212,12 @@ impl SimBuilder {
 
     /// Checks everything and makes the simulation.
     pub fn build(&self) -> Result<Sim, BuildError> {
+        Ok(self.blueprint()?.sim(self.seed))
+    }
+
+    /// Checks everything and makes a [`Blueprint`]: the simulation for any
+    /// seed, without checking or naming anything again.
+    pub fn blueprint(&self) -> Result<Blueprint, BuildError> {
         let n = self.hosts.len();
         let known = |h: HostId| {
             if h < n {
@@ -248,15 +255,21 @@ impl SimBuilder {
             pairs.push(pair);
             for (from, to, params) in [(a, b, ab), (b, a, ba)] {
                 let name = format!("link:{}->{}", self.hosts[from].name, self.hosts[to].name);
+                let number = name_hash(&name);
                 let model =
-                    Link::new(params.clone(), stream(self.seed, &name)).map_err(|source| {
+                    Link::new(params.clone(), stream_numbered(0, number)).map_err(|source| {
                         BuildError::Link {
                             from: self.name(from),
                             to: self.name(to),
                             source,
                         }
                     })?;
-                links.push(LinkDir { from, to, model });
+                links.push(LinkPlan {
+                    from,
+                    to,
+                    model,
+                    stream: number,
+                });
             }
         }
         for (i, f) in self.faults.iter().enumerate() {
@@ -283,11 +296,11 @@ impl SimBuilder {
         let hosts = self
             .hosts
             .iter()
-            .map(|h| {
-                let rng = stream(self.seed, &format!("host:{}", h.name));
-                let mut endpoint = Endpoint::new(h.addr, h.config, rng);
-                endpoint.set_ephemeral_ports(h.ephemeral.0, h.ephemeral.1);
-                Host::new(h.name.clone(), h.addr, endpoint)
+            .map(|h| HostPlan {
+                addr: h.addr,
+                config: Arc::new(h.config),
+                ephemeral: h.ephemeral,
+                stream: name_hash(&format!("host:{}", h.name)),
             })
             .collect();
         let listeners = self
@@ -300,18 +313,161 @@ impl SimBuilder {
         for f in &self.faults {
             faults.push(f.clone());
         }
-        Ok(Sim::new(
+        let pairs: Vec<(HostId, HostId)> = links.iter().map(|l| (l.from, l.to)).collect();
+        let topo = Topology::new(
+            self.hosts.iter().map(|h| h.name.clone()).collect(),
+            self.hosts.iter().map(|h| h.addr).collect(),
+            &pairs,
+        );
+        Ok(Blueprint {
+            topo: Arc::new(topo),
             hosts,
             links,
             faults,
-            stream(self.seed, "faults"),
-            self.workloads.clone(),
+            faults_stream: name_hash("faults"),
+            workloads: self.workloads.clone(),
             listeners,
+            limits: self.limits,
+            trace: self.trace,
+            pcap: self.pcap,
+            keep_paths: self.keep_paths,
+        })
+    }
+}
+
+/// A host of a [`Blueprint`].
+#[derive(Clone, Debug)]
+struct HostPlan {
+    addr: Ipv4Addr,
+    /// Shared by every connection of the host, in every run.
+    config: Arc<Config>,
+    ephemeral: (u16, u16),
+    /// The stream number of `host:NAME` ([`crate::rng`]).
+    stream: u64,
+}
+
+/// A link direction of a [`Blueprint`].
+#[derive(Clone, Debug)]
+struct LinkPlan {
+    from: HostId,
+    to: HostId,
+    /// The checked link, to be copied and given the run's stream.
+    model: Link,
+    /// The stream number of `link:A->B`.
+    stream: u64,
+}
+
+/// A checked simulation, ready to be made for any seed: what a sweep builds
+/// once and runs many times ([`SimBuilder::blueprint`]).
+///
+/// Everything that does not depend on the seed is done once: validation,
+/// the names of the random streams, the routing tables, the host names a
+/// run reports (shared, not copied). [`Blueprint::sim`] gives exactly the
+/// simulation [`SimBuilder::build`] gives for that seed.
+///
+/// ```
+/// use std::net::Ipv4Addr;
+/// use tcpsim_net::{CloseMode, LinkParams, OpenMode, SimBuilder, Workload};
+/// use tcpsim_tcp::{Config, Instant};
+///
+/// let mut b = SimBuilder::new(1);
+/// let client = b.host("client", Ipv4Addr::new(10, 0, 0, 1), Config::rfc());
+/// let server = b.host("server", Ipv4Addr::new(10, 0, 0, 2), Config::rfc());
+/// b.listen(server, 80);
+/// b.link(client, server, LinkParams::default(), LinkParams::default());
+/// b.connection(Workload {
+///     client, server, port: 80, open_at: Instant::ZERO, open: OpenMode::Active,
+///     client_port: None, client_sends: 0, server_sends: 0,
+///     close: CloseMode::ClientFirst, close_at: None,
+/// });
+/// let blueprint = b.blueprint().unwrap();
+/// for seed in 1..=3 {
+///     let r = blueprint.sim(seed).run();
+///     assert_eq!(r.connections[0].outcome, tcpsim_net::Outcome::Closed);
+/// }
+/// ```
+#[derive(Clone, Debug)]
+pub struct Blueprint {
+    topo: Arc<Topology>,
+    hosts: Vec<HostPlan>,
+    links: Vec<LinkPlan>,
+    faults: Faults,
+    faults_stream: u64,
+    workloads: Vec<Workload>,
+    listeners: Vec<(HostId, u16)>,
+    limits: Limits,
+    trace: bool,
+    pcap: bool,
+    keep_paths: bool,
+}
+
+impl Blueprint {
+    /// The simulation drawn from `seed`.
+    pub fn sim(&self, seed: u64) -> Sim {
+        let hosts = self
+            .hosts
+            .iter()
+            .map(|h| {
+                let rng = stream_numbered(seed, h.stream);
+                let mut endpoint = Endpoint::with_shared_config(h.addr, Arc::clone(&h.config), rng);
+                endpoint.set_ephemeral_ports(h.ephemeral.0, h.ephemeral.1);
+                Host::new(h.addr, endpoint)
+            })
+            .collect();
+        let links = self
+            .links
+            .iter()
+            .map(|l| LinkDir {
+                from: l.from,
+                to: l.to,
+                model: l.model.with_rng(stream_numbered(seed, l.stream)),
+            })
+            .collect();
+        Sim::new(
+            Arc::clone(&self.topo),
+            hosts,
+            links,
+            self.faults.clone(),
+            stream_numbered(seed, self.faults_stream),
+            &self.workloads,
+            &self.listeners,
             self.limits,
             self.trace,
             self.pcap,
             self.keep_paths,
-        ))
+        )
+    }
+
+    /// Runs the simulation of `seed` in `sim`, reusing its memory when it
+    /// holds a simulation this blueprint made (else making one): the same
+    /// result as `self.sim(seed).run()`, without allocating and freeing
+    /// every table for every run. What a sweep worker does for each seed.
+    pub fn rerun(&self, sim: &mut Option<Sim>, seed: u64) -> RunResult {
+        match sim {
+            Some(s) if s.has_topology(&self.topo) => s.reset(
+                self.hosts.iter().map(|h| stream_numbered(seed, h.stream)),
+                self.links
+                    .iter()
+                    .map(|l| l.model.draws().then(|| stream_numbered(seed, l.stream))),
+                self.faults
+                    .draws()
+                    .then(|| stream_numbered(seed, self.faults_stream)),
+                &self.workloads,
+                &self.listeners,
+                self.limits,
+                (self.trace, self.pcap, self.keep_paths),
+            ),
+            _ => *sim = Some(self.sim(seed)),
+        }
+        match sim {
+            Some(s) => s.run_in_place(),
+            None => unreachable!("set just above"),
+        }
+    }
+
+    /// How many connections a run of it has.
+    pub fn connections(&self) -> usize {
+        self.workloads.len()
     }
 }
 
@@ -332,5 +488,88 @@ pub fn fault(
         nth: nth.map(<[u32]>::to_vec),
         start: None,
         end: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::link::{Distribution, Loss};
+    use crate::workload::CloseMode;
+    use tcpsim_tcp::Instant;
+
+    /// Lossy, jittery, duplicating and corrupting links, a corrupting
+    /// fault, many connections with data both ways: every random stream
+    /// is drawn from.
+    fn noisy(trace: bool) -> SimBuilder {
+        let mut b = SimBuilder::new(0);
+        b.trace(trace);
+        let client = b.host("client", Ipv4Addr::new(10, 0, 0, 1), Config::rfc());
+        let server = b.host("server", Ipv4Addr::new(10, 0, 0, 2), Config::linux());
+        b.listen(server, 80);
+        let link = LinkParams {
+            delay: Duration::from_millis(10),
+            jitter: Duration::from_millis(3),
+            distribution: Distribution::Normal,
+            loss: Loss::Bernoulli(0.1),
+            duplicate: 0.05,
+            corrupt: 0.05,
+            reorder: 0.1,
+            ..LinkParams::default()
+        };
+        b.link(client, server, link.clone(), link);
+        b.fault(fault(
+            FaultAction::Corrupt,
+            None,
+            None,
+            &[SegmentKind::Data],
+            Some(&[2]),
+        ));
+        for i in 0..20 {
+            b.connection(Workload {
+                client,
+                server,
+                port: 80,
+                open_at: Instant::from_millis(i * 7),
+                open: OpenMode::Active,
+                client_port: None,
+                client_sends: 3000,
+                server_sends: 2000,
+                close: CloseMode::ClientFirst,
+                close_at: None,
+            });
+        }
+        b
+    }
+
+    fn same(a: &crate::RunResult, b: &crate::RunResult) {
+        assert_eq!(a.end, b.end);
+        assert_eq!(a.stop_reason, b.stop_reason);
+        assert_eq!(a.events, b.events);
+        assert_eq!(a.connections, b.connections);
+        assert_eq!(a.trace, b.trace);
+    }
+
+    #[test]
+    fn a_rerun_gives_exactly_what_a_fresh_simulation_gives() {
+        for trace in [false, true] {
+            let blueprint = noisy(trace).blueprint().unwrap();
+            let mut scratch = None;
+            for seed in 0..30 {
+                let reused = blueprint.rerun(&mut scratch, seed);
+                same(&reused, &blueprint.sim(seed).run());
+            }
+        }
+    }
+
+    #[test]
+    fn a_scratch_simulation_can_switch_blueprints() {
+        let a = noisy(true).blueprint().unwrap();
+        let b = noisy(false).blueprint().unwrap();
+        let mut scratch = None;
+        for seed in 0..10 {
+            let bp = if seed % 2 == 0 { &a } else { &b };
+            same(&bp.rerun(&mut scratch, seed), &bp.sim(seed).run());
+        }
     }
 }

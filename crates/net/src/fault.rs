@@ -82,6 +82,21 @@ impl Faults {
         self.rules.push((rule, 0));
     }
 
+    /// Whether a rule corrupts packets: the only faults that draw from
+    /// the fault stream (which bit to flip).
+    pub(crate) fn draws(&self) -> bool {
+        self.rules
+            .iter()
+            .any(|(r, _)| r.action == FaultAction::Corrupt)
+    }
+
+    /// Every rule's count back to zero, for another run.
+    pub(crate) fn reset(&mut self) {
+        for (_, count) in &mut self.rules {
+            *count = 0;
+        }
+    }
+
     /// Whether there are no rules.
     pub fn is_empty(&self) -> bool {
         self.rules.is_empty()

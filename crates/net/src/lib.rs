@@ -38,8 +38,8 @@ mod sockets;
 pub mod trace;
 pub mod workload;
 
-pub use builder::{BuildError, SimBuilder, fault};
-pub use sim::{Limits, RunResult, Sim, StopReason};
+pub use builder::{Blueprint, BuildError, SimBuilder, fault};
+pub use sim::{EventQueue, Limits, RunResult, Sim, StopReason};
 pub use sim_async::{
     Scenario, ScenarioResult, TaskResult, TcpListener, TcpStream, ToAddr, UnknownHost, spawn, time,
 };

@@ -435,10 +435,53 @@ impl Link {
             ge_bad: false,
             reorder_counter: 0,
             last_time_to_send: None,
-            in_queue: BinaryHeap::with_capacity(params.queue.min(1024) as usize),
+            in_queue: BinaryHeap::new(),
             rng,
             params,
         })
+    }
+
+    /// This link, in its initial state, drawing from `rng` instead: what a
+    /// new run of the same link needs, without checking the parameters again.
+    pub fn with_rng(&self, rng: ChaCha8Rng) -> Link {
+        Link {
+            params: self.params.clone(),
+            rng,
+            duplicate: self.duplicate,
+            corrupt: self.corrupt,
+            reorder: self.reorder,
+            loss: self.loss,
+            ge_bad: false,
+            reorder_counter: 0,
+            last_time_to_send: None,
+            in_queue: BinaryHeap::new(),
+        }
+    }
+
+    /// Whether this link ever draws from its random stream (some
+    /// impairment is on). A link that never draws needs no new stream for
+    /// a new run.
+    pub(crate) fn draws(&self) -> bool {
+        let loss = match self.loss {
+            LossModel::Bernoulli(p) => !p.is_never(),
+            LossModel::GilbertElliott { .. } => true,
+        };
+        loss || !self.duplicate.is_never()
+            || !self.corrupt.is_never()
+            || !self.reorder.is_never()
+            || self.params.jitter != Duration::ZERO
+    }
+
+    /// Back to the initial state, keeping its buffer, drawing from `rng`
+    /// (`None` for a link that never draws: its stream does not matter).
+    pub(crate) fn reset(&mut self, rng: Option<ChaCha8Rng>) {
+        if let Some(rng) = rng {
+            self.rng = rng;
+        }
+        self.ge_bad = false;
+        self.reorder_counter = 0;
+        self.last_time_to_send = None;
+        self.in_queue.clear();
     }
 
     /// The parameters this link was built with.

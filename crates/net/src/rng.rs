@@ -47,10 +47,17 @@ const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
 /// a different seed or name gives an unrelated one. See the module docs for
 /// how the key and stream number are derived.
 pub fn stream(seed: u64, name: &str) -> ChaCha8Rng {
+    stream_numbered(seed, name_hash(name))
+}
+
+/// The random stream with stream number `number` under `seed`:
+/// `stream(seed, name)` is `stream_numbered(seed, name_hash(name))`. For
+/// callers that make many runs of one set of names and hash them once.
+pub fn stream_numbered(seed: u64, number: u64) -> ChaCha8Rng {
     let mut key = [0u8; 32];
     key[..8].copy_from_slice(&seed.to_le_bytes());
     let mut rng = ChaCha8Rng::from_seed(key);
-    rng.set_stream(name_hash(name));
+    rng.set_stream(number);
     rng
 }
 

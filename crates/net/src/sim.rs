@@ -17,8 +17,10 @@
 //! checksum check.
 
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, BinaryHeap};
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::net::{Ipv4Addr, SocketAddrV4};
+use std::sync::Arc;
 
 use rand_chacha::ChaCha8Rng;
 use rand_core::RngCore;
@@ -67,10 +69,10 @@ pub struct RunResult {
     pub trace: Option<Vec<TraceRecord>>,
     /// The capture, if the run kept one.
     pub pcap: Option<Vec<u8>>,
-    /// Host names, by host id.
-    pub host_names: Vec<String>,
+    /// Host names, by host id (shared by every run of one blueprint).
+    pub host_names: Arc<[String]>,
     /// Host addresses, by host id.
-    pub host_addrs: Vec<Ipv4Addr>,
+    pub host_addrs: Arc<[Ipv4Addr]>,
 }
 
 /// A packet in flight.
@@ -84,47 +86,137 @@ enum Packet {
     },
 }
 
+/// A packet in flight from one host to another, waiting in the packet slab.
 #[derive(Debug)]
+struct InFlight {
+    from: u32,
+    to: u32,
+    packet: Packet,
+}
+
+/// What an event does. Small and `Copy`, so the event queue moves 32-byte
+/// entries; the packets themselves wait in a slab ([`Sim::packets`]).
+#[derive(Clone, Copy, Debug)]
 enum Action {
-    Deliver {
-        from: HostId,
-        to: HostId,
-        packet: Packet,
-    },
-    Wake(HostId),
+    /// The packet in this slot of the slab arrives.
+    Deliver(u32),
+    /// A host's timer is due.
+    Wake(u32),
     Open(u32),
     CloseAt(u32),
     /// An async task's sleep is over.
     WakeTask(u64),
 }
 
-#[derive(Debug)]
-struct Scheduled {
-    at: Instant,
-    pub(crate) seq: u64,
-    action: Action,
+/// The engine's event queue: the earliest event first, and events at the
+/// same instant in the order they were scheduled. A sequence number breaks
+/// ties, never a hash or an address, so the order is the same on every run.
+///
+/// A binary heap of `(time, sequence, item)`; the engine's items are
+/// 16-byte `Copy` actions (packets wait elsewhere), so an entry is 32 bytes.
+///
+/// ```
+/// use tcpsim_net::EventQueue;
+/// use tcpsim_tcp::Instant;
+///
+/// let mut q = EventQueue::new();
+/// q.push(Instant::from_millis(2), "later");
+/// q.push(Instant::from_millis(1), "first");
+/// q.push(Instant::from_millis(2), "last");
+/// assert_eq!(q.pop(), Some((Instant::from_millis(1), "first")));
+/// assert_eq!(q.pop(), Some((Instant::from_millis(2), "later")));
+/// assert_eq!(q.pop(), Some((Instant::from_millis(2), "last")));
+/// assert_eq!(q.pop(), None);
+/// ```
+#[derive(Clone, Debug)]
+pub struct EventQueue<T> {
+    heap: BinaryHeap<Scheduled<T>>,
+    seq: u64,
 }
 
-impl PartialEq for Scheduled {
+#[derive(Clone, Copy, Debug)]
+struct Scheduled<T> {
+    at: Instant,
+    seq: u64,
+    item: T,
+}
+
+impl<T> PartialEq for Scheduled<T> {
     fn eq(&self, other: &Self) -> bool {
         (self.at, self.seq) == (other.at, other.seq)
     }
 }
-impl Eq for Scheduled {}
-impl PartialOrd for Scheduled {
+impl<T> Eq for Scheduled<T> {}
+impl<T> PartialOrd for Scheduled<T> {
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
         Some(self.cmp(other))
     }
 }
-impl Ord for Scheduled {
+impl<T> Ord for Scheduled<T> {
     /// Reversed, so that `BinaryHeap` pops the earliest `(at, seq)` first.
     fn cmp(&self, other: &Self) -> Ordering {
         (other.at, other.seq).cmp(&(self.at, self.seq))
     }
 }
 
+impl<T> Default for EventQueue<T> {
+    fn default() -> Self {
+        EventQueue::new()
+    }
+}
+
+impl<T> EventQueue<T> {
+    /// An empty queue.
+    pub fn new() -> Self {
+        EventQueue::with_capacity(0)
+    }
+
+    /// An empty queue with room for `n` events.
+    pub fn with_capacity(n: usize) -> Self {
+        EventQueue {
+            heap: BinaryHeap::with_capacity(n),
+            seq: 0,
+        }
+    }
+
+    /// Schedules `item` at `at`, after everything already scheduled at `at`.
+    pub fn push(&mut self, at: Instant, item: T) {
+        self.seq += 1;
+        self.heap.push(Scheduled {
+            at,
+            seq: self.seq,
+            item,
+        });
+    }
+
+    /// The earliest event (the first scheduled of the earliest instant).
+    pub fn pop(&mut self) -> Option<(Instant, T)> {
+        self.heap.pop().map(|s| (s.at, s.item))
+    }
+
+    /// What [`EventQueue::pop`] would return, without removing it.
+    pub fn peek(&self) -> Option<(Instant, &T)> {
+        self.heap.peek().map(|s| (s.at, &s.item))
+    }
+
+    /// Events waiting.
+    pub fn len(&self) -> usize {
+        self.heap.len()
+    }
+
+    /// Whether nothing waits.
+    pub fn is_empty(&self) -> bool {
+        self.heap.is_empty()
+    }
+
+    /// Forgets every event (and starts the sequence over), keeping the memory.
+    pub fn clear(&mut self) {
+        self.heap.clear();
+        self.seq = 0;
+    }
+}
+
 pub(crate) struct Host {
-    pub(crate) name: String,
     pub(crate) addr: Ipv4Addr,
     pub(crate) endpoint: Endpoint,
     wake_at: Option<Instant>,
@@ -133,9 +225,8 @@ pub(crate) struct Host {
 }
 
 impl Host {
-    pub(crate) fn new(name: String, addr: Ipv4Addr, endpoint: Endpoint) -> Host {
+    pub(crate) fn new(addr: Ipv4Addr, endpoint: Endpoint) -> Host {
         Host {
-            name,
             addr,
             endpoint,
             wake_at: None,
@@ -237,27 +328,117 @@ const PATTERN: [u8; 256] = {
     p
 };
 
+/// What every run of one blueprint shares: host names and addresses, and
+/// the routing tables. Immutable, so runs share it instead of copying it.
+#[derive(Debug)]
+pub(crate) struct Topology {
+    /// Host names, by host id.
+    pub(crate) names: Arc<[String]>,
+    /// Host addresses, by host id.
+    pub(crate) addrs: Arc<[Ipv4Addr]>,
+    /// `(address, host)`, sorted by address.
+    by_addr: Vec<(Ipv4Addr, HostId)>,
+    /// `((from, to), link direction)`, sorted.
+    routes: Vec<((HostId, HostId), usize)>,
+}
+
+impl Topology {
+    pub(crate) fn new(
+        names: Vec<String>,
+        addrs: Vec<Ipv4Addr>,
+        links: &[(HostId, HostId)],
+    ) -> Self {
+        let mut by_addr: Vec<(Ipv4Addr, HostId)> =
+            addrs.iter().enumerate().map(|(i, a)| (*a, i)).collect();
+        by_addr.sort_unstable();
+        let mut routes: Vec<((HostId, HostId), usize)> =
+            links.iter().enumerate().map(|(i, l)| (*l, i)).collect();
+        routes.sort_unstable();
+        Topology {
+            names: names.into(),
+            addrs: addrs.into(),
+            by_addr,
+            routes,
+        }
+    }
+
+    /// The host with this address.
+    pub(crate) fn host_at(&self, addr: Ipv4Addr) -> Option<HostId> {
+        let i = self.by_addr.binary_search_by_key(&addr, |e| e.0).ok()?;
+        Some(self.by_addr[i].1)
+    }
+
+    /// The link direction from `from` to `to`.
+    fn link(&self, from: HostId, to: HostId) -> Option<usize> {
+        let i = self
+            .routes
+            .binary_search_by_key(&(from, to), |e| e.0)
+            .ok()?;
+        Some(self.routes[i].1)
+    }
+}
+
+/// A fixed, fast hash (the splitmix64 finalizer) for maps that are only
+/// looked up, never iterated, so their order cannot reach any output.
+#[derive(Default)]
+pub(crate) struct FixedHasher(u64);
+
+impl Hasher for FixedHasher {
+    fn finish(&self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 30;
+        x = x.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        x ^= x >> 27;
+        x = x.wrapping_mul(0x94d0_49bb_1331_11eb);
+        x ^ (x >> 31)
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, x: u64) {
+        self.0 = self.0.rotate_left(29) ^ x;
+    }
+
+    fn write_u128(&mut self, x: u128) {
+        self.write_u64(x as u64);
+        self.write_u64((x >> 64) as u64);
+    }
+}
+
+/// A 4-tuple as one map key: `(client address, server address)`, 48 bits each.
+fn tuple_key(client: SocketAddrV4, server: SocketAddrV4) -> u128 {
+    let half = |a: SocketAddrV4| (u128::from(u32::from(*a.ip())) << 16) | u128::from(a.port());
+    (half(client) << 48) | half(server)
+}
+
 /// A simulation ready to run; built by [`crate::SimBuilder`].
 pub struct Sim {
     pub(crate) now: Instant,
-    queue: BinaryHeap<Scheduled>,
-    seq: u64,
+    queue: EventQueue<Action>,
+    /// Packets in flight, by slot; `free_packets` lists the empty slots.
+    packets: Vec<Option<InFlight>>,
+    free_packets: Vec<u32>,
     pub(crate) hosts: Vec<Host>,
     pub(crate) links: Vec<LinkDir>,
-    pub(crate) link_of: BTreeMap<(HostId, HostId), usize>,
-    pub(crate) host_of_addr: BTreeMap<Ipv4Addr, HostId>,
+    pub(crate) topo: Arc<Topology>,
     faults: Faults,
     fault_rng: ChaCha8Rng,
     pub(crate) conns: Vec<ConnRun>,
     /// (client address, server address) → experiment connection.
-    pub(crate) by_tuple: BTreeMap<(SocketAddrV4, SocketAddrV4), u32>,
+    by_tuple: HashMap<u128, u32, BuildHasherDefault<FixedHasher>>,
     pub(crate) trace: Option<Vec<TraceRecord>>,
     pcap: Option<PcapWriter>,
     keep_paths: bool,
     pub(crate) limits: Limits,
     pub(crate) events: u64,
     read_buf: Vec<u8>,
-    reactions: std::collections::VecDeque<Reaction>,
+    /// What applications write (the pattern), kept between writes.
+    write_buf: Vec<u8>,
+    reactions: VecDeque<Reaction>,
     pub(crate) sockets: crate::sockets::Sockets,
     /// Set once the run has stopped; sockets dropped afterwards do nothing.
     pub(crate) stopped: Option<StopReason>,
@@ -266,46 +447,99 @@ pub struct Sim {
 impl Sim {
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
+        topo: Arc<Topology>,
         hosts: Vec<Host>,
         links: Vec<LinkDir>,
         faults: Faults,
         fault_rng: ChaCha8Rng,
-        workloads: Vec<Workload>,
-        listeners: Vec<(HostId, u16)>,
+        workloads: &[Workload],
+        listeners: &[(HostId, u16)],
         limits: Limits,
         trace: bool,
         pcap: bool,
         keep_paths: bool,
     ) -> Sim {
-        let link_of = links
-            .iter()
-            .enumerate()
-            .map(|(i, l)| ((l.from, l.to), i))
-            .collect();
-        let host_of_addr = hosts.iter().enumerate().map(|(i, h)| (h.addr, i)).collect();
         let mut sim = Sim {
             now: Instant::ZERO,
-            queue: BinaryHeap::new(),
-            seq: 0,
+            queue: EventQueue::with_capacity(workloads.len() + 8),
+            packets: Vec::new(),
+            free_packets: Vec::new(),
             hosts,
             links,
-            link_of,
-            host_of_addr,
+            topo,
             faults,
             fault_rng,
             conns: Vec::with_capacity(workloads.len()),
-            by_tuple: BTreeMap::new(),
+            by_tuple: HashMap::default(),
             trace: trace.then(Vec::new),
             pcap: pcap.then(PcapWriter::new),
             keep_paths,
             limits,
             events: 0,
             read_buf: Vec::new(),
-            reactions: std::collections::VecDeque::new(),
+            write_buf: Vec::new(),
+            reactions: VecDeque::new(),
             sockets: crate::sockets::Sockets::default(),
             stopped: None,
         };
-        for (host, port) in listeners {
+        sim.start(workloads, listeners);
+        sim
+    }
+
+    /// Starts over for another seed, keeping every buffer: what
+    /// [`crate::Blueprint::rerun`] does between runs of one blueprint.
+    /// `hosts` gives each host's new random stream, `links` each link
+    /// direction's, in order (`None` for a stream that is never drawn
+    /// from, which need not be made again; the same for `fault_rng`).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn reset(
+        &mut self,
+        host_rngs: impl Iterator<Item = ChaCha8Rng>,
+        link_rngs: impl Iterator<Item = Option<ChaCha8Rng>>,
+        fault_rng: Option<ChaCha8Rng>,
+        workloads: &[Workload],
+        listeners: &[(HostId, u16)],
+        limits: Limits,
+        (trace, pcap, keep_paths): (bool, bool, bool),
+    ) {
+        self.limits = limits;
+        self.keep_paths = keep_paths;
+        self.now = Instant::ZERO;
+        self.queue.clear();
+        self.packets.clear();
+        self.free_packets.clear();
+        for (host, rng) in self.hosts.iter_mut().zip(host_rngs) {
+            host.endpoint.reset(rng);
+            host.wake_at = None;
+            host.conns.clear();
+        }
+        for (link, rng) in self.links.iter_mut().zip(link_rngs) {
+            link.model.reset(rng);
+        }
+        self.faults.reset();
+        if let Some(rng) = fault_rng {
+            self.fault_rng = rng;
+        }
+        self.conns = Vec::with_capacity(workloads.len());
+        self.by_tuple.clear();
+        self.trace = trace.then(Vec::new);
+        self.pcap = pcap.then(PcapWriter::new);
+        self.events = 0;
+        self.reactions.clear();
+        self.sockets = crate::sockets::Sockets::default();
+        self.stopped = None;
+        self.start(workloads, listeners);
+    }
+
+    /// Whether this simulation was made from the blueprint with `topo`.
+    pub(crate) fn has_topology(&self, topo: &Arc<Topology>) -> bool {
+        Arc::ptr_eq(&self.topo, topo)
+    }
+
+    /// The listeners, and the opens and closes of the connections.
+    fn start(&mut self, workloads: &[Workload], listeners: &[(HostId, u16)]) {
+        let sim = self;
+        for &(host, port) in listeners {
             // Ports were checked by the builder; a second listen on one port is a no-op.
             let _ = sim.hosts[host].endpoint.listen(port);
             sim.record(TraceKind::App {
@@ -314,7 +548,22 @@ impl Sim {
                 call: AppCall::Listen,
             });
         }
-        for (i, w) in workloads.into_iter().enumerate() {
+        // Room for every connection from the start: no growth (and no copy
+        // of a large table) while the run builds up. (Small runs grow as
+        // they go, which costs less than counting.)
+        if workloads.len() >= 64 {
+            let mut ends = vec![0usize; sim.hosts.len()];
+            for w in workloads {
+                ends[w.client] += 1;
+                ends[w.server] += 1;
+            }
+            for (host, n) in sim.hosts.iter_mut().zip(ends) {
+                host.endpoint.reserve(n);
+                host.conns.reserve(n);
+            }
+        }
+        sim.by_tuple.reserve(workloads.len());
+        for (i, &w) in workloads.iter().enumerate() {
             let i = i as u32;
             sim.schedule(w.open_at, Action::Open(i));
             if let Some(t) = w.close_at {
@@ -330,7 +579,6 @@ impl Sim {
                 aborted: false,
             });
         }
-        sim
     }
 
     /// The current virtual time.
@@ -340,7 +588,18 @@ impl Sim {
 
     /// A host's name.
     pub fn host_name(&self, host: HostId) -> &str {
-        &self.hosts[host].name
+        &self.topo.names[host]
+    }
+
+    /// The host with this address.
+    pub(crate) fn host_at(&self, addr: Ipv4Addr) -> Option<HostId> {
+        self.topo.host_at(addr)
+    }
+
+    /// Records that the experiment connection `conn` runs from `client` to
+    /// `server`, so that the server end a listener creates finds its way to it.
+    pub(crate) fn note_tuple(&mut self, client: SocketAddrV4, server: SocketAddrV4, conn: u32) {
+        self.by_tuple.insert(tuple_key(client, server), conn);
     }
 
     pub(crate) fn schedule_wake(&mut self, at: Instant, token: u64) {
@@ -348,14 +607,32 @@ impl Sim {
     }
 
     fn schedule(&mut self, at: Instant, action: Action) {
-        self.seq += 1;
-        self.queue.push(Scheduled {
-            at,
-            seq: self.seq,
-            action,
-        });
+        self.queue.push(at, action);
     }
 
+    /// Parks a packet in the slab until its delivery; returns its slot.
+    fn put_packet(&mut self, p: InFlight) -> u32 {
+        match self.free_packets.pop() {
+            Some(slot) => {
+                self.packets[slot as usize] = Some(p);
+                slot
+            }
+            None => {
+                self.packets.push(Some(p));
+                (self.packets.len() - 1) as u32
+            }
+        }
+    }
+
+    /// Takes a packet out of the slab for delivery.
+    fn take_packet(&mut self, slot: u32) -> InFlight {
+        self.free_packets.push(slot);
+        self.packets[slot as usize]
+            .take()
+            .expect("a delivery's packet is in the slab until it is delivered")
+    }
+
+    #[inline]
     pub(crate) fn record(&mut self, kind: TraceKind) {
         if let Some(t) = &mut self.trace {
             t.push(TraceRecord { at: self.now, kind });
@@ -372,6 +649,17 @@ impl Sim {
         self.finish(stop)
     }
 
+    /// [`Sim::run`], leaving the simulation's buffers in place for
+    /// [`Sim::reset`].
+    pub(crate) fn run_in_place(&mut self) -> RunResult {
+        let stop = loop {
+            if let Some(stop) = self.step() {
+                break stop;
+            }
+        };
+        self.result(stop)
+    }
+
     /// Processes the next event (and the applications' reactions to it);
     /// `Some` once the run is over, with the reason.
     pub(crate) fn step(&mut self) -> Option<StopReason> {
@@ -381,9 +669,9 @@ impl Sim {
         // Stale wake-ups are not events: a host timer whose deadline moved
         // (or whose connection is gone), a sleep that was cancelled. They
         // neither count nor move the clock, so `end` is the last real event.
-        while let Some(next) = self.queue.peek() {
-            let stale = match next.action {
-                Action::Wake(h) => self.hosts[h].wake_at != Some(next.at),
+        while let Some((at, &action)) = self.queue.peek() {
+            let stale = match action {
+                Action::Wake(h) => self.hosts[h as usize].wake_at != Some(at),
                 Action::WakeTask(token) => !self.sockets.has_sleeper(token),
                 _ => false,
             };
@@ -394,9 +682,7 @@ impl Sim {
         }
         let stop = match self.queue.peek() {
             None => Some(StopReason::Idle),
-            Some(next)
-                if next.at.saturating_duration_since(Instant::ZERO) > self.limits.duration =>
-            {
+            Some((at, _)) if at.saturating_duration_since(Instant::ZERO) > self.limits.duration => {
                 self.now = Instant::ZERO + self.limits.duration;
                 Some(StopReason::Duration)
             }
@@ -407,18 +693,22 @@ impl Sim {
             self.stopped = stop;
             return stop;
         }
-        let ev = self.queue.pop()?;
-        self.now = ev.at;
+        let (at, action) = self.queue.pop()?;
+        self.now = at;
         self.events += 1;
-        self.dispatch(ev.action);
+        self.dispatch(action);
         self.run_reactions();
         None
     }
 
     fn dispatch(&mut self, action: Action) {
         match action {
-            Action::Deliver { from, to, packet } => self.deliver(from, to, packet),
+            Action::Deliver(slot) => {
+                let InFlight { from, to, packet } = self.take_packet(slot);
+                self.deliver(from as HostId, to as HostId, packet);
+            }
             Action::Wake(h) => {
+                let h = h as HostId;
                 if self.hosts[h].wake_at == Some(self.now) {
                     self.hosts[h].wake_at = None;
                     let now = self.now;
@@ -523,6 +813,8 @@ impl Sim {
         });
         let now = self.now;
         self.hosts[to].endpoint.handle_segment(now, &seg);
+        // The sender fills this buffer again for a later segment.
+        self.hosts[from].endpoint.recycle(seg.payload);
         self.settle(to);
     }
 
@@ -547,7 +839,7 @@ impl Sim {
         if next != self.hosts[h].wake_at {
             self.hosts[h].wake_at = next;
             if let Some(t) = next {
-                self.schedule(t, Action::Wake(h));
+                self.schedule(t, Action::Wake(h as u32));
             }
         }
     }
@@ -706,15 +998,17 @@ impl Sim {
     /// The experiment connection and end that a segment from `src` to
     /// `dst` belongs to, by its 4-tuple.
     fn conn_of_tuple(&self, src: SocketAddrV4, dst: SocketAddrV4) -> Option<(u32, End)> {
-        if let Some(&c) = self.by_tuple.get(&(src, dst)) {
+        if let Some(&c) = self.by_tuple.get(&tuple_key(src, dst)) {
             return Some((c, End::Client));
         }
-        self.by_tuple.get(&(dst, src)).map(|&c| (c, End::Server))
+        self.by_tuple
+            .get(&tuple_key(dst, src))
+            .map(|&c| (c, End::Server))
     }
 
     pub(crate) fn adopt_passive(&mut self, h: HostId, id: ConnId) -> Option<(u32, End)> {
         let c = self.hosts[h].endpoint.connection(id)?;
-        let key = (c.remote(), c.local());
+        let key = tuple_key(c.remote(), c.local());
         let local_port = c.local().port();
         let conn = *self.by_tuple.get(&key)?;
         let run = &mut self.conns[conn as usize];
@@ -733,7 +1027,7 @@ impl Sim {
     }
 
     fn open(&mut self, c: u32) {
-        let w = self.conns[c as usize].workload.clone();
+        let w = self.conns[c as usize].workload;
         let server_addr = SocketAddrV4::new(self.hosts[w.server].addr, w.port);
         self.connect_end(c, End::Client, w.client, server_addr, w.client_port);
         if w.open == OpenMode::Simultaneous {
@@ -771,7 +1065,7 @@ impl Sim {
                 if let Some(local) = local {
                     run.ends[ix(end)].port = Some(local.port());
                     if end == End::Client {
-                        self.by_tuple.insert((local, remote), c);
+                        self.note_tuple(local, remote, c);
                     }
                 }
             }
@@ -816,12 +1110,23 @@ impl Sim {
         // One write of the whole stream (octet i is i mod 256), so TCP sees
         // it at once and segments it by MSS, as a real application's single
         // write() would be.
-        let mut data = Vec::with_capacity(bytes as usize);
+        if bytes <= PATTERN.len() as u64 {
+            let _ = self.hosts[h]
+                .endpoint
+                .send(now, id, &PATTERN[..bytes as usize]);
+            return;
+        }
+        let mut data = std::mem::take(&mut self.write_buf);
+        data.clear();
         while (data.len() as u64) < bytes {
             let n = (bytes - data.len() as u64).min(PATTERN.len() as u64) as usize;
             data.extend_from_slice(&PATTERN[..n]);
         }
         let _ = self.hosts[h].endpoint.send(now, id, &data);
+        // Keep a moderate buffer for the next write; give a huge one back.
+        if data.capacity() <= 1 << 16 {
+            self.write_buf = data;
+        }
     }
 
     /// The application at `end` closes: FIN after its data, or RST in the
@@ -906,8 +1211,8 @@ impl Sim {
         if let Some(p) = &mut self.pcap {
             p.record(self.now, &seg);
         }
-        let to = self.host_of_addr.get(seg.dst.ip()).copied();
-        let Some(li) = to.and_then(|to| self.link_of.get(&(h, to)).copied()) else {
+        let to = self.topo.host_at(*seg.dst.ip());
+        let Some(li) = to.and_then(|to| self.topo.link(h, to)) else {
             self.record(TraceKind::Drop {
                 from: h,
                 to,
@@ -999,7 +1304,12 @@ impl Sim {
                 } else {
                     Packet::Intact(seg)
                 };
-                self.schedule(at + extra, Action::Deliver { from, to, packet });
+                let slot = self.put_packet(InFlight {
+                    from: from as u32,
+                    to: to as u32,
+                    packet,
+                });
+                self.schedule(at + extra, Action::Deliver(slot));
             }
         }
     }
@@ -1007,10 +1317,21 @@ impl Sim {
     // ----- the end -----
 
     pub(crate) fn finish(mut self, stop: StopReason) -> RunResult {
+        // The hosts and what is still in flight go first, so the end of a
+        // run with many connections needs no memory beyond what the run had.
+        self.hosts = Vec::new();
+        self.packets = Vec::new();
+        self.queue = EventQueue::new();
+        self.result(stop)
+    }
+
+    /// What the run produced. The reports are made in place of the
+    /// connections' records (same size, same alignment: `collect` reuses
+    /// the allocation).
+    fn result(&mut self, stop: StopReason) -> RunResult {
         let end = self.now;
-        let connections = self
-            .conns
-            .drain(..)
+        let connections = std::mem::take(&mut self.conns)
+            .into_iter()
             .enumerate()
             .map(|(i, run)| report(i as u32, run, end))
             .collect();
@@ -1021,8 +1342,8 @@ impl Sim {
             connections,
             trace: self.trace.take(),
             pcap: self.pcap.take().map(PcapWriter::into_bytes),
-            host_names: self.hosts.iter().map(|h| h.name.clone()).collect(),
-            host_addrs: self.hosts.iter().map(|h| h.addr).collect(),
+            host_names: Arc::clone(&self.topo.names),
+            host_addrs: Arc::clone(&self.topo.addrs),
         }
     }
 }

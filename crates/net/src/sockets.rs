@@ -125,12 +125,7 @@ impl Sockets {
 impl Sim {
     /// The host with this name.
     pub(crate) fn host_id(&self, name: &str) -> Option<HostId> {
-        self.hosts.iter().position(|h| h.name == name)
-    }
-
-    /// The host with this address.
-    pub(crate) fn host_at(&self, addr: std::net::Ipv4Addr) -> Option<HostId> {
-        self.host_of_addr.get(&addr).copied()
+        self.topo.names.iter().position(|n| n == name)
     }
 
     /// A listener on `port` of `host`.
@@ -260,7 +255,7 @@ impl Sim {
                 run.ids[0] = Some(id);
                 if let Some(local) = local {
                     run.ends[0].port = Some(local.port());
-                    self.by_tuple.insert((local, remote), conn);
+                    self.note_tuple(local, remote, conn);
                 }
                 self.sockets
                     .streams

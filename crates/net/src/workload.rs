@@ -39,7 +39,7 @@ pub enum CloseMode {
 }
 
 /// One connection to run.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Workload {
     /// The host that opens actively.
     pub client: HostId,

@@ -1,8 +1,9 @@
 //! From an [`Experiment`] to a ready-to-run [`tcpsim_net::Sim`].
 
 use tcpsim_net::{
-    BuildError, CloseMode as NetClose, Distribution as NetDist, FaultAction as NetAction,
-    FaultRule, LinkParams, Loss as NetLoss, OpenMode, Sim, SimBuilder, Workload,
+    Blueprint, BuildError, CloseMode as NetClose, Distribution as NetDist,
+    FaultAction as NetAction, FaultRule, LinkParams, Loss as NetLoss, OpenMode, Sim, SimBuilder,
+    Workload,
 };
 use tcpsim_tcp::{Instant, SegmentKind};
 
@@ -28,6 +29,16 @@ impl Keep {
         pcap: false,
         paths: true,
     };
+
+    /// Only what evaluating `exp`'s expectations needs: what a sweep keeps,
+    /// and `run --quiet` when it prints no event.
+    pub fn for_expectations(exp: &Experiment) -> Keep {
+        Keep {
+            trace: crate::evaluate::needs_trace(exp),
+            pcap: false,
+            paths: crate::evaluate::needs_paths(exp),
+        }
+    }
 }
 
 fn link_params(d: &LinkDirection) -> LinkParams {
@@ -92,7 +103,13 @@ pub fn workloads(exp: &Experiment) -> Vec<Workload> {
 
 /// Builds the simulation of `exp` with `seed`.
 pub fn build(exp: &Experiment, seed: u64, keep: Keep) -> Result<Sim, BuildError> {
-    let mut b = SimBuilder::new(seed);
+    Ok(blueprint(exp, keep)?.sim(seed))
+}
+
+/// Checks `exp` and prepares its simulation for any seed: what a sweep
+/// does once per grid point before running every seed.
+pub fn blueprint(exp: &Experiment, keep: Keep) -> Result<Blueprint, BuildError> {
+    let mut b = SimBuilder::new(exp.seed);
     b.duration(exp.duration)
         .trace(keep.trace)
         .pcap(keep.pcap)
@@ -134,5 +151,5 @@ pub fn build(exp: &Experiment, seed: u64, keep: Keep) -> Result<Sim, BuildError>
     for w in workloads(exp) {
         b.connection(w);
     }
-    b.build()
+    b.blueprint()
 }

@@ -124,10 +124,21 @@ pub fn run(
         }
     };
     let seed = seed.unwrap_or(exp.seed);
-    let keep = Keep {
-        trace: true,
-        pcap: pcap.is_some(),
-        paths: true,
+    // `--quiet` text prints no event: the run keeps the event log (and the
+    // state paths) only if an expectation needs them. Same output, less
+    // memory and time for runs with many connections.
+    let summary_only = quiet && format == RunFormat::Text && diagram.is_none();
+    let keep = if summary_only {
+        Keep {
+            pcap: pcap.is_some(),
+            ..Keep::for_expectations(&exp)
+        }
+    } else {
+        Keep {
+            trace: true,
+            pcap: pcap.is_some(),
+            paths: true,
+        }
     };
     let sim = match build(&exp, seed, keep) {
         Ok(s) => s,
@@ -257,6 +268,15 @@ pub fn sweep(
         Err(e) => return fail(e.to_string()),
     };
     let total = plan.runs();
+    let limit = crate::experiment::limits::MAX_SWEEP_RUNS;
+    if u128::from(total) > limit {
+        return fail(format!(
+            "{name}: too many runs: expected at most {limit} (grid points x seeds), found {} ({} grid points x {} seeds)",
+            u128::from(total),
+            plan.points.len(),
+            plan.seeds.len()
+        ));
+    }
     let indices: Vec<u64> = match shard {
         Some((k, n)) => (k..total).step_by(n as usize).collect(),
         None => (0..total).collect(),

@@ -58,34 +58,104 @@ fn end_on(r: &RunResult, c: &ConnReport, host: &str) -> Option<End> {
     }
 }
 
+/// Collects checks: every one with its text (`evaluate`), or only whether
+/// all passed (`passes`, which builds no strings and allocates nothing).
+struct Checks {
+    detail: bool,
+    checks: Vec<Check>,
+    all_passed: bool,
+}
+
+impl Checks {
+    fn push(&mut self, passed: bool, text: impl FnOnce() -> (String, String, String)) {
+        self.all_passed &= passed;
+        if self.detail {
+            let (name, expected, actual) = text();
+            self.checks.push(check(name, expected, actual, passed));
+        }
+    }
+}
+
 /// Evaluates every expectation of `exp` against a run.
 pub fn evaluate(exp: &Experiment, r: &RunResult) -> Vec<Check> {
+    let mut out = Checks {
+        detail: true,
+        checks: Vec::new(),
+        all_passed: true,
+    };
+    run_checks(exp, r, &mut out);
+    out.checks
+}
+
+/// Whether every expectation of `exp` holds for a run: what
+/// [`evaluate`] says, without building the text of any check. A sweep asks
+/// this for every run, and [`evaluate`] only for the runs that fail.
+pub fn passes(exp: &Experiment, r: &RunResult) -> bool {
+    let mut out = Checks {
+        detail: false,
+        checks: Vec::new(),
+        all_passed: true,
+    };
+    run_checks(exp, r, &mut out);
+    out.all_passed
+}
+
+/// The worst time from `opened_ns` to `pick`, and whether some connection
+/// never got there.
+fn worst_time(r: &RunResult, pick: fn(&ConnReport) -> Option<Instant>) -> (bool, Option<Duration>) {
+    let mut never = false;
+    let mut worst: Option<Duration> = None;
+    for c in &r.connections {
+        match pick(c) {
+            Some(t) => {
+                let d = t - c.opened;
+                worst = Some(worst.map_or(d, |w| w.max(d)));
+            }
+            None => never = true,
+        }
+    }
+    (never, worst)
+}
+
+/// The state path of `end` of `c` as the expectation compares it: the list
+/// may start with the initial state (CLOSED or LISTEN) or with the first
+/// state entered.
+fn compared_path<'a>(want: &[State], full: &'a [State]) -> &'a [State] {
+    if want.first() == full.first() {
+        full
+    } else {
+        full.get(1..).unwrap_or(&[])
+    }
+}
+
+fn run_checks(exp: &Experiment, r: &RunResult, out: &mut Checks) {
     let e: &Expect = &exp.expect;
     let tol = e.tolerance;
-    let mut out = Vec::new();
     if let Some(want) = e.outcome {
-        let mut counts: Vec<(&str, usize)> = Vec::new();
-        for c in &r.connections {
-            let n = c.outcome.name();
-            match counts.iter_mut().find(|(k, _)| *k == n) {
-                Some((_, v)) => *v += 1,
-                None => counts.push((n, 1)),
-            }
-        }
-        let actual = match counts.as_slice() {
-            [] => "no connections".to_string(),
-            [(one, _)] => (*one).to_string(),
-            many => many
-                .iter()
-                .map(|(k, v)| format!("{k} x{v}"))
-                .collect::<Vec<_>>()
-                .join(", "),
-        };
         let passed = r
             .connections
             .iter()
             .all(|c| c.outcome.name() == want.name());
-        out.push(check("outcome".into(), want.name().into(), actual, passed));
+        out.push(passed, || {
+            let mut counts: Vec<(&str, usize)> = Vec::new();
+            for c in &r.connections {
+                let n = c.outcome.name();
+                match counts.iter_mut().find(|(k, _)| *k == n) {
+                    Some((_, v)) => *v += 1,
+                    None => counts.push((n, 1)),
+                }
+            }
+            let actual = match counts.as_slice() {
+                [] => "no connections".to_string(),
+                [(one, _)] => (*one).to_string(),
+                many => many
+                    .iter()
+                    .map(|(k, v)| format!("{k} x{v}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            };
+            ("outcome".into(), want.name().into(), actual)
+        });
     }
     for (name, limit, pick) in [
         (
@@ -96,19 +166,15 @@ pub fn evaluate(exp: &Experiment, r: &RunResult) -> Vec<Check> {
         ("closed_within", e.closed_within, |c: &ConnReport| c.closed),
     ] {
         let Some(limit) = limit else { continue };
-        let times: Vec<Option<Duration>> = r
-            .connections
-            .iter()
-            .map(|c| pick(c).map(|t| t - c.opened))
-            .collect();
-        let never = times.iter().any(Option::is_none);
-        let worst = times.iter().flatten().max().copied();
-        let actual = match (never, worst) {
-            (true, _) | (false, None) => "never".to_string(),
-            (false, Some(w)) => w.to_string(),
-        };
+        let (never, worst) = worst_time(r, pick);
         let passed = !never && worst.is_none_or(|w| within(w, limit, tol));
-        out.push(check(name.into(), limit.to_string(), actual, passed));
+        out.push(passed, || {
+            let actual = match (never, worst) {
+                (true, _) | (false, None) => "never".to_string(),
+                (false, Some(w)) => w.to_string(),
+            };
+            (name.into(), limit.to_string(), actual)
+        });
     }
     for (prefix, wanted, count) in [
         (
@@ -124,12 +190,13 @@ pub fn evaluate(exp: &Experiment, r: &RunResult) -> Vec<Check> {
                 .iter()
                 .map(|c| u64::from(count(c, *kind)))
                 .sum();
-            out.push(check(
-                format!("{prefix}.{}", kind.name()),
-                want.to_string(),
-                got.to_string(),
-                got == *want,
-            ));
+            out.push(got == *want, || {
+                (
+                    format!("{prefix}.{}", kind.name()),
+                    want.to_string(),
+                    got.to_string(),
+                )
+            });
         }
     }
     for (kind, want) in &e.retransmit_at {
@@ -154,65 +221,63 @@ pub fn evaluate(exp: &Experiment, r: &RunResult) -> Vec<Check> {
         got.sort();
         let passed =
             got.len() == want.len() && got.iter().zip(want).all(|(a, b)| close_enough(*a, *b, tol));
-        out.push(check(
-            format!("retransmit_at.{}", kind.name()),
-            list(want),
-            list(&got),
-            passed,
-        ));
+        out.push(passed, || {
+            (
+                format!("retransmit_at.{}", kind.name()),
+                list(want),
+                list(&got),
+            )
+        });
     }
     for (host, want) in &e.states {
-        let mut actual = None;
-        let mut passed = true;
+        let mut first: Option<&[State]> = None;
+        let mut mismatch: Option<&[State]> = None;
         for c in &r.connections {
             let Some(end) = end_on(r, c, host) else {
                 continue;
             };
-            let full = &c.end(end).path;
-            // The list may start with the initial state (CLOSED or LISTEN)
-            // or with the first state entered.
-            let got: &[State] = if want.first() == full.first() {
-                full
-            } else {
-                full.get(1..).unwrap_or(&[])
-            };
+            let got = compared_path(want, &c.end(end).path);
             if got != want.as_slice() {
-                passed = false;
-                actual = Some(path(got));
+                mismatch = Some(got);
                 break;
             }
-            actual.get_or_insert_with(|| path(got));
+            first.get_or_insert(got);
         }
-        out.push(check(
-            format!("states.{host}"),
-            path(want),
-            actual.unwrap_or_else(|| "no connections".into()),
-            passed && !r.connections.is_empty(),
-        ));
+        let passed = mismatch.is_none() && !r.connections.is_empty();
+        out.push(passed, || {
+            (
+                format!("states.{host}"),
+                path(want),
+                mismatch
+                    .or(first)
+                    .map_or_else(|| "no connections".into(), path),
+            )
+        });
     }
     for (host, want) in &e.final_state {
-        let mut actual = None;
-        let mut passed = true;
+        let mut first: Option<State> = None;
+        let mut mismatch: Option<State> = None;
         for c in &r.connections {
             let Some(end) = end_on(r, c, host) else {
                 continue;
             };
             let got = c.end(end).state;
             if got != *want {
-                passed = false;
-                actual = Some(got.name().to_string());
+                mismatch = Some(got);
                 break;
             }
-            actual.get_or_insert_with(|| got.name().to_string());
+            first.get_or_insert(got);
         }
-        out.push(check(
-            format!("final_state.{host}"),
-            want.name().into(),
-            actual.unwrap_or_else(|| "no connections".into()),
-            passed,
-        ));
+        out.push(mismatch.is_none(), || {
+            (
+                format!("final_state.{host}"),
+                want.name().into(),
+                mismatch
+                    .or(first)
+                    .map_or_else(|| "no connections".into(), |s| s.name().to_string()),
+            )
+        });
     }
-    out
 }
 
 /// Whether evaluating `exp` needs the event trace.

@@ -14,11 +14,11 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use serde_json::{Map, Value, json};
-use tcpsim_net::Outcome;
+use tcpsim_net::{Blueprint, Outcome, Sim};
 use tcpsim_tcp::SegmentKind;
 
-use crate::build::{Keep, build};
-use crate::evaluate::{evaluate, needs_paths, needs_trace};
+use crate::build::{Keep, blueprint};
+use crate::evaluate::{evaluate, passes};
 use crate::experiment::{ConfigError, Experiment, SeedRange};
 use crate::timeline::KIND_ORDER;
 
@@ -60,6 +60,9 @@ pub struct Plan {
     pub seeds: SeedRange,
     /// One parsed experiment per grid point, with its `--set` values.
     pub points: Vec<(Vec<(String, String)>, Experiment)>,
+    /// Each point's simulation, checked and prepared once for every seed
+    /// (or why it cannot be built).
+    blueprints: Vec<Result<Blueprint, String>>,
 }
 
 impl Plan {
@@ -95,31 +98,43 @@ impl Plan {
             let exp = crate::experiment::parse_with_overrides(source, file, &all)?;
             points.push((params, exp));
         }
+        let blueprints = points
+            .iter()
+            .map(|(_, exp)| blueprint(exp, Keep::for_expectations(exp)).map_err(|e| e.to_string()))
+            .collect();
         Ok(Plan {
             name: base.name,
             seeds,
             points,
+            blueprints,
         })
     }
 
     /// Runs run `index`.
     pub fn run_one(&self, index: u64) -> Result<RunRecord, String> {
+        self.run_one_in(index, &mut None)
+    }
+
+    /// Runs run `index` in `scratch`, a simulation kept from the previous
+    /// run of this thread whose memory is reused (see [`Blueprint::rerun`]).
+    fn run_one_in(&self, index: u64, scratch: &mut Option<Sim>) -> Result<RunRecord, String> {
         let per = self.seeds.len() as u64;
         let point = (index / per) as usize;
         let seed = self.seeds.first() + index % per;
         let (params, exp) = &self.points[point];
-        let keep = Keep {
-            trace: needs_trace(exp),
-            pcap: false,
-            paths: needs_paths(exp),
+        let r = self.blueprints[point]
+            .as_ref()
+            .map_err(Clone::clone)?
+            .rerun(scratch, seed);
+        let failed = if passes(exp, &r) {
+            Vec::new()
+        } else {
+            evaluate(exp, &r)
+                .into_iter()
+                .filter(|c| !c.passed)
+                .map(|c| c.name)
+                .collect()
         };
-        let sim = build(exp, seed, keep).map_err(|e| e.to_string())?;
-        let r = sim.run();
-        let failed = evaluate(exp, &r)
-            .into_iter()
-            .filter(|c| !c.passed)
-            .map(|c| c.name)
-            .collect();
         let conns = r
             .connections
             .iter()
@@ -144,25 +159,37 @@ impl Plan {
     }
 
     /// Runs the given indices on `jobs` threads; results in index order.
+    ///
+    /// Workers claim runs in batches of [`BATCH`] consecutive positions
+    /// and keep their results to themselves until the end, so they share
+    /// one counter touched once per batch and nothing else: with runs of a
+    /// few microseconds, a lock or counter per run would cost more than
+    /// the run. The results are put back in index order afterwards.
     pub fn run_indices(&self, indices: &[u64], jobs: usize) -> Result<Vec<RunRecord>, String> {
         let next = AtomicUsize::new(0);
         let done = AtomicU64::new(0);
-        let results: Mutex<Vec<Option<Result<RunRecord, String>>>> =
-            Mutex::new(vec![None; indices.len()]);
         let progress = std::io::stderr().is_terminal() && indices.len() > 1;
         let total = indices.len();
+        let batches: Mutex<Vec<Batch>> = Mutex::new(Vec::new());
         std::thread::scope(|s| {
             for _ in 0..jobs.max(1) {
                 s.spawn(|| {
+                    let mut mine = Vec::new();
+                    let mut scratch = None;
                     loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(&index) = indices.get(i) else { break };
-                        let r = self.run_one(index);
-                        if let Ok(mut v) = results.lock() {
-                            v[i] = Some(r);
+                        let start = next.fetch_add(BATCH, Ordering::Relaxed);
+                        if start >= total {
+                            break;
                         }
-                        let n = done.fetch_add(1, Ordering::Relaxed) + 1;
-                        if progress && (n % 64 == 0 || n as usize == total) {
+                        let end = (start + BATCH).min(total);
+                        let runs: Vec<_> = indices[start..end]
+                            .iter()
+                            .map(|&i| self.run_one_in(i, &mut scratch))
+                            .collect();
+                        mine.push((start, runs));
+                        let n = done.fetch_add((end - start) as u64, Ordering::Relaxed)
+                            + (end - start) as u64;
+                        if progress {
                             let mut e = std::io::stderr().lock();
                             let _ = write!(e, "\r{n}/{total} runs");
                             if n as usize == total {
@@ -170,18 +197,34 @@ impl Plan {
                             }
                         }
                     }
+                    if let Ok(mut all) = batches.lock() {
+                        all.append(&mut mine);
+                    }
                 });
             }
         });
-        let results = results
+        let mut batches = batches
             .into_inner()
             .map_err(|_| "a worker panicked".to_string())?;
-        results
-            .into_iter()
-            .map(|r| r.unwrap_or_else(|| Err("a run was not done".into())))
-            .collect()
+        batches.sort_unstable_by_key(|(start, _)| *start);
+        let mut out = Vec::with_capacity(total);
+        for (_, runs) in batches {
+            for r in runs {
+                out.push(r?);
+            }
+        }
+        if out.len() != total {
+            return Err("a run was not done".into());
+        }
+        Ok(out)
     }
 }
+
+/// How many consecutive runs a sweep worker claims at a time.
+const BATCH: usize = 64;
+
+/// The results of a batch of runs, with the position of its first run.
+type Batch = (usize, Vec<Result<RunRecord, String>>);
 
 /// Nearest-rank percentile of sorted values: rank ⌈p·n/100⌉.
 fn nearest_rank(sorted: &[u64], p: u64) -> u64 {

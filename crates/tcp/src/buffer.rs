@@ -133,16 +133,22 @@ impl RecvBuffer {
     /// Moves up to `buf.len()` readable octets into `buf`; returns how many.
     pub fn read(&mut self, buf: &mut [u8]) -> usize {
         let n = buf.len().min(self.readable.len());
-        for (dst, src) in buf.iter_mut().zip(self.readable.drain(..n)) {
-            *dst = src;
-        }
+        // Slice copies, not a byte-by-byte iterator: this is per segment.
+        let (a, b) = self.readable.as_slices();
+        let from_a = n.min(a.len());
+        buf[..from_a].copy_from_slice(&a[..from_a]);
+        buf[from_a..n].copy_from_slice(&b[..n - from_a]);
+        self.readable.drain(..n);
         n
     }
 
     /// Moves every readable octet to the end of `out`; returns how many.
     pub fn read_to_end(&mut self, out: &mut Vec<u8>) -> usize {
         let n = self.readable.len();
-        out.extend(self.readable.drain(..));
+        let (a, b) = self.readable.as_slices();
+        out.extend_from_slice(a);
+        out.extend_from_slice(b);
+        self.readable.clear();
         n
     }
 

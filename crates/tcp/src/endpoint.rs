@@ -5,16 +5,24 @@
 //! connections that do not exist with RST (§3.10.7.1), allocates ephemeral
 //! ports, and keeps every connection's timers in one queue ordered by
 //! `(deadline, slot, generation)`, so expiry order never depends on hashing.
+//!
+//! Connections are found by 4-tuple in a hash map; it is only ever looked
+//! up, never iterated, so its order cannot reach any output. Connections
+//! share the endpoint's [`Config`] and write their outputs into queues the
+//! endpoint lends them for each call, so a connection at rest holds no
+//! buffers of its own.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap, VecDeque};
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::fmt;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::net::{Ipv4Addr, SocketAddrV4};
+use std::sync::Arc;
 
 use rand_core::RngCore;
 
 use crate::config::{Config, IsnMode};
-use crate::connection::{CommandError, Connection};
+use crate::connection::{CommandError, Connection, Queues};
 use crate::event::{Event, Transmit};
 use crate::segment::{Flags, Segment};
 use crate::seq::SeqNum;
@@ -74,20 +82,64 @@ struct Slot {
     scheduled: Option<Instant>,
 }
 
+/// A 4-tuple seen from this endpoint: its local address is always the
+/// endpoint's, so the local port, remote address and remote port identify
+/// it, packed into 64 bits.
+fn tuple_key(local_port: u16, remote: SocketAddrV4) -> u64 {
+    (u64::from(local_port) << 48)
+        | (u64::from(u32::from(*remote.ip())) << 16)
+        | u64::from(remote.port())
+}
+
+/// A fixed, fast hash for [`tuple_key`]s (the splitmix64 finalizer).
+#[derive(Default)]
+struct TupleHasher(u64);
+
+impl Hasher for TupleHasher {
+    fn finish(&self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 30;
+        x = x.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        x ^= x >> 27;
+        x = x.wrapping_mul(0x94d0_49bb_1331_11eb);
+        x ^ (x >> 31)
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, x: u64) {
+        self.0 = x;
+    }
+}
+
+type TupleMap = HashMap<u64, ConnId, BuildHasherDefault<TupleHasher>>;
+
 /// Every connection and listener of one host.
 pub struct Endpoint {
     addr: Ipv4Addr,
-    config: Config,
+    config: Arc<Config>,
     rng: Box<dyn RngCore + Send>,
     slots: Vec<Slot>,
     free: Vec<u32>,
-    by_tuple: BTreeMap<(SocketAddrV4, SocketAddrV4), ConnId>,
-    listeners: BTreeSet<u16>,
+    by_tuple: TupleMap,
+    /// Listening ports, in ascending order.
+    listeners: Vec<u16>,
     ephemeral: (u16, u16),
     next_port: u16,
     timers: BinaryHeap<Reverse<(Instant, u32, u32)>>,
-    transmits: VecDeque<(Option<ConnId>, Transmit)>,
-    events: VecDeque<(ConnId, Event)>,
+    /// About how many entries of `timers` are stale (see `compact_timers`).
+    stale_timers: usize,
+    /// Every connection's segments and events not yet polled, oldest first.
+    /// These queues are lent to the connection being called, so its
+    /// outputs land here without being copied; `out_ids` and `event_ids`
+    /// say whose each one is (`None`: a RST for no connection).
+    lent: Queues,
+    out_ids: VecDeque<Option<ConnId>>,
+    event_ids: VecDeque<ConnId>,
 }
 
 impl fmt::Debug for Endpoint {
@@ -105,19 +157,31 @@ impl Endpoint {
     /// `config.isn` is [`IsnMode::Random`]; pass a seeded generator for
     /// reproducible runs.
     pub fn new(addr: Ipv4Addr, config: Config, rng: impl RngCore + Send + 'static) -> Endpoint {
+        Endpoint::with_shared_config(addr, Arc::new(config), rng)
+    }
+
+    /// [`Endpoint::new`] with a configuration shared with other endpoints
+    /// (many runs of one experiment share one copy).
+    pub fn with_shared_config(
+        addr: Ipv4Addr,
+        config: Arc<Config>,
+        rng: impl RngCore + Send + 'static,
+    ) -> Endpoint {
         Endpoint {
             addr,
             config,
             rng: Box::new(rng),
             slots: Vec::new(),
             free: Vec::new(),
-            by_tuple: BTreeMap::new(),
-            listeners: BTreeSet::new(),
+            by_tuple: TupleMap::default(),
+            listeners: Vec::new(),
             ephemeral: DEFAULT_EPHEMERAL_PORTS,
             next_port: DEFAULT_EPHEMERAL_PORTS.0,
             timers: BinaryHeap::new(),
-            transmits: VecDeque::new(),
-            events: VecDeque::new(),
+            stale_timers: 0,
+            lent: Queues::default(),
+            out_ids: VecDeque::new(),
+            event_ids: VecDeque::new(),
         }
     }
 
@@ -145,16 +209,28 @@ impl Endpoint {
 
     /// Starts listening on `port` (passive OPEN).
     pub fn listen(&mut self, port: u16) -> Result<(), ListenError> {
-        if self.listeners.insert(port) {
-            Ok(())
-        } else {
-            Err(ListenError::AlreadyListening(port))
+        match self.listeners.binary_search(&port) {
+            Ok(_) => Err(ListenError::AlreadyListening(port)),
+            Err(i) => {
+                self.listeners.insert(i, port);
+                Ok(())
+            }
         }
     }
 
     /// Stops listening on `port`; established connections stay.
     pub fn unlisten(&mut self, port: u16) -> bool {
-        self.listeners.remove(&port)
+        match self.listeners.binary_search(&port) {
+            Ok(i) => {
+                self.listeners.remove(i);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    fn is_listening(&self, port: u16) -> bool {
+        self.listeners.binary_search(&port).is_ok()
     }
 
     /// Active OPEN to `remote`, from `local_port` or the next ephemeral port
@@ -166,15 +242,23 @@ impl Endpoint {
         local_port: Option<u16>,
     ) -> Result<ConnId, ConnectError> {
         let port = match local_port {
-            Some(p) if self.by_tuple.contains_key(&(self.local(p), remote)) => {
+            Some(p) if self.by_tuple.contains_key(&tuple_key(p, remote)) => {
                 return Err(ConnectError::PortInUse(p));
             }
             Some(p) => p,
             None => self.ephemeral_port(remote)?,
         };
         let iss = self.next_isn();
-        let conn = Connection::connect(now, self.config, self.local(port), remote, iss);
-        Ok(self.insert(conn))
+        let mark = self.mark();
+        let conn = Connection::connect_lent(
+            now,
+            Arc::clone(&self.config),
+            self.local(port),
+            remote,
+            iss,
+            &mut self.lent,
+        );
+        Ok(self.insert(conn, mark))
     }
 
     fn local(&self, port: u16) -> SocketAddrV4 {
@@ -187,7 +271,7 @@ impl Endpoint {
         for _ in 0..span {
             let port = self.next_port;
             self.next_port = if port >= hi { lo } else { port + 1 };
-            if !self.by_tuple.contains_key(&(self.local(port), remote)) {
+            if !self.by_tuple.contains_key(&tuple_key(port, remote)) {
                 return Ok(port);
             }
         }
@@ -201,8 +285,14 @@ impl Endpoint {
         }
     }
 
-    fn insert(&mut self, conn: Connection) -> ConnId {
-        let key = (conn.local(), conn.remote());
+    /// How many outputs wait: what a call adds comes after.
+    fn mark(&self) -> (usize, usize) {
+        (self.lent.out.len(), self.lent.events.len())
+    }
+
+    /// Adds a connection whose first outputs are in the queues after `mark`.
+    fn insert(&mut self, conn: Connection, mark: (usize, usize)) -> ConnId {
+        let key = tuple_key(conn.local().port(), conn.remote());
         let index = match self.free.pop() {
             Some(i) => {
                 self.slots[i as usize].conn = Some(conn);
@@ -222,7 +312,7 @@ impl Endpoint {
             generation: self.slots[index as usize].generation,
         };
         self.by_tuple.insert(key, id);
-        self.drain(id);
+        self.collect(id, mark);
         id
     }
 
@@ -235,14 +325,6 @@ impl Endpoint {
         slot.conn.as_ref()
     }
 
-    fn conn_mut(&mut self, id: ConnId) -> Option<&mut Connection> {
-        let slot = self.slots.get_mut(id.index as usize)?;
-        if slot.generation != id.generation {
-            return None;
-        }
-        slot.conn.as_mut()
-    }
-
     /// The state of a connection; CLOSED once it is gone.
     pub fn state(&self, id: ConnId) -> State {
         self.connection(id).map_or(State::Closed, Connection::state)
@@ -250,38 +332,118 @@ impl Endpoint {
 
     /// The connection with this 4-tuple, if any.
     pub fn find(&self, local: SocketAddrV4, remote: SocketAddrV4) -> Option<ConnId> {
-        self.by_tuple.get(&(local, remote)).copied()
+        if *local.ip() != self.addr {
+            return None;
+        }
+        self.by_tuple.get(&tuple_key(local.port(), remote)).copied()
     }
 
-    /// Moves a connection's outputs into the endpoint's queues, forgets it
-    /// once CLOSED, and keeps its timer queued.
-    fn drain(&mut self, id: ConnId) {
+    /// Runs `f` on a live connection with the lent queues, then collects
+    /// its outputs (see [`Endpoint::collect`]). `None` if `id` is gone.
+    fn call<R>(&mut self, id: ConnId, f: impl FnOnce(&mut Connection) -> R) -> Option<R> {
+        let slot = self.slots.get_mut(id.index as usize)?;
+        if slot.generation != id.generation {
+            return None;
+        }
+        let conn = slot.conn.as_mut()?;
+        let mark = (self.lent.out.len(), self.lent.events.len());
+        conn.swap_queues(&mut self.lent);
+        let r = f(conn);
+        conn.swap_queues(&mut self.lent);
+        self.collect(id, mark);
+        Some(r)
+    }
+
+    /// Notes that the outputs after `mark` are the connection's, forgets
+    /// it once CLOSED, and keeps its timer queued.
+    fn collect(&mut self, id: ConnId, (outs, events): (usize, usize)) {
+        for _ in outs..self.lent.out.len() {
+            self.out_ids.push_back(Some(id));
+        }
+        for _ in events..self.lent.events.len() {
+            self.event_ids.push_back(id);
+        }
         let slot = &mut self.slots[id.index as usize];
         let Some(conn) = slot.conn.as_mut() else {
             return;
         };
-        while let Some(t) = conn.poll_transmit() {
-            self.transmits.push_back((Some(id), t));
-        }
-        while let Some(e) = conn.poll_event() {
-            self.events.push_back((id, e));
-        }
         if conn.state() == State::Closed {
-            let key = (conn.local(), conn.remote());
+            let key = tuple_key(conn.local().port(), conn.remote());
             self.by_tuple.remove(&key);
             slot.conn = None;
-            slot.scheduled = None;
+            if slot.scheduled.take().is_some() {
+                self.stale_timers += 1;
+            }
             slot.generation = slot.generation.wrapping_add(1);
             self.free.push(id.index);
             return;
         }
         let deadline = conn.poll_timeout();
         if deadline != slot.scheduled {
+            if slot.scheduled.is_some() {
+                self.stale_timers += 1;
+            }
             slot.scheduled = deadline;
             if let Some(t) = deadline {
                 self.timers.push(Reverse((t, id.index, id.generation)));
+                self.compact_timers();
             }
         }
+    }
+
+    /// Whether a timer-queue entry is still what its slot waits for.
+    fn is_live(slots: &[Slot], (due, index, generation): (Instant, u32, u32)) -> bool {
+        slots
+            .get(index as usize)
+            .is_some_and(|s| s.generation == generation && s.scheduled == Some(due))
+    }
+
+    /// Drops the entries whose deadline moved or whose connection is gone
+    /// once they are most of the queue. They would be skipped when they
+    /// came up anyway, so this changes no expiry; it bounds the queue by
+    /// the live timers when many connections re-arm timers (a host with a
+    /// hundred thousand connections).
+    fn compact_timers(&mut self) {
+        if self.stale_timers < 1024 || 2 * self.stale_timers < self.timers.len() {
+            return;
+        }
+        let slots = &self.slots;
+        self.timers
+            .retain(|&Reverse(e)| Endpoint::is_live(slots, e));
+        self.stale_timers = 0;
+    }
+
+    /// Forgets every connection and listener and starts over, drawing from
+    /// `rng`, keeping the memory it has: for a simulator that runs the same
+    /// hosts seed after seed. Afterwards it behaves exactly as a new
+    /// endpoint with the same address, configuration and ephemeral ports.
+    pub fn reset(&mut self, rng: impl RngCore + Send + 'static) {
+        self.rng = Box::new(rng);
+        self.slots.clear();
+        self.free.clear();
+        self.by_tuple.clear();
+        self.listeners.clear();
+        self.next_port = self.ephemeral.0;
+        self.timers.clear();
+        self.stale_timers = 0;
+        self.lent.out.clear();
+        self.lent.events.clear();
+        self.out_ids.clear();
+        self.event_ids.clear();
+    }
+
+    /// Gives back the payload buffer of a segment this endpoint sent, once
+    /// it has been delivered: a later segment's payload is written into it
+    /// instead of a new allocation. Only an optimization.
+    pub fn recycle(&mut self, payload: Vec<u8>) {
+        self.lent.spare.give(payload);
+    }
+
+    /// Makes room for `n` more connections, so that no table grows (and is
+    /// copied) while they open. Only an optimization.
+    pub fn reserve(&mut self, n: usize) {
+        self.slots.reserve(n);
+        self.by_tuple.reserve(n);
     }
 
     // ----- inputs -----
@@ -291,25 +453,27 @@ impl Endpoint {
         if *seg.dst.ip() != self.addr {
             return;
         }
-        if let Some(&id) = self.by_tuple.get(&(seg.dst, seg.src)) {
+        if let Some(&id) = self.by_tuple.get(&tuple_key(seg.dst.port(), seg.src)) {
             if self.reopens_time_wait(id, seg) {
                 let iss = self.connection(id).map_or(SeqNum(0), |c| {
                     // Linux's choice: far above anything the old connection used.
                     c.snd_nxt() + 65535 + 2
                 });
-                if let Some(c) = self.conn_mut(id) {
-                    c.abort(now);
-                }
-                self.drain(id);
-                let conn = Connection::accept(now, self.config, seg.dst, seg, iss);
-                self.insert(conn);
+                self.call(id, |c| c.abort(now));
+                let mark = self.mark();
+                let conn = Connection::accept_lent(
+                    now,
+                    Arc::clone(&self.config),
+                    seg.dst,
+                    seg,
+                    iss,
+                    &mut self.lent,
+                );
+                self.insert(conn, mark);
                 return;
             }
-            if let Some(c) = self.conn_mut(id) {
-                c.handle_segment(now, seg);
-            }
-            self.drain(id);
-        } else if self.listeners.contains(&seg.dst.port()) {
+            self.call(id, |c| c.handle_segment(now, seg));
+        } else if self.is_listening(seg.dst.port()) {
             self.on_listen(now, seg);
         } else {
             self.on_closed(seg);
@@ -328,7 +492,7 @@ impl Endpoint {
             && !f.ack()
             && !f.rst()
             && seg.seq > c.rcv_nxt()
-            && self.listeners.contains(&seg.dst.port())
+            && self.is_listening(seg.dst.port())
     }
 
     /// RFC 9293 §3.10.7.2: a segment for a listening port with no connection.
@@ -343,8 +507,16 @@ impl Endpoint {
         }
         if f.syn() {
             let iss = self.next_isn();
-            let conn = Connection::accept(now, self.config, seg.dst, seg, iss);
-            self.insert(conn);
+            let mark = self.mark();
+            let conn = Connection::accept_lent(
+                now,
+                Arc::clone(&self.config),
+                seg.dst,
+                seg,
+                iss,
+                &mut self.lent,
+            );
+            self.insert(conn, mark);
         }
     }
 
@@ -367,13 +539,11 @@ impl Endpoint {
             None => Flags::RST,
         };
         let rst = Segment::new(seg.dst, seg.src, seq, ack.unwrap_or(SeqNum(0)), flags, 0);
-        self.transmits.push_back((
-            None,
-            Transmit {
-                segment: rst,
-                retransmission: false,
-            },
-        ));
+        self.lent.out.push_back(Transmit {
+            segment: rst,
+            retransmission: false,
+        });
+        self.out_ids.push_back(None);
     }
 
     /// Fires every connection timer due at or before `now`, in
@@ -385,18 +555,13 @@ impl Endpoint {
             }
             self.timers.pop();
             let id = ConnId { index, generation };
-            let live = self
-                .slots
-                .get(index as usize)
-                .is_some_and(|s| s.generation == generation && s.scheduled == Some(due));
-            if !live {
-                continue; // stale entry: the deadline moved or the connection is gone
+            if !Endpoint::is_live(&self.slots, (due, index, generation)) {
+                // Stale entry: the deadline moved or the connection is gone.
+                self.stale_timers = self.stale_timers.saturating_sub(1);
+                continue;
             }
             self.slots[index as usize].scheduled = None;
-            if let Some(c) = self.conn_mut(id) {
-                c.handle_timeout(now);
-            }
-            self.drain(id);
+            self.call(id, |c| c.handle_timeout(now));
         }
     }
 
@@ -404,52 +569,34 @@ impl Endpoint {
 
     /// Queues data on a connection.
     pub fn send(&mut self, now: Instant, id: ConnId, data: &[u8]) -> Result<usize, CommandError> {
-        let r = self
-            .conn_mut(id)
-            .ok_or(CommandError::NotConnected)?
-            .send(now, data);
-        self.drain(id);
-        r
+        self.call(id, |c| c.send(now, data))
+            .unwrap_or(Err(CommandError::NotConnected))
     }
 
     /// Reads every readable octet of a connection into `out`.
     pub fn recv_to_end(&mut self, id: ConnId, out: &mut Vec<u8>) -> usize {
-        let n = self.conn_mut(id).map_or(0, |c| c.recv_to_end(out));
-        self.drain(id);
-        n
+        self.call(id, |c| c.recv_to_end(out)).unwrap_or(0)
     }
 
     /// Reads up to `buf.len()` octets of a connection.
     pub fn recv(&mut self, id: ConnId, buf: &mut [u8]) -> usize {
-        let n = self.conn_mut(id).map_or(0, |c| c.recv(buf));
-        self.drain(id);
-        n
+        self.call(id, |c| c.recv(buf)).unwrap_or(0)
     }
 
     /// Shuts down a connection's write side (FIN after the data).
     pub fn shutdown(&mut self, now: Instant, id: ConnId) -> Result<(), CommandError> {
-        let r = self
-            .conn_mut(id)
-            .ok_or(CommandError::NotConnected)?
-            .shutdown(now);
-        self.drain(id);
-        r
+        self.call(id, |c| c.shutdown(now))
+            .unwrap_or(Err(CommandError::NotConnected))
     }
 
     /// Releases a connection (see [`Connection::close`]).
     pub fn close(&mut self, now: Instant, id: ConnId) {
-        if let Some(c) = self.conn_mut(id) {
-            c.close(now);
-        }
-        self.drain(id);
+        self.call(id, |c| c.close(now));
     }
 
     /// Aborts a connection with RST.
     pub fn abort(&mut self, now: Instant, id: ConnId) {
-        if let Some(c) = self.conn_mut(id) {
-            c.abort(now);
-        }
-        self.drain(id);
+        self.call(id, |c| c.abort(now));
     }
 
     // ----- outputs -----
@@ -458,27 +605,26 @@ impl Endpoint {
     /// for a RST answering a segment that matched no connection).
     #[must_use]
     pub fn poll_transmit(&mut self) -> Option<(Option<ConnId>, Transmit)> {
-        self.transmits.pop_front()
+        let t = self.lent.out.pop_front()?;
+        Some((self.out_ids.pop_front().flatten(), t))
     }
 
     /// The next event, with its connection.
     #[must_use]
     pub fn poll_event(&mut self) -> Option<(ConnId, Event)> {
-        self.events.pop_front()
+        let e = self.lent.events.pop_front()?;
+        Some((self.event_ids.pop_front()?, e))
     }
 
     /// The earliest timer of any connection.
     #[must_use]
     pub fn poll_timeout(&mut self) -> Option<Instant> {
-        while let Some(&Reverse((due, index, generation))) = self.timers.peek() {
-            let live = self
-                .slots
-                .get(index as usize)
-                .is_some_and(|s| s.generation == generation && s.scheduled == Some(due));
-            if live {
-                return Some(due);
+        while let Some(&Reverse(entry)) = self.timers.peek() {
+            if Endpoint::is_live(&self.slots, entry) {
+                return Some(entry.0);
             }
             self.timers.pop();
+            self.stale_timers = self.stale_timers.saturating_sub(1);
         }
         None
     }

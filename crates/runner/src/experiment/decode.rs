@@ -8,6 +8,9 @@ use tcpsim_tcp::{DEFAULT_EPHEMERAL_PORTS, Duration, Profile, SegmentKind};
 
 use super::error::{ConfigError, Origin};
 use super::expect;
+use super::limits::{
+    MAX_CONNECTIONS, MAX_FAULTS, MAX_HOSTS, MAX_LINKS, MAX_SEND_BYTES, MAX_TOTAL_SEND_BYTES, pretty,
+};
 use super::model::{
     CloseMode, ConnectionSpec, Distribution, Experiment, Fault, FaultAction, Host, Link,
     LinkDirection, Loss, Open,
@@ -81,17 +84,18 @@ pub(crate) fn experiment(
         None => Vec::new(),
     };
     let faults = match t.get("faults") {
-        Some(f) => tables(&f, "[[faults]]")?
-            .iter()
-            .map(|t| fault(t, &hosts))
-            .collect::<Result<_, _>>()?,
+        Some(f) => {
+            let tables = tables(&f, "[[faults]]")?;
+            at_most(&tables, MAX_FAULTS, "faults", "[[faults]] tables")?;
+            tables
+                .iter()
+                .map(|t| fault(t, &hosts))
+                .collect::<Result<_, _>>()?
+        }
         None => Vec::new(),
     };
     let connections = match t.get("connections") {
-        Some(f) => tables(&f, "[[connections]]")?
-            .iter()
-            .map(|t| connection(t, &hosts))
-            .collect::<Result<_, _>>()?,
+        Some(f) => connections(&f, &hosts)?,
         None => Vec::new(),
     };
     let expect = t
@@ -124,6 +128,74 @@ fn tables<'a>(f: &Field<'a>, what: &str) -> Result<Vec<Tbl<'a>>, ConfigError> {
             _ => Err(item.expected(&format!("a {what} table"))),
         })
         .collect()
+}
+
+/// An error at the first table past `max` (`key.N`), if there are more.
+fn at_most(tables: &[Tbl<'_>], max: usize, key: &str, what: &str) -> Result<(), ConfigError> {
+    match tables.get(max) {
+        Some(t) => Err(t.cx.error(
+            t.at,
+            Some(&format!("{key}.{max}")),
+            format!(
+                "too many {what}: expected at most {} (the limit keeps a run within memory), found {}",
+                pretty(max as u128),
+                pretty(tables.len() as u128)
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Reads `[[connections]]` and checks the totals after `count` expansion:
+/// at most [`MAX_CONNECTIONS`] connections and [`MAX_TOTAL_SEND_BYTES`]
+/// octets written.
+fn connections(f: &Field<'_>, hosts: &[Host]) -> Result<Vec<ConnectionSpec>, ConfigError> {
+    let mut specs = Vec::new();
+    let mut total: u64 = 0;
+    let mut bytes: u64 = 0;
+    for t in tables(f, "[[connections]]")? {
+        let spec = connection(&t, hosts)?;
+        // Where a total that goes over is reported: the count, else the table.
+        let blame = |key: Option<&str>, message: String| -> ConfigError {
+            match key.and_then(|k| t.get(k)).or_else(|| t.get("count")) {
+                Some(field) => field.error(message),
+                None => t.cx.error(t.at, Some(&t.path), message),
+            }
+        };
+        let count = u64::from(spec.count);
+        total = total.saturating_add(count);
+        if total > MAX_CONNECTIONS {
+            return Err(blame(
+                None,
+                format!(
+                    "too many connections: expected at most {} in a run (after count expansion), found {} so far",
+                    pretty(MAX_CONNECTIONS.into()),
+                    pretty(total.into())
+                ),
+            ));
+        }
+        let per = spec.client_sends.saturating_add(spec.server_sends);
+        bytes = bytes.saturating_add(per.saturating_mul(count));
+        if bytes > MAX_TOTAL_SEND_BYTES {
+            let key = if spec.count > 1 {
+                "count"
+            } else if spec.client_sends >= spec.server_sends {
+                "client_sends"
+            } else {
+                "server_sends"
+            };
+            return Err(blame(
+                Some(key),
+                format!(
+                    "too much data: expected at most {} octets written by all connections together (4 GiB; the applications' data is held in memory), found {} so far",
+                    pretty(MAX_TOTAL_SEND_BYTES.into()),
+                    pretty(bytes.into())
+                ),
+            ));
+        }
+        specs.push(spec);
+    }
+    Ok(specs)
 }
 
 /// A reference to a host by name.
@@ -163,6 +235,7 @@ fn hosts(root: &Tbl<'_>) -> Result<Vec<Host>, ConfigError> {
     if tables.is_empty() {
         return Err(field.expected("at least one [[hosts]] table"));
     }
+    at_most(&tables, MAX_HOSTS, "hosts", "[[hosts]] tables")?;
     let mut hosts: Vec<Host> = Vec::with_capacity(tables.len());
     // Where each host's name and address were given, for "already used" errors.
     let mut seen: Vec<(Origin, Origin)> = Vec::new();
@@ -359,7 +432,9 @@ fn loss(f: &Field<'_>) -> Result<Loss, ConfigError> {
 
 fn links(field: &Field<'_>, hosts: &[Host]) -> Result<Vec<Link>, ConfigError> {
     let mut links: Vec<Link> = Vec::new();
-    for t in tables(field, "[[links]]")? {
+    let tables = tables(field, "[[links]]")?;
+    at_most(&tables, MAX_LINKS, "links", "[[links]] tables")?;
+    for t in tables {
         t.deny_unknown(LINK_KEYS)?;
         let a = host_name(
             &t.require("a", "the host at one end, like a = \"client\"")?,
@@ -610,15 +685,17 @@ fn connection(t: &Tbl<'_>, hosts: &[Host]) -> Result<ConnectionSpec, ConfigError
             "open = \"simultaneous\" needs client_port: expected a client_port = N beside it (the port the server connects to)",
         ));
     }
-    const BYTES: &str = "a byte count between 0 and 9223372036854775807";
+    // At most MAX_SEND_BYTES: the application writes it all at once, so
+    // it is held in memory.
+    const BYTES: &str = "a byte count between 0 and 1073741824 (1 GiB)";
     let client_sends = t
         .opt("client_sends", |f| {
-            f.int::<u64>(0, i128::from(i64::MAX), BYTES)
+            f.int::<u64>(0, i128::from(MAX_SEND_BYTES), BYTES)
         })?
         .unwrap_or(0);
     let server_sends = t
         .opt("server_sends", |f| {
-            f.int::<u64>(0, i128::from(i64::MAX), BYTES)
+            f.int::<u64>(0, i128::from(MAX_SEND_BYTES), BYTES)
         })?
         .unwrap_or(0);
     let close_f = t.get("close");
@@ -651,7 +728,11 @@ fn connection(t: &Tbl<'_>, hosts: &[Host]) -> Result<ConnectionSpec, ConfigError
     }
     let count = t
         .opt("count", |f| {
-            f.int::<u32>(1, i128::from(u32::MAX), "a count of at least 1")
+            f.int::<u32>(
+                1,
+                i128::from(MAX_CONNECTIONS),
+                "a count of at least 1 and at most 1000000 (connections in a run, after count expansion)",
+            )
         })?
         .unwrap_or(1);
     let interval = t

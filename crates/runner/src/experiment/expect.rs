@@ -5,6 +5,7 @@ use tcpsim_tcp::{Duration, SegmentKind, State};
 
 use super::decode::check_host;
 use super::error::ConfigError;
+use super::limits::{MAX_GRID_POINTS, MAX_SWEEP_RUNS, pretty};
 use super::model::{Expect, Host, Outcome, Sweep};
 use super::reader::{Field, Tbl};
 use super::tree::Value;
@@ -141,11 +142,20 @@ pub(crate) fn sweep(f: &Field<'_>, seed: u64) -> Result<Sweep, ConfigError> {
         })?
         .unwrap_or(SeedRange::single(seed));
     let mut grid = Vec::new();
+    let mut points: u64 = 1;
     if let Some(g) = t.get("grid") {
         for field in g.table()?.fields() {
             let values = field.array("a non-empty list of values, like [0.0, 0.01]")?;
             if values.is_empty() {
                 return Err(field.expected("a non-empty list of values, like [0.0, 0.01]"));
+            }
+            points = points.saturating_mul(values.len() as u64);
+            if points > MAX_GRID_POINTS {
+                return Err(field.error(format!(
+                    "too many grid points: expected at most {} (the product of the lists' lengths), found {} so far",
+                    pretty(MAX_GRID_POINTS.into()),
+                    pretty(points.into())
+                )));
             }
             let values = values
                 .iter()
@@ -153,6 +163,20 @@ pub(crate) fn sweep(f: &Field<'_>, seed: u64) -> Result<Sweep, ConfigError> {
                 .collect::<Result<_, _>>()?;
             grid.push((field.key.to_owned(), values));
         }
+    }
+    let runs = u128::from(points) * seeds.len();
+    if runs > MAX_SWEEP_RUNS {
+        let message = format!(
+            "too many runs: expected at most {} (grid points x seeds), found {} ({} points x {} seeds)",
+            pretty(MAX_SWEEP_RUNS),
+            pretty(runs),
+            pretty(points.into()),
+            pretty(seeds.len())
+        );
+        return Err(match (t.get("seeds"), t.get("grid")) {
+            (Some(f), _) | (None, Some(f)) => f.error(message),
+            (None, None) => f.error(message),
+        });
     }
     Ok(Sweep { seeds, grid })
 }

@@ -6,7 +6,9 @@
 //! line and column, the key, and what was expected. Nothing panics, whatever
 //! the input. [`parse_with_overrides`] does the same after applying the
 //! command line's `--set PATH=VALUE` overrides (SPEC §2), with the same
-//! checks.
+//! checks. Sizes that would not fit in memory (a million connections, a
+//! gigabyte per application, a hundred million sweep runs) are rejected up
+//! front: [`limits`] lists every limit with its value.
 //!
 //! How it works: `toml` parses the text into a tree that keeps the position
 //! of every key and value ([`toml::de::DeTable`]); the overrides replace
@@ -18,6 +20,7 @@
 mod decode;
 mod error;
 mod expect;
+pub mod limits;
 mod model;
 mod reader;
 mod tcp;

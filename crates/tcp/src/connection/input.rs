@@ -177,6 +177,8 @@ impl Connection {
             self.send_ack();
             return;
         }
+        // The peer is alive: window probing starts over.
+        self.probes = 0;
         if self.snd_una < seg.ack {
             self.on_new_ack(now, seg.ack);
         }

@@ -19,6 +19,7 @@ mod timers;
 
 use std::collections::VecDeque;
 use std::net::SocketAddrV4;
+use std::sync::Arc;
 
 use crate::buffer::{RecvBuffer, SendBuffer};
 use crate::config::{Config, DEFAULT_PEER_MSS, LINUX_QUICKACKS, Profile};
@@ -40,10 +41,86 @@ pub enum CommandError {
     NotConnected,
 }
 
+/// A queue of outputs, boxed so that an empty queue with no buffer costs a
+/// connection one pointer: connections at rest hold none (their endpoint
+/// lends its own for each call), and a queue's buffer is reused.
+#[derive(Debug)]
+// Boxed on purpose: one pointer in every connection instead of a VecDeque.
+#[allow(clippy::box_collection)]
+pub(crate) struct OutQueue<T>(Option<Box<VecDeque<T>>>);
+
+impl<T> Default for OutQueue<T> {
+    fn default() -> Self {
+        OutQueue(None)
+    }
+}
+
+impl<T> OutQueue<T> {
+    pub(crate) fn push_back(&mut self, item: T) {
+        self.0.get_or_insert_with(Box::default).push_back(item);
+    }
+
+    pub(crate) fn pop_front(&mut self) -> Option<T> {
+        self.0.as_mut()?.pop_front()
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.0.as_ref().map_or(0, |q| q.len())
+    }
+
+    /// Empties the queue, keeping its buffer.
+    pub(crate) fn clear(&mut self) {
+        if let Some(q) = &mut self.0 {
+            q.clear();
+        }
+    }
+}
+
+/// Payload buffers of delivered segments, to be filled again: with them a
+/// data segment costs no allocation once a transfer is under way.
+#[derive(Debug, Default)]
+// Boxed on purpose, like `OutQueue`.
+#[allow(clippy::box_collection)]
+pub(crate) struct Spare(Option<Box<Vec<Vec<u8>>>>);
+
+impl Spare {
+    /// The most buffers kept (about a send window's worth of segments).
+    const MAX: usize = 64;
+
+    /// An empty buffer, reused if there is one.
+    pub(crate) fn take(&mut self) -> Vec<u8> {
+        self.0.as_mut().and_then(|v| v.pop()).unwrap_or_default()
+    }
+
+    /// Keeps `buffer` for a later segment.
+    pub(crate) fn give(&mut self, mut buffer: Vec<u8>) {
+        if buffer.capacity() == 0 {
+            return;
+        }
+        let spare = self.0.get_or_insert_with(Box::default);
+        if spare.len() < Spare::MAX {
+            buffer.clear();
+            spare.push(buffer);
+        }
+    }
+}
+
+/// The output queues of a connection, lent by its endpoint for each call.
+#[derive(Debug, Default)]
+pub(crate) struct Queues {
+    /// Segments to send.
+    pub(crate) out: OutQueue<Transmit>,
+    /// Events for the application.
+    pub(crate) events: OutQueue<Event>,
+    /// Buffers for payloads.
+    pub(crate) spare: Spare,
+}
+
 /// One TCP connection.
 #[derive(Debug)]
 pub struct Connection {
-    config: Config,
+    /// Shared with every connection of the endpoint (one copy per host).
+    config: Arc<Config>,
     local: SocketAddrV4,
     remote: SocketAddrV4,
     state: State,
@@ -92,6 +169,11 @@ pub struct Connection {
     syn_timed_out: bool,
     /// After a timeout, partial ACKs up to here retransmit the next segment at once.
     recover: Option<SeqNum>,
+    /// Persist-timer expiries (window probes) since the peer last
+    /// acknowledged anything (RFC 9293 §3.8.6.1).
+    probes: u32,
+    /// When the first of those probes was sent.
+    probe_since: Instant,
 
     // Acknowledgment policy.
     ack_pending: bool,
@@ -102,14 +184,14 @@ pub struct Connection {
     /// The application released the socket (orphan).
     released: bool,
 
-    out: VecDeque<Transmit>,
-    events: VecDeque<Event>,
+    out: OutQueue<Transmit>,
+    events: OutQueue<Event>,
+    spare: Spare,
 }
 
 impl Connection {
-    fn blank(config: Config, local: SocketAddrV4, remote: SocketAddrV4, iss: SeqNum) -> Self {
+    fn blank(config: Arc<Config>, local: SocketAddrV4, remote: SocketAddrV4, iss: SeqNum) -> Self {
         Connection {
-            config,
             local,
             remote,
             state: State::Closed,
@@ -139,6 +221,8 @@ impl Connection {
             head_sent_at: Instant::ZERO,
             syn_timed_out: false,
             recover: None,
+            probes: 0,
+            probe_since: Instant::ZERO,
             ack_pending: false,
             unacked_full: 0,
             quickacks: match config.profile {
@@ -146,8 +230,10 @@ impl Connection {
                 Profile::Rfc => 0,
             },
             released: false,
-            out: VecDeque::new(),
-            events: VecDeque::new(),
+            out: OutQueue::default(),
+            events: OutQueue::default(),
+            spare: Spare::default(),
+            config,
         }
     }
 
@@ -159,10 +245,31 @@ impl Connection {
         remote: SocketAddrV4,
         iss: SeqNum,
     ) -> Connection {
-        let mut c = Connection::blank(config, local, remote, iss);
-        c.set_state(State::SynSent);
-        c.send_syn(now, false);
+        let mut c = Connection::blank(Arc::new(config), local, remote, iss);
+        c.open_active(now);
         c
+    }
+
+    /// [`Connection::connect`] with a configuration shared by many
+    /// connections, writing its first outputs into queues an endpoint lends.
+    pub(crate) fn connect_lent(
+        now: Instant,
+        config: Arc<Config>,
+        local: SocketAddrV4,
+        remote: SocketAddrV4,
+        iss: SeqNum,
+        queues: &mut Queues,
+    ) -> Connection {
+        let mut c = Connection::blank(config, local, remote, iss);
+        c.swap_queues(queues);
+        c.open_active(now);
+        c.swap_queues(queues);
+        c
+    }
+
+    fn open_active(&mut self, now: Instant) {
+        self.set_state(State::SynSent);
+        self.send_syn(now, false);
     }
 
     /// Passive open: a listener received `syn` (RFC 9293 §3.10.7.2). The new
@@ -175,13 +282,45 @@ impl Connection {
         syn: &Segment,
         iss: SeqNum,
     ) -> Connection {
-        let mut c = Connection::blank(config, local, syn.src, iss);
-        c.passive = true;
-        c.state = State::Listen;
-        c.take_peer_syn(syn);
-        c.set_state(State::SynReceived);
-        c.send_synack(now, false);
+        let mut c = Connection::blank(Arc::new(config), local, syn.src, iss);
+        c.open_passive(now, syn);
         c
+    }
+
+    /// [`Connection::accept`] with a shared configuration and lent queues
+    /// (see [`Connection::connect_lent`]).
+    pub(crate) fn accept_lent(
+        now: Instant,
+        config: Arc<Config>,
+        local: SocketAddrV4,
+        syn: &Segment,
+        iss: SeqNum,
+        queues: &mut Queues,
+    ) -> Connection {
+        let mut c = Connection::blank(config, local, syn.src, iss);
+        c.swap_queues(queues);
+        c.open_passive(now, syn);
+        c.swap_queues(queues);
+        c
+    }
+
+    fn open_passive(&mut self, now: Instant, syn: &Segment) {
+        self.passive = true;
+        self.state = State::Listen;
+        self.take_peer_syn(syn);
+        self.set_state(State::SynReceived);
+        self.send_synack(now, false);
+    }
+
+    /// Exchanges the connection's output queues with `queues`. An endpoint
+    /// lends its own (empty, with capacity) queues for the length of a
+    /// call and takes them back with the outputs in them, so a connection
+    /// at rest holds no queue buffers: no allocation per connection or per
+    /// segment, and less memory per connection.
+    pub(crate) fn swap_queues(&mut self, queues: &mut Queues) {
+        std::mem::swap(&mut self.out, &mut queues.out);
+        std::mem::swap(&mut self.events, &mut queues.events);
+        std::mem::swap(&mut self.spare, &mut queues.spare);
     }
 
     // ----- getters -----
@@ -350,7 +489,14 @@ impl Connection {
     /// The earliest armed timer; [`Connection::handle_timeout`] is due then.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.timers.iter().flatten().min().copied()
+        // A deadline that saturated at the end of time is "never": it must
+        // not fire, or a clock at Instant::MAX would fire it for ever.
+        self.timers
+            .iter()
+            .flatten()
+            .filter(|&&t| t != Instant::MAX)
+            .min()
+            .copied()
     }
 
     // ----- shared internals -----

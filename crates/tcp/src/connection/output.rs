@@ -25,14 +25,14 @@ pub(super) enum AckNeed {
 impl Connection {
     /// A segment from this connection with `seq` and `flags`; ACK and window
     /// filled in from the receive side.
-    fn segment(&self, seq: SeqNum, flags: Flags) -> Segment {
+    pub(super) fn segment(&self, seq: SeqNum, flags: Flags) -> Segment {
         let window = self.rcv_wnd().min(u32::from(u16::MAX)) as u16;
         let ack = if flags.ack() { self.rcv_nxt } else { SeqNum(0) };
         Segment::new(self.local, self.remote, seq, ack, flags, window)
     }
 
     /// Queues a segment. Any segment carrying ACK satisfies a pending ACK.
-    fn emit(&mut self, segment: Segment, retransmission: bool) {
+    pub(super) fn emit(&mut self, segment: Segment, retransmission: bool) {
         if segment.flags.ack() {
             self.ack_pending = false;
             self.unacked_full = 0;
@@ -128,14 +128,60 @@ impl Connection {
         }
     }
 
-    /// Sends new data, and then the FIN, as far as the window allows.
+    /// Sends new data, and then the FIN, as far as the window allows; arms
+    /// the persist timer if data is left that the window does not let out.
     pub(super) fn push(&mut self, now: Instant) {
+        self.push_segments(now, false);
+    }
+
+    /// Data waits for the window with nothing in flight: only the persist
+    /// timer can get it moving (RFC 9293 §3.8.6.1).
+    pub(super) fn window_blocked(&self) -> bool {
+        matches!(
+            self.state,
+            State::Established
+                | State::CloseWait
+                | State::FinWait1
+                | State::Closing
+                | State::LastAck
+        ) && self.send_buf.end() > self.sent
+            && self.snd_una == self.snd_nxt
+    }
+
+    /// [`Connection::push`]; with `force`, the first segment goes out even if
+    /// sender-side silly-window avoidance would hold it (the override
+    /// timeout of RFC 9293 §3.8.6.2.1).
+    pub(super) fn push_segments(&mut self, now: Instant, force: bool) {
+        // CLOSING included: the peer's FIN can arrive while our data (and
+        // so our FIN) still waits for the window; it must still go out.
         if !matches!(
             self.state,
-            State::Established | State::CloseWait | State::FinWait1 | State::LastAck
+            State::Established
+                | State::CloseWait
+                | State::FinWait1
+                | State::Closing
+                | State::LastAck
         ) {
             return;
         }
+        self.push_loop(now, force);
+        let rtx = TimerKind::Retransmit.index();
+        if self.window_blocked() && self.timers[rtx].is_none() {
+            // The persist timer shares the retransmission timer's slot: it
+            // runs only while nothing is in flight.
+            self.timers[rtx] = Some(now + self.persist_interval());
+        }
+    }
+
+    /// The persist timer's interval: the RTO, doubled for every probe that
+    /// went unanswered, at most the largest RTO.
+    pub(super) fn persist_interval(&self) -> crate::time::Duration {
+        let rto = self.rtt.rto();
+        rto.saturating_mul(1 << self.probes.min(16))
+            .min(self.config.max_rto.max(rto))
+    }
+
+    fn push_loop(&mut self, now: Instant, mut force: bool) {
         let mss = u32::from(self.send_mss);
         let window = self.snd_wnd.min(SEND_WINDOW_SEGMENTS * mss);
         loop {
@@ -149,9 +195,16 @@ impl Connection {
                 // largest window.
                 let worth_it = len == mss
                     || u64::from(len) == unsent
-                    || (len > 0 && len >= self.max_snd_wnd / 2);
+                    || (len > 0 && len >= self.max_snd_wnd / 2)
+                    || force;
                 if len == 0 || !worth_it {
                     break;
+                }
+                force = false;
+                if self.snd_una == self.snd_nxt {
+                    // Nothing in flight: an armed timer is the persist
+                    // timer; the retransmission timer starts with this segment.
+                    self.timers[TimerKind::Retransmit.index()] = None;
                 }
                 let end = self.sent + u64::from(len);
                 let last = end == self.send_buf.end();
@@ -164,6 +217,7 @@ impl Connection {
                     flags = flags | Flags::FIN;
                 }
                 let mut seg = self.segment(self.snd_nxt, flags);
+                seg.payload = self.spare.take();
                 self.send_buf
                     .copy_out(self.sent, len as usize, &mut seg.payload);
                 self.sent = end;
@@ -205,6 +259,7 @@ impl Connection {
                     flags = flags | Flags::FIN;
                 }
                 let mut seg = self.segment(self.snd_una, flags);
+                seg.payload = self.spare.take();
                 self.send_buf.copy_out(head, len as usize, &mut seg.payload);
                 let end = self.snd_una + len + u32::from(fin);
                 self.emit(seg, true);

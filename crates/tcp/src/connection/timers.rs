@@ -7,6 +7,7 @@
 use super::Connection;
 use crate::config::RetryLimit;
 use crate::event::{Event, TimerKind};
+use crate::segment::Flags;
 use crate::state::State;
 use crate::time::Instant;
 
@@ -15,7 +16,8 @@ impl Connection {
     pub fn handle_timeout(&mut self, now: Instant) {
         for kind in TimerKind::ALL {
             match self.timers[kind.index()] {
-                Some(due) if due <= now => {}
+                // Instant::MAX is "never" (see `poll_timeout`).
+                Some(due) if due <= now && due != Instant::MAX => {}
                 _ => continue,
             }
             self.timers[kind.index()] = None;
@@ -45,9 +47,47 @@ impl Connection {
         }
     }
 
+    /// The persist timer (RFC 9293 §3.8.6.1, RFC 1122 §4.2.2.17): data
+    /// waits and nothing is in flight, so no ACK will come to open the
+    /// window (the peer's window update may have been lost). With a zero
+    /// window, send a probe the peer must answer with its window: an ACK
+    /// one below SND.UNA, outside its window (Linux's
+    /// `tcp_xmit_probe_skb`); with a small window, send what fits (the
+    /// silly-window override). Unanswered probes back off like
+    /// retransmissions and give up by the same rule; any acceptable ACK
+    /// starts the count over, so a live peer is probed for ever.
+    fn on_persist_timeout(&mut self, now: Instant) {
+        if !self.window_blocked() {
+            return;
+        }
+        if self.probes == 0 {
+            self.probe_since = now;
+        }
+        self.probes += 1;
+        let give_up = match self.retry_limit() {
+            RetryLimit::Retries(n) => self.probes > n,
+            RetryLimit::Elapsed(limit) => now - self.probe_since >= limit,
+        };
+        if give_up {
+            self.enter_closed(Event::TimedOut);
+            return;
+        }
+        if self.snd_wnd == 0 {
+            let probe = self.segment(self.snd_una - 1, Flags::ACK);
+            self.emit(probe, false);
+        } else {
+            self.push_segments(now, true);
+        }
+        let rtx = TimerKind::Retransmit.index();
+        if self.window_blocked() && self.timers[rtx].is_none() {
+            self.timers[rtx] = Some(now + self.persist_interval());
+        }
+    }
+
     fn on_retransmit_timeout(&mut self, now: Instant) {
         let handshaking = matches!(self.state, State::SynSent | State::SynReceived);
         if !handshaking && self.snd_una == self.snd_nxt {
+            self.on_persist_timeout(now);
             return;
         }
         self.retransmits += 1;

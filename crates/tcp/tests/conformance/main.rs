@@ -14,4 +14,5 @@ mod closing;
 mod connected;
 mod linux_traces;
 mod opening;
+mod regressions;
 mod timers;
