@@ -1,5 +1,6 @@
 //! Workspace-level integration tests: the `tcpsim` binary as users run it.
 
+mod async_equivalence;
 mod bad_input;
 mod cli;
 mod determinism;
