@@ -1,0 +1,170 @@
+//! The network side of the engine: a segment leaves its host (trace,
+//! capture), is routed to a link, judged by the targeted faults and then by
+//! the link's impairments, and arrives (or is dropped by the receiver's
+//! checksum check).
+
+use super::*;
+
+impl Sim {
+    pub(super) fn deliver(&mut self, from: HostId, to: HostId, packet: Packet) {
+        let seg = match packet {
+            Packet::Intact(seg) => seg,
+            Packet::Corrupted { bytes, info } => match wire::decode(&bytes) {
+                Ok(seg) => seg,
+                Err(_) => {
+                    self.record(TraceKind::Drop {
+                        from,
+                        to: Some(to),
+                        reason: DropReason::Checksum,
+                        segment: info,
+                    });
+                    return;
+                }
+            },
+        };
+        self.record(TraceKind::Deliver {
+            host: to,
+            segment: SegmentInfo::from(&seg),
+        });
+        let now = self.now;
+        self.hosts[to].endpoint.handle_segment(now, &seg);
+        // The sender fills this buffer again for a later segment.
+        self.hosts[from].endpoint.recycle(seg.payload);
+        self.settle(to);
+    }
+
+    // ----- the network -----
+
+    pub(super) fn transmit(&mut self, h: HostId, id: Option<ConnId>, t: Transmit) {
+        let Transmit {
+            segment: seg,
+            retransmission,
+        } = t;
+        let kind = seg.kind();
+        let mapped = match id {
+            Some(id) => self.hosts[h].lookup(id),
+            // A reply with no connection state (a RST answering a segment
+            // for a connection that does not exist) belongs to the
+            // experiment connection of its 4-tuple, if any.
+            None => self.conn_of_tuple(seg.src, seg.dst),
+        };
+        if let Some((c, end)) = mapped {
+            let e = &mut self.conns[c as usize].ends[ix(end)];
+            e.sent.bump(kind);
+            if retransmission {
+                e.retransmissions.bump(kind);
+            }
+        }
+        let info = SegmentInfo::from(&seg);
+        self.record(TraceKind::Send {
+            host: h,
+            conn: mapped.map(|(c, _)| c),
+            retransmission,
+            segment: info,
+        });
+        if let Some(p) = &mut self.pcap {
+            p.record(self.now, &seg);
+        }
+        let to = self.topo.host_at(*seg.dst.ip());
+        let Some(li) = to.and_then(|to| self.topo.link(h, to)) else {
+            self.record(TraceKind::Drop {
+                from: h,
+                to,
+                reason: DropReason::NoRoute,
+                segment: info,
+            });
+            return;
+        };
+        let to = self.links[li].to;
+        let mut extra = Duration::ZERO;
+        let mut corrupt = false;
+        let mut duplicate = false;
+        if !self.faults.is_empty() {
+            match self.faults.verdict(h, to, kind, self.now) {
+                None => {}
+                Some(action @ (FaultAction::Drop | FaultAction::Partition)) => {
+                    let reason = if action == FaultAction::Partition {
+                        DropReason::Partition
+                    } else {
+                        DropReason::Fault
+                    };
+                    self.record(TraceKind::Drop {
+                        from: h,
+                        to: Some(to),
+                        reason,
+                        segment: info,
+                    });
+                    return;
+                }
+                Some(FaultAction::Delay(d)) => extra = d,
+                Some(FaultAction::Corrupt) => corrupt = true,
+                Some(FaultAction::Duplicate) => duplicate = true,
+            }
+        }
+        let copy = duplicate.then(|| seg.clone());
+        self.enter_link(li, seg, info, extra, corrupt);
+        if let Some(copy) = copy {
+            self.enter_link(li, copy, info, Duration::ZERO, false);
+        }
+    }
+
+    /// The link's own impairments decide the packet's fate (and that of a
+    /// netem duplicate, which is enqueued first, as netem does).
+    pub(super) fn enter_link(
+        &mut self,
+        li: usize,
+        seg: Segment,
+        info: SegmentInfo,
+        extra: Duration,
+        corrupt: bool,
+    ) {
+        let len = wire::encoded_len(&seg);
+        let now = self.now;
+        let v = self.links[li].model.enqueue(now, len);
+        if let Some(fate) = v.copy {
+            self.apply_fate(li, seg.clone(), info, fate, Duration::ZERO, false);
+        }
+        self.apply_fate(li, seg, info, v.original, extra, corrupt);
+    }
+
+    pub(super) fn apply_fate(
+        &mut self,
+        li: usize,
+        seg: Segment,
+        info: SegmentInfo,
+        fate: Fate,
+        extra: Duration,
+        corrupt: bool,
+    ) {
+        let (from, to) = (self.links[li].from, self.links[li].to);
+        match fate {
+            Fate::Drop(reason) => self.record(TraceKind::Drop {
+                from,
+                to: Some(to),
+                reason: match reason {
+                    link::DropReason::Loss => DropReason::Loss,
+                    link::DropReason::Queue => DropReason::Queue,
+                },
+                segment: info,
+            }),
+            Fate::Deliver { at, corrupt_bit } => {
+                let packet = if corrupt_bit.is_some() || corrupt {
+                    let mut bytes = Vec::with_capacity(wire::encoded_len(&seg));
+                    wire::encode(&seg, &mut bytes);
+                    let bits = (bytes.len() * 8) as u32;
+                    let bit = corrupt_bit.unwrap_or_else(|| self.fault_rng.next_u32() % bits);
+                    bytes[(bit / 8) as usize] ^= 1 << (bit % 8);
+                    Packet::Corrupted { bytes, info }
+                } else {
+                    Packet::Intact(seg)
+                };
+                let slot = self.put_packet(InFlight {
+                    from: from as u32,
+                    to: to as u32,
+                    packet,
+                });
+                self.schedule(at + extra, Action::Deliver(slot));
+            }
+        }
+    }
+}
