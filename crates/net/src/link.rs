@@ -173,6 +173,18 @@ pub enum Distribution {
     ParetoNormal,
 }
 
+impl Distribution {
+    /// The name used in experiment files.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Distribution::Uniform => "uniform",
+            Distribution::Normal => "normal",
+            Distribution::Pareto => "pareto",
+            Distribution::ParetoNormal => "paretonormal",
+        }
+    }
+}
+
 /// The packet-loss model of one link direction.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub enum Loss {

@@ -13,7 +13,7 @@ use tcpsim_tcp::{Instant, SegmentKind, State};
 use crate::trace::{AppError, HostId};
 
 /// How the connection is opened.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum OpenMode {
     /// The client connects; the server listens.
     Active,
@@ -22,7 +22,7 @@ pub enum OpenMode {
 }
 
 /// Who closes, and how.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum CloseMode {
     /// The client closes first (once its data is acknowledged, or at `close_at`).
     ClientFirst,
@@ -36,6 +36,30 @@ pub enum CloseMode {
     ServerAbort,
     /// Nobody closes.
     None,
+}
+
+impl OpenMode {
+    /// The name used in experiment files.
+    pub const fn name(self) -> &'static str {
+        match self {
+            OpenMode::Active => "active",
+            OpenMode::Simultaneous => "simultaneous",
+        }
+    }
+}
+
+impl CloseMode {
+    /// The name used in experiment files.
+    pub const fn name(self) -> &'static str {
+        match self {
+            CloseMode::ClientFirst => "client-first",
+            CloseMode::ServerFirst => "server-first",
+            CloseMode::Simultaneous => "simultaneous",
+            CloseMode::ClientAbort => "client-abort",
+            CloseMode::ServerAbort => "server-abort",
+            CloseMode::None => "none",
+        }
+    }
 }
 
 /// One connection to run.

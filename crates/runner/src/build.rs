@@ -1,15 +1,11 @@
 //! From an [`Experiment`] to a ready-to-run [`tcpsim_net::Sim`].
 
 use tcpsim_net::{
-    Blueprint, BuildError, CloseMode as NetClose, Distribution as NetDist,
-    FaultAction as NetAction, FaultRule, LinkParams, Loss as NetLoss, OpenMode, Sim, SimBuilder,
-    Workload,
+    Blueprint, BuildError, FaultAction as NetAction, FaultRule, Sim, SimBuilder, Workload,
 };
 use tcpsim_tcp::{Instant, SegmentKind};
 
-use crate::experiment::{
-    CloseMode, Distribution, Experiment, FaultAction, LinkDirection, Loss, Open,
-};
+use crate::experiment::{Experiment, FaultAction};
 
 /// What a run keeps besides the connection reports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,30 +37,6 @@ impl Keep {
     }
 }
 
-fn link_params(d: &LinkDirection) -> LinkParams {
-    LinkParams {
-        delay: d.delay,
-        jitter: d.jitter,
-        distribution: match d.distribution {
-            Distribution::Uniform => NetDist::Uniform,
-            Distribution::Normal => NetDist::Normal,
-            Distribution::Pareto => NetDist::Pareto,
-            Distribution::ParetoNormal => NetDist::ParetoNormal,
-        },
-        loss: match d.loss {
-            Loss::None => NetLoss::None,
-            Loss::Bernoulli(p) => NetLoss::Bernoulli(p),
-            Loss::GilbertElliott { p, r, h, k } => NetLoss::GilbertElliott { p, r, h, k },
-        },
-        duplicate: d.duplicate,
-        corrupt: d.corrupt,
-        reorder: d.reorder,
-        reorder_gap: d.reorder_gap,
-        rate_bps: d.rate_bps,
-        queue: d.queue,
-    }
-}
-
 /// The connections after `count` expansion, as the engine runs them:
 /// connection `i` of a spec with `count` and `interval` opens (and, with
 /// `close_at`, closes) `i × interval` later than the first.
@@ -79,21 +51,11 @@ pub fn workloads(exp: &Experiment) -> Vec<Workload> {
                 server: id(&c.server),
                 port: c.port,
                 open_at: Instant::ZERO + c.open_at + shift,
-                open: match c.open {
-                    Open::Active => OpenMode::Active,
-                    Open::Simultaneous => OpenMode::Simultaneous,
-                },
+                open: c.open,
                 client_port: c.client_port,
                 client_sends: c.client_sends,
                 server_sends: c.server_sends,
-                close: match c.close {
-                    CloseMode::ClientFirst => NetClose::ClientFirst,
-                    CloseMode::ServerFirst => NetClose::ServerFirst,
-                    CloseMode::Simultaneous => NetClose::Simultaneous,
-                    CloseMode::ClientAbort => NetClose::ClientAbort,
-                    CloseMode::ServerAbort => NetClose::ServerAbort,
-                    CloseMode::None => NetClose::None,
-                },
+                close: c.close,
                 close_at: c.close_at.map(|t| Instant::ZERO + t + shift),
             });
         }
@@ -124,7 +86,7 @@ pub fn blueprint(exp: &Experiment, keep: Keep) -> Result<Blueprint, BuildError> 
     }
     for l in &exp.links {
         if let (Some(a), Some(bb)) = (id(&l.a), id(&l.b)) {
-            b.link(a, bb, link_params(&l.a_to_b), link_params(&l.b_to_a));
+            b.link(a, bb, l.a_to_b.clone(), l.b_to_a.clone());
         }
     }
     for f in &exp.faults {

@@ -7,7 +7,16 @@ use std::net::Ipv4Addr;
 use tcpsim_tcp::{Config, Duration, Profile, SegmentKind, State};
 
 use super::tcp::TcpOverrides;
+
 use super::units::SeedRange;
+/// One direction of a link: delay, jitter, loss, duplication, corruption,
+/// reordering, rate and queue (the engine's [`tcpsim_net::LinkParams`]).
+pub use tcpsim_net::LinkParams as LinkDirection;
+/// `open`: active or simultaneous (the engine's [`tcpsim_net::OpenMode`]).
+pub use tcpsim_net::OpenMode as Open;
+/// The link, workload and outcome types are the engine's own, so an
+/// experiment file describes exactly what the engine runs.
+pub use tcpsim_net::{CloseMode, Distribution, Loss, Outcome};
 
 /// One experiment file, validated and with every default filled in.
 #[derive(Clone, Debug, PartialEq)]
@@ -100,99 +109,6 @@ impl Link {
     }
 }
 
-/// The impairments of one direction of a link (netem's model).
-#[derive(Clone, Debug, PartialEq)]
-pub struct LinkDirection {
-    /// `delay`: base one-way delay; default 0.
-    pub delay: Duration,
-    /// `jitter`: spread around `delay`; default 0.
-    pub jitter: Duration,
-    /// `distribution` of the jitter; default uniform.
-    pub distribution: Distribution,
-    /// `loss`: random loss; default none.
-    pub loss: Loss,
-    /// `duplicate`: probability that a packet is sent twice; default 0.
-    pub duplicate: f64,
-    /// `corrupt`: probability that one random bit is flipped; default 0.
-    pub corrupt: f64,
-    /// `reorder`: probability that a packet skips the delay (netem); default 0.
-    pub reorder: f64,
-    /// `reorder_gap`: netem's gap, at least 1; default 1.
-    pub reorder_gap: u32,
-    /// `rate`: bits per second for the serialization delay; `None` (the
-    /// default, or `rate = "unlimited"`) for none.
-    pub rate_bps: Option<u64>,
-    /// `queue`: packets the link holds before tail drop, at least 1; default 1000.
-    pub queue: u32,
-}
-
-impl Default for LinkDirection {
-    fn default() -> LinkDirection {
-        LinkDirection {
-            delay: Duration::ZERO,
-            jitter: Duration::ZERO,
-            distribution: Distribution::Uniform,
-            loss: Loss::None,
-            duplicate: 0.0,
-            corrupt: 0.0,
-            reorder: 0.0,
-            reorder_gap: 1,
-            rate_bps: None,
-            queue: 1000,
-        }
-    }
-}
-
-/// The shape of the jitter around the delay (netem's distribution tables).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Distribution {
-    /// `"uniform"`: evenly spread in `delay ± jitter`.
-    Uniform,
-    /// `"normal"`: a normal distribution with standard deviation `jitter`.
-    Normal,
-    /// `"pareto"`: a Pareto distribution (heavy tail).
-    Pareto,
-    /// `"paretonormal"`: netem's mix of Pareto and normal.
-    ParetoNormal,
-}
-
-impl Distribution {
-    /// The name used in experiment files.
-    pub const fn name(self) -> &'static str {
-        match self {
-            Distribution::Uniform => "uniform",
-            Distribution::Normal => "normal",
-            Distribution::Pareto => "pareto",
-            Distribution::ParetoNormal => "paretonormal",
-        }
-    }
-}
-
-/// Random loss on a link direction.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Loss {
-    /// No random loss (`loss = 0`, or no `loss` key).
-    None,
-    /// Each packet is lost with this probability, in `(0, 1]` (`loss = 0.1`).
-    Bernoulli(f64),
-    /// The Gilbert–Elliott model, as netem's `loss gemodel p r 1-h 1-k`
-    /// (`loss = { model = "gilbert-elliott", p = 0.01, r = 0.5, h = 0.0, k = 1.0 }`).
-    ///
-    /// Defaults follow `tc` (iproute2 `q_netem.c`): `r = 1 - p`, `h = 0`
-    /// (the bad state loses every packet), `k = 1` (the good state loses
-    /// none). `p` is required.
-    GilbertElliott {
-        /// Probability of moving from the good state to the bad one.
-        p: f64,
-        /// Probability of moving from the bad state to the good one.
-        r: f64,
-        /// Probability that a packet gets through in the bad state (loss `1 - h`).
-        h: f64,
-        /// Probability that a packet gets through in the good state (loss `1 - k`).
-        k: f64,
-    },
-}
-
 /// A `[[faults]]` entry: a targeted rule applied before the random impairments.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Fault {
@@ -281,98 +197,6 @@ pub struct ConnectionSpec {
     pub count: u32,
     /// `interval`: time between the opens of those connections; default 0.
     pub interval: Duration,
-}
-
-/// How a connection opens.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Open {
-    /// `"active"`: the client connects to a listener on the server.
-    Active,
-    /// `"simultaneous"`: both ends connect to each other at `open_at`.
-    Simultaneous,
-}
-
-impl Open {
-    /// The name used in experiment files.
-    pub const fn name(self) -> &'static str {
-        match self {
-            Open::Active => "active",
-            Open::Simultaneous => "simultaneous",
-        }
-    }
-}
-
-/// How a connection closes (SPEC §3, "Closing semantics").
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum CloseMode {
-    /// `"client-first"`: the client closes once its data is acknowledged.
-    ClientFirst,
-    /// `"server-first"`: the server closes once its data is acknowledged.
-    ServerFirst,
-    /// `"simultaneous"`: both close at `close_at`.
-    Simultaneous,
-    /// `"client-abort"`: the client sends RST.
-    ClientAbort,
-    /// `"server-abort"`: the server sends RST.
-    ServerAbort,
-    /// `"none"`: nobody closes.
-    None,
-}
-
-impl CloseMode {
-    /// The name used in experiment files.
-    pub const fn name(self) -> &'static str {
-        match self {
-            CloseMode::ClientFirst => "client-first",
-            CloseMode::ServerFirst => "server-first",
-            CloseMode::Simultaneous => "simultaneous",
-            CloseMode::ClientAbort => "client-abort",
-            CloseMode::ServerAbort => "server-abort",
-            CloseMode::None => "none",
-        }
-    }
-}
-
-/// How a connection ended (SPEC §4, `outcome`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Outcome {
-    /// `"closed"`: established, then both sides closed cleanly.
-    Closed,
-    /// `"refused"`: RST in answer to SYN.
-    Refused,
-    /// `"timeout"`: retries exhausted.
-    Timeout,
-    /// `"reset"`: RST after establishment.
-    Reset,
-    /// `"incomplete"`: still open when the run stopped.
-    Incomplete,
-}
-
-impl Outcome {
-    /// Every outcome, in report order.
-    pub const ALL: [Outcome; 5] = [
-        Outcome::Closed,
-        Outcome::Refused,
-        Outcome::Timeout,
-        Outcome::Reset,
-        Outcome::Incomplete,
-    ];
-
-    /// The name used in experiment files and reports.
-    pub const fn name(self) -> &'static str {
-        match self {
-            Outcome::Closed => "closed",
-            Outcome::Refused => "refused",
-            Outcome::Timeout => "timeout",
-            Outcome::Reset => "reset",
-            Outcome::Incomplete => "incomplete",
-        }
-    }
-
-    /// Parses a name.
-    pub fn from_name(name: &str) -> Option<Outcome> {
-        Outcome::ALL.into_iter().find(|o| o.name() == name)
-    }
 }
 
 /// `[expect]`: every key optional; each becomes one named check. Maps keep
