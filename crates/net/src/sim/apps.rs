@@ -311,31 +311,36 @@ impl Sim {
         let Some(id) = self.conns[c as usize].ids[ix(end)] else {
             return;
         };
-        self.record(TraceKind::App {
-            host: h,
-            conn: Some(c),
-            call: AppCall::Write(bytes),
-        });
         let now = self.now;
         // One write of the whole stream (octet i is i mod 256), so TCP sees
         // it at once and segments it by MSS, as a real application's single
         // write() would be.
-        if bytes <= PATTERN.len() as u64 {
-            let _ = self.hosts[h]
+        let sent = if bytes <= PATTERN.len() as u64 {
+            self.hosts[h]
                 .endpoint
-                .send(now, id, &PATTERN[..bytes as usize]);
-            return;
-        }
-        let mut data = std::mem::take(&mut self.write_buf);
-        data.clear();
-        while (data.len() as u64) < bytes {
-            let n = (bytes - data.len() as u64).min(PATTERN.len() as u64) as usize;
-            data.extend_from_slice(&PATTERN[..n]);
-        }
-        let _ = self.hosts[h].endpoint.send(now, id, &data);
-        // Keep a moderate buffer for the next write; give a huge one back.
-        if data.capacity() <= 1 << 16 {
-            self.write_buf = data;
+                .send(now, id, &PATTERN[..bytes as usize])
+        } else {
+            let mut data = std::mem::take(&mut self.write_buf);
+            data.clear();
+            while (data.len() as u64) < bytes {
+                let n = (bytes - data.len() as u64).min(PATTERN.len() as u64) as usize;
+                data.extend_from_slice(&PATTERN[..n]);
+            }
+            let sent = self.hosts[h].endpoint.send(now, id, &data);
+            // Keep a moderate buffer for the next write; give a huge one back.
+            if data.capacity() <= 1 << 16 {
+                self.write_buf = data;
+            }
+            sent
+        };
+        // Recorded only if TCP took the data (sending produces no trace
+        // records of its own, so the order of the trace is unchanged).
+        if sent.is_ok() {
+            self.record(TraceKind::App {
+                host: h,
+                conn: Some(c),
+                call: AppCall::Write(bytes),
+            });
         }
     }
 
