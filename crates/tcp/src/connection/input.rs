@@ -55,7 +55,7 @@ impl Connection {
             self.snd_wl2 = seg.ack;
             self.on_new_ack(now, seg.ack);
         }
-        if self.snd_una != self.iss {
+        if self.syn_acked {
             // Our SYN is acknowledged: ESTABLISHED, and ACK at once.
             self.establish();
             let mut need = AckNeed::Now;
@@ -187,6 +187,9 @@ impl Connection {
         {
             self.snd_wnd = u32::from(seg.window);
             self.max_snd_wnd = self.max_snd_wnd.max(self.snd_wnd);
+            if self.snd_wnd > 0 {
+                self.probe_backoff = 0;
+            }
             self.snd_wl1 = seq;
             self.snd_wl2 = seg.ack;
         }
@@ -244,8 +247,11 @@ impl Connection {
     /// take an RTT sample, and apply RFC 6298 rules 5.2 and 5.3.
     fn on_new_ack(&mut self, now: Instant, ack: SeqNum) {
         let mut covered = ack - self.snd_una;
-        if self.snd_una == self.iss {
-            covered -= 1; // our SYN
+        if !self.syn_acked {
+            // Our SYN. (Not `snd_una == iss`: after 2^32 − 1 octets SND.UNA
+            // comes back to ISS, and the SYN is long acknowledged.)
+            covered -= 1;
+            self.syn_acked = true;
         }
         let data_out = self.sent - self.send_buf.head();
         let data = u64::from(covered).min(data_out);
@@ -329,7 +335,13 @@ impl Connection {
                 self.peer_fin_at = Some(fin_at as u64);
             }
         }
-        need.max(self.take_fin(now))
+        let need = need.max(self.take_fin(now));
+        if seg.flags.fin() && !self.eof {
+            // A FIN waiting for data before it: an out-of-order segment,
+            // acknowledged at once (RFC 5681 §4.2), as data would be.
+            return AckNeed::Now;
+        }
+        need
     }
 
     /// Step eight: processes the peer's FIN once all data before it is in.

@@ -174,6 +174,12 @@ pub struct Connection {
     probes: u32,
     /// When the first of those probes was sent.
     probe_since: Instant,
+    /// Zero-window probes sent since the window was last open: the persist
+    /// interval doubles with each (RFC 1122 §4.2.2.17), even while the peer
+    /// answers them.
+    probe_backoff: u32,
+    /// Our SYN has been acknowledged.
+    syn_acked: bool,
 
     // Acknowledgment policy.
     ack_pending: bool,
@@ -223,6 +229,8 @@ impl Connection {
             recover: None,
             probes: 0,
             probe_since: Instant::ZERO,
+            probe_backoff: 0,
+            syn_acked: false,
             ack_pending: false,
             unacked_full: 0,
             quickacks: match config.profile {
@@ -557,5 +565,47 @@ impl Connection {
 
     fn is_profile(&self, p: Profile) -> bool {
         self.config.profile == p
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::segment::Flags;
+    use std::net::Ipv4Addr;
+
+    /// Review finding: our SYN was recognised as "SND.UNA == ISS", which is
+    /// true again once 2^32 − 1 octets have been acknowledged (RFC 9293
+    /// §3.4: sequence numbers wrap); the next ACK then left one octet in the
+    /// send buffer, so `AllAcked` never came. SND.UNA is put back on ISS
+    /// here as that wrap would; 10 octets sent and acknowledged must leave
+    /// nothing behind.
+    #[test]
+    fn ack_after_snd_una_wraps_back_to_iss_covers_all_data() {
+        let a = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 49152);
+        let b = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), 80);
+        let now = Instant::ZERO;
+        let mut c = Connection::connect(now, Config::rfc(), a, b, SeqNum(1000));
+        while c.poll_transmit().is_some() {}
+        let mut synack = Segment::new(
+            b,
+            a,
+            SeqNum(5000),
+            SeqNum(1001),
+            Flags::SYN | Flags::ACK,
+            65535,
+        );
+        synack.mss = Some(1460);
+        c.handle_segment(now, &synack);
+        assert_eq!(c.state(), State::Established);
+        // As if 2^32 − 1 octets had gone by: SND.UNA is at ISS again.
+        c.iss = c.snd_una;
+        c.send(now, b"0123456789").unwrap();
+        while c.poll_transmit().is_some() {}
+        while c.poll_event().is_some() {}
+        let ack = Segment::new(b, a, SeqNum(5001), c.snd_nxt(), Flags::ACK, 65535);
+        c.handle_segment(now, &ack);
+        assert_eq!(c.unacknowledged(), 0);
+        assert!(std::iter::from_fn(|| c.poll_event()).any(|e| e == Event::AllAcked));
     }
 }

@@ -173,11 +173,12 @@ impl Connection {
         }
     }
 
-    /// The persist timer's interval: the RTO, doubled for every probe that
-    /// went unanswered, at most the largest RTO.
+    /// The persist timer's interval: the RTO, doubled for every probe sent
+    /// since the window was last open (RFC 1122 §4.2.2.17), at most the
+    /// largest RTO.
     pub(super) fn persist_interval(&self) -> crate::time::Duration {
         let rto = self.rtt.rto();
-        rto.saturating_mul(1 << self.probes.min(16))
+        rto.saturating_mul(1 << self.probe_backoff.min(16))
             .min(self.config.max_rto.max(rto))
     }
 

@@ -55,7 +55,8 @@ impl Connection {
     /// `tcp_xmit_probe_skb`); with a small window, send what fits (the
     /// silly-window override). Unanswered probes back off like
     /// retransmissions and give up by the same rule; any acceptable ACK
-    /// starts the count over, so a live peer is probed for ever.
+    /// starts the give-up count over, so a live peer is probed for ever,
+    /// but the interval keeps doubling until the window opens.
     fn on_persist_timeout(&mut self, now: Instant) {
         if !self.window_blocked() {
             return;
@@ -64,6 +65,7 @@ impl Connection {
             self.probe_since = now;
         }
         self.probes += 1;
+        self.probe_backoff = self.probe_backoff.saturating_add(1);
         let give_up = match self.retry_limit() {
             RetryLimit::Retries(n) => self.probes > n,
             RetryLimit::Elapsed(limit) => now - self.probe_since >= limit,

@@ -129,3 +129,62 @@ fn timers_saturated_at_the_end_of_time_never_fire() {
     assert_eq!(client.poll_timeout(), None);
     assert_eq!(client.state(id), State::FinWait1);
 }
+
+/// Review finding: each answered zero-window probe reset the backoff, so a
+/// live peer that keeps its window closed was probed every 2 × RTO for ever.
+/// RFC 1122 §4.2.2.17: the first probe one RTO after the window closed, then
+/// "increase exponentially the interval between successive probes". Here
+/// the data is blocked at 100 ms with RTO = 1 s (the handshake's 100 ms
+/// sample under `rfc`): probes at 1.1, 1.1 + 2 = 3.1, 3.1 + 4 = 7.1 and
+/// 7.1 + 8 = 15.1 s, each answered by ACK(win 0).
+#[test]
+fn zero_window_probes_back_off_while_the_peer_answers() {
+    use crate::harness::*;
+    use tcpsim_tcp::{Config, Instant};
+    let mut closed = Config::rfc();
+    closed.recv_window = 0;
+    let mut p = Pair::with_configs(Config::rfc(), closed, ms(50));
+    p.send_on_connect[Side::Client as usize] = Some(vec![1; 100]);
+    p.connect();
+    p.run_until(Instant::from_secs(20));
+    // A probe is ACK(SND.UNA − 1) = A(1000, 5001) with no data.
+    let probes: Vec<&str> = p
+        .log
+        .iter()
+        .filter(|l| l.contains(" C>S A 1000 5001 0"))
+        .map(|l| l.split(' ').next().unwrap())
+        .collect();
+    assert_eq!(probes, ["1.1s", "3.1s", "7.1s", "15.1s"]);
+    let answers = p
+        .log
+        .iter()
+        .filter(|l| l.contains(" S>C A 5001 1001 0"))
+        .count();
+    assert!(
+        answers >= 4,
+        "the peer answered every probe: {}",
+        p.log_text()
+    );
+}
+
+/// Review finding: a bare FIN ahead of missing data was recorded but not
+/// acknowledged; an out-of-order segment gets an immediate duplicate ACK
+/// (RFC 5681 §4.2). When the gap fills, one ACK covers data and FIN:
+/// 1001 + 3 octets + FIN = 1005.
+#[test]
+fn out_of_order_bare_fin_is_acknowledged_at_once() {
+    use crate::harness::*;
+    use tcpsim_tcp::{Config, Flags, Instant, State};
+    let mut p = Pair::new(Config::rfc(), ms(50));
+    p.connect();
+    p.run_until(Instant::from_secs(1));
+    let fin = Pair::segment(Side::Client, 1004, 5001, Flags::FIN | Flags::ACK);
+    p.inject(Side::Server, fin);
+    assert_eq!(p.log[3..], ["1s S>C A 5001 1001 0"]);
+    let mut data = Pair::segment(Side::Client, 1001, 5001, Flags::ACK);
+    data.payload = b"abc".to_vec();
+    p.inject(Side::Server, data);
+    assert_eq!(p.log[4..], ["1s S>C A 5001 1005 0"]);
+    assert_eq!(p.received[Side::Server as usize], b"abc");
+    assert_eq!(p.server.state(p.conn(Side::Server)), State::CloseWait);
+}
