@@ -12,7 +12,7 @@ use crate::experiment::{SeedRange, parse_with_overrides};
 use crate::report::{Meta, report};
 use crate::suite;
 use crate::sweep::{self, Plan};
-use crate::timeline::{Header, render};
+use crate::timeline::{Header, render, render_summary};
 
 /// Exit code: ran, every expectation held.
 pub const OK: u8 = 0;
@@ -188,13 +188,11 @@ pub fn run(
                 seed,
                 profile: exp.profile.name(),
             };
-            let mut text = render(&header, &r);
-            if quiet {
-                // Only the summary: what follows the blank line after the events.
-                if let Some(i) = text.find("\n\n") {
-                    text = text[i + 2..].to_string();
-                }
-            }
+            let mut text = if quiet {
+                render_summary(&r)
+            } else {
+                render(&header, &r)
+            };
             text.push_str(&expectations_text(&checks));
             print(&text)
         }

@@ -162,22 +162,6 @@ pub fn check_file(path: &Path, bless: bool) -> FileResult {
     }
 }
 
-fn xml_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c if (c as u32) < 0x20 && c != '\n' && c != '\t' => {}
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 /// The results as JUnit XML.
 pub fn junit(results: &[FileResult]) -> String {
     let failures = results.iter().filter(|r| r.failure.is_some()).count();
@@ -193,7 +177,7 @@ pub fn junit(results: &[FileResult]) -> String {
         results.len()
     );
     for r in results {
-        let name = xml_escape(&r.path.display().to_string());
+        let name = crate::svg::escape(&r.path.display().to_string());
         match &r.failure {
             None => {
                 let _ = writeln!(out, "    <testcase classname=\"tcpsim\" name=\"{name}\"/>");
@@ -203,8 +187,8 @@ pub fn junit(results: &[FileResult]) -> String {
                 let _ = writeln!(
                     out,
                     "    <testcase classname=\"tcpsim\" name=\"{name}\">\n      <failure message=\"{}\">{}</failure>\n    </testcase>",
-                    xml_escape(first),
-                    xml_escape(why)
+                    crate::svg::escape(first),
+                    crate::svg::escape(why)
                 );
             }
         }

@@ -37,6 +37,8 @@ pub fn escape(s: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&apos;"),
+            // Control characters other than tab and newline are not XML.
+            c if (c as u32) < 0x20 && c != '\n' && c != '\t' => {}
             c => out.push(c),
         }
     }

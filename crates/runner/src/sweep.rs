@@ -354,18 +354,23 @@ fn fmt_ms(v: &Value, key: &str) -> String {
         .map_or_else(|| "-".to_string(), |x| format!("{x:.3}"))
 }
 
+/// A grid point's values as `PATH=VALUE` strings, in grid order.
+fn params_of(point: &Value) -> Vec<String> {
+    point["params"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
+        .collect()
+}
+
 /// The aggregate as a text table.
 pub fn text(agg: &Value) -> String {
     let mut out = String::new();
     let name = agg["experiment"].as_str().unwrap_or("");
     out.push_str(&format!("# sweep of {name}: {} runs\n", agg["runs"]));
     for p in agg["points"].as_array().into_iter().flatten() {
-        let params: Vec<String> = p["params"]
-            .as_object()
-            .into_iter()
-            .flatten()
-            .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
-            .collect();
+        let params = params_of(p);
         let label = if params.is_empty() {
             "(no grid)".to_string()
         } else {
@@ -437,12 +442,7 @@ pub fn csv(agg: &Value) -> String {
     }
     out.push_str(",failed_runs\n");
     for p in agg["points"].as_array().into_iter().flatten() {
-        let params: Vec<String> = p["params"]
-            .as_object()
-            .into_iter()
-            .flatten()
-            .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
-            .collect();
+        let params = params_of(p);
         out.push_str(&format!("\"{}\",{}", params.join(" "), p["runs"]));
         for o in Outcome::ALL {
             out.push_str(&format!(",{}", p["outcomes"][o.name()]));

@@ -132,7 +132,7 @@ pub fn render(h: &Header<'_>, r: &RunResult) -> String {
                     let mut s = format!(
                         "{:w$} > {:<w$}  {:<6} seq {seq}",
                         name(host),
-                        host_by_addr(r, segment.dst),
+                        r.host_label(*segment.dst.ip()),
                         tcpdump_flags(segment.flags),
                         w = width
                     );
@@ -153,7 +153,7 @@ pub fn render(h: &Header<'_>, r: &RunResult) -> String {
                 } => format!(
                     "{:w$} > {:<w$}  {:<6} DROPPED ({})",
                     name(from),
-                    host_by_addr(r, segment.dst),
+                    r.host_label(*segment.dst.ip()),
                     tcpdump_flags(segment.flags),
                     reason.name(),
                     w = width
@@ -161,7 +161,7 @@ pub fn render(h: &Header<'_>, r: &RunResult) -> String {
                 TraceKind::Deliver { host, segment } => format!(
                     "{:w$} < {:<w$}  {:<6} delivered",
                     name(host),
-                    host_by_addr(r, segment.src),
+                    r.host_label(*segment.src.ip()),
                     tcpdump_flags(segment.flags),
                     w = width
                 ),
@@ -170,6 +170,14 @@ pub fn render(h: &Header<'_>, r: &RunResult) -> String {
         }
     }
     let _ = writeln!(out);
+    out.push_str(&render_summary(r));
+    out
+}
+
+/// The summary alone: one paragraph per connection and the run's end
+/// (what `run --quiet` prints).
+pub fn render_summary(r: &RunResult) -> String {
+    let mut out = String::new();
     for c in &r.connections {
         summary(&mut out, r, c);
     }
@@ -182,15 +190,6 @@ pub fn render(h: &Header<'_>, r: &RunResult) -> String {
         r.stop_reason.name()
     );
     out
-}
-
-/// The name of the host with address `a`, or the address.
-fn host_by_addr(r: &RunResult, a: SocketAddrV4) -> String {
-    r.host_addrs
-        .iter()
-        .position(|x| x == a.ip())
-        .and_then(|i| r.host_names.get(i).cloned())
-        .unwrap_or_else(|| a.ip().to_string())
 }
 
 fn opt_since(t: Option<Instant>, from: Instant) -> String {

@@ -15,7 +15,6 @@
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::fmt;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::sync::Arc;
 
@@ -24,6 +23,7 @@ use rand_core::RngCore;
 use crate::config::{Config, IsnMode};
 use crate::connection::{CommandError, Connection, Queues};
 use crate::event::{Event, Transmit};
+use crate::hash::FixedState;
 use crate::segment::{Flags, Segment};
 use crate::seq::SeqNum;
 use crate::state::State;
@@ -91,32 +91,7 @@ fn tuple_key(local_port: u16, remote: SocketAddrV4) -> u64 {
         | u64::from(remote.port())
 }
 
-/// A fixed, fast hash for [`tuple_key`]s (the splitmix64 finalizer).
-#[derive(Default)]
-struct TupleHasher(u64);
-
-impl Hasher for TupleHasher {
-    fn finish(&self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 30;
-        x = x.wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        x ^= x >> 27;
-        x = x.wrapping_mul(0x94d0_49bb_1331_11eb);
-        x ^ (x >> 31)
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(b);
-        }
-    }
-
-    fn write_u64(&mut self, x: u64) {
-        self.0 = x;
-    }
-}
-
-type TupleMap = HashMap<u64, ConnId, BuildHasherDefault<TupleHasher>>;
+type TupleMap = HashMap<u64, ConnId, FixedState>;
 
 /// Every connection and listener of one host.
 pub struct Endpoint {
@@ -460,16 +435,7 @@ impl Endpoint {
                     c.snd_nxt() + 65535 + 2
                 });
                 self.call(id, |c| c.abort(now));
-                let mark = self.mark();
-                let conn = Connection::accept_lent(
-                    now,
-                    Arc::clone(&self.config),
-                    seg.dst,
-                    seg,
-                    iss,
-                    &mut self.lent,
-                );
-                self.insert(conn, mark);
+                self.accept(now, seg, iss);
                 return;
             }
             self.call(id, |c| c.handle_segment(now, seg));
@@ -495,6 +461,20 @@ impl Endpoint {
             && self.is_listening(seg.dst.port())
     }
 
+    /// A connection from a listener, answering `syn` with SYN-ACK(`iss`).
+    fn accept(&mut self, now: Instant, syn: &Segment, iss: SeqNum) {
+        let mark = self.mark();
+        let conn = Connection::accept_lent(
+            now,
+            Arc::clone(&self.config),
+            syn.dst,
+            syn,
+            iss,
+            &mut self.lent,
+        );
+        self.insert(conn, mark);
+    }
+
     /// RFC 9293 §3.10.7.2: a segment for a listening port with no connection.
     fn on_listen(&mut self, now: Instant, seg: &Segment) {
         let f = seg.flags;
@@ -507,16 +487,7 @@ impl Endpoint {
         }
         if f.syn() {
             let iss = self.next_isn();
-            let mark = self.mark();
-            let conn = Connection::accept_lent(
-                now,
-                Arc::clone(&self.config),
-                seg.dst,
-                seg,
-                iss,
-                &mut self.lent,
-            );
-            self.insert(conn, mark);
+            self.accept(now, seg, iss);
         }
     }
 

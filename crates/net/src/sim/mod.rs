@@ -17,9 +17,9 @@
 //! checksum check.
 
 use std::collections::{HashMap, VecDeque};
-use std::hash::{BuildHasherDefault, Hasher};
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::sync::Arc;
+use tcpsim_tcp::hash::FixedState;
 
 use rand_chacha::ChaCha8Rng;
 use rand_core::RngCore;
@@ -72,6 +72,20 @@ pub struct RunResult {
     pub host_names: Arc<[String]>,
     /// Host addresses, by host id.
     pub host_addrs: Arc<[Ipv4Addr]>,
+}
+
+impl RunResult {
+    /// The host with address `ip`, if one has it.
+    pub fn host_at(&self, ip: Ipv4Addr) -> Option<HostId> {
+        self.host_addrs.iter().position(|a| *a == ip)
+    }
+
+    /// The name of the host with address `ip`, or the address itself.
+    pub fn host_label(&self, ip: Ipv4Addr) -> String {
+        self.host_at(ip)
+            .and_then(|h| self.host_names.get(h).cloned())
+            .unwrap_or_else(|| ip.to_string())
+    }
 }
 
 /// A packet in flight.
@@ -275,37 +289,6 @@ impl Topology {
     }
 }
 
-/// A fixed, fast hash (the splitmix64 finalizer) for maps that are only
-/// looked up, never iterated, so their order cannot reach any output.
-#[derive(Default)]
-pub(crate) struct FixedHasher(u64);
-
-impl Hasher for FixedHasher {
-    fn finish(&self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 30;
-        x = x.wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        x ^= x >> 27;
-        x = x.wrapping_mul(0x94d0_49bb_1331_11eb);
-        x ^ (x >> 31)
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(b);
-        }
-    }
-
-    fn write_u64(&mut self, x: u64) {
-        self.0 = self.0.rotate_left(29) ^ x;
-    }
-
-    fn write_u128(&mut self, x: u128) {
-        self.write_u64(x as u64);
-        self.write_u64((x >> 64) as u64);
-    }
-}
-
 /// A 4-tuple as one map key: `(client address, server address)`, 48 bits each.
 fn tuple_key(client: SocketAddrV4, server: SocketAddrV4) -> u128 {
     let half = |a: SocketAddrV4| (u128::from(u32::from(*a.ip())) << 16) | u128::from(a.port());
@@ -326,7 +309,7 @@ pub struct Sim {
     fault_rng: ChaCha8Rng,
     pub(crate) conns: Vec<ConnRun>,
     /// (client address, server address) → experiment connection.
-    by_tuple: HashMap<u128, u32, BuildHasherDefault<FixedHasher>>,
+    by_tuple: HashMap<u128, u32, FixedState>,
     pub(crate) trace: Option<Vec<TraceRecord>>,
     pcap: Option<PcapWriter>,
     keep_paths: bool,

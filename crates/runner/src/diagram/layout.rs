@@ -71,10 +71,6 @@ fn key(from: HostId, s: &SegmentInfo) -> Key {
     )
 }
 
-fn host_of(r: &RunResult, a: SocketAddrV4) -> Option<HostId> {
-    r.host_addrs.iter().position(|x| x == a.ip())
-}
-
 /// `[S.] seq 0 ack 1`, `[P.] seq 1:1461 ack 1`, `[.] ack 1461`.
 fn segment_label(s: &SegmentInfo, seq: u32, ack: Option<u32>) -> String {
     let mut l = tcpdump_flags(s.flags);
@@ -111,7 +107,7 @@ pub(super) fn flights(r: &RunResult, trace: &[TraceRecord]) -> Vec<Flight> {
                 ..
             } => {
                 let (seq, ack) = rel.numbers(&segment);
-                let to = host_of(r, segment.dst);
+                let to = r.host_at(*segment.dst.ip());
                 let label = segment_label(&segment, seq, ack);
                 let mut tip = format!(
                     "{} s  {} > {}  {label} win {} len {}",
@@ -152,7 +148,7 @@ pub(super) fn flights(r: &RunResult, trace: &[TraceRecord]) -> Vec<Flight> {
                 };
                 (from, segment, fate)
             }
-            TraceKind::Deliver { segment, .. } => match host_of(r, segment.src) {
+            TraceKind::Deliver { segment, .. } => match r.host_at(*segment.src.ip()) {
                 Some(from) => (from, segment, Fate::Delivered),
                 None => continue,
             },

@@ -134,9 +134,10 @@ impl Connection {
         self.push_segments(now, false);
     }
 
-    /// Data waits for the window with nothing in flight: only the persist
-    /// timer can get it moving (RFC 9293 §3.8.6.1).
-    pub(super) fn window_blocked(&self) -> bool {
+    /// The states in which queued data (and then our FIN) may still go
+    /// out. CLOSING included: the peer's FIN can arrive while our data (and
+    /// so our FIN) still waits for the window; it must still go out.
+    fn may_send_data(&self) -> bool {
         matches!(
             self.state,
             State::Established
@@ -144,24 +145,20 @@ impl Connection {
                 | State::FinWait1
                 | State::Closing
                 | State::LastAck
-        ) && self.send_buf.end() > self.sent
-            && self.snd_una == self.snd_nxt
+        )
+    }
+
+    /// Data waits for the window with nothing in flight: only the persist
+    /// timer can get it moving (RFC 9293 §3.8.6.1).
+    pub(super) fn window_blocked(&self) -> bool {
+        self.may_send_data() && self.send_buf.end() > self.sent && self.snd_una == self.snd_nxt
     }
 
     /// [`Connection::push`]; with `force`, the first segment goes out even if
     /// sender-side silly-window avoidance would hold it (the override
     /// timeout of RFC 9293 §3.8.6.2.1).
     pub(super) fn push_segments(&mut self, now: Instant, force: bool) {
-        // CLOSING included: the peer's FIN can arrive while our data (and
-        // so our FIN) still waits for the window; it must still go out.
-        if !matches!(
-            self.state,
-            State::Established
-                | State::CloseWait
-                | State::FinWait1
-                | State::Closing
-                | State::LastAck
-        ) {
+        if !self.may_send_data() {
             return;
         }
         self.push_loop(now, force);
