@@ -10,7 +10,7 @@ use std::io;
 use std::net::SocketAddrV4;
 use std::task::Waker;
 
-use tcpsim_tcp::{CommandError, ConnId, Instant};
+use tcpsim_tcp::{CommandError, ConnId};
 
 use crate::sim::{ConnRun, Driver, Sim, ix};
 use crate::trace::{AppCall, AppError, HostId, TraceKind};
@@ -452,10 +452,5 @@ impl Sim {
         self.hosts[host].endpoint.abort(now, id);
         self.settle(host);
         self.sockets.streams.remove(&(host, id));
-    }
-
-    /// The current virtual time.
-    pub(crate) fn virtual_now(&self) -> Instant {
-        self.now
     }
 }

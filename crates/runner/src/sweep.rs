@@ -15,7 +15,6 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use serde_json::{Map, Value, json};
 use tcpsim_net::{Blueprint, Outcome, Sim};
-use tcpsim_tcp::SegmentKind;
 
 use crate::build::{Keep, blueprint};
 use crate::evaluate::{evaluate, passes};
@@ -575,9 +574,6 @@ pub fn from_line(line: &str) -> Result<Line, String> {
         },
     })
 }
-
-/// Kinds in report order (re-exported for callers).
-pub const KINDS: [SegmentKind; 6] = KIND_ORDER;
 
 #[cfg(test)]
 mod tests {

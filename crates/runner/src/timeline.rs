@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 use std::net::SocketAddrV4;
 
 use tcpsim_net::{AppCall, ConnReport, RunResult, SegmentInfo, TraceKind};
-use tcpsim_tcp::{Duration, Flags, Instant, SegmentKind};
+use tcpsim_tcp::{Flags, Instant, SegmentKind};
 
 /// What the timeline needs besides the run.
 pub struct Header<'a> {
@@ -247,9 +247,4 @@ fn summary(out: &mut String, r: &RunResult, c: &ConnReport) {
         c.client.bytes_read,
         c.server.bytes_read
     );
-}
-
-/// Formats a duration for messages (exact, shortest unit).
-pub fn duration(d: Duration) -> String {
-    d.to_string()
 }

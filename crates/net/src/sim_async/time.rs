@@ -14,7 +14,7 @@ use super::with_sim;
 ///
 /// Outside a running [`super::Scenario`].
 pub fn now() -> Instant {
-    with_sim(|s| s.virtual_now())
+    with_sim(|s| s.now)
 }
 
 /// Waits until `deadline` in virtual time.
@@ -44,7 +44,7 @@ impl Future for Sleep {
         let deadline = self.deadline;
         let token = self.token;
         let (done, token) = with_sim(|s| {
-            if s.virtual_now() >= deadline {
+            if s.now >= deadline {
                 return (true, token);
             }
             match token {
