@@ -17,10 +17,11 @@ use std::sync::Arc;
 
 use tcpsim_tcp::{Config, Duration, Endpoint, SegmentKind};
 
+use crate::engine::{Host, Limits, LinkDir, Network, RunOptions, Topology};
 use crate::fault::{FaultAction, FaultRule, Faults};
 use crate::link::{Link, LinkParams, LinkParamsError};
 use crate::rng::{name_hash, stream_numbered};
-use crate::sim::{Host, Limits, LinkDir, RunResult, Sim, Topology};
+use crate::sim::{RunResult, Sim};
 use crate::trace::HostId;
 use crate::workload::{OpenMode, Workload};
 
@@ -99,10 +100,7 @@ struct HostSpec {
 /// ```
 pub struct SimBuilder {
     seed: u64,
-    limits: Limits,
-    trace: bool,
-    pcap: bool,
-    keep_paths: bool,
+    options: RunOptions,
     hosts: Vec<HostSpec>,
     links: Vec<(HostId, HostId, LinkParams, LinkParams)>,
     faults: Vec<FaultRule>,
@@ -114,13 +112,15 @@ impl SimBuilder {
     pub fn new(seed: u64) -> SimBuilder {
         SimBuilder {
             seed,
-            limits: Limits {
-                duration: Duration::from_secs(600),
-                max_events: 20_000_000,
+            options: RunOptions {
+                limits: Limits {
+                    duration: Duration::from_secs(600),
+                    max_events: 20_000_000,
+                },
+                trace: true,
+                pcap: false,
+                state_paths: true,
             },
-            trace: true,
-            pcap: false,
-            keep_paths: true,
             hosts: Vec::new(),
             links: Vec::new(),
             faults: Vec::new(),
@@ -130,31 +130,31 @@ impl SimBuilder {
 
     /// The virtual-time bound.
     pub fn duration(&mut self, d: Duration) -> &mut Self {
-        self.limits.duration = d;
+        self.options.limits.duration = d;
         self
     }
 
     /// The event-count bound.
     pub fn max_events(&mut self, n: u64) -> &mut Self {
-        self.limits.max_events = n;
+        self.options.limits.max_events = n;
         self
     }
 
     /// Keep the trace of every event (on by default).
     pub fn trace(&mut self, on: bool) -> &mut Self {
-        self.trace = on;
+        self.options.trace = on;
         self
     }
 
     /// Keep a pcap capture (off by default).
     pub fn pcap(&mut self, on: bool) -> &mut Self {
-        self.pcap = on;
+        self.options.pcap = on;
         self
     }
 
     /// Keep each connection's state path (on by default).
     pub fn state_paths(&mut self, on: bool) -> &mut Self {
-        self.keep_paths = on;
+        self.options.state_paths = on;
         self
     }
 
@@ -325,12 +325,9 @@ impl SimBuilder {
             links,
             faults,
             faults_stream: name_hash("faults"),
-            workloads: self.workloads.clone(),
+            workloads: self.workloads.as_slice().into(),
             listeners,
-            limits: self.limits,
-            trace: self.trace,
-            pcap: self.pcap,
-            keep_paths: self.keep_paths,
+            options: self.options,
         })
     }
 }
@@ -393,12 +390,9 @@ pub struct Blueprint {
     links: Vec<LinkPlan>,
     faults: Faults,
     faults_stream: u64,
-    workloads: Vec<Workload>,
+    workloads: Arc<[Workload]>,
     listeners: Vec<(HostId, u16)>,
-    limits: Limits,
-    trace: bool,
-    pcap: bool,
-    keep_paths: bool,
+    options: RunOptions,
 }
 
 impl Blueprint {
@@ -423,19 +417,14 @@ impl Blueprint {
                 model: l.model.with_rng(stream_numbered(seed, l.stream)),
             })
             .collect();
-        Sim::new(
-            Arc::clone(&self.topo),
+        let net = Network {
+            topo: Arc::clone(&self.topo),
             hosts,
             links,
-            self.faults.clone(),
-            stream_numbered(seed, self.faults_stream),
-            &self.workloads,
-            &self.listeners,
-            self.limits,
-            self.trace,
-            self.pcap,
-            self.keep_paths,
-        )
+            faults: self.faults.clone(),
+            fault_rng: stream_numbered(seed, self.faults_stream),
+        };
+        Sim::new(net, &self.listeners, &self.workloads, self.options)
     }
 
     /// Runs the simulation of `seed` in `sim`, reusing its memory when it
@@ -452,10 +441,8 @@ impl Blueprint {
                 self.faults
                     .draws()
                     .then(|| stream_numbered(seed, self.faults_stream)),
-                &self.workloads,
-                &self.listeners,
-                self.limits,
-                (self.trace, self.pcap, self.keep_paths),
+                (&self.listeners, &self.workloads),
+                self.options,
             ),
             _ => *sim = Some(self.sim(seed)),
         }

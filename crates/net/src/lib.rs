@@ -26,27 +26,30 @@
 //! floating-point work goes through `libm`, so a seed replays the same run
 //! on every machine.
 
+mod app;
+mod apps;
 mod builder;
 mod dist;
+mod engine;
 pub mod fault;
 pub mod link;
 pub mod pcap;
+pub mod report;
 pub mod rng;
 mod sim;
 mod sim_async;
-mod sockets;
 pub mod trace;
 pub mod workload;
 
 pub use builder::{Blueprint, BuildError, SimBuilder, fault};
-pub use sim::{EventQueue, Limits, RunResult, Sim, StopReason};
+pub use engine::{EventQueue, Limits, StopReason};
+pub use report::{ConnReport, EndReport, KindCounts, Outcome};
+pub use sim::{RunResult, Sim};
 pub use sim_async::{
     Scenario, ScenarioResult, TaskResult, TcpListener, TcpStream, ToAddr, UnknownHost, spawn, time,
 };
 pub use trace::{AppCall, AppError, DropReason, HostId, SegmentInfo, TraceKind, TraceRecord};
-pub use workload::{
-    CloseMode, ConnReport, End, EndReport, KindCounts, OpenMode, Outcome, Workload,
-};
+pub use workload::{CloseMode, End, OpenMode, Workload};
 
 pub use fault::{FaultAction, FaultRule};
 pub use link::{Distribution, Fate, Link, LinkParams, LinkParamsError, Loss, Verdicts};

@@ -1,5 +1,6 @@
-//! The applications of an experiment (tcpsim SPEC §3 `[[connections]]`) and
-//! what became of each connection.
+//! What an experiment's connections do (tcpsim SPEC §3 `[[connections]]`):
+//! who opens, how, what each end writes and who closes. The application
+//! that carries it out is [`crate::apps::workload`].
 //!
 //! Closing semantics, from the SPEC: "closes" is the graceful pattern — the
 //! application shuts down its write side (FIN), keeps reading until
@@ -8,9 +9,9 @@
 //! as it reads end-of-stream, after writing its own data. Reactions happen
 //! at the same virtual instant as the event that triggers them.
 
-use tcpsim_tcp::{Instant, SegmentKind, State};
+use tcpsim_tcp::Instant;
 
-use crate::trace::{AppError, HostId};
+use crate::trace::HostId;
 
 /// How the connection is opened.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -103,170 +104,5 @@ impl End {
             End::Client => End::Server,
             End::Server => End::Client,
         }
-    }
-}
-
-/// How a connection ended (SPEC §4 `outcome`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Outcome {
-    /// Established, then both sides closed cleanly.
-    Closed,
-    /// RST in answer to the SYN.
-    Refused,
-    /// Retransmissions ran out.
-    Timeout,
-    /// RST after establishment.
-    Reset,
-    /// Still open when the run stopped.
-    Incomplete,
-}
-
-impl Outcome {
-    /// The name used in reports and experiment files.
-    pub const fn name(self) -> &'static str {
-        match self {
-            Outcome::Closed => "closed",
-            Outcome::Refused => "refused",
-            Outcome::Timeout => "timeout",
-            Outcome::Reset => "reset",
-            Outcome::Incomplete => "incomplete",
-        }
-    }
-
-    /// Every outcome, in report order.
-    pub const ALL: [Outcome; 5] = [
-        Outcome::Closed,
-        Outcome::Refused,
-        Outcome::Timeout,
-        Outcome::Reset,
-        Outcome::Incomplete,
-    ];
-
-    /// Parses a name.
-    pub fn from_name(s: &str) -> Option<Outcome> {
-        Outcome::ALL.into_iter().find(|o| o.name() == s)
-    }
-}
-
-/// Counts by segment kind, in [`SegmentKind::ALL`] order.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct KindCounts([u32; 6]);
-
-impl KindCounts {
-    /// The count for one kind.
-    pub fn get(&self, kind: SegmentKind) -> u32 {
-        self.0[kind_index(kind)]
-    }
-
-    /// Adds one for `kind`.
-    pub fn bump(&mut self, kind: SegmentKind) {
-        self.0[kind_index(kind)] += 1;
-    }
-
-    /// Adds another set of counts.
-    pub fn add(&mut self, other: &KindCounts) {
-        for (a, b) in self.0.iter_mut().zip(other.0) {
-            *a += b;
-        }
-    }
-}
-
-fn kind_index(kind: SegmentKind) -> usize {
-    match kind {
-        SegmentKind::Rst => 0,
-        SegmentKind::Syn => 1,
-        SegmentKind::SynAck => 2,
-        SegmentKind::Fin => 3,
-        SegmentKind::Data => 4,
-        SegmentKind::Ack => 5,
-    }
-}
-
-/// What one end of a connection went through.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct EndReport {
-    /// Its state at the end of the run (CLOSED once it is gone).
-    pub state: State,
-    /// Every state it passed through, starting with the first `from`
-    /// (CLOSED for an active open, LISTEN for a passive one). Empty when
-    /// the run does not keep state paths.
-    pub path: Vec<State>,
-    /// When it reached ESTABLISHED.
-    pub established: Option<Instant>,
-    /// When it first reached TIME-WAIT or CLOSED after a clean close.
-    pub done: Option<Instant>,
-    /// When it reached CLOSED.
-    pub ended: Option<Instant>,
-    /// How it failed, if it did.
-    pub error: Option<AppError>,
-    /// Octets its application read.
-    pub bytes_read: u64,
-    /// Segments it sent, by kind.
-    pub sent: KindCounts,
-    /// Segments it sent again, by kind.
-    pub retransmissions: KindCounts,
-    /// Its local port, once known.
-    pub port: Option<u16>,
-}
-
-impl EndReport {
-    pub(crate) fn new() -> EndReport {
-        EndReport {
-            state: State::Closed,
-            path: Vec::new(),
-            established: None,
-            done: None,
-            ended: None,
-            error: None,
-            bytes_read: 0,
-            sent: KindCounts::default(),
-            retransmissions: KindCounts::default(),
-            port: None,
-        }
-    }
-}
-
-/// What became of one connection.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ConnReport {
-    /// Index in the experiment's connection list (after `count` expansion).
-    pub id: u32,
-    /// The workload it ran.
-    pub workload: Workload,
-    /// When the client called connect().
-    pub opened: Instant,
-    /// The client end.
-    pub client: EndReport,
-    /// The server end.
-    pub server: EndReport,
-    /// How it ended.
-    pub outcome: Outcome,
-    /// When, after a clean close, both ends had reached CLOSED or TIME-WAIT.
-    pub closed: Option<Instant>,
-    /// When the last end reached CLOSED, or the run stopped.
-    pub ended: Instant,
-}
-
-impl ConnReport {
-    /// One end.
-    pub fn end(&self, end: End) -> &EndReport {
-        match end {
-            End::Client => &self.client,
-            End::Server => &self.server,
-        }
-    }
-
-    /// Retransmissions by kind, both ends together.
-    pub fn retransmissions(&self) -> KindCounts {
-        let mut k = self.client.retransmissions;
-        k.add(&self.server.retransmissions);
-        k
-    }
-
-    /// Segments sent by kind, both ends together.
-    pub fn sent(&self) -> KindCounts {
-        let mut k = self.client.sent;
-        k.add(&self.server.sent);
-        k
     }
 }

@@ -7,12 +7,11 @@ use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use tcpsim_tcp::ConnId;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use super::{current_host, try_with_sim, with_sim};
+use crate::app::Socket;
 use crate::trace::HostId;
-use crate::workload::End;
 
 /// Something that names a simulated address: a `SocketAddrV4`, an
 /// `"10.0.0.2:80"` string, or a `(host name or address, port)` pair such as
@@ -53,7 +52,7 @@ impl ToAddr for (&str, u16) {
         }
         with_sim(|s| {
             s.host_id(self.0)
-                .map(|h| SocketAddrV4::new(s.hosts[h].addr, self.1))
+                .map(|h| SocketAddrV4::new(s.engine.hosts[h].addr, self.1))
                 .ok_or_else(|| {
                     io::Error::new(
                         io::ErrorKind::NotFound,
@@ -88,7 +87,7 @@ impl TcpListener {
     /// Fails with `AddrInUse` if the port already has a listener.
     pub async fn bind(port: u16) -> io::Result<TcpListener> {
         let host = current_host()?;
-        with_sim(|s| s.async_listen(host, port))?;
+        with_sim(|s| s.with_sockets(|so, e| so.listen(e, host, port)))?;
         Ok(TcpListener { host, port })
     }
 
@@ -96,16 +95,10 @@ impl TcpListener {
     pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
         let (host, port) = (self.host, self.port);
         poll_fn(
-            |cx| match with_sim(|s| s.async_accept(host, port, cx.waker())) {
-                Some((id, conn, peer)) => Poll::Ready(Ok((
-                    TcpStream {
-                        host,
-                        id,
-                        conn,
-                        end: End::Server,
-                    },
-                    SocketAddr::V4(peer),
-                ))),
+            |cx| match with_sim(|s| s.apps.sockets.accept(&s.engine, host, port, cx.waker())) {
+                Some((socket, peer)) => {
+                    Poll::Ready(Ok((TcpStream { socket }, SocketAddr::V4(peer))))
+                }
                 None => Poll::Pending,
             },
         )
@@ -114,7 +107,7 @@ impl TcpListener {
 
     /// The listening address.
     pub fn local_addr(&self) -> SocketAddr {
-        let ip = with_sim(|s| s.hosts[self.host].addr);
+        let ip = with_sim(|s| s.engine.hosts[self.host].addr);
         SocketAddr::V4(SocketAddrV4::new(ip, self.port))
     }
 }
@@ -122,7 +115,7 @@ impl TcpListener {
 impl Drop for TcpListener {
     fn drop(&mut self) {
         let (host, port) = (self.host, self.port);
-        try_with_sim(|s| s.async_unlisten(host, port));
+        try_with_sim(|s| s.with_sockets(|so, e| so.unlisten(e, host, port)));
     }
 }
 
@@ -135,10 +128,7 @@ impl Drop for TcpListener {
 /// [`TcpStream::abort`] sends RST.
 #[derive(Debug)]
 pub struct TcpStream {
-    host: HostId,
-    id: ConnId,
-    conn: u32,
-    end: End,
+    socket: Socket,
 }
 
 impl TcpStream {
@@ -149,15 +139,10 @@ impl TcpStream {
     pub async fn connect(addr: impl ToAddr) -> io::Result<TcpStream> {
         let host = current_host()?;
         let remote = addr.to_addr()?;
-        let (id, conn) = with_sim(|s| s.async_connect(host, remote))?;
-        let stream = TcpStream {
-            host,
-            id,
-            conn,
-            end: End::Client,
-        };
+        let socket = with_sim(|s| s.with_sockets(|so, e| so.connect(e, host, remote)))?;
+        let stream = TcpStream { socket };
         poll_fn(
-            |cx| match with_sim(|s| s.async_poll_connect(host, id, cx.waker())) {
+            |cx| match with_sim(|s| s.apps.sockets.poll_connect(socket, cx.waker())) {
                 Ok(true) => Poll::Ready(Ok(())),
                 Ok(false) => Poll::Pending,
                 Err(e) => Poll::Ready(Err(e)),
@@ -169,9 +154,9 @@ impl TcpStream {
 
     /// Aborts the connection: RST, and no TIME-WAIT (RFC 9293 §3.10.5).
     pub fn abort(self) {
-        let (host, id, conn) = (self.host, self.id, self.conn);
+        let socket = self.socket;
         std::mem::forget(self);
-        try_with_sim(|s| s.async_abort(host, id, conn));
+        try_with_sim(|s| s.with_sockets(|so, e| so.abort(e, socket)));
     }
 
     /// The local address.
@@ -186,9 +171,9 @@ impl TcpStream {
 
     fn addrs(&self) -> io::Result<(SocketAddrV4, SocketAddrV4)> {
         with_sim(|s| {
-            s.hosts[self.host]
+            s.engine.hosts[self.socket.host]
                 .endpoint
-                .connection(self.id)
+                .connection(self.socket.id)
                 .map(|c| (c.local(), c.remote()))
                 .ok_or_else(|| io::Error::from(io::ErrorKind::NotConnected))
         })
@@ -201,9 +186,9 @@ impl AsyncRead for TcpStream {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        let this = &*self;
         let dst = buf.initialize_unfilled();
-        match with_sim(|s| s.async_read(this.host, this.id, this.conn, this.end, dst, cx.waker())) {
+        let socket = self.socket;
+        match with_sim(|s| s.with_sockets(|so, e| so.read(e, socket, dst, cx.waker()))) {
             Ok(Some(n)) => {
                 buf.advance(n);
                 Poll::Ready(Ok(()))
@@ -220,16 +205,16 @@ impl AsyncWrite for TcpStream {
         _cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        let this = &*self;
+        let socket = self.socket;
         Poll::Ready(with_sim(|s| {
-            s.async_write(this.host, this.id, this.conn, buf)
+            s.with_sockets(|so, e| so.write(e, socket, buf))
         }))
     }
 
     /// Waits until the peer has acknowledged every octet written.
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let this = &*self;
-        match with_sim(|s| s.async_flushed(this.host, this.id, cx.waker())) {
+        let socket = self.socket;
+        match with_sim(|s| s.apps.sockets.flushed(&s.engine, socket, cx.waker())) {
             Ok(true) => Poll::Ready(Ok(())),
             Ok(false) => Poll::Pending,
             Err(e) => Poll::Ready(Err(e)),
@@ -238,16 +223,14 @@ impl AsyncWrite for TcpStream {
 
     /// Sends FIN after the queued data; reading goes on.
     fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let this = &*self;
-        Poll::Ready(with_sim(|s| {
-            s.async_shutdown(this.host, this.id, this.conn, this.end)
-        }))
+        let socket = self.socket;
+        Poll::Ready(with_sim(|s| s.with_sockets(|so, e| so.shutdown(e, socket))))
     }
 }
 
 impl Drop for TcpStream {
     fn drop(&mut self) {
-        let (host, id, conn, end) = (self.host, self.id, self.conn, self.end);
-        try_with_sim(|s| s.async_release(host, id, conn, end));
+        let socket = self.socket;
+        try_with_sim(|s| s.with_sockets(|so, e| so.release(e, socket)));
     }
 }

@@ -14,7 +14,7 @@ use super::with_sim;
 ///
 /// Outside a running [`super::Scenario`].
 pub fn now() -> Instant {
-    with_sim(|s| s.now)
+    with_sim(|s| s.now())
 }
 
 /// Waits until `deadline` in virtual time.
@@ -44,20 +44,21 @@ impl Future for Sleep {
         let deadline = self.deadline;
         let token = self.token;
         let (done, token) = with_sim(|s| {
-            if s.now >= deadline {
-                return (true, token);
-            }
-            match token {
-                Some(t) => {
-                    s.sockets.rewake(t, cx.waker());
-                    (false, Some(t))
+            s.with_sockets(|sockets, engine| {
+                if engine.now >= deadline {
+                    return (true, token);
                 }
-                None => {
-                    let t = s.sockets.sleeper(cx.waker().clone());
-                    s.schedule_wake(deadline, t);
-                    (false, Some(t))
+                match token {
+                    Some(t) => {
+                        sockets.rewake(t, cx.waker());
+                        (false, Some(t))
+                    }
+                    None => (
+                        false,
+                        Some(sockets.sleep(engine, deadline, cx.waker().clone())),
+                    ),
                 }
-            }
+            })
         });
         self.token = token;
         if done { Poll::Ready(()) } else { Poll::Pending }
@@ -68,7 +69,7 @@ impl Drop for Sleep {
     fn drop(&mut self) {
         if let Some(t) = self.token {
             // A cancelled sleep must not keep the run alive until its deadline.
-            super::try_with_sim(|s| s.sockets.cancel_sleeper(t));
+            super::try_with_sim(|s| s.apps.sockets.cancel_sleeper(t));
         }
     }
 }

@@ -3,9 +3,15 @@
 //! the link's impairments, and arrives (or is dropped by the receiver's
 //! checksum check).
 
-use super::*;
+use rand_core::RngCore;
+use tcpsim_tcp::{ConnId, Duration, Segment, Transmit, wire};
 
-impl Sim {
+use super::{Action, Engine, InFlight, Packet};
+use crate::fault::FaultAction;
+use crate::link::{self, Fate};
+use crate::trace::{DropReason, HostId, SegmentInfo, TraceKind};
+
+impl Engine {
     pub(super) fn deliver(&mut self, from: HostId, to: HostId, packet: Packet) {
         let seg = match packet {
             Packet::Intact(seg) => seg,
@@ -42,14 +48,14 @@ impl Sim {
         } = t;
         let kind = seg.kind();
         let mapped = match id {
-            Some(id) => self.hosts[h].lookup(id),
+            Some(id) => self.conns.end_of(h, id),
             // A reply with no connection state (a RST answering a segment
             // for a connection that does not exist) belongs to the
             // experiment connection of its 4-tuple, if any.
-            None => self.conn_of_tuple(seg.src, seg.dst),
+            None => self.conns.of_flow(seg.src, seg.dst),
         };
         if let Some((c, end)) = mapped {
-            let e = &mut self.conns[c as usize].ends[ix(end)];
+            let e = self.conns.end_mut(c, end);
             e.sent.bump(kind);
             if retransmission {
                 e.retransmissions.bump(kind);

@@ -97,6 +97,11 @@ impl<T> EventQueue<T> {
         self.heap.peek().map(|s| (s.at, &s.item))
     }
 
+    /// Room for `n` more events.
+    pub fn reserve(&mut self, n: usize) {
+        self.heap.reserve(n);
+    }
+
     /// Events waiting.
     pub fn len(&self) -> usize {
         self.heap.len()

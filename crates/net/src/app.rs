@@ -1,0 +1,66 @@
+//! Applications: what runs on the hosts, apart from TCP.
+//!
+//! The engine ([`crate::engine`]) only routes. Everything an application
+//! does — open, write, read, close — goes through the engine's host API
+//! ([`Engine::connect`], [`Engine::send`], ...), and everything TCP tells an
+//! application about one of its connections comes back as an [`AppEvent`],
+//! delivered after the host has processed the input that caused it, at the
+//! same virtual instant, in the order the events happened. An application
+//! may also set timers of its own ([`Engine::schedule_app`]).
+//!
+//! Two applications exist: the built-in workload of `[[connections]]`
+//! ([`crate::apps::workload`]) and the async sockets that tokio tasks use
+//! ([`crate::apps::sockets`]). Each connection belongs to the application
+//! that opened it, which hears the events of both its ends.
+
+use tcpsim_tcp::{ConnId, Event};
+
+use crate::engine::{ConnRecord, Engine};
+use crate::trace::HostId;
+use crate::workload::{End, Workload};
+
+/// Which application: an index into the simulation's application table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct AppId(pub(crate) u8);
+
+/// One end of a run connection, as an application holds it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Socket {
+    /// The host it is on.
+    pub(crate) host: HostId,
+    /// Its TCP handle on that host.
+    pub(crate) id: ConnId,
+    /// The run connection.
+    pub(crate) conn: u32,
+    /// Which end of it.
+    pub(crate) end: End,
+}
+
+/// A TCP event of one of an application's connections.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct AppEvent {
+    /// The end it happened at.
+    pub(crate) socket: Socket,
+    /// What happened: any [`Event`] but state changes and timer expiries,
+    /// which only the trace hears of.
+    pub(crate) event: Event,
+}
+
+/// An application: it reacts to the TCP events of its connections and to
+/// its own timers by issuing commands through the engine's host API.
+pub(crate) trait Application {
+    /// A TCP event of one of its connections.
+    fn on_event(&mut self, engine: &mut Engine, ev: AppEvent);
+
+    /// One of its timers is due.
+    fn on_timer(&mut self, engine: &mut Engine, token: u64);
+
+    /// Whether a timer it set is still wanted (a stale one is skipped
+    /// without counting as an event or moving the clock).
+    fn timer_pending(&self, _token: u64) -> bool {
+        true
+    }
+
+    /// What the connection `conn` it owns was meant to do, for its report.
+    fn describe(&self, conn: u32, record: &ConnRecord) -> Workload;
+}

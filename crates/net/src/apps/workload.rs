@@ -1,0 +1,229 @@
+//! The built-in application of `[[connections]]`: each [`Workload`] opens
+//! its connection at `open_at`, writes its byte counts once established,
+//! reads everything that arrives, and closes as its [`CloseMode`] says.
+//!
+//! "Closes" is the graceful pattern: the application shuts down its write
+//! side (FIN), keeps reading until end-of-stream, then releases the socket.
+//! The closer closes once its data has been acknowledged (or at
+//! `close_at`); the other side closes as soon as it reads end-of-stream,
+//! after writing its own data. The `*-abort` modes send RST instead.
+
+use std::net::SocketAddrV4;
+use std::sync::Arc;
+
+use tcpsim_tcp::Event;
+
+use crate::app::{AppEvent, AppId, Application, Socket};
+use crate::engine::{ConnRecord, Engine};
+use crate::workload::{CloseMode, End, OpenMode, Workload};
+
+/// The workload's place in the application table.
+pub(crate) const WORKLOAD: AppId = AppId(0);
+
+/// The octets applications write: a fixed pattern, so runs need no
+/// randomness for payloads and a receiver can check order.
+const PATTERN: [u8; 256] = {
+    let mut p = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        p[i] = i as u8;
+        i += 1;
+    }
+    p
+};
+
+/// Timer tokens: `2·conn` opens connection `conn`, `2·conn + 1` is its
+/// `close_at`.
+const fn open_token(conn: u32) -> u64 {
+    2 * conn as u64
+}
+
+/// The `[[connections]]` of an experiment, as one application. Connection
+/// `i` of the run is workload `i` (they are created first, in order).
+#[derive(Debug, Default)]
+pub(crate) struct WorkloadApp {
+    workloads: Arc<[Workload]>,
+    /// What applications write (the pattern), kept between writes.
+    write_buf: Vec<u8>,
+}
+
+impl WorkloadApp {
+    /// Registers every connection and queues its open and its `close_at`.
+    pub(crate) fn start(&mut self, workloads: Arc<[Workload]>, engine: &mut Engine) {
+        // Room for every connection from the start: no growth (and no copy
+        // of a large table) while the run builds up. (Small runs grow as
+        // they go, which costs less than counting.)
+        if workloads.len() >= 64 {
+            let mut ends = vec![0usize; engine.hosts.len()];
+            for w in workloads.iter() {
+                ends[w.client] += 1;
+                ends[w.server] += 1;
+            }
+            for (h, n) in ends.into_iter().enumerate() {
+                engine.hosts[h].endpoint.reserve(n);
+                engine.conns.reserve_ends(h, n);
+            }
+        }
+        engine.conns.reserve(workloads.len());
+        engine.reserve_events(workloads.len());
+        for w in workloads.iter() {
+            let conn = engine
+                .conns
+                .create(WORKLOAD, w.open_at, w.client, w.server, w.port);
+            engine.schedule_app(w.open_at, WORKLOAD, open_token(conn));
+            if let Some(t) = w.close_at {
+                engine.schedule_app(t, WORKLOAD, open_token(conn) + 1);
+            }
+        }
+        self.workloads = workloads;
+    }
+
+    fn workload(&self, conn: u32) -> &Workload {
+        &self.workloads[conn as usize]
+    }
+
+    /// `open_at`: the client connects (and, for a simultaneous open, the
+    /// server connects back).
+    fn open(&mut self, engine: &mut Engine, c: u32) {
+        let w = *self.workload(c);
+        let server_addr = SocketAddrV4::new(engine.hosts[w.server].addr, w.port);
+        let _ = engine.connect(c, End::Client, server_addr, w.client_port);
+        if w.open == OpenMode::Simultaneous {
+            let port = w.client_port.unwrap_or(0);
+            let client_addr = SocketAddrV4::new(engine.hosts[w.client].addr, port);
+            let _ = engine.connect(c, End::Server, client_addr, Some(w.port));
+            engine.flush(w.server);
+        }
+        engine.flush(w.client);
+    }
+
+    /// `close_at`: the closer (or both) closes.
+    fn close_at(&mut self, engine: &mut Engine, c: u32) {
+        let w = *self.workload(c);
+        match w.close {
+            CloseMode::ClientFirst | CloseMode::ClientAbort => self.close(engine, c, End::Client),
+            CloseMode::ServerFirst | CloseMode::ServerAbort => self.close(engine, c, End::Server),
+            CloseMode::Simultaneous => {
+                self.close(engine, c, End::Client);
+                self.close(engine, c, End::Server);
+            }
+            CloseMode::None => {}
+        }
+        engine.flush(w.client);
+        engine.flush(w.server);
+    }
+
+    /// The end reached ESTABLISHED: it writes its data, and the closer
+    /// with nothing to write closes at once.
+    fn connected(&mut self, engine: &mut Engine, s: Socket) {
+        let w = self.workload(s.conn);
+        let bytes = match s.end {
+            End::Client => w.client_sends,
+            End::Server => w.server_sends,
+        };
+        let close_now = bytes == 0 && w.close_at.is_none() && closer(w.close) == Some(s.end);
+        if bytes > 0 {
+            self.write(engine, s.conn, s.end, bytes);
+        }
+        if close_now {
+            self.close(engine, s.conn, s.end);
+        }
+    }
+
+    fn write(&mut self, engine: &mut Engine, c: u32, end: End, bytes: u64) {
+        let Some(s) = engine.socket(c, end) else {
+            return;
+        };
+        // One write of the whole stream (octet i is i mod 256), so TCP sees
+        // it at once and segments it by MSS, as a real application's single
+        // write() would be.
+        if bytes <= PATTERN.len() as u64 {
+            let _ = engine.send(s, &PATTERN[..bytes as usize]);
+        } else {
+            let mut data = std::mem::take(&mut self.write_buf);
+            data.clear();
+            while (data.len() as u64) < bytes {
+                let n = (bytes - data.len() as u64).min(PATTERN.len() as u64) as usize;
+                data.extend_from_slice(&PATTERN[..n]);
+            }
+            let _ = engine.send(s, &data);
+            // Keep a moderate buffer for the next write; give a huge one back.
+            if data.capacity() <= 1 << 16 {
+                self.write_buf = data;
+            }
+        }
+    }
+
+    /// The application at `end` closes: FIN after its data, or RST in the
+    /// abort modes. Does nothing the second time.
+    fn close(&mut self, engine: &mut Engine, c: u32, end: End) {
+        let Some(s) = engine.socket(c, end) else {
+            return;
+        };
+        if engine.is_shut(s) {
+            return;
+        }
+        let abort = matches!(
+            (self.workload(c).close, end),
+            (CloseMode::ClientAbort, End::Client) | (CloseMode::ServerAbort, End::Server)
+        );
+        if abort {
+            engine.abort(s);
+        } else {
+            let _ = engine.shutdown(s);
+        }
+    }
+
+    /// End-of-stream: the application closes if it has not (after its own
+    /// data, which is already queued), then releases the socket.
+    fn eof(&mut self, engine: &mut Engine, s: Socket) {
+        if self.workload(s.conn).close == CloseMode::None && !engine.is_shut(s) {
+            return;
+        }
+        self.close(engine, s.conn, s.end);
+        engine.release(s, false);
+    }
+}
+
+impl Application for WorkloadApp {
+    fn on_event(&mut self, engine: &mut Engine, ev: AppEvent) {
+        let s = ev.socket;
+        match ev.event {
+            Event::Readable => {
+                engine.recv_all(s);
+            }
+            Event::Connected => self.connected(engine, s),
+            Event::AllAcked => {
+                let w = self.workload(s.conn);
+                if w.close_at.is_none() && closer(w.close) == Some(s.end) {
+                    self.close(engine, s.conn, s.end);
+                }
+            }
+            Event::EndOfStream => self.eof(engine, s),
+            _ => return,
+        }
+        engine.flush(s.host);
+    }
+
+    fn on_timer(&mut self, engine: &mut Engine, token: u64) {
+        let conn = (token / 2) as u32;
+        if token % 2 == 0 {
+            self.open(engine, conn);
+        } else {
+            self.close_at(engine, conn);
+        }
+    }
+
+    fn describe(&self, conn: u32, _record: &ConnRecord) -> Workload {
+        *self.workload(conn)
+    }
+}
+
+/// Who closes first on their own (not at `close_at`).
+fn closer(mode: CloseMode) -> Option<End> {
+    match mode {
+        CloseMode::ClientFirst | CloseMode::ClientAbort => Some(End::Client),
+        CloseMode::ServerFirst | CloseMode::ServerAbort => Some(End::Server),
+        CloseMode::Simultaneous | CloseMode::None => None,
+    }
+}

@@ -1,0 +1,199 @@
+//! The host API: the socket commands applications issue, at the current
+//! virtual instant.
+//!
+//! A command acts on the host's TCP endpoint and records the application
+//! call in the trace; it does not settle the host, so that an application
+//! issuing several commands at one instant decides when their segments go
+//! out ([`Engine::flush`]).
+
+use std::net::SocketAddrV4;
+
+use tcpsim_tcp::{CommandError, ListenError};
+
+use super::Engine;
+use super::registry::ix;
+use crate::app::{AppId, Socket};
+use crate::trace::{AppCall, AppError, HostId, TraceKind};
+use crate::workload::End;
+
+use super::Action;
+use tcpsim_tcp::Instant;
+
+impl Engine {
+    /// Sets a timer of application `app`: its `on_timer(token)` runs at `at`.
+    pub(crate) fn schedule_app(&mut self, at: Instant, app: AppId, token: u64) {
+        self.schedule(at, Action::App { app, token });
+    }
+
+    /// Room for `n` more events in the queue: what a run that is about to
+    /// schedule `n` application timers asks for.
+    pub(crate) fn reserve_events(&mut self, n: usize) {
+        self.queue.reserve(n);
+    }
+
+    /// Sends a host's pending segments and queues its events: what a
+    /// command leaves undone.
+    pub(crate) fn flush(&mut self, host: HostId) {
+        self.settle(host);
+    }
+
+    /// The socket of one end of a connection, if that end exists.
+    pub(crate) fn socket(&self, conn: u32, end: End) -> Option<Socket> {
+        let (host, id) = self.conns.handle(conn, end)?;
+        Some(Socket {
+            host,
+            id,
+            conn,
+            end,
+        })
+    }
+
+    /// `listen()` on `port` of `host`.
+    pub(crate) fn listen(&mut self, host: HostId, port: u16) -> Result<(), ListenError> {
+        self.hosts[host].endpoint.listen(port)?;
+        self.record(TraceKind::App {
+            host,
+            conn: None,
+            call: AppCall::Listen,
+        });
+        Ok(())
+    }
+
+    /// Closes the listener on `port` of `host`.
+    pub(crate) fn unlisten(&mut self, host: HostId, port: u16) {
+        self.hosts[host].endpoint.unlisten(port);
+    }
+
+    /// `connect()`: `end` of `conn`, on its host, opens towards `remote`
+    /// from `local_port` (`None`: the next ephemeral port). Without a free
+    /// port the end fails at once.
+    pub(crate) fn connect(
+        &mut self,
+        conn: u32,
+        end: End,
+        remote: SocketAddrV4,
+        local_port: Option<u16>,
+    ) -> Result<Socket, AppError> {
+        let now = self.now;
+        let host = self.conns.get(conn).hosts[ix(end)];
+        self.record(TraceKind::App {
+            host,
+            conn: Some(conn),
+            call: AppCall::Connect,
+        });
+        match self.hosts[host].endpoint.connect(now, remote, local_port) {
+            Ok(id) => {
+                self.conns.bind(host, id, conn, end);
+                let local = self.hosts[host].endpoint.connection(id).map(|c| c.local());
+                if let Some(local) = local {
+                    self.conns.end_mut(conn, end).port = Some(local.port());
+                    if end == End::Client {
+                        self.conns.note_flow(local, remote, conn);
+                    }
+                }
+                Ok(Socket {
+                    host,
+                    id,
+                    conn,
+                    end,
+                })
+            }
+            Err(_) => {
+                self.record(TraceKind::App {
+                    host,
+                    conn: Some(conn),
+                    call: AppCall::Error(AppError::NoPort),
+                });
+                let e = self.conns.end_mut(conn, end);
+                e.error = Some(AppError::NoPort);
+                e.ended = Some(now);
+                Err(AppError::NoPort)
+            }
+        }
+    }
+
+    /// `write()`: all of `data` into the send buffer (it is unbounded);
+    /// the call is recorded only if TCP took the data.
+    pub(crate) fn send(&mut self, s: Socket, data: &[u8]) -> Result<usize, CommandError> {
+        let now = self.now;
+        let n = self.hosts[s.host].endpoint.send(now, s.id, data)?;
+        self.record(TraceKind::App {
+            host: s.host,
+            conn: Some(s.conn),
+            call: AppCall::Write(n as u64),
+        });
+        Ok(n)
+    }
+
+    /// `read()` into `buf`; returns the octets read.
+    pub(crate) fn recv(&mut self, s: Socket, buf: &mut [u8]) -> usize {
+        let n = self.hosts[s.host].endpoint.recv(s.id, buf);
+        self.conns.end_mut(s.conn, s.end).bytes_read += n as u64;
+        n
+    }
+
+    /// Reads everything readable now and throws it away; returns the
+    /// octets read.
+    pub(crate) fn recv_all(&mut self, s: Socket) -> usize {
+        let mut buf = std::mem::take(&mut self.read_buf);
+        let n = self.hosts[s.host].endpoint.recv_to_end(s.id, &mut buf);
+        buf.clear();
+        self.read_buf = buf;
+        self.conns.end_mut(s.conn, s.end).bytes_read += n as u64;
+        n
+    }
+
+    /// Whether this end's application has shut down its write side (or
+    /// aborted).
+    pub(crate) fn is_shut(&self, s: Socket) -> bool {
+        self.conns.get(s.conn).shut[ix(s.end)]
+    }
+
+    /// `shutdown(SHUT_WR)`: FIN after the queued data. Only the first call
+    /// does anything.
+    pub(crate) fn shutdown(&mut self, s: Socket) -> Result<(), CommandError> {
+        let r = self.conns.get_mut(s.conn);
+        if r.shut[ix(s.end)] {
+            return Ok(());
+        }
+        r.shut[ix(s.end)] = true;
+        self.record(TraceKind::App {
+            host: s.host,
+            conn: Some(s.conn),
+            call: AppCall::Close,
+        });
+        let now = self.now;
+        self.hosts[s.host].endpoint.shutdown(now, s.id)
+    }
+
+    /// `close()`: releases the socket (no more reading; FIN if not yet
+    /// sent). With `announce`, the call is recorded as the application's
+    /// close unless it shut down or aborted before.
+    pub(crate) fn release(&mut self, s: Socket, announce: bool) {
+        let r = self.conns.get_mut(s.conn);
+        if announce && !r.shut[ix(s.end)] && !r.aborted {
+            r.shut[ix(s.end)] = true;
+            self.record(TraceKind::App {
+                host: s.host,
+                conn: Some(s.conn),
+                call: AppCall::Close,
+            });
+        }
+        let now = self.now;
+        self.hosts[s.host].endpoint.close(now, s.id);
+    }
+
+    /// Aborts the connection with RST (SO_LINGER 0).
+    pub(crate) fn abort(&mut self, s: Socket) {
+        let r = self.conns.get_mut(s.conn);
+        r.shut[ix(s.end)] = true;
+        r.aborted = true;
+        self.record(TraceKind::App {
+            host: s.host,
+            conn: Some(s.conn),
+            call: AppCall::Abort,
+        });
+        let now = self.now;
+        self.hosts[s.host].endpoint.abort(now, s.id);
+    }
+}
