@@ -7,7 +7,7 @@
 
 use super::Connection;
 use super::output::AckNeed;
-use crate::config::{Profile, RstInTimeWait};
+use crate::config::{AckOfFin, DuplicateSyn, RstInTimeWait};
 use crate::event::{Event, TimerKind};
 use crate::segment::Segment;
 use crate::seq::SeqNum;
@@ -87,14 +87,14 @@ impl Connection {
     fn on_segment(&mut self, now: Instant, seg: &Segment) {
         let f = seg.flags;
 
-        // The `linux` profile answers a duplicate SYN in SYN-RECEIVED with
-        // the same SYN-ACK and re-arms the SYN-ACK timer (tcp_check_req).
+        // Linux answers a duplicate SYN in SYN-RECEIVED with the same
+        // SYN-ACK and re-arms the SYN-ACK timer (tcp_check_req).
         if self.state == State::SynReceived
             && f.syn()
             && !f.ack()
             && !f.rst()
             && seg.seq == self.irs
-            && self.is_profile(Profile::Linux)
+            && self.config.duplicate_syn == DuplicateSyn::SynAck
         {
             self.send_synack(now, true);
             self.timers[TimerKind::Retransmit.index()] = Some(now + self.rtt.rto());
@@ -357,9 +357,9 @@ impl Connection {
                 self.set_state(State::CloseWait);
                 // Linux enters ping-pong mode: the ACK waits for the
                 // application's FIN (tcp_fin).
-                match self.config.profile {
-                    Profile::Linux => AckNeed::Delayed,
-                    Profile::Rfc => AckNeed::Now,
+                match self.config.ack_of_fin {
+                    AckOfFin::Delayed => AckNeed::Delayed,
+                    AckOfFin::Now => AckNeed::Now,
                 }
             }
             State::FinWait1 if fin_acked => {

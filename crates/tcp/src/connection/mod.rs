@@ -22,7 +22,7 @@ use std::net::SocketAddrV4;
 use std::sync::Arc;
 
 use crate::buffer::{RecvBuffer, SendBuffer};
-use crate::config::{Config, DEFAULT_PEER_MSS, LINUX_QUICKACKS, Profile};
+use crate::config::{Config, DEFAULT_PEER_MSS};
 use crate::event::{Event, TimerKind, Transmit};
 use crate::rtt::RttEstimator;
 use crate::segment::Segment;
@@ -233,10 +233,7 @@ impl Connection {
             syn_acked: false,
             ack_pending: false,
             unacked_full: 0,
-            quickacks: match config.profile {
-                Profile::Linux => LINUX_QUICKACKS,
-                Profile::Rfc => 0,
-            },
+            quickacks: config.quickacks,
             released: false,
             out: OutQueue::default(),
             events: OutQueue::default(),
@@ -561,10 +558,6 @@ impl Connection {
         if 2 * self.last_advertised <= full && now_wnd >= 2 * self.last_advertised.max(1) {
             self.send_ack();
         }
-    }
-
-    fn is_profile(&self, p: Profile) -> bool {
-        self.config.profile == p
     }
 }
 

@@ -4,7 +4,7 @@
 //! so the order of [`crate::Transmit`]s is the order of decisions.
 
 use super::Connection;
-use crate::config::{Profile, SEND_WINDOW_SEGMENTS};
+use crate::config::{AbortReset, RetransmissionRtt, SEND_WINDOW_SEGMENTS};
 use crate::event::{TimerKind, Transmit};
 use crate::segment::{Flags, Segment};
 use crate::seq::SeqNum;
@@ -49,11 +49,11 @@ impl Connection {
     /// ends at `end`: RTT timing (Karn's algorithm) and RFC 6298 rule 5.1.
     fn note_sent(&mut self, now: Instant, end: SeqNum, retransmission: bool) {
         if retransmission {
-            self.rtt_probe = match self.config.profile {
+            self.rtt_probe = match self.config.retransmission_rtt {
                 // Karn: never time a retransmitted segment.
-                Profile::Rfc => None,
+                RetransmissionRtt::Karn => None,
                 // Linux times retransmissions through the timestamp echo.
-                Profile::Linux => Some((end, now)),
+                RetransmissionRtt::Sample => Some((end, now)),
             };
         } else if self.rtt_probe.is_none() {
             self.rtt_probe = Some((end, now));
@@ -91,12 +91,12 @@ impl Connection {
     }
 
     /// RST from this connection (user abort, RFC 9293 §3.10.5):
-    /// `rfc` sends RST(SND.NXT); `linux` sends RST+ACK(SND.NXT, RCV.NXT)
-    /// (`tcp_send_active_reset`).
+    /// RST(SND.NXT), or RST+ACK(SND.NXT, RCV.NXT) as Linux's
+    /// `tcp_send_active_reset` ([`crate::Config::abort_reset`]).
     pub(super) fn send_reset_here(&mut self) {
-        let flags = match self.config.profile {
-            Profile::Rfc => Flags::RST,
-            Profile::Linux => Flags::RST | Flags::ACK,
+        let flags = match self.config.abort_reset {
+            AbortReset::Rst => Flags::RST,
+            AbortReset::RstAck => Flags::RST | Flags::ACK,
         };
         let seg = self.segment(self.snd_nxt, flags);
         self.emit(seg, false);
