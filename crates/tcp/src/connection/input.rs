@@ -12,10 +12,7 @@ use crate::event::{Event, TimerKind};
 use crate::segment::Segment;
 use crate::seq::SeqNum;
 use crate::state::State;
-use crate::time::{Duration, Instant};
-
-/// RFC 6298 §5.7: the RTO after a SYN timeout, once data transmission begins.
-const RTO_AFTER_SYN_LOSS: Duration = Duration::from_secs(3);
+use crate::time::Instant;
 
 impl Connection {
     /// Processes one arriving segment addressed to this connection.
@@ -67,19 +64,6 @@ impl Connection {
             // and lets the peer retransmit.
             self.set_state(State::SynReceived);
             self.send_synack(now, false);
-        }
-    }
-
-    /// Reaches ESTABLISHED; applies RFC 6298 §5.7 if our SYN timed out.
-    fn establish(&mut self) {
-        self.set_state(State::Established);
-        if self.shut_wr {
-            // The application closed during the handshake; its FIN is due.
-            self.set_state(State::FinWait1);
-        }
-        if self.syn_timed_out {
-            self.rtt
-                .reinitialize_after_syn_loss(RTO_AFTER_SYN_LOSS, &self.config);
         }
     }
 

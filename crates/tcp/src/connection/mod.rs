@@ -28,7 +28,10 @@ use crate::rtt::RttEstimator;
 use crate::segment::Segment;
 use crate::seq::SeqNum;
 use crate::state::State;
-use crate::time::Instant;
+use crate::time::{Duration, Instant};
+
+/// RFC 6298 §5.7: the RTO after a SYN timeout, once data transmission begins.
+const RTO_AFTER_SYN_LOSS: Duration = Duration::from_secs(3);
 
 /// An application command that the connection's state does not allow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -523,6 +526,26 @@ impl Connection {
         self.timers = [None; 4];
         self.set_state(State::Closed);
         self.events.push_back(why);
+    }
+
+    /// Reaches ESTABLISHED; applies RFC 6298 §5.7 if our SYN timed out.
+    fn establish(&mut self) {
+        self.set_state(State::Established);
+        if self.shut_wr {
+            // The application closed during the handshake; its FIN is due.
+            self.set_state(State::FinWait1);
+        }
+        if self.syn_timed_out {
+            self.rtt
+                .reinitialize_after_syn_loss(RTO_AFTER_SYN_LOSS, &self.config);
+        }
+    }
+
+    /// Enters TIME-WAIT and starts its timer; every other timer stops.
+    pub(super) fn enter_time_wait(&mut self, now: Instant) {
+        self.set_state(State::TimeWait);
+        self.timers = [None; 4];
+        self.timers[TimerKind::TimeWait.index()] = Some(now + self.config.time_wait);
     }
 
     /// Records the peer's SYN: IRS, RCV.NXT, its MSS and window.

@@ -170,15 +170,6 @@ impl Connection {
         }
     }
 
-    /// The persist timer's interval: the RTO, doubled for every probe sent
-    /// since the window was last open (RFC 1122 §4.2.2.17), at most the
-    /// largest RTO.
-    pub(super) fn persist_interval(&self) -> crate::time::Duration {
-        let rto = self.rtt.rto();
-        rto.saturating_mul(1 << self.probe_backoff.min(16))
-            .min(self.config.max_rto.max(rto))
-    }
-
     fn push_loop(&mut self, now: Instant, mut force: bool) {
         let mss = u32::from(self.send_mss);
         let window = self.snd_wnd.min(SEND_WINDOW_SEGMENTS * mss);
@@ -264,21 +255,5 @@ impl Connection {
                 self.note_sent(now, end, true);
             }
         }
-    }
-
-    /// Arms the FIN-WAIT-2 limit of a released socket, where the profile has one.
-    pub(super) fn arm_fin_wait_2(&mut self, now: Instant) {
-        if let (true, State::FinWait2, Some(limit)) =
-            (self.released, self.state, self.config.fin_wait_2_timeout)
-        {
-            self.timers[TimerKind::FinWait2.index()] = Some(now + limit);
-        }
-    }
-
-    /// Enters TIME-WAIT and starts its timer; every other timer stops.
-    pub(super) fn enter_time_wait(&mut self, now: Instant) {
-        self.set_state(State::TimeWait);
-        self.timers = [None; 4];
-        self.timers[TimerKind::TimeWait.index()] = Some(now + self.config.time_wait);
     }
 }

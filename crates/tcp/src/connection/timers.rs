@@ -9,7 +9,7 @@ use crate::config::RetryLimit;
 use crate::event::{Event, TimerKind};
 use crate::segment::Flags;
 use crate::state::State;
-use crate::time::Instant;
+use crate::time::{Duration, Instant};
 
 impl Connection {
     /// Fires every timer due at or before `now`.
@@ -34,6 +34,24 @@ impl Connection {
             if self.state == State::Closed {
                 return;
             }
+        }
+    }
+
+    /// The persist timer's interval: the RTO, doubled for every probe sent
+    /// since the window was last open (RFC 1122 §4.2.2.17), at most the
+    /// largest RTO.
+    pub(super) fn persist_interval(&self) -> Duration {
+        let rto = self.rtt.rto();
+        rto.saturating_mul(1 << self.probe_backoff.min(16))
+            .min(self.config.max_rto.max(rto))
+    }
+
+    /// Arms the FIN-WAIT-2 limit of a released socket, where the profile has one.
+    pub(super) fn arm_fin_wait_2(&mut self, now: Instant) {
+        if let (true, State::FinWait2, Some(limit)) =
+            (self.released, self.state, self.config.fin_wait_2_timeout)
+        {
+            self.timers[TimerKind::FinWait2.index()] = Some(now + limit);
         }
     }
 
