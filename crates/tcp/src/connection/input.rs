@@ -81,7 +81,7 @@ impl Connection {
             && self.config.duplicate_syn == DuplicateSyn::SynAck
         {
             self.send_synack(now, true);
-            self.timers[TimerKind::Retransmit.index()] = Some(now + self.rtt.rto());
+            self.arm_retransmit(now);
             return;
         }
 
@@ -108,7 +108,7 @@ impl Connection {
             if self.state == State::TimeWait && f.fin() {
                 // A retransmission of the peer's FIN: acknowledge it and
                 // restart the 2 MSL timeout (§3.10.7.4, fifth check).
-                self.timers[TimerKind::TimeWait.index()] = Some(now + self.config.time_wait);
+                self.arm_time_wait(now);
             }
             self.send_ack();
             return;
@@ -251,12 +251,11 @@ impl Connection {
                 self.rtt_probe = None;
             }
         }
-        let rtx = TimerKind::Retransmit.index();
         if self.snd_una == self.snd_nxt {
-            self.timers[rtx] = None;
+            self.timers.stop(TimerKind::Retransmit);
             self.recover = None;
         } else {
-            self.timers[rtx] = Some(now + self.rtt.rto());
+            self.arm_retransmit(now);
             self.head_sent_at = now;
             match self.recover {
                 // A partial ACK after a timeout: the next segment was lost too.

@@ -15,6 +15,7 @@
 
 mod input;
 mod output;
+mod timer_table;
 mod timers;
 
 use std::collections::VecDeque;
@@ -29,6 +30,7 @@ use crate::segment::Segment;
 use crate::seq::SeqNum;
 use crate::state::State;
 use crate::time::{Duration, Instant};
+use timer_table::TimerTable;
 
 /// RFC 6298 §5.7: the RTO after a SYN timeout, once data transmission begins.
 const RTO_AFTER_SYN_LOSS: Duration = Duration::from_secs(3);
@@ -160,7 +162,7 @@ pub struct Connection {
     last_advertised: u32,
 
     // Timers and retransmission (RFC 6298).
-    timers: [Option<Instant>; 4],
+    timers: TimerTable,
     rtt: RttEstimator,
     /// The segment being timed: (sequence number that acknowledges it, send time).
     rtt_probe: Option<(SeqNum, Instant)>,
@@ -223,7 +225,7 @@ impl Connection {
             peer_fin_at: None,
             eof: false,
             last_advertised: u32::from(config.recv_window),
-            timers: [None; 4],
+            timers: TimerTable::default(),
             rtt: RttEstimator::new(&config),
             rtt_probe: None,
             retransmits: 0,
@@ -391,7 +393,7 @@ impl Connection {
     }
     /// The deadline of one timer, if armed.
     pub fn timer(&self, kind: TimerKind) -> Option<Instant> {
-        self.timers[kind.index()]
+        self.timers.get(kind)
     }
 
     // ----- application commands -----
@@ -497,14 +499,7 @@ impl Connection {
     /// The earliest armed timer; [`Connection::handle_timeout`] is due then.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        // A deadline that saturated at the end of time is "never": it must
-        // not fire, or a clock at Instant::MAX would fire it for ever.
-        self.timers
-            .iter()
-            .flatten()
-            .filter(|&&t| t != Instant::MAX)
-            .min()
-            .copied()
+        self.timers.next_deadline()
     }
 
     // ----- shared internals -----
@@ -523,7 +518,7 @@ impl Connection {
 
     /// Enters CLOSED, stops every timer, and reports why.
     fn enter_closed(&mut self, why: Event) {
-        self.timers = [None; 4];
+        self.timers.stop_all();
         self.set_state(State::Closed);
         self.events.push_back(why);
     }
@@ -544,8 +539,8 @@ impl Connection {
     /// Enters TIME-WAIT and starts its timer; every other timer stops.
     pub(super) fn enter_time_wait(&mut self, now: Instant) {
         self.set_state(State::TimeWait);
-        self.timers = [None; 4];
-        self.timers[TimerKind::TimeWait.index()] = Some(now + self.config.time_wait);
+        self.timers.stop_all();
+        self.arm_time_wait(now);
     }
 
     /// Records the peer's SYN: IRS, RCV.NXT, its MSS and window.

@@ -36,7 +36,7 @@ impl Connection {
         if segment.flags.ack() {
             self.ack_pending = false;
             self.unacked_full = 0;
-            self.timers[TimerKind::DelayedAck.index()] = None;
+            self.timers.stop(TimerKind::DelayedAck);
             self.last_advertised = u32::from(segment.window);
         }
         self.out.push_back(Transmit {
@@ -58,9 +58,8 @@ impl Connection {
         } else if self.rtt_probe.is_none() {
             self.rtt_probe = Some((end, now));
         }
-        let rtx = &mut self.timers[TimerKind::Retransmit.index()];
-        if rtx.is_none() {
-            *rtx = Some(now + self.rtt.rto());
+        if !self.timers.is_armed(TimerKind::Retransmit) {
+            self.arm_retransmit(now);
             if !retransmission {
                 self.head_sent_at = now;
             }
@@ -120,10 +119,7 @@ impl Connection {
             }
             AckNeed::Delayed => {
                 self.ack_pending = true;
-                let t = &mut self.timers[TimerKind::DelayedAck.index()];
-                if t.is_none() {
-                    *t = Some(now + self.config.delayed_ack);
-                }
+                self.arm_delayed_ack(now);
             }
         }
     }
@@ -162,12 +158,7 @@ impl Connection {
             return;
         }
         self.push_loop(now, force);
-        let rtx = TimerKind::Retransmit.index();
-        if self.window_blocked() && self.timers[rtx].is_none() {
-            // The persist timer shares the retransmission timer's slot: it
-            // runs only while nothing is in flight.
-            self.timers[rtx] = Some(now + self.persist_interval());
-        }
+        self.arm_persist(now);
     }
 
     fn push_loop(&mut self, now: Instant, mut force: bool) {
@@ -193,7 +184,7 @@ impl Connection {
                 if self.snd_una == self.snd_nxt {
                     // Nothing in flight: an armed timer is the persist
                     // timer; the retransmission timer starts with this segment.
-                    self.timers[TimerKind::Retransmit.index()] = None;
+                    self.timers.stop(TimerKind::Retransmit);
                 }
                 let end = self.sent + u64::from(len);
                 let last = end == self.send_buf.end();
