@@ -585,6 +585,44 @@ mod tests {
     use crate::segment::Flags;
     use std::net::Ipv4Addr;
 
+    /// Data that meets a zero window with nothing in flight runs the
+    /// persist timer, a timer of its own (RFC 9293 §3.8.6.1), not the
+    /// retransmission timer: one RTO later (1 s, the rfc floor of RFC 6298
+    /// §2.4, as the handshake's RTT sample is 0) a probe goes out, one
+    /// below SND.UNA, and the next waits twice as long (RFC 1122 §4.2.2.17).
+    #[test]
+    fn a_zero_window_runs_the_persist_timer_not_the_retransmission_timer() {
+        let a = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 49152);
+        let b = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), 80);
+        let t0 = Instant::ZERO;
+        let mut c = Connection::connect(t0, Config::rfc(), a, b, SeqNum(1000));
+        while c.poll_transmit().is_some() {}
+        let mut synack = Segment::new(b, a, SeqNum(5000), SeqNum(1001), Flags::SYN | Flags::ACK, 0);
+        synack.mss = Some(1460);
+        c.handle_segment(t0, &synack);
+        assert_eq!(c.state(), State::Established);
+        while c.poll_transmit().is_some() {}
+        while c.poll_event().is_some() {}
+
+        c.send(t0, b"abc").unwrap();
+        assert!(c.poll_transmit().is_none(), "the window is closed");
+        let one_rto = t0 + crate::time::Duration::from_secs(1);
+        assert_eq!(c.timer(TimerKind::Retransmit), None);
+        assert_eq!(c.timer(TimerKind::Persist), Some(one_rto));
+        assert_eq!(c.poll_timeout(), Some(one_rto));
+
+        c.handle_timeout(one_rto);
+        assert_eq!(c.poll_event(), Some(Event::TimerFired(TimerKind::Persist)));
+        let probe = c.poll_transmit().expect("a window probe").segment;
+        assert_eq!(probe.seq, SeqNum(1001) - 1);
+        assert!(probe.payload.is_empty());
+        assert_eq!(c.timer(TimerKind::Retransmit), None);
+        let two_rto = one_rto + crate::time::Duration::from_secs(2);
+        assert_eq!(c.timer(TimerKind::Persist), Some(two_rto));
+        // Reports keep the name the persist timer's expiry always had.
+        assert_eq!(TimerKind::Persist.name(), "retransmit");
+    }
+
     /// Review finding: our SYN was recognised as "SND.UNA == ISS", which is
     /// true again once 2^32 − 1 octets have been acknowledged (RFC 9293
     /// §3.4: sequence numbers wrap); the next ACK then left one octet in the

@@ -182,9 +182,10 @@ impl Connection {
                 }
                 force = false;
                 if self.snd_una == self.snd_nxt {
-                    // Nothing in flight: an armed timer is the persist
-                    // timer; the retransmission timer starts with this segment.
-                    self.timers.stop(TimerKind::Retransmit);
+                    // Nothing in flight: the persist timer stops; the
+                    // retransmission timer starts with this segment.
+                    debug_assert!(!self.timers.is_armed(TimerKind::Retransmit));
+                    self.timers.stop(TimerKind::Persist);
                 }
                 let end = self.sent + u64::from(len);
                 let last = end == self.send_buf.end();

@@ -24,6 +24,7 @@ impl Connection {
             self.events.push_back(Event::TimerFired(kind));
             match kind {
                 TimerKind::Retransmit => self.on_retransmit_timeout(now),
+                TimerKind::Persist => self.on_persist_timeout(now),
                 TimerKind::DelayedAck => {
                     if self.ack_pending {
                         self.send_ack();
@@ -59,12 +60,14 @@ impl Connection {
     }
 
     /// Arms the persist timer if data waits for the window with nothing in
-    /// flight and it does not run yet (RFC 9293 §3.8.6.1). It shares the
-    /// retransmission timer's slot: it runs only while nothing is in flight.
+    /// flight and it does not run yet (RFC 9293 §3.8.6.1).
     pub(super) fn arm_persist(&mut self, now: Instant) {
-        if self.window_blocked() && !self.timers.is_armed(TimerKind::Retransmit) {
+        if self.window_blocked() && !self.timers.is_armed(TimerKind::Persist) {
+            // Nothing in flight: the retransmission timer was stopped by
+            // the ACK of the last octet (RFC 6298 §5.2).
+            debug_assert!(!self.timers.is_armed(TimerKind::Retransmit));
             self.timers
-                .set(TimerKind::Retransmit, now + self.persist_interval());
+                .set(TimerKind::Persist, now + self.persist_interval());
         }
     }
 
@@ -134,10 +137,9 @@ impl Connection {
 
     fn on_retransmit_timeout(&mut self, now: Instant) {
         let handshaking = matches!(self.state, State::SynSent | State::SynReceived);
-        if !handshaking && self.snd_una == self.snd_nxt {
-            self.on_persist_timeout(now);
-            return;
-        }
+        // Armed only while something is in flight (a SYN or SYN-ACK
+        // during the handshake); window probing has its own timer.
+        debug_assert!(handshaking || self.snd_una != self.snd_nxt);
         self.retransmits += 1;
         let give_up = match self.retry_limit() {
             RetryLimit::Retries(n) => self.retransmits > n,
