@@ -10,8 +10,13 @@
 //! [`Connection::poll_event`]). Every time-dependent call takes `now`.
 //!
 //! The submodules split the machine by concern: `input` is segment arrival
-//! (§3.10.7), `output` builds segments and decides when to acknowledge,
-//! `timers` holds the RFC 6298 §5 rules and the give-up policy.
+//! (§3.10.7), one function per check of §3.10.7.4; `output` builds
+//! segments and decides when to acknowledge; `timers` arms every timer and
+//! holds the RFC 6298 §5 rules and the give-up policy; `timer_table` is the
+//! fixed table of deadlines they live in. State transitions (`set_state`,
+//! `establish`, `enter_time_wait`, `enter_closed`) are here. Where the
+//! profiles differ, the machine reads a named [`Config`] field, never the
+//! profile.
 
 mod input;
 mod output;
