@@ -11,7 +11,10 @@ use tcpsim_runner::{
     LinkDirection, Location, Loss, Open, Outcome, SeedRange, TcpOverrides, parse, parse_duration,
     parse_rate, parse_with_overrides,
 };
-use tcpsim_tcp::{Config, Duration, IsnMode, Profile, RstInTimeWait, SegmentKind, State};
+use tcpsim_tcp::{
+    AbortReset, AckOfFin, Config, DuplicateSyn, Duration, IsnMode, Profile, RetransmissionRtt,
+    RetryModel, RstInTimeWait, RtoFormula, SegmentKind, State, SynRetryCount,
+};
 
 /// The example of SPEC §3, verbatim.
 const SPEC_EXAMPLE: &str = r#"name = "lost-syn"
@@ -411,6 +414,92 @@ interval = "1ms"
     assert_eq!((c.count, c.interval), (10, ms(1)));
 }
 
+/// Each profile difference of SPEC §5 that is a behaviour, not a number, is
+/// a `[tcp]` key: an `rfc` experiment can take every `linux` choice, host by
+/// host, and a `linux` one every `rfc` choice.
+#[test]
+fn every_profile_behaviour_can_be_overridden() {
+    let src = format!(
+        r#"{HOSTS}
+[tcp]
+rto_formula = "linux"
+retransmission_rtt = "sample"
+abort_reset = "rst-ack"
+duplicate_syn = "syn-ack"
+ack_of_fin = "delayed"
+quickacks = 16
+syn_retry_count = "plus-linear"
+data_retry_model = "linux-timeout"
+
+[[hosts]]
+name = "third"
+addr = "10.0.0.3"
+tcp = {{ quickacks = 2, abort_reset = "rst" }}
+"#
+    );
+    let e = parse(&src, "x.toml").unwrap();
+    assert_eq!(e.profile, Profile::Rfc);
+    let c = e.host_config(e.host("client").unwrap());
+    assert_eq!(c.profile, Profile::Rfc);
+    assert_eq!(
+        (c.rto_formula, c.retransmission_rtt, c.abort_reset),
+        (
+            RtoFormula::Linux,
+            RetransmissionRtt::Sample,
+            AbortReset::RstAck
+        )
+    );
+    assert_eq!(
+        (c.duplicate_syn, c.ack_of_fin, c.quickacks),
+        (DuplicateSyn::SynAck, AckOfFin::Delayed, 16)
+    );
+    assert_eq!(
+        (c.syn_retry_count, c.data_retry_model),
+        (SynRetryCount::PlusLinear, RetryModel::LinuxTimeout)
+    );
+    // The host's own table wins over the experiment's, key by key.
+    let third = e.host_config(e.host("third").unwrap());
+    assert_eq!((third.quickacks, third.abort_reset), (2, AbortReset::Rst));
+    assert_eq!(third.duplicate_syn, DuplicateSyn::SynAck);
+
+    let src = format!(
+        r#"profile = "linux"
+{HOSTS}
+[tcp]
+rto_formula = "rfc6298"
+retransmission_rtt = "karn"
+abort_reset = "rst"
+duplicate_syn = "ack"
+ack_of_fin = "now"
+quickacks = 0
+syn_retry_count = "includes-linear"
+data_retry_model = "count"
+"#
+    );
+    let e = parse(&src, "x.toml").unwrap();
+    let c = e.host_config(&e.hosts[0]);
+    assert_eq!(c.profile, Profile::Linux);
+    assert_eq!(
+        (c.rto_formula, c.retransmission_rtt, c.abort_reset),
+        (
+            RtoFormula::Rfc6298,
+            RetransmissionRtt::Karn,
+            AbortReset::Rst
+        )
+    );
+    assert_eq!(
+        (c.duplicate_syn, c.ack_of_fin, c.quickacks),
+        (DuplicateSyn::Ack, AckOfFin::Now, 0)
+    );
+    assert_eq!(
+        (c.syn_retry_count, c.data_retry_model),
+        (SynRetryCount::IncludesLinear, RetryModel::Count)
+    );
+    // Untouched: still the linux numbers.
+    assert_eq!(c.min_rto, ms(200));
+    assert_eq!(c.syn_linear_timeouts, 4);
+}
+
 #[test]
 fn direction_tables_override_the_link_key_by_key() {
     let src = format!(
@@ -564,7 +653,8 @@ fn bad_set_overrides_name_the_set() {
         "--set tcp.initial_rtoo=1s: tcp.initial_rtoo: unknown key \"initial_rtoo\" (did you mean \"initial_rto\"?); \
          expected one of: initial_rto, min_rto, max_rto, syn_retries, synack_retries, syn_linear_timeouts, \
          fin_retries, data_retries, msl, time_wait, fin_wait_2_timeout, mss, recv_window, delayed_ack, isn, \
-         rst_in_time_wait",
+         rst_in_time_wait, rto_formula, retransmission_rtt, abort_reset, duplicate_syn, ack_of_fin, quickacks, \
+         syn_retry_count, data_retry_model",
     );
     bad_set(
         &format!("seed = 3\n{src}"),
@@ -877,6 +967,66 @@ fn tcp_errors() {
         Some("tcp.mss"),
         "an MSS between 1 and 65495",
     );
+}
+
+/// A bad value of each profile-behaviour key: where it is, and the message
+/// in full ("expected" what the key takes, "found" what was written).
+#[test]
+fn tcp_profile_behaviour_errors() {
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "rto_formula",
+            "\"rfc\"",
+            "expected one of \"rfc6298\" | \"linux\", found \"rfc\"",
+        ),
+        (
+            "retransmission_rtt",
+            "true",
+            "expected one of \"karn\" | \"sample\", found true",
+        ),
+        (
+            "abort_reset",
+            "\"rst+ack\"",
+            "expected one of \"rst\" | \"rst-ack\", found \"rst+ack\"",
+        ),
+        (
+            "duplicate_syn",
+            "\"synack\"",
+            "expected one of \"ack\" | \"syn-ack\", found \"synack\"",
+        ),
+        (
+            "ack_of_fin",
+            "\"later\"",
+            "expected one of \"now\" | \"delayed\", found \"later\"",
+        ),
+        (
+            "quickacks",
+            "256",
+            "expected a quick-ACK count between 0 and 255, found 256",
+        ),
+        (
+            "syn_retry_count",
+            "\"linear\"",
+            "expected one of \"includes-linear\" | \"plus-linear\", found \"linear\"",
+        ),
+        (
+            "data_retry_model",
+            "\"time\"",
+            "expected one of \"count\" | \"linux-timeout\", found \"time\"",
+        ),
+    ];
+    for (key, value, message) in cases {
+        // The value starts after "KEY = ".
+        let column = key.len() + 4;
+        let err = bad(
+            &with_hosts(&format!("[tcp]\n{key} = {value}\n")),
+            10,
+            column,
+            Some(&format!("tcp.{key}")),
+            message,
+        );
+        assert_eq!(err.message(), *message, "{key}");
+    }
 }
 
 #[test]

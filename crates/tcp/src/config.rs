@@ -3,7 +3,10 @@
 //! A [`Config`] is a plain value: the profile fills in defaults and every
 //! field can then be overridden. Where the profiles differ in *behaviour*
 //! rather than in a number (the reply to a duplicate SYN, whether the ACK of
-//! a FIN is delayed, the RTO formula) the behaviour follows [`Profile`].
+//! a FIN is delayed, the RTO formula) the difference is a named field too,
+//! usually a two-valued enum, so [`Config::rfc`] and [`Config::linux`] read
+//! as the list of differences. The state machine reads those fields and
+//! never the [`Profile`], which only names the preset.
 
 use core::fmt;
 use core::str::FromStr;
@@ -69,6 +72,89 @@ pub enum RstInTimeWait {
     Ignore,
 }
 
+/// How the RTO follows from SRTT and RTTVAR (see [`crate::RttEstimator`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RtoFormula {
+    /// RTO = max(`min_rto`, SRTT + max(G, 4·RTTVAR)), G = `clock_granularity`
+    /// (RFC 6298 §2.3–2.4): `min_rto` is a floor under the whole RTO.
+    Rfc6298,
+    /// RTO = SRTT + max(`min_rto`, 4·RTTVAR): `min_rto` (`tcp_rto_min`) is
+    /// a floor under the variance term only (Linux `__tcp_set_rto` and
+    /// `tcp_rtt_estimator`).
+    Linux,
+}
+
+/// Whether a retransmitted segment gives an RTT sample.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RetransmissionRtt {
+    /// Karn's algorithm (RFC 6298 §3): a retransmission cancels the timing
+    /// in progress and is never timed itself.
+    Karn,
+    /// The retransmission is timed from its own send time, as Linux does
+    /// through the timestamp echo (`tcp_ack_update_rtt` with TSecr).
+    Sample,
+}
+
+/// What an abort (RFC 9293 §3.10.5) sends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AbortReset {
+    /// RST(SND.NXT) without ACK (RFC 9293 §3.10.5).
+    Rst,
+    /// RST+ACK(SND.NXT, RCV.NXT), as Linux's `tcp_send_active_reset`.
+    RstAck,
+}
+
+/// The reply to a retransmission of the peer's SYN (same ISN, no ACK) in
+/// SYN-RECEIVED.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DuplicateSyn {
+    /// Like any segment that fails the acceptability test: ACK(SND.NXT,
+    /// RCV.NXT) (RFC 9293 §3.10.7.4, first check).
+    Ack,
+    /// The SYN-ACK again (same ISS), and the SYN-ACK timer re-armed at one
+    /// RTO (Linux `tcp_check_req`; `tests/data/linux/synack_lost_first.trace`).
+    SynAck,
+}
+
+/// How soon the peer's FIN is acknowledged when it arrives in
+/// SYN-RECEIVED or ESTABLISHED (the passive close).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AckOfFin {
+    /// At once (RFC 9293 §3.10.7.4, eighth check: "send an acknowledgment
+    /// for the FIN"): the four-segment close.
+    Now,
+    /// Within the delayed-ACK time, so the ACK rides on the application's
+    /// own FIN if it closes at once (Linux `tcp_fin` enters ping-pong mode;
+    /// the three-segment close of `tests/data/linux/normal.trace`).
+    Delayed,
+}
+
+/// How `syn_retries` counts the SYN retransmissions that keep the initial
+/// RTO (`syn_linear_timeouts`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SynRetryCount {
+    /// `syn_retries` is the number of SYN retransmissions, linear ones
+    /// included.
+    IncludesLinear,
+    /// The linear retransmissions come on top of `syn_retries` (Linux
+    /// `tcp_write_timeout`: `max_retransmits = tcp_syn_retries +
+    /// tcp_syn_linear_timeouts`; `tests/data/linux/syn_lost_all.trace`).
+    PlusLinear,
+}
+
+/// How `data_retries` and `fin_retries` become a give-up rule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RetryModel {
+    /// Give up at the expiry that would be retransmission number `n + 1`
+    /// ([`RetryLimit::Retries`]).
+    Count,
+    /// Give up after the time that `n` retransmissions would take from a
+    /// 200 ms RTO doubling up to `max_rto` ([`RetryLimit::Elapsed`] of
+    /// [`linux_model_timeout`]): Linux's `retransmits_timed_out` with
+    /// `tcp_model_timeout`, which does not depend on the actual RTO.
+    LinuxTimeout,
+}
+
 /// When a retransmitting connection gives up.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RetryLimit {
@@ -85,16 +171,18 @@ pub enum RetryLimit {
 /// Every TCP parameter tcpsim models.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Config {
-    /// The profile the defaults came from; also selects profile behaviours.
+    /// The profile the defaults came from: a label for reports. Behaviour
+    /// follows the fields below, never this one.
     pub profile: Profile,
     /// RTO before any RTT sample (RFC 6298 §2.1): 1 s in both profiles.
     pub initial_rto: Duration,
-    /// `rfc`: the lower bound of the RTO (1 s, RFC 6298 §2.4). `linux`: the
-    /// floor of the variance term, `tcp_rto_min` (200 ms).
+    /// Under [`RtoFormula::Rfc6298`] the lower bound of the RTO (`rfc`: 1 s,
+    /// RFC 6298 §2.4); under [`RtoFormula::Linux`] the floor of the variance
+    /// term (`linux`: 200 ms, `tcp_rto_min`).
     pub min_rto: Duration,
     /// The upper bound of the RTO, backed-off values included: `rfc` 60 s, `linux` 120 s.
     pub max_rto: Duration,
-    /// Clock granularity G of RFC 6298 §2 (`rfc` only): 1 ms.
+    /// Clock granularity G of RFC 6298 §2, used by [`RtoFormula::Rfc6298`]: 1 ms.
     pub clock_granularity: Duration,
     /// SYN retransmissions before giving up. `None` (the `rfc` default)
     /// gives up by time instead: see [`Config::syn_timeout`]. `linux`: 6
@@ -136,6 +224,39 @@ pub struct Config {
     pub isn: IsnMode,
     /// What TIME-WAIT does with an acceptable RST.
     pub rst_in_time_wait: RstInTimeWait,
+    /// How the RTO follows from the RTT samples: `rfc`
+    /// [`RtoFormula::Rfc6298`] (RFC 6298 §2), `linux` [`RtoFormula::Linux`]
+    /// (`__tcp_set_rto`).
+    pub rto_formula: RtoFormula,
+    /// Whether retransmissions are timed: `rfc` [`RetransmissionRtt::Karn`]
+    /// (RFC 6298 §3), `linux` [`RetransmissionRtt::Sample`] (timestamps).
+    pub retransmission_rtt: RetransmissionRtt,
+    /// What an abort sends: `rfc` [`AbortReset::Rst`] (RFC 9293 §3.10.5),
+    /// `linux` [`AbortReset::RstAck`] (`tcp_send_active_reset`).
+    pub abort_reset: AbortReset,
+    /// The reply to a duplicate SYN in SYN-RECEIVED: `rfc`
+    /// [`DuplicateSyn::Ack`] (RFC 9293 §3.10.7.4), `linux`
+    /// [`DuplicateSyn::SynAck`] (`tcp_check_req`, captured in
+    /// `tests/data/linux/synack_lost_first.trace`).
+    pub duplicate_syn: DuplicateSyn,
+    /// How soon a FIN that starts the passive close is acknowledged: `rfc`
+    /// [`AckOfFin::Now`] (RFC 9293 §3.10.7.4), `linux` [`AckOfFin::Delayed`]
+    /// (`tcp_fin`, `tests/data/linux/normal.trace`).
+    pub ack_of_fin: AckOfFin,
+    /// Data segments acknowledged at once, each singly, at the start of a
+    /// connection before delayed ACKs begin (quick-ACK mode): `rfc` 0 (RFC
+    /// 9293 §3.8.6.3 delays from the first), `linux` [`LINUX_QUICKACKS`] = 16
+    /// (`TCP_MAX_QUICKACKS`, `tcp_incr_quickack`).
+    pub quickacks: u32,
+    /// Whether `syn_retries` includes the linear SYN retransmissions: `rfc`
+    /// [`SynRetryCount::IncludesLinear`], `linux`
+    /// [`SynRetryCount::PlusLinear`] (`tcp_write_timeout`,
+    /// `tests/data/linux/syn_lost_all.trace`).
+    pub syn_retry_count: SynRetryCount,
+    /// How a data or FIN retry count gives up: `rfc` [`RetryModel::Count`]
+    /// (a count of retransmissions), `linux` [`RetryModel::LinuxTimeout`]
+    /// (elapsed time from `tcp_model_timeout`, `net/ipv4/tcp_timer.c`).
+    pub data_retry_model: RetryModel,
 }
 
 /// Send window cap in segments: "the smaller of the peer's window and 10 × MSS" (SPEC §5).
@@ -180,6 +301,14 @@ impl Config {
             delayed_ack: Duration::from_millis(200),
             isn: IsnMode::Random,
             rst_in_time_wait: RstInTimeWait::Close,
+            rto_formula: RtoFormula::Rfc6298,
+            retransmission_rtt: RetransmissionRtt::Karn,
+            abort_reset: AbortReset::Rst,
+            duplicate_syn: DuplicateSyn::Ack,
+            ack_of_fin: AckOfFin::Now,
+            quickacks: 0,
+            syn_retry_count: SynRetryCount::IncludesLinear,
+            data_retry_model: RetryModel::Count,
         }
     }
 
@@ -206,16 +335,26 @@ impl Config {
             delayed_ack: Duration::from_millis(40),
             isn: IsnMode::Random,
             rst_in_time_wait: RstInTimeWait::Close,
+            rto_formula: RtoFormula::Linux,
+            retransmission_rtt: RetransmissionRtt::Sample,
+            abort_reset: AbortReset::RstAck,
+            duplicate_syn: DuplicateSyn::SynAck,
+            ack_of_fin: AckOfFin::Delayed,
+            quickacks: LINUX_QUICKACKS,
+            syn_retry_count: SynRetryCount::PlusLinear,
+            data_retry_model: RetryModel::LinuxTimeout,
         }
     }
 
     /// When a SYN stops being retransmitted.
     pub fn syn_limit(&self) -> RetryLimit {
-        match (self.profile, self.syn_retries) {
+        match (self.syn_retry_count, self.syn_retries) {
             // Linux counts the linear retransmissions on top of tcp_syn_retries
             // (tcp_write_timeout: max_retransmits = syn_retries + linear).
-            (Profile::Linux, Some(n)) => RetryLimit::Retries(n + self.syn_linear_timeouts),
-            (Profile::Rfc, Some(n)) => RetryLimit::Retries(n),
+            (SynRetryCount::PlusLinear, Some(n)) => {
+                RetryLimit::Retries(n + self.syn_linear_timeouts)
+            }
+            (SynRetryCount::IncludesLinear, Some(n)) => RetryLimit::Retries(n),
             (_, None) => RetryLimit::Elapsed(self.syn_timeout),
         }
     }
@@ -236,13 +375,13 @@ impl Config {
         } else {
             self.data_retries
         };
-        match (self.profile, retries) {
-            (Profile::Linux, Some(n)) => RetryLimit::Elapsed(linux_model_timeout(
+        match (self.data_retry_model, retries) {
+            (RetryModel::LinuxTimeout, Some(n)) => RetryLimit::Elapsed(linux_model_timeout(
                 n,
                 Duration::from_millis(200),
                 self.max_rto,
             )),
-            (Profile::Rfc, Some(n)) => RetryLimit::Retries(n),
+            (RetryModel::Count, Some(n)) => RetryLimit::Retries(n),
             (_, None) => RetryLimit::Elapsed(self.data_timeout),
         }
     }
@@ -309,6 +448,33 @@ mod tests {
             Config::rfc().data_limit(false),
             RetryLimit::Elapsed(Duration::from_secs(100))
         );
+    }
+
+    #[test]
+    fn retry_style_follows_the_fields_not_the_profile() {
+        // An rfc config with Linux's counting: 2 retries + 3 linear = 5.
+        let mut rfc = Config::rfc();
+        rfc.syn_retries = Some(2);
+        rfc.syn_linear_timeouts = 3;
+        assert_eq!(rfc.syn_limit(), RetryLimit::Retries(2));
+        rfc.syn_retry_count = SynRetryCount::PlusLinear;
+        assert_eq!(rfc.syn_limit(), RetryLimit::Retries(5));
+        // 3 data retries on Linux's model, base 200 ms, max 60 s:
+        // 3 <= ilog2(60 / 0.2 = 300) = 8, so (2^4 - 1) × 0.2 s = 3 s.
+        rfc.data_retries = Some(3);
+        assert_eq!(rfc.data_limit(false), RetryLimit::Retries(3));
+        rfc.data_retry_model = RetryModel::LinuxTimeout;
+        assert_eq!(
+            rfc.data_limit(false),
+            RetryLimit::Elapsed(Duration::from_secs(3))
+        );
+        // And a linux config counting plainly.
+        let mut linux = Config::linux();
+        linux.syn_retry_count = SynRetryCount::IncludesLinear;
+        linux.data_retry_model = RetryModel::Count;
+        assert_eq!(linux.syn_limit(), RetryLimit::Retries(6));
+        assert_eq!(linux.data_limit(false), RetryLimit::Retries(15));
+        assert_eq!(linux.data_limit(true), RetryLimit::Retries(8));
     }
 
     #[test]

@@ -16,10 +16,12 @@ pub struct Transmit {
     pub retransmission: bool,
 }
 
-/// The timers of one connection, in the fixed order they are checked.
+/// The timers of one connection. Several due at once fire in the order of
+/// [`TimerKind::ALL`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum TimerKind {
-    /// Retransmission of SYN, SYN-ACK, data or FIN (RFC 6298).
+    /// Retransmission of SYN, SYN-ACK, data or FIN (RFC 6298). Runs only
+    /// while something is in flight.
     Retransmit,
     /// A delayed ACK is due (RFC 9293 §3.8.6.3).
     DelayedAck,
@@ -27,21 +29,34 @@ pub enum TimerKind {
     TimeWait,
     /// A released socket waited too long in FIN-WAIT-2 (Linux `tcp_fin_timeout`).
     FinWait2,
+    /// Data waits for the peer's window with nothing in flight: probe the
+    /// window (RFC 9293 §3.8.6.1, RFC 1122 §4.2.2.17). Runs only while the
+    /// retransmission timer does not. (Declared last so that the other
+    /// kinds keep their discriminants; it is checked second, see
+    /// [`TimerKind::ALL`].)
+    Persist,
 }
 
 impl TimerKind {
-    /// Every timer, in the order they are checked when several are due at once.
-    pub const ALL: [TimerKind; 4] = [
+    /// Every timer, in the order they are checked when several are due at
+    /// once. The persist timer comes right after the retransmission timer,
+    /// the place it had when the two shared one slot; the two never run
+    /// together.
+    pub const ALL: [TimerKind; 5] = [
         TimerKind::Retransmit,
+        TimerKind::Persist,
         TimerKind::DelayedAck,
         TimerKind::TimeWait,
         TimerKind::FinWait2,
     ];
 
-    /// The name used in reports: `retransmit`, `delayed-ack`, `time-wait`, `fin-wait-2`.
+    /// The name used in reports: `retransmit`, `delayed-ack`, `time-wait`,
+    /// `fin-wait-2`. The persist timer is reported as `retransmit` too: it
+    /// used to share the retransmission timer's slot, and timelines, JSON
+    /// reports and their goldens and digests name its expiry so.
     pub const fn name(self) -> &'static str {
         match self {
-            TimerKind::Retransmit => "retransmit",
+            TimerKind::Retransmit | TimerKind::Persist => "retransmit",
             TimerKind::DelayedAck => "delayed-ack",
             TimerKind::TimeWait => "time-wait",
             TimerKind::FinWait2 => "fin-wait-2",

@@ -65,7 +65,10 @@ mod time;
 pub mod wire;
 
 pub use buffer::{RecvBuffer, SendBuffer};
-pub use config::{Config, IsnMode, Profile, RetryLimit, RstInTimeWait};
+pub use config::{
+    AbortReset, AckOfFin, Config, DuplicateSyn, IsnMode, Profile, RetransmissionRtt, RetryLimit,
+    RetryModel, RstInTimeWait, RtoFormula, SynRetryCount,
+};
 pub use connection::{CommandError, Connection};
 pub use endpoint::{ConnId, ConnectError, DEFAULT_EPHEMERAL_PORTS, Endpoint, ListenError};
 pub use event::{Event, TimerKind, Transmit};

@@ -3,15 +3,17 @@
 //! All arithmetic is in integer nanoseconds. With α = 1/8 and β = 1/4:
 //! the first sample R gives SRTT = R, RTTVAR = R/2 (§2.2); each later sample
 //! R' gives RTTVAR = ¾·RTTVAR + ¼·|SRTT − R'| and then SRTT = ⅞·SRTT + ⅛·R'
-//! (§2.3). The RTO formula depends on the profile:
+//! (§2.3). The RTO formula is [`Config::rto_formula`]:
 //!
-//! - `rfc`: RTO = max(min_rto, SRTT + max(G, 4·RTTVAR)), min_rto = 1 s (§2.4).
-//! - `linux`: RTO = SRTT + max(min_rto, 4·RTTVAR), min_rto = 200 ms
-//!   (`__tcp_set_rto` with `tcp_rto_min` as the variance floor).
+//! - [`RtoFormula::Rfc6298`] (`rfc`): RTO = max(min_rto, SRTT + max(G,
+//!   4·RTTVAR)), min_rto = 1 s (§2.4).
+//! - [`RtoFormula::Linux`] (`linux`): RTO = SRTT + max(min_rto, 4·RTTVAR),
+//!   min_rto = 200 ms (`__tcp_set_rto` with `tcp_rto_min` as the variance
+//!   floor).
 //!
 //! Both are capped at `max_rto`, and so is every backed-off value (§5.5).
 
-use crate::config::{Config, Profile};
+use crate::config::{Config, RtoFormula};
 use crate::time::Duration;
 
 /// Round-trip estimator and current RTO of one connection.
@@ -78,11 +80,11 @@ impl RttEstimator {
             return config.initial_rto.min(config.max_rto);
         };
         let var4 = self.rttvar.saturating_mul(4);
-        let rto = match config.profile {
-            Profile::Rfc => srtt
+        let rto = match config.rto_formula {
+            RtoFormula::Rfc6298 => srtt
                 .saturating_add(var4.max(config.clock_granularity))
                 .max(config.min_rto),
-            Profile::Linux => srtt.saturating_add(var4.max(config.min_rto)),
+            RtoFormula::Linux => srtt.saturating_add(var4.max(config.min_rto)),
         };
         rto.min(config.max_rto)
     }
@@ -168,6 +170,23 @@ mod tests {
         let mut e = RttEstimator::new(&cfg);
         e.sample(Duration::from_millis(20), &cfg);
         assert_eq!(e.rto(), Duration::from_millis(220));
+    }
+
+    #[test]
+    fn rto_formula_follows_the_field_not_the_profile() {
+        // R = 20 ms: RTTVAR = 10 ms. rfc numbers with the Linux formula:
+        // 20 + max(1 s, 40 ms) = 1.02 s; linux numbers with RFC 6298's:
+        // max(200 ms, 20 + max(1 ms, 40 ms) = 60 ms) = 200 ms.
+        let mut cfg = Config::rfc();
+        cfg.rto_formula = RtoFormula::Linux;
+        let mut e = RttEstimator::new(&cfg);
+        e.sample(Duration::from_millis(20), &cfg);
+        assert_eq!(e.rto(), Duration::from_millis(1020));
+        let mut cfg = Config::linux();
+        cfg.rto_formula = RtoFormula::Rfc6298;
+        let mut e = RttEstimator::new(&cfg);
+        e.sample(Duration::from_millis(20), &cfg);
+        assert_eq!(e.rto(), Duration::from_millis(200));
     }
 
     #[test]

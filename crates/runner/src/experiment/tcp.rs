@@ -1,7 +1,10 @@
 //! `[tcp]` and a host's `tcp = { ... }`: overrides of the profile's TCP
 //! parameters (tcpsim SPEC §3 and §5), layered profile → experiment → host.
 
-use tcpsim_tcp::{Config, Duration, IsnMode, Profile, RstInTimeWait};
+use tcpsim_tcp::{
+    AbortReset, AckOfFin, Config, DuplicateSyn, Duration, IsnMode, Profile, RetransmissionRtt,
+    RetryModel, RstInTimeWait, RtoFormula, SynRetryCount,
+};
 
 use super::error::ConfigError;
 use super::reader::{Field, Tbl};
@@ -46,6 +49,37 @@ pub struct TcpOverrides {
     pub isn: Option<IsnMode>,
     /// `rst_in_time_wait`: `"close"` or `"ignore"`.
     pub rst_in_time_wait: Option<RstInTimeWait>,
+    /// `rto_formula`: `"rfc6298"` (RTO = max(min_rto, SRTT + max(G,
+    /// 4·RTTVAR)), RFC 6298 §2; `rfc` default) or `"linux"` (SRTT +
+    /// max(min_rto, 4·RTTVAR), `__tcp_set_rto`; `linux` default).
+    pub rto_formula: Option<RtoFormula>,
+    /// `retransmission_rtt`: `"karn"` (retransmissions are not timed, RFC
+    /// 6298 §3; `rfc`) or `"sample"` (they are, as Linux does through
+    /// timestamps; `linux`).
+    pub retransmission_rtt: Option<RetransmissionRtt>,
+    /// `abort_reset`: what an abort sends, `"rst"` (RFC 9293 §3.10.5;
+    /// `rfc`) or `"rst-ack"` (`tcp_send_active_reset`; `linux`).
+    pub abort_reset: Option<AbortReset>,
+    /// `duplicate_syn`: the reply to a duplicate SYN in SYN-RECEIVED,
+    /// `"ack"` (RFC 9293 §3.10.7.4; `rfc`) or `"syn-ack"` (the SYN-ACK
+    /// again, Linux `tcp_check_req`; `linux`).
+    pub duplicate_syn: Option<DuplicateSyn>,
+    /// `ack_of_fin`: how soon a FIN that starts the passive close is
+    /// acknowledged, `"now"` (RFC 9293 §3.10.7.4; `rfc`) or `"delayed"`
+    /// (Linux `tcp_fin`, three-segment close; `linux`).
+    pub ack_of_fin: Option<AckOfFin>,
+    /// `quickacks`: data segments acknowledged at once at the start of a
+    /// connection (0–255): `rfc` 0, `linux` 16 (`TCP_MAX_QUICKACKS`).
+    pub quickacks: Option<u32>,
+    /// `syn_retry_count`: `"includes-linear"` (`syn_retries` counts every
+    /// SYN retransmission; `rfc`) or `"plus-linear"` (the
+    /// `syn_linear_timeouts` come on top, `tcp_write_timeout`; `linux`).
+    pub syn_retry_count: Option<SynRetryCount>,
+    /// `data_retry_model`: how `data_retries` and `fin_retries` give up,
+    /// `"count"` (after that many retransmissions; `rfc`) or
+    /// `"linux-timeout"` (after the time Linux's `tcp_model_timeout` allows
+    /// them; `linux`).
+    pub data_retry_model: Option<RetryModel>,
 }
 
 /// Every key of a `[tcp]` table.
@@ -66,6 +100,14 @@ pub(crate) const TCP_KEYS: &[&str] = &[
     "delayed_ack",
     "isn",
     "rst_in_time_wait",
+    "rto_formula",
+    "retransmission_rtt",
+    "abort_reset",
+    "duplicate_syn",
+    "ack_of_fin",
+    "quickacks",
+    "syn_retry_count",
+    "data_retry_model",
 ];
 
 impl TcpOverrides {
@@ -88,6 +130,14 @@ impl TcpOverrides {
             delayed_ack: self.delayed_ack.or(below.delayed_ack),
             isn: self.isn.or(below.isn),
             rst_in_time_wait: self.rst_in_time_wait.or(below.rst_in_time_wait),
+            rto_formula: self.rto_formula.or(below.rto_formula),
+            retransmission_rtt: self.retransmission_rtt.or(below.retransmission_rtt),
+            abort_reset: self.abort_reset.or(below.abort_reset),
+            duplicate_syn: self.duplicate_syn.or(below.duplicate_syn),
+            ack_of_fin: self.ack_of_fin.or(below.ack_of_fin),
+            quickacks: self.quickacks.or(below.quickacks),
+            syn_retry_count: self.syn_retry_count.or(below.syn_retry_count),
+            data_retry_model: self.data_retry_model.or(below.data_retry_model),
         }
     }
 
@@ -165,6 +215,30 @@ impl TcpOverrides {
         if let Some(v) = o.rst_in_time_wait {
             c.rst_in_time_wait = v;
         }
+        if let Some(v) = o.rto_formula {
+            c.rto_formula = v;
+        }
+        if let Some(v) = o.retransmission_rtt {
+            c.retransmission_rtt = v;
+        }
+        if let Some(v) = o.abort_reset {
+            c.abort_reset = v;
+        }
+        if let Some(v) = o.duplicate_syn {
+            c.duplicate_syn = v;
+        }
+        if let Some(v) = o.ack_of_fin {
+            c.ack_of_fin = v;
+        }
+        if let Some(v) = o.quickacks {
+            c.quickacks = v;
+        }
+        if let Some(v) = o.syn_retry_count {
+            c.syn_retry_count = v;
+        }
+        if let Some(v) = o.data_retry_model {
+            c.data_retry_model = v;
+        }
         c
     }
 }
@@ -211,6 +285,45 @@ pub(crate) fn read(field: &Field<'_>) -> Result<TcpOverrides, ConfigError> {
             f.choice(&[
                 ("close", RstInTimeWait::Close),
                 ("ignore", RstInTimeWait::Ignore),
+            ])
+        })?,
+        rto_formula: t.opt("rto_formula", |f| {
+            f.choice(&[
+                ("rfc6298", RtoFormula::Rfc6298),
+                ("linux", RtoFormula::Linux),
+            ])
+        })?,
+        retransmission_rtt: t.opt("retransmission_rtt", |f| {
+            f.choice(&[
+                ("karn", RetransmissionRtt::Karn),
+                ("sample", RetransmissionRtt::Sample),
+            ])
+        })?,
+        abort_reset: t.opt("abort_reset", |f| {
+            f.choice(&[("rst", AbortReset::Rst), ("rst-ack", AbortReset::RstAck)])
+        })?,
+        duplicate_syn: t.opt("duplicate_syn", |f| {
+            f.choice(&[
+                ("ack", DuplicateSyn::Ack),
+                ("syn-ack", DuplicateSyn::SynAck),
+            ])
+        })?,
+        ack_of_fin: t.opt("ack_of_fin", |f| {
+            f.choice(&[("now", AckOfFin::Now), ("delayed", AckOfFin::Delayed)])
+        })?,
+        quickacks: t.opt("quickacks", |f| {
+            f.int(0, 255, "a quick-ACK count between 0 and 255")
+        })?,
+        syn_retry_count: t.opt("syn_retry_count", |f| {
+            f.choice(&[
+                ("includes-linear", SynRetryCount::IncludesLinear),
+                ("plus-linear", SynRetryCount::PlusLinear),
+            ])
+        })?,
+        data_retry_model: t.opt("data_retry_model", |f| {
+            f.choice(&[
+                ("count", RetryModel::Count),
+                ("linux-timeout", RetryModel::LinuxTimeout),
             ])
         })?,
     })

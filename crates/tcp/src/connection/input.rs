@@ -5,17 +5,38 @@
 //! SYN, ACK, (URG), segment text, FIN. CLOSED and LISTEN belong to the
 //! endpoint, which owns listeners and answers for unknown connections.
 
+use core::ops::ControlFlow;
+
 use super::Connection;
 use super::output::AckNeed;
-use crate::config::{Profile, RstInTimeWait};
+use crate::config::{AckOfFin, DuplicateSyn, RstInTimeWait};
 use crate::event::{Event, TimerKind};
 use crate::segment::Segment;
 use crate::seq::SeqNum;
 use crate::state::State;
-use crate::time::{Duration, Instant};
+use crate::time::Instant;
 
-/// RFC 6298 §5.7: the RTO after a SYN timeout, once data transmission begins.
-const RTO_AFTER_SYN_LOSS: Duration = Duration::from_secs(3);
+/// What the checks of §3.10.7.4 see of an arriving segment, after the
+/// simultaneous-open rewrite ([`Connection::rewrite_simultaneous_synack`]).
+#[derive(Clone, Copy, Debug)]
+struct Arrival {
+    /// SEG.SEQ, one past the SYN of a rewritten SYN-ACK.
+    seq: SeqNum,
+    /// The SYN bit, off in a rewritten SYN-ACK.
+    syn: bool,
+    /// SEG.LEN, without a rewritten SYN-ACK's SYN.
+    len: u32,
+}
+
+/// Where an arriving payload lies in the receive stream, taken before the
+/// text is queued: the text step and the FIN step both measure from it.
+#[derive(Clone, Copy, Debug)]
+struct Placement {
+    /// The next in-order stream offset (RCV.NXT as an offset).
+    next: u64,
+    /// The stream offset of the first payload octet.
+    at: i64,
+}
 
 impl Connection {
     /// Processes one arriving segment addressed to this connection.
@@ -23,7 +44,9 @@ impl Connection {
         match self.state {
             State::Closed | State::Listen => return,
             State::SynSent => self.on_syn_sent(now, seg),
-            _ => self.on_segment(now, seg),
+            _ => {
+                let _ = self.on_segment(now, seg);
+            }
         }
         self.push(now);
     }
@@ -58,8 +81,7 @@ impl Connection {
         if self.syn_acked {
             // Our SYN is acknowledged: ESTABLISHED, and ACK at once.
             self.establish();
-            let mut need = AckNeed::Now;
-            need = need.max(self.take_text_and_fin(now, seg, seg.seq + 1));
+            let need = AckNeed::Now.max(self.text_and_fin(now, seg, seg.seq + 1));
             self.acknowledge(now, need);
         } else {
             // Simultaneous open (RFC 9293 Figure 7): SYN-RECEIVED, SYN-ACK.
@@ -70,39 +92,48 @@ impl Connection {
         }
     }
 
-    /// Reaches ESTABLISHED; applies RFC 6298 §5.7 if our SYN timed out.
-    fn establish(&mut self) {
-        self.set_state(State::Established);
-        if self.shut_wr {
-            // The application closed during the handshake; its FIN is due.
-            self.set_state(State::FinWait1);
+    /// RFC 9293 §3.10.7.4: SYN-RECEIVED and the synchronized states. The
+    /// checks in the RFC's order; each either lets the segment go on to
+    /// the next or ends its processing (`Break`).
+    fn on_segment(&mut self, now: Instant, seg: &Segment) -> ControlFlow<()> {
+        if self.config.duplicate_syn == DuplicateSyn::SynAck && self.is_duplicate_syn(seg) {
+            self.answer_duplicate_syn(now);
+            return ControlFlow::Break(());
         }
-        if self.syn_timed_out {
-            self.rtt
-                .reinitialize_after_syn_loss(RTO_AFTER_SYN_LOSS, &self.config);
-        }
+        let arrival = self.rewrite_simultaneous_synack(seg);
+        self.check_sequence_number(now, seg, arrival)?; // first
+        self.check_rst(seg, arrival)?; // second
+        self.check_security()?; // third
+        self.check_syn(arrival)?; // fourth
+        self.check_ack(now, seg, arrival)?; // fifth
+        self.check_urg()?; // sixth
+        let need = self.text_and_fin(now, seg, arrival.seq); // seventh, eighth
+        self.fin_wait_1_to_2(now);
+        self.acknowledge(now, need);
+        ControlFlow::Continue(())
     }
 
-    /// RFC 9293 §3.10.7.4: SYN-RECEIVED and the synchronized states.
-    fn on_segment(&mut self, now: Instant, seg: &Segment) {
+    /// The peer's SYN again, as if our SYN-ACK had been lost: SYN-RECEIVED,
+    /// SYN without ACK or RST, with the ISN we already hold.
+    fn is_duplicate_syn(&self, seg: &Segment) -> bool {
         let f = seg.flags;
+        self.state == State::SynReceived && f.syn() && !f.ack() && !f.rst() && seg.seq == self.irs
+    }
 
-        // The `linux` profile answers a duplicate SYN in SYN-RECEIVED with
-        // the same SYN-ACK and re-arms the SYN-ACK timer (tcp_check_req).
-        if self.state == State::SynReceived
-            && f.syn()
-            && !f.ack()
-            && !f.rst()
-            && seg.seq == self.irs
-            && self.is_profile(Profile::Linux)
-        {
-            self.send_synack(now, true);
-            self.timers[TimerKind::Retransmit.index()] = Some(now + self.rtt.rto());
-            return;
-        }
+    /// [`DuplicateSyn::SynAck`]: Linux answers a duplicate SYN in
+    /// SYN-RECEIVED with the same SYN-ACK and re-arms the SYN-ACK timer
+    /// (`tcp_check_req`). Under [`DuplicateSyn::Ack`] the SYN takes the
+    /// RFC's path instead and fails the sequence number check.
+    fn answer_duplicate_syn(&mut self, now: Instant) {
+        self.send_synack(now, true);
+        self.arm_retransmit(now);
+    }
 
-        // Simultaneous open: the peer's SYN-ACK reaches us in SYN-RECEIVED
-        // (RFC 9293 Figure 7, line 6). Its SYN is old news; its ACK is not.
+    /// Simultaneous open: the peer's SYN-ACK reaches us in SYN-RECEIVED
+    /// (RFC 9293 Figure 7, line 6). Its SYN is old news; its ACK is not, so
+    /// the checks see it as an ACK that starts one past its SYN.
+    fn rewrite_simultaneous_synack(&self, seg: &Segment) -> Arrival {
+        let f = seg.flags;
         let mut seq = seg.seq;
         let mut syn = f.syn();
         if self.state == State::SynReceived
@@ -114,74 +145,126 @@ impl Connection {
             seq += 1;
             syn = false;
         }
-        let seg_len = seg.seg_len() - u32::from(f.syn() && !syn);
+        let len = seg.seg_len() - u32::from(f.syn() && !syn);
+        Arrival { seq, syn, len }
+    }
 
-        // First: the sequence number.
-        if !self.acceptable(seq, seg_len) {
-            if f.rst() {
-                return;
-            }
-            if self.state == State::TimeWait && f.fin() {
-                // A retransmission of the peer's FIN: acknowledge it and
-                // restart the 2 MSL timeout (§3.10.7.4, fifth check).
-                self.timers[TimerKind::TimeWait.index()] = Some(now + self.config.time_wait);
-            }
-            self.send_ack();
-            return;
+    /// First: the sequence number (the acceptability test). An unacceptable
+    /// segment is answered with ACK(SND.NXT, RCV.NXT), unless it is a RST.
+    fn check_sequence_number(
+        &mut self,
+        now: Instant,
+        seg: &Segment,
+        arrival: Arrival,
+    ) -> ControlFlow<()> {
+        if self.acceptable(arrival.seq, arrival.len) {
+            return ControlFlow::Continue(());
         }
-
-        // Second: the RST bit (RFC 5961 §3.2).
-        if f.rst() {
-            if seq == self.rcv_nxt {
-                self.on_reset();
-            } else {
-                self.send_ack(); // challenge ACK
-            }
-            return;
+        if seg.flags.rst() {
+            return ControlFlow::Break(());
         }
-
-        // Fourth: the SYN bit (RFC 5961 §4).
-        if syn {
-            if self.state == State::SynReceived && self.passive {
-                // "Return this connection to the LISTEN state": the listener
-                // is still there; this half-open connection is dropped.
-                self.enter_closed(Event::Reset);
-            } else {
-                self.send_ack(); // challenge ACK
-            }
-            return;
+        if self.state == State::TimeWait && seg.flags.fin() {
+            // A retransmission of the peer's FIN: acknowledge it and
+            // restart the 2 MSL timeout (§3.10.7.4, fifth check).
+            self.arm_time_wait(now);
         }
+        self.send_ack();
+        ControlFlow::Break(())
+    }
 
-        // Fifth: the ACK field.
-        if !f.ack() {
-            return;
+    /// Second: the RST bit (RFC 5961 §3.2): exactly RCV.NXT resets, else in
+    /// the window a challenge ACK.
+    fn check_rst(&mut self, seg: &Segment, arrival: Arrival) -> ControlFlow<()> {
+        if !seg.flags.rst() {
+            return ControlFlow::Continue(());
+        }
+        if arrival.seq == self.rcv_nxt {
+            self.on_reset();
+        } else {
+            self.send_ack(); // challenge ACK
+        }
+        ControlFlow::Break(())
+    }
+
+    /// Third: security. tcpsim models no security compartments (RFC 9293
+    /// §3.10.7.4 leaves them to the implementation), so every segment passes.
+    fn check_security(&self) -> ControlFlow<()> {
+        ControlFlow::Continue(())
+    }
+
+    /// Fourth: the SYN bit (RFC 5961 §4): a challenge ACK, or in the
+    /// SYN-RECEIVED of a passive open, back to LISTEN.
+    fn check_syn(&mut self, arrival: Arrival) -> ControlFlow<()> {
+        if !arrival.syn {
+            return ControlFlow::Continue(());
+        }
+        if self.state == State::SynReceived && self.passive {
+            // "Return this connection to the LISTEN state": the listener
+            // is still there; this half-open connection is dropped.
+            self.enter_closed(Event::Reset);
+        } else {
+            self.send_ack(); // challenge ACK
+        }
+        ControlFlow::Break(())
+    }
+
+    /// Fifth: the ACK field. Without ACK the segment is dropped. SYN-RECEIVED
+    /// becomes ESTABLISHED on an acceptable ACK; then SND.UNA, the send
+    /// window, and the ACK of our FIN in CLOSING and LAST-ACK.
+    fn check_ack(&mut self, now: Instant, seg: &Segment, arrival: Arrival) -> ControlFlow<()> {
+        if !seg.flags.ack() {
+            return ControlFlow::Break(());
         }
         if self.state == State::SynReceived {
-            if self.snd_una < seg.ack && seg.ack <= self.snd_nxt {
-                self.establish();
-                self.snd_wnd = u32::from(seg.window);
-                self.snd_wl1 = seq;
-                self.snd_wl2 = seg.ack;
-            } else {
-                self.send_reset_at(seg.ack);
-                return;
-            }
+            self.ack_in_syn_received(seg, arrival)?;
         }
         if seg.ack > self.snd_nxt {
             // Acknowledges something not yet sent.
             self.send_ack();
-            return;
+            return ControlFlow::Break(());
         }
         if self.snd_una.diff(seg.ack) > self.max_snd_wnd as i32 {
             // Older than SND.UNA − MAX.SND.WND (RFC 5961 §5.2).
             self.send_ack();
-            return;
+            return ControlFlow::Break(());
         }
         // The peer is alive: window probing starts over.
         self.probes = 0;
         if self.snd_una < seg.ack {
             self.on_new_ack(now, seg.ack);
         }
+        self.update_send_window(seg, arrival.seq);
+        match self.state {
+            State::Closing if self.our_fin_acked() => {
+                self.enter_time_wait(now);
+                ControlFlow::Break(())
+            }
+            State::LastAck if self.our_fin_acked() => {
+                self.enter_closed(Event::Closed);
+                ControlFlow::Break(())
+            }
+            _ => ControlFlow::Continue(()),
+        }
+    }
+
+    /// The fifth check in SYN-RECEIVED: "If SND.UNA < SEG.ACK =< SND.NXT,
+    /// then enter ESTABLISHED state"; otherwise RST(SEG.ACK).
+    fn ack_in_syn_received(&mut self, seg: &Segment, arrival: Arrival) -> ControlFlow<()> {
+        if self.snd_una < seg.ack && seg.ack <= self.snd_nxt {
+            self.establish();
+            self.snd_wnd = u32::from(seg.window);
+            self.snd_wl1 = arrival.seq;
+            self.snd_wl2 = seg.ack;
+            ControlFlow::Continue(())
+        } else {
+            self.send_reset_at(seg.ack);
+            ControlFlow::Break(())
+        }
+    }
+
+    /// The send window update of the fifth check: only from a segment newer
+    /// than the last update (SND.WL1, SND.WL2).
+    fn update_send_window(&mut self, seg: &Segment, seq: SeqNum) {
         if self.snd_una <= seg.ack
             && (self.snd_wl1 < seq || (self.snd_wl1 == seq && self.snd_wl2 <= seg.ack))
         {
@@ -193,29 +276,28 @@ impl Connection {
             self.snd_wl1 = seq;
             self.snd_wl2 = seg.ack;
         }
-        let fin_acked = self.fin_sent && self.snd_una == self.snd_nxt;
-        match self.state {
-            State::Closing if fin_acked => {
-                self.enter_time_wait(now);
-                return;
-            }
-            State::LastAck if fin_acked => {
-                self.enter_closed(Event::Closed);
-                return;
-            }
-            _ => {}
-        }
+    }
 
-        // Seventh and eighth: segment text and FIN. A FIN that also
-        // acknowledges ours takes FIN-WAIT-1 straight to TIME-WAIT (step 8:
-        // "if our FIN has been ACKed (perhaps in this segment)"); otherwise
-        // the ACK of our FIN leads to FIN-WAIT-2.
-        let need = self.take_text_and_fin(now, seg, seq);
-        if self.state == State::FinWait1 && fin_acked {
+    /// Sixth: the URG bit. tcpsim does not model urgent data; the urgent
+    /// pointer is ignored and the text is taken like any other.
+    fn check_urg(&self) -> ControlFlow<()> {
+        ControlFlow::Continue(())
+    }
+
+    /// The rest of the fifth check for FIN-WAIT-1, done after the FIN step:
+    /// a FIN that also acknowledges ours has taken FIN-WAIT-1 straight to
+    /// TIME-WAIT (eighth check: "if our FIN has been ACKed (perhaps in this
+    /// segment)"); otherwise the ACK of our FIN leads to FIN-WAIT-2.
+    fn fin_wait_1_to_2(&mut self, now: Instant) {
+        if self.state == State::FinWait1 && self.our_fin_acked() {
             self.set_state(State::FinWait2);
             self.arm_fin_wait_2(now);
         }
-        self.acknowledge(now, need);
+    }
+
+    /// Our FIN has been sent and everything up to it is acknowledged.
+    fn our_fin_acked(&self) -> bool {
+        self.fin_sent && self.snd_una == self.snd_nxt
     }
 
     /// The acceptability test of §3.10.7.4 for a segment starting at `seq`
@@ -267,12 +349,11 @@ impl Connection {
                 self.rtt_probe = None;
             }
         }
-        let rtx = TimerKind::Retransmit.index();
         if self.snd_una == self.snd_nxt {
-            self.timers[rtx] = None;
+            self.timers.stop(TimerKind::Retransmit);
             self.recover = None;
         } else {
-            self.timers[rtx] = Some(now + self.rtt.rto());
+            self.arm_retransmit(now);
             self.head_sent_at = now;
             match self.recover {
                 // A partial ACK after a timeout: the next segment was lost too.
@@ -282,60 +363,78 @@ impl Connection {
         }
     }
 
-    /// Steps seven and eight: queue the payload that lies in the window,
-    /// then the FIN once everything before it has arrived. `seq` is the
-    /// sequence number of the first payload octet.
-    fn take_text_and_fin(&mut self, now: Instant, seg: &Segment, seq: SeqNum) -> AckNeed {
-        let mut need = AckNeed::None;
+    /// Steps seven and eight for a segment whose first payload octet has
+    /// sequence number `seq` (also where SYN-SENT continues, §3.10.7.3:
+    /// "continue processing at the sixth step").
+    fn text_and_fin(&mut self, now: Instant, seg: &Segment, seq: SeqNum) -> AckNeed {
         let next = self.recv_buf.next();
         // Stream offset of the first payload octet; the segment overlaps the
         // window, so the distance fits in an i32.
-        let at = next as i64 + i64::from(seq.diff(self.rcv_nxt));
+        let place = Placement {
+            next,
+            at: next as i64 + i64::from(seq.diff(self.rcv_nxt)),
+        };
+        let text = self.process_segment_text(seg, place);
+        let fin = self.check_fin(now, seg, place);
+        text.max(fin)
+    }
+
+    /// Seventh: the segment text. Queues the payload that lies in the
+    /// window and decides how soon to acknowledge it.
+    fn process_segment_text(&mut self, seg: &Segment, place: Placement) -> AckNeed {
+        let Placement { next, at } = place;
         let len = seg.payload.len() as i64;
-        if len > 0
-            && matches!(
+        if len == 0
+            || !matches!(
                 self.state,
                 State::Established | State::FinWait1 | State::FinWait2
             )
         {
-            let right = next as i64 + i64::from(self.rcv_wnd());
-            let start = at.max(next as i64);
-            let end = (at + len).min(right);
-            let had_gap = self.recv_buf.has_gap();
-            let mut advanced = 0;
-            if end > start {
-                let slice = &seg.payload[(start - at) as usize..(end - at) as usize];
-                advanced = self.recv_buf.insert(start as u64, slice);
-            }
-            if advanced > 0 {
-                self.rcv_nxt += advanced as u32;
-                self.events.push_back(Event::Readable);
-            }
-            need = if at > next as i64 || had_gap || advanced == 0 {
-                // Out of order, filling a gap, or a duplicate: at once
-                // (RFC 9293 §3.10.7.4 seventh check; RFC 5681 §4.2).
-                AckNeed::Now
-            } else if self.quickacks > 0 {
-                self.quickacks -= 1;
-                AckNeed::Now
-            } else {
-                if seg.payload.len() >= usize::from(self.send_mss) {
-                    self.unacked_full += 1;
-                }
-                if self.unacked_full >= 2 {
-                    AckNeed::Now // every second full-sized segment
-                } else {
-                    AckNeed::Delayed
-                }
-            };
+            return AckNeed::None;
         }
+        let right = next as i64 + i64::from(self.rcv_wnd());
+        let start = at.max(next as i64);
+        let end = (at + len).min(right);
+        let had_gap = self.recv_buf.has_gap();
+        let mut advanced = 0;
+        if end > start {
+            let slice = &seg.payload[(start - at) as usize..(end - at) as usize];
+            advanced = self.recv_buf.insert(start as u64, slice);
+        }
+        if advanced > 0 {
+            self.rcv_nxt += advanced as u32;
+            self.events.push_back(Event::Readable);
+        }
+        if at > next as i64 || had_gap || advanced == 0 {
+            // Out of order, filling a gap, or a duplicate: at once
+            // (RFC 9293 §3.10.7.4 seventh check; RFC 5681 §4.2).
+            AckNeed::Now
+        } else if self.quickacks > 0 {
+            self.quickacks -= 1;
+            AckNeed::Now
+        } else {
+            if seg.payload.len() >= usize::from(self.send_mss) {
+                self.unacked_full += 1;
+            }
+            if self.unacked_full >= 2 {
+                AckNeed::Now // every second full-sized segment
+            } else {
+                AckNeed::Delayed
+            }
+        }
+    }
+
+    /// Eighth: the FIN bit. Records where the peer's FIN is, and processes
+    /// it once everything before it has arrived.
+    fn check_fin(&mut self, now: Instant, seg: &Segment, place: Placement) -> AckNeed {
+        let Placement { next, at } = place;
         if seg.flags.fin() && self.peer_fin_at.is_none() {
-            let fin_at = at + len;
+            let fin_at = at + seg.payload.len() as i64;
             if fin_at >= next as i64 && fin_at <= next as i64 + i64::from(self.rcv_wnd()) {
                 self.peer_fin_at = Some(fin_at as u64);
             }
         }
-        let need = need.max(self.take_fin(now));
+        let need = self.take_fin(now);
         if seg.flags.fin() && !self.eof {
             // A FIN waiting for data before it: an out-of-order segment,
             // acknowledged at once (RFC 5681 §4.2), as data would be.
@@ -351,15 +450,15 @@ impl Connection {
         }
         self.eof = true;
         self.rcv_nxt += 1;
-        let fin_acked = self.fin_sent && self.snd_una == self.snd_nxt;
+        let fin_acked = self.our_fin_acked();
         let need = match self.state {
             State::SynReceived | State::Established => {
                 self.set_state(State::CloseWait);
                 // Linux enters ping-pong mode: the ACK waits for the
                 // application's FIN (tcp_fin).
-                match self.config.profile {
-                    Profile::Linux => AckNeed::Delayed,
-                    Profile::Rfc => AckNeed::Now,
+                match self.config.ack_of_fin {
+                    AckOfFin::Delayed => AckNeed::Delayed,
+                    AckOfFin::Now => AckNeed::Now,
                 }
             }
             State::FinWait1 if fin_acked => {

@@ -10,11 +10,17 @@
 //! [`Connection::poll_event`]). Every time-dependent call takes `now`.
 //!
 //! The submodules split the machine by concern: `input` is segment arrival
-//! (§3.10.7), `output` builds segments and decides when to acknowledge,
-//! `timers` holds the RFC 6298 §5 rules and the give-up policy.
+//! (§3.10.7), one function per check of §3.10.7.4; `output` builds
+//! segments and decides when to acknowledge; `timers` arms every timer and
+//! holds the RFC 6298 §5 rules and the give-up policy; `timer_table` is the
+//! fixed table of deadlines they live in. State transitions (`set_state`,
+//! `establish`, `enter_time_wait`, `enter_closed`) are here. Where the
+//! profiles differ, the machine reads a named [`Config`] field, never the
+//! profile.
 
 mod input;
 mod output;
+mod timer_table;
 mod timers;
 
 use std::collections::VecDeque;
@@ -22,13 +28,17 @@ use std::net::SocketAddrV4;
 use std::sync::Arc;
 
 use crate::buffer::{RecvBuffer, SendBuffer};
-use crate::config::{Config, DEFAULT_PEER_MSS, LINUX_QUICKACKS, Profile};
+use crate::config::{Config, DEFAULT_PEER_MSS};
 use crate::event::{Event, TimerKind, Transmit};
 use crate::rtt::RttEstimator;
 use crate::segment::Segment;
 use crate::seq::SeqNum;
 use crate::state::State;
-use crate::time::Instant;
+use crate::time::{Duration, Instant};
+use timer_table::TimerTable;
+
+/// RFC 6298 §5.7: the RTO after a SYN timeout, once data transmission begins.
+const RTO_AFTER_SYN_LOSS: Duration = Duration::from_secs(3);
 
 /// An application command that the connection's state does not allow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -157,7 +167,7 @@ pub struct Connection {
     last_advertised: u32,
 
     // Timers and retransmission (RFC 6298).
-    timers: [Option<Instant>; 4],
+    timers: TimerTable,
     rtt: RttEstimator,
     /// The segment being timed: (sequence number that acknowledges it, send time).
     rtt_probe: Option<(SeqNum, Instant)>,
@@ -220,7 +230,7 @@ impl Connection {
             peer_fin_at: None,
             eof: false,
             last_advertised: u32::from(config.recv_window),
-            timers: [None; 4],
+            timers: TimerTable::default(),
             rtt: RttEstimator::new(&config),
             rtt_probe: None,
             retransmits: 0,
@@ -233,10 +243,7 @@ impl Connection {
             syn_acked: false,
             ack_pending: false,
             unacked_full: 0,
-            quickacks: match config.profile {
-                Profile::Linux => LINUX_QUICKACKS,
-                Profile::Rfc => 0,
-            },
+            quickacks: config.quickacks,
             released: false,
             out: OutQueue::default(),
             events: OutQueue::default(),
@@ -391,7 +398,7 @@ impl Connection {
     }
     /// The deadline of one timer, if armed.
     pub fn timer(&self, kind: TimerKind) -> Option<Instant> {
-        self.timers[kind.index()]
+        self.timers.get(kind)
     }
 
     // ----- application commands -----
@@ -497,14 +504,7 @@ impl Connection {
     /// The earliest armed timer; [`Connection::handle_timeout`] is due then.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        // A deadline that saturated at the end of time is "never": it must
-        // not fire, or a clock at Instant::MAX would fire it for ever.
-        self.timers
-            .iter()
-            .flatten()
-            .filter(|&&t| t != Instant::MAX)
-            .min()
-            .copied()
+        self.timers.next_deadline()
     }
 
     // ----- shared internals -----
@@ -523,9 +523,29 @@ impl Connection {
 
     /// Enters CLOSED, stops every timer, and reports why.
     fn enter_closed(&mut self, why: Event) {
-        self.timers = [None; 4];
+        self.timers.stop_all();
         self.set_state(State::Closed);
         self.events.push_back(why);
+    }
+
+    /// Reaches ESTABLISHED; applies RFC 6298 §5.7 if our SYN timed out.
+    fn establish(&mut self) {
+        self.set_state(State::Established);
+        if self.shut_wr {
+            // The application closed during the handshake; its FIN is due.
+            self.set_state(State::FinWait1);
+        }
+        if self.syn_timed_out {
+            self.rtt
+                .reinitialize_after_syn_loss(RTO_AFTER_SYN_LOSS, &self.config);
+        }
+    }
+
+    /// Enters TIME-WAIT and starts its timer; every other timer stops.
+    pub(super) fn enter_time_wait(&mut self, now: Instant) {
+        self.set_state(State::TimeWait);
+        self.timers.stop_all();
+        self.arm_time_wait(now);
     }
 
     /// Records the peer's SYN: IRS, RCV.NXT, its MSS and window.
@@ -562,10 +582,6 @@ impl Connection {
             self.send_ack();
         }
     }
-
-    fn is_profile(&self, p: Profile) -> bool {
-        self.config.profile == p
-    }
 }
 
 #[cfg(test)]
@@ -573,6 +589,44 @@ mod tests {
     use super::*;
     use crate::segment::Flags;
     use std::net::Ipv4Addr;
+
+    /// Data that meets a zero window with nothing in flight runs the
+    /// persist timer, a timer of its own (RFC 9293 §3.8.6.1), not the
+    /// retransmission timer: one RTO later (1 s, the rfc floor of RFC 6298
+    /// §2.4, as the handshake's RTT sample is 0) a probe goes out, one
+    /// below SND.UNA, and the next waits twice as long (RFC 1122 §4.2.2.17).
+    #[test]
+    fn a_zero_window_runs_the_persist_timer_not_the_retransmission_timer() {
+        let a = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 49152);
+        let b = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), 80);
+        let t0 = Instant::ZERO;
+        let mut c = Connection::connect(t0, Config::rfc(), a, b, SeqNum(1000));
+        while c.poll_transmit().is_some() {}
+        let mut synack = Segment::new(b, a, SeqNum(5000), SeqNum(1001), Flags::SYN | Flags::ACK, 0);
+        synack.mss = Some(1460);
+        c.handle_segment(t0, &synack);
+        assert_eq!(c.state(), State::Established);
+        while c.poll_transmit().is_some() {}
+        while c.poll_event().is_some() {}
+
+        c.send(t0, b"abc").unwrap();
+        assert!(c.poll_transmit().is_none(), "the window is closed");
+        let one_rto = t0 + crate::time::Duration::from_secs(1);
+        assert_eq!(c.timer(TimerKind::Retransmit), None);
+        assert_eq!(c.timer(TimerKind::Persist), Some(one_rto));
+        assert_eq!(c.poll_timeout(), Some(one_rto));
+
+        c.handle_timeout(one_rto);
+        assert_eq!(c.poll_event(), Some(Event::TimerFired(TimerKind::Persist)));
+        let probe = c.poll_transmit().expect("a window probe").segment;
+        assert_eq!(probe.seq, SeqNum(1001) - 1);
+        assert!(probe.payload.is_empty());
+        assert_eq!(c.timer(TimerKind::Retransmit), None);
+        let two_rto = one_rto + crate::time::Duration::from_secs(2);
+        assert_eq!(c.timer(TimerKind::Persist), Some(two_rto));
+        // Reports keep the name the persist timer's expiry always had.
+        assert_eq!(TimerKind::Persist.name(), "retransmit");
+    }
 
     /// Review finding: our SYN was recognised as "SND.UNA == ISS", which is
     /// true again once 2^32 − 1 octets have been acknowledged (RFC 9293

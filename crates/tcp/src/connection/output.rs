@@ -4,7 +4,7 @@
 //! so the order of [`crate::Transmit`]s is the order of decisions.
 
 use super::Connection;
-use crate::config::{Profile, SEND_WINDOW_SEGMENTS};
+use crate::config::{AbortReset, RetransmissionRtt, SEND_WINDOW_SEGMENTS};
 use crate::event::{TimerKind, Transmit};
 use crate::segment::{Flags, Segment};
 use crate::seq::SeqNum;
@@ -36,7 +36,7 @@ impl Connection {
         if segment.flags.ack() {
             self.ack_pending = false;
             self.unacked_full = 0;
-            self.timers[TimerKind::DelayedAck.index()] = None;
+            self.timers.stop(TimerKind::DelayedAck);
             self.last_advertised = u32::from(segment.window);
         }
         self.out.push_back(Transmit {
@@ -49,18 +49,17 @@ impl Connection {
     /// ends at `end`: RTT timing (Karn's algorithm) and RFC 6298 rule 5.1.
     fn note_sent(&mut self, now: Instant, end: SeqNum, retransmission: bool) {
         if retransmission {
-            self.rtt_probe = match self.config.profile {
+            self.rtt_probe = match self.config.retransmission_rtt {
                 // Karn: never time a retransmitted segment.
-                Profile::Rfc => None,
+                RetransmissionRtt::Karn => None,
                 // Linux times retransmissions through the timestamp echo.
-                Profile::Linux => Some((end, now)),
+                RetransmissionRtt::Sample => Some((end, now)),
             };
         } else if self.rtt_probe.is_none() {
             self.rtt_probe = Some((end, now));
         }
-        let rtx = &mut self.timers[TimerKind::Retransmit.index()];
-        if rtx.is_none() {
-            *rtx = Some(now + self.rtt.rto());
+        if !self.timers.is_armed(TimerKind::Retransmit) {
+            self.arm_retransmit(now);
             if !retransmission {
                 self.head_sent_at = now;
             }
@@ -91,12 +90,12 @@ impl Connection {
     }
 
     /// RST from this connection (user abort, RFC 9293 §3.10.5):
-    /// `rfc` sends RST(SND.NXT); `linux` sends RST+ACK(SND.NXT, RCV.NXT)
-    /// (`tcp_send_active_reset`).
+    /// RST(SND.NXT), or RST+ACK(SND.NXT, RCV.NXT) as Linux's
+    /// `tcp_send_active_reset` ([`crate::Config::abort_reset`]).
     pub(super) fn send_reset_here(&mut self) {
-        let flags = match self.config.profile {
-            Profile::Rfc => Flags::RST,
-            Profile::Linux => Flags::RST | Flags::ACK,
+        let flags = match self.config.abort_reset {
+            AbortReset::Rst => Flags::RST,
+            AbortReset::RstAck => Flags::RST | Flags::ACK,
         };
         let seg = self.segment(self.snd_nxt, flags);
         self.emit(seg, false);
@@ -120,10 +119,7 @@ impl Connection {
             }
             AckNeed::Delayed => {
                 self.ack_pending = true;
-                let t = &mut self.timers[TimerKind::DelayedAck.index()];
-                if t.is_none() {
-                    *t = Some(now + self.config.delayed_ack);
-                }
+                self.arm_delayed_ack(now);
             }
         }
     }
@@ -162,21 +158,7 @@ impl Connection {
             return;
         }
         self.push_loop(now, force);
-        let rtx = TimerKind::Retransmit.index();
-        if self.window_blocked() && self.timers[rtx].is_none() {
-            // The persist timer shares the retransmission timer's slot: it
-            // runs only while nothing is in flight.
-            self.timers[rtx] = Some(now + self.persist_interval());
-        }
-    }
-
-    /// The persist timer's interval: the RTO, doubled for every probe sent
-    /// since the window was last open (RFC 1122 §4.2.2.17), at most the
-    /// largest RTO.
-    pub(super) fn persist_interval(&self) -> crate::time::Duration {
-        let rto = self.rtt.rto();
-        rto.saturating_mul(1 << self.probe_backoff.min(16))
-            .min(self.config.max_rto.max(rto))
+        self.arm_persist(now);
     }
 
     fn push_loop(&mut self, now: Instant, mut force: bool) {
@@ -200,9 +182,10 @@ impl Connection {
                 }
                 force = false;
                 if self.snd_una == self.snd_nxt {
-                    // Nothing in flight: an armed timer is the persist
-                    // timer; the retransmission timer starts with this segment.
-                    self.timers[TimerKind::Retransmit.index()] = None;
+                    // Nothing in flight: the persist timer stops; the
+                    // retransmission timer starts with this segment.
+                    debug_assert!(!self.timers.is_armed(TimerKind::Retransmit));
+                    self.timers.stop(TimerKind::Persist);
                 }
                 let end = self.sent + u64::from(len);
                 let last = end == self.send_buf.end();
@@ -264,21 +247,5 @@ impl Connection {
                 self.note_sent(now, end, true);
             }
         }
-    }
-
-    /// Arms the FIN-WAIT-2 limit of a released socket, where the profile has one.
-    pub(super) fn arm_fin_wait_2(&mut self, now: Instant) {
-        if let (true, State::FinWait2, Some(limit)) =
-            (self.released, self.state, self.config.fin_wait_2_timeout)
-        {
-            self.timers[TimerKind::FinWait2.index()] = Some(now + limit);
-        }
-    }
-
-    /// Enters TIME-WAIT and starts its timer; every other timer stops.
-    pub(super) fn enter_time_wait(&mut self, now: Instant) {
-        self.set_state(State::TimeWait);
-        self.timers = [None; 4];
-        self.timers[TimerKind::TimeWait.index()] = Some(now + self.config.time_wait);
     }
 }

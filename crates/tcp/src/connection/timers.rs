@@ -1,29 +1,30 @@
-//! Timer expiry: retransmission (RFC 6298 §5.4–5.6) with each profile's
-//! backoff and give-up rule, delayed ACK, TIME-WAIT and FIN-WAIT-2.
+//! Timer arming and expiry: retransmission (RFC 6298 §5.4–5.6) with the
+//! configured backoff and give-up rule, the persist timer, delayed ACK,
+//! TIME-WAIT and FIN-WAIT-2.
 //!
-//! The timers live in a fixed table walked in [`TimerKind::ALL`] order, so
-//! several timers due at the same instant always fire in the same order.
+//! The deadlines live in a [`TimerTable`](super::timer_table::TimerTable)
+//! walked once in [`TimerKind::ALL`] order, so several timers due at the
+//! same instant always fire in the same order. Every timer is armed by one
+//! of the `arm_*` functions here.
 
 use super::Connection;
 use crate::config::RetryLimit;
 use crate::event::{Event, TimerKind};
 use crate::segment::Flags;
 use crate::state::State;
-use crate::time::Instant;
+use crate::time::{Duration, Instant};
 
 impl Connection {
     /// Fires every timer due at or before `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
         for kind in TimerKind::ALL {
-            match self.timers[kind.index()] {
-                // Instant::MAX is "never" (see `poll_timeout`).
-                Some(due) if due <= now && due != Instant::MAX => {}
-                _ => continue,
+            if !self.timers.expire(kind, now) {
+                continue;
             }
-            self.timers[kind.index()] = None;
             self.events.push_back(Event::TimerFired(kind));
             match kind {
                 TimerKind::Retransmit => self.on_retransmit_timeout(now),
+                TimerKind::Persist => self.on_persist_timeout(now),
                 TimerKind::DelayedAck => {
                     if self.ack_pending {
                         self.send_ack();
@@ -34,6 +35,57 @@ impl Connection {
             if self.state == State::Closed {
                 return;
             }
+        }
+    }
+
+    /// Arms the retransmission timer for one RTO from `now` (RFC 6298 §5.1,
+    /// §5.3), replacing its deadline.
+    pub(super) fn arm_retransmit(&mut self, now: Instant) {
+        self.timers.set(TimerKind::Retransmit, now + self.rtt.rto());
+    }
+
+    /// Arms the delayed-ACK timer unless it already runs: an ACK is delayed
+    /// from the first segment it acknowledges (RFC 9293 §3.8.6.3).
+    pub(super) fn arm_delayed_ack(&mut self, now: Instant) {
+        if !self.timers.is_armed(TimerKind::DelayedAck) {
+            self.timers
+                .set(TimerKind::DelayedAck, now + self.config.delayed_ack);
+        }
+    }
+
+    /// Starts (or restarts) the TIME-WAIT timeout (RFC 9293 §3.10.7.4).
+    pub(super) fn arm_time_wait(&mut self, now: Instant) {
+        self.timers
+            .set(TimerKind::TimeWait, now + self.config.time_wait);
+    }
+
+    /// Arms the persist timer if data waits for the window with nothing in
+    /// flight and it does not run yet (RFC 9293 §3.8.6.1).
+    pub(super) fn arm_persist(&mut self, now: Instant) {
+        if self.window_blocked() && !self.timers.is_armed(TimerKind::Persist) {
+            // Nothing in flight: the retransmission timer was stopped by
+            // the ACK of the last octet (RFC 6298 §5.2).
+            debug_assert!(!self.timers.is_armed(TimerKind::Retransmit));
+            self.timers
+                .set(TimerKind::Persist, now + self.persist_interval());
+        }
+    }
+
+    /// The persist timer's interval: the RTO, doubled for every probe sent
+    /// since the window was last open (RFC 1122 §4.2.2.17), at most the
+    /// largest RTO.
+    pub(super) fn persist_interval(&self) -> Duration {
+        let rto = self.rtt.rto();
+        rto.saturating_mul(1 << self.probe_backoff.min(16))
+            .min(self.config.max_rto.max(rto))
+    }
+
+    /// Arms the FIN-WAIT-2 limit of a released socket, where the profile has one.
+    pub(super) fn arm_fin_wait_2(&mut self, now: Instant) {
+        if let (true, State::FinWait2, Some(limit)) =
+            (self.released, self.state, self.config.fin_wait_2_timeout)
+        {
+            self.timers.set(TimerKind::FinWait2, now + limit);
         }
     }
 
@@ -80,18 +132,14 @@ impl Connection {
         } else {
             self.push_segments(now, true);
         }
-        let rtx = TimerKind::Retransmit.index();
-        if self.window_blocked() && self.timers[rtx].is_none() {
-            self.timers[rtx] = Some(now + self.persist_interval());
-        }
+        self.arm_persist(now);
     }
 
     fn on_retransmit_timeout(&mut self, now: Instant) {
         let handshaking = matches!(self.state, State::SynSent | State::SynReceived);
-        if !handshaking && self.snd_una == self.snd_nxt {
-            self.on_persist_timeout(now);
-            return;
-        }
+        // Armed only while something is in flight (a SYN or SYN-ACK
+        // during the handshake); window probing has its own timer.
+        debug_assert!(handshaking || self.snd_una != self.snd_nxt);
         self.retransmits += 1;
         let give_up = match self.retry_limit() {
             RetryLimit::Retries(n) => self.retransmits > n,
