@@ -1,17 +1,37 @@
 //! `tcpsim-net`: the world tcpsim-tcp endpoints live in.
 //!
 //! `tcpsim-tcp` is a sans-IO TCP: segments and time in, segments and
-//! deadlines out. This crate is the world around it — the event engine, the
-//! links between hosts, targeted faults and packet capture. This version
-//! holds:
-
+//! deadlines out. This crate is the world around it, in three layers:
 //!
-//! - [`SimBuilder`] and [`Sim`]: the discrete-event engine — hosts running
-//!   `tcpsim-tcp` endpoints, the experiment's applications, virtual time.
+//! - **The engine** (`engine`, private): the discrete-event core — virtual
+//!   time, the event queue, hosts running `tcpsim-tcp` endpoints, links,
+//!   targeted faults, the trace and the capture, and one registry of
+//!   connections. It routes; it knows nothing of what applications do.
+//! - **Applications** (`app`, `apps`, private): everything that opens,
+//!   writes, reads and closes, through the engine's host API, hearing the
+//!   TCP events of its own connections. The built-in `[[connections]]`
+//!   workload is one application, the async sockets another.
+//! - **The simulation** ([`Sim`], built by [`SimBuilder`]): the engine and
+//!   the applications stepped together; its [`RunResult`] carries one
+//!   [`ConnReport`] per connection, judged by the outcome rules of
+//!   [`report`].
+//!
+//! A segment's way through: an application command (say the workload's
+//! `shutdown` when its data is acknowledged) acts on the host's endpoint;
+//! the engine *settles* the host — polls its events (trace, registry, the
+//! owner's event queue) and its segments — and each segment is traced,
+//! captured, routed to its link, judged by the faults, then by the link
+//! model, and parked in the packet slab with a delivery event. At the
+//! delivery the receiving host's endpoint takes it, the host is settled
+//! again, and the owning application reacts to the events it caused.
+//!
+//! The public modules:
+//!
 //! - [`fault`]: targeted faults ("drop the client's first SYN").
 //! - [`trace`]: the typed record of every send, drop, delivery, state change,
 //!   timer and application call; [`pcap`]: the capture.
-//! - [`workload`]: what the applications do, and what became of each connection.
+//! - [`workload`]: what an experiment's connections do; [`report`]: what
+//!   became of each.
 //! - [`Scenario`], [`TcpListener`], [`TcpStream`], [`time`]: applications
 //!   written as async Rust (tokio) on simulated hosts, in virtual time.
 //! - [`link`]: one direction of a link with Linux netem's impairments

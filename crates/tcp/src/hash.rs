@@ -9,10 +9,10 @@ use std::hash::{BuildHasherDefault, Hasher};
 
 /// The splitmix64 finalizer over the words written.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct FixedHasher(u64);
+pub(crate) struct FixedHasher(u64);
 
 /// A `HashMap` hasher builder for [`FixedHasher`].
-pub type FixedState = BuildHasherDefault<FixedHasher>;
+pub(crate) type FixedState = BuildHasherDefault<FixedHasher>;
 
 impl Hasher for FixedHasher {
     fn finish(&self) -> u64 {

@@ -56,7 +56,7 @@ pub mod config;
 mod connection;
 mod endpoint;
 mod event;
-pub mod hash;
+mod hash;
 mod rtt;
 mod segment;
 mod seq;
