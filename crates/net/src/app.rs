@@ -11,7 +11,8 @@
 //! Two applications exist: the built-in workload of `[[connections]]`
 //! ([`crate::apps::workload`]) and the async sockets that tokio tasks use
 //! ([`crate::apps::sockets`]). Each connection belongs to the application
-//! that opened it, which hears the events of both its ends.
+//! that opened it, which hears the events of both its ends that are in
+//! the [`Interests`] it gave when it created the connection.
 
 use tcpsim_tcp::{ConnId, Event};
 
@@ -22,6 +23,48 @@ use crate::workload::{End, Workload};
 /// Which application: an index into the simulation's application table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct AppId(pub(crate) u8);
+
+/// The TCP events an application wants to hear of, as a set: a
+/// connection's events outside its owner's set are not queued at all.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Interests(u16);
+
+impl Interests {
+    /// Every event an application can hear of.
+    pub(crate) const ALL: Interests = Interests(u16::MAX);
+
+    /// The set of these events (the values inside them do not matter).
+    pub(crate) const fn of(events: &[Event]) -> Interests {
+        let mut bits = 0;
+        let mut i = 0;
+        while i < events.len() {
+            bits |= bit(&events[i]);
+            i += 1;
+        }
+        Interests(bits)
+    }
+
+    /// Whether `ev` is in the set.
+    #[inline]
+    pub(crate) const fn contains(self, ev: &Event) -> bool {
+        self.0 & bit(ev) != 0
+    }
+}
+
+const fn bit(ev: &Event) -> u16 {
+    1 << match ev {
+        Event::StateChanged { .. } => 0,
+        Event::TimerFired(_) => 1,
+        Event::Connected => 2,
+        Event::Readable => 3,
+        Event::AllAcked => 4,
+        Event::EndOfStream => 5,
+        Event::Closed => 6,
+        Event::Refused => 7,
+        Event::Reset => 8,
+        Event::TimedOut => 9,
+    }
+}
 
 /// One end of a run connection, as an application holds it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,10 +82,12 @@ pub(crate) struct Socket {
 /// A TCP event of one of an application's connections.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct AppEvent {
+    /// The application that owns the connection.
+    pub(crate) owner: AppId,
     /// The end it happened at.
     pub(crate) socket: Socket,
-    /// What happened: any [`Event`] but state changes and timer expiries,
-    /// which only the trace hears of.
+    /// What happened: an [`Event`] in the owner's [`Interests`] (state
+    /// changes and timer expiries never: only the trace hears of them).
     pub(crate) event: Event,
 }
 

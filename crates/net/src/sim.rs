@@ -83,8 +83,7 @@ impl Apps {
     /// none is left.
     fn react(&mut self, engine: &mut Engine) {
         while let Some(ev) = engine.next_app_event() {
-            let owner = engine.conns.get(ev.socket.conn).owner;
-            self.get(owner).on_event(engine, ev);
+            self.get(ev.owner).on_event(engine, ev);
         }
     }
 }

@@ -13,7 +13,7 @@ use std::task::Waker;
 
 use tcpsim_tcp::{CommandError, ConnId, Event, Instant};
 
-use crate::app::{AppEvent, AppId, Application, Socket};
+use crate::app::{AppEvent, AppId, Application, Interests, Socket};
 use crate::engine::{ConnRecord, Engine};
 use crate::trace::{AppError, HostId};
 use crate::workload::{CloseMode, End, OpenMode, Workload};
@@ -248,7 +248,7 @@ impl Sockets {
         let server = engine.host_at(*remote.ip()).unwrap_or(host);
         let conn = engine
             .conns
-            .create(SOCKETS, now, host, server, remote.port());
+            .create(SOCKETS, Interests::ALL, now, host, server, remote.port());
         match engine.connect(conn, End::Client, remote, None) {
             Ok(s) => {
                 self.streams.insert(key(s), StreamState::default());

@@ -13,12 +13,20 @@ use std::sync::Arc;
 
 use tcpsim_tcp::Event;
 
-use crate::app::{AppEvent, AppId, Application, Socket};
+use crate::app::{AppEvent, AppId, Application, Interests, Socket};
 use crate::engine::{ConnRecord, Engine};
 use crate::workload::{CloseMode, End, OpenMode, Workload};
 
 /// The workload's place in the application table.
 pub(crate) const WORKLOAD: AppId = AppId(0);
+
+/// The events the workload reacts to.
+const INTERESTS: Interests = Interests::of(&[
+    Event::Connected,
+    Event::Readable,
+    Event::AllAcked,
+    Event::EndOfStream,
+]);
 
 /// The octets applications write: a fixed pattern, so runs need no
 /// randomness for payloads and a receiver can check order.
@@ -69,7 +77,7 @@ impl WorkloadApp {
         for w in workloads.iter() {
             let conn = engine
                 .conns
-                .create(WORKLOAD, w.open_at, w.client, w.server, w.port);
+                .create(WORKLOAD, INTERESTS, w.open_at, w.client, w.server, w.port);
             engine.schedule_app(w.open_at, WORKLOAD, open_token(conn));
             if let Some(t) = w.close_at {
                 engine.schedule_app(t, WORKLOAD, open_token(conn) + 1);

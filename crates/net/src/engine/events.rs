@@ -117,8 +117,14 @@ impl Engine {
                 }
             }
         }
-        if let Some((conn, end)) = mapped {
+        let Some((conn, end)) = mapped else {
+            return;
+        };
+        let r = self.conns.get(conn);
+        if r.interests.contains(&ev) {
+            let owner = r.owner;
             self.app_events.push_back(AppEvent {
+                owner,
                 socket: Socket {
                     host: h,
                     id,

@@ -17,7 +17,7 @@ use rustc_hash::FxHashMap;
 
 use tcpsim_tcp::{ConnId, Instant};
 
-use crate::app::AppId;
+use crate::app::{AppId, Interests};
 use crate::report::EndReport;
 use crate::trace::HostId;
 use crate::workload::End;
@@ -27,6 +27,8 @@ use crate::workload::End;
 pub(crate) struct ConnRecord {
     /// The application that opened it, which hears its TCP events.
     pub(crate) owner: AppId,
+    /// The events the owner hears of.
+    pub(crate) interests: Interests,
     /// When it was opened (the client's `connect()`, or when it is due).
     pub(crate) opened: Instant,
     /// The client's host and the server's.
@@ -103,6 +105,7 @@ impl Registry {
     pub(crate) fn create(
         &mut self,
         owner: AppId,
+        interests: Interests,
         opened: Instant,
         client: HostId,
         server: HostId,
@@ -110,6 +113,7 @@ impl Registry {
     ) -> u32 {
         self.records.push(ConnRecord {
             owner,
+            interests,
             opened,
             hosts: [client, server],
             port,
