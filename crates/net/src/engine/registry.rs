@@ -8,12 +8,13 @@
 //! slot), and keeps a map from the client's 4-tuple to the run connection,
 //! so that the server end a listener creates, and a RST sent without
 //! connection state, find their way to it. The map is only looked up, never
-//! iterated, and its hasher (rustc's Fx hash) has no random keys, so it
-//! cannot reach output.
+//! iterated, and its hasher (foldhash with its fixed seeds) has no random
+//! keys, so it cannot reach output.
 
+use std::collections::HashMap;
 use std::net::SocketAddrV4;
 
-use rustc_hash::FxHashMap;
+use foldhash::fast::FixedState;
 
 use tcpsim_tcp::{ConnId, Instant};
 
@@ -68,7 +69,7 @@ pub(crate) struct Registry {
     /// Per host, by handle slot: the handle, its run connection and end.
     slots: Vec<Vec<Option<(ConnId, u32, End)>>>,
     /// The client's (local, remote) 4-tuple → run connection.
-    by_flow: FxHashMap<u128, u32>,
+    by_flow: HashMap<u128, u32, FixedState>,
 }
 
 impl Registry {
@@ -76,7 +77,7 @@ impl Registry {
         Registry {
             records: Vec::new(),
             slots: vec![Vec::new(); hosts],
-            by_flow: FxHashMap::default(),
+            by_flow: HashMap::default(),
         }
     }
 
