@@ -17,8 +17,9 @@
 use tcpsim_tcp::{ConnId, Event};
 
 use crate::engine::{ConnRecord, Engine};
+use crate::facts::End;
 use crate::trace::HostId;
-use crate::workload::{End, Workload};
+use crate::workload::Workload;
 
 /// Which application: an index into the simulation's application table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -30,8 +30,9 @@
 //! - [`fault`]: targeted faults ("drop the client's first SYN").
 //! - [`trace`]: the typed record of every send, drop, delivery, state change,
 //!   timer and application call; [`pcap`]: the capture.
-//! - [`workload`]: what an experiment's connections do; [`report`]: what
-//!   became of each.
+//! - [`workload`]: what an experiment's connections do; [`facts`]: what the
+//!   engine records of each connection end; [`report`]: what became of each
+//!   connection, by the outcome rules.
 //! - [`Scenario`], [`TcpListener`], [`TcpStream`], [`time`]: applications
 //!   written as async Rust (tokio) on simulated hosts, in virtual time.
 //! - [`link`]: one direction of a link with Linux netem's impairments
@@ -51,6 +52,7 @@ mod apps;
 mod builder;
 mod dist;
 mod engine;
+pub mod facts;
 pub mod fault;
 pub mod link;
 pub mod pcap;
@@ -63,13 +65,14 @@ pub mod workload;
 
 pub use builder::{Blueprint, BuildError, SimBuilder, fault};
 pub use engine::{EventQueue, Limits, StopReason};
-pub use report::{ConnReport, EndReport, KindCounts, Outcome};
+pub use facts::{End, EndReport, KindCounts};
+pub use report::{ConnReport, Outcome};
 pub use sim::{RunResult, Sim};
 pub use sim_async::{
     Scenario, ScenarioResult, TaskResult, TcpListener, TcpStream, ToAddr, UnknownHost, spawn, time,
 };
 pub use trace::{AppCall, AppError, DropReason, HostId, SegmentInfo, TraceKind, TraceRecord};
-pub use workload::{CloseMode, End, OpenMode, Workload};
+pub use workload::{CloseMode, OpenMode, Workload};
 
 pub use fault::{FaultAction, FaultRule};
 pub use link::{Distribution, Fate, Link, LinkParams, LinkParamsError, Loss, Verdicts};

@@ -87,22 +87,3 @@ pub struct Workload {
     /// When the closer closes, instead of "once its data is acknowledged".
     pub close_at: Option<Instant>,
 }
-
-/// Which end of a connection.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum End {
-    /// The active opener.
-    Client,
-    /// The passive end.
-    Server,
-}
-
-impl End {
-    /// The other end.
-    pub fn peer(self) -> End {
-        match self {
-            End::Client => End::Server,
-            End::Server => End::Client,
-        }
-    }
-}

@@ -15,8 +15,9 @@ use tcpsim_tcp::{CommandError, ConnId, Event, Instant};
 
 use crate::app::{AppEvent, AppId, Application, Interests, Socket};
 use crate::engine::{ConnRecord, Engine};
+use crate::facts::End;
 use crate::trace::{AppError, HostId};
-use crate::workload::{CloseMode, End, OpenMode, Workload};
+use crate::workload::{CloseMode, OpenMode, Workload};
 
 /// The sockets' place in the application table.
 pub(crate) const SOCKETS: AppId = AppId(1);

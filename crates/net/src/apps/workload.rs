@@ -15,7 +15,8 @@ use tcpsim_tcp::Event;
 
 use crate::app::{AppEvent, AppId, Application, Interests, Socket};
 use crate::engine::{ConnRecord, Engine};
-use crate::workload::{CloseMode, End, OpenMode, Workload};
+use crate::facts::End;
+use crate::workload::{CloseMode, OpenMode, Workload};
 
 /// The workload's place in the application table.
 pub(crate) const WORKLOAD: AppId = AppId(0);

@@ -13,8 +13,8 @@ use tcpsim_tcp::{CommandError, ListenError};
 use super::Engine;
 use super::registry::ix;
 use crate::app::{AppId, Socket};
+use crate::facts::End;
 use crate::trace::{AppCall, AppError, HostId, TraceKind};
-use crate::workload::End;
 
 use super::Action;
 use tcpsim_tcp::Instant;

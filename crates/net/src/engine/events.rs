@@ -8,8 +8,8 @@ use tcpsim_tcp::{ConnId, Event, State};
 use super::Engine;
 use super::registry::ix;
 use crate::app::{AppEvent, Socket};
+use crate::facts::End;
 use crate::trace::{AppCall, AppError, HostId, TraceKind};
-use crate::workload::End;
 
 impl Engine {
     pub(super) fn on_tcp_event(&mut self, h: HostId, id: ConnId, ev: Event) {

@@ -19,9 +19,9 @@ use foldhash::fast::FixedState;
 use tcpsim_tcp::{ConnId, Instant};
 
 use crate::app::{AppId, Interests};
-use crate::report::EndReport;
+use crate::facts::End;
+use crate::facts::EndReport;
 use crate::trace::HostId;
-use crate::workload::End;
 
 /// One run connection: who owns it, where its ends are, what they did.
 #[derive(Debug)]
