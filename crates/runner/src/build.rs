@@ -1,11 +1,9 @@
 //! From an [`Experiment`] to a ready-to-run [`tcpsim_net::Sim`].
 
-use tcpsim_net::{
-    Blueprint, BuildError, FaultAction as NetAction, FaultRule, Sim, SimBuilder, Workload,
-};
+use tcpsim_net::{Blueprint, BuildError, FaultRule, Sim, SimBuilder, Workload};
 use tcpsim_tcp::{Instant, SegmentKind};
 
-use crate::experiment::{Experiment, FaultAction};
+use crate::experiment::Experiment;
 
 /// What a run keeps besides the connection reports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -91,13 +89,7 @@ pub fn blueprint(exp: &Experiment, keep: Keep) -> Result<Blueprint, BuildError> 
     }
     for f in &exp.faults {
         b.fault(FaultRule {
-            action: match f.action {
-                FaultAction::Drop => NetAction::Drop,
-                FaultAction::Delay { extra } => NetAction::Delay(extra),
-                FaultAction::Duplicate => NetAction::Duplicate,
-                FaultAction::Corrupt => NetAction::Corrupt,
-                FaultAction::Partition => NetAction::Partition,
-            },
+            action: f.action,
             from: f.from.as_deref().and_then(id),
             to: f.to.as_deref().and_then(id),
             kinds: if f.segment.len() == SegmentKind::ALL.len() {

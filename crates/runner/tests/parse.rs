@@ -8,7 +8,7 @@ use std::net::Ipv4Addr;
 use proptest::prelude::*;
 use tcpsim_runner::{
     CloseMode, ConfigError, Distribution, Expect, Experiment, Fault, FaultAction, Host, Link,
-    LinkDirection, Location, Loss, Open, Outcome, SeedRange, TcpOverrides, parse, parse_duration,
+    LinkParams, Location, Loss, OpenMode, Outcome, SeedRange, TcpOverrides, parse, parse_duration,
     parse_rate, parse_with_overrides,
 };
 use tcpsim_tcp::{
@@ -110,7 +110,7 @@ fn sets(list: &[(&str, &str)]) -> Vec<(String, String)> {
 #[test]
 fn spec_example_parses_to_the_values_it_states() {
     let e = parse(SPEC_EXAMPLE, "configs/lost-syn.toml").unwrap();
-    let link_direction = LinkDirection {
+    let link_direction = LinkParams {
         delay: ms(50),
         jitter: Duration::ZERO,
         distribution: Distribution::Uniform,
@@ -170,7 +170,7 @@ fn spec_example_parses_to_the_values_it_states() {
             server: "server".into(),
             port: 80,
             open_at: Duration::ZERO,
-            open: Open::Active,
+            open: OpenMode::Active,
             client_port: None,
             client_sends: 0,
             server_sends: 0,
@@ -270,10 +270,10 @@ fn defaults_follow_spec() {
          [[connections]]\nclient = \"client\"\nserver = \"server\"\nport = 80\n"
     );
     let e = parse(&src, "x.toml").unwrap();
-    assert_eq!(e.links[0].a_to_b, LinkDirection::default());
+    assert_eq!(e.links[0].a_to_b, LinkParams::default());
     assert_eq!(
-        LinkDirection::default(),
-        LinkDirection {
+        LinkParams::default(),
+        LinkParams {
             delay: Duration::ZERO,
             jitter: Duration::ZERO,
             distribution: Distribution::Uniform,
@@ -291,7 +291,7 @@ fn defaults_follow_spec() {
     assert_eq!(f.segment, SegmentKind::ALL.to_vec());
     assert_eq!((f.nth.as_ref(), f.start, f.end), (None, None, None));
     let c = &e.connections[0];
-    assert_eq!(c.open, Open::Active);
+    assert_eq!(c.open, OpenMode::Active);
     assert_eq!(c.close, CloseMode::ClientFirst);
     assert_eq!(
         (c.count, c.interval, c.open_at),
@@ -390,7 +390,7 @@ interval = "1ms"
     assert_eq!(e.host_config(&e.hosts[0]).time_wait, secs(60));
 
     let f = &e.faults[0];
-    assert_eq!(f.action, FaultAction::Delay { extra: ms(300) });
+    assert_eq!(f.action, FaultAction::Delay(ms(300)));
     // Classification order, no repeats.
     assert_eq!(f.segment, vec![SegmentKind::Syn, SegmentKind::Data]);
     assert_eq!(f.nth, Some(vec![1, 3]));
@@ -405,7 +405,10 @@ interval = "1ms"
         (c.client.as_str(), c.server.as_str(), c.port),
         ("third", "client", 7)
     );
-    assert_eq!((c.open, c.client_port), (Open::Simultaneous, Some(40000)));
+    assert_eq!(
+        (c.open, c.client_port),
+        (OpenMode::Simultaneous, Some(40000))
+    );
     assert_eq!((c.client_sends, c.server_sends), (100_000, 5));
     assert_eq!(
         (c.close, c.close_at),

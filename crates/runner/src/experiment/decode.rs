@@ -13,7 +13,7 @@ use super::limits::{
 };
 use super::model::{
     CloseMode, ConnectionSpec, Distribution, Experiment, Fault, FaultAction, Host, Link,
-    LinkDirection, Loss, Open,
+    LinkParams, Loss, OpenMode,
 };
 use super::reader::{Ctx, Field, Tbl};
 use super::tcp;
@@ -383,9 +383,9 @@ impl Partial {
     }
 
     /// `self` over `below`, with netem's defaults for what neither sets.
-    fn resolve(&self, below: &Partial) -> LinkDirection {
-        let d = LinkDirection::default();
-        LinkDirection {
+    fn resolve(&self, below: &Partial) -> LinkParams {
+        let d = LinkParams::default();
+        LinkParams {
             delay: self.delay.or(below.delay).unwrap_or(d.delay),
             jitter: self.jitter.or(below.jitter).unwrap_or(d.jitter),
             distribution: self
@@ -456,7 +456,7 @@ fn links(field: &Field<'_>, hosts: &[Host]) -> Result<Vec<Link>, ConfigError> {
             )));
         }
         let both = Partial::read(&t)?;
-        let direction = |key: &str| -> Result<LinkDirection, ConfigError> {
+        let direction = |key: &str| -> Result<LinkParams, ConfigError> {
             match t.get(key) {
                 Some(f) => {
                     let d = f.table()?;
@@ -504,47 +504,30 @@ fn fault(t: &Tbl<'_>, hosts: &[Host]) -> Result<Fault, ConfigError> {
     t.deny_unknown(&[
         "action", "from", "to", "segment", "nth", "start", "end", "extra",
     ])?;
-    #[derive(Clone, Copy, PartialEq)]
-    enum Kind {
-        Drop,
-        Delay,
-        Duplicate,
-        Corrupt,
-        Partition,
-    }
-    let kind = t
-        .require(
-            "action",
-            "action = \"drop\" | \"delay\" | \"duplicate\" | \"corrupt\" | \"partition\"",
-        )?
-        .choice(&[
-            ("drop", Kind::Drop),
-            ("delay", Kind::Delay),
-            ("duplicate", Kind::Duplicate),
-            ("corrupt", Kind::Corrupt),
-            ("partition", Kind::Partition),
-        ])?;
-    let action = match kind {
-        Kind::Drop => FaultAction::Drop,
-        Kind::Delay => FaultAction::Delay {
-            extra: t
-                .require(
-                    "extra",
-                    "extra = a duration like \"300ms\" for action = \"delay\"",
-                )?
-                .positive_duration()?,
-        },
-        Kind::Duplicate => FaultAction::Duplicate,
-        Kind::Corrupt => FaultAction::Corrupt,
-        Kind::Partition => FaultAction::Partition,
-    };
-    if kind != Kind::Delay {
-        if let Some(f) = t.get("extra") {
-            return Err(f.key_error(format!(
-                "`extra` applies only to action = \"delay\": expected no extra with action = {:?}",
-                action.name()
-            )));
-        }
+    let action_f = t.require(
+        "action",
+        "action = \"drop\" | \"delay\" | \"duplicate\" | \"corrupt\" | \"partition\"",
+    )?;
+    let mut action = action_f.choice(&[
+        ("drop", FaultAction::Drop),
+        // The delay's `extra` is read next.
+        ("delay", FaultAction::Delay(Duration::ZERO)),
+        ("duplicate", FaultAction::Duplicate),
+        ("corrupt", FaultAction::Corrupt),
+        ("partition", FaultAction::Partition),
+    ])?;
+    if let FaultAction::Delay(extra) = &mut action {
+        *extra = t
+            .require(
+                "extra",
+                "extra = a duration like \"300ms\" for action = \"delay\"",
+            )?
+            .positive_duration()?;
+    } else if let Some(f) = t.get("extra") {
+        return Err(f.key_error(format!(
+            "`extra` applies only to action = \"delay\": expected no extra with action = {:?}",
+            action_f.str("an action")?
+        )));
     }
     let from = t.opt("from", |f| host_name(f, hosts))?;
     let to = match t.get("to") {
@@ -559,7 +542,7 @@ fn fault(t: &Tbl<'_>, hosts: &[Host]) -> Result<Fault, ConfigError> {
         }
         None => None,
     };
-    if kind == Kind::Partition {
+    if action == FaultAction::Partition {
         for key in ["segment", "nth"] {
             if let Some(f) = t.get(key) {
                 return Err(f.key_error(format!(
@@ -674,13 +657,13 @@ fn connection(t: &Tbl<'_>, hosts: &[Host]) -> Result<ConnectionSpec, ConfigError
     let open_f = t.get("open");
     let open = match &open_f {
         Some(f) => f.choice(&[
-            ("active", Open::Active),
-            ("simultaneous", Open::Simultaneous),
+            ("active", OpenMode::Active),
+            ("simultaneous", OpenMode::Simultaneous),
         ])?,
-        None => Open::Active,
+        None => OpenMode::Active,
     };
     let client_port = t.opt("client_port", |f| f.int::<u16>(1, 65535, PORT))?;
-    if let (Open::Simultaneous, None, Some(f)) = (open, client_port, &open_f) {
+    if let (OpenMode::Simultaneous, None, Some(f)) = (open, client_port, &open_f) {
         return Err(f.error(
             "open = \"simultaneous\" needs client_port: expected a client_port = N beside it (the port the server connects to)",
         ));

@@ -30,7 +30,7 @@ mod units;
 pub use error::{ConfigError, Location};
 pub use model::{
     CloseMode, ConnectionSpec, Distribution, Expect, Experiment, Fault, FaultAction, Host, Link,
-    LinkDirection, Loss, Open, Outcome, Sweep,
+    LinkParams, Loss, OpenMode, Outcome, Sweep,
 };
 pub use tcp::TcpOverrides;
 pub use units::{SeedRange, parse_duration, parse_rate};

@@ -9,14 +9,12 @@ use tcpsim_tcp::{Config, Duration, Profile, SegmentKind, State};
 use super::tcp::TcpOverrides;
 
 use super::units::SeedRange;
-/// One direction of a link: delay, jitter, loss, duplication, corruption,
-/// reordering, rate and queue (the engine's [`tcpsim_net::LinkParams`]).
-pub use tcpsim_net::LinkParams as LinkDirection;
-/// `open`: active or simultaneous (the engine's [`tcpsim_net::OpenMode`]).
-pub use tcpsim_net::OpenMode as Open;
-/// The link, workload and outcome types are the engine's own, so an
-/// experiment file describes exactly what the engine runs.
-pub use tcpsim_net::{CloseMode, Distribution, Loss, Outcome};
+/// The link, fault, workload and outcome types are the engine's own, under
+/// the engine's names, so an experiment file describes exactly what the
+/// engine runs: a link direction is a [`LinkParams`], `open` an
+/// [`OpenMode`], a fault's `action` (with `extra` for `delay`) a
+/// [`FaultAction`].
+pub use tcpsim_net::{CloseMode, Distribution, FaultAction, LinkParams, Loss, OpenMode, Outcome};
 
 /// One experiment file, validated and with every default filled in.
 #[derive(Clone, Debug, PartialEq)]
@@ -91,14 +89,14 @@ pub struct Link {
     /// `b`: the other end (a different host).
     pub b: String,
     /// The direction from `a` to `b`: the link's settings overridden by `[links.a_to_b]`.
-    pub a_to_b: LinkDirection,
+    pub a_to_b: LinkParams,
     /// The direction from `b` to `a`: the link's settings overridden by `[links.b_to_a]`.
-    pub b_to_a: LinkDirection,
+    pub b_to_a: LinkParams,
 }
 
 impl Link {
     /// The direction that carries packets sent by host `from`.
-    pub fn from(&self, from: &str) -> Option<&LinkDirection> {
+    pub fn from(&self, from: &str) -> Option<&LinkParams> {
         if from == self.a {
             Some(&self.a_to_b)
         } else if from == self.b {
@@ -138,38 +136,6 @@ impl Fault {
     }
 }
 
-/// What a fault does to the segments it matches.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum FaultAction {
-    /// `"drop"`: the segment is lost.
-    Drop,
-    /// `"delay"`: the segment is held back `extra` longer than the link's delay.
-    Delay {
-        /// `extra`: the additional delay (required).
-        extra: Duration,
-    },
-    /// `"duplicate"`: the segment is sent twice.
-    Duplicate,
-    /// `"corrupt"`: one bit of the segment is flipped.
-    Corrupt,
-    /// `"partition"`: the link (in the `from`/`to` direction, or both)
-    /// carries nothing between `start` and `end`.
-    Partition,
-}
-
-impl FaultAction {
-    /// The name used in experiment files.
-    pub const fn name(self) -> &'static str {
-        match self {
-            FaultAction::Drop => "drop",
-            FaultAction::Delay { .. } => "delay",
-            FaultAction::Duplicate => "duplicate",
-            FaultAction::Corrupt => "corrupt",
-            FaultAction::Partition => "partition",
-        }
-    }
-}
-
 /// A `[[connections]]` entry: one connection, or `count` identical ones.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConnectionSpec {
@@ -182,7 +148,7 @@ pub struct ConnectionSpec {
     /// `open_at`: when the client calls `connect()`; default 0.
     pub open_at: Duration,
     /// `open`: how the connection opens; default active.
-    pub open: Open,
+    pub open: OpenMode,
     /// `client_port`: a fixed source port; required for a simultaneous open.
     pub client_port: Option<u16>,
     /// `client_sends`: bytes the client writes once established; default 0.
