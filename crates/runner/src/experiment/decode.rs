@@ -12,7 +12,7 @@ use super::limits::{
     MAX_CONNECTIONS, MAX_FAULTS, MAX_HOSTS, MAX_LINKS, MAX_SEND_BYTES, MAX_TOTAL_SEND_BYTES, pretty,
 };
 use super::model::{
-    CloseMode, ConnectionSpec, Distribution, Experiment, Fault, FaultAction, Host, Link,
+    CloseMode, ConnectionSpec, Distribution, Experiment, Fault, FaultAction, Host, HostId, Link,
     LinkParams, Loss, OpenMode,
 };
 use super::reader::{Ctx, Field, Tbl};
@@ -198,23 +198,24 @@ fn connections(f: &Field<'_>, hosts: &[Host]) -> Result<Vec<ConnectionSpec>, Con
     Ok(specs)
 }
 
-/// A reference to a host by name.
-pub(crate) fn host_name(f: &Field<'_>, hosts: &[Host]) -> Result<String, ConfigError> {
+/// A reference to a host by name, resolved to the host's id.
+pub(crate) fn host_id(f: &Field<'_>, hosts: &[Host]) -> Result<HostId, ConfigError> {
     let name = f.str("a host name")?;
-    check_host(f, name, hosts, false)?;
-    Ok(name.to_owned())
+    resolve_host(f, name, hosts, false)
 }
 
-/// Checks that `name` (read from `f`, its value or, if `at_key`, its key)
-/// is a host.
-pub(crate) fn check_host(
+/// The id of the host called `name` (read from `f`, its value or, if
+/// `at_key`, its key), or the located error for an unknown host. Every
+/// reference to a host is resolved here, once, so what comes after the
+/// decoder never meets a host name it cannot find.
+pub(crate) fn resolve_host(
     f: &Field<'_>,
     name: &str,
     hosts: &[Host],
     at_key: bool,
-) -> Result<(), ConfigError> {
-    if hosts.iter().any(|h| h.name == name) {
-        return Ok(());
+) -> Result<HostId, ConfigError> {
+    if let Some(id) = hosts.iter().position(|h| h.name == name) {
+        return Ok(id);
     }
     let known = hosts
         .iter()
@@ -436,15 +437,16 @@ fn links(field: &Field<'_>, hosts: &[Host]) -> Result<Vec<Link>, ConfigError> {
     at_most(&tables, MAX_LINKS, "links", "[[links]] tables")?;
     for t in tables {
         t.deny_unknown(LINK_KEYS)?;
-        let a = host_name(
+        let a = host_id(
             &t.require("a", "the host at one end, like a = \"client\"")?,
             hosts,
         )?;
         let b_f = t.require("b", "the host at the other end, like b = \"server\"")?;
-        let b = host_name(&b_f, hosts)?;
+        let b = host_id(&b_f, hosts)?;
+        let (a_name, b_name) = (&hosts[a].name, &hosts[b].name);
         if a == b {
             return Err(b_f.error(format!(
-                "a link from {a:?} to itself: expected a host other than a = {a:?}"
+                "a link from {a_name:?} to itself: expected a host other than a = {a_name:?}"
             )));
         }
         if let Some(i) = links
@@ -452,7 +454,7 @@ fn links(field: &Field<'_>, hosts: &[Host]) -> Result<Vec<Link>, ConfigError> {
             .position(|l| (l.a == a && l.b == b) || (l.a == b && l.b == a))
         {
             return Err(b_f.error(format!(
-                "a second link between {a:?} and {b:?}: expected at most one link per pair of hosts (the first is links.{i})"
+                "a second link between {a_name:?} and {b_name:?}: expected at most one link per pair of hosts (the first is links.{i})"
             )));
         }
         let both = Partial::read(&t)?;
@@ -529,13 +531,14 @@ fn fault(t: &Tbl<'_>, hosts: &[Host]) -> Result<Fault, ConfigError> {
             action_f.str("an action")?
         )));
     }
-    let from = t.opt("from", |f| host_name(f, hosts))?;
+    let from = t.opt("from", |f| host_id(f, hosts))?;
     let to = match t.get("to") {
         Some(f) => {
-            let to = host_name(&f, hosts)?;
-            if from.as_deref() == Some(to.as_str()) {
+            let to = host_id(&f, hosts)?;
+            if from == Some(to) {
                 return Err(f.error(format!(
-                    "from and to are both {to:?}: expected a host other than from"
+                    "from and to are both {:?}: expected a host other than from",
+                    hosts[to].name
                 )));
             }
             Some(to)
@@ -632,7 +635,7 @@ fn connection(t: &Tbl<'_>, hosts: &[Host]) -> Result<ConnectionSpec, ConfigError
         "count",
         "interval",
     ])?;
-    let client = host_name(
+    let client = host_id(
         &t.require(
             "client",
             "the host that does the active open, like client = \"client\"",
@@ -643,10 +646,11 @@ fn connection(t: &Tbl<'_>, hosts: &[Host]) -> Result<ConnectionSpec, ConfigError
         "server",
         "the host it connects to, like server = \"server\"",
     )?;
-    let server = host_name(&server_f, hosts)?;
+    let server = host_id(&server_f, hosts)?;
     if client == server {
         return Err(server_f.error(format!(
-            "client and server are both {server:?}: expected a server other than the client"
+            "client and server are both {:?}: expected a server other than the client",
+            hosts[server].name
         )));
     }
     const PORT: &str = "a port between 1 and 65535";

@@ -1,6 +1,8 @@
 //! The experiment as plain Rust values (tcpsim SPEC §3), already checked:
-//! every host a link, fault, connection or expectation names exists, every
-//! probability is in `[0, 1]`, every port is in `1..=65535`, and so on.
+//! every host a link, fault, connection or expectation names exists and is
+//! held as its [`HostId`] (its index in [`Experiment::hosts`], as the engine
+//! numbers hosts), every probability is in `[0, 1]`, every port is in
+//! `1..=65535`, and so on.
 
 use std::net::Ipv4Addr;
 
@@ -14,7 +16,9 @@ use super::units::SeedRange;
 /// engine runs: a link direction is a [`LinkParams`], `open` an
 /// [`OpenMode`], a fault's `action` (with `extra` for `delay`) a
 /// [`FaultAction`].
-pub use tcpsim_net::{CloseMode, Distribution, FaultAction, LinkParams, Loss, OpenMode, Outcome};
+pub use tcpsim_net::{
+    CloseMode, Distribution, FaultAction, HostId, LinkParams, Loss, OpenMode, Outcome,
+};
 
 /// One experiment file, validated and with every default filled in.
 #[derive(Clone, Debug, PartialEq)]
@@ -31,7 +35,8 @@ pub struct Experiment {
     pub profile: Profile,
     /// `[tcp]`: overrides of the profile for every host.
     pub tcp: TcpOverrides,
-    /// `[[hosts]]`, in file order (at least one).
+    /// `[[hosts]]`, in file order (at least one); a host's [`HostId`] is
+    /// its index here.
     pub hosts: Vec<Host>,
     /// `[[links]]`, in file order; at most one per pair of hosts.
     pub links: Vec<Link>,
@@ -51,6 +56,17 @@ impl Experiment {
         self.hosts.iter().find(|h| h.name == name)
     }
 
+    /// The id of the host called `name`.
+    pub fn host_id(&self, name: &str) -> Option<HostId> {
+        self.hosts.iter().position(|h| h.name == name)
+    }
+
+    /// The name of host `id` (`"?"` for an id with no host, which a
+    /// checked experiment does not hold).
+    pub fn host_name(&self, id: HostId) -> &str {
+        self.hosts.get(id).map_or("?", |h| h.name.as_str())
+    }
+
     /// The TCP configuration of `host`: the profile's defaults, then the
     /// experiment's `[tcp]`, then the host's `tcp` (see [`TcpOverrides::config`]).
     pub fn host_config(&self, host: &Host) -> Config {
@@ -58,7 +74,7 @@ impl Experiment {
     }
 
     /// The link between hosts `a` and `b`, in either order.
-    pub fn link(&self, a: &str, b: &str) -> Option<&Link> {
+    pub fn link(&self, a: HostId, b: HostId) -> Option<&Link> {
         self.links
             .iter()
             .find(|l| (l.a == a && l.b == b) || (l.a == b && l.b == a))
@@ -84,10 +100,10 @@ pub struct Host {
 /// A `[[links]]` entry: a duplex link between two hosts.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Link {
-    /// `a`: one end (a host name).
-    pub a: String,
+    /// `a`: one end.
+    pub a: HostId,
     /// `b`: the other end (a different host).
-    pub b: String,
+    pub b: HostId,
     /// The direction from `a` to `b`: the link's settings overridden by `[links.a_to_b]`.
     pub a_to_b: LinkParams,
     /// The direction from `b` to `a`: the link's settings overridden by `[links.b_to_a]`.
@@ -96,7 +112,7 @@ pub struct Link {
 
 impl Link {
     /// The direction that carries packets sent by host `from`.
-    pub fn from(&self, from: &str) -> Option<&LinkParams> {
+    pub fn from(&self, from: HostId) -> Option<&LinkParams> {
         if from == self.a {
             Some(&self.a_to_b)
         } else if from == self.b {
@@ -113,9 +129,9 @@ pub struct Fault {
     /// `action` (with `extra` for `delay`).
     pub action: FaultAction,
     /// `from`: the sending host; `None` for both directions.
-    pub from: Option<String>,
+    pub from: Option<HostId>,
     /// `to`: the receiving host; `None` for both directions.
-    pub to: Option<String>,
+    pub to: Option<HostId>,
     /// `segment`: the kinds the rule matches, in classification order
     /// without repeats; `"ANY"` or no `segment` key gives every kind, and
     /// so does `partition`, which cuts everything.
@@ -140,9 +156,9 @@ impl Fault {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConnectionSpec {
     /// `client`: the host that does the active open.
-    pub client: String,
+    pub client: HostId,
     /// `server`: the other host (not the client).
-    pub server: String,
+    pub server: HostId,
     /// `port`: the server's port.
     pub port: u16,
     /// `open_at`: when the client calls `connect()`; default 0.
@@ -185,9 +201,9 @@ pub struct Expect {
     /// `tolerance` for every time comparison; default 0 (exact).
     pub tolerance: Duration,
     /// `states`: the sequence of states each host's connections go through.
-    pub states: Vec<(String, Vec<State>)>,
+    pub states: Vec<(HostId, Vec<State>)>,
     /// `final_state`: each host's connections' state at the end of the run.
-    pub final_state: Vec<(String, State)>,
+    pub final_state: Vec<(HostId, State)>,
 }
 
 impl Expect {
