@@ -301,7 +301,7 @@ pub fn sweep(
     if any_failed { FAILED } else { OK }
 }
 
-fn emit_aggregate(agg: &serde_json::Value, format: SweepFormat) -> u8 {
+fn emit_aggregate(agg: &sweep::Aggregate, format: SweepFormat) -> u8 {
     match format {
         SweepFormat::Json => match serde_json::to_string_pretty(agg) {
             Ok(s) => print(&(s + "\n")),
