@@ -9,7 +9,8 @@ use std::net::Ipv4Addr;
 use tcpsim::net::{
     FaultAction, LinkParams, Scenario, SimBuilder, TcpListener, TcpStream, fault, time,
 };
-use tcpsim::runner::timeline::{Header, render};
+use tcpsim::runner::report::Meta;
+use tcpsim::runner::timeline::render;
 use tcpsim::tcp::{Config, Duration, SegmentKind};
 
 fn main() -> std::io::Result<()> {
@@ -55,7 +56,7 @@ fn main() -> std::io::Result<()> {
             eprintln!("task on {}: {e}", t.host);
         }
     }
-    let header = Header {
+    let header = Meta {
         name: "lost-syn (async)",
         seed: 7,
         profile: "rfc",

@@ -44,9 +44,9 @@ fn both(file: &str) -> (String, String) {
     );
     // The pattern the built-in applications write: octet i is i mod 256.
     let pattern = |n: usize| (0..n).map(|i| i as u8).collect::<Vec<u8>>();
-    let server_name = spec.server.clone();
+    let server_name = exp.host_name(spec.server).to_owned();
     scenario
-        .spawn(&spec.server, async move {
+        .spawn(exp.host_name(spec.server), async move {
             let listener = TcpListener::bind(port).await?;
             let (mut stream, _) = listener.accept().await?;
             let (mut rd, mut wr) = tokio::io::split(&mut stream);
@@ -64,7 +64,7 @@ fn both(file: &str) -> (String, String) {
         })
         .unwrap();
     scenario
-        .spawn(&spec.client, async move {
+        .spawn(exp.host_name(spec.client), async move {
             let mut stream = TcpStream::connect((server_name.as_str(), port)).await?;
             let (mut rd, mut wr) = tokio::io::split(&mut stream);
             let mut got = Vec::new();

@@ -195,6 +195,21 @@ fn bad_command_lines_exit_2_with_a_clear_message() {
             vec!["run", ok, "--set", "connections.0.count=2000000"],
             "at most 1000000",
         ),
+        // A host reference is resolved when the file is read: an
+        // override cannot leave one dangling (formerly an unknown
+        // connection host ran as host 0 and an unknown link was skipped).
+        (
+            vec!["run", ok, "--set", "links.0.a=nobody"],
+            "--set links.0.a=nobody: links.0.a: unknown host \"nobody\"",
+        ),
+        (
+            vec!["sweep", ok, "--set", "connections.0.server=nobody"],
+            "--set connections.0.server=nobody: connections.0.server: unknown host \"nobody\"",
+        ),
+        (
+            vec!["run", ok, "--set", "hosts.0.name=renamed"],
+            "configs/handshake.toml:27:5: links.0.a: unknown host \"client\"",
+        ),
         (
             vec!["run", "no/such/file.toml"],
             "no/such/file.toml: cannot read",

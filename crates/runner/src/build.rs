@@ -1,11 +1,9 @@
 //! From an [`Experiment`] to a ready-to-run [`tcpsim_net::Sim`].
 
-use tcpsim_net::{
-    Blueprint, BuildError, FaultAction as NetAction, FaultRule, Sim, SimBuilder, Workload,
-};
+use tcpsim_net::{Blueprint, BuildError, FaultRule, Sim, SimBuilder, Workload};
 use tcpsim_tcp::{Instant, SegmentKind};
 
-use crate::experiment::{Experiment, FaultAction};
+use crate::experiment::Experiment;
 
 /// What a run keeps besides the connection reports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,14 +39,13 @@ impl Keep {
 /// connection `i` of a spec with `count` and `interval` opens (and, with
 /// `close_at`, closes) `i × interval` later than the first.
 pub fn workloads(exp: &Experiment) -> Vec<Workload> {
-    let id = |name: &str| exp.hosts.iter().position(|h| h.name == name).unwrap_or(0);
     let mut out = Vec::new();
     for c in &exp.connections {
         for i in 0..u64::from(c.count) {
             let shift = c.interval.saturating_mul(i);
             out.push(Workload {
-                client: id(&c.client),
-                server: id(&c.server),
+                client: c.client,
+                server: c.server,
                 port: c.port,
                 open_at: Instant::ZERO + c.open_at + shift,
                 open: c.open,
@@ -70,36 +67,36 @@ pub fn build(exp: &Experiment, seed: u64, keep: Keep) -> Result<Sim, BuildError>
 
 /// Checks `exp` and prepares its simulation for any seed: what a sweep
 /// does once per grid point before running every seed.
+///
+/// The experiment's host ids are the engine's: hosts are added in file
+/// order, so host `i` of `exp.hosts` is the engine's host `i`. A parsed
+/// experiment only holds ids of its hosts; one built by hand with another
+/// id gets [`BuildError::UnknownHost`].
 pub fn blueprint(exp: &Experiment, keep: Keep) -> Result<Blueprint, BuildError> {
     let mut b = SimBuilder::new(exp.seed);
     b.duration(exp.duration)
         .trace(keep.trace)
         .pcap(keep.pcap)
         .state_paths(keep.paths);
-    let id = |name: &str| exp.hosts.iter().position(|h| h.name == name);
-    for h in &exp.hosts {
+    for (id, h) in exp.hosts.iter().enumerate() {
         let host = b.host(&h.name, h.addr, exp.host_config(h));
+        debug_assert_eq!(
+            host, id,
+            "the engine numbers hosts in the order they are added"
+        );
         for port in &h.listen {
             b.listen(host, *port);
         }
         b.ephemeral_ports(host, h.ephemeral_ports.0, h.ephemeral_ports.1);
     }
     for l in &exp.links {
-        if let (Some(a), Some(bb)) = (id(&l.a), id(&l.b)) {
-            b.link(a, bb, l.a_to_b.clone(), l.b_to_a.clone());
-        }
+        b.link(l.a, l.b, l.a_to_b.clone(), l.b_to_a.clone());
     }
     for f in &exp.faults {
         b.fault(FaultRule {
-            action: match f.action {
-                FaultAction::Drop => NetAction::Drop,
-                FaultAction::Delay { extra } => NetAction::Delay(extra),
-                FaultAction::Duplicate => NetAction::Duplicate,
-                FaultAction::Corrupt => NetAction::Corrupt,
-                FaultAction::Partition => NetAction::Partition,
-            },
-            from: f.from.as_deref().and_then(id),
-            to: f.to.as_deref().and_then(id),
+            action: f.action,
+            from: f.from,
+            to: f.to,
             kinds: if f.segment.len() == SegmentKind::ALL.len() {
                 Vec::new()
             } else {

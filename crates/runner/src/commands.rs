@@ -12,7 +12,7 @@ use crate::experiment::{SeedRange, parse_with_overrides};
 use crate::report::{Meta, report};
 use crate::suite;
 use crate::sweep::{self, Plan};
-use crate::timeline::{Header, render, render_summary};
+use crate::timeline::{render, render_summary};
 
 /// Exit code: ran, every expectation held.
 pub const OK: u8 = 0;
@@ -155,24 +155,15 @@ pub fn run(
             return BAD_INPUT;
         }
     }
+    let meta = Meta::new(&exp, seed);
     if let Some(path) = diagram {
-        let header = Header {
-            name: &exp.name,
-            seed,
-            profile: exp.profile.name(),
-        };
-        if let Err(e) = std::fs::write(path, crate::diagram::render(&header, &r)) {
+        if let Err(e) = std::fs::write(path, crate::diagram::render(&meta, &r)) {
             eprintln!("error: cannot write {}: {e}", path.display());
             return BAD_INPUT;
         }
     }
     let code = match format {
         RunFormat::Json => {
-            let meta = Meta {
-                name: &exp.name,
-                seed,
-                profile: exp.profile.name(),
-            };
             let v = report(&meta, &r, &checks);
             match serde_json::to_string_pretty(&v) {
                 Ok(s) => print(&(s + "\n")),
@@ -183,15 +174,10 @@ pub fn run(
             }
         }
         RunFormat::Text => {
-            let header = Header {
-                name: &exp.name,
-                seed,
-                profile: exp.profile.name(),
-            };
             let mut text = if quiet {
                 render_summary(&r)
             } else {
-                render(&header, &r)
+                render(&meta, &r)
             };
             text.push_str(&expectations_text(&checks));
             print(&text)
@@ -315,7 +301,7 @@ pub fn sweep(
     if any_failed { FAILED } else { OK }
 }
 
-fn emit_aggregate(agg: &serde_json::Value, format: SweepFormat) -> u8 {
+fn emit_aggregate(agg: &sweep::Aggregate, format: SweepFormat) -> u8 {
     match format {
         SweepFormat::Json => match serde_json::to_string_pretty(agg) {
             Ok(s) => print(&(s + "\n")),

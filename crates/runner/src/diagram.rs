@@ -54,8 +54,9 @@ use layout::{
     Fate, Flight, MARK_BASE, Rows, SEG_BASE, TOP, flights, median_delay, rows, time_formatter,
 };
 
+use crate::report::Meta;
 use crate::svg::{Svg, mono_width};
-use crate::timeline::{Header, seconds};
+use crate::timeline::seconds;
 
 /// How far a segment's label starts from its sender's line: beyond any
 /// arrowhead landing there, so its white ground never hides one.
@@ -295,7 +296,7 @@ impl Page<'_> {
 }
 
 /// The diagram of run `r` as an SVG document.
-pub fn render(h: &Header<'_>, r: &RunResult) -> String {
+pub fn render(h: &Meta<'_>, r: &RunResult) -> String {
     let empty = Vec::new();
     let trace = r.trace.as_deref().unwrap_or(&empty);
     let flights = flights(r, trace);
@@ -343,7 +344,7 @@ pub fn render(h: &Header<'_>, r: &RunResult) -> String {
     svg.finish()
 }
 
-fn header(svg: &mut Svg, h: &Header<'_>, p: &Page<'_>) {
+fn header(svg: &mut Svg, h: &Meta<'_>, p: &Page<'_>) {
     text(
         svg,
         "title",

@@ -1,7 +1,7 @@
 //! `[expect]`: each key becomes one named check with its expected and
 //! actual values (tcpsim SPEC §3).
 
-use tcpsim_net::{ConnReport, End, RunResult, TraceKind};
+use tcpsim_net::{ConnReport, End, HostId, RunResult, TraceKind};
 use tcpsim_tcp::{Duration, Instant, SegmentKind, State};
 
 use crate::experiment::{Expect, Experiment};
@@ -46,12 +46,11 @@ fn path(p: &[State]) -> String {
     format!("[{}]", items.join(", "))
 }
 
-/// Which end of `c` runs on the host named `host`, if any.
-fn end_on(r: &RunResult, c: &ConnReport, host: &str) -> Option<End> {
-    let name = |i: usize| r.host_names.get(i).map(String::as_str);
-    if name(c.workload.client) == Some(host) {
+/// Which end of `c` runs on host `host`, if any.
+fn end_on(c: &ConnReport, host: HostId) -> Option<End> {
+    if c.workload.client == host {
         Some(End::Client)
-    } else if name(c.workload.server) == Some(host) {
+    } else if c.workload.server == host {
         Some(End::Server)
     } else {
         None
@@ -233,7 +232,7 @@ fn run_checks(exp: &Experiment, r: &RunResult, out: &mut Checks) {
         let mut first: Option<&[State]> = None;
         let mut mismatch: Option<&[State]> = None;
         for c in &r.connections {
-            let Some(end) = end_on(r, c, host) else {
+            let Some(end) = end_on(c, *host) else {
                 continue;
             };
             let got = compared_path(want, &c.end(end).path);
@@ -246,7 +245,7 @@ fn run_checks(exp: &Experiment, r: &RunResult, out: &mut Checks) {
         let passed = mismatch.is_none() && !r.connections.is_empty();
         out.push(passed, || {
             (
-                format!("states.{host}"),
+                format!("states.{}", exp.host_name(*host)),
                 path(want),
                 mismatch
                     .or(first)
@@ -258,7 +257,7 @@ fn run_checks(exp: &Experiment, r: &RunResult, out: &mut Checks) {
         let mut first: Option<State> = None;
         let mut mismatch: Option<State> = None;
         for c in &r.connections {
-            let Some(end) = end_on(r, c, host) else {
+            let Some(end) = end_on(c, *host) else {
                 continue;
             };
             let got = c.end(end).state;
@@ -270,7 +269,7 @@ fn run_checks(exp: &Experiment, r: &RunResult, out: &mut Checks) {
         }
         out.push(mismatch.is_none(), || {
             (
-                format!("final_state.{host}"),
+                format!("final_state.{}", exp.host_name(*host)),
                 want.name().into(),
                 mismatch
                     .or(first)

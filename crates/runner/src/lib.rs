@@ -21,6 +21,6 @@ pub mod timeline;
 
 pub use experiment::{
     CloseMode, ConfigError, ConnectionSpec, Distribution, Expect, Experiment, Fault, FaultAction,
-    Host, Link, LinkDirection, Location, Loss, Open, Outcome, SeedRange, Sweep, TcpOverrides,
-    parse, parse_duration, parse_rate, parse_with_overrides,
+    Host, HostId, Link, LinkParams, Location, Loss, OpenMode, Outcome, SeedRange, Sweep,
+    TcpOverrides, parse, parse_duration, parse_rate, parse_with_overrides,
 };

@@ -9,12 +9,15 @@ use tcpsim_net::{AppCall, ConnReport, KindCounts, RunResult, SegmentInfo, TraceK
 use tcpsim_tcp::Instant;
 
 use crate::evaluate::Check;
+use crate::experiment::Experiment;
 use crate::timeline::KIND_ORDER;
 
 /// The report format's version.
 pub const SCHEMA: u32 = 1;
 
-/// What the report says about the experiment besides the run.
+/// What a run's JSON report, text timeline and diagram say about the
+/// experiment besides the run: its header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Meta<'a> {
     /// Experiment name.
     pub name: &'a str,
@@ -22,6 +25,17 @@ pub struct Meta<'a> {
     pub seed: u64,
     /// Profile name.
     pub profile: &'a str,
+}
+
+impl<'a> Meta<'a> {
+    /// The header of a run of `exp` with `seed`.
+    pub fn new(exp: &'a Experiment, seed: u64) -> Meta<'a> {
+        Meta {
+            name: &exp.name,
+            seed,
+            profile: exp.profile.name(),
+        }
+    }
 }
 
 fn ns(t: Instant) -> Value {

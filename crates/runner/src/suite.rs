@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 
 use crate::build::{Keep, build};
 use crate::evaluate::{Check, evaluate};
-use crate::timeline::{Header, render};
+use crate::report::Meta;
+use crate::timeline::render;
 
 /// What became of one file.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -104,14 +105,7 @@ pub fn check_file(path: &Path, bless: bool) -> FileResult {
     };
     let r = sim.run();
     let checks = evaluate(&exp, &r);
-    let text = render(
-        &Header {
-            name: &exp.name,
-            seed: exp.seed,
-            profile: exp.profile.name(),
-        },
-        &r,
-    );
+    let text = render(&Meta::new(&exp, exp.seed), &r);
     let mut why = String::new();
     let failed: Vec<&Check> = checks.iter().filter(|c| !c.passed).collect();
     for c in &failed {

@@ -13,13 +13,20 @@ use std::io::{IsTerminal, Write};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use tcpsim_net::{Blueprint, Outcome, Sim};
 
 use crate::build::{Keep, blueprint};
 use crate::evaluate::{evaluate, passes};
 use crate::experiment::{ConfigError, Experiment, SeedRange};
 use crate::timeline::KIND_ORDER;
+
+mod aggregate;
+
+pub use aggregate::{
+    Aggregate, FailedSeed, Outcomes, PointAggregate, RetransmissionMeans, Stats, aggregate, csv,
+    text,
+};
 
 /// What one connection of one run contributes to a sweep.
 #[derive(Clone, Debug, PartialEq)]
@@ -225,114 +232,6 @@ const BATCH: usize = 64;
 /// The results of a batch of runs, with the position of its first run.
 type Batch = (usize, Vec<Result<RunRecord, String>>);
 
-/// Nearest-rank percentile of sorted values: rank ⌈p·n/100⌉.
-fn nearest_rank(sorted: &[u64], p: u64) -> u64 {
-    let n = sorted.len() as u64;
-    let rank = (p * n).div_ceil(100).max(1);
-    sorted[(rank - 1) as usize]
-}
-
-fn ms(ns: u64) -> f64 {
-    ns as f64 / 1e6
-}
-
-/// Statistics of one time over the runs where it exists.
-fn stats(values: &mut [u64]) -> Value {
-    if values.is_empty() {
-        return Value::Null;
-    }
-    values.sort_unstable();
-    let sum: u128 = values.iter().map(|&v| u128::from(v)).sum();
-    let mean = sum as f64 / values.len() as f64;
-    json!({
-        "p50": ms(nearest_rank(values, 50)),
-        "p90": ms(nearest_rank(values, 90)),
-        "p99": ms(nearest_rank(values, 99)),
-        "max": ms(*values.last().unwrap_or(&0)),
-        "mean": mean / 1e6,
-    })
-}
-
-/// The aggregate of a sweep, as SPEC §4's sweep JSON.
-pub fn aggregate(
-    name: &str,
-    file: &str,
-    records: &[RunRecord],
-    sets: &[(String, String)],
-) -> Value {
-    let mut by_point: Vec<(usize, Vec<&RunRecord>)> = Vec::new();
-    for r in records {
-        match by_point.iter_mut().find(|(p, _)| *p == r.point) {
-            Some((_, v)) => v.push(r),
-            None => by_point.push((r.point, vec![r])),
-        }
-    }
-    by_point.sort_by_key(|(p, _)| *p);
-    let points: Vec<Value> = by_point
-        .iter()
-        .map(|(_, runs)| {
-            let mut params = Map::new();
-            for (k, v) in &runs[0].params {
-                params.insert(k.clone(), Value::String(v.clone()));
-            }
-            let mut outcomes = Map::new();
-            for o in Outcome::ALL {
-                let n = runs
-                    .iter()
-                    .flat_map(|r| &r.conns)
-                    .filter(|c| c.outcome == o)
-                    .count();
-                outcomes.insert(o.name().into(), n.into());
-            }
-            let mut est: Vec<u64> = runs
-                .iter()
-                .flat_map(|r| &r.conns)
-                .filter_map(|c| c.established_ns)
-                .collect();
-            let mut closed: Vec<u64> = runs
-                .iter()
-                .flat_map(|r| &r.conns)
-                .filter_map(|c| c.closed_ns)
-                .collect();
-            let mut rtx = Map::new();
-            for (i, k) in KIND_ORDER.iter().enumerate() {
-                let total: u64 = runs
-                    .iter()
-                    .flat_map(|r| &r.conns)
-                    .map(|c| u64::from(c.retransmissions[i]))
-                    .sum();
-                rtx.insert(k.name().into(), json!(total as f64 / runs.len() as f64));
-            }
-            let failed: Vec<Value> = runs
-                .iter()
-                .filter(|r| !r.failed.is_empty())
-                .map(|r| {
-                    json!({
-                        "seed": r.seed,
-                        "failed": r.failed,
-                        "replay": replay(file, r.seed, sets, &r.params),
-                    })
-                })
-                .collect();
-            json!({
-                "params": params,
-                "runs": runs.len(),
-                "outcomes": outcomes,
-                "established_ms": stats(&mut est),
-                "closed_ms": stats(&mut closed),
-                "retransmissions": rtx,
-                "failed_seeds": failed,
-            })
-        })
-        .collect();
-    json!({
-        "experiment": name,
-        "schema": crate::report::SCHEMA,
-        "runs": records.len(),
-        "points": points,
-    })
-}
-
 /// The command that replays one run.
 pub fn replay(
     file: &str,
@@ -345,124 +244,6 @@ pub fn replay(
         cmd.push_str(&format!(" --set {k}={v}"));
     }
     cmd
-}
-
-fn fmt_ms(v: &Value, key: &str) -> String {
-    v.get(key)
-        .and_then(Value::as_f64)
-        .map_or_else(|| "-".to_string(), |x| format!("{x:.3}"))
-}
-
-/// A grid point's values as `PATH=VALUE` strings, in grid order.
-fn params_of(point: &Value) -> Vec<String> {
-    point["params"]
-        .as_object()
-        .into_iter()
-        .flatten()
-        .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
-        .collect()
-}
-
-/// The aggregate as a text table.
-pub fn text(agg: &Value) -> String {
-    let mut out = String::new();
-    let name = agg["experiment"].as_str().unwrap_or("");
-    out.push_str(&format!("# sweep of {name}: {} runs\n", agg["runs"]));
-    for p in agg["points"].as_array().into_iter().flatten() {
-        let params = params_of(p);
-        let label = if params.is_empty() {
-            "(no grid)".to_string()
-        } else {
-            params.join(" ")
-        };
-        out.push_str(&format!("\n{label}: {} runs\n", p["runs"]));
-        let outcomes: Vec<String> = p["outcomes"]
-            .as_object()
-            .into_iter()
-            .flatten()
-            .filter(|(_, n)| n.as_u64() != Some(0))
-            .map(|(k, n)| format!("{k} {n}"))
-            .collect();
-        out.push_str(&format!("  outcomes: {}\n", outcomes.join(", ")));
-        out.push_str("  ms            p50       p90       p99       max      mean\n");
-        for (label, key) in [("established", "established_ms"), ("closed", "closed_ms")] {
-            let s = &p[key];
-            out.push_str(&format!(
-                "  {label:<11} {:>9} {:>9} {:>9} {:>9} {:>9}\n",
-                fmt_ms(s, "p50"),
-                fmt_ms(s, "p90"),
-                fmt_ms(s, "p99"),
-                fmt_ms(s, "max"),
-                fmt_ms(s, "mean")
-            ));
-        }
-        let rtx: Vec<String> = p["retransmissions"]
-            .as_object()
-            .into_iter()
-            .flatten()
-            .map(|(k, v)| format!("{k} {:.3}", v.as_f64().unwrap_or(0.0)))
-            .collect();
-        out.push_str(&format!("  retransmissions per run: {}\n", rtx.join(", ")));
-        let failed = p["failed_seeds"].as_array().map_or(0, Vec::len);
-        if failed > 0 {
-            out.push_str(&format!("  {failed} runs failed expectations:\n"));
-            for f in p["failed_seeds"].as_array().into_iter().flatten().take(20) {
-                out.push_str(&format!(
-                    "    seed {}: {}\n      {}\n",
-                    f["seed"],
-                    f["failed"]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .filter_map(Value::as_str)
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                    f["replay"].as_str().unwrap_or("")
-                ));
-            }
-        }
-    }
-    out
-}
-
-/// The aggregate as CSV: one row per grid point.
-pub fn csv(agg: &Value) -> String {
-    let mut out = String::from("params,runs");
-    for o in Outcome::ALL {
-        out.push_str(&format!(",{}", o.name()));
-    }
-    for key in ["established_ms", "closed_ms"] {
-        for s in ["p50", "p90", "p99", "max", "mean"] {
-            out.push_str(&format!(",{key}_{s}"));
-        }
-    }
-    for k in KIND_ORDER {
-        out.push_str(&format!(",rtx_{}", k.name()));
-    }
-    out.push_str(",failed_runs\n");
-    for p in agg["points"].as_array().into_iter().flatten() {
-        let params = params_of(p);
-        out.push_str(&format!("\"{}\",{}", params.join(" "), p["runs"]));
-        for o in Outcome::ALL {
-            out.push_str(&format!(",{}", p["outcomes"][o.name()]));
-        }
-        for key in ["established_ms", "closed_ms"] {
-            for s in ["p50", "p90", "p99", "max", "mean"] {
-                out.push_str(&format!(
-                    ",{}",
-                    p[key].get(s).map_or(String::new(), Value::to_string)
-                ));
-            }
-        }
-        for k in KIND_ORDER {
-            out.push_str(&format!(",{}", p["retransmissions"][k.name()]));
-        }
-        out.push_str(&format!(
-            ",{}\n",
-            p["failed_seeds"].as_array().map_or(0, Vec::len)
-        ));
-    }
-    out
 }
 
 // ----- shard lines -----
@@ -573,21 +354,4 @@ pub fn from_line(line: &str) -> Result<Line, String> {
                 .collect(),
         },
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn nearest_rank_percentiles() {
-        // n = 10: p50 → rank 5, p90 → rank 9, p99 → rank ⌈9.9⌉ = 10.
-        let v: Vec<u64> = (1..=10).collect();
-        assert_eq!(nearest_rank(&v, 50), 5);
-        assert_eq!(nearest_rank(&v, 90), 9);
-        assert_eq!(nearest_rank(&v, 99), 10);
-        // n = 1: every percentile is the one value.
-        assert_eq!(nearest_rank(&[7], 50), 7);
-        assert_eq!(nearest_rank(&[7], 99), 7);
-    }
 }

@@ -13,15 +13,7 @@ use std::net::SocketAddrV4;
 use tcpsim_net::{AppCall, ConnReport, RunResult, SegmentInfo, TraceKind};
 use tcpsim_tcp::{Flags, Instant, SegmentKind};
 
-/// What the timeline needs besides the run.
-pub struct Header<'a> {
-    /// Experiment name.
-    pub name: &'a str,
-    /// Seed of the run.
-    pub seed: u64,
-    /// Profile name.
-    pub profile: &'a str,
-}
+use crate::report::Meta;
 
 /// Seconds with nine decimals: `1.050000000`.
 pub fn seconds(t: Instant) -> String {
@@ -81,7 +73,7 @@ fn conn_tag(conn: Option<u32>) -> String {
 }
 
 /// The timeline and summary as text.
-pub fn render(h: &Header<'_>, r: &RunResult) -> String {
+pub fn render(h: &Meta<'_>, r: &RunResult) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "# {} - seed {}, profile {}", h.name, h.seed, h.profile);
     let width = r

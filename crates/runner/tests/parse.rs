@@ -7,9 +7,9 @@ use std::net::Ipv4Addr;
 
 use proptest::prelude::*;
 use tcpsim_runner::{
-    CloseMode, ConfigError, Distribution, Expect, Experiment, Fault, FaultAction, Host, Link,
-    LinkDirection, Location, Loss, Open, Outcome, SeedRange, TcpOverrides, parse, parse_duration,
-    parse_rate, parse_with_overrides,
+    CloseMode, ConfigError, Distribution, Expect, Experiment, Fault, FaultAction, Host, HostId,
+    Link, LinkParams, Location, Loss, OpenMode, Outcome, SeedRange, TcpOverrides, parse,
+    parse_duration, parse_rate, parse_with_overrides,
 };
 use tcpsim_tcp::{
     AbortReset, AckOfFin, Config, DuplicateSyn, Duration, IsnMode, Profile, RetransmissionRtt,
@@ -110,7 +110,10 @@ fn sets(list: &[(&str, &str)]) -> Vec<(String, String)> {
 #[test]
 fn spec_example_parses_to_the_values_it_states() {
     let e = parse(SPEC_EXAMPLE, "configs/lost-syn.toml").unwrap();
-    let link_direction = LinkDirection {
+    // Hosts are referred to by id: their index in [[hosts]].
+    const CLIENT: HostId = 0;
+    const SERVER: HostId = 1;
+    let link_direction = LinkParams {
         delay: ms(50),
         jitter: Duration::ZERO,
         distribution: Distribution::Uniform,
@@ -151,26 +154,26 @@ fn spec_example_parses_to_the_values_it_states() {
             },
         ],
         links: vec![Link {
-            a: "client".into(),
-            b: "server".into(),
+            a: CLIENT,
+            b: SERVER,
             a_to_b: link_direction.clone(),
             b_to_a: link_direction,
         }],
         faults: vec![Fault {
             action: FaultAction::Drop,
-            from: Some("client".into()),
-            to: Some("server".into()),
+            from: Some(CLIENT),
+            to: Some(SERVER),
             segment: vec![SegmentKind::Syn],
             nth: Some(vec![1]),
             start: None,
             end: None,
         }],
         connections: vec![tcpsim_runner::ConnectionSpec {
-            client: "client".into(),
-            server: "server".into(),
+            client: CLIENT,
+            server: SERVER,
             port: 80,
             open_at: Duration::ZERO,
-            open: Open::Active,
+            open: OpenMode::Active,
             client_port: None,
             client_sends: 0,
             server_sends: 0,
@@ -193,7 +196,7 @@ fn spec_example_parses_to_the_values_it_states() {
             retransmit_at: vec![(SegmentKind::Syn, vec![secs(1), secs(3)])],
             tolerance: ms(1),
             states: vec![(
-                "client".into(),
+                CLIENT,
                 vec![
                     State::SynSent,
                     State::Established,
@@ -203,10 +206,7 @@ fn spec_example_parses_to_the_values_it_states() {
                     State::Closed,
                 ],
             )],
-            final_state: vec![
-                ("client".into(), State::Closed),
-                ("server".into(), State::Closed),
-            ],
+            final_state: vec![(CLIENT, State::Closed), (SERVER, State::Closed)],
         },
         sweep: Some(tcpsim_runner::Sweep {
             seeds: SeedRange::inclusive(1, 1000).unwrap(),
@@ -270,10 +270,10 @@ fn defaults_follow_spec() {
          [[connections]]\nclient = \"client\"\nserver = \"server\"\nport = 80\n"
     );
     let e = parse(&src, "x.toml").unwrap();
-    assert_eq!(e.links[0].a_to_b, LinkDirection::default());
+    assert_eq!(e.links[0].a_to_b, LinkParams::default());
     assert_eq!(
-        LinkDirection::default(),
-        LinkDirection {
+        LinkParams::default(),
+        LinkParams {
             delay: Duration::ZERO,
             jitter: Duration::ZERO,
             distribution: Distribution::Uniform,
@@ -287,11 +287,11 @@ fn defaults_follow_spec() {
         }
     );
     let f = &e.faults[0];
-    assert_eq!((f.from.as_deref(), f.to.as_deref()), (None, None));
+    assert_eq!((f.from, f.to), (None, None));
     assert_eq!(f.segment, SegmentKind::ALL.to_vec());
     assert_eq!((f.nth.as_ref(), f.start, f.end), (None, None, None));
     let c = &e.connections[0];
-    assert_eq!(c.open, Open::Active);
+    assert_eq!(c.open, OpenMode::Active);
     assert_eq!(c.close, CloseMode::ClientFirst);
     assert_eq!(
         (c.count, c.interval, c.open_at),
@@ -390,22 +390,25 @@ interval = "1ms"
     assert_eq!(e.host_config(&e.hosts[0]).time_wait, secs(60));
 
     let f = &e.faults[0];
-    assert_eq!(f.action, FaultAction::Delay { extra: ms(300) });
+    assert_eq!(f.action, FaultAction::Delay(ms(300)));
     // Classification order, no repeats.
     assert_eq!(f.segment, vec![SegmentKind::Syn, SegmentKind::Data]);
     assert_eq!(f.nth, Some(vec![1, 3]));
     assert_eq!((f.start, f.end), (Some(secs(2)), Some(secs(4))));
     let p = &e.faults[1];
     assert_eq!(p.action, FaultAction::Partition);
-    assert_eq!((p.from.as_deref(), p.to.as_deref()), (Some("client"), None));
+    assert_eq!((p.from, p.to), (e.host_id("client"), None));
     assert_eq!((p.start, p.end), (Some(secs(1)), None));
 
     let c = &e.connections[0];
     assert_eq!(
-        (c.client.as_str(), c.server.as_str(), c.port),
+        (e.host_name(c.client), e.host_name(c.server), c.port),
         ("third", "client", 7)
     );
-    assert_eq!((c.open, c.client_port), (Open::Simultaneous, Some(40000)));
+    assert_eq!(
+        (c.open, c.client_port),
+        (OpenMode::Simultaneous, Some(40000))
+    );
     assert_eq!((c.client_sends, c.server_sends), (100_000, 5));
     assert_eq!(
         (c.close, c.close_at),
@@ -546,8 +549,9 @@ queue = 5
     );
     assert_eq!(l.b_to_a.rate_bps, None);
     assert_eq!(l.b_to_a.queue, 5);
-    assert_eq!(e.link("server", "client"), Some(l));
-    assert_eq!(l.from("server"), Some(&l.b_to_a));
+    let (client, server) = (e.host_id("client").unwrap(), e.host_id("server").unwrap());
+    assert_eq!(e.link(server, client), Some(l));
+    assert_eq!(l.from(server), Some(&l.b_to_a));
 }
 
 #[test]
@@ -715,6 +719,157 @@ fn a_set_can_break_a_reference_in_the_file() {
     let err = parse_with_overrides(&src, "x.toml", &sets(&[("hosts.1.name", "srv")])).unwrap_err();
     assert_eq!((err.line(), err.column()), (Some(11), Some(5)));
     assert!(err.message().contains("unknown host \"server\""), "{err}");
+}
+
+/// Every file the tests below change: two hosts listed server first, so a
+/// host's id (its index in `[[hosts]]`) is not the order it is named in.
+const REFERENCES: &str = r#"[[hosts]]
+name = "server"
+addr = "10.0.0.2"
+listen = [80]
+
+[[hosts]]
+name = "client"
+addr = "10.0.0.1"
+
+[[links]]
+a = "client"
+b = "server"
+
+[[faults]]
+action = "drop"
+from = "client"
+to = "server"
+
+[[connections]]
+client = "client"
+server = "server"
+port = 80
+
+[expect]
+final_state = { server = "CLOSED" }
+"#;
+
+#[test]
+fn host_references_are_resolved_to_ids_once() {
+    let e = parse(REFERENCES, "x.toml").unwrap();
+    let (server, client) = (0, 1);
+    assert_eq!((e.links[0].a, e.links[0].b), (client, server));
+    assert_eq!(
+        (e.faults[0].from, e.faults[0].to),
+        (Some(client), Some(server))
+    );
+    let c = &e.connections[0];
+    assert_eq!((c.client, c.server), (client, server));
+    assert_eq!(e.expect.final_state, vec![(server, State::Closed)]);
+    // The workloads the engine runs use the same ids: no name is looked
+    // up after parsing, so none can be missing (formerly an unknown name
+    // became host 0).
+    let w = &tcpsim_runner::build::workloads(&e)[0];
+    assert_eq!((w.client, w.server), (client, server));
+}
+
+#[test]
+fn a_set_cannot_point_a_reference_at_an_unknown_host() {
+    // Each override goes through the same resolution as the file, with
+    // the error located at the --set.
+    for (path, display) in [
+        (
+            "links.0.a",
+            "--set links.0.a=nobody: links.0.a: unknown host \"nobody\": expected one of \"server\", \"client\"",
+        ),
+        (
+            "links.0.b",
+            "--set links.0.b=nobody: links.0.b: unknown host \"nobody\": expected one of \"server\", \"client\"",
+        ),
+        (
+            "faults.0.from",
+            "--set faults.0.from=nobody: faults.0.from: unknown host \"nobody\": expected one of \"server\", \"client\"",
+        ),
+        (
+            "faults.0.to",
+            "--set faults.0.to=nobody: faults.0.to: unknown host \"nobody\": expected one of \"server\", \"client\"",
+        ),
+        (
+            "connections.0.client",
+            "--set connections.0.client=nobody: connections.0.client: unknown host \"nobody\": expected one of \"server\", \"client\"",
+        ),
+        (
+            "connections.0.server",
+            "--set connections.0.server=nobody: connections.0.server: unknown host \"nobody\": expected one of \"server\", \"client\"",
+        ),
+    ] {
+        bad_set(REFERENCES, &[(path, "nobody")], display);
+    }
+    // Renaming a host leaves the file's references to it dangling: the
+    // first is an error at the file's text (links.0.a, line 11), not a
+    // run against some other host.
+    let err = parse_with_overrides(REFERENCES, "x.toml", &sets(&[("hosts.1.name", "renamed")]))
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "x.toml:11:5: links.0.a: unknown host \"client\": expected one of \"server\", \"renamed\""
+    );
+    // Without the link and the fault, the connection is the first to break.
+    let no_link = REFERENCES.replace("[[links]]\na = \"client\"\nb = \"server\"\n", "");
+    let no_link = no_link.replace(
+        "[[faults]]\naction = \"drop\"\nfrom = \"client\"\nto = \"server\"\n",
+        "",
+    );
+    let err = parse_with_overrides(&no_link, "x.toml", &sets(&[("hosts.1.name", "renamed")]))
+        .unwrap_err();
+    assert_eq!(err.key(), Some("connections.0.client"), "{err}");
+    assert!(
+        err.message().starts_with("unknown host \"client\""),
+        "{err}"
+    );
+    // And `[expect]`'s host keys too.
+    let err = parse_with_overrides(
+        REFERENCES,
+        "x.toml",
+        &sets(&[
+            ("hosts.0.name", "srv"),
+            ("links.0.b", "srv"),
+            ("faults.0.to", "srv"),
+            ("connections.0.server", "srv"),
+        ]),
+    )
+    .unwrap_err();
+    assert_eq!(err.key(), Some("expect.final_state.server"), "{err}");
+    assert!(
+        err.message().starts_with("unknown host \"server\""),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_grid_point_cannot_point_a_reference_at_an_unknown_host() {
+    // Every grid value is resolved when the file is read, so a sweep
+    // never builds a point with a host that does not exist. The error is
+    // at the grid's value: `grid = { ` 9 + the path 22 + ` = [` 4 +
+    // `"server", ` 10 = 45.
+    let src = format!(
+        "{REFERENCES}\n[sweep]\ngrid = {{ \"connections.0.server\" = [\"server\", \"nobody\"] }}\n"
+    );
+    let err = parse(&src, "x.toml").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "x.toml:28:46: connections.0.server: unknown host \"nobody\": expected one of \"server\", \"client\""
+    );
+}
+
+#[test]
+fn a_hand_built_experiment_with_an_unknown_host_id_does_not_build() {
+    // The model's fields are public: an id that is no host's is the
+    // engine's build error, not a run against host 0.
+    let mut e = parse(REFERENCES, "x.toml").unwrap();
+    e.connections[0].server = 7;
+    let err = tcpsim_runner::build::blueprint(&e, tcpsim_runner::build::Keep::ALL).unwrap_err();
+    assert_eq!(err.to_string(), "unknown host #7");
+    let mut e = parse(REFERENCES, "x.toml").unwrap();
+    e.links[0].b = 2;
+    let err = tcpsim_runner::build::blueprint(&e, tcpsim_runner::build::Keep::ALL).unwrap_err();
+    assert_eq!(err.to_string(), "unknown host #2");
 }
 
 #[test]

@@ -8,8 +8,8 @@
 use roxmltree::{Document, Node};
 use tcpsim_net::{Outcome, RunResult, TraceKind};
 use tcpsim_runner::build::{Keep, build};
+use tcpsim_runner::report::Meta;
 use tcpsim_runner::sweep::{ConnSample, Plan, RunRecord};
-use tcpsim_runner::timeline::Header;
 use tcpsim_runner::{commands, diagram, parse, plot};
 
 /// Two hosts 50 ms apart (RTT 100 ms), rfc profile, one connection that
@@ -55,7 +55,7 @@ fn run(source: &str) -> RunResult {
 }
 
 fn draw(r: &RunResult) -> String {
-    let h = Header {
+    let h = Meta {
         name: "pictures",
         seed: 1,
         profile: "rfc",

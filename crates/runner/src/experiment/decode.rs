@@ -12,8 +12,8 @@ use super::limits::{
     MAX_CONNECTIONS, MAX_FAULTS, MAX_HOSTS, MAX_LINKS, MAX_SEND_BYTES, MAX_TOTAL_SEND_BYTES, pretty,
 };
 use super::model::{
-    CloseMode, ConnectionSpec, Distribution, Experiment, Fault, FaultAction, Host, Link,
-    LinkDirection, Loss, Open,
+    CloseMode, ConnectionSpec, Distribution, Experiment, Fault, FaultAction, Host, HostId, Link,
+    LinkParams, Loss, OpenMode,
 };
 use super::reader::{Ctx, Field, Tbl};
 use super::tcp;
@@ -198,23 +198,24 @@ fn connections(f: &Field<'_>, hosts: &[Host]) -> Result<Vec<ConnectionSpec>, Con
     Ok(specs)
 }
 
-/// A reference to a host by name.
-pub(crate) fn host_name(f: &Field<'_>, hosts: &[Host]) -> Result<String, ConfigError> {
+/// A reference to a host by name, resolved to the host's id.
+pub(crate) fn host_id(f: &Field<'_>, hosts: &[Host]) -> Result<HostId, ConfigError> {
     let name = f.str("a host name")?;
-    check_host(f, name, hosts, false)?;
-    Ok(name.to_owned())
+    resolve_host(f, name, hosts, false)
 }
 
-/// Checks that `name` (read from `f`, its value or, if `at_key`, its key)
-/// is a host.
-pub(crate) fn check_host(
+/// The id of the host called `name` (read from `f`, its value or, if
+/// `at_key`, its key), or the located error for an unknown host. Every
+/// reference to a host is resolved here, once, so what comes after the
+/// decoder never meets a host name it cannot find.
+pub(crate) fn resolve_host(
     f: &Field<'_>,
     name: &str,
     hosts: &[Host],
     at_key: bool,
-) -> Result<(), ConfigError> {
-    if hosts.iter().any(|h| h.name == name) {
-        return Ok(());
+) -> Result<HostId, ConfigError> {
+    if let Some(id) = hosts.iter().position(|h| h.name == name) {
+        return Ok(id);
     }
     let known = hosts
         .iter()
@@ -383,9 +384,9 @@ impl Partial {
     }
 
     /// `self` over `below`, with netem's defaults for what neither sets.
-    fn resolve(&self, below: &Partial) -> LinkDirection {
-        let d = LinkDirection::default();
-        LinkDirection {
+    fn resolve(&self, below: &Partial) -> LinkParams {
+        let d = LinkParams::default();
+        LinkParams {
             delay: self.delay.or(below.delay).unwrap_or(d.delay),
             jitter: self.jitter.or(below.jitter).unwrap_or(d.jitter),
             distribution: self
@@ -436,15 +437,16 @@ fn links(field: &Field<'_>, hosts: &[Host]) -> Result<Vec<Link>, ConfigError> {
     at_most(&tables, MAX_LINKS, "links", "[[links]] tables")?;
     for t in tables {
         t.deny_unknown(LINK_KEYS)?;
-        let a = host_name(
+        let a = host_id(
             &t.require("a", "the host at one end, like a = \"client\"")?,
             hosts,
         )?;
         let b_f = t.require("b", "the host at the other end, like b = \"server\"")?;
-        let b = host_name(&b_f, hosts)?;
+        let b = host_id(&b_f, hosts)?;
+        let (a_name, b_name) = (&hosts[a].name, &hosts[b].name);
         if a == b {
             return Err(b_f.error(format!(
-                "a link from {a:?} to itself: expected a host other than a = {a:?}"
+                "a link from {a_name:?} to itself: expected a host other than a = {a_name:?}"
             )));
         }
         if let Some(i) = links
@@ -452,11 +454,11 @@ fn links(field: &Field<'_>, hosts: &[Host]) -> Result<Vec<Link>, ConfigError> {
             .position(|l| (l.a == a && l.b == b) || (l.a == b && l.b == a))
         {
             return Err(b_f.error(format!(
-                "a second link between {a:?} and {b:?}: expected at most one link per pair of hosts (the first is links.{i})"
+                "a second link between {a_name:?} and {b_name:?}: expected at most one link per pair of hosts (the first is links.{i})"
             )));
         }
         let both = Partial::read(&t)?;
-        let direction = |key: &str| -> Result<LinkDirection, ConfigError> {
+        let direction = |key: &str| -> Result<LinkParams, ConfigError> {
             match t.get(key) {
                 Some(f) => {
                     let d = f.table()?;
@@ -504,62 +506,46 @@ fn fault(t: &Tbl<'_>, hosts: &[Host]) -> Result<Fault, ConfigError> {
     t.deny_unknown(&[
         "action", "from", "to", "segment", "nth", "start", "end", "extra",
     ])?;
-    #[derive(Clone, Copy, PartialEq)]
-    enum Kind {
-        Drop,
-        Delay,
-        Duplicate,
-        Corrupt,
-        Partition,
+    let action_f = t.require(
+        "action",
+        "action = \"drop\" | \"delay\" | \"duplicate\" | \"corrupt\" | \"partition\"",
+    )?;
+    let mut action = action_f.choice(&[
+        ("drop", FaultAction::Drop),
+        // The delay's `extra` is read next.
+        ("delay", FaultAction::Delay(Duration::ZERO)),
+        ("duplicate", FaultAction::Duplicate),
+        ("corrupt", FaultAction::Corrupt),
+        ("partition", FaultAction::Partition),
+    ])?;
+    if let FaultAction::Delay(extra) = &mut action {
+        *extra = t
+            .require(
+                "extra",
+                "extra = a duration like \"300ms\" for action = \"delay\"",
+            )?
+            .positive_duration()?;
+    } else if let Some(f) = t.get("extra") {
+        return Err(f.key_error(format!(
+            "`extra` applies only to action = \"delay\": expected no extra with action = {:?}",
+            action_f.str("an action")?
+        )));
     }
-    let kind = t
-        .require(
-            "action",
-            "action = \"drop\" | \"delay\" | \"duplicate\" | \"corrupt\" | \"partition\"",
-        )?
-        .choice(&[
-            ("drop", Kind::Drop),
-            ("delay", Kind::Delay),
-            ("duplicate", Kind::Duplicate),
-            ("corrupt", Kind::Corrupt),
-            ("partition", Kind::Partition),
-        ])?;
-    let action = match kind {
-        Kind::Drop => FaultAction::Drop,
-        Kind::Delay => FaultAction::Delay {
-            extra: t
-                .require(
-                    "extra",
-                    "extra = a duration like \"300ms\" for action = \"delay\"",
-                )?
-                .positive_duration()?,
-        },
-        Kind::Duplicate => FaultAction::Duplicate,
-        Kind::Corrupt => FaultAction::Corrupt,
-        Kind::Partition => FaultAction::Partition,
-    };
-    if kind != Kind::Delay {
-        if let Some(f) = t.get("extra") {
-            return Err(f.key_error(format!(
-                "`extra` applies only to action = \"delay\": expected no extra with action = {:?}",
-                action.name()
-            )));
-        }
-    }
-    let from = t.opt("from", |f| host_name(f, hosts))?;
+    let from = t.opt("from", |f| host_id(f, hosts))?;
     let to = match t.get("to") {
         Some(f) => {
-            let to = host_name(&f, hosts)?;
-            if from.as_deref() == Some(to.as_str()) {
+            let to = host_id(&f, hosts)?;
+            if from == Some(to) {
                 return Err(f.error(format!(
-                    "from and to are both {to:?}: expected a host other than from"
+                    "from and to are both {:?}: expected a host other than from",
+                    hosts[to].name
                 )));
             }
             Some(to)
         }
         None => None,
     };
-    if kind == Kind::Partition {
+    if action == FaultAction::Partition {
         for key in ["segment", "nth"] {
             if let Some(f) = t.get(key) {
                 return Err(f.key_error(format!(
@@ -649,7 +635,7 @@ fn connection(t: &Tbl<'_>, hosts: &[Host]) -> Result<ConnectionSpec, ConfigError
         "count",
         "interval",
     ])?;
-    let client = host_name(
+    let client = host_id(
         &t.require(
             "client",
             "the host that does the active open, like client = \"client\"",
@@ -660,10 +646,11 @@ fn connection(t: &Tbl<'_>, hosts: &[Host]) -> Result<ConnectionSpec, ConfigError
         "server",
         "the host it connects to, like server = \"server\"",
     )?;
-    let server = host_name(&server_f, hosts)?;
+    let server = host_id(&server_f, hosts)?;
     if client == server {
         return Err(server_f.error(format!(
-            "client and server are both {server:?}: expected a server other than the client"
+            "client and server are both {:?}: expected a server other than the client",
+            hosts[server].name
         )));
     }
     const PORT: &str = "a port between 1 and 65535";
@@ -674,13 +661,13 @@ fn connection(t: &Tbl<'_>, hosts: &[Host]) -> Result<ConnectionSpec, ConfigError
     let open_f = t.get("open");
     let open = match &open_f {
         Some(f) => f.choice(&[
-            ("active", Open::Active),
-            ("simultaneous", Open::Simultaneous),
+            ("active", OpenMode::Active),
+            ("simultaneous", OpenMode::Simultaneous),
         ])?,
-        None => Open::Active,
+        None => OpenMode::Active,
     };
     let client_port = t.opt("client_port", |f| f.int::<u16>(1, 65535, PORT))?;
-    if let (Open::Simultaneous, None, Some(f)) = (open, client_port, &open_f) {
+    if let (OpenMode::Simultaneous, None, Some(f)) = (open, client_port, &open_f) {
         return Err(f.error(
             "open = \"simultaneous\" needs client_port: expected a client_port = N beside it (the port the server connects to)",
         ));

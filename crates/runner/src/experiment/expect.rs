@@ -3,10 +3,10 @@
 
 use tcpsim_tcp::{Duration, SegmentKind, State};
 
-use super::decode::check_host;
+use super::decode::resolve_host;
 use super::error::ConfigError;
 use super::limits::{MAX_GRID_POINTS, MAX_SWEEP_RUNS, pretty};
-use super::model::{Expect, Host, Outcome, Sweep};
+use super::model::{Expect, Host, HostId, Outcome, Sweep};
 use super::reader::{Field, Tbl};
 use super::tree::Value;
 use super::units::SeedRange;
@@ -83,17 +83,17 @@ fn by_kind<T>(
     Ok(out)
 }
 
-/// A table keyed by host name, in file order.
+/// A table keyed by host name, in file order, with each host resolved to its id.
 fn by_host<T>(
     f: &Field<'_>,
     hosts: &[Host],
     read: impl Fn(&Field<'_>) -> Result<T, ConfigError>,
-) -> Result<Vec<(String, T)>, ConfigError> {
+) -> Result<Vec<(HostId, T)>, ConfigError> {
     let t: Tbl<'_> = f.table()?;
     let mut out = Vec::new();
     for field in t.fields() {
-        check_host(&field, field.key, hosts, true)?;
-        out.push((field.key.to_owned(), read(&field)?));
+        let host = resolve_host(&field, field.key, hosts, true)?;
+        out.push((host, read(&field)?));
     }
     Ok(out)
 }

@@ -29,8 +29,8 @@ mod units;
 
 pub use error::{ConfigError, Location};
 pub use model::{
-    CloseMode, ConnectionSpec, Distribution, Expect, Experiment, Fault, FaultAction, Host, Link,
-    LinkDirection, Loss, Open, Outcome, Sweep,
+    CloseMode, ConnectionSpec, Distribution, Expect, Experiment, Fault, FaultAction, Host, HostId,
+    Link, LinkParams, Loss, OpenMode, Outcome, Sweep,
 };
 pub use tcp::TcpOverrides;
 pub use units::{SeedRange, parse_duration, parse_rate};

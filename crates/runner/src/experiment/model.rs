@@ -1,6 +1,8 @@
 //! The experiment as plain Rust values (tcpsim SPEC §3), already checked:
-//! every host a link, fault, connection or expectation names exists, every
-//! probability is in `[0, 1]`, every port is in `1..=65535`, and so on.
+//! every host a link, fault, connection or expectation names exists and is
+//! held as its [`HostId`] (its index in [`Experiment::hosts`], as the engine
+//! numbers hosts), every probability is in `[0, 1]`, every port is in
+//! `1..=65535`, and so on.
 
 use std::net::Ipv4Addr;
 
@@ -9,14 +11,14 @@ use tcpsim_tcp::{Config, Duration, Profile, SegmentKind, State};
 use super::tcp::TcpOverrides;
 
 use super::units::SeedRange;
-/// One direction of a link: delay, jitter, loss, duplication, corruption,
-/// reordering, rate and queue (the engine's [`tcpsim_net::LinkParams`]).
-pub use tcpsim_net::LinkParams as LinkDirection;
-/// `open`: active or simultaneous (the engine's [`tcpsim_net::OpenMode`]).
-pub use tcpsim_net::OpenMode as Open;
-/// The link, workload and outcome types are the engine's own, so an
-/// experiment file describes exactly what the engine runs.
-pub use tcpsim_net::{CloseMode, Distribution, Loss, Outcome};
+/// The link, fault, workload and outcome types are the engine's own, under
+/// the engine's names, so an experiment file describes exactly what the
+/// engine runs: a link direction is a [`LinkParams`], `open` an
+/// [`OpenMode`], a fault's `action` (with `extra` for `delay`) a
+/// [`FaultAction`].
+pub use tcpsim_net::{
+    CloseMode, Distribution, FaultAction, HostId, LinkParams, Loss, OpenMode, Outcome,
+};
 
 /// One experiment file, validated and with every default filled in.
 #[derive(Clone, Debug, PartialEq)]
@@ -33,7 +35,8 @@ pub struct Experiment {
     pub profile: Profile,
     /// `[tcp]`: overrides of the profile for every host.
     pub tcp: TcpOverrides,
-    /// `[[hosts]]`, in file order (at least one).
+    /// `[[hosts]]`, in file order (at least one); a host's [`HostId`] is
+    /// its index here.
     pub hosts: Vec<Host>,
     /// `[[links]]`, in file order; at most one per pair of hosts.
     pub links: Vec<Link>,
@@ -53,6 +56,17 @@ impl Experiment {
         self.hosts.iter().find(|h| h.name == name)
     }
 
+    /// The id of the host called `name`.
+    pub fn host_id(&self, name: &str) -> Option<HostId> {
+        self.hosts.iter().position(|h| h.name == name)
+    }
+
+    /// The name of host `id` (`"?"` for an id with no host, which a
+    /// checked experiment does not hold).
+    pub fn host_name(&self, id: HostId) -> &str {
+        self.hosts.get(id).map_or("?", |h| h.name.as_str())
+    }
+
     /// The TCP configuration of `host`: the profile's defaults, then the
     /// experiment's `[tcp]`, then the host's `tcp` (see [`TcpOverrides::config`]).
     pub fn host_config(&self, host: &Host) -> Config {
@@ -60,7 +74,7 @@ impl Experiment {
     }
 
     /// The link between hosts `a` and `b`, in either order.
-    pub fn link(&self, a: &str, b: &str) -> Option<&Link> {
+    pub fn link(&self, a: HostId, b: HostId) -> Option<&Link> {
         self.links
             .iter()
             .find(|l| (l.a == a && l.b == b) || (l.a == b && l.b == a))
@@ -86,19 +100,19 @@ pub struct Host {
 /// A `[[links]]` entry: a duplex link between two hosts.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Link {
-    /// `a`: one end (a host name).
-    pub a: String,
+    /// `a`: one end.
+    pub a: HostId,
     /// `b`: the other end (a different host).
-    pub b: String,
+    pub b: HostId,
     /// The direction from `a` to `b`: the link's settings overridden by `[links.a_to_b]`.
-    pub a_to_b: LinkDirection,
+    pub a_to_b: LinkParams,
     /// The direction from `b` to `a`: the link's settings overridden by `[links.b_to_a]`.
-    pub b_to_a: LinkDirection,
+    pub b_to_a: LinkParams,
 }
 
 impl Link {
     /// The direction that carries packets sent by host `from`.
-    pub fn from(&self, from: &str) -> Option<&LinkDirection> {
+    pub fn from(&self, from: HostId) -> Option<&LinkParams> {
         if from == self.a {
             Some(&self.a_to_b)
         } else if from == self.b {
@@ -115,9 +129,9 @@ pub struct Fault {
     /// `action` (with `extra` for `delay`).
     pub action: FaultAction,
     /// `from`: the sending host; `None` for both directions.
-    pub from: Option<String>,
+    pub from: Option<HostId>,
     /// `to`: the receiving host; `None` for both directions.
-    pub to: Option<String>,
+    pub to: Option<HostId>,
     /// `segment`: the kinds the rule matches, in classification order
     /// without repeats; `"ANY"` or no `segment` key gives every kind, and
     /// so does `partition`, which cuts everything.
@@ -138,51 +152,19 @@ impl Fault {
     }
 }
 
-/// What a fault does to the segments it matches.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum FaultAction {
-    /// `"drop"`: the segment is lost.
-    Drop,
-    /// `"delay"`: the segment is held back `extra` longer than the link's delay.
-    Delay {
-        /// `extra`: the additional delay (required).
-        extra: Duration,
-    },
-    /// `"duplicate"`: the segment is sent twice.
-    Duplicate,
-    /// `"corrupt"`: one bit of the segment is flipped.
-    Corrupt,
-    /// `"partition"`: the link (in the `from`/`to` direction, or both)
-    /// carries nothing between `start` and `end`.
-    Partition,
-}
-
-impl FaultAction {
-    /// The name used in experiment files.
-    pub const fn name(self) -> &'static str {
-        match self {
-            FaultAction::Drop => "drop",
-            FaultAction::Delay { .. } => "delay",
-            FaultAction::Duplicate => "duplicate",
-            FaultAction::Corrupt => "corrupt",
-            FaultAction::Partition => "partition",
-        }
-    }
-}
-
 /// A `[[connections]]` entry: one connection, or `count` identical ones.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConnectionSpec {
     /// `client`: the host that does the active open.
-    pub client: String,
+    pub client: HostId,
     /// `server`: the other host (not the client).
-    pub server: String,
+    pub server: HostId,
     /// `port`: the server's port.
     pub port: u16,
     /// `open_at`: when the client calls `connect()`; default 0.
     pub open_at: Duration,
     /// `open`: how the connection opens; default active.
-    pub open: Open,
+    pub open: OpenMode,
     /// `client_port`: a fixed source port; required for a simultaneous open.
     pub client_port: Option<u16>,
     /// `client_sends`: bytes the client writes once established; default 0.
@@ -219,9 +201,9 @@ pub struct Expect {
     /// `tolerance` for every time comparison; default 0 (exact).
     pub tolerance: Duration,
     /// `states`: the sequence of states each host's connections go through.
-    pub states: Vec<(String, Vec<State>)>,
+    pub states: Vec<(HostId, Vec<State>)>,
     /// `final_state`: each host's connections' state at the end of the run.
-    pub final_state: Vec<(String, State)>,
+    pub final_state: Vec<(HostId, State)>,
 }
 
 impl Expect {
