@@ -57,6 +57,7 @@ mod connection;
 mod endpoint;
 mod event;
 mod hash;
+pub mod options;
 mod rtt;
 mod segment;
 mod seq;
@@ -72,6 +73,7 @@ pub use config::{
 pub use connection::{CommandError, Connection};
 pub use endpoint::{ConnId, ConnectError, DEFAULT_EPHEMERAL_PORTS, Endpoint, ListenError};
 pub use event::{Event, TimerKind, Transmit};
+pub use options::{Options, SackBlocks, Timestamps};
 pub use rtt::RttEstimator;
 pub use segment::{Flags, Segment, SegmentKind};
 pub use seq::SeqNum;

@@ -7,6 +7,7 @@
 use core::fmt;
 use std::net::SocketAddrV4;
 
+use crate::options::Options;
 use crate::seq::SeqNum;
 
 /// TCP header control bits (RFC 9293 §3.1).
@@ -209,6 +210,8 @@ pub struct Segment {
     pub window: u16,
     /// The MSS option, if present (sent on SYN and SYN-ACK).
     pub mss: Option<u16>,
+    /// Every other option (window scale, SACK, timestamps).
+    pub options: Options,
     /// The data octets.
     pub payload: Vec<u8>,
 }
@@ -231,6 +234,7 @@ impl Segment {
             flags,
             window,
             mss: None,
+            options: Options::NONE,
             payload: Vec::new(),
         }
     }
@@ -262,6 +266,9 @@ impl fmt::Debug for Segment {
         )?;
         if let Some(mss) = self.mss {
             write!(f, " mss={mss}")?;
+        }
+        if !self.options.is_empty() {
+            write!(f, " <{}>", crate::options::format(None, &self.options))?;
         }
         Ok(())
     }

@@ -7,8 +7,8 @@
 //! * the IPv4 header of RFC 791 (20 bytes, no options on output; options are
 //!   skipped on input), with its header checksum;
 //! * the TCP header of RFC 9293 §3.1, with the checksum over the IPv4
-//!   pseudo-header and the MSS option (RFC 9293 §3.2) as the only option
-//!   tcpsim writes;
+//!   pseudo-header, and the options of [`crate::options`] (MSS, window
+//!   scale, SACK-permitted, SACK blocks, timestamps) in Linux's layout;
 //! * the Internet checksum of RFC 1071 (16-bit one's-complement sum), see
 //!   [`checksum`].
 //!
@@ -24,8 +24,6 @@ use crate::seq::SeqNum;
 const IPV4_HEADER_LEN: usize = 20;
 /// Length of the TCP header without options (data offset 5).
 const TCP_HEADER_LEN: usize = 20;
-/// Length of the MSS option: kind 2, length 4, two bytes of value.
-const MSS_OPTION_LEN: usize = 4;
 /// IPv4 protocol number of TCP.
 const PROTO_TCP: u8 = 6;
 /// Time to live of every packet tcpsim writes.
@@ -36,11 +34,6 @@ const FLAG_DF: u16 = 0x4000;
 const FLAG_MF: u16 = 0x2000;
 /// The 13-bit fragment offset, in the flags/fragment-offset word.
 const FRAGMENT_OFFSET_MASK: u16 = 0x1fff;
-
-/// TCP option kinds (RFC 9293 §3.2).
-const OPT_EOL: u8 = 0;
-const OPT_NOP: u8 = 1;
-const OPT_MSS: u8 = 2;
 
 /// Why [`decode`] rejected a packet.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -109,8 +102,9 @@ pub enum WireError {
     /// not verify.
     #[error("bad TCP checksum")]
     BadTcpChecksum,
-    /// A TCP option's length is below 2 or runs past the header, or an MSS
-    /// option's length is not 4.
+    /// A TCP option's length is below 2 or runs past the header, or a known
+    /// option (MSS, window scale, SACK-permitted, SACK, timestamps) has a
+    /// length its kind cannot have.
     #[error("malformed TCP option of kind {kind}")]
     MalformedOption {
         /// The kind byte of the offending option.
@@ -119,13 +113,13 @@ pub enum WireError {
 }
 
 /// The length of the TCP header [`encode`] writes for `seg`: 20 bytes, plus
-/// the MSS option when present (already a multiple of 4, so no padding).
+/// the option area (a multiple of 4, so no padding).
 fn tcp_header_len(seg: &Segment) -> usize {
-    TCP_HEADER_LEN + if seg.mss.is_some() { MSS_OPTION_LEN } else { 0 }
+    TCP_HEADER_LEN + seg.options.encoded_len(seg.mss.is_some())
 }
 
 /// The number of bytes [`encode`] appends for `seg`: IPv4 header, TCP header
-/// (with the MSS option when `seg.mss` is `Some`) and payload.
+/// (with its options) and payload.
 pub fn encoded_len(seg: &Segment) -> usize {
     IPV4_HEADER_LEN + tcp_header_len(seg) + seg.payload.len()
 }
@@ -137,20 +131,21 @@ pub fn encoded_len(seg: &Segment) -> usize {
 ///
 /// IPv4: version 4, IHL 5, DSCP/ECN 0, identification 0, DF set, TTL 64,
 /// protocol 6, addresses from `seg.src` and `seg.dst`. TCP: `seg.ack` is
-/// written as-is even without the ACK flag, urgent pointer 0, and the only
-/// option is MSS (kind 2, length 4) when `seg.mss` is `Some`. Both checksums
-/// are filled in.
+/// written as-is even without the ACK flag, urgent pointer 0, and the
+/// options as [`crate::options`] lays them out (MSS first when `seg.mss` is
+/// `Some`). Both checksums are filled in.
 ///
 /// # Panics
 ///
 /// If the packet would not fit the 16-bit IPv4 total length, i.e. the payload
-/// is longer than 65 495 bytes (65 491 with the MSS option).
+/// is longer than 65 495 bytes less the option area.
 pub fn encode(seg: &Segment, buf: &mut Vec<u8>) {
     let total = encoded_len(seg);
     let total16 = u16::try_from(total)
         .unwrap_or_else(|_| panic!("segment too large for IPv4: {total} bytes > 65535 ({seg:?})"));
     let tcp_len = tcp_header_len(seg);
-    // tcp_len is 20 or 24, so the data offset (in words) fits a nibble.
+    // tcp_len is at most 60 (40 option bytes), so the data offset (in
+    // words) fits a nibble.
     let data_offset = (tcp_len / 4) as u8;
     let src = *seg.src.ip();
     let dst = *seg.dst.ip();
@@ -187,10 +182,7 @@ pub fn encode(seg: &Segment, buf: &mut Vec<u8>) {
     buf.extend_from_slice(&seg.window.to_be_bytes());
     buf.extend_from_slice(&[0x00, 0x00]); // checksum, filled in below
     buf.extend_from_slice(&[0x00, 0x00]); // urgent pointer
-    if let Some(mss) = seg.mss {
-        let m = mss.to_be_bytes();
-        buf.extend_from_slice(&[OPT_MSS, MSS_OPTION_LEN as u8, m[0], m[1]]);
-    }
+    seg.options.write(seg.mss, buf);
     buf.extend_from_slice(&seg.payload);
 
     // total <= 65535 was checked above, so the TCP length fits a u16.
@@ -207,8 +199,10 @@ pub fn encode(seg: &Segment, buf: &mut Vec<u8>) {
 ///
 /// Bytes after the IPv4 total length are ignored (like link-layer padding).
 /// IP options are skipped. Of the TCP options, EOL ends the list, NOP is
-/// skipped, MSS is returned in [`Segment::mss`] (the last one wins if it is
-/// repeated) and any other option is skipped by its length byte.
+/// skipped, MSS is returned in [`Segment::mss`] and window scale,
+/// SACK-permitted, SACK blocks and timestamps in [`Segment::options`] (the
+/// last one wins if one is repeated); any other option is skipped by its
+/// length byte.
 ///
 /// Checks run in this order, and the first failure is returned: length at
 /// least 20, version, IHL, IPv4 header checksum, total length, protocol,
@@ -281,7 +275,8 @@ pub fn decode(packet: &[u8]) -> Result<Segment, WireError> {
     let Some(options) = tcp.get(TCP_HEADER_LEN..data_start).filter(|_| offset >= 5) else {
         return Err(WireError::BadDataOffset { offset });
     };
-    let mss = parse_options(options)?;
+    let (mss, options) =
+        crate::options::parse(options).map_err(|m| WireError::MalformedOption { kind: m.kind })?;
     let payload = tcp.get(data_start..).unwrap_or_default().to_vec();
 
     Ok(Segment {
@@ -292,33 +287,9 @@ pub fn decode(packet: &[u8]) -> Result<Segment, WireError> {
         flags: Flags::from_bits(th[13]),
         window: u16::from_be_bytes([th[14], th[15]]),
         mss,
+        options,
         payload,
     })
-}
-
-/// Walks the TCP options and returns the MSS, if any.
-fn parse_options(mut opts: &[u8]) -> Result<Option<u16>, WireError> {
-    let mut mss = None;
-    while let Some((&kind, rest)) = opts.split_first() {
-        match kind {
-            OPT_EOL => break,
-            OPT_NOP => opts = rest,
-            _ => {
-                let len = rest.first().map_or(0, |&l| usize::from(l));
-                let Some(option) = opts.get(..len).filter(|_| len >= 2) else {
-                    return Err(WireError::MalformedOption { kind });
-                };
-                if kind == OPT_MSS {
-                    let &[_, _, hi, lo] = option else {
-                        return Err(WireError::MalformedOption { kind });
-                    };
-                    mss = Some(u16::from_be_bytes([hi, lo]));
-                }
-                opts = opts.get(len..).unwrap_or_default();
-            }
-        }
-    }
-    Ok(mss)
 }
 
 /// The Internet checksum of `data` (RFC 1071): the one's complement of the
@@ -386,6 +357,7 @@ fn pseudo_header_sum(src: Ipv4Addr, dst: Ipv4Addr, tcp_len: u16) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::options::{Options, SackBlocks, Timestamps};
     use proptest::prelude::*;
 
     fn addr(a: [u8; 4], port: u16) -> SocketAddrV4 {
@@ -507,9 +479,24 @@ mod tests {
         assert_eq!(seg.ack, SeqNum(0));
         assert_eq!(seg.flags, Flags::SYN);
         assert_eq!(seg.window, 64240);
-        // MSS came first; sackOK, timestamps, NOP and wscale were skipped.
+        // options [mss 1460,sackOK,TS val 3976512351 ecr 0,nop,wscale 10]
         assert_eq!(seg.mss, Some(1460));
+        assert_eq!(
+            seg.options,
+            Options {
+                window_scale: Some(10),
+                sack_permitted: true,
+                timestamps: Some(Timestamps {
+                    val: 3976512351,
+                    ecr: 0
+                }),
+                sack: SackBlocks::new(),
+            }
+        );
         assert!(seg.payload.is_empty());
+        // Encoded again, the TCP header is the kernel's byte for byte (the
+        // IPv4 identification differs: tcpsim writes 0).
+        assert_eq!(encode_one(&seg)[20..], CAPTURED_SYN[20..]);
         // The checksums really were verified: both headers sum to zero.
         assert_eq!(checksum(&CAPTURED_SYN[..20]), 0);
         let mut bad = CAPTURED_SYN;
@@ -527,7 +514,19 @@ mod tests {
         assert_eq!(seg.flags, Flags::PSH | Flags::ACK);
         assert_eq!(seg.window, 63);
         assert_eq!(seg.mss, None);
+        // options [nop,nop,TS val 3976512351 ecr 2567790253]
+        assert_eq!(
+            seg.options,
+            Options {
+                timestamps: Some(Timestamps {
+                    val: 3976512351,
+                    ecr: 2567790253
+                }),
+                ..Options::NONE
+            }
+        );
         assert_eq!(seg.payload, b"hello");
+        assert_eq!(encode_one(&seg)[20..], CAPTURED_DATA[20..]);
     }
 
     /// RFC 1071 §3 numerical example: bytes 00 01 f2 03 f4 f5 f6 f7 have
@@ -674,12 +673,13 @@ mod tests {
 
     #[test]
     fn tcp_options_nop_unknown_and_mss_are_handled() {
-        // NOP, NOP, SACK-permitted (4, 2), MSS 536, window scale (3, 3, 7), EOL.
-        let opts = [1, 1, 4, 2, 2, 4, 0x02, 0x18, 3, 3, 7, 0];
-        assert_eq!(
-            decode(&packet(&[], &opts, b"")),
-            Ok(expected(Some(536), b""))
-        );
+        // NOP, NOP, SACK-permitted (4, 2), MSS 536, window scale (3, 3, 7),
+        // an unknown kind 30 of length 4, EOL.
+        let opts = [1, 1, 4, 2, 2, 4, 0x02, 0x18, 3, 3, 7, 30, 4, 0, 0, 0];
+        let mut want = expected(Some(536), b"");
+        want.options.sack_permitted = true;
+        want.options.window_scale = Some(7);
+        assert_eq!(decode(&packet(&[], &opts, b"")), Ok(want));
     }
 
     #[test]
@@ -957,20 +957,55 @@ mod tests {
             ),
             (any::<u32>(), any::<u32>(), any::<u8>(), any::<u16>()),
             proptest::option::of(any::<u16>()),
+            arb_options(),
             proptest::collection::vec(any::<u8>(), 0..1500),
         )
             .prop_map(
-                |((sa, sp, da, dp), (seq, ack, flags, window), mss, payload)| Segment {
-                    src: addr(sa, sp),
-                    dst: addr(da, dp),
-                    seq: SeqNum(seq),
-                    ack: SeqNum(ack),
-                    flags: Flags::from_bits(flags),
-                    window,
-                    mss,
-                    payload,
+                |((sa, sp, da, dp), (seq, ack, flags, window), mss, options, payload)| {
+                    let mut seg = Segment {
+                        src: addr(sa, sp),
+                        dst: addr(da, dp),
+                        seq: SeqNum(seq),
+                        ack: SeqNum(ack),
+                        flags: Flags::from_bits(flags),
+                        window,
+                        mss,
+                        options,
+                        payload,
+                    };
+                    // Keep only the SACK blocks that fit (the encoder drops
+                    // the rest, so they could not come back).
+                    let mut fitting = SackBlocks::new();
+                    let bytes = encode_one(&seg);
+                    let back = decode(&bytes).map(|s| s.options.sack).unwrap_or_default();
+                    for &(l, r) in back.as_slice() {
+                        fitting.push(l, r);
+                    }
+                    seg.options.sack = fitting;
+                    seg
                 },
             )
+    }
+
+    fn arb_options() -> impl Strategy<Value = Options> {
+        (
+            proptest::option::of(any::<u8>()),
+            any::<bool>(),
+            proptest::option::of((any::<u32>(), any::<u32>())),
+            proptest::collection::vec((any::<u32>(), any::<u32>()), 0..=4),
+        )
+            .prop_map(|(window_scale, sack_permitted, ts, blocks)| {
+                let mut sack = SackBlocks::new();
+                for (l, r) in blocks {
+                    sack.push(SeqNum(l), SeqNum(r));
+                }
+                Options {
+                    window_scale,
+                    sack_permitted,
+                    timestamps: ts.map(|(val, ecr)| Timestamps { val, ecr }),
+                    sack,
+                }
+            })
     }
 
     proptest! {
