@@ -61,6 +61,8 @@ mod rtt;
 mod segment;
 mod seq;
 mod state;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod time;
 pub mod wire;
 
