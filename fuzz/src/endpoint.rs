@@ -439,10 +439,10 @@ impl World {
 
     fn fire(&mut self, order: u8) {
         let now = self.net.now;
-        let first = usize::from(order & 1);
-        self.net.fire_timers(end(first), &mut self.app);
         for k in 0..2 {
-            let s = (k + first) % 2;
+            let s = (k + usize::from(order & 1)) % 2;
+            self.net
+                .command(end(s), &mut self.app, |ep, now| ep.handle_timeout(now));
             self.checked(s);
             if let Some(due) = self.ep(s).poll_timeout() {
                 assert!(
