@@ -29,7 +29,6 @@
 //! fast). The full run reported for issue #7:
 //! `PROPTEST_CASES=10000 cargo test --release --test tests properties`.
 
-use std::collections::VecDeque;
 use std::fmt::Write as _;
 use std::net::{Ipv4Addr, SocketAddrV4};
 
@@ -39,7 +38,8 @@ use tcpsim_net::{AppCall, RunResult, StopReason, TraceKind};
 use tcpsim_runner::build::{Keep, build};
 use tcpsim_runner::evaluate::evaluate;
 use tcpsim_runner::report::{Meta, report};
-use tcpsim_tcp::{Config, Duration, Endpoint, Event, Instant, IsnMode, State};
+use tcpsim_tcp::testing::{Fate, Hooks, Side, World};
+use tcpsim_tcp::{Config, ConnId, Duration, Endpoint, Event, Instant, IsnMode, State, Transmit};
 
 /// Cases per property when `PROPTEST_CASES` is not set.
 const DEFAULT_CASES: u32 = 256;
@@ -598,6 +598,94 @@ impl SplitMix {
     }
 }
 
+/// The applications and the channel of [`exchange`]: each side writes its
+/// plan once connected and shuts down; reads are checked octet by octet.
+struct Exchange<'a> {
+    plans: [&'a [u16]; 2],
+    ch: &'a Channel,
+    rng: SplitMix,
+    one_way: Duration,
+    lossy_until: Instant,
+    ids: [Option<ConnId>; 2],
+    written: [u64; 2],
+    read: [u64; 2],
+    ended: [bool; 2],
+    /// The first broken promise; the run stops at it.
+    failure: Option<TestCaseError>,
+}
+
+impl Exchange<'_> {
+    fn fail(&mut self, why: String) {
+        self.failure.get_or_insert(TestCaseError::fail(why));
+    }
+}
+
+impl Hooks for Exchange<'_> {
+    fn on_event(&mut self, ep: &mut Endpoint, now: Instant, side: Side, id: ConnId, ev: Event) {
+        let s = side.index();
+        // Only the first connection of each side counts; a late
+        // duplicate SYN may open (and lose) another on the server.
+        match self.ids[s] {
+            None => self.ids[s] = Some(id),
+            Some(first) if first != id => return,
+            Some(_) => {}
+        }
+        match ev {
+            Event::Connected => {
+                for &n in self.plans[s] {
+                    let data: Vec<u8> = (0..u64::from(n))
+                        .map(|k| pattern(s, self.written[s] + k))
+                        .collect();
+                    if ep.send(now, id, &data).is_ok() {
+                        self.written[s] += u64::from(n);
+                    }
+                }
+                let _ = ep.shutdown(now, id);
+            }
+            Event::Readable => {
+                let mut buf = Vec::new();
+                ep.recv_to_end(id, &mut buf);
+                for (k, &o) in buf.iter().enumerate() {
+                    let at = self.read[s] + k as u64;
+                    if o != pattern(1 - s, at) {
+                        let expected = pattern(1 - s, at);
+                        return self.fail(format!(
+                            "assertion failed: `(left == right)`\n  left: `{o}`,\n right: `{expected}`: side {s} offset {at}"
+                        ));
+                    }
+                }
+                self.read[s] += buf.len() as u64;
+            }
+            Event::Refused | Event::Reset | Event::TimedOut => {
+                self.fail(format!("side {s}: {ev:?}"));
+            }
+            Event::Closed => self.ended[s] = true,
+            _ => {}
+        }
+    }
+
+    fn on_transmit(&mut self, now: Instant, _: Side, _: Option<ConnId>, _: &Transmit) -> Fate {
+        let lossy = now < self.lossy_until;
+        if lossy && self.rng.per_mille() < self.ch.loss {
+            return Fate::Drop;
+        }
+        let copies = if lossy && self.rng.per_mille() < self.ch.duplicate {
+            2
+        } else {
+            1
+        };
+        let mut arrivals = Vec::with_capacity(copies);
+        for _ in 0..copies {
+            let mut after = self.one_way;
+            if lossy && self.rng.per_mille() < self.ch.reorder {
+                after = Duration::from_micros(u64::from(self.rng.per_mille()) * 30);
+            }
+            arrivals.push(after);
+        }
+        Fate::Arrive(arrivals)
+    }
+}
+
 /// Two endpoints exchange `writes` (client) and `replies` (server) over a
 /// channel that loses, duplicates and reorders segments, then both shut
 /// down. The channel is clean after 20 s, so the run must finish.
@@ -618,118 +706,54 @@ fn exchange(
     cfg[1].isn = IsnMode::Fixed((seed >> 32) as u32);
     let a = Ipv4Addr::new(10, 0, 0, 1);
     let b = Ipv4Addr::new(10, 0, 0, 2);
-    let mut eps = [
-        Endpoint::new(a, cfg[0], tcpsim_net::stream(seed, "a")),
-        Endpoint::new(b, cfg[1], tcpsim_net::stream(seed, "b")),
-    ];
-    eps[1]
+    let mut server = Endpoint::new(b, cfg[1], tcpsim_net::stream(seed, "b"));
+    server
         .listen(80)
         .map_err(|e| TestCaseError::fail(e.to_string()))?;
-    let mut rng = SplitMix(seed);
-    let mut now = Instant::ZERO;
-    let client = eps[0]
-        .connect(now, SocketAddrV4::new(b, 80), None)
-        .map_err(|e| TestCaseError::fail(e.to_string()))?;
-    let mut ids = [Some(client), None];
-    let plans: [&[u16]; 2] = [writes, replies];
-    let mut written = [0u64; 2];
-    let mut read = [0u64; 2];
-    let mut ended = [false, false];
-    let mut wire: [VecDeque<(Instant, tcpsim_tcp::Segment)>; 2] =
-        [VecDeque::new(), VecDeque::new()];
     let one_way = Duration::from_millis(10);
-    // Loss, duplication and reordering for the first 20 s; after that the
-    // channel is clean, so the connection must finish (the earliest give-up
-    // is linux's SYN-ACK, after 5 retransmissions, at 63 s).
-    let lossy_until = Instant::from_secs(20);
-    let mut steps = 0;
+    let mut world = World::new(
+        Endpoint::new(a, cfg[0], tcpsim_net::stream(seed, "a")),
+        server,
+        one_way,
+    );
+    world.max_steps = 200_000;
+    let client = world
+        .client
+        .connect(world.now, SocketAddrV4::new(b, 80), None)
+        .map_err(|e| TestCaseError::fail(e.to_string()))?;
+    let mut app = Exchange {
+        plans: [writes, replies],
+        ch,
+        rng: SplitMix(seed),
+        one_way,
+        // Loss, duplication and reordering for the first 20 s; after that
+        // the channel is clean, so the connection must finish (the earliest
+        // give-up is linux's SYN-ACK, after 5 retransmissions, at 63 s).
+        lossy_until: Instant::from_secs(20),
+        ids: [Some(client), None],
+        written: [0; 2],
+        read: [0; 2],
+        ended: [false, false],
+        failure: None,
+    };
     loop {
-        steps += 1;
-        prop_assert!(steps < 200_000, "livelock");
-        // Events and application reactions.
-        for s in 0..2 {
-            while let Some((id, ev)) = eps[s].poll_event() {
-                // Only the first connection of each side counts; a late
-                // duplicate SYN may open (and lose) another on the server.
-                match ids[s] {
-                    None => ids[s] = Some(id),
-                    Some(first) if first != id => continue,
-                    Some(_) => {}
-                }
-                match ev {
-                    Event::Connected => {
-                        for &n in plans[s] {
-                            let data: Vec<u8> = (0..u64::from(n))
-                                .map(|k| pattern(s, written[s] + k))
-                                .collect();
-                            if eps[s].send(now, id, &data).is_ok() {
-                                written[s] += u64::from(n);
-                            }
-                        }
-                        let _ = eps[s].shutdown(now, id);
-                    }
-                    Event::Readable => {
-                        let mut buf = Vec::new();
-                        eps[s].recv_to_end(id, &mut buf);
-                        for (k, &o) in buf.iter().enumerate() {
-                            let at = read[s] + k as u64;
-                            prop_assert_eq!(o, pattern(1 - s, at), "side {} offset {}", s, at);
-                        }
-                        read[s] += buf.len() as u64;
-                    }
-                    Event::Refused | Event::Reset | Event::TimedOut => {
-                        return Err(TestCaseError::fail(format!("side {s}: {ev:?}")));
-                    }
-                    Event::Closed => ended[s] = true,
-                    _ => {}
-                }
-            }
-            while let Some((_, t)) = eps[s].poll_transmit() {
-                let lossy = now < lossy_until;
-                if lossy && rng.per_mille() < ch.loss {
-                    continue;
-                }
-                let copies = if lossy && rng.per_mille() < ch.duplicate {
-                    2
-                } else {
-                    1
-                };
-                for _ in 0..copies {
-                    let mut at = now + one_way;
-                    if lossy && rng.per_mille() < ch.reorder {
-                        at = now + Duration::from_micros(u64::from(rng.per_mille()) * 30);
-                    }
-                    wire[1 - s].push_back((at, t.segment.clone()));
-                }
-            }
+        let more = world
+            .step(&mut app)
+            .map_err(|e| TestCaseError::fail(e.to_string()))?;
+        if let Some(f) = app.failure.take() {
+            return Err(f);
         }
-        // The next thing to happen: an arrival or a timer.
-        let arrival = (0..2)
-            .flat_map(|s| {
-                wire[s]
-                    .iter()
-                    .enumerate()
-                    .map(move |(i, (t, _))| (*t, s, i))
-            })
-            .min();
-        let timer = (0..2)
-            .filter_map(|s| eps[s].poll_timeout().map(|t| (t, s)))
-            .min();
-        match (arrival, timer) {
-            (None, None) => break,
-            (Some((t, s, i)), tm) if tm.is_none_or(|(tt, _)| t <= tt) => {
-                now = now.max(t);
-                if let Some((_, seg)) = wire[s].remove(i) {
-                    eps[s].handle_segment(now, &seg);
-                }
-            }
-            (_, Some((t, s))) => {
-                now = now.max(t);
-                eps[s].handle_timeout(now);
-            }
-            _ => unreachable!(),
+        if !more {
+            break;
         }
     }
+    let Exchange {
+        ids,
+        written,
+        read,
+        ended,
+        ..
+    } = app;
     prop_assert_eq!(read[1], written[0], "client -> server octets");
     prop_assert_eq!(read[0], written[1], "server -> client octets");
     prop_assert!(

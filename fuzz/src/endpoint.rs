@@ -26,12 +26,13 @@
 //! Bytes are read from the input as needed; a finished input reads as
 //! zeros, so every input is a valid script.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddrV4};
 
+use tcpsim_tcp::testing::{self, Fate, Hooks, Side as End};
 use tcpsim_tcp::{
     Config, ConnId, Duration, Endpoint, Event, Flags, Instant, IsnMode, Segment, SeqNum, State,
-    wire,
+    Transmit, wire,
 };
 
 const CLIENT: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
@@ -110,41 +111,45 @@ struct Track {
     read: u64,
 }
 
-struct Side {
-    ep: Endpoint,
+/// What the script knows about one side; its endpoint lives in the
+/// [`testing::World`], and so do the segments on their way to it.
+struct Host {
     addr: Ipv4Addr,
     /// Which pattern this side writes.
     dir: usize,
     mss: u16,
-    /// Segments on their way to this side.
-    inbox: VecDeque<Segment>,
     tracks: BTreeMap<ConnId, Track>,
     /// Connections in creation order.
     order: Vec<ConnId>,
     auto_read: bool,
 }
 
-impl Side {
-    fn new(addr: Ipv4Addr, dir: usize, config: Config, seed: u64, auto_read: bool) -> Side {
+impl Host {
+    /// The script's side `dir` at `addr`, and its endpoint.
+    fn new(
+        addr: Ipv4Addr,
+        dir: usize,
+        config: Config,
+        seed: u64,
+        auto_read: bool,
+    ) -> (Host, Endpoint) {
         let rng = tcpsim_net::stream(seed, if dir == 0 { "client" } else { "server" });
-        Side {
-            ep: Endpoint::new(addr, config, rng),
+        let host = Host {
             addr,
             dir,
             mss: config.mss,
-            inbox: VecDeque::new(),
             tracks: BTreeMap::new(),
             order: Vec::new(),
             auto_read,
-        }
+        };
+        (host, Endpoint::new(addr, config, rng))
     }
 
-    fn register(&mut self, id: ConnId) {
+    fn register(&mut self, ep: &Endpoint, id: ConnId) {
         if self.tracks.contains_key(&id) {
             return;
         }
-        let c = self
-            .ep
+        let c = ep
             .connection(id)
             .unwrap_or_else(|| panic!("new connection {id} is already gone"));
         self.tracks.insert(
@@ -180,9 +185,10 @@ impl Side {
     }
 }
 
-struct World {
-    now: Instant,
-    sides: [Side; 2],
+/// The script's bookkeeping and the checks on every output: the hooks of
+/// the [`testing::World`] that carries the segments.
+struct App {
+    hosts: [Host; 2],
     /// Something foreign happened: forged segments, aborts, a second
     /// connection; exact data checks are off from then on.
     tainted: bool,
@@ -190,14 +196,25 @@ struct World {
     released: bool,
 }
 
-impl World {
+/// The two endpoints on a path without delay whose queues the script
+/// works by hand (deliver, lose, duplicate, reorder), and the script.
+struct World {
+    net: testing::World,
+    app: App,
+}
+
+fn end(s: usize) -> End {
+    End::from_index(s)
+}
+
+impl App {
     /// Reads a connection's data, checking it against the writer's pattern.
-    fn read(&mut self, s: usize, id: ConnId) {
+    fn read(&mut self, ep: &mut Endpoint, s: usize, id: ConnId) {
         let mut buf = Vec::new();
-        let n = self.sides[s].ep.recv_to_end(id, &mut buf);
+        let n = ep.recv_to_end(id, &mut buf);
         assert_eq!(n, buf.len());
         let tainted = self.tainted;
-        let side = &mut self.sides[s];
+        let side = &mut self.hosts[s];
         let writer = 1 - side.dir;
         let Some(t) = side.tracks.get_mut(&id) else {
             return;
@@ -215,26 +232,31 @@ impl World {
         }
         t.read += n as u64;
     }
+}
 
-    /// Takes every event and segment out of side `s`, checking them, and
+impl World {
+    /// Side `s`'s endpoint.
+    fn ep(&mut self, s: usize) -> &mut Endpoint {
+        self.net.endpoint_mut(end(s))
+    }
+
+    /// Reads a connection's data, checking it against the writer's pattern.
+    fn read(&mut self, s: usize, id: ConnId) {
+        self.app.read(self.net.endpoint_mut(end(s)), s, id);
+    }
+
+    /// Takes every event and segment out of the endpoints, checking them
+    /// (only side `s` has any: every step drains the side it acts on), and
     /// routes the segments.
     fn drain(&mut self, s: usize) {
-        loop {
-            let mut busy = false;
-            while let Some((id, ev)) = self.sides[s].ep.poll_event() {
-                busy = true;
-                self.on_event(s, id, ev);
-            }
-            while let Some((id, t)) = self.sides[s].ep.poll_transmit() {
-                busy = true;
-                self.on_transmit(s, id, t.segment);
-            }
-            if !busy {
-                break;
-            }
-        }
+        self.net.flush(&mut self.app);
+        self.checked(s);
+    }
+
+    /// The checks after side `s` acted.
+    fn checked(&self, s: usize) {
         self.check_side(s);
-        for (id, t) in &self.sides[s].tracks {
+        for (id, t) in &self.app.hosts[s].tracks {
             trace(|| {
                 format!(
                     "  side {s} conn {id}: {:?} written {} read {}",
@@ -243,17 +265,20 @@ impl World {
             });
         }
     }
+}
 
-    fn on_event(&mut self, s: usize, id: ConnId, ev: Event) {
-        trace(|| format!("{} side {s} conn {id}: {ev:?}", self.now));
-        if !self.sides[s].tracks.contains_key(&id) {
-            self.sides[s].register(id);
-            if self.sides[s].order.len() > 1 {
+impl Hooks for App {
+    fn on_event(&mut self, ep: &mut Endpoint, now: Instant, side: End, id: ConnId, ev: Event) {
+        let s = side.index();
+        trace(|| format!("{now} side {s} conn {id}: {ev:?}"));
+        if !self.hosts[s].tracks.contains_key(&id) {
+            self.hosts[s].register(ep, id);
+            if self.hosts[s].order.len() > 1 {
                 self.tainted = true;
             }
         }
-        let auto_read = self.sides[s].auto_read;
-        let t = self.sides[s]
+        let auto_read = self.hosts[s].auto_read;
+        let t = self.hosts[s]
             .tracks
             .get_mut(&id)
             .unwrap_or_else(|| unreachable!());
@@ -292,7 +317,7 @@ impl World {
             }
             Event::Readable => {
                 if auto_read {
-                    self.read(s, id);
+                    self.read(ep, s, id);
                 }
             }
             Event::TimerFired(_) | Event::AllAcked => {}
@@ -308,8 +333,10 @@ impl World {
         }
     }
 
-    fn on_transmit(&mut self, s: usize, id: Option<ConnId>, seg: Segment) {
-        let side = &self.sides[s];
+    fn on_transmit(&mut self, now: Instant, from: End, id: Option<ConnId>, t: &Transmit) -> Fate {
+        let s = from.index();
+        let seg = &t.segment;
+        let side = &self.hosts[s];
         assert_eq!(
             *seg.src.ip(),
             side.addr,
@@ -338,21 +365,27 @@ impl World {
             );
         }
         let mut bytes = Vec::new();
-        wire::encode(&seg, &mut bytes);
+        wire::encode(seg, &mut bytes);
         let back = wire::decode(&bytes).unwrap_or_else(|e| panic!("{seg:?} does not decode: {e}"));
-        assert_eq!(back, seg, "a sent segment does not survive encode/decode");
-        trace(|| format!("{} side {s} sends {seg:?}", self.now));
-        let other = 1 - s;
-        if *seg.dst.ip() == self.sides[other].addr {
-            self.sides[other].inbox.push_back(seg);
+        assert_eq!(back, *seg, "a sent segment does not survive encode/decode");
+        trace(|| format!("{now} side {s} sends {seg:?}"));
+        // Only segments for the other side's address reach it.
+        if *seg.dst.ip() == self.hosts[1 - s].addr {
+            Fate::Deliver
+        } else {
+            Fate::Drop
         }
     }
+}
 
+impl World {
     /// Endpoint and script agree on every connection.
     fn check_side(&self, s: usize) {
-        let side = &self.sides[s];
+        let side = &self.app.hosts[s];
+        let ep = self.net.endpoint(end(s));
+        let now = self.net.now;
         for (&id, t) in &side.tracks {
-            match side.ep.connection(id) {
+            match ep.connection(id) {
                 Some(c) => {
                     assert!(!t.ended, "side {s} conn {id}: still held after its end");
                     assert!(
@@ -369,9 +402,8 @@ impl World {
                     );
                     if let Some(due) = c.poll_timeout() {
                         assert!(
-                            due >= self.now,
-                            "side {s} conn {id}: deadline {due} before now {}",
-                            self.now
+                            due >= now,
+                            "side {s} conn {id}: deadline {due} before now {now}"
                         );
                     }
                 }
@@ -384,13 +416,13 @@ impl World {
     }
 
     fn deliver(&mut self, to: usize) -> bool {
-        let Some(seg) = self.sides[to].inbox.pop_front() else {
+        let Some(f) = self.net.in_flight(end(to)).front() else {
             return false;
         };
-        let now = self.now;
-        trace(|| format!("{now} side {to} gets {seg:?}"));
-        self.sides[to].ep.handle_segment(now, &seg);
-        self.drain(to);
+        let now = self.net.now;
+        trace(|| format!("{now} side {to} gets {:?}", f.segment));
+        self.net.deliver_next(end(to), &mut self.app);
+        self.checked(to);
         true
     }
 
@@ -406,12 +438,13 @@ impl World {
     }
 
     fn fire(&mut self, order: u8) {
-        let now = self.now;
+        let now = self.net.now;
         for k in 0..2 {
             let s = (k + usize::from(order & 1)) % 2;
-            self.sides[s].ep.handle_timeout(now);
-            self.drain(s);
-            if let Some(due) = self.sides[s].ep.poll_timeout() {
+            self.net
+                .command(end(s), &mut self.app, |ep, now| ep.handle_timeout(now));
+            self.checked(s);
+            if let Some(due) = self.ep(s).poll_timeout() {
                 assert!(
                     due > now,
                     "side {s}: deadline {due} not after now {now} after handle_timeout"
@@ -421,43 +454,38 @@ impl World {
     }
 
     fn next_deadline(&mut self) -> Option<Instant> {
-        let a = self.sides[0].ep.poll_timeout();
-        let b = self.sides[1].ep.poll_timeout();
-        match (a, b) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        self.net.next_deadline()
     }
 
     fn advance(&mut self, to: Instant, order: u8) {
-        if to > self.now {
-            self.now = to;
+        if to > self.net.now {
+            self.net.now = to;
         }
         self.fire(order);
     }
 
     fn connect(&mut self, s: usize, remote: SocketAddrV4, port: Option<u16>) -> Option<ConnId> {
-        let now = self.now;
-        let r = self.sides[s].ep.connect(now, remote, port);
+        let now = self.net.now;
+        let r = self.ep(s).connect(now, remote, port);
         let id = r.ok()?;
-        self.sides[s].register(id);
-        if self.sides[s].order.len() > 1 {
-            self.tainted = true;
+        self.app.hosts[s].register(self.net.endpoint(end(s)), id);
+        if self.app.hosts[s].order.len() > 1 {
+            self.app.tainted = true;
         }
         self.drain(s);
         Some(id)
     }
 
     fn send(&mut self, s: usize, id: ConnId, len: usize) {
-        let side = &mut self.sides[s];
+        let side = &mut self.app.hosts[s];
         let Some(t) = side.tracks.get(&id) else {
             return;
         };
         let data: Vec<u8> = (0..len as u64)
             .map(|k| pattern(side.dir, t.written + k))
             .collect();
-        let now = self.now;
-        if let Ok(n) = side.ep.send(now, id, &data) {
+        let now = self.net.now;
+        if let Ok(n) = self.net.endpoint_mut(end(s)).send(now, id, &data) {
             assert_eq!(n, len, "send took part of the data");
             if let Some(t) = side.tracks.get_mut(&id) {
                 t.written += n as u64;
@@ -467,17 +495,18 @@ impl World {
     }
 
     fn shut(&mut self, s: usize, id: ConnId) {
-        if let Some(t) = self.sides[s].tracks.get_mut(&id) {
+        if let Some(t) = self.app.hosts[s].tracks.get_mut(&id) {
             t.shut = true;
         }
     }
 
     /// A segment built from the input, aimed at side `to`.
     fn forge(&self, inp: &mut Input<'_>, to: usize) -> Segment {
-        let side = &self.sides[to];
+        let side = &self.app.hosts[to];
+        let ep = self.net.endpoint(end(to));
         let mode = inp.u8();
-        let conn = side.pick(inp.u8()).and_then(|id| side.ep.connection(id));
-        let other = self.sides[1 - to].addr;
+        let conn = side.pick(inp.u8()).and_then(|id| ep.connection(id));
+        let other = self.app.hosts[1 - to].addr;
         let (src, dst) = match (mode & 3, conn) {
             (0, Some(c)) => (c.remote(), c.local()),
             (0 | 1, _) => (
@@ -529,56 +558,55 @@ impl World {
 
     fn inject(&mut self, inp: &mut Input<'_>, to: usize) {
         let seg = self.forge(inp, to);
-        trace(|| format!("{} side {to} gets forged {seg:?}", self.now));
-        self.tainted = true;
-        let now = self.now;
-        self.sides[to].ep.handle_segment(now, &seg);
-        self.drain(to);
+        trace(|| format!("{} side {to} gets forged {seg:?}", self.net.now));
+        self.app.tainted = true;
+        self.net.inject(end(to), &seg, &mut self.app);
+        self.checked(to);
     }
 
     fn app(&mut self, inp: &mut Input<'_>, s: usize) {
         let op = inp.u8();
-        let Some(id) = self.sides[s].pick(inp.u8()) else {
+        let Some(id) = self.app.hosts[s].pick(inp.u8()) else {
             if op % 8 == 7 {
                 self.new_connection(inp, s);
             }
             return;
         };
-        let now = self.now;
+        let now = self.net.now;
         match op % 8 {
             0 | 1 => {
                 let len = usize::from(inp.u16() % 6000);
                 self.send(s, id, len);
             }
             2 => {
-                let _ = self.sides[s].ep.shutdown(now, id);
+                let _ = self.ep(s).shutdown(now, id);
                 self.shut(s, id);
                 self.drain(s);
             }
             3 => {
                 // Release discards what is readable: those octets count as
                 // read, so the stream offsets stay right.
-                let dropped = self.sides[s].ep.connection(id).map_or(0, |c| c.readable());
-                if let Some(t) = self.sides[s].tracks.get_mut(&id) {
+                let dropped = self.ep(s).connection(id).map_or(0, |c| c.readable());
+                if let Some(t) = self.app.hosts[s].tracks.get_mut(&id) {
                     t.read += dropped as u64;
                 }
-                self.sides[s].ep.close(now, id);
+                self.ep(s).close(now, id);
                 self.shut(s, id);
-                self.released = true;
+                self.app.released = true;
                 self.drain(s);
             }
             4 => {
-                self.sides[s].ep.abort(now, id);
+                self.ep(s).abort(now, id);
                 self.shut(s, id);
-                self.tainted = true;
+                self.app.tainted = true;
                 self.drain(s);
             }
             5 => {
                 let mut buf = vec![0u8; usize::from(inp.u16() % 4000)];
-                let n = self.sides[s].ep.recv(id, &mut buf);
+                let n = self.ep(s).recv(id, &mut buf);
                 // Check like `read`: the octets against the pattern.
-                let tainted = self.tainted;
-                let side = &mut self.sides[s];
+                let tainted = self.app.tainted;
+                let side = &mut self.app.hosts[s];
                 let writer = 1 - side.dir;
                 if let Some(t) = side.tracks.get_mut(&id) {
                     if !tainted {
@@ -596,7 +624,7 @@ impl World {
     }
 
     fn new_connection(&mut self, inp: &mut Input<'_>, s: usize) {
-        let other = self.sides[1 - s].addr;
+        let other = self.app.hosts[1 - s].addr;
         let b = inp.u8();
         let remote = SocketAddrV4::new(other, if b & 1 == 0 { PORT } else { inp.u16() });
         let port = if b & 2 == 0 { None } else { Some(inp.u16()) };
@@ -615,7 +643,7 @@ impl World {
             // Simultaneous open: each end connects to the other; both pass
             // SYN-SENT and SYN-RECEIVED.
             let c = self.connect(0, server, Some(SIMUL_PORT));
-            let _ = self.sides[1].ep.unlisten(PORT);
+            let _ = self.ep(1).unlisten(PORT);
             let s = self.connect(1, SocketAddrV4::new(CLIENT, SIMUL_PORT), Some(PORT));
             if inp.u8() & 1 == 0 {
                 self.pump();
@@ -634,8 +662,8 @@ impl World {
             return; // server SYN-RECEIVED, SYN-ACK in flight
         }
         self.pump();
-        let sid = self.sides[1].order.first().copied();
-        let now = self.now;
+        let sid = self.app.hosts[1].order.first().copied();
+        let now = self.net.now;
         match recipe {
             3 => {} // both ESTABLISHED
             4 => {
@@ -645,18 +673,18 @@ impl World {
                 }
             }
             5 => {
-                let _ = self.sides[0].ep.shutdown(now, c);
+                let _ = self.ep(0).shutdown(now, c);
                 self.shut(0, c);
                 self.drain(0); // client FIN-WAIT-1, FIN in flight
             }
             6 | 7 | 9 => {
-                let _ = self.sides[0].ep.shutdown(now, c);
+                let _ = self.ep(0).shutdown(now, c);
                 self.shut(0, c);
                 self.drain(0);
                 self.pump(); // client FIN-WAIT-2, server CLOSE-WAIT
                 if recipe >= 7 {
                     if let Some(s) = sid {
-                        let _ = self.sides[1].ep.shutdown(now, s);
+                        let _ = self.ep(1).shutdown(now, s);
                         self.shut(1, s);
                         self.drain(1); // server LAST-ACK, FIN in flight
                         if recipe == 9 {
@@ -667,11 +695,11 @@ impl World {
             }
             _ => {
                 // 8: simultaneous close: both FINs cross, both CLOSING.
-                let _ = self.sides[0].ep.shutdown(now, c);
+                let _ = self.ep(0).shutdown(now, c);
                 self.shut(0, c);
                 self.drain(0);
                 if let Some(s) = sid {
-                    let _ = self.sides[1].ep.shutdown(now, s);
+                    let _ = self.ep(1).shutdown(now, s);
                     self.shut(1, s);
                     self.drain(1);
                 }
@@ -683,7 +711,7 @@ impl World {
     /// After the script: with nothing foreign, no loss and every timer
     /// fired, both ends that shut down finish with all data delivered.
     fn settle(&mut self) {
-        if self.tainted {
+        if self.app.tainted {
             // A forged segment can desynchronize the two ends for good; the
             // ACKs they then trade are bounded by the pump, not by TCP (see
             // fuzz/README.md, "ACK storm").
@@ -692,8 +720,8 @@ impl World {
         // The applications read everything from now on, so no window stays
         // closed for ever (a peer would rightly probe it for ever).
         for s in 0..2 {
-            self.sides[s].auto_read = true;
-            let ids: Vec<ConnId> = self.sides[s].order.clone();
+            self.app.hosts[s].auto_read = true;
+            let ids: Vec<ConnId> = self.app.hosts[s].order.clone();
             for id in ids {
                 self.read(s, id);
             }
@@ -705,23 +733,25 @@ impl World {
                 Some(t) => self.advance(t, 0),
                 None => break,
             }
-            if self.sides.iter().all(|s| s.inbox.is_empty()) && self.next_deadline().is_none() {
+            if self.net.path_is_empty() && self.next_deadline().is_none() {
                 break;
             }
         }
         assert!(
-            self.next_deadline().is_none() && self.sides.iter().all(|s| s.inbox.is_empty()),
+            self.next_deadline().is_none() && self.net.path_is_empty(),
             "the pair never settles: livelock"
         );
-        if self.tainted || self.released {
+        if self.app.tainted || self.app.released {
             return;
         }
-        let (Some(&c), Some(&s)) = (self.sides[0].order.first(), self.sides[1].order.first())
-        else {
+        let (Some(&c), Some(&s)) = (
+            self.app.hosts[0].order.first(),
+            self.app.hosts[1].order.first(),
+        ) else {
             return;
         };
-        let tc = &self.sides[0].tracks[&c];
-        let ts = &self.sides[1].tracks[&s];
+        let tc = &self.app.hosts[0].tracks[&c];
+        let ts = &self.app.hosts[1].tracks[&s];
         let gave_up = |t: &Track| {
             matches!(
                 t.end_event,
@@ -772,16 +802,18 @@ pub fn run(data: &[u8]) {
         let _ = i;
     }
     let seed = u64::from(inp.u8());
+    let (client, client_ep) = Host::new(CLIENT, 0, configs[0], seed, setup & 2 == 0);
+    let (server, server_ep) = Host::new(SERVER, 1, configs[1], seed, setup & 4 == 0);
     let mut w = World {
-        now: Instant::ZERO,
-        sides: [
-            Side::new(CLIENT, 0, configs[0], seed, setup & 2 == 0),
-            Side::new(SERVER, 1, configs[1], seed, setup & 4 == 0),
-        ],
-        tainted: false,
-        released: false,
+        // No delay: the script, not the clock, says when a segment arrives.
+        net: testing::World::new(client_ep, server_ep, Duration::ZERO),
+        app: App {
+            hosts: [client, server],
+            tainted: false,
+            released: false,
+        },
     };
-    let _ = w.sides[1].ep.listen(PORT);
+    let _ = w.ep(1).listen(PORT);
     let recipe = inp.u8();
     w.prefix(recipe, &mut inp);
     let mut ops = 0;
@@ -796,25 +828,21 @@ pub fn run(data: &[u8]) {
             2 => {
                 // Loss: drop the head of one direction.
                 let to = (op as usize >> 4) & 1;
-                w.sides[to].inbox.pop_front();
+                w.net.drop_next(end(to));
             }
             3 => {
                 // Duplication.
                 let to = (op as usize >> 4) & 1;
-                if let Some(seg) = w.sides[to].inbox.front().cloned() {
-                    w.sides[to].inbox.push_back(seg);
-                }
+                w.net.duplicate_next(end(to));
             }
             4 => {
                 // Reordering: the head goes to the back.
                 let to = (op as usize >> 4) & 1;
-                if let Some(seg) = w.sides[to].inbox.pop_front() {
-                    w.sides[to].inbox.push_back(seg);
-                }
+                w.net.requeue_next(end(to));
             }
             5 => w.pump(),
             6 => {
-                let to = w.now + Duration::from_micros(u64::from(inp.u16()) * 100);
+                let to = w.net.now + Duration::from_micros(u64::from(inp.u16()) * 100);
                 w.advance(to, op >> 4);
             }
             7 => {
@@ -824,7 +852,7 @@ pub fn run(data: &[u8]) {
             }
             8 => {
                 let d = Duration::from_nanos(inp.u64());
-                let to = w.now + d;
+                let to = w.net.now + d;
                 w.advance(to, op >> 4);
             }
             9 => w.inject(&mut inp, 0),
@@ -832,21 +860,21 @@ pub fn run(data: &[u8]) {
             11 | 12 => w.app(&mut inp, 0),
             13 | 14 => w.app(&mut inp, 1),
             _ => {
-                let now = w.now;
+                let now = w.net.now;
                 if op & 0x10 == 0 {
-                    let _ = w.sides[1].ep.listen(PORT);
+                    let _ = w.ep(1).listen(PORT);
                 } else {
-                    w.sides[1].ep.unlisten(PORT);
+                    w.ep(1).unlisten(PORT);
                 }
                 let _ = now;
             }
         }
         for s in 0..2 {
-            if let Some(due) = w.sides[s].ep.poll_timeout() {
+            if let Some(due) = w.ep(s).poll_timeout() {
                 assert!(
-                    due >= w.now,
+                    due >= w.net.now,
                     "side {s}: deadline {due} before now {}",
-                    w.now
+                    w.net.now
                 );
             }
         }

@@ -14,11 +14,15 @@
 //! - [`Config`] and [`Profile`]: the parameters and the `rfc` / `linux`
 //!   defaults.
 //! - [`wire`]: IPv4 + TCP headers to bytes and back, with checksums.
+//! - `testing` (the `testing` cargo feature, off by default): a
+//!   deterministic two-endpoint `World` and a single-endpoint `Script` for
+//!   packet-by-packet tests against a hostile peer.
 //!
 //! ```
 //! use std::net::{Ipv4Addr, SocketAddrV4};
 //! use rand_core::{RngCore, impls};
-//! use tcpsim_tcp::{Config, Endpoint, Event, Instant, State};
+//! use tcpsim_tcp::testing::{Side, World};
+//! use tcpsim_tcp::{Config, Duration, Endpoint, Event, Instant, State};
 //!
 //! # struct Counter(u32);
 //! # impl RngCore for Counter {
@@ -28,27 +32,21 @@
 //! # }
 //! let client_addr = Ipv4Addr::new(10, 0, 0, 1);
 //! let server_addr = Ipv4Addr::new(10, 0, 0, 2);
-//! let mut client = Endpoint::new(client_addr, Config::rfc(), Counter(0));
+//! let client = Endpoint::new(client_addr, Config::rfc(), Counter(0));
 //! let mut server = Endpoint::new(server_addr, Config::rfc(), Counter(5000));
 //! server.listen(80).unwrap();
 //!
-//! let now = Instant::ZERO;
-//! let id = client.connect(now, SocketAddrV4::new(server_addr, 80), None).unwrap();
-//! // Carry segments both ways until nothing is left to send.
-//! loop {
-//!     let mut moved = false;
-//!     while let Some((_, t)) = client.poll_transmit() {
-//!         server.handle_segment(now, &t.segment);
-//!         moved = true;
-//!     }
-//!     while let Some((_, t)) = server.poll_transmit() {
-//!         client.handle_segment(now, &t.segment);
-//!         moved = true;
-//!     }
-//!     if !moved { break; }
-//! }
-//! assert_eq!(client.state(id), State::Established);
-//! assert!(std::iter::from_fn(|| client.poll_event()).any(|(_, e)| e == Event::Connected));
+//! // Two endpoints on a path without delay (the `testing` feature's
+//! // harness carries the segments and collects the events).
+//! let mut world = World::new(client, server, Duration::ZERO);
+//! let mut events = Vec::new();
+//! let to = SocketAddrV4::new(server_addr, 80);
+//! let id = world
+//!     .command(Side::Client, &mut events, |ep, now| ep.connect(now, to, None))
+//!     .unwrap();
+//! world.run_until(Instant::ZERO, &mut events).unwrap();
+//! assert_eq!(world.client.state(id), State::Established);
+//! assert!(events.contains(&(Instant::ZERO, Side::Client, Event::Connected)));
 //! ```
 
 mod buffer;
@@ -62,6 +60,8 @@ mod rtt;
 mod segment;
 mod seq;
 mod state;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod time;
 pub mod wire;
 

@@ -15,4 +15,5 @@ mod connected;
 mod linux_traces;
 mod opening;
 mod regressions;
+mod scripts;
 mod timers;

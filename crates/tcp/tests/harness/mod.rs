@@ -13,9 +13,11 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 
 use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::SeedableRng;
+use tcpsim_tcp::testing::{Fate, Hooks, World};
+pub use tcpsim_tcp::testing::{Side, letters};
 use tcpsim_tcp::{
     Config, ConnId, Duration, Endpoint, Event, Flags, Instant, IsnMode, Segment, SegmentKind,
-    SeqNum, State, wire,
+    SeqNum, State, Transmit, wire,
 };
 
 /// Client ISS in every harness test (CONFORMANCE's x).
@@ -24,21 +26,6 @@ pub const X: u32 = 1000;
 pub const Y: u32 = 5000;
 /// The server's port.
 pub const PORT: u16 = 80;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Side {
-    Client,
-    Server,
-}
-
-impl Side {
-    fn other(self) -> Side {
-        match self {
-            Side::Client => Side::Server,
-            Side::Server => Side::Client,
-        }
-    }
-}
 
 /// What a fault does to a matching segment.
 #[derive(Clone, Copy, Debug)]
@@ -72,20 +59,10 @@ pub struct Record {
     pub dropped: bool,
 }
 
-struct InFlight {
-    at: Instant,
-    order: u64,
-    to: Side,
-    seg: Segment,
-}
-
 pub struct Pair {
-    pub now: Instant,
-    pub client: Endpoint,
-    pub server: Endpoint,
-    pub delay: Duration,
+    world: World,
     rules: Vec<Rule>,
-    flight: Vec<InFlight>,
+    /// Segments put on the path so far (picks the bit a corruption flips).
     order: u64,
     /// One line per segment sent.
     pub log: Vec<String>,
@@ -99,14 +76,24 @@ pub struct Pair {
     pub auto_read: bool,
     /// What each side's application does on its own, indexed by [`Side`].
     pub reactions: [Reactions; 2],
-    /// At one instant, fire timers before deliveries (default: deliveries
-    /// first). Real kernels break such exact ties either way.
-    pub timers_first: bool,
     /// Data each side writes as soon as it is connected.
     pub send_on_connect: [Option<Vec<u8>>; 2],
     /// Data each side writes when it reads end-of-stream (before any close).
     pub send_on_eof: [Option<Vec<u8>>; 2],
-    steps: u32,
+}
+
+/// The endpoints, the clock and `timers_first` are the world's.
+impl std::ops::Deref for Pair {
+    type Target = World;
+    fn deref(&self) -> &World {
+        &self.world
+    }
+}
+
+impl std::ops::DerefMut for Pair {
+    fn deref_mut(&mut self) -> &mut World {
+        &mut self.world
+    }
 }
 
 /// Application behaviour that happens at the instant of the triggering event.
@@ -118,6 +105,20 @@ pub struct Reactions {
     pub close_on_connect: bool,
     /// Release the socket on end-of-stream (the graceful close of SPEC §3).
     pub close_on_eof: bool,
+}
+
+/// The applications, the faults and the log, as the world's [`Hooks`].
+struct App<'a> {
+    rules: &'a mut Vec<Rule>,
+    order: &'a mut u64,
+    log: &'a mut Vec<String>,
+    records: &'a mut Vec<Record>,
+    events: &'a mut Vec<(Instant, Side, ConnId, Event)>,
+    received: &'a mut [Vec<u8>; 2],
+    auto_read: bool,
+    reactions: [Reactions; 2],
+    send_on_connect: &'a mut [Option<Vec<u8>>; 2],
+    send_on_eof: &'a mut [Option<Vec<u8>>; 2],
 }
 
 pub fn client_addr() -> SocketAddrV4 {
@@ -151,13 +152,10 @@ impl Pair {
         s.isn = IsnMode::Fixed(Y);
         let mut server = Endpoint::new(*server_addr().ip(), s, rng());
         server.listen(PORT).unwrap();
+        let client = Endpoint::new(*client_addr().ip(), c, rng());
         Pair {
-            now: Instant::ZERO,
-            client: Endpoint::new(*client_addr().ip(), c, rng()),
-            server,
-            delay,
+            world: World::new(client, server, delay),
             rules: Vec::new(),
-            flight: Vec::new(),
             order: 0,
             log: Vec::new(),
             records: Vec::new(),
@@ -165,11 +163,39 @@ impl Pair {
             received: [Vec::new(), Vec::new()],
             auto_read: true,
             reactions: [Reactions::default(); 2],
-            timers_first: false,
             send_on_connect: [None, None],
             send_on_eof: [None, None],
-            steps: 0,
         }
+    }
+
+    /// The world and the hooks that run in it.
+    fn split(&mut self) -> (&mut World, App<'_>) {
+        let Pair {
+            world,
+            rules,
+            order,
+            log,
+            records,
+            events,
+            received,
+            auto_read,
+            reactions,
+            send_on_connect,
+            send_on_eof,
+        } = self;
+        let app = App {
+            rules,
+            order,
+            log,
+            records,
+            events,
+            received,
+            auto_read: *auto_read,
+            reactions: *reactions,
+            send_on_connect,
+            send_on_eof,
+        };
+        (world, app)
     }
 
     fn rule(&mut self, from: Side, kind: Option<SegmentKind>, nth: Option<u32>, action: Action) {
@@ -204,9 +230,8 @@ impl Pair {
 
     /// Hands `seg` to a side at the current time, as if it had just arrived.
     pub fn inject(&mut self, to: Side, seg: Segment) {
-        let now = self.now;
-        self.endpoint(to).handle_segment(now, &seg);
-        self.flush();
+        let (world, mut app) = self.split();
+        world.inject(to, &seg, &mut app);
     }
 
     /// A segment from one side to the other with the harness addresses.
@@ -218,33 +243,36 @@ impl Pair {
         Segment::new(src, dst, SeqNum(seq), SeqNum(ack), flags, 65535)
     }
 
+    /// Runs `f` on a side's endpoint at the current time, then collects
+    /// its outputs.
+    fn command<R>(&mut self, side: Side, f: impl FnOnce(&mut Endpoint, Instant) -> R) -> R {
+        let (world, mut app) = self.split();
+        world.command(side, &mut app, f)
+    }
+
     /// The client connects to the server at the current time.
     pub fn connect(&mut self) -> ConnId {
-        let id = self
-            .client
-            .connect(self.now, server_addr(), Some(client_addr().port()))
-            .unwrap();
-        self.flush();
-        id
+        self.command(Side::Client, |e, now| {
+            e.connect(now, server_addr(), Some(client_addr().port()))
+                .unwrap()
+        })
     }
 
     /// Both ends connect to each other at the current time (simultaneous
     /// open): the server from [`PORT`] to the client's port. No listener.
     pub fn connect_both(&mut self) {
-        self.server.unlisten(PORT);
-        let now = self.now;
-        self.client
+        self.world.server.unlisten(PORT);
+        let now = self.world.now;
+        self.world
+            .client
             .connect(now, server_addr(), Some(client_addr().port()))
             .unwrap();
-        self.server.connect(now, client_addr(), Some(PORT)).unwrap();
-        self.flush();
-    }
-
-    fn endpoint(&mut self, side: Side) -> &mut Endpoint {
-        match side {
-            Side::Client => &mut self.client,
-            Side::Server => &mut self.server,
-        }
+        self.world
+            .server
+            .connect(now, client_addr(), Some(PORT))
+            .unwrap();
+        let (world, mut app) = self.split();
+        world.flush(&mut app);
     }
 
     /// The id of the one connection a side has (or had).
@@ -259,9 +287,7 @@ impl Pair {
     /// Runs an application command on a side, then collects its outputs.
     pub fn app(&mut self, side: Side, f: impl FnOnce(&mut Endpoint, Instant, ConnId)) {
         let id = self.conn(side);
-        let now = self.now;
-        f(self.endpoint(side), now, id);
-        self.flush();
+        self.command(side, |e, now| f(e, now, id));
     }
 
     pub fn shutdown(&mut self, side: Side) {
@@ -282,181 +308,12 @@ impl Pair {
         });
     }
 
-    /// Moves both endpoints' output onto the path and their events into
-    /// the log, running the applications' reactions at the same instant.
-    fn flush(&mut self) {
-        loop {
-            let mut busy = false;
-            for side in [Side::Client, Side::Server] {
-                while let Some((id, e)) = self.endpoint(side).poll_event() {
-                    busy = true;
-                    self.events.push((self.now, side, id, e));
-                    self.react(side, id, e);
-                }
-                while let Some((_, t)) = self.endpoint(side).poll_transmit() {
-                    busy = true;
-                    self.transmit(side, t.segment, t.retransmission);
-                }
-            }
-            if !busy {
-                break;
-            }
-        }
-    }
-
-    fn react(&mut self, side: Side, id: ConnId, e: Event) {
-        let idx = side as usize;
-        let now = self.now;
-        let r = self.reactions[idx];
-        match e {
-            Event::Readable if self.auto_read => {
-                let mut buf = std::mem::take(&mut self.received[idx]);
-                self.endpoint(side).recv_to_end(id, &mut buf);
-                self.received[idx] = buf;
-            }
-            Event::Connected => {
-                if let Some(data) = self.send_on_connect[idx].take() {
-                    self.endpoint(side).send(now, id, &data).unwrap();
-                }
-                if r.shutdown_on_connect {
-                    self.endpoint(side).shutdown(now, id).unwrap();
-                }
-                if r.close_on_connect {
-                    self.endpoint(side).close(now, id);
-                }
-            }
-            Event::EndOfStream => {
-                if let Some(data) = self.send_on_eof[idx].take() {
-                    self.endpoint(side).send(now, id, &data).unwrap();
-                }
-                if r.close_on_eof {
-                    self.endpoint(side).close(now, id);
-                }
-            }
-            _ => {}
-        }
-    }
-
-    fn transmit(&mut self, from: Side, seg: Segment, retransmission: bool) {
-        let kind = seg.kind();
-        let mut verdict = None;
-        for r in &mut self.rules {
-            if r.from != from || r.kind.is_some_and(|k| k != kind) {
-                continue;
-            }
-            r.seen += 1;
-            if verdict.is_none() && r.nth.is_none_or(|n| n == r.seen) {
-                verdict = Some(r.action);
-            }
-        }
-        let mut line = format!(
-            "{} {} {} {} {} {}",
-            self.now,
-            match from {
-                Side::Client => "C>S",
-                Side::Server => "S>C",
-            },
-            letters(seg.flags),
-            seg.seq,
-            seg.ack,
-            seg.payload.len()
-        );
-        if retransmission {
-            line.push_str(" rtx");
-        }
-        self.records.push(Record {
-            at: self.now,
-            from,
-            flags: seg.flags,
-            seq: seg.seq.0,
-            ack: seg.ack.0,
-            len: seg.payload.len(),
-            dropped: matches!(verdict, Some(Action::Drop | Action::Corrupt)),
-        });
-        let mut at = self.now + self.delay;
-        match verdict {
-            Some(Action::Drop) => {
-                line.push_str(" drop");
-                self.log.push(line);
-                return;
-            }
-            Some(Action::Delay(extra)) => at += extra,
-            Some(Action::Corrupt) => {
-                let mut bytes = Vec::new();
-                wire::encode(&seg, &mut bytes);
-                let bit = self.order as usize % (bytes.len() * 8);
-                bytes[bit / 8] ^= 1 << (bit % 8);
-                if wire::decode(&bytes).is_err() {
-                    line.push_str(" corrupt");
-                    self.log.push(line);
-                    return;
-                }
-                panic!("a single flipped bit passed the checksum");
-            }
-            None => {}
-        }
-        self.log.push(line);
-        self.order += 1;
-        self.flight.push(InFlight {
-            at,
-            order: self.order,
-            to: from.other(),
-            seg,
-        });
-    }
-
-    /// The next instant anything happens.
-    fn next_time(&mut self) -> Option<Instant> {
-        let flight = self.flight.iter().map(|f| f.at).min();
-        [
-            flight,
-            self.client.poll_timeout(),
-            self.server.poll_timeout(),
-        ]
-        .into_iter()
-        .flatten()
-        .min()
-    }
-
     /// Runs until nothing is left to happen, or until `limit`.
     pub fn run_until(&mut self, limit: Instant) {
-        while let Some(t) = self.next_time() {
-            if t > limit {
-                break;
-            }
-            self.steps += 1;
-            assert!(self.steps < 100_000, "livelock: more than 100000 steps");
-            self.now = t;
-            if self.timers_first {
-                self.fire_timers();
-            }
-            // Deliveries due now, in the order they were sent; then timers.
-            while let Some(i) = self
-                .flight
-                .iter()
-                .enumerate()
-                .filter(|(_, f)| f.at <= t)
-                .min_by_key(|(_, f)| (f.at, f.order))
-                .map(|(i, _)| i)
-            {
-                let f = self.flight.remove(i);
-                let now = self.now;
-                self.endpoint(f.to).handle_segment(now, &f.seg);
-                self.flush();
-            }
-            self.fire_timers();
+        let (world, mut app) = self.split();
+        if let Err(e) = world.run_until(limit, &mut app) {
+            panic!("{e}");
         }
-        if self.now < limit && limit != Instant::MAX {
-            self.now = limit;
-        }
-    }
-
-    fn fire_timers(&mut self) {
-        let now = self.now;
-        self.client.handle_timeout(now);
-        self.flush();
-        self.server.handle_timeout(now);
-        self.flush();
     }
 
     /// Runs until nothing is left to happen.
@@ -508,21 +365,97 @@ impl Pair {
     }
 }
 
-/// tcpdump's letters, in the order S F R P A.
-pub fn letters(f: Flags) -> String {
-    let mut s = String::new();
-    for (bit, c) in [
-        (Flags::SYN, 'S'),
-        (Flags::FIN, 'F'),
-        (Flags::RST, 'R'),
-        (Flags::PSH, 'P'),
-        (Flags::ACK, 'A'),
-    ] {
-        if f.contains(bit) {
-            s.push(c);
+impl Hooks for App<'_> {
+    fn on_event(&mut self, ep: &mut Endpoint, now: Instant, side: Side, id: ConnId, e: Event) {
+        self.events.push((now, side, id, e));
+        let idx = side as usize;
+        let r = self.reactions[idx];
+        match e {
+            Event::Readable if self.auto_read => {
+                ep.recv_to_end(id, &mut self.received[idx]);
+            }
+            Event::Connected => {
+                if let Some(data) = self.send_on_connect[idx].take() {
+                    ep.send(now, id, &data).unwrap();
+                }
+                if r.shutdown_on_connect {
+                    ep.shutdown(now, id).unwrap();
+                }
+                if r.close_on_connect {
+                    ep.close(now, id);
+                }
+            }
+            Event::EndOfStream => {
+                if let Some(data) = self.send_on_eof[idx].take() {
+                    ep.send(now, id, &data).unwrap();
+                }
+                if r.close_on_eof {
+                    ep.close(now, id);
+                }
+            }
+            _ => {}
         }
     }
-    s
+
+    fn on_transmit(&mut self, now: Instant, from: Side, _: Option<ConnId>, t: &Transmit) -> Fate {
+        let seg = &t.segment;
+        let kind = seg.kind();
+        let mut verdict = None;
+        for r in self.rules.iter_mut() {
+            if r.from != from || r.kind.is_some_and(|k| k != kind) {
+                continue;
+            }
+            r.seen += 1;
+            if verdict.is_none() && r.nth.is_none_or(|n| n == r.seen) {
+                verdict = Some(r.action);
+            }
+        }
+        let mut line = format!(
+            "{} {} {} {} {} {}",
+            now,
+            from.arrow(),
+            letters(seg.flags),
+            seg.seq,
+            seg.ack,
+            seg.payload.len()
+        );
+        if t.retransmission {
+            line.push_str(" rtx");
+        }
+        self.records.push(Record {
+            at: now,
+            from,
+            flags: seg.flags,
+            seq: seg.seq.0,
+            ack: seg.ack.0,
+            len: seg.payload.len(),
+            dropped: matches!(verdict, Some(Action::Drop | Action::Corrupt)),
+        });
+        let fate = match verdict {
+            Some(Action::Drop) => {
+                line.push_str(" drop");
+                self.log.push(line);
+                return Fate::Drop;
+            }
+            Some(Action::Delay(extra)) => Fate::Delay(extra),
+            Some(Action::Corrupt) => {
+                let mut bytes = Vec::new();
+                wire::encode(seg, &mut bytes);
+                let bit = *self.order as usize % (bytes.len() * 8);
+                bytes[bit / 8] ^= 1 << (bit % 8);
+                if wire::decode(&bytes).is_err() {
+                    line.push_str(" corrupt");
+                    self.log.push(line);
+                    return Fate::Drop;
+                }
+                panic!("a single flipped bit passed the checksum");
+            }
+            None => Fate::Deliver,
+        };
+        self.log.push(line);
+        *self.order += 1;
+        fate
+    }
 }
 
 /// Compares the segment log with the expected lines, showing both in full on a mismatch.
