@@ -7,7 +7,7 @@
 #
 # For every scenario NAME it writes NAME.pcap and NAME.trace beside this file
 # (or in $OUT_DIR if set).  synack_lost_first and server_fin_lost contain a
-# timer tie that the kernel breaks at random; for those the run is repeated
+# timer tie that the kernel breaks at random (synack_lost_twice too); for those the run is repeated
 # until both outcomes were seen, and the second one is kept as NAME-alt.*
 # (see "variants" below and README.md).
 #
@@ -61,8 +61,14 @@ TAIL_S=3              # keep capturing this long after the apps are done
 CLIENT_LIMIT_S=250    # give up waiting for the client after this long
 PIDFILE=/run/tcpsim-linux-capture.pids
 
+TCPDUMP_TRIES=4      # rerun a scenario this often while tcpdump reports drops
+BIND_PORT=40000      # the client's fixed port in the reconnect scenarios
+
 ALL_SCENARIOS=(normal syn_lost_first synack_lost_first client_fin_lost
-               server_fin_lost last_ack_lost refused syn_lost_all synack_lost_all)
+               server_fin_lost last_ack_lost refused syn_lost_all synack_lost_all
+               data_close half_close_server_writes simultaneous_close close_unread
+               linger0 reconnect_timewait_client reconnect_timewait_server
+               synack_lost_twice handshake_ack_lost_data fin_ack_delay data_fin_ack_delay)
 
 log() { printf '[capture %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 
@@ -163,7 +169,9 @@ read_sysctls() {   # read_sysctls NS NAMES... -> "name=value ..."
 # Each scenario sets: DESC, PORT, SERVER (1 = run the server app),
 # RULE_S (nft rule on the server netns input hook; client segments),
 # RULE_C (nft rule on the client netns input hook; server segments),
-# RULE_S_OUT (nft rule on the server netns output hook; used as a latch only).
+# RULE_S_OUT (nft rule on the server netns output hook; used as a latch only),
+# MODE (peer.py --mode for both apps; see peer.py).  A rule variable may hold
+# several rules, one per line.
 APPS="apps: server listen :80, accept, read to EOF, close; client connect, shutdown(SHUT_WR), read to EOF, close"
 FIRST='ip saddr != @once add @once { ip saddr }'   # the first-match latch (see top)
 SYN='tcp flags & (syn | ack) == syn'
@@ -171,7 +179,7 @@ SYNACK='tcp flags & (syn | ack) == syn | ack'
 FIN='tcp flags & fin == fin'
 
 define_scenario() {
-    DESC="" PORT=80 SERVER=1 RULE_S="" RULE_C="" RULE_S_OUT=""
+    DESC="" PORT=80 SERVER=1 RULE_S="" RULE_C="" RULE_S_OUT="" MODE=basic
     case "$1" in
     normal)
         DESC="no fault; $APPS" ;;
@@ -204,6 +212,43 @@ define_scenario() {
     refused)
         DESC="connect to port 81 where nothing listens (no server app, no fault rule); client connect, expect ECONNREFUSED"
         PORT=81 SERVER=0 ;;
+    data_close)
+        DESC="no fault; apps: client connect, send 20000 bytes, shutdown(SHUT_WR), read to EOF, close; server accept, read to EOF, close"
+        MODE=data_close ;;
+    half_close_server_writes)
+        DESC="no fault; apps: client connect, send 100 bytes, shutdown(SHUT_WR), read to EOF, close; server accept, read to EOF, then send 3000 bytes, close"
+        MODE=half_close_server_writes ;;
+    simultaneous_close)
+        DESC="no fault; apps: client connect, send 100 bytes (carrying a CLOCK_REALTIME deadline 100 ms ahead), server reads them and sends 100 bytes back; at the deadline both call shutdown(SHUT_WR), read to EOF, close"
+        MODE=simultaneous_close ;;
+    close_unread)
+        DESC="no fault; apps: client connect, send 100 bytes, read to EOF, close; server accept, sleep 50 ms without reading, close (data unread)"
+        MODE=close_unread ;;
+    linger0)
+        DESC="no fault; apps: client connect, set SO_LINGER {1, 0}, close; server accept, read to EOF, close"
+        MODE=linger0 ;;
+    reconnect_timewait_client)
+        DESC="no fault; apps: client bind port $BIND_PORT (SO_REUSEADDR), connect, shutdown(SHUT_WR), read to EOF, close (the client closes first and holds TIME-WAIT); 1 s later the same again from the same port; server accept, read to EOF, close, twice"
+        MODE=reconnect_timewait_client ;;
+    reconnect_timewait_server)
+        DESC="no fault; apps: server accept, close at once (the server closes first and holds TIME-WAIT), twice; client bind port $BIND_PORT (SO_REUSEADDR), connect, read to EOF, close; 1 s later the same again from the same port"
+        MODE=reconnect_timewait_server ;;
+    synack_lost_twice)
+        DESC="the server's first two SYN-ACKs are dropped (client input); $APPS"
+        # Two latches in a row: the first SYN-ACK fills @once, the second @twice.
+        RULE_C="tcp sport 80 $SYNACK $FIRST counter drop
+        tcp sport 80 $SYNACK ip saddr != @twice add @twice { ip saddr } counter drop" ;;
+    handshake_ack_lost_data)
+        DESC="the handshake's final ACK (the client's first pure ACK) is dropped (server input); apps: client connect, send 1000 bytes at once, shutdown(SHUT_WR), read to EOF, close; server accept, read to EOF, close"
+        # flags == ack exactly: the data segment (PSH|ACK) and the FIN do not match.
+        RULE_S="tcp dport 80 tcp flags == ack $FIRST counter drop"
+        MODE=handshake_ack_lost_data ;;
+    fin_ack_delay)
+        DESC="no fault; apps: client connect, shutdown(SHUT_WR), read to EOF, close; server accept, read to EOF, sleep 200 ms, close (the ACK of the client's bare FIN goes out on its own)"
+        MODE=fin_ack_delay ;;
+    data_fin_ack_delay)
+        DESC="no fault; apps: client connect, send 100 bytes, shutdown(SHUT_WR), read to EOF, close; server accept, read to EOF, sleep 200 ms, close (the ACK of the FIN after data goes out on its own)"
+        MODE=data_fin_ack_delay ;;
     *)
         echo "unknown scenario: $1 (known: ${ALL_SCENARIOS[*]})" >&2; return 1 ;;
     esac
@@ -215,6 +260,7 @@ install_rules() {   # install_rules NS INPUT_RULE OUTPUT_RULE
     ip netns exec "$ns" nft -f - <<EOF
 table inet tcpsim_fault {
     set once   { type ipv4_addr; flags dynamic; }
+    set twice  { type ipv4_addr; flags dynamic; }
     set srvfin { type ipv4_addr; flags dynamic; }
     chain input {
         type filter hook input priority 0; policy accept;
@@ -237,7 +283,18 @@ rule_counters() {   # rule_counters NS LABEL -> one comment per rule with its co
     done
 }
 
-run_scenario() {   # run_scenario NAME [OUTDIR]
+run_scenario() {   # run_scenario NAME [OUTDIR]: reruns while tcpdump reports drops
+    local try
+    for try in $(seq "$TCPDUMP_TRIES"); do
+        run_scenario_once "$@"
+        [ "$TCPDUMP_DROPPED" = 0 ] && return 0
+        log "    tcpdump reported '${TCPDUMP_DROPPED}' packets dropped by kernel (attempt $try of $TCPDUMP_TRIES); running $1 again"
+    done
+    log "ERROR: $1: tcpdump dropped packets in all $TCPDUMP_TRIES attempts"
+    return 1
+}
+
+run_scenario_once() {   # run_scenario_once NAME [OUTDIR]; sets TCPDUMP_DROPPED
     local name=$1 out=${2:-$OUT}
     mkdir -p "$out"
     define_scenario "$name"
@@ -259,7 +316,10 @@ run_scenario() {   # run_scenario NAME [OUTDIR]
     local pcap="$out/$name.pcap" clog="$WORK/$name.client.log" slog="$WORK/$name.server.log"
     rm -f "$pcap" "$out/$name.trace" "$clog" "$slog"
 
-    ip netns exec "$NS_C" tcpdump -i "$DEV_C" -n -U --immediate-mode -Z root -w "$pcap" \
+    # -B 8192 (KiB) and -s 128: with the default buffer and snap length
+    # tcpdump sometimes lost the last segments of a run; 128 bytes hold the
+    # IP and TCP headers with any options.  The exit summary is checked below.
+    ip netns exec "$NS_C" tcpdump -i "$DEV_C" -n -U --immediate-mode -B 8192 -s 128 -Z root -w "$pcap" \
         >"$WORK/tcpdump.out" 2>&1 &
     local tdpid=$!
     remember_pid "$tdpid"
@@ -269,13 +329,15 @@ run_scenario() {   # run_scenario NAME [OUTDIR]
     sleep 0.3
 
     if [ "$SERVER" = 1 ]; then
-        ip netns exec "$NS_S" "${RT_APP[@]}" python3 "$HERE/peer.py" server "$ADDR_S" 80 "$slog" &
+        ip netns exec "$NS_S" "${RT_APP[@]}" python3 "$HERE/peer.py" server "$ADDR_S" 80 "$slog" \
+            --mode "$MODE" --bind-port "$BIND_PORT" &
         remember_pid $!
         for i in $(seq 50); do grep -q listening "$slog" 2>/dev/null && break; sleep 0.1; done
         grep -q listening "$slog" || { log "server did not start"; return 1; }
     fi
 
-    ip netns exec "$NS_C" "${RT_APP[@]}" python3 "$HERE/peer.py" client "$ADDR_S" "$PORT" "$clog" &
+    ip netns exec "$NS_C" "${RT_APP[@]}" python3 "$HERE/peer.py" client "$ADDR_S" "$PORT" "$clog" \
+        --mode "$MODE" --bind-port "$BIND_PORT" &
     local cpid=$!
     remember_pid "$cpid"
     local waited=0
@@ -288,19 +350,29 @@ run_scenario() {   # run_scenario NAME [OUTDIR]
     # Give the server (if it accepted) time to finish, then capture the tail
     # (retransmissions by orphaned sockets, TIME-WAIT re-ACKs).
     if [ "$SERVER" = 1 ] && grep -q "accept returned" "$slog" 2>/dev/null; then
-        for i in $(seq 100); do grep -q "close returned" "$slog" && break; sleep 0.1; done
+        for i in $(seq 100); do grep -q " done$" "$slog" && break; sleep 0.1; done
     fi
     sleep "$TAIL_S"
     stop_pid "$tdpid" INT
     cat "$WORK/tcpdump.out" | grep -E "packets (captured|received|dropped)" | sed 's/^/  tcpdump: /' >&2 || true
+    TCPDUMP_DROPPED=$(sed -n 's/^\([0-9]*\) packets\{0,1\} dropped by kernel$/\1/p' "$WORK/tcpdump.out")
+    [ -n "$TCPDUMP_DROPPED" ] || TCPDUMP_DROPPED="no summary"
 
     local comments=()
     comments+=("sysctls (more, client netns = server netns): $more")
-    comments+=("capture: tcpdump -w on the client's tun $DEV_C (raw IP link type); C>S times = client transmit, S>C times = arrival at the client; faults = nftables drop on the receiver's input hook, after the capture point")
+    comments+=("congestion control: cubic on every socket (peer.py sets TCP_CONGESTION; the namespace default bbr is not used)")
+    comments+=("capture: tcpdump -B 8192 -s 128 -w on the client's tun $DEV_C (raw IP link type; summary: $(grep -E 'packets (captured|received|dropped)' "$WORK/tcpdump.out" | tr '\n' ';' | sed 's/;$//; s/;/, /g')); C>S times = client transmit, S>C times = arrival at the client; faults = nftables drop on the receiver's input hook, after the capture point")
     local c
     while IFS= read -r c; do [ -n "$c" ] && comments+=("$c"); done < <(rule_counters "$NS_S" server; rule_counters "$NS_C" client)
     [ "$SERVER" = 1 ] && ! grep -q "accept returned" "$slog" 2>/dev/null &&
         comments+=("app: the server app never returned from accept() (killed at the end of the capture)")
+    if [ "$MODE" = simultaneous_close ]; then
+        local tc ts
+        tc=$(awk '/shutdown\(SHUT_WR\) called/ {print $1; exit}' "$clog")
+        ts=$(awk '/shutdown\(SHUT_WR\) called/ {print $1; exit}' "$slog")
+        [ -n "$tc" ] && [ -n "$ts" ] &&
+            comments+=("note: shutdown skew: the server called shutdown(SHUT_WR) $(( (ts - tc) / 1000 )) us after the client (CLOCK_REALTIME, both at the shared deadline)")
+    fi
 
     local applogs=(--app-log "$clog")
     [ "$SERVER" = 1 ] && applogs+=(--app-log "$slog")
@@ -315,7 +387,7 @@ run_scenario() {   # run_scenario NAME [OUTDIR]
 }
 
 # ---------------------------------------------------------------- variants
-# Two scenarios contain a structural timer tie: a retransmission by one side
+# Three scenarios (synack_lost_first, server_fin_lost, synack_lost_twice) contain a structural timer tie: a retransmission by one side
 # reaches the other side at the very instant the other side's own
 # retransmission timer expires (both timers have the same length and the
 # second one was started one one-way delay after the first, which is exactly
@@ -337,6 +409,13 @@ classify_server_fin_lost() {     # first S>C segment after the client's 2nd FIN:
     grep -v '^#' "$1" | awk '$2 == "C>S" && $3 ~ /F/ { n++; next }
         n == 2 && $2 == "S>C" { print ($3 == "A" ? "A" : ($3 == "FA" ? "B" : "?")); exit }'
 }
+classify_synack_lost_twice() {   # A: 3 SYNs (1st dup SYN answered, its SA dropped); B: 2 SYNs
+    local n
+    n=$(grep -v '^#' "$1" | awk '$2 == "C>S" && $3 == "S"' | wc -l)
+    if [ "$n" = 3 ]; then echo A; elif [ "$n" = 2 ]; then echo B; else echo "?"; fi
+}
+VARIANT_TEXT_synack_lost_twice_A="variant A: the client's first retransmitted SYN reached the server before the server's SYN-ACK timer fired; the SYN-ACK answering it was the second one dropped, so the client sent a third SYN (see README)"
+VARIANT_TEXT_synack_lost_twice_B="variant B: the server's SYN-ACK timer fired before the client's retransmitted SYN arrived; that retransmitted SYN-ACK was the second one dropped, and the SYN-ACK answering the crossing SYN got through (see README)"
 VARIANT_TEXT_synack_lost_first_A="variant A: the client's retransmitted SYN reached the server before the server's SYN-ACK timer fired; the server answered it with the SYN-ACK (see README)"
 VARIANT_TEXT_synack_lost_first_B="variant B: the server's SYN-ACK timer fired before the client's retransmitted SYN arrived; SYN and SYN-ACK crossed, the duplicate SYN got a second SYN-ACK (see README)"
 VARIANT_TEXT_server_fin_lost_A="variant A: the client's retransmitted FIN reached the server (LAST-ACK) before the server's FIN timer fired; the server ACKed it, then retransmitted its FIN (see README)"

@@ -14,8 +14,20 @@ Output (see README.md):
   # kernel: ...   sysctls: ...
   # link: ...
   ...more comment lines (app events, fault counters, notes)...
-  # columns: t_us dir flags rel_seq rel_ack len
-  t_us dir flags rel_seq rel_ack len      (one line per captured TCP segment)
+  # columns: t_us dir flags rel_seq rel_ack len win options
+  t_us dir flags rel_seq rel_ack len win options   (one line per TCP segment)
+
+win is the 16-bit window field as on the wire (not scaled).  options is the
+rest of the line, tcpdump-style and in wire order: `<>` when the segment has
+none, else e.g. `<mss 1460,sackOK,TS val 12345 ecr 0,nop,wscale 10>`.
+Elements: `mss N`, `sackOK`, `TS val V ecr E` (both raw, not relative),
+`wscale N`, `nop`, `eol`, `sack N {l:r}{l:r}...` (N blocks, each edge
+relative to the ISN of the segment's receiver, i.e. the sender of the data
+being SACKed, mod 2^32), `opt-K` for any other kind K (e.g. `opt-30`), and
+`opt-K bad-len L` / `truncated` when a length is malformed or the option
+list runs past the captured bytes.  The option list never contains a space
+before its closing `>`, but does contain spaces inside, so a reader splits
+off the first seven whitespace-separated columns and keeps the rest.
 
 The client is the sender of the first SYN without ACK.  rel_seq = seq minus
 the sender's ISN (seq of its first SYN); rel_ack = ack minus the receiver's
@@ -24,6 +36,10 @@ never sent a SYN its ISN is taken as 0 (raw numbers), which is noted.
 
 usage: pcap2trace.py PCAP -o OUT --scenario NAME --desc TEXT --kernel K
          --sysctls TEXT --link TEXT [--app-log FILE]... [--comment TEXT]...
+       pcap2trace.py PCAP -o OUT --reuse-header OLD.trace
+         (re-convert an existing capture: every comment line of OLD.trace
+         except `# columns:` is kept as it is, the segment lines are made
+         anew from PCAP; for traces made before a format change)
 """
 import argparse, struct, sys
 
@@ -115,10 +131,85 @@ def parse_tcp(ver, ip):
         return None
     sport, dport, seq, ack, offflags = struct.unpack("!HHIIH", l4[:14])
     doff = (offflags >> 12) * 4
+    win = struct.unpack("!H", l4[14:16])[0]
     return {
         "src": (srcs, sport), "dst": (dsts, dport), "seq": seq, "ack": ack,
-        "flags": offflags & 0xFF, "len": l4len - doff,
+        "flags": offflags & 0xFF, "len": l4len - doff, "win": win,
+        # the option bytes as captured (a short snaplen may cut them; the
+        # header length says how many there should be)
+        "opts": l4[20:doff], "opts_len": max(0, doff - 20),
     }
+
+
+def parse_options(raw, want_len):
+    """Decode TCP options into a list of (kind, value) in wire order.
+
+    value: int for mss/wscale, (val, ecr) for TS, list of (l, r) for sack,
+    None otherwise; ("bad", kind, length) for a malformed length and
+    ("truncated",) when the capture ends inside the option list."""
+    out, i = [], 0
+    while i < want_len:
+        if i >= len(raw):
+            out.append(("truncated", None))
+            break
+        k = raw[i]
+        if k == 0:
+            out.append(("eol", None))
+            i += 1
+            continue                     # padding after EOL is shown too
+        if k == 1:
+            out.append(("nop", None))
+            i += 1
+            continue
+        if i + 1 >= len(raw):
+            out.append(("truncated", None))
+            break
+        ln = raw[i + 1]
+        if ln < 2 or i + ln > want_len:
+            out.append(("bad", (k, ln)))
+            break
+        if i + ln > len(raw):
+            out.append(("truncated", None))
+            break
+        body = raw[i + 2:i + ln]
+        if k == 2 and ln == 4:
+            out.append(("mss", struct.unpack("!H", body)[0]))
+        elif k == 3 and ln == 3:
+            out.append(("wscale", body[0]))
+        elif k == 4 and ln == 2:
+            out.append(("sackOK", None))
+        elif k == 5 and (ln - 2) % 8 == 0 and ln > 2:
+            out.append(("sack", [struct.unpack("!II", body[j:j + 8]) for j in range(0, ln - 2, 8)]))
+        elif k == 8 and ln == 10:
+            out.append(("TS", struct.unpack("!II", body)))
+        elif k in (2, 3, 4, 5, 8):
+            out.append(("bad", (k, ln)))
+        else:
+            out.append(("opt", k))
+        i += ln
+    return out
+
+
+def options_str(opts, sack_base):
+    """tcpdump-style text; sack_base = the ISN the SACK edges are relative to."""
+    parts = []
+    for kind, v in opts:
+        if kind in ("mss", "wscale"):
+            parts.append("%s %d" % (kind, v))
+        elif kind in ("sackOK", "nop", "eol"):
+            parts.append(kind)
+        elif kind == "TS":
+            parts.append("TS val %d ecr %d" % v)
+        elif kind == "sack":
+            parts.append("sack %d %s" % (len(v), "".join(
+                "{%d:%d}" % ((l - sack_base) % 2**32, (r - sack_base) % 2**32) for l, r in v)))
+        elif kind == "opt":
+            parts.append("opt-%d" % v)
+        elif kind == "bad":
+            parts.append("opt-%d bad-len %d" % v)
+        else:
+            parts.append("truncated")
+    return "<" + ",".join(parts) + ">"
 
 
 def flag_str(fl):
@@ -146,14 +237,19 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("pcap")
     ap.add_argument("-o", "--out", required=True)
-    ap.add_argument("--scenario", required=True)
-    ap.add_argument("--desc", required=True)
-    ap.add_argument("--kernel", required=True)
-    ap.add_argument("--sysctls", required=True)
-    ap.add_argument("--link", required=True)
+    ap.add_argument("--reuse-header", metavar="OLD_TRACE")
+    ap.add_argument("--scenario")
+    ap.add_argument("--desc")
+    ap.add_argument("--kernel")
+    ap.add_argument("--sysctls")
+    ap.add_argument("--link")
     ap.add_argument("--app-log", action="append", default=[])
     ap.add_argument("--comment", action="append", default=[])
     a = ap.parse_args()
+    if not a.reuse_header:
+        for req in ("scenario", "desc", "kernel", "sysctls", "link"):
+            if getattr(a, req) is None:
+                ap.error("--%s is required (unless --reuse-header)" % req)
 
     linktype, pkts = read_pcap(a.pcap)
     segs, skipped = [], 0
@@ -215,8 +311,21 @@ def main():
         if fl & (FLAG_URG | FLAG_ECE | FLAG_CWR):
             notes.append("# note: segment at t_us=%d also has URG/ECE/CWR bits 0x%02x (not shown)"
                          % ((t["ts"] - t0) // 1000, fl & 0xE0))
-        lines.append("%d %s>%s %s %d %d %d" % ((t["ts"] - t0) // 1000, d, peer, flag_str(fl),
-                                               rel_seq, rel_ack, t["len"]))
+        opts = parse_options(t["opts"], t["opts_len"])
+        if any(k in ("bad", "truncated") for k, _ in opts):
+            notes.append("# note: segment at t_us=%d has malformed or truncated options (shown as such)"
+                         % ((t["ts"] - t0) // 1000))
+        lines.append("%d %s>%s %s %d %d %d %d %s" % ((t["ts"] - t0) // 1000, d, peer, flag_str(fl),
+                                                     rel_seq, rel_ack, t["len"], t["win"],
+                                                     options_str(opts, isn.get(peer, 0))))
+
+    columns = "# columns: t_us dir flags rel_seq rel_ack len win options"
+    if a.reuse_header:
+        with open(a.reuse_header) as f:
+            old = [l.rstrip("\n") for l in f if l.startswith("#") and not l.startswith("# columns:")]
+        with open(a.out, "w") as f:
+            f.write("\n".join(old + [columns] + lines) + "\n")
+        return
 
     out = []
     out.append("# scenario: %s: %s" % (a.scenario, a.desc))
@@ -243,7 +352,7 @@ def main():
         out.append("# note: %d non-TCP packets in the pcap were skipped" % skipped)
     if foreign:
         out.append("# note: %d TCP segments of other connections were skipped" % foreign)
-    out.append("# columns: t_us dir flags rel_seq rel_ack len")
+    out.append(columns)
     out.extend(lines)
     with open(a.out, "w") as f:
         f.write("\n".join(out) + "\n")
