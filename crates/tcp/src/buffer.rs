@@ -130,6 +130,27 @@ impl RecvBuffer {
         self.next - before
     }
 
+    /// The out-of-order data as disjoint stream ranges `[start, end)`, in
+    /// order (overlapping and adjacent pieces merged).
+    pub fn pending_ranges(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
+        let mut pieces = self
+            .pending
+            .iter()
+            .map(|(&at, p)| (at, at + p.len() as u64))
+            .peekable();
+        std::iter::from_fn(move || {
+            let (start, mut end) = pieces.next()?;
+            while let Some(&(s, e)) = pieces.peek() {
+                if s > end {
+                    break;
+                }
+                end = end.max(e);
+                pieces.next();
+            }
+            Some((start, end))
+        })
+    }
+
     /// Moves up to `buf.len()` readable octets into `buf`; returns how many.
     pub fn read(&mut self, buf: &mut [u8]) -> usize {
         let n = buf.len().min(self.readable.len());
@@ -163,6 +184,18 @@ impl RecvBuffer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pending_ranges_merge_overlapping_and_adjacent_pieces() {
+        let mut b = RecvBuffer::default();
+        b.insert(10, &[0; 5]); // 10..15
+        b.insert(12, &[0; 6]); // 12..18, overlaps
+        b.insert(18, &[0; 2]); // 18..20, adjacent
+        b.insert(30, &[0; 4]); // 30..34
+        assert_eq!(b.pending_ranges().collect::<Vec<_>>(), [(10, 20), (30, 34)]);
+        b.insert(0, &[0; 10]); // fills the gap: 0..20 in order
+        assert_eq!(b.pending_ranges().collect::<Vec<_>>(), [(30, 34)]);
+    }
 
     #[test]
     fn send_buffer_copies_across_the_ring_seam() {

@@ -155,6 +155,33 @@ pub enum RetryModel {
     LinuxTimeout,
 }
 
+/// How a window is turned into the 16-bit field once window scaling is in
+/// use (RFC 7323 §2.3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WindowRounding {
+    /// `SEG.WND = RCV.WND >> Rcv.Wind.Shift`, truncating (RFC 7323 §2.3).
+    Down,
+    /// Rounded up to the next multiple of 2^shift, so a window that is not a
+    /// multiple is never announced smaller than it is (Linux
+    /// `tcp_select_window`; `tests/data/linux/data_close.trace`: 64240 at
+    /// shift 10 is announced as 63).
+    Up,
+}
+
+/// The window a SYN or SYN-ACK announces (it is never scaled, RFC 7323
+/// §2.2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InitialWindow {
+    /// `recv_window` as it is, at most 65535.
+    Exact,
+    /// `recv_window` (at most 65535) rounded down to a multiple of the
+    /// payload size (MSS, less 12 when timestamps are in use), as Linux's
+    /// `tcp_select_initial_window` does: 64240 = 44 × 1460 in a SYN, 65160 =
+    /// 45 × 1448 in a SYN-ACK that agrees to timestamps
+    /// (`tests/data/linux/normal.trace`).
+    MssMultiple,
+}
+
 /// When a retransmitting connection gives up.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RetryLimit {
@@ -257,6 +284,31 @@ pub struct Config {
     /// (a count of retransmissions), `linux` [`RetryModel::LinuxTimeout`]
     /// (elapsed time from `tcp_model_timeout`, `net/ipv4/tcp_timer.c`).
     pub data_retry_model: RetryModel,
+    /// The window-scale shift offered in SYN and SYN-ACK (RFC 7323 §2); `None`
+    /// offers no window scaling. Above 14 is sent and used as 14 (RFC 7323 §2.3).
+    /// `rfc` `None`; `linux` `None` for now (the kernel offers 10 here).
+    pub window_scale: Option<u8>,
+    /// Offer and use SACK (RFC 2018): SACK-permitted in SYN and SYN-ACK, SACK
+    /// blocks for out-of-order data. `rfc` off; `linux` off for now.
+    pub sack: bool,
+    /// Offer and use timestamps (RFC 7323 §3–5): TSval/TSecr on every segment
+    /// once both SYNs had them, PAWS, 12 bytes less payload per segment.
+    /// `rfc` off; `linux` off for now.
+    pub timestamps: bool,
+    /// The tick of the timestamp clock: 1 ms in both (Linux's TCP timestamps
+    /// run at 1 kHz; RFC 7323 §5.4 allows 1 ms to 1 s).
+    pub ts_clock: Duration,
+    /// How scaled windows are rounded: `rfc` [`WindowRounding::Down`],
+    /// `linux` [`WindowRounding::Up`].
+    pub window_rounding: WindowRounding,
+    /// RTTM (RFC 7323 §4.1): with timestamps in use, every ACK that advances
+    /// SND.UNA gives an RTT sample from its TSecr, retransmissions included
+    /// (no Karn ambiguity). `rfc` on; `linux` off (the kernel times segments
+    /// from their send times, see [`RetransmissionRtt`]).
+    pub rttm: bool,
+    /// The window of SYN and SYN-ACK: `rfc` [`InitialWindow::Exact`]; `linux`
+    /// `Exact` for now (the kernel's is [`InitialWindow::MssMultiple`]).
+    pub initial_window: InitialWindow,
 }
 
 /// Send window cap in segments: "the smaller of the peer's window and 10 × MSS" (SPEC §5).
@@ -309,6 +361,13 @@ impl Config {
             quickacks: 0,
             syn_retry_count: SynRetryCount::IncludesLinear,
             data_retry_model: RetryModel::Count,
+            window_scale: None,
+            sack: false,
+            timestamps: false,
+            ts_clock: Duration::from_millis(1),
+            window_rounding: WindowRounding::Down,
+            rttm: true,
+            initial_window: InitialWindow::Exact,
         }
     }
 
@@ -343,6 +402,13 @@ impl Config {
             quickacks: LINUX_QUICKACKS,
             syn_retry_count: SynRetryCount::PlusLinear,
             data_retry_model: RetryModel::LinuxTimeout,
+            window_scale: None,
+            sack: false,
+            timestamps: false,
+            ts_clock: Duration::from_millis(1),
+            window_rounding: WindowRounding::Up,
+            rttm: false,
+            initial_window: InitialWindow::Exact,
         }
     }
 

@@ -115,6 +115,8 @@ pub struct Endpoint {
     lent: Queues,
     out_ids: VecDeque<Option<ConnId>>,
     event_ids: VecDeque<ConnId>,
+    /// The secret of the timestamp offsets, once drawn.
+    ts_secret: Option<u64>,
 }
 
 impl fmt::Debug for Endpoint {
@@ -157,6 +159,7 @@ impl Endpoint {
             lent: Queues::default(),
             out_ids: VecDeque::new(),
             event_ids: VecDeque::new(),
+            ts_secret: None,
         }
     }
 
@@ -224,13 +227,14 @@ impl Endpoint {
             None => self.ephemeral_port(remote)?,
         };
         let iss = self.next_isn();
+        let local = self.local(port);
+        let ts_offset = self.ts_offset(local, remote);
         let mark = self.mark();
         let conn = Connection::connect_lent(
             now,
             Arc::clone(&self.config),
-            self.local(port),
-            remote,
-            iss,
+            (local, remote),
+            (iss, ts_offset),
             &mut self.lent,
         );
         Ok(self.insert(conn, mark))
@@ -251,6 +255,30 @@ impl Endpoint {
             }
         }
         Err(ConnectError::NoEphemeralPort(lo, hi))
+    }
+
+    /// The timestamp clock's offset for a 4-tuple: F(4-tuple, secret), the
+    /// secret drawn from the endpoint's stream the first time it is needed
+    /// (so a run without timestamps draws nothing more), and stable for
+    /// every incarnation of the 4-tuple (RFC 7323 §7.1, SPEC §5).
+    fn ts_offset(&mut self, local: SocketAddrV4, remote: SocketAddrV4) -> u32 {
+        if !self.config.timestamps {
+            return 0;
+        }
+        let secret = match self.ts_secret {
+            Some(s) => s,
+            None => {
+                let s = self.rng.next_u64();
+                self.ts_secret = Some(s);
+                s
+            }
+        };
+        use std::hash::Hasher;
+        let mut h = crate::hash::FixedHasher::default();
+        h.write_u64(secret);
+        h.write_u64(u64::from(u32::from(*local.ip())) << 16 | u64::from(local.port()));
+        h.write_u64(u64::from(u32::from(*remote.ip())) << 16 | u64::from(remote.port()));
+        h.finish() as u32
     }
 
     fn next_isn(&mut self) -> SeqNum {
@@ -405,6 +433,7 @@ impl Endpoint {
         self.lent.events.clear();
         self.out_ids.clear();
         self.event_ids.clear();
+        self.ts_secret = None;
     }
 
     /// Gives back the payload buffer of a segment this endpoint sent, once
@@ -463,13 +492,13 @@ impl Endpoint {
 
     /// A connection from a listener, answering `syn` with SYN-ACK(`iss`).
     fn accept(&mut self, now: Instant, syn: &Segment, iss: SeqNum) {
+        let ts_offset = self.ts_offset(syn.dst, syn.src);
         let mark = self.mark();
         let conn = Connection::accept_lent(
             now,
             Arc::clone(&self.config),
-            syn.dst,
-            syn,
-            iss,
+            (syn.dst, syn),
+            (iss, ts_offset),
             &mut self.lent,
         );
         self.insert(conn, mark);

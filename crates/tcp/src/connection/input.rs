@@ -41,6 +41,7 @@ struct Placement {
 impl Connection {
     /// Processes one arriving segment addressed to this connection.
     pub fn handle_segment(&mut self, now: Instant, seg: &Segment) {
+        self.clock = now;
         match self.state {
             State::Closed | State::Listen => return,
             State::SynSent => self.on_syn_sent(now, seg),
@@ -76,7 +77,7 @@ impl Connection {
         self.take_peer_syn(seg);
         if f.ack() {
             self.snd_wl2 = seg.ack;
-            self.on_new_ack(now, seg.ack);
+            self.on_new_ack(now, seg);
         }
         if self.syn_acked {
             // Our SYN is acknowledged: ESTABLISHED, and ACK at once.
@@ -101,7 +102,9 @@ impl Connection {
             return ControlFlow::Break(());
         }
         let arrival = self.rewrite_simultaneous_synack(seg);
+        self.check_paws(seg)?; // RFC 7323 §5.3 R1, before the first check
         self.check_sequence_number(now, seg, arrival)?; // first
+        self.update_ts_recent(seg, arrival.seq); // RFC 7323 §5.3 R3
         self.check_rst(seg, arrival)?; // second
         self.check_security()?; // third
         self.check_syn(arrival)?; // fourth
@@ -110,6 +113,16 @@ impl Connection {
         let need = self.text_and_fin(now, seg, arrival.seq); // seventh, eighth
         self.fin_wait_1_to_2(now);
         self.acknowledge(now, need);
+        ControlFlow::Continue(())
+    }
+
+    /// PAWS (RFC 7323 §5.3 R1): a segment with an old timestamp is dropped,
+    /// and acknowledged unless it is a RST.
+    fn check_paws(&mut self, seg: &Segment) -> ControlFlow<()> {
+        if self.fails_paws(seg) {
+            self.send_ack();
+            return ControlFlow::Break(());
+        }
         ControlFlow::Continue(())
     }
 
@@ -167,6 +180,10 @@ impl Connection {
             // A retransmission of the peer's FIN: acknowledge it and
             // restart the 2 MSL timeout (§3.10.7.4, fifth check).
             self.arm_time_wait(now);
+        }
+        if !seg.payload.is_empty() && arrival.seq + arrival.len <= self.rcv_nxt {
+            // Data we had already: a D-SACK in this ACK (RFC 2883 §4).
+            self.note_duplicate(arrival.seq, arrival.seq + seg.payload.len() as u32);
         }
         self.send_ack();
         ControlFlow::Break(())
@@ -231,7 +248,7 @@ impl Connection {
         // The peer is alive: window probing starts over.
         self.probes = 0;
         if self.snd_una < seg.ack {
-            self.on_new_ack(now, seg.ack);
+            self.on_new_ack(now, seg);
         }
         self.update_send_window(seg, arrival.seq);
         match self.state {
@@ -252,7 +269,7 @@ impl Connection {
     fn ack_in_syn_received(&mut self, seg: &Segment, arrival: Arrival) -> ControlFlow<()> {
         if self.snd_una < seg.ack && seg.ack <= self.snd_nxt {
             self.establish();
-            self.snd_wnd = u32::from(seg.window);
+            self.snd_wnd = self.peer_window(seg);
             self.snd_wl1 = arrival.seq;
             self.snd_wl2 = seg.ack;
             ControlFlow::Continue(())
@@ -268,7 +285,7 @@ impl Connection {
         if self.snd_una <= seg.ack
             && (self.snd_wl1 < seq || (self.snd_wl1 == seq && self.snd_wl2 <= seg.ack))
         {
-            self.snd_wnd = u32::from(seg.window);
+            self.snd_wnd = self.peer_window(seg);
             self.max_snd_wnd = self.max_snd_wnd.max(self.snd_wnd);
             if self.snd_wnd > 0 {
                 self.probe_backoff = 0;
@@ -327,7 +344,8 @@ impl Connection {
 
     /// SND.UNA advances to `ack`: drop what it covers from the send buffer,
     /// take an RTT sample, and apply RFC 6298 rules 5.2 and 5.3.
-    fn on_new_ack(&mut self, now: Instant, ack: SeqNum) {
+    fn on_new_ack(&mut self, now: Instant, seg: &Segment) {
+        let ack = seg.ack;
         let mut covered = ack - self.snd_una;
         if !self.syn_acked {
             // Our SYN. (Not `snd_una == iss`: after 2^32 − 1 octets SND.UNA
@@ -343,7 +361,13 @@ impl Connection {
         }
         self.snd_una = ack;
         self.retransmits = 0;
-        if let Some((end, sent_at)) = self.rtt_probe {
+        if self.config.rttm && self.opt.ts {
+            // RFC 7323 §4.1: every ACK that advances SND.UNA is a sample.
+            if let Some(rtt) = self.ts_rtt(seg) {
+                self.rtt.sample(rtt, &self.config);
+            }
+            self.rtt_probe = None;
+        } else if let Some((end, sent_at)) = self.rtt_probe {
             if end <= ack {
                 self.rtt.sample(now - sent_at, &self.config);
                 self.rtt_probe = None;
@@ -404,6 +428,11 @@ impl Connection {
         if advanced > 0 {
             self.rcv_nxt += advanced as u32;
             self.events.push_back(Event::Readable);
+        } else if end > start && start as u64 > next {
+            self.note_out_of_order(start as u64);
+        } else if at + len <= next as i64 {
+            // Everything in it was had already: a D-SACK (RFC 2883).
+            self.note_duplicate(seg.seq, seg.seq + seg.payload.len() as u32);
         }
         if at > next as i64 || had_gap || advanced == 0 {
             // Out of order, filling a gap, or a duplicate: at once

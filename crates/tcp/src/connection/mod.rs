@@ -19,6 +19,7 @@
 //! profile.
 
 mod input;
+mod negotiate;
 mod output;
 mod timer_table;
 mod timers;
@@ -200,6 +201,15 @@ pub struct Connection {
     /// The application released the socket (orphan).
     released: bool,
 
+    // Options (RFC 7323, RFC 2018).
+    opt: negotiate::Negotiated,
+    /// The peer's SYN offered window scaling (a SYN-ACK answers in kind).
+    peer_offered_window_scale: bool,
+    /// The latest time an input or command gave (for timestamps on
+    /// segments sent where no time is passed, such as a window update
+    /// after a read).
+    clock: Instant,
+
     out: OutQueue<Transmit>,
     events: OutQueue<Event>,
     spare: Spare,
@@ -245,6 +255,9 @@ impl Connection {
             unacked_full: 0,
             quickacks: config.quickacks,
             released: false,
+            opt: negotiate::Negotiated::default(),
+            peer_offered_window_scale: false,
+            clock: Instant::ZERO,
             out: OutQueue::default(),
             events: OutQueue::default(),
             spare: Spare::default(),
@@ -270,12 +283,12 @@ impl Connection {
     pub(crate) fn connect_lent(
         now: Instant,
         config: Arc<Config>,
-        local: SocketAddrV4,
-        remote: SocketAddrV4,
-        iss: SeqNum,
+        (local, remote): (SocketAddrV4, SocketAddrV4),
+        (iss, ts_offset): (SeqNum, u32),
         queues: &mut Queues,
     ) -> Connection {
         let mut c = Connection::blank(config, local, remote, iss);
+        c.opt.ts_offset = ts_offset;
         c.swap_queues(queues);
         c.open_active(now);
         c.swap_queues(queues);
@@ -283,6 +296,7 @@ impl Connection {
     }
 
     fn open_active(&mut self, now: Instant) {
+        self.clock = now;
         self.set_state(State::SynSent);
         self.send_syn(now, false);
     }
@@ -307,12 +321,12 @@ impl Connection {
     pub(crate) fn accept_lent(
         now: Instant,
         config: Arc<Config>,
-        local: SocketAddrV4,
-        syn: &Segment,
-        iss: SeqNum,
+        (local, syn): (SocketAddrV4, &Segment),
+        (iss, ts_offset): (SeqNum, u32),
         queues: &mut Queues,
     ) -> Connection {
         let mut c = Connection::blank(config, local, syn.src, iss);
+        c.opt.ts_offset = ts_offset;
         c.swap_queues(queues);
         c.open_passive(now, syn);
         c.swap_queues(queues);
@@ -320,6 +334,7 @@ impl Connection {
     }
 
     fn open_passive(&mut self, now: Instant, syn: &Segment) {
+        self.clock = now;
         self.passive = true;
         self.state = State::Listen;
         self.take_peer_syn(syn);
@@ -406,6 +421,7 @@ impl Connection {
     /// Queues data for sending (RFC 9293 §3.10.2). Returns how many octets
     /// were taken: all of them (the send buffer is unbounded).
     pub fn send(&mut self, now: Instant, data: &[u8]) -> Result<usize, CommandError> {
+        self.clock = now;
         match self.state {
             State::Closed | State::Listen => return Err(CommandError::NotConnected),
             _ if self.shut_wr => return Err(CommandError::Closing),
@@ -435,6 +451,7 @@ impl Connection {
     /// Shuts down the write side (RFC 9293 §3.10.4 CLOSE): a FIN follows
     /// the queued data; reading goes on.
     pub fn shutdown(&mut self, now: Instant) -> Result<(), CommandError> {
+        self.clock = now;
         if self.shut_wr {
             return Ok(());
         }
@@ -455,6 +472,7 @@ impl Connection {
     /// application reads no more (received data is discarded). In SYN-SENT
     /// the connection is deleted with nothing sent (RFC 9293 §3.10.4).
     pub fn close(&mut self, now: Instant) {
+        self.clock = now;
         self.released = true;
         self.recv_buf.discard();
         match self.state {
@@ -473,7 +491,8 @@ impl Connection {
 
     /// Aborts the connection (RFC 9293 §3.10.5): RST(SND.NXT) where the peer
     /// may hold state, then CLOSED at once, with no TIME-WAIT.
-    pub fn abort(&mut self, _now: Instant) {
+    pub fn abort(&mut self, now: Instant) {
+        self.clock = now;
         match self.state {
             State::Closed => return,
             State::SynReceived
@@ -548,12 +567,13 @@ impl Connection {
         self.arm_time_wait(now);
     }
 
-    /// Records the peer's SYN: IRS, RCV.NXT, its MSS and window.
+    /// Records the peer's SYN: IRS, RCV.NXT, its MSS, window and options.
     fn take_peer_syn(&mut self, syn: &Segment) {
         self.irs = syn.seq;
         self.rcv_nxt = syn.seq + 1;
+        self.negotiate(syn);
         let peer_mss = syn.mss.unwrap_or(DEFAULT_PEER_MSS);
-        self.send_mss = self.config.mss.min(peer_mss).max(1);
+        self.send_mss = self.payload_room(self.config.mss.min(peer_mss).max(1));
         self.snd_wnd = u32::from(syn.window);
         self.max_snd_wnd = self.max_snd_wnd.max(self.snd_wnd);
         self.snd_wl1 = syn.seq;
@@ -578,6 +598,7 @@ impl Connection {
         }
         let now_wnd = self.rcv_wnd();
         let full = u32::from(self.config.recv_window);
+        // last_advertised is in bytes, whatever the scaling.
         if 2 * self.last_advertised <= full && now_wnd >= 2 * self.last_advertised.max(1) {
             self.send_ack();
         }

@@ -26,18 +26,24 @@ impl Connection {
     /// A segment from this connection with `seq` and `flags`; ACK and window
     /// filled in from the receive side.
     pub(super) fn segment(&self, seq: SeqNum, flags: Flags) -> Segment {
-        let window = self.rcv_wnd().min(u32::from(u16::MAX)) as u16;
+        let window = self.window_field(flags.syn());
         let ack = if flags.ack() { self.rcv_nxt } else { SeqNum(0) };
         Segment::new(self.local, self.remote, seq, ack, flags, window)
     }
 
-    /// Queues a segment. Any segment carrying ACK satisfies a pending ACK.
-    pub(super) fn emit(&mut self, segment: Segment, retransmission: bool) {
+    /// Queues a segment, with its per-segment options (timestamps, SACK
+    /// blocks). Any segment carrying ACK satisfies a pending ACK.
+    pub(super) fn emit(&mut self, mut segment: Segment, retransmission: bool) {
+        self.stamp(&mut segment);
         if segment.flags.ack() {
             self.ack_pending = false;
             self.unacked_full = 0;
             self.timers.stop(TimerKind::DelayedAck);
-            self.last_advertised = u32::from(segment.window);
+            self.last_advertised = if segment.flags.syn() {
+                u32::from(segment.window)
+            } else {
+                u32::from(segment.window) << self.opt.rcv_shift
+            };
         }
         self.out.push_back(Transmit {
             segment,
@@ -69,6 +75,7 @@ impl Connection {
     pub(super) fn send_syn(&mut self, now: Instant, retransmission: bool) {
         let mut seg = self.segment(self.iss, Flags::SYN);
         seg.mss = Some(self.config.mss);
+        seg.options = self.syn_options(now);
         self.snd_nxt = self.iss + 1;
         self.emit(seg, retransmission);
         self.note_sent(now, self.iss + 1, retransmission);
@@ -77,6 +84,7 @@ impl Connection {
     pub(super) fn send_synack(&mut self, now: Instant, retransmission: bool) {
         let mut seg = self.segment(self.iss, Flags::SYN | Flags::ACK);
         seg.mss = Some(self.config.mss);
+        seg.options = self.synack_options(now);
         self.snd_nxt = self.iss + 1;
         self.emit(seg, retransmission);
         self.note_sent(now, self.iss + 1, retransmission);

@@ -17,6 +17,7 @@ use crate::time::{Duration, Instant};
 impl Connection {
     /// Fires every timer due at or before `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.clock = now;
         for kind in TimerKind::ALL {
             if !self.timers.expire(kind, now) {
                 continue;

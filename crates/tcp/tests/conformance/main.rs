@@ -14,6 +14,7 @@ mod closing;
 mod connected;
 mod linux_traces;
 mod opening;
+mod options;
 mod regressions;
 mod scripts;
 mod timers;

@@ -1,0 +1,254 @@
+//! TCP options in a connection: what the two SYNs agree on — window
+//! scaling and timestamps (RFC 7323), SACK (RFC 2018) — and the work they
+//! bring to every segment: TSval/TSecr and TS.Recent (RFC 7323 §4.3), PAWS
+//! (§5.3), scaled windows (§2.3), SACK blocks (RFC 2018 §4) and D-SACK
+//! (RFC 2883).
+//!
+//! An option is in use only if our configuration offers it and the peer's
+//! SYN (or SYN-ACK) carried it; a SYN-ACK carries only what the SYN had
+//! (RFC 7323 §1.3, RFC 2018 §2).
+
+use super::Connection;
+use crate::config::{InitialWindow, WindowRounding};
+use crate::options::{MAX_SACK_BLOCKS, MAX_WINDOW_SHIFT, Options, SackBlocks, Timestamps};
+use crate::segment::Segment;
+use crate::seq::SeqNum;
+use crate::time::Instant;
+
+/// The bytes the timestamps option takes from every segment's payload.
+pub(crate) const TIMESTAMPS_LEN: u16 = 12;
+
+/// What the handshake agreed on, and the per-connection option state.
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct Negotiated {
+    /// Snd.Wind.Shift: applied to the windows the peer sends.
+    pub(super) snd_shift: u8,
+    /// Rcv.Wind.Shift: applied to the windows we send.
+    pub(super) rcv_shift: u8,
+    /// Timestamps on every segment.
+    pub(super) ts: bool,
+    /// SACK blocks may be sent.
+    pub(super) sack: bool,
+    /// TS.Recent: the timestamp to echo.
+    pub(super) ts_recent: u32,
+    /// Added to the timestamp clock (per 4-tuple, from the endpoint).
+    pub(super) ts_offset: u32,
+    /// Last.ACK.sent: the ACK field of the last segment we sent.
+    pub(super) last_ack_sent: SeqNum,
+    /// Stream offsets of the latest out-of-order arrivals, most recent
+    /// first: the order SACK blocks are reported in (RFC 2018 §4).
+    recent: [u64; MAX_SACK_BLOCKS],
+    recent_len: u8,
+    /// A duplicate to report first in the next ACK (RFC 2883 §4).
+    dsack: Option<(SeqNum, SeqNum)>,
+}
+
+impl Connection {
+    /// The timestamp clock now: ticks of `ts_clock` plus the offset.
+    pub(super) fn ts_val(&self, now: Instant) -> u32 {
+        let tick = self.config.ts_clock.as_nanos().max(1);
+        let ticks = now.saturating_duration_since(Instant::ZERO).as_nanos() / tick;
+        (ticks as u32).wrapping_add(self.opt.ts_offset)
+    }
+
+    /// The options our SYN offers.
+    pub(super) fn syn_options(&self, now: Instant) -> Options {
+        Options {
+            window_scale: self.config.window_scale.map(|s| s.min(MAX_WINDOW_SHIFT)),
+            sack_permitted: self.config.sack,
+            timestamps: self.config.timestamps.then(|| Timestamps {
+                val: self.ts_val(now),
+                ecr: 0,
+            }),
+            sack: SackBlocks::new(),
+        }
+    }
+
+    /// The options of our SYN-ACK: only what the peer's SYN offered too.
+    pub(super) fn synack_options(&self, now: Instant) -> Options {
+        Options {
+            window_scale: self
+                .config
+                .window_scale
+                .filter(|_| self.peer_offered_window_scale)
+                .map(|s| s.min(MAX_WINDOW_SHIFT)),
+            sack_permitted: self.opt.sack,
+            timestamps: self.opt.ts.then(|| Timestamps {
+                val: self.ts_val(now),
+                ecr: self.opt.ts_recent,
+            }),
+            sack: SackBlocks::new(),
+        }
+    }
+
+    /// Takes what the peer's SYN (or SYN-ACK) offers: the options in use
+    /// from now on.
+    pub(super) fn negotiate(&mut self, syn: &Segment) {
+        let o = &syn.options;
+        self.peer_offered_window_scale = o.window_scale.is_some();
+        match (self.config.window_scale, o.window_scale) {
+            (Some(ours), Some(theirs)) => {
+                self.opt.rcv_shift = ours.min(MAX_WINDOW_SHIFT);
+                self.opt.snd_shift = theirs.min(MAX_WINDOW_SHIFT);
+            }
+            _ => {
+                self.opt.rcv_shift = 0;
+                self.opt.snd_shift = 0;
+            }
+        }
+        self.opt.sack = self.config.sack && o.sack_permitted;
+        self.opt.ts = self.config.timestamps && o.timestamps.is_some();
+        if let Some(ts) = o.timestamps.filter(|_| self.opt.ts) {
+            self.opt.ts_recent = ts.val;
+        }
+    }
+
+    /// The payload room of a segment: the send MSS, less the timestamps.
+    pub(super) fn payload_room(&self, mss: u16) -> u16 {
+        if self.opt.ts {
+            mss.saturating_sub(TIMESTAMPS_LEN).max(1)
+        } else {
+            mss
+        }
+    }
+
+    /// The window field of a segment we send now: never scaled in a SYN
+    /// (RFC 7323 §2.2), else scaled by Rcv.Wind.Shift.
+    pub(super) fn window_field(&self, syn: bool) -> u16 {
+        let wnd = self.rcv_wnd();
+        if syn {
+            let w = wnd.min(u32::from(u16::MAX));
+            return match self.config.initial_window {
+                InitialWindow::Exact => w as u16,
+                InitialWindow::MssMultiple => {
+                    let unit = u32::from(self.payload_room(self.config.mss)).max(1);
+                    (w / unit * unit) as u16
+                }
+            };
+        }
+        let shift = u32::from(self.opt.rcv_shift);
+        let field = match self.config.window_rounding {
+            WindowRounding::Down => wnd >> shift,
+            WindowRounding::Up => wnd.div_ceil(1 << shift),
+        };
+        field.min(u32::from(u16::MAX)) as u16
+    }
+
+    /// The window the peer announced in a segment, in bytes.
+    pub(super) fn peer_window(&self, seg: &Segment) -> u32 {
+        if seg.flags.syn() {
+            u32::from(seg.window)
+        } else {
+            u32::from(seg.window) << self.opt.snd_shift
+        }
+    }
+
+    /// Puts the per-segment options on a segment about to go out:
+    /// timestamps on all but a SYN (whose options are set already), SACK
+    /// blocks on an ACK while out-of-order data waits or a duplicate is to
+    /// be reported.
+    pub(super) fn stamp(&mut self, seg: &mut Segment) {
+        if seg.flags.ack() {
+            self.opt.last_ack_sent = seg.ack;
+        }
+        if seg.flags.syn() {
+            return;
+        }
+        if self.opt.ts {
+            seg.options.timestamps = Some(Timestamps {
+                val: self.ts_val(self.clock),
+                ecr: self.opt.ts_recent,
+            });
+        }
+        if self.opt.sack && seg.flags.ack() {
+            seg.options.sack = self.sack_blocks();
+        }
+    }
+
+    /// The SACK blocks to report: a pending D-SACK first, then the ranges
+    /// of out-of-order data, the one holding the latest arrival first.
+    fn sack_blocks(&mut self) -> SackBlocks {
+        // 40 option bytes: 4 blocks, or 3 beside the timestamps (RFC 2018 §3).
+        let room = if self.opt.ts { 3 } else { MAX_SACK_BLOCKS };
+        let mut blocks = SackBlocks::new();
+        if let Some((l, r)) = self.opt.dsack.take() {
+            blocks.push(l, r);
+        }
+        let next = self.recv_buf.next();
+        let to_seq = |off: u64| self.rcv_nxt + (off - next) as u32;
+        let mut reported: [(u64, u64); MAX_SACK_BLOCKS] = [(0, 0); MAX_SACK_BLOCKS];
+        let mut n = 0;
+        for &at in &self.opt.recent[..usize::from(self.opt.recent_len)] {
+            let Some(range) = self
+                .recv_buf
+                .pending_ranges()
+                .find(|&(s, e)| s <= at && at < e)
+            else {
+                continue;
+            };
+            if reported[..n].contains(&range) {
+                continue;
+            }
+            if blocks.len() == room || !blocks.push(to_seq(range.0), to_seq(range.1)) {
+                break;
+            }
+            reported[n] = range;
+            n += 1;
+        }
+        blocks
+    }
+
+    /// Out-of-order data arrived at stream offset `at`: it becomes the
+    /// most recent SACK block.
+    pub(super) fn note_out_of_order(&mut self, at: u64) {
+        if !self.opt.sack {
+            return;
+        }
+        let len = usize::from(self.opt.recent_len);
+        let keep = len.min(MAX_SACK_BLOCKS - 1);
+        self.opt.recent.copy_within(0..keep, 1);
+        self.opt.recent[0] = at;
+        self.opt.recent_len = (keep + 1) as u8;
+    }
+
+    /// A segment repeated data we already had: report it as a D-SACK
+    /// block in the next ACK (RFC 2883 §4, first case).
+    pub(super) fn note_duplicate(&mut self, left: SeqNum, right: SeqNum) {
+        if self.opt.sack {
+            self.opt.dsack = Some((left, right));
+        }
+    }
+
+    /// RFC 7323 §5.3 R1 (PAWS): a segment whose TSval is older than
+    /// TS.Recent is not acceptable. RST segments are exempt.
+    pub(super) fn fails_paws(&self, seg: &Segment) -> bool {
+        if !self.opt.ts || seg.flags.rst() {
+            return false;
+        }
+        seg.options
+            .timestamps
+            .is_some_and(|ts| (ts.val.wrapping_sub(self.opt.ts_recent) as i32) < 0)
+    }
+
+    /// RFC 7323 §4.3 (and §5.3 R3): remember the TSval of an acceptable
+    /// segment that covers Last.ACK.sent.
+    pub(super) fn update_ts_recent(&mut self, seg: &Segment, seq: SeqNum) {
+        let Some(ts) = seg.options.timestamps.filter(|_| self.opt.ts) else {
+            return;
+        };
+        if (ts.val.wrapping_sub(self.opt.ts_recent) as i32) >= 0 && seq <= self.opt.last_ack_sent {
+            self.opt.ts_recent = ts.val;
+        }
+    }
+
+    /// The RTT a segment's TSecr measures (RFC 7323 §4.1), if it echoes one.
+    pub(super) fn ts_rtt(&self, seg: &Segment) -> Option<crate::time::Duration> {
+        let ecr = seg.options.timestamps.filter(|_| self.opt.ts)?.ecr;
+        let ticks = self.ts_val(self.clock).wrapping_sub(ecr);
+        // An echo from the future, or one older than 2^31 ticks, is no sample.
+        if ticks as i32 <= 0 && ticks != 0 {
+            return None;
+        }
+        Some(self.config.ts_clock.saturating_mul(u64::from(ticks)))
+    }
+}
