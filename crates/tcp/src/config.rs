@@ -155,6 +155,29 @@ pub enum RetryModel {
     LinuxTimeout,
 }
 
+/// What an ACK of data not yet sent gets in a synchronized state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AckAboveSndNxt {
+    /// "If the ACK acks something not yet sent (SEG.ACK > SND.NXT), then
+    /// send an ACK, drop the segment, and return" (RFC 9293 §3.10.7.4,
+    /// fifth check).
+    Ack,
+    /// Dropped without a reply (Linux `tcp_ack`: "If the ack includes data
+    /// we haven't sent yet, discard this segment").
+    Drop,
+}
+
+/// What a FIN without data gets when the receive window is zero.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FinInZeroWindow {
+    /// Like any segment outside the window: ACK and drop (RFC 9293
+    /// §3.10.7.4, first check).
+    Drop,
+    /// Taken: Linux accepts a bare FIN at RCV.NXT into a zero window
+    /// (`tcp_data_queue`, to break FIN/ACK loops with some stacks).
+    Accept,
+}
+
 /// How a window is turned into the 16-bit field once window scaling is in
 /// use (RFC 7323 §2.3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -306,6 +329,19 @@ pub struct Config {
     /// (no Karn ambiguity). `rfc` on; `linux` off (the kernel times segments
     /// from their send times, see [`RetransmissionRtt`]).
     pub rttm: bool,
+    /// An ACK above SND.NXT in a synchronized state: `rfc`
+    /// [`AckAboveSndNxt::Ack`], `linux` [`AckAboveSndNxt::Drop`].
+    pub ack_above_snd_nxt: AckAboveSndNxt,
+    /// A bare FIN into a zero window: `rfc` [`FinInZeroWindow::Drop`],
+    /// `linux` [`FinInZeroWindow::Accept`].
+    pub fin_in_zero_window: FinInZeroWindow,
+    /// The kernel's timer tick (HZ = 250: 4 ms). With [`AckOfFin::Delayed`],
+    /// a FIN that arrives before any data is acknowledged at the next tick
+    /// (the kernel's `ato` is still 0), not after `delayed_ack`: captured
+    /// 0.0–4.6 ms after the FIN (`tests/data/linux/fin_ack_delay.trace`),
+    /// against 40–44 ms once data was received
+    /// (`data_fin_ack_delay.trace`). Ticks are counted from time zero.
+    pub kernel_tick: Duration,
     /// The window of SYN and SYN-ACK: `rfc` [`InitialWindow::Exact`]; `linux`
     /// `Exact` for now (the kernel's is [`InitialWindow::MssMultiple`]).
     pub initial_window: InitialWindow,
@@ -367,6 +403,9 @@ impl Config {
             ts_clock: Duration::from_millis(1),
             window_rounding: WindowRounding::Down,
             rttm: true,
+            ack_above_snd_nxt: AckAboveSndNxt::Ack,
+            fin_in_zero_window: FinInZeroWindow::Drop,
+            kernel_tick: Duration::from_millis(4),
             initial_window: InitialWindow::Exact,
         }
     }
@@ -408,6 +447,9 @@ impl Config {
             ts_clock: Duration::from_millis(1),
             window_rounding: WindowRounding::Up,
             rttm: false,
+            ack_above_snd_nxt: AckAboveSndNxt::Drop,
+            fin_in_zero_window: FinInZeroWindow::Accept,
+            kernel_tick: Duration::from_millis(4),
             initial_window: InitialWindow::Exact,
         }
     }

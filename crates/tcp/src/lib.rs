@@ -67,8 +67,9 @@ pub mod wire;
 
 pub use buffer::{RecvBuffer, SendBuffer};
 pub use config::{
-    AbortReset, AckOfFin, Config, DuplicateSyn, InitialWindow, IsnMode, Profile, RetransmissionRtt,
-    RetryLimit, RetryModel, RstInTimeWait, RtoFormula, SynRetryCount, WindowRounding,
+    AbortReset, AckAboveSndNxt, AckOfFin, Config, DuplicateSyn, FinInZeroWindow, InitialWindow,
+    IsnMode, Profile, RetransmissionRtt, RetryLimit, RetryModel, RstInTimeWait, RtoFormula,
+    SynRetryCount, WindowRounding,
 };
 pub use connection::{CommandError, Connection};
 pub use endpoint::{ConnId, ConnectError, DEFAULT_EPHEMERAL_PORTS, Endpoint, ListenError};

@@ -9,7 +9,7 @@ use core::ops::ControlFlow;
 
 use super::Connection;
 use super::output::AckNeed;
-use crate::config::{AckOfFin, DuplicateSyn, RstInTimeWait};
+use crate::config::{AckAboveSndNxt, AckOfFin, DuplicateSyn, FinInZeroWindow, RstInTimeWait};
 use crate::event::{Event, TimerKind};
 use crate::segment::Segment;
 use crate::seq::SeqNum;
@@ -170,7 +170,8 @@ impl Connection {
         seg: &Segment,
         arrival: Arrival,
     ) -> ControlFlow<()> {
-        if self.acceptable(arrival.seq, arrival.len) {
+        if self.acceptable(arrival.seq, arrival.len) || self.bare_fin_into_zero_window(seg, arrival)
+        {
             return ControlFlow::Continue(());
         }
         if seg.flags.rst() {
@@ -237,7 +238,9 @@ impl Connection {
         }
         if seg.ack > self.snd_nxt {
             // Acknowledges something not yet sent.
-            self.send_ack();
+            if self.config.ack_above_snd_nxt == AckAboveSndNxt::Ack {
+                self.send_ack();
+            }
             return ControlFlow::Break(());
         }
         if self.snd_una.diff(seg.ack) > self.max_snd_wnd as i32 {
@@ -329,6 +332,16 @@ impl Connection {
         }
     }
 
+    /// A FIN without data at RCV.NXT while the window is zero, which
+    /// [`FinInZeroWindow::Accept`] takes.
+    fn bare_fin_into_zero_window(&self, seg: &Segment, arrival: Arrival) -> bool {
+        self.config.fin_in_zero_window == FinInZeroWindow::Accept
+            && seg.flags.fin()
+            && seg.payload.is_empty()
+            && arrival.seq == self.rcv_nxt
+            && self.rcv_wnd() == 0
+    }
+
     /// An acceptable RST with SEG.SEQ = RCV.NXT.
     fn on_reset(&mut self) {
         match self.state {
@@ -416,6 +429,15 @@ impl Connection {
         {
             return AckNeed::None;
         }
+        if self.released && at + len > next as i64 {
+            // New data for a socket the application has closed: RST
+            // (RFC 1122 §4.2.2.13, "or if new data is received after CLOSE
+            // is called"), from SEG.ACK as for a connection that no longer
+            // exists (Linux answers through tcp_v4_send_reset).
+            self.send_reset_at(seg.ack);
+            self.enter_closed(Event::Reset);
+            return AckNeed::None;
+        }
         let right = next as i64 + i64::from(self.rcv_wnd());
         let start = at.max(next as i64);
         let end = (at + len).min(right);
@@ -486,6 +508,8 @@ impl Connection {
                 // Linux enters ping-pong mode: the ACK waits for the
                 // application's FIN (tcp_fin).
                 match self.config.ack_of_fin {
+                    // Before any data the kernel's ato is 0: the next tick.
+                    AckOfFin::Delayed if self.recv_buf.next() == 0 => AckNeed::NextTick,
                     AckOfFin::Delayed => AckNeed::Delayed,
                     AckOfFin::Now => AckNeed::Now,
                 }

@@ -469,12 +469,19 @@ impl Connection {
     }
 
     /// Releases the socket: like [`Connection::shutdown`], and the
-    /// application reads no more (received data is discarded). In SYN-SENT
-    /// the connection is deleted with nothing sent (RFC 9293 §3.10.4).
+    /// application reads no more. In SYN-SENT the connection is deleted with
+    /// nothing sent (RFC 9293 §3.10.4). With received data still unread it
+    /// is aborted instead: RST, no FIN (RFC 1122 §4.2.2.13: "If such a host
+    /// issues a CLOSE call while received data is still pending in TCP ...
+    /// its TCP SHOULD send a RST"; RFC 2525 §2.17; Linux `tcp_close`, in
+    /// `tests/data/linux/close_unread.trace` RST+ACK with seq = SND.NXT).
     pub fn close(&mut self, now: Instant) {
         self.clock = now;
+        if self.recv_buf.readable() > 0 {
+            self.abort(now);
+            return;
+        }
         self.released = true;
-        self.recv_buf.discard();
         match self.state {
             State::Closed => {}
             State::Listen | State::SynSent => {

@@ -18,6 +18,8 @@ pub(super) enum AckNeed {
     None,
     /// Within the delayed-ACK time (RFC 9293 §3.8.6.3).
     Delayed,
+    /// At the next kernel tick ([`crate::Config::kernel_tick`]).
+    NextTick,
     /// At once.
     Now,
 }
@@ -128,6 +130,10 @@ impl Connection {
             AckNeed::Delayed => {
                 self.ack_pending = true;
                 self.arm_delayed_ack(now);
+            }
+            AckNeed::NextTick => {
+                self.ack_pending = true;
+                self.arm_ack_at_next_tick(now);
             }
         }
     }

@@ -54,6 +54,21 @@ impl Connection {
         }
     }
 
+    /// Arms the delayed-ACK timer for the next kernel tick after `now`
+    /// (or keeps an earlier deadline).
+    pub(super) fn arm_ack_at_next_tick(&mut self, now: Instant) {
+        let tick = self.config.kernel_tick.as_nanos().max(1);
+        let next = Instant::from_nanos(
+            (now.as_nanos() / tick)
+                .saturating_add(1)
+                .saturating_mul(tick),
+        );
+        match self.timers.get(TimerKind::DelayedAck) {
+            Some(due) if due <= next => {}
+            _ => self.timers.set(TimerKind::DelayedAck, next),
+        }
+    }
+
     /// Starts (or restarts) the TIME-WAIT timeout (RFC 9293 §3.10.7.4).
     pub(super) fn arm_time_wait(&mut self, now: Instant) {
         self.timers

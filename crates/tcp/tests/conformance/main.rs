@@ -12,6 +12,7 @@ mod harness;
 
 mod closing;
 mod connected;
+mod details;
 mod linux_traces;
 mod opening;
 mod options;

@@ -1,0 +1,156 @@
+//! Setup and teardown details where Linux and the RFCs part (issue 12,
+//! SPEC §5's second table): close with unread data, data after close, an
+//! ACK above SND.NXT, a FIN into a zero window, and how soon a FIN is
+//! acknowledged. The test plays the client; the endpoint under test is the
+//! server (ISS y = 5000). Expected values come from the RFC text or the
+//! kernel capture cited beside each test, and from arithmetic.
+
+use std::net::{Ipv4Addr, SocketAddrV4};
+
+use rand_chacha::ChaCha8Rng;
+use rand_chacha::rand_core::SeedableRng;
+use tcpsim_tcp::testing::{Expect, Script};
+use tcpsim_tcp::{Config, ConnId, Endpoint, Flags, Instant, IsnMode, State};
+
+use crate::harness::{PORT, Y, server_addr};
+
+const SA: Flags = Flags::SYN.union(Flags::ACK);
+const A: Flags = Flags::ACK;
+const FA: Flags = Flags::FIN.union(Flags::ACK);
+const PA: Flags = Flags::PSH.union(Flags::ACK);
+const X: u32 = 1000;
+
+fn peer() -> SocketAddrV4 {
+    SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 40000)
+}
+
+fn conn(ep: &Endpoint) -> ConnId {
+    ep.find(server_addr(), peer())
+        .expect("the connection exists")
+}
+
+/// A server with `config` (ISS y) after a handshake at time zero.
+fn established(mut config: Config) -> Script {
+    config.isn = IsnMode::Fixed(Y);
+    let mut ep = Endpoint::new(*server_addr().ip(), config, ChaCha8Rng::seed_from_u64(0));
+    ep.listen(PORT).unwrap();
+    let mut s = Script::new(ep, peer(), PORT);
+    s.inject(&s.segment(Flags::SYN, X, 0));
+    s.expect(Expect::flags(SA).seq(Y).ack(X + 1));
+    s.inject(&s.segment(A, X + 1, Y + 1));
+    s
+}
+
+fn data(s: &Script, seq: u32, payload: &[u8]) -> tcpsim_tcp::Segment {
+    let mut d = s.segment(PA, seq, Y + 1);
+    d.payload = payload.to_vec();
+    d
+}
+
+/// RFC 1122 §4.2.2.13: "If such a host issues a CLOSE call while received
+/// data is still pending in TCP ... its TCP SHOULD send a RST"; RFC 9293
+/// §3.10.5 gives RST(SND.NXT); Linux sends RST+ACK(SND.NXT, RCV.NXT)
+/// (`tests/data/linux/close_unread.trace`: `RA 1 101` after 100 unread
+/// bytes). No FIN either way.
+#[test]
+fn close_with_unread_data_sends_rst_not_fin() {
+    for (config, flags) in [
+        (Config::rfc(), Flags::RST),
+        (Config::linux(), Flags::RST | Flags::ACK),
+    ] {
+        let linux = flags.ack();
+        let mut s = established(config);
+        s.inject(&data(&s, X + 1, &[1; 100]));
+        if linux {
+            // Quick ACK at connection start; `rfc` delays its ACK (200 ms).
+            s.expect(Expect::flags(A).ack(X + 101).at(Instant::ZERO));
+        }
+        s.command(|ep, now| ep.close(now, conn(ep)));
+        let rst = s.expect(Expect::flags(flags).seq(Y + 1).at(Instant::ZERO));
+        if flags.ack() {
+            assert_eq!(rst.ack.0, X + 1 + 100, "RCV.NXT");
+        }
+        s.expect_quiet_until(Instant::from_secs(5));
+    }
+}
+
+/// RFC 1122 §4.2.2.13: "... or if new data is received after CLOSE is
+/// called, its TCP SHOULD send a RST": the socket was released with nothing
+/// unread (a FIN went out), then data arrives: RST(SEG.ACK).
+#[test]
+fn data_after_close_is_answered_with_rst() {
+    let mut s = established(Config::rfc());
+    s.command(|ep, now| ep.close(now, conn(ep)));
+    s.expect(Expect::flags(FA).seq(Y + 1).ack(X + 1));
+    s.inject(&data(&s, X + 1, b"late"));
+    s.expect(Expect::flags(Flags::RST).seq(Y + 1)); // SEG.ACK
+    let gone = s.command(|ep, _| ep.find(server_addr(), peer()).is_none());
+    assert!(gone, "the connection is gone");
+}
+
+/// RFC 9293 §3.10.7.4, fifth check: "If the ACK acks something not yet
+/// sent (SEG.ACK > SND.NXT), then send an ACK, drop the segment"; Linux
+/// drops it without a reply (`tcp_ack`, "If the ack includes data we
+/// haven't sent yet, discard this segment").
+#[test]
+fn ack_above_snd_nxt_rfc_acks_linux_drops() {
+    let mut s = established(Config::rfc());
+    s.inject(&s.segment(A, X + 1, Y + 100));
+    s.expect(Expect::flags(A).seq(Y + 1).ack(X + 1).at(Instant::ZERO));
+
+    let mut s = established(Config::linux());
+    s.inject(&s.segment(A, X + 1, Y + 100));
+    s.expect_quiet_until(Instant::from_secs(5));
+}
+
+/// A bare FIN at RCV.NXT while the receive window is zero: `rfc` treats it
+/// as outside the window (RFC 9293 §3.10.7.4, first check: a segment of
+/// length 1 is unacceptable when RCV.WND = 0): ACK(RCV.NXT) and drop.
+/// Linux takes it (`tcp_data_queue`, which accepts a FIN into a zero
+/// window to break FIN/ACK loops): CLOSE-WAIT.
+#[test]
+fn fin_into_a_zero_window() {
+    for (mut config, takes) in [(Config::rfc(), false), (Config::linux(), true)] {
+        config.recv_window = 100;
+        let mut s = established(config);
+        s.inject(&data(&s, X + 1, &[1; 100])); // fills the window
+        let full = s.expect(Expect::flags(A).ack(X + 101));
+        assert_eq!(full.window, 0);
+        s.inject(&s.segment(FA, X + 101, Y + 1));
+        let state = s.command(|ep, _| ep.connection(conn(ep)).unwrap().state());
+        if takes {
+            assert_eq!(state, State::CloseWait);
+            s.expect(Expect::flags(A).ack(X + 102));
+        } else {
+            assert_eq!(state, State::Established);
+            s.expect(Expect::flags(A).ack(X + 101));
+        }
+    }
+}
+
+/// Linux acknowledges a FIN that comes before any data at the next kernel
+/// tick (4 ms with HZ = 250, counted from time zero here): a FIN at 30 ms
+/// is acknowledged at 32 ms (`tests/data/linux/fin_ack_delay.trace`: 3.85 ms
+/// later, 0.0–4.6 ms in 12 runs of 13). After data, the ACK of a FIN waits
+/// the delayed-ACK time, 40 ms (`data_fin_ack_delay.trace`: 41.4 ms,
+/// 40.2–44.0 ms in 13 runs). `rfc` acknowledges at once (RFC 9293
+/// §3.10.7.4, eighth check).
+#[test]
+fn the_ack_of_a_fin_waits_a_tick_before_data_and_40ms_after() {
+    let mut s = established(Config::linux());
+    s.advance_to(Instant::from_millis(30));
+    s.inject(&s.segment(FA, X + 1, Y + 1));
+    s.expect(Expect::flags(A).ack(X + 2).at(Instant::from_millis(32)));
+
+    let mut s = established(Config::linux());
+    s.inject(&data(&s, X + 1, &[1; 10]));
+    s.expect(Expect::flags(A).ack(X + 11).at(Instant::ZERO)); // quick ACK
+    s.advance_to(Instant::from_millis(30));
+    s.inject(&s.segment(FA, X + 11, Y + 1));
+    s.expect(Expect::flags(A).ack(X + 12).at(Instant::from_millis(70)));
+
+    let mut s = established(Config::rfc());
+    s.advance_to(Instant::from_millis(30));
+    s.inject(&s.segment(FA, X + 1, Y + 1));
+    s.expect(Expect::flags(A).ack(X + 2).at(Instant::from_millis(30)));
+}
