@@ -184,7 +184,14 @@ impl Sim {
         };
         match action {
             crate::engine::Action::App { app, token } => apps.get(app).on_timer(engine, token),
-            other => engine.dispatch(other),
+            other => {
+                engine.dispatch(other);
+                // Segments arriving at this instant reach TCP before any
+                // application reacts to one of them (SPEC §4 "Order").
+                while let Some(more) = engine.next_delivery_now() {
+                    engine.dispatch(more);
+                }
+            }
         }
         apps.react(engine);
         None

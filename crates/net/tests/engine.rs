@@ -449,3 +449,44 @@ fn listen_is_traced_at_zero() {
         TraceKind::App { host, call: AppCall::Listen, .. } if host == s
     ));
 }
+
+/// SPEC §4 "Order": segments that arrive at one instant are all processed
+/// by TCP before the application reacts to any of them. The client closes
+/// as soon as it is established (nothing to send), so its handshake ACK
+/// and its FIN leave at 100 ms and reach the server together at 150 ms;
+/// the server's application, which writes 10 bytes on accept, reacts only
+/// after both: its data segment already acknowledges the FIN, ack = x + 2
+/// (relative 2), as the kernel does
+/// (`tests/data/linux/half_close_server_writes.trace`: the ACK of the FIN
+/// rides on the server's first data segment).
+#[test]
+fn same_instant_arrivals_reach_tcp_before_the_application() {
+    let mut config = Config::rfc();
+    config.isn = tcpsim_tcp::IsnMode::Fixed(1000);
+    let mut b2 = SimBuilder::new(1);
+    let c = b2.host("client", Ipv4Addr::new(10, 0, 0, 1), config);
+    let s = b2.host("server", Ipv4Addr::new(10, 0, 0, 2), config);
+    b2.listen(s, 80);
+    b2.link(c, s, delay(ms(50)), delay(ms(50)));
+    b2.connection(Workload {
+        server_sends: 10,
+        close: CloseMode::ClientFirst,
+        ..workload(c, s)
+    });
+    let r = b2.build().unwrap().run();
+    let data = r
+        .trace
+        .as_ref()
+        .unwrap()
+        .iter()
+        .find_map(|t| match t.kind {
+            TraceKind::Send { host, segment, .. } if host == s && segment.len == 10 => {
+                Some((t.at, segment))
+            }
+            _ => None,
+        })
+        .expect("the server sends its 10 bytes");
+    assert_eq!(data.0, at_ms(150));
+    // Both ISNs are 1000: the client's FIN is at 1001, so ack 1002.
+    assert_eq!(data.1.ack.0, 1002);
+}

@@ -357,6 +357,22 @@ impl Engine {
         Ok(action)
     }
 
+    /// The next event if it is a delivery at the current instant (within the
+    /// event-count bound), counted: deliveries that arrive together are all
+    /// handled by TCP before any application reacts to them (SPEC §4).
+    pub(crate) fn next_delivery_now(&mut self) -> Option<Action> {
+        match self.queue.peek() {
+            Some((at, &action @ Action::Deliver(_)))
+                if at == self.now && self.events < self.options.limits.max_events =>
+            {
+                self.queue.pop();
+                self.events += 1;
+                Some(action)
+            }
+            _ => None,
+        }
+    }
+
     /// Carries out a delivery or a host timer (application timers are the
     /// applications' to carry out).
     pub(crate) fn dispatch(&mut self, action: Action) {
