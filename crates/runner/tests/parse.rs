@@ -257,12 +257,10 @@ fn defaults_follow_spec() {
     assert!(e.expect.is_empty());
     assert_eq!(e.expect.tolerance, Duration::ZERO);
     assert_eq!(e.sweep, None);
-    // MSS 1460, receive window 65535, random ISN (SPEC §3 defaults).
+    // MSS 1460, receive window 65535 (SPEC §3 defaults); clock-driven ISNs
+    // (SPEC §5, RFC 9293 §3.4.1 MUST-8), the secret from the host's stream.
     let c = e.host_config(&e.hosts[0]);
-    assert_eq!(
-        (c.mss, c.recv_window, c.isn),
-        (1460, 65535, IsnMode::Random)
-    );
+    assert_eq!((c.mss, c.recv_window, c.isn), (1460, 65535, IsnMode::Clock));
 
     let src = format!(
         "{HOSTS}[[links]]\na = \"client\"\nb = \"server\"\n\

@@ -115,8 +115,8 @@ pub struct Endpoint {
     lent: Queues,
     out_ids: VecDeque<Option<ConnId>>,
     event_ids: VecDeque<ConnId>,
-    /// The secret of the timestamp offsets, once drawn.
-    ts_secret: Option<u64>,
+    /// The secret of the ISNs and timestamp offsets, once drawn.
+    secret: Option<u64>,
 }
 
 impl fmt::Debug for Endpoint {
@@ -159,7 +159,7 @@ impl Endpoint {
             lent: Queues::default(),
             out_ids: VecDeque::new(),
             event_ids: VecDeque::new(),
-            ts_secret: None,
+            secret: None,
         }
     }
 
@@ -226,8 +226,8 @@ impl Endpoint {
             Some(p) => p,
             None => self.ephemeral_port(remote)?,
         };
-        let iss = self.next_isn();
         let local = self.local(port);
+        let iss = self.next_isn(now, local, remote);
         let ts_offset = self.ts_offset(local, remote);
         let mark = self.mark();
         let conn = Connection::connect_lent(
@@ -257,34 +257,50 @@ impl Endpoint {
         Err(ConnectError::NoEphemeralPort(lo, hi))
     }
 
-    /// The timestamp clock's offset for a 4-tuple: F(4-tuple, secret), the
-    /// secret drawn from the endpoint's stream the first time it is needed
-    /// (so a run without timestamps draws nothing more), and stable for
-    /// every incarnation of the 4-tuple (RFC 7323 §7.1, SPEC §5).
-    fn ts_offset(&mut self, local: SocketAddrV4, remote: SocketAddrV4) -> u32 {
-        if !self.config.timestamps {
-            return 0;
-        }
-        let secret = match self.ts_secret {
+    /// The endpoint's secret for F(4-tuple, secret): drawn from its stream
+    /// the first time an ISN or timestamp offset needs it (so a run that
+    /// needs neither draws nothing more).
+    fn secret(&mut self) -> u64 {
+        match self.secret {
             Some(s) => s,
             None => {
                 let s = self.rng.next_u64();
-                self.ts_secret = Some(s);
+                self.secret = Some(s);
                 s
             }
-        };
+        }
+    }
+
+    /// F(4-tuple, secret) for one use (`domain`: 1 ISN, 2 timestamps).
+    fn keyed(&mut self, domain: u64, local: SocketAddrV4, remote: SocketAddrV4) -> u32 {
         use std::hash::Hasher;
+        let secret = self.secret();
         let mut h = crate::hash::FixedHasher::default();
-        h.write_u64(secret);
+        h.write_u64(secret ^ domain);
         h.write_u64(u64::from(u32::from(*local.ip())) << 16 | u64::from(local.port()));
         h.write_u64(u64::from(u32::from(*remote.ip())) << 16 | u64::from(remote.port()));
         h.finish() as u32
     }
 
-    fn next_isn(&mut self) -> SeqNum {
+    /// The timestamp clock's offset for a 4-tuple: F(4-tuple, secret),
+    /// stable for every incarnation of the 4-tuple (RFC 7323 §7.1, SPEC §5).
+    fn ts_offset(&mut self, local: SocketAddrV4, remote: SocketAddrV4) -> u32 {
+        if self.config.timestamps {
+            self.keyed(2, local, remote)
+        } else {
+            0
+        }
+    }
+
+    fn next_isn(&mut self, now: Instant, local: SocketAddrV4, remote: SocketAddrV4) -> SeqNum {
         match self.config.isn {
             IsnMode::Fixed(n) => SeqNum(n),
             IsnMode::Random => SeqNum(self.rng.next_u32()),
+            IsnMode::Clock => {
+                let tick = self.config.isn_clock.as_nanos().max(1);
+                let m = (now.as_nanos() / tick) as u32;
+                SeqNum(m.wrapping_add(self.keyed(1, local, remote)))
+            }
         }
     }
 
@@ -433,7 +449,7 @@ impl Endpoint {
         self.lent.events.clear();
         self.out_ids.clear();
         self.event_ids.clear();
-        self.ts_secret = None;
+        self.secret = None;
     }
 
     /// Gives back the payload buffer of a segment this endpoint sent, once
@@ -515,7 +531,7 @@ impl Endpoint {
             return;
         }
         if f.syn() {
-            let iss = self.next_isn();
+            let iss = self.next_isn(now, seg.dst, seg.src);
             self.accept(now, seg, iss);
         }
     }
@@ -627,5 +643,54 @@ impl Endpoint {
             self.stale_timers = self.stale_timers.saturating_sub(1);
         }
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand_core::impls;
+
+    /// A generator that counts, so the secret is known to the test only as
+    /// "whatever was drawn".
+    struct Counter(u64);
+    impl RngCore for Counter {
+        fn next_u32(&mut self) -> u32 {
+            self.next_u64() as u32
+        }
+        fn next_u64(&mut self) -> u64 {
+            self.0 += 1;
+            self.0
+        }
+        fn fill_bytes(&mut self, dest: &mut [u8]) {
+            impls::fill_bytes_via_next(self, dest)
+        }
+    }
+
+    fn iss_of(ep: &Endpoint, id: ConnId) -> u32 {
+        ep.connection(id).unwrap().iss().0
+    }
+
+    /// RFC 9293 §3.4.1 (MUST-8) and RFC 6528: ISN = M + F(4-tuple,
+    /// secret). Two incarnations of one 4-tuple differ by the clock alone:
+    /// 1 s apart at the `rfc` tick of 4 µs, 250 000; at the `linux` tick of
+    /// 64 ns, 15 625 000. Another 4-tuple gets another F.
+    #[test]
+    fn clock_driven_isns_advance_with_the_clock_per_4_tuple() {
+        for (config, per_second) in [(Config::rfc(), 250_000u32), (Config::linux(), 15_625_000)] {
+            let mut ep = Endpoint::new(Ipv4Addr::new(10, 0, 0, 1), config, Counter(0));
+            let remote = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), 80);
+            let a = ep.connect(Instant::ZERO, remote, Some(40000)).unwrap();
+            let first = iss_of(&ep, a);
+            ep.abort(Instant::ZERO, a);
+            let b = ep
+                .connect(Instant::from_secs(1), remote, Some(40000))
+                .unwrap();
+            assert_eq!(iss_of(&ep, b).wrapping_sub(first), per_second);
+            let c = ep
+                .connect(Instant::from_secs(1), remote, Some(40001))
+                .unwrap();
+            assert_ne!(iss_of(&ep, c).wrapping_sub(first), per_second, "F differs");
+        }
     }
 }
