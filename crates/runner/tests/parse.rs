@@ -658,7 +658,8 @@ fn bad_set_overrides_name_the_set() {
          expected one of: initial_rto, min_rto, max_rto, syn_retries, synack_retries, syn_linear_timeouts, \
          fin_retries, data_retries, msl, time_wait, fin_wait_2_timeout, mss, recv_window, delayed_ack, isn, \
          rst_in_time_wait, rto_formula, retransmission_rtt, abort_reset, duplicate_syn, ack_of_fin, quickacks, \
-         syn_retry_count, data_retry_model",
+         syn_retry_count, data_retry_model, window_scale, sack, timestamps, ts_clock, window_rounding, rttm, \
+         initial_window",
     );
     bad_set(
         &format!("seed = 3\n{src}"),
