@@ -173,6 +173,37 @@ fn bad_file_exits_2_with_location() {
     assert_eq!(o.status.code(), Some(2));
 }
 
+/// `--set` reaches the TCP-option keys like any other: with a window-scale
+/// shift of 7 on both ends the SYNs still announce 65535 (never scaled, RFC
+/// 7323 §2.2) and every later segment 65535 >> 7 = 511 (rounded down under
+/// `rfc`). A shift above 14 is an error naming the limit, exit 2.
+#[test]
+fn set_reaches_the_tcp_option_keys() {
+    let dir = scratch("set_reaches_the_tcp_option_keys");
+    let f = write(&dir, "lost-syn.toml", LOST_SYN);
+    let o = tcpsim(&["run", &f, "--set", "tcp.window_scale=7"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("1.050000000  server > client  [S.]   seq 0, ack 1, win 65535, len 0"),
+        "{out}"
+    );
+    assert!(
+        out.contains("1.100000000  client > server  [.]    seq 1, ack 1, win 511, len 0"),
+        "{out}"
+    );
+    let o = tcpsim(&["run", &f, "--set", "tcp.window_scale=15"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(
+        err.contains(
+            "--set tcp.window_scale=15: tcp.window_scale: expected a window-scale shift \
+             between 0 and 14 (RFC 7323 §2.3) or \"none\", found 15"
+        ),
+        "{err}"
+    );
+}
+
 #[test]
 fn quiet_prints_only_the_summary() {
     let dir = scratch("quiet_prints_only_the_summary");

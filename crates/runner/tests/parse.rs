@@ -12,8 +12,9 @@ use tcpsim_runner::{
     parse_duration, parse_rate, parse_with_overrides,
 };
 use tcpsim_tcp::{
-    AbortReset, AckOfFin, Config, DuplicateSyn, Duration, IsnMode, Profile, RetransmissionRtt,
-    RetryModel, RstInTimeWait, RtoFormula, SegmentKind, State, SynRetryCount,
+    AbortReset, AckOfFin, Config, DuplicateSyn, Duration, InitialWindow, IsnMode, Profile,
+    RetransmissionRtt, RetryModel, RstInTimeWait, RtoFormula, SegmentKind, State, SynRetryCount,
+    WindowRounding,
 };
 
 /// The example of SPEC §3, verbatim.
@@ -501,6 +502,204 @@ data_retry_model = "count"
     assert_eq!(c.syn_linear_timeouts, 4);
 }
 
+/// The TCP-option fields of `Config` (RFC 7323 window scaling and
+/// timestamps, RFC 2018 SACK, and how the windows are rounded) are `[tcp]`
+/// keys: each can be set for the experiment and set back per host, and
+/// nothing else moves.
+#[test]
+fn every_tcp_option_can_be_set_and_overridden_per_host() {
+    let src = format!(
+        r#"{HOSTS}
+[tcp]
+window_scale = 7
+sack = true
+timestamps = true
+ts_clock = "10ms"
+window_rounding = "up"
+rttm = false
+initial_window = "mss-multiple"
+
+[[hosts]]
+name = "third"
+addr = "10.0.0.3"
+tcp = {{ window_scale = "none", sack = false, timestamps = false, ts_clock = "1s", window_rounding = "down", rttm = true, initial_window = "exact" }}
+
+[[hosts]]
+name = "fourth"
+addr = "10.0.0.4"
+tcp = {{ window_scale = 14, rttm = true }}
+"#
+    );
+    let e = parse(&src, "x.toml").unwrap();
+    assert_eq!(e.profile, Profile::Rfc);
+    assert_eq!(e.tcp.window_scale, Some(Some(7)));
+    assert_eq!(
+        (e.tcp.sack, e.tcp.timestamps, e.tcp.rttm),
+        (Some(true), Some(true), Some(false))
+    );
+    // Every host without its own table: the rfc profile with the seven
+    // experiment keys, nothing else.
+    let experiment = Config {
+        window_scale: Some(7),
+        sack: true,
+        timestamps: true,
+        ts_clock: ms(10),
+        window_rounding: WindowRounding::Up,
+        rttm: false,
+        initial_window: InitialWindow::MssMultiple,
+        ..Config::rfc()
+    };
+    assert_eq!(e.host_config(e.host("client").unwrap()), experiment);
+    assert_eq!(e.host_config(e.host("server").unwrap()), experiment);
+    // The third host sets each key back; only its ts_clock differs from rfc.
+    let third = e.host("third").unwrap();
+    assert_eq!(third.tcp.window_scale, Some(None));
+    assert_eq!(
+        e.host_config(third),
+        Config {
+            ts_clock: secs(1),
+            ..Config::rfc()
+        }
+    );
+    // The fourth overrides two keys and keeps the experiment's others.
+    assert_eq!(
+        e.host_config(e.host("fourth").unwrap()),
+        Config {
+            window_scale: Some(14),
+            rttm: true,
+            ..experiment
+        }
+    );
+
+    // Under linux, the other way round; 0 is a shift (scaling with factor
+    // 1), not the absence of the option.
+    let src = format!(
+        r#"profile = "linux"
+{HOSTS}
+[tcp]
+window_scale = 0
+window_rounding = "down"
+rttm = true
+initial_window = "mss-multiple"
+
+[[hosts]]
+name = "third"
+addr = "10.0.0.3"
+tcp = {{ window_scale = 10, sack = true, timestamps = true, ts_clock = "4ms", window_rounding = "up", rttm = false, initial_window = "exact" }}
+"#
+    );
+    let e = parse(&src, "x.toml").unwrap();
+    let experiment = Config {
+        window_scale: Some(0),
+        window_rounding: WindowRounding::Down,
+        rttm: true,
+        initial_window: InitialWindow::MssMultiple,
+        ..Config::linux()
+    };
+    assert_eq!(e.host_config(&e.hosts[0]), experiment);
+    assert_eq!(
+        e.host_config(e.host("third").unwrap()),
+        Config {
+            window_scale: Some(10),
+            sack: true,
+            timestamps: true,
+            ts_clock: ms(4),
+            ..Config::linux()
+        }
+    );
+    // Without any of the keys, each profile's defaults are untouched.
+    let e = parse(&format!("profile = \"linux\"\n{HOSTS}"), "x.toml").unwrap();
+    assert_eq!(e.host_config(&e.hosts[0]), Config::linux());
+}
+
+/// `--set` reaches the TCP-option keys the way it reaches every other
+/// key: a bare number, boolean or word, for the experiment or one host.
+#[test]
+fn tcp_options_can_be_set_on_the_command_line() {
+    let e = parse_with_overrides(
+        HOSTS,
+        "x.toml",
+        &sets(&[
+            ("tcp.window_scale", "7"),
+            ("tcp.sack", "true"),
+            ("tcp.timestamps", "true"),
+            ("tcp.ts_clock", "4ms"),
+            ("tcp.window_rounding", "up"),
+            ("tcp.rttm", "false"),
+            ("tcp.initial_window", "mss-multiple"),
+            ("hosts.1.tcp.window_scale", "none"),
+            ("hosts.1.tcp.sack", "false"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(
+        e.tcp,
+        TcpOverrides {
+            window_scale: Some(Some(7)),
+            sack: Some(true),
+            timestamps: Some(true),
+            ts_clock: Some(ms(4)),
+            window_rounding: Some(WindowRounding::Up),
+            rttm: Some(false),
+            initial_window: Some(InitialWindow::MssMultiple),
+            ..TcpOverrides::default()
+        }
+    );
+    let client = e.host_config(&e.hosts[0]);
+    assert_eq!(
+        (client.window_scale, client.sack, client.timestamps),
+        (Some(7), true, true)
+    );
+    let server = e.host_config(&e.hosts[1]);
+    assert_eq!(
+        (server.window_scale, server.sack, server.timestamps),
+        (None, false, true)
+    );
+    // The quoted forms are the same values.
+    let e = parse_with_overrides(
+        HOSTS,
+        "x.toml",
+        &sets(&[("tcp.window_scale", "\"none\""), ("tcp.ts_clock", "\"1s\"")]),
+    )
+    .unwrap();
+    assert_eq!(
+        (e.tcp.window_scale, e.tcp.ts_clock),
+        (Some(None), Some(secs(1)))
+    );
+}
+
+#[test]
+fn bad_tcp_option_sets_name_the_set() {
+    bad_set(
+        HOSTS,
+        &[("tcp.window_scale", "15")],
+        "--set tcp.window_scale=15: tcp.window_scale: expected a window-scale shift between 0 and 14 \
+         (RFC 7323 §2.3) or \"none\", found 15",
+    );
+    bad_set(
+        HOSTS,
+        &[("tcp.window_scale", "off")],
+        "--set tcp.window_scale=off: tcp.window_scale: expected a window-scale shift between 0 and 14 \
+         (RFC 7323 §2.3) or \"none\", found \"off\"",
+    );
+    bad_set(
+        HOSTS,
+        &[("hosts.0.tcp.sack", "yes")],
+        "--set hosts.0.tcp.sack=yes: hosts.0.tcp.sack: expected true or false, found \"yes\"",
+    );
+    bad_set(
+        HOSTS,
+        &[("tcp.ts_clock", "0ms")],
+        "--set tcp.ts_clock=0ms: tcp.ts_clock: expected a duration longer than zero, found \"0ms\"",
+    );
+    bad_set(
+        HOSTS,
+        &[("tcp.initial_window", "mss")],
+        "--set tcp.initial_window=mss: tcp.initial_window: expected one of \"exact\" | \"mss-multiple\", \
+         found \"mss\"",
+    );
+}
+
 #[test]
 fn direction_tables_override_the_link_key_by_key() {
     let src = format!(
@@ -656,7 +855,8 @@ fn bad_set_overrides_name_the_set() {
          expected one of: initial_rto, min_rto, max_rto, syn_retries, synack_retries, syn_linear_timeouts, \
          fin_retries, data_retries, msl, time_wait, fin_wait_2_timeout, mss, recv_window, delayed_ack, isn, \
          rst_in_time_wait, rto_formula, retransmission_rtt, abort_reset, duplicate_syn, ack_of_fin, quickacks, \
-         syn_retry_count, data_retry_model",
+         syn_retry_count, data_retry_model, window_scale, sack, timestamps, ts_clock, window_rounding, rttm, \
+         initial_window",
     );
     bad_set(
         &format!("seed = 3\n{src}"),
@@ -1180,6 +1380,156 @@ fn tcp_profile_behaviour_errors() {
         );
         assert_eq!(err.message(), *message, "{key}");
     }
+}
+
+/// A bad value of each TCP-option key, in `[tcp]`: where it is, and the
+/// message in full.
+#[test]
+fn tcp_option_errors() {
+    const SHIFT: &str =
+        "expected a window-scale shift between 0 and 14 (RFC 7323 §2.3) or \"none\"";
+    let shift = |found: &str| format!("{SHIFT}, found {found}");
+    let cases: &[(&str, &str, String)] = &[
+        // RFC 7323 §2.3: the shift count MUST be limited to 14.
+        ("window_scale", "15", shift("15")),
+        ("window_scale", "255", shift("255")),
+        ("window_scale", "-1", shift("-1")),
+        // "none" is the one spelling of no window scaling.
+        ("window_scale", "false", shift("false")),
+        ("window_scale", "\"off\"", shift("\"off\"")),
+        ("window_scale", "\"7\"", shift("\"7\"")),
+        ("window_scale", "7.0", shift("7.0")),
+        (
+            "sack",
+            "\"yes\"",
+            "expected true or false, found \"yes\"".into(),
+        ),
+        ("timestamps", "1", "expected true or false, found 1".into()),
+        (
+            "rttm",
+            "\"true\"",
+            "expected true or false, found \"true\"".into(),
+        ),
+        (
+            "ts_clock",
+            "\"0s\"",
+            "expected a duration longer than zero, found \"0s\"".into(),
+        ),
+        (
+            "ts_clock",
+            "1",
+            "expected a duration string with a unit, like \"250ms\" or \"1.5s\", found 1".into(),
+        ),
+        (
+            "ts_clock",
+            "\"1\"",
+            "expected a duration with a unit (ns, us, ms, s, min, h) like \"250ms\", found \"1\" \
+             (missing unit)"
+                .into(),
+        ),
+        (
+            "window_rounding",
+            "\"nearest\"",
+            "expected one of \"down\" | \"up\", found \"nearest\"".into(),
+        ),
+        (
+            "initial_window",
+            "\"mss_multiple\"",
+            "expected one of \"exact\" | \"mss-multiple\", found \"mss_multiple\"".into(),
+        ),
+    ];
+    for (key, value, message) in cases {
+        // The value starts after "KEY = ".
+        let column = key.len() + 4;
+        let err = bad(
+            &with_hosts(&format!("[tcp]\n{key} = {value}\n")),
+            10,
+            column,
+            Some(&format!("tcp.{key}")),
+            message,
+        );
+        assert_eq!(err.message(), message.as_str(), "{key} = {value}");
+        assert_eq!(
+            err.to_string(),
+            format!("bad.toml:10:{column}: tcp.{key}: {message}")
+        );
+    }
+}
+
+/// The same values are errors in a host's `tcp = { ... }`, located at the
+/// value inside the inline table.
+#[test]
+fn host_tcp_option_errors() {
+    let host = "[[hosts]]\nname = \"client\"\naddr = \"10.0.0.1\"\n";
+    // "tcp = { window_scale = " is 23 characters.
+    let err = bad(
+        &format!("{host}tcp = {{ window_scale = 15 }}\n"),
+        4,
+        24,
+        Some("hosts.0.tcp.window_scale"),
+        "between 0 and 14 (RFC 7323 §2.3)",
+    );
+    assert_eq!(
+        err.to_string(),
+        "bad.toml:4:24: hosts.0.tcp.window_scale: expected a window-scale shift between 0 and 14 \
+         (RFC 7323 §2.3) or \"none\", found 15"
+    );
+    // "tcp = { sack = true, timestamps = " is 34 characters.
+    let err = bad(
+        &format!("{host}tcp = {{ sack = true, timestamps = \"on\" }}\n"),
+        4,
+        35,
+        Some("hosts.0.tcp.timestamps"),
+        "true or false",
+    );
+    assert_eq!(
+        err.to_string(),
+        "bad.toml:4:35: hosts.0.tcp.timestamps: expected true or false, found \"on\""
+    );
+    // "tcp = { ts_clock = " is 19.
+    let err = bad(
+        &format!("{host}tcp = {{ ts_clock = \"0ns\" }}\n"),
+        4,
+        20,
+        Some("hosts.0.tcp.ts_clock"),
+        "longer than zero",
+    );
+    assert_eq!(
+        err.to_string(),
+        "bad.toml:4:20: hosts.0.tcp.ts_clock: expected a duration longer than zero, found \"0ns\""
+    );
+    // "tcp = { window_rounding = " is 26; "tcp = { initial_window = " is 25.
+    bad(
+        &format!("{host}tcp = {{ window_rounding = \"Up\" }}\n"),
+        4,
+        27,
+        Some("hosts.0.tcp.window_rounding"),
+        "expected one of \"down\" | \"up\", found \"Up\"",
+    );
+    bad(
+        &format!("{host}tcp = {{ initial_window = 1460 }}\n"),
+        4,
+        26,
+        Some("hosts.0.tcp.initial_window"),
+        "expected one of \"exact\" | \"mss-multiple\", found 1460",
+    );
+    // "tcp = { rttm = " is 15.
+    bad(
+        &format!("{host}tcp = {{ rttm = 0 }}\n"),
+        4,
+        16,
+        Some("hosts.0.tcp.rttm"),
+        "expected true or false, found 0",
+    );
+    // A misspelt key is caught like any other, with the hint.
+    let err = bad(
+        &format!("{host}tcp = {{ window-scale = 7 }}\n"),
+        4,
+        9,
+        Some("hosts.0.tcp.window-scale"),
+        "unknown key \"window-scale\" (did you mean \"window_scale\"?)",
+    );
+    assert!(err.message().ends_with("rttm, initial_window"), "{err}");
 }
 
 #[test]

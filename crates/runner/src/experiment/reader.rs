@@ -187,6 +187,14 @@ impl<'a> Field<'a> {
         }
     }
 
+    /// A boolean (`true` or `false`; no strings or numbers stand in for one).
+    pub(crate) fn boolean(&self) -> Result<bool, ConfigError> {
+        match self.node.value {
+            Value::Boolean(b) => Ok(b),
+            _ => Err(self.expected("true or false")),
+        }
+    }
+
     /// One of `names` (a string); `what` describes the choice.
     pub(crate) fn choice<T: Copy>(&self, names: &[(&str, T)]) -> Result<T, ConfigError> {
         let list = names

@@ -2,8 +2,8 @@
 //! parameters (tcpsim SPEC §3 and §5), layered profile → experiment → host.
 
 use tcpsim_tcp::{
-    AbortReset, AckOfFin, Config, DuplicateSyn, Duration, IsnMode, Profile, RetransmissionRtt,
-    RetryModel, RstInTimeWait, RtoFormula, SynRetryCount,
+    AbortReset, AckOfFin, Config, DuplicateSyn, Duration, InitialWindow, IsnMode, Profile,
+    RetransmissionRtt, RetryModel, RstInTimeWait, RtoFormula, SynRetryCount, WindowRounding,
 };
 
 use super::error::ConfigError;
@@ -80,6 +80,30 @@ pub struct TcpOverrides {
     /// `"linux-timeout"` (after the time Linux's `tcp_model_timeout` allows
     /// them; `linux`).
     pub data_retry_model: Option<RetryModel>,
+    /// `window_scale`: the window-scale shift offered in SYN and SYN-ACK,
+    /// 0–14 (RFC 7323 §2.3), or `"none"` to offer no window scaling
+    /// (`Some(None)`). Both profiles: `"none"` for now.
+    pub window_scale: Option<Option<u8>>,
+    /// `sack`: offer and use SACK (RFC 2018), `true` or `false`. Both
+    /// profiles: `false` for now.
+    pub sack: Option<bool>,
+    /// `timestamps`: offer and use timestamps (RFC 7323 §3–5), `true` or
+    /// `false`. Both profiles: `false` for now.
+    pub timestamps: Option<bool>,
+    /// `ts_clock`: the tick of the timestamp clock (longer than zero): 1 ms
+    /// in both profiles.
+    pub ts_clock: Option<Duration>,
+    /// `window_rounding`: how a scaled window is rounded, `"down"` (RFC
+    /// 7323 §2.3; `rfc`) or `"up"` (Linux `tcp_select_window`; `linux`).
+    pub window_rounding: Option<WindowRounding>,
+    /// `rttm`: RTT samples from the timestamp echo on every ACK that
+    /// advances SND.UNA (RFC 7323 §4.1), `true` (`rfc`) or `false` (`linux`).
+    pub rttm: Option<bool>,
+    /// `initial_window`: the window of SYN and SYN-ACK, `"exact"`
+    /// (`recv_window`; both profiles for now) or `"mss-multiple"` (rounded
+    /// down to a multiple of the payload size, Linux
+    /// `tcp_select_initial_window`).
+    pub initial_window: Option<InitialWindow>,
 }
 
 /// Every key of a `[tcp]` table.
@@ -108,7 +132,19 @@ pub(crate) const TCP_KEYS: &[&str] = &[
     "quickacks",
     "syn_retry_count",
     "data_retry_model",
+    "window_scale",
+    "sack",
+    "timestamps",
+    "ts_clock",
+    "window_rounding",
+    "rttm",
+    "initial_window",
 ];
+
+/// The largest window-scale shift `window_scale` takes (RFC 7323 §2.3:
+/// "the shift count MUST be limited to 14"). `Config` itself sends and
+/// uses a larger shift as 14; an experiment file rejects it instead.
+const MAX_WINDOW_SCALE: i128 = 14;
 
 impl TcpOverrides {
     /// `self` laid over `below`: each field of `self` that is set wins.
@@ -138,6 +174,13 @@ impl TcpOverrides {
             quickacks: self.quickacks.or(below.quickacks),
             syn_retry_count: self.syn_retry_count.or(below.syn_retry_count),
             data_retry_model: self.data_retry_model.or(below.data_retry_model),
+            window_scale: self.window_scale.or(below.window_scale),
+            sack: self.sack.or(below.sack),
+            timestamps: self.timestamps.or(below.timestamps),
+            ts_clock: self.ts_clock.or(below.ts_clock),
+            window_rounding: self.window_rounding.or(below.window_rounding),
+            rttm: self.rttm.or(below.rttm),
+            initial_window: self.initial_window.or(below.initial_window),
         }
     }
 
@@ -239,6 +282,27 @@ impl TcpOverrides {
         if let Some(v) = o.data_retry_model {
             c.data_retry_model = v;
         }
+        if let Some(v) = o.window_scale {
+            c.window_scale = v;
+        }
+        if let Some(v) = o.sack {
+            c.sack = v;
+        }
+        if let Some(v) = o.timestamps {
+            c.timestamps = v;
+        }
+        if let Some(v) = o.ts_clock {
+            c.ts_clock = v;
+        }
+        if let Some(v) = o.window_rounding {
+            c.window_rounding = v;
+        }
+        if let Some(v) = o.rttm {
+            c.rttm = v;
+        }
+        if let Some(v) = o.initial_window {
+            c.initial_window = v;
+        }
         c
     }
 }
@@ -324,6 +388,31 @@ pub(crate) fn read(field: &Field<'_>) -> Result<TcpOverrides, ConfigError> {
             f.choice(&[
                 ("count", RetryModel::Count),
                 ("linux-timeout", RetryModel::LinuxTimeout),
+            ])
+        })?,
+        window_scale: t.opt("window_scale", |f| match &f.node.value {
+            Value::String(s) if s == "none" => Ok(None),
+            _ => f
+                .int(
+                    0,
+                    MAX_WINDOW_SCALE,
+                    &format!(
+                        "a window-scale shift between 0 and {MAX_WINDOW_SCALE} (RFC 7323 §2.3) or \"none\""
+                    ),
+                )
+                .map(Some),
+        })?,
+        sack: t.opt("sack", Field::boolean)?,
+        timestamps: t.opt("timestamps", Field::boolean)?,
+        ts_clock: t.opt("ts_clock", Field::positive_duration)?,
+        window_rounding: t.opt("window_rounding", |f| {
+            f.choice(&[("down", WindowRounding::Down), ("up", WindowRounding::Up)])
+        })?,
+        rttm: t.opt("rttm", Field::boolean)?,
+        initial_window: t.opt("initial_window", |f| {
+            f.choice(&[
+                ("exact", InitialWindow::Exact),
+                ("mss-multiple", InitialWindow::MssMultiple),
             ])
         })?,
     })
