@@ -854,9 +854,9 @@ fn bad_set_overrides_name_the_set() {
         "--set tcp.initial_rtoo=1s: tcp.initial_rtoo: unknown key \"initial_rtoo\" (did you mean \"initial_rto\"?); \
          expected one of: initial_rto, min_rto, max_rto, syn_retries, synack_retries, syn_linear_timeouts, \
          fin_retries, data_retries, msl, time_wait, fin_wait_2_timeout, mss, recv_window, delayed_ack, isn, \
-         rst_in_time_wait, rto_formula, retransmission_rtt, abort_reset, duplicate_syn, ack_of_fin, quickacks, \
-         syn_retry_count, data_retry_model, window_scale, sack, timestamps, ts_clock, window_rounding, rttm, \
-         initial_window",
+         isn_clock, rst_in_time_wait, rto_formula, retransmission_rtt, abort_reset, duplicate_syn, ack_of_fin, \
+         quickacks, syn_retry_count, data_retry_model, window_scale, sack, timestamps, ts_clock, \
+         window_rounding, rttm, initial_window, ack_above_snd_nxt, fin_in_zero_window, kernel_tick",
     );
     bad_set(
         &format!("seed = 3\n{src}"),
@@ -1281,7 +1281,7 @@ fn tcp_errors() {
         10,
         7,
         Some("tcp.isn"),
-        "\"random\" or an initial sequence number",
+        "\"clock\", \"random\" or an initial sequence number",
     );
     bad(
         &with_hosts("[tcp]\nisn = 4294967296\n"),
@@ -1529,7 +1529,10 @@ fn host_tcp_option_errors() {
         Some("hosts.0.tcp.window-scale"),
         "unknown key \"window-scale\" (did you mean \"window_scale\"?)",
     );
-    assert!(err.message().ends_with("rttm, initial_window"), "{err}");
+    assert!(
+        err.message().ends_with("fin_in_zero_window, kernel_tick"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -2209,5 +2212,77 @@ proptest! {
         prop_assert_eq!(parse_duration(&format!("{ns}ns")), Ok(d));
         // Display prints the largest exact unit; it must parse back.
         prop_assert_eq!(parse_duration(&d.to_string()), Ok(d));
+    }
+}
+
+/// The keys of the setup and teardown details and of the ISN clock, both
+/// ways round, and a bad value of each with its location.
+#[test]
+fn detail_and_isn_keys() {
+    let src = format!(
+        r#"{HOSTS}
+[tcp]
+isn = "clock"
+isn_clock = "1us"
+ack_above_snd_nxt = "drop"
+fin_in_zero_window = "accept"
+kernel_tick = "10ms"
+"#
+    );
+    let e = parse(&src, "x.toml").unwrap();
+    assert_eq!(
+        e.host_config(&e.hosts[0]),
+        Config {
+            isn: IsnMode::Clock,
+            isn_clock: Duration::from_micros(1),
+            ack_above_snd_nxt: tcpsim_tcp::AckAboveSndNxt::Drop,
+            fin_in_zero_window: tcpsim_tcp::FinInZeroWindow::Accept,
+            kernel_tick: Duration::from_millis(10),
+            ..Config::rfc()
+        }
+    );
+    let e = parse(
+        &format!("profile = \"linux\"\n{HOSTS}[tcp]\nisn = \"random\"\nack_above_snd_nxt = \"ack\"\nfin_in_zero_window = \"drop\"\n"),
+        "x.toml",
+    )
+    .unwrap();
+    assert_eq!(
+        e.host_config(&e.hosts[0]),
+        Config {
+            isn: IsnMode::Random,
+            ack_above_snd_nxt: tcpsim_tcp::AckAboveSndNxt::Ack,
+            fin_in_zero_window: tcpsim_tcp::FinInZeroWindow::Drop,
+            ..Config::linux()
+        }
+    );
+    // The key is on line 10; its value starts after "key = ".
+    for (line, col, key, fragment) in [
+        (
+            "isn_clock = \"0s\"",
+            13,
+            "tcp.isn_clock",
+            "a duration longer than zero",
+        ),
+        (
+            "ack_above_snd_nxt = \"ignore\"",
+            21,
+            "tcp.ack_above_snd_nxt",
+            "\"ack\" | \"drop\"",
+        ),
+        (
+            "fin_in_zero_window = \"take\"",
+            22,
+            "tcp.fin_in_zero_window",
+            "\"drop\" | \"accept\"",
+        ),
+        ("kernel_tick = 4", 15, "tcp.kernel_tick", "duration"),
+    ] {
+        bad(
+            &with_hosts(&format!("[tcp]\n{line}\n")),
+            10,
+            col,
+            Some(key),
+            fragment,
+        );
     }
 }

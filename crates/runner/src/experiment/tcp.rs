@@ -2,8 +2,9 @@
 //! parameters (tcpsim SPEC §3 and §5), layered profile → experiment → host.
 
 use tcpsim_tcp::{
-    AbortReset, AckOfFin, Config, DuplicateSyn, Duration, InitialWindow, IsnMode, Profile,
-    RetransmissionRtt, RetryModel, RstInTimeWait, RtoFormula, SynRetryCount, WindowRounding,
+    AbortReset, AckAboveSndNxt, AckOfFin, Config, DuplicateSyn, Duration, FinInZeroWindow,
+    InitialWindow, IsnMode, Profile, RetransmissionRtt, RetryModel, RstInTimeWait, RtoFormula,
+    SynRetryCount, WindowRounding,
 };
 
 use super::error::ConfigError;
@@ -45,8 +46,12 @@ pub struct TcpOverrides {
     pub recv_window: Option<u16>,
     /// `delayed_ack`: longest delay of an ACK; `"0s"` acknowledges at once.
     pub delayed_ack: Option<Duration>,
-    /// `isn`: `"random"` or a fixed initial sequence number (0–4294967295).
+    /// `isn`: `"clock"` (clock-driven, RFC 9293 §3.4.1; both profiles),
+    /// `"random"` or a fixed initial sequence number (0–4294967295).
     pub isn: Option<IsnMode>,
+    /// `isn_clock`: the tick of the clock-driven ISN (longer than zero):
+    /// `rfc` 4 µs, `linux` 64 ns.
+    pub isn_clock: Option<Duration>,
     /// `rst_in_time_wait`: `"close"` or `"ignore"`.
     pub rst_in_time_wait: Option<RstInTimeWait>,
     /// `rto_formula`: `"rfc6298"` (RTO = max(min_rto, SRTT + max(G,
@@ -104,6 +109,16 @@ pub struct TcpOverrides {
     /// down to a multiple of the payload size, Linux
     /// `tcp_select_initial_window`).
     pub initial_window: Option<InitialWindow>,
+    /// `ack_above_snd_nxt`: `"ack"` (RFC 9293 §3.10.7.4; `rfc`) or `"drop"`
+    /// (silently, Linux `tcp_ack`; `linux`).
+    pub ack_above_snd_nxt: Option<AckAboveSndNxt>,
+    /// `fin_in_zero_window`: a bare FIN into a zero window, `"drop"` (`rfc`)
+    /// or `"accept"` (Linux `tcp_data_queue`; `linux`).
+    pub fin_in_zero_window: Option<FinInZeroWindow>,
+    /// `kernel_tick`: the kernel timer tick (longer than zero) at which
+    /// `ack_of_fin = "delayed"` acknowledges a FIN that came before any
+    /// data: 4 ms.
+    pub kernel_tick: Option<Duration>,
 }
 
 /// Every key of a `[tcp]` table.
@@ -123,6 +138,7 @@ pub(crate) const TCP_KEYS: &[&str] = &[
     "recv_window",
     "delayed_ack",
     "isn",
+    "isn_clock",
     "rst_in_time_wait",
     "rto_formula",
     "retransmission_rtt",
@@ -139,6 +155,9 @@ pub(crate) const TCP_KEYS: &[&str] = &[
     "window_rounding",
     "rttm",
     "initial_window",
+    "ack_above_snd_nxt",
+    "fin_in_zero_window",
+    "kernel_tick",
 ];
 
 /// The largest window-scale shift `window_scale` takes (RFC 7323 §2.3:
@@ -181,6 +200,10 @@ impl TcpOverrides {
             window_rounding: self.window_rounding.or(below.window_rounding),
             rttm: self.rttm.or(below.rttm),
             initial_window: self.initial_window.or(below.initial_window),
+            isn_clock: self.isn_clock.or(below.isn_clock),
+            ack_above_snd_nxt: self.ack_above_snd_nxt.or(below.ack_above_snd_nxt),
+            fin_in_zero_window: self.fin_in_zero_window.or(below.fin_in_zero_window),
+            kernel_tick: self.kernel_tick.or(below.kernel_tick),
         }
     }
 
@@ -303,6 +326,18 @@ impl TcpOverrides {
         if let Some(v) = o.initial_window {
             c.initial_window = v;
         }
+        if let Some(v) = o.isn_clock {
+            c.isn_clock = v;
+        }
+        if let Some(v) = o.ack_above_snd_nxt {
+            c.ack_above_snd_nxt = v;
+        }
+        if let Some(v) = o.fin_in_zero_window {
+            c.fin_in_zero_window = v;
+        }
+        if let Some(v) = o.kernel_tick {
+            c.kernel_tick = v;
+        }
         c
     }
 }
@@ -337,14 +372,16 @@ pub(crate) fn read(field: &Field<'_>) -> Result<TcpOverrides, ConfigError> {
         delayed_ack: t.opt("delayed_ack", Field::duration)?,
         isn: t.opt("isn", |f| match &f.node.value {
             Value::String(s) if s == "random" => Ok(IsnMode::Random),
+            Value::String(s) if s == "clock" => Ok(IsnMode::Clock),
             _ => f
                 .int(
                     0,
                     i128::from(u32::MAX),
-                    "\"random\" or an initial sequence number between 0 and 4294967295",
+                    "\"clock\", \"random\" or an initial sequence number between 0 and 4294967295",
                 )
                 .map(IsnMode::Fixed),
         })?,
+        isn_clock: t.opt("isn_clock", Field::positive_duration)?,
         rst_in_time_wait: t.opt("rst_in_time_wait", |f| {
             f.choice(&[
                 ("close", RstInTimeWait::Close),
@@ -415,6 +452,13 @@ pub(crate) fn read(field: &Field<'_>) -> Result<TcpOverrides, ConfigError> {
                 ("mss-multiple", InitialWindow::MssMultiple),
             ])
         })?,
+        ack_above_snd_nxt: t.opt("ack_above_snd_nxt", |f| {
+            f.choice(&[("ack", AckAboveSndNxt::Ack), ("drop", AckAboveSndNxt::Drop)])
+        })?,
+        fin_in_zero_window: t.opt("fin_in_zero_window", |f| {
+            f.choice(&[("drop", FinInZeroWindow::Drop), ("accept", FinInZeroWindow::Accept)])
+        })?,
+        kernel_tick: t.opt("kernel_tick", Field::positive_duration)?,
     })
 }
 
