@@ -8,6 +8,15 @@
 #   - flags exactly one packet as a TCP retransmission: a SYN (no ACK),
 #     at exactly 1.000000000 s;
 #   - reports nanosecond time precision.
+# Then it runs crates/net/examples/pcap_options.rs (window scale 7, SACK and
+# timestamps on both sides through Config, the client's first data segment
+# dropped) and checks that tshark decodes, packet by packet, the options
+# tcpsim sent (as the example reports them from the run's trace): MSS,
+# window-scale shift, SACK-permitted, TSval/TSecr and SACK edges; that the
+# SYN and the SYN-ACK offer window scale 7, SACK-permitted and timestamps,
+# the SYN with TSecr 0 and the SYN-ACK echoing the SYN's TSval; that every
+# later segment has timestamps and one has a SACK block; and that tshark
+# applies the negotiated window scale (factor 128).
 # Installs tshark with apt if it is missing (needs root or sudo). Called from
 # .ci/run; runs from any directory.
 set -euo pipefail
@@ -141,5 +150,81 @@ say "capinfos: file type '$type', encapsulation '$encap', $packets packets, time
 bad_epochs=$(tshark_fields 'frame' -e frame.time_epoch | grep -cv '^[0-9]*\.[0-9]\{9\}$' || true)
 [ "$bad_epochs" -eq 0 ] || fail "$bad_epochs frame.time_epoch value(s) without 9 decimals"
 say "all $total timestamps have 9 decimals"
+
+# 5. Options: a second capture, every option on.
+pcap=$tmp/options.pcap
+# The example prints "<path>: N segments captured, ...", then one line
+# "options: mss;wscale;sack_perm;tsval;tsecr;sack_le;sack_re" a segment.
+out=$(cargo run --quiet -p tcpsim-net --example pcap_options -- "$pcap") ||
+	fail "the pcap_options example failed"
+summary=$(head -n 1 <<<"$out")
+say "example: $summary"
+reported=$(sed -n 's/.*: \([0-9][0-9]*\) segments captured.*/\1/p' <<<"$summary")
+[ -n "$reported" ] || fail "cannot find the segment count in the example's output: $summary"
+[ -s "$pcap" ] || fail "the example wrote no capture at $pcap"
+sent=$(sed -n 's/^options: //p' <<<"$out")
+[ "$(grep -c . <<<"$sent")" -eq "$reported" ] ||
+	fail "the example reported $reported segments but the options of $(grep -c . <<<"$sent")"
+
+option_fields=(tcp.options.mss_val tcp.options.wscale.shift tcp.options.sack_perm
+	tcp.options.timestamp.tsval tcp.options.timestamp.tsecr
+	tcp.options.sack_le tcp.options.sack_re)
+known=$(tshark -G fields 2>/dev/null | cut -f3)
+for f in "${option_fields[@]}" tcp.window_size_scalefactor; do
+	grep -qxF "$f" <<<"$known" || fail "this tshark has no field $f"
+done
+
+total=$(count 'frame')
+[ "$total" -eq "$reported" ] || fail "tshark reads $total packets of the options capture, the example reported $reported"
+decoded=$(count 'ip.version == 4 && tcp && !_ws.malformed && !_ws.expert.severity == error')
+[ "$decoded" -eq "$total" ] || {
+	tshark -n -r "$pcap" -Y '_ws.malformed || _ws.expert.severity == error' -V >&2 || true
+	fail "$((total - decoded)) packet(s) of the options capture are malformed"
+}
+bad=$(count 'tcp.checksum.status != "Good" || ip.checksum.status != "Good"')
+[ "$bad" -eq 0 ] || fail "$bad packet(s) of the options capture have a bad or unchecked checksum"
+
+# What tshark decodes, one line a packet, absolute sequence numbers; the
+# SACK-permitted field shows the option's bytes, normalised to 1 when there.
+fields=()
+for f in "${option_fields[@]}"; do fields+=(-e "$f"); done
+decoded=$(tshark_fields 'frame' -o tcp.relative_sequence_numbers:FALSE -E separator=';' "${fields[@]}" |
+	awk -F ';' -v OFS=';' '{ if ($3 != "") $3 = 1; print }')
+if ! diff <(printf '%s\n' "$sent") <(printf '%s\n' "$decoded") >"$tmp/options.diff"; then
+	cat "$tmp/options.diff" >&2
+	fail "tshark decodes other options than tcpsim sent (< sent, > decoded; mss;wscale;sack_perm;tsval;tsecr;sack_le;sack_re)"
+fi
+say "tshark decodes the options tcpsim sent in all $total packets"
+
+# The handshake offers everything, and the rest carries what was agreed.
+field() { cut -d ';' -f "$2" <<<"$1"; }
+syn=$(sed -n 1p <<<"$decoded")
+synack=$(sed -n 2p <<<"$decoded")
+[ "$(tshark_fields 'frame.number == 1' -e tcp.flags.str)" = "··········S·" ] ||
+	fail "packet 1 is not the client's SYN"
+[ "$(tshark_fields 'frame.number == 2' -e tcp.flags.str)" = "·······A··S·" ] ||
+	fail "packet 2 is not the server's SYN-ACK"
+for p in "SYN:$syn" "SYN-ACK:$synack"; do
+	name=${p%%:*} line=${p#*:}
+	[ "$(field "$line" 1)" = 1460 ] || fail "the $name has no MSS 1460: $line"
+	[ "$(field "$line" 2)" = 7 ] || fail "the $name has no window scale 7: $line"
+	[ "$(field "$line" 3)" = 1 ] || fail "the $name has no SACK-permitted: $line"
+	[ -n "$(field "$line" 4)" ] || fail "the $name has no TSval: $line"
+done
+[ "$(field "$syn" 5)" = 0 ] || fail "the SYN's TSecr is not 0: $syn"
+[ "$(field "$synack" 5)" = "$(field "$syn" 4)" ] ||
+	fail "the SYN-ACK's TSecr $(field "$synack" 5) is not the SYN's TSval $(field "$syn" 4)"
+say "SYN: mss $(field "$syn" 1), wscale $(field "$syn" 2), sackOK, TS val $(field "$syn" 4) ecr 0; SYN-ACK: the same, ecr $(field "$synack" 5)"
+later=$(sed -n '3,$p' <<<"$decoded")
+missing=$(awk -F ';' '$4 == "" || $5 == ""' <<<"$later" | grep -c . || true)
+[ "$missing" -eq 0 ] || fail "$missing segment(s) after the handshake without timestamps"
+wrong=$(awk -F ';' '$1 != "" || $2 != "" || $3 != ""' <<<"$later" | grep -c . || true)
+[ "$wrong" -eq 0 ] || fail "$wrong segment(s) after the handshake carry MSS, window scale or SACK-permitted"
+sacks=$(awk -F ';' '$6 != "" && $7 != ""' <<<"$later")
+[ -n "$sacks" ] || fail "no segment carries a SACK block"
+say "$(grep -c . <<<"$later") later segments with timestamps; SACK blocks: $(cut -d ';' -f 6,7 <<<"$sacks" | tr ';\n' '-,' | sed 's/,$//')"
+unscaled=$(count 'frame.number > 2 && tcp.window_size_scalefactor != 128')
+[ "$unscaled" -eq 0 ] || fail "$unscaled packet(s) after the handshake without the window scale factor 128"
+say "tshark scales the later windows by 128 (shift 7)"
 
 say "OK"

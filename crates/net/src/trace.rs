@@ -6,12 +6,14 @@
 
 use std::net::SocketAddrV4;
 
-use tcpsim_tcp::{Flags, Instant, Segment, SegmentKind, SeqNum, State, TimerKind};
+use tcpsim_tcp::{Flags, Instant, Options, Segment, SegmentKind, SeqNum, State, TimerKind};
 
 /// A host, by its index in the order hosts were added.
 pub type HostId = usize;
 
-/// The header fields of a segment, without its payload (cheap to copy).
+/// The header fields of a segment, options included, without its payload
+/// (cheap to copy: no allocation, 84 bytes on x86-64, of which the options
+/// take 56).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SegmentInfo {
     /// Sender.
@@ -28,6 +30,11 @@ pub struct SegmentInfo {
     pub len: u32,
     /// Advertised window.
     pub win: u16,
+    /// The MSS option's value, if the segment carries it.
+    pub mss: Option<u16>,
+    /// The other options (window scale, SACK-permitted, timestamps, SACK
+    /// blocks), as the segment carries them.
+    pub options: Options,
 }
 
 impl SegmentInfo {
@@ -47,6 +54,8 @@ impl From<&Segment> for SegmentInfo {
             ack: s.ack,
             len: s.payload.len() as u32,
             win: s.window,
+            mss: s.mss,
+            options: s.options,
         }
     }
 }
@@ -214,4 +223,45 @@ pub struct TraceRecord {
     pub at: Instant,
     /// What happened.
     pub kind: TraceKind,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tcpsim_tcp::{SackBlocks, Timestamps};
+
+    #[test]
+    fn segment_info_keeps_the_options() {
+        let mut sack = SackBlocks::new();
+        sack.push(SeqNum(2000), SeqNum(3000));
+        let options = Options {
+            window_scale: Some(7),
+            sack_permitted: true,
+            timestamps: Some(Timestamps { val: 5, ecr: 9 }),
+            sack,
+        };
+        let mut seg = Segment::new(
+            "10.0.0.1:49152".parse().unwrap(),
+            "10.0.0.2:80".parse().unwrap(),
+            SeqNum(1000),
+            SeqNum(0),
+            Flags::SYN,
+            65535,
+        );
+        seg.mss = Some(1460);
+        seg.options = options;
+        let info = SegmentInfo::from(&seg);
+        assert_eq!(info.mss, Some(1460));
+        assert_eq!(info.options, options);
+    }
+
+    /// Every trace record holds one: keep an eye on what it costs.
+    #[test]
+    fn segment_info_stays_small() {
+        assert!(
+            size_of::<SegmentInfo>() <= 84,
+            "SegmentInfo is {} bytes",
+            size_of::<SegmentInfo>()
+        );
+    }
 }

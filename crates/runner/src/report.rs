@@ -3,6 +3,26 @@
 //! One object; times are integer nanoseconds of virtual time; every map is
 //! written in a fixed order, so the same file and seed give byte-identical
 //! output on any machine.
+//!
+//! # Segment options
+//!
+//! A `segment` object carries `options` with SPEC §4's keys, in this order,
+//! each only when the segment carries that option: `mss`, `sack_permitted`
+//! (`true`), `ts` (`[val, ecr]`), `wscale` (the shift), `sack` (`[[left,
+//! right], ...]`, absolute sequence numbers, right edge exclusive, as sent).
+//!
+//! Whether `options` appears at all is decided per run, by
+//! [`options_in_use`]: when some segment of the run carries an option other
+//! than MSS (window scale, SACK-permitted, timestamps or SACK blocks), every
+//! segment object that carries any option, MSS included, has `options`;
+//! otherwise no segment object has it. Every SYN carries MSS, and in a run
+//! where nothing else is ever sent (every run of the `rfc` and `linux`
+//! profiles with their default options) the MSS alone is left out, so those
+//! reports read as they did before options existed; in a run with options
+//! switched on the objects are complete, down to the `{"mss": 1460}` of a
+//! SYN-ACK that declined everything a SYN offered. A segment with no option
+//! at all never has the key. The text timeline follows the same rule
+//! ([`crate::timeline`]).
 
 use serde_json::{Map, Value, json};
 use tcpsim_net::{AppCall, ConnReport, KindCounts, RunResult, SegmentInfo, TraceKind};
@@ -46,9 +66,54 @@ fn opt_ns(t: Option<Instant>) -> Value {
     t.map_or(Value::Null, ns)
 }
 
-/// The segment object: addresses, flag names, numbers, length, window.
-pub fn segment(s: &SegmentInfo) -> Value {
-    json!({
+/// Whether the run's segment objects and timeline lines show options: some
+/// segment in its trace carries an option other than MSS (see the module
+/// docs).
+pub fn options_in_use(r: &RunResult) -> bool {
+    r.trace.iter().flatten().any(|t| match t.kind {
+        TraceKind::Send { segment, .. }
+        | TraceKind::Drop { segment, .. }
+        | TraceKind::Deliver { segment, .. } => !segment.options.is_empty(),
+        TraceKind::App { .. } | TraceKind::State { .. } | TraceKind::Timer { .. } => false,
+    })
+}
+
+/// The `options` object of a segment (SPEC §4), `None` when it carries no
+/// option at all.
+pub fn options(s: &SegmentInfo) -> Option<Value> {
+    let o = &s.options;
+    if s.mss.is_none() && o.is_empty() {
+        return None;
+    }
+    let mut m = Map::new();
+    if let Some(mss) = s.mss {
+        m.insert("mss".into(), mss.into());
+    }
+    if o.sack_permitted {
+        m.insert("sack_permitted".into(), true.into());
+    }
+    if let Some(ts) = o.timestamps {
+        m.insert("ts".into(), json!([ts.val, ts.ecr]));
+    }
+    if let Some(shift) = o.window_scale {
+        m.insert("wscale".into(), shift.into());
+    }
+    if !o.sack.is_empty() {
+        let blocks: Vec<Value> = o
+            .sack
+            .as_slice()
+            .iter()
+            .map(|(l, r)| json!([l.0, r.0]))
+            .collect();
+        m.insert("sack".into(), blocks.into());
+    }
+    Some(Value::Object(m))
+}
+
+/// The segment object: addresses, flag names, numbers, length, window, and
+/// with `show_options` ([`options_in_use`]) its `options`, if it has any.
+pub fn segment(s: &SegmentInfo, show_options: bool) -> Value {
+    let mut v = json!({
         "src": s.src.to_string(),
         "dst": s.dst.to_string(),
         "flags": s.flags.names().collect::<Vec<_>>(),
@@ -56,7 +121,11 @@ pub fn segment(s: &SegmentInfo) -> Value {
         "ack": s.ack.0,
         "len": s.len,
         "win": s.win,
-    })
+    });
+    if let (true, Some(o), Value::Object(m)) = (show_options, options(s), &mut v) {
+        m.insert("options".into(), o);
+    }
+    v
 }
 
 fn conn(c: Option<u32>) -> Value {
@@ -71,7 +140,7 @@ fn kinds(k: &KindCounts) -> Value {
     Value::Object(m)
 }
 
-fn event(r: &RunResult, at: Instant, kind: &TraceKind) -> Value {
+fn event(r: &RunResult, show_options: bool, at: Instant, kind: &TraceKind) -> Value {
     let host = |i: usize| Value::from(r.host_names.get(i).map_or("?", String::as_str));
     let mut m = Map::new();
     m.insert("t_ns".into(), ns(at));
@@ -105,7 +174,7 @@ fn event(r: &RunResult, at: Instant, kind: &TraceKind) -> Value {
             m.insert("host".into(), host(h));
             m.insert("conn".into(), conn(c));
             m.insert("retransmission".into(), retransmission.into());
-            m.insert("segment".into(), segment(&s));
+            m.insert("segment".into(), segment(&s, show_options));
         }
         TraceKind::Drop {
             from,
@@ -128,7 +197,7 @@ fn event(r: &RunResult, at: Instant, kind: &TraceKind) -> Value {
                 .into(),
             );
             m.insert("reason".into(), reason.name().into());
-            m.insert("segment".into(), segment(&s));
+            m.insert("segment".into(), segment(&s, show_options));
         }
         TraceKind::Deliver {
             host: h,
@@ -136,7 +205,7 @@ fn event(r: &RunResult, at: Instant, kind: &TraceKind) -> Value {
         } => {
             m.insert("type".into(), "deliver".into());
             m.insert("host".into(), host(h));
-            m.insert("segment".into(), segment(&s));
+            m.insert("segment".into(), segment(&s, show_options));
         }
         TraceKind::State {
             host: h,
@@ -192,11 +261,12 @@ pub fn connection(r: &RunResult, c: &ConnReport) -> Value {
 
 /// The whole report.
 pub fn report(meta: &Meta<'_>, r: &RunResult, checks: &[Check]) -> Value {
+    let show_options = options_in_use(r);
     let events: Vec<Value> = r
         .trace
         .iter()
         .flatten()
-        .map(|t| event(r, t.at, &t.kind))
+        .map(|t| event(r, show_options, t.at, &t.kind))
         .collect();
     let connections: Vec<Value> = r.connections.iter().map(|c| connection(r, c)).collect();
     let expectations: Vec<Value> = checks

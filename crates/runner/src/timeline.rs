@@ -5,15 +5,25 @@
 //! `[R.]`, `[P.]`), with sequence and acknowledgment numbers relative to
 //! each side's ISN as Wireshark shows them. Times are seconds with nine
 //! decimals: exact, so golden files compare byte for byte.
+//!
+//! A sent segment's options follow its fields in angle brackets, in
+//! tcpdump's notation with the NOPs of the padding
+//! (`<mss 1460,sackOK,TS val 1 ecr 0,nop,wscale 7>`,
+//! [`tcpsim_tcp::options::format`]; SACK edges relative to the peer's ISN,
+//! like the acknowledgment number), under the JSON report's rule
+//! ([`crate::report::options_in_use`]): only in a run where some segment
+//! carries an option other than MSS, and then on every segment that
+//! carries any option, MSS included. A run that sends nothing but MSS shows
+//! no options, as before options existed.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::net::SocketAddrV4;
 
 use tcpsim_net::{AppCall, ConnReport, RunResult, SegmentInfo, TraceKind};
-use tcpsim_tcp::{Flags, Instant, SegmentKind};
+use tcpsim_tcp::{Flags, Instant, SackBlocks, SegmentKind, SeqNum};
 
-use crate::report::Meta;
+use crate::report::{Meta, options_in_use};
 
 /// Seconds with nine decimals: `1.050000000`.
 pub fn seconds(t: Instant) -> String {
@@ -60,11 +70,32 @@ impl Relative {
             Some(isn) => s.seq.0.wrapping_sub(*isn),
             None => s.seq.0,
         };
-        let ack = s.flags.ack().then(|| match self.isn.get(&(s.dst, s.src)) {
-            Some(isn) => s.ack.0.wrapping_sub(*isn),
-            None => s.ack.0,
-        });
+        let ack = s.flags.ack().then(|| self.peer_relative(s, s.ack));
         (seq, ack)
+    }
+
+    /// A number in the peer's sequence space (an acknowledgment, a SACK
+    /// edge) relative to the peer's ISN, raw where that ISN is unknown.
+    pub fn peer_relative(&self, s: &SegmentInfo, n: SeqNum) -> u32 {
+        match self.isn.get(&(s.dst, s.src)) {
+            Some(isn) => n.0.wrapping_sub(*isn),
+            None => n.0,
+        }
+    }
+
+    /// tcpdump's notation of a segment's options (`mss 1460,sackOK,TS val 1
+    /// ecr 0,nop,wscale 7`), SACK edges relative like the acknowledgment.
+    pub fn options(&self, s: &SegmentInfo) -> String {
+        let mut o = s.options;
+        let mut sack = SackBlocks::new();
+        for &(l, r) in s.options.sack.as_slice() {
+            sack.push(
+                SeqNum(self.peer_relative(s, l)),
+                SeqNum(self.peer_relative(s, r)),
+            );
+        }
+        o.sack = sack;
+        tcpsim_tcp::options::format(s.mss, &o)
     }
 }
 
@@ -85,6 +116,7 @@ pub fn render(h: &Meta<'_>, r: &RunResult) -> String {
         .max(4);
     let name = |i: usize| r.host_names.get(i).map_or("?", String::as_str);
     let mut rel = Relative::default();
+    let show_options = options_in_use(r);
     if let Some(trace) = &r.trace {
         for rec in trace {
             let t = seconds(rec.at);
@@ -132,6 +164,9 @@ pub fn render(h: &Meta<'_>, r: &RunResult) -> String {
                         let _ = write!(s, ", ack {ack}");
                     }
                     let _ = write!(s, ", win {}, len {}", segment.win, segment.len);
+                    if show_options && (segment.mss.is_some() || !segment.options.is_empty()) {
+                        let _ = write!(s, " <{}>", rel.options(&segment));
+                    }
                     if retransmission {
                         s.push_str("  (retransmission)");
                     }

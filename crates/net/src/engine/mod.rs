@@ -93,10 +93,12 @@ pub(crate) struct RunOptions {
 #[derive(Debug)]
 enum Packet {
     Intact(Segment),
-    /// Encoded, with one bit flipped; `info` describes the original.
+    /// Encoded, with one bit flipped; `info` describes the original (boxed:
+    /// corruption is rare, and unboxed its options would make every slot
+    /// of the packet slab larger than a [`Segment`]).
     Corrupted {
         bytes: Vec<u8>,
-        info: SegmentInfo,
+        info: Box<SegmentInfo>,
     },
 }
 

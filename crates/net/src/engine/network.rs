@@ -22,7 +22,7 @@ impl Engine {
                         from,
                         to: Some(to),
                         reason: DropReason::Checksum,
-                        segment: info,
+                        segment: *info,
                     });
                     return;
                 }
@@ -160,7 +160,10 @@ impl Engine {
                     let bits = (bytes.len() * 8) as u32;
                     let bit = corrupt_bit.unwrap_or_else(|| self.fault_rng.next_u32() % bits);
                     bytes[(bit / 8) as usize] ^= 1 << (bit % 8);
-                    Packet::Corrupted { bytes, info }
+                    Packet::Corrupted {
+                        bytes,
+                        info: Box::new(info),
+                    }
                 } else {
                     Packet::Intact(seg)
                 };
