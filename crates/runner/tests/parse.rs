@@ -571,38 +571,40 @@ tcp = {{ window_scale = 14, rttm = true }}
         }
     );
 
-    // Under linux, the other way round; 0 is a shift (scaling with factor
-    // 1), not the absence of the option.
+    // Under linux (which offers all three options, shift 10, rounding up,
+    // SYN windows a multiple of the payload), the other way round; 0 is a
+    // shift (scaling with factor 1), not the absence of the option.
     let src = format!(
         r#"profile = "linux"
 {HOSTS}
 [tcp]
 window_scale = 0
+sack = false
+timestamps = false
 window_rounding = "down"
 rttm = true
-initial_window = "mss-multiple"
+initial_window = "exact"
 
 [[hosts]]
 name = "third"
 addr = "10.0.0.3"
-tcp = {{ window_scale = 10, sack = true, timestamps = true, ts_clock = "4ms", window_rounding = "up", rttm = false, initial_window = "exact" }}
+tcp = {{ window_scale = 10, sack = true, timestamps = true, ts_clock = "4ms", window_rounding = "up", rttm = false, initial_window = "mss-multiple" }}
 "#
     );
     let e = parse(&src, "x.toml").unwrap();
     let experiment = Config {
         window_scale: Some(0),
+        sack: false,
+        timestamps: false,
         window_rounding: WindowRounding::Down,
         rttm: true,
-        initial_window: InitialWindow::MssMultiple,
+        initial_window: InitialWindow::Exact,
         ..Config::linux()
     };
     assert_eq!(e.host_config(&e.hosts[0]), experiment);
     assert_eq!(
         e.host_config(e.host("third").unwrap()),
         Config {
-            window_scale: Some(10),
-            sack: true,
-            timestamps: true,
             ts_clock: ms(4),
             ..Config::linux()
         }
@@ -856,7 +858,8 @@ fn bad_set_overrides_name_the_set() {
          fin_retries, data_retries, msl, time_wait, fin_wait_2_timeout, mss, recv_window, delayed_ack, isn, \
          isn_clock, rst_in_time_wait, rto_formula, retransmission_rtt, abort_reset, duplicate_syn, ack_of_fin, \
          quickacks, syn_retry_count, data_retry_model, window_scale, sack, timestamps, ts_clock, \
-         window_rounding, rttm, initial_window, ack_above_snd_nxt, fin_in_zero_window, kernel_tick",
+         window_rounding, rttm, initial_window, ack_above_snd_nxt, fin_in_zero_window, kernel_tick, \
+         invalid_ack_interval",
     );
     bad_set(
         &format!("seed = 3\n{src}"),
@@ -1530,7 +1533,7 @@ fn host_tcp_option_errors() {
         "unknown key \"window-scale\" (did you mean \"window_scale\"?)",
     );
     assert!(
-        err.message().ends_with("fin_in_zero_window, kernel_tick"),
+        err.message().ends_with("kernel_tick, invalid_ack_interval"),
         "{err}"
     );
 }

@@ -322,14 +322,15 @@ pub struct Config {
     pub data_retry_model: RetryModel,
     /// The window-scale shift offered in SYN and SYN-ACK (RFC 7323 §2); `None`
     /// offers no window scaling. Above 14 is sent and used as 14 (RFC 7323 §2.3).
-    /// `rfc` `None`; `linux` `None` for now (the kernel offers 10 here).
+    /// `rfc` `None`; `linux` 10, what this machine's kernel offers (from
+    /// `tcp_rmem[2]`; `tests/data/linux/normal.trace`).
     pub window_scale: Option<u8>,
     /// Offer and use SACK (RFC 2018): SACK-permitted in SYN and SYN-ACK, SACK
-    /// blocks for out-of-order data. `rfc` off; `linux` off for now.
+    /// blocks for out-of-order data. `rfc` off; `linux` on (`tcp_sack`).
     pub sack: bool,
     /// Offer and use timestamps (RFC 7323 §3–5): TSval/TSecr on every segment
     /// once both SYNs had them, PAWS, 12 bytes less payload per segment.
-    /// `rfc` off; `linux` off for now.
+    /// `rfc` off; `linux` on (`tcp_timestamps`).
     pub timestamps: bool,
     /// The tick of the timestamp clock: 1 ms in both (Linux's TCP timestamps
     /// run at 1 kHz; RFC 7323 §5.4 allows 1 ms to 1 s).
@@ -348,6 +349,12 @@ pub struct Config {
     /// A bare FIN into a zero window: `rfc` [`FinInZeroWindow::Drop`],
     /// `linux` [`FinInZeroWindow::Accept`].
     pub fin_in_zero_window: FinInZeroWindow,
+    /// The least time between two ACKs sent in answer to segments without
+    /// data that fail PAWS (RFC 7323 §5.3 R1 says only "send an
+    /// acknowledgment"; duplicated or reordered ACKs would then keep an ACK
+    /// loop going). 500 ms in both, Linux's `tcp_invalid_ratelimit`
+    /// (`tcp_oow_rate_limited`, which exempts data segments).
+    pub invalid_ack_interval: Duration,
     /// The kernel's timer tick (HZ = 250: 4 ms). With [`AckOfFin::Delayed`],
     /// a FIN that arrives before any data is acknowledged at the next tick
     /// (the kernel's `ato` is still 0), not after `delayed_ack`: captured
@@ -355,8 +362,10 @@ pub struct Config {
     /// against 40–44 ms once data was received
     /// (`data_fin_ack_delay.trace`). Ticks are counted from time zero.
     pub kernel_tick: Duration,
-    /// The window of SYN and SYN-ACK: `rfc` [`InitialWindow::Exact`]; `linux`
-    /// `Exact` for now (the kernel's is [`InitialWindow::MssMultiple`]).
+    /// The window of SYN and SYN-ACK, which is then the receive window:
+    /// `rfc` [`InitialWindow::Exact`], `linux` [`InitialWindow::MssMultiple`]
+    /// (64240 in a SYN, 65160 in a SYN-ACK with timestamps; afterwards the
+    /// kernel announces 63 and 64 at shift 10, `tests/data/linux/normal.trace`).
     pub initial_window: InitialWindow,
 }
 
@@ -420,6 +429,7 @@ impl Config {
             ack_above_snd_nxt: AckAboveSndNxt::Ack,
             fin_in_zero_window: FinInZeroWindow::Drop,
             kernel_tick: Duration::from_millis(4),
+            invalid_ack_interval: Duration::from_millis(500),
             initial_window: InitialWindow::Exact,
         }
     }
@@ -456,16 +466,17 @@ impl Config {
             quickacks: LINUX_QUICKACKS,
             syn_retry_count: SynRetryCount::PlusLinear,
             data_retry_model: RetryModel::LinuxTimeout,
-            window_scale: None,
-            sack: false,
-            timestamps: false,
+            window_scale: Some(10),
+            sack: true,
+            timestamps: true,
             ts_clock: Duration::from_millis(1),
             window_rounding: WindowRounding::Up,
             rttm: false,
             ack_above_snd_nxt: AckAboveSndNxt::Drop,
             fin_in_zero_window: FinInZeroWindow::Accept,
             kernel_tick: Duration::from_millis(4),
-            initial_window: InitialWindow::Exact,
+            invalid_ack_interval: Duration::from_millis(500),
+            initial_window: InitialWindow::MssMultiple,
         }
     }
 

@@ -374,7 +374,11 @@ impl Endpoint {
     }
 
     /// Notes that the outputs after `mark` are the connection's, forgets
-    /// it once CLOSED, and keeps its timer queued.
+    /// it once CLOSED, and keeps its timer queued. A CLOSED connection
+    /// whose application has not released it and has data still to read
+    /// (a TIME-WAIT ended by RST before the application read what came
+    /// with the FIN) leaves the 4-tuple free but keeps its slot, so that
+    /// data is not lost; it is forgotten once read or released.
     fn collect(&mut self, id: ConnId, (outs, events): (usize, usize)) {
         for _ in outs..self.lent.out.len() {
             self.out_ids.push_back(Some(id));
@@ -388,7 +392,15 @@ impl Endpoint {
         };
         if conn.state() == State::Closed {
             let key = tuple_key(conn.local().port(), conn.remote());
-            self.by_tuple.remove(&key);
+            if self.by_tuple.get(&key) == Some(&id) {
+                self.by_tuple.remove(&key);
+            }
+            if conn.readable() > 0 && !conn.is_released() {
+                if slot.scheduled.take().is_some() {
+                    self.stale_timers += 1;
+                }
+                return;
+            }
             slot.conn = None;
             if slot.scheduled.take().is_some() {
                 self.stale_timers += 1;

@@ -119,6 +119,9 @@ pub struct TcpOverrides {
     /// `ack_of_fin = "delayed"` acknowledges a FIN that came before any
     /// data: 4 ms.
     pub kernel_tick: Option<Duration>,
+    /// `invalid_ack_interval`: the least time (longer than zero) between
+    /// two answers to data-less segments that fail PAWS: 500 ms.
+    pub invalid_ack_interval: Option<Duration>,
 }
 
 /// Every key of a `[tcp]` table.
@@ -158,6 +161,7 @@ pub(crate) const TCP_KEYS: &[&str] = &[
     "ack_above_snd_nxt",
     "fin_in_zero_window",
     "kernel_tick",
+    "invalid_ack_interval",
 ];
 
 /// The largest window-scale shift `window_scale` takes (RFC 7323 §2.3:
@@ -204,6 +208,7 @@ impl TcpOverrides {
             ack_above_snd_nxt: self.ack_above_snd_nxt.or(below.ack_above_snd_nxt),
             fin_in_zero_window: self.fin_in_zero_window.or(below.fin_in_zero_window),
             kernel_tick: self.kernel_tick.or(below.kernel_tick),
+            invalid_ack_interval: self.invalid_ack_interval.or(below.invalid_ack_interval),
         }
     }
 
@@ -338,6 +343,9 @@ impl TcpOverrides {
         if let Some(v) = o.kernel_tick {
             c.kernel_tick = v;
         }
+        if let Some(v) = o.invalid_ack_interval {
+            c.invalid_ack_interval = v;
+        }
         c
     }
 }
@@ -459,6 +467,7 @@ pub(crate) fn read(field: &Field<'_>) -> Result<TcpOverrides, ConfigError> {
             f.choice(&[("drop", FinInZeroWindow::Drop), ("accept", FinInZeroWindow::Accept)])
         })?,
         kernel_tick: t.opt("kernel_tick", Field::positive_duration)?,
+        invalid_ack_interval: t.opt("invalid_ack_interval", Field::positive_duration)?,
     })
 }
 

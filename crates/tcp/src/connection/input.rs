@@ -119,11 +119,25 @@ impl Connection {
     /// PAWS (RFC 7323 §5.3 R1): a segment with an old timestamp is dropped,
     /// and acknowledged unless it is a RST.
     fn check_paws(&mut self, seg: &Segment) -> ControlFlow<()> {
-        if self.fails_paws(seg) {
-            self.send_ack();
-            return ControlFlow::Break(());
+        if !self.fails_paws(seg) {
+            return ControlFlow::Continue(());
         }
-        ControlFlow::Continue(())
+        // Answers to data-less segments are rate-limited (Linux
+        // `tcp_oow_rate_limited`), so duplicated or reordered ACKs cannot
+        // keep an ACK loop going.
+        let dataless = seg.payload.is_empty() && !seg.flags.syn() && !seg.flags.fin();
+        let now = self.clock;
+        let limited = dataless
+            && self.opt.last_invalid_ack.is_some_and(|t| {
+                now.saturating_duration_since(t) < self.config.invalid_ack_interval
+            });
+        if !limited {
+            if dataless {
+                self.opt.last_invalid_ack = Some(now);
+            }
+            self.send_ack();
+        }
+        ControlFlow::Break(())
     }
 
     /// The peer's SYN again, as if our SYN-ACK had been lost: SYN-RECEIVED,
@@ -182,9 +196,17 @@ impl Connection {
             // restart the 2 MSL timeout (§3.10.7.4, fifth check).
             self.arm_time_wait(now);
         }
-        if !seg.payload.is_empty() && arrival.seq + arrival.len <= self.rcv_nxt {
-            // Data we had already: a D-SACK in this ACK (RFC 2883 §4).
-            self.note_duplicate(arrival.seq, arrival.seq + seg.payload.len() as u32);
+        let text = seg.payload.len() as u32 + u32::from(seg.flags.fin());
+        if text > 0
+            && !arrival.syn
+            && self.state != State::TimeWait
+            && arrival.seq + arrival.len <= self.rcv_nxt
+        {
+            // Data (or a FIN) we had already: a D-SACK in this ACK (RFC 2883
+            // §4; Linux reports a repeated FIN too, `tests/data/linux/
+            // server_fin_lost.trace`: `sack 1 {1:2}`, but not from TIME-WAIT,
+            // whose ACK is plain: `last_ack_lost.trace`).
+            self.note_duplicate(arrival.seq, arrival.seq + text);
         }
         self.send_ack();
         ControlFlow::Break(())
@@ -413,6 +435,13 @@ impl Connection {
         };
         let text = self.process_segment_text(seg, place);
         let fin = self.check_fin(now, seg, place);
+        if text == AckNeed::Quick && fin == AckNeed::Delayed && self.state == State::CloseWait {
+            // The FIN came with the data: ping-pong mode, no quick ACK; the
+            // ACK waits for the application's FIN (Linux `tcp_fin` and
+            // `tcp_in_quickack_mode`; `tests/data/linux/data_close.trace`:
+            // the data+FIN segment is acknowledged by the server's FIN).
+            return AckNeed::Delayed;
+        }
         text.max(fin)
     }
 
@@ -462,7 +491,7 @@ impl Connection {
             AckNeed::Now
         } else if self.quickacks > 0 {
             self.quickacks -= 1;
-            AckNeed::Now
+            AckNeed::Quick
         } else {
             if seg.payload.len() >= usize::from(self.send_mss) {
                 self.unacked_full += 1;

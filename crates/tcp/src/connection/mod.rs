@@ -166,6 +166,9 @@ pub struct Connection {
     eof: bool,
     /// Window we advertised last.
     last_advertised: u32,
+    /// The receive space: the window of our SYN or SYN-ACK
+    /// ([`Connection::initial_window`]); what is unread comes out of it.
+    rcv_space: u32,
 
     // Timers and retransmission (RFC 6298).
     timers: TimerTable,
@@ -240,6 +243,7 @@ impl Connection {
             peer_fin_at: None,
             eof: false,
             last_advertised: u32::from(config.recv_window),
+            rcv_space: u32::from(config.recv_window),
             timers: TimerTable::default(),
             rtt: RttEstimator::new(&config),
             rtt_probe: None,
@@ -407,6 +411,10 @@ impl Connection {
     pub fn is_eof(&self) -> bool {
         self.eof
     }
+    /// Whether the application has released the socket (close or abort).
+    pub fn is_released(&self) -> bool {
+        self.released
+    }
     /// Octets written by the application and not yet acknowledged.
     pub fn unacknowledged(&self) -> usize {
         self.send_buf.len()
@@ -477,6 +485,13 @@ impl Connection {
     /// `tests/data/linux/close_unread.trace` RST+ACK with seq = SND.NXT).
     pub fn close(&mut self, now: Instant) {
         self.clock = now;
+        if self.state == State::Closed {
+            // Gone already (reset, timed out, TIME-WAIT over) with data
+            // still to read: the application lets it go.
+            self.released = true;
+            self.recv_buf.discard();
+            return;
+        }
         if self.recv_buf.readable() > 0 {
             self.abort(now);
             return;
@@ -501,7 +516,11 @@ impl Connection {
     pub fn abort(&mut self, now: Instant) {
         self.clock = now;
         match self.state {
-            State::Closed => return,
+            State::Closed => {
+                self.released = true;
+                self.recv_buf.discard();
+                return;
+            }
             State::SynReceived
             | State::Established
             | State::FinWait1
@@ -588,7 +607,8 @@ impl Connection {
 
     /// The receive window we can offer now.
     fn rcv_wnd(&self) -> u32 {
-        u32::from(self.config.recv_window).saturating_sub(self.recv_buf.readable() as u32)
+        self.rcv_space
+            .saturating_sub(self.recv_buf.readable() as u32)
     }
 
     /// After the application read `n` octets: send a window update if the
@@ -604,7 +624,7 @@ impl Connection {
             return;
         }
         let now_wnd = self.rcv_wnd();
-        let full = u32::from(self.config.recv_window);
+        let full = self.rcv_space;
         // last_advertised is in bytes, whatever the scaling.
         if 2 * self.last_advertised <= full && now_wnd >= 2 * self.last_advertised.max(1) {
             self.send_ack();

@@ -13,7 +13,10 @@ use crate::config::{InitialWindow, WindowRounding};
 use crate::options::{MAX_SACK_BLOCKS, MAX_WINDOW_SHIFT, Options, SackBlocks, Timestamps};
 use crate::segment::Segment;
 use crate::seq::SeqNum;
-use crate::time::Instant;
+use crate::time::{Duration, Instant};
+
+/// RFC 7323 §5.5: after this long without an update TS.Recent is invalid.
+const PAWS_IDLE: Duration = Duration::from_secs(24 * 24 * 3600);
 
 /// The bytes the timestamps option takes from every segment's payload.
 pub(crate) const TIMESTAMPS_LEN: u16 = 12;
@@ -31,6 +34,9 @@ pub(super) struct Negotiated {
     pub(super) sack: bool,
     /// TS.Recent: the timestamp to echo.
     pub(super) ts_recent: u32,
+    /// When TS.Recent was last set (RFC 7323 §5.5: after 24 days idle it
+    /// no longer counts for PAWS).
+    pub(super) ts_recent_at: Instant,
     /// Added to the timestamp clock (per 4-tuple, from the endpoint).
     pub(super) ts_offset: u32,
     /// Last.ACK.sent: the ACK field of the last segment we sent.
@@ -41,6 +47,8 @@ pub(super) struct Negotiated {
     recent_len: u8,
     /// A duplicate to report first in the next ACK (RFC 2883 §4).
     dsack: Option<(SeqNum, SeqNum)>,
+    /// When we last answered a data-less segment that failed PAWS.
+    pub(super) last_invalid_ack: Option<Instant>,
 }
 
 impl Connection {
@@ -100,6 +108,7 @@ impl Connection {
         self.opt.ts = self.config.timestamps && o.timestamps.is_some();
         if let Some(ts) = o.timestamps.filter(|_| self.opt.ts) {
             self.opt.ts_recent = ts.val;
+            self.opt.ts_recent_at = self.clock;
         }
     }
 
@@ -117,14 +126,7 @@ impl Connection {
     pub(super) fn window_field(&self, syn: bool) -> u16 {
         let wnd = self.rcv_wnd();
         if syn {
-            let w = wnd.min(u32::from(u16::MAX));
-            return match self.config.initial_window {
-                InitialWindow::Exact => w as u16,
-                InitialWindow::MssMultiple => {
-                    let unit = u32::from(self.payload_room(self.config.mss)).max(1);
-                    (w / unit * unit) as u16
-                }
-            };
+            return self.initial_window();
         }
         let shift = u32::from(self.opt.rcv_shift);
         let field = match self.config.window_rounding {
@@ -132,6 +134,21 @@ impl Connection {
             WindowRounding::Up => wnd.div_ceil(1 << shift),
         };
         field.min(u32::from(u16::MAX)) as u16
+    }
+
+    /// The window of our SYN or SYN-ACK (never scaled), which is also the
+    /// receive space from then on: `recv_window` (at most 65535), with
+    /// [`InitialWindow::MssMultiple`] rounded down to a multiple of the
+    /// payload size.
+    pub(super) fn initial_window(&self) -> u16 {
+        let w = u32::from(self.config.recv_window);
+        match self.config.initial_window {
+            InitialWindow::Exact => w as u16,
+            InitialWindow::MssMultiple => {
+                let unit = u32::from(self.payload_room(self.config.mss)).max(1);
+                (w / unit * unit).max(unit.min(w)) as u16
+            }
+        }
     }
 
     /// The window the peer announced in a segment, in bytes.
@@ -220,14 +237,21 @@ impl Connection {
     }
 
     /// RFC 7323 §5.3 R1 (PAWS): a segment whose TSval is older than
-    /// TS.Recent is not acceptable. RST segments are exempt.
+    /// TS.Recent is not acceptable. RST segments are exempt, and so is
+    /// every segment once TS.Recent is more than 24 days old (§5.5: the
+    /// peer's clock may have wrapped since; Linux `TCP_PAWS_24DAYS`).
     pub(super) fn fails_paws(&self, seg: &Segment) -> bool {
-        if !self.opt.ts || seg.flags.rst() {
+        if !self.opt.ts || seg.flags.rst() || self.ts_recent_is_stale() {
             return false;
         }
         seg.options
             .timestamps
             .is_some_and(|ts| (ts.val.wrapping_sub(self.opt.ts_recent) as i32) < 0)
+    }
+
+    /// TS.Recent was set more than 24 days ago (RFC 7323 §5.5).
+    fn ts_recent_is_stale(&self) -> bool {
+        self.clock.saturating_duration_since(self.opt.ts_recent_at) > PAWS_IDLE
     }
 
     /// RFC 7323 §4.3 (and §5.3 R3): remember the TSval of an acceptable
@@ -236,8 +260,11 @@ impl Connection {
         let Some(ts) = seg.options.timestamps.filter(|_| self.opt.ts) else {
             return;
         };
-        if (ts.val.wrapping_sub(self.opt.ts_recent) as i32) >= 0 && seq <= self.opt.last_ack_sent {
+        if ((ts.val.wrapping_sub(self.opt.ts_recent) as i32) >= 0 || self.ts_recent_is_stale())
+            && seq <= self.opt.last_ack_sent
+        {
             self.opt.ts_recent = ts.val;
+            self.opt.ts_recent_at = self.clock;
         }
     }
 

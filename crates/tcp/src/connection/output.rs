@@ -20,6 +20,11 @@ pub(super) enum AckNeed {
     Delayed,
     /// At the next kernel tick ([`crate::Config::kernel_tick`]).
     NextTick,
+    /// At once, by the quick-ACK budget ([`crate::Config::quickacks`]) —
+    /// unless a FIN in the same segment starts a passive close with
+    /// [`crate::AckOfFin::Delayed`] (Linux's ping-pong mode turns quick-ACK
+    /// mode off).
+    Quick,
     /// At once.
     Now,
 }
@@ -75,6 +80,7 @@ impl Connection {
     }
 
     pub(super) fn send_syn(&mut self, now: Instant, retransmission: bool) {
+        self.rcv_space = u32::from(self.initial_window());
         let mut seg = self.segment(self.iss, Flags::SYN);
         seg.mss = Some(self.config.mss);
         seg.options = self.syn_options(now);
@@ -84,6 +90,7 @@ impl Connection {
     }
 
     pub(super) fn send_synack(&mut self, now: Instant, retransmission: bool) {
+        self.rcv_space = u32::from(self.initial_window());
         let mut seg = self.segment(self.iss, Flags::SYN | Flags::ACK);
         seg.mss = Some(self.config.mss);
         seg.options = self.synack_options(now);
@@ -123,7 +130,7 @@ impl Connection {
     pub(super) fn acknowledge(&mut self, now: Instant, need: AckNeed) {
         match need {
             AckNeed::None => {}
-            AckNeed::Now => self.send_ack(),
+            AckNeed::Now | AckNeed::Quick => self.send_ack(),
             AckNeed::Delayed if self.config.delayed_ack == crate::time::Duration::ZERO => {
                 self.send_ack()
             }

@@ -154,3 +154,35 @@ fn the_ack_of_a_fin_waits_a_tick_before_data_and_40ms_after() {
     s.inject(&s.segment(FA, X + 1, Y + 1));
     s.expect(Expect::flags(A).ack(X + 2).at(Instant::from_millis(30)));
 }
+
+/// Data that arrives with the peer's FIN stays readable when a RST ends
+/// TIME-WAIT (RFC 9293 §3.10.7.4: "If the RST bit is set ... TIME-WAIT:
+/// enter CLOSED") before the application has read it: the connection
+/// leaves the 4-tuple but keeps its data until the application reads it
+/// or lets it go. (Found by the property tests: with segments that arrive
+/// together handled before the application, the RST could come first.)
+#[test]
+fn a_rst_in_time_wait_does_not_lose_unread_data() {
+    let mut s = established(Config::rfc());
+    s.command(|ep, now| ep.shutdown(now, conn(ep)).unwrap());
+    s.expect(Expect::flags(FA).seq(Y + 1).ack(X + 1));
+    let mut last = data(&s, X + 1, b"tail");
+    last.flags = Flags::FIN | Flags::PSH | Flags::ACK;
+    last.ack = tcpsim_tcp::SeqNum(Y + 2);
+    s.inject(&last);
+    s.expect(Expect::flags(A).ack(X + 1 + 4 + 1));
+    let id = conn(&s.endpoint);
+    assert_eq!(s.endpoint.connection(id).unwrap().state(), State::TimeWait);
+    s.inject(&s.segment(Flags::RST, X + 6, 0));
+    let c = s.endpoint.connection(id).expect("kept for its unread data");
+    assert_eq!((c.state(), c.readable()), (State::Closed, 4));
+    assert_eq!(
+        s.endpoint.find(server_addr(), peer()),
+        None,
+        "the 4-tuple is free"
+    );
+    let mut buf = [0u8; 16];
+    let n = s.command(|ep, _| ep.recv(id, &mut buf));
+    assert_eq!(&buf[..n], b"tail");
+    assert!(s.endpoint.connection(id).is_none(), "forgotten once read");
+}

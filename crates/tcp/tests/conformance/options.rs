@@ -403,3 +403,63 @@ fn line38_a_duplicate_is_reported_as_a_dsack() {
         "the D-SACK went once"
     );
 }
+
+/// RFC 7323 §5.5: once TS.Recent is more than 24 days old it no longer
+/// counts: after 25 idle days a segment with a smaller TSval (the peer's
+/// clock may have wrapped) is taken, not dropped by PAWS.
+#[test]
+fn line37_paws_forgets_ts_recent_after_24_days() {
+    let mut s = server(all_options());
+    handshake(
+        &mut s,
+        Options {
+            timestamps: ts(100, 0),
+            ..Options::NONE
+        },
+        Options {
+            timestamps: ts(105, 0),
+            ..Options::NONE
+        },
+    );
+    s.advance_to(Instant::from_secs(25 * 24 * 3600));
+    let mut d = s.segment(PA, X + 1, Y + 1);
+    d.payload = b"late".to_vec();
+    d.options.timestamps = ts(7, 0);
+    s.inject(&d);
+    let readable = s.command(|ep, _| ep.connection(conn(ep)).unwrap().readable());
+    assert_eq!(readable, 4);
+}
+
+/// A segment without data that fails PAWS is answered at most once per
+/// `invalid_ack_interval` (500 ms, Linux `tcp_invalid_ratelimit`), so that
+/// duplicated or reordered ACKs cannot keep an ACK loop going; one with
+/// data is always answered (RFC 7323 §5.3 R1).
+#[test]
+fn line37_paws_answers_to_old_acks_are_rate_limited() {
+    let mut s = server(all_options());
+    handshake(
+        &mut s,
+        Options {
+            timestamps: ts(100, 0),
+            ..Options::NONE
+        },
+        Options {
+            timestamps: ts(105, 0),
+            ..Options::NONE
+        },
+    );
+    let mut old_ack = s.segment(A, X + 1, Y + 1);
+    old_ack.options.timestamps = ts(90, 0);
+    s.inject(&old_ack);
+    s.expect(Expect::flags(A).ack(X + 1).at(Instant::ZERO));
+    s.advance_to(Instant::from_millis(499));
+    s.inject(&old_ack);
+    s.expect_quiet_until(Instant::from_millis(499));
+    let mut old_data = old_ack.clone();
+    old_data.payload = b"x".to_vec();
+    s.inject(&old_data);
+    s.expect(Expect::flags(A).ack(X + 1).at(Instant::from_millis(499)));
+    s.advance_to(Instant::from_millis(500));
+    s.inject(&old_ack);
+    s.expect(Expect::flags(A).ack(X + 1).at(Instant::from_millis(500)));
+}

@@ -57,6 +57,12 @@ pub struct Record {
     pub ack: u32,
     pub len: usize,
     pub dropped: bool,
+    /// The window field, as sent.
+    pub window: u16,
+    /// The MSS option, if any.
+    pub mss: Option<u16>,
+    /// The other options.
+    pub options: tcpsim_tcp::Options,
 }
 
 pub struct Pair {
@@ -105,6 +111,8 @@ pub struct Reactions {
     pub close_on_connect: bool,
     /// Release the socket on end-of-stream (the graceful close of SPEC §3).
     pub close_on_eof: bool,
+    /// Abort (RST) once connected: `close()` after `SO_LINGER {1, 0}`.
+    pub abort_on_connect: bool,
 }
 
 /// The applications, the faults and the log, as the world's [`Hooks`].
@@ -384,6 +392,9 @@ impl Hooks for App<'_> {
                 if r.close_on_connect {
                     ep.close(now, id);
                 }
+                if r.abort_on_connect {
+                    ep.abort(now, id);
+                }
             }
             Event::EndOfStream => {
                 if let Some(data) = self.send_on_eof[idx].take() {
@@ -430,6 +441,9 @@ impl Hooks for App<'_> {
             ack: seg.ack.0,
             len: seg.payload.len(),
             dropped: matches!(verdict, Some(Action::Drop | Action::Corrupt)),
+            window: seg.window,
+            mss: seg.mss,
+            options: seg.options,
         });
         let fate = match verdict {
             Some(Action::Drop) => {
