@@ -1,6 +1,6 @@
 //! What an experiment's connections do (tcpsim SPEC §3 `[[connections]]`):
 //! who opens, how, what each end writes and who closes. The application
-//! that carries it out is [`crate::apps::workload`].
+//! that carries it out is the crate's built-in workload application.
 //!
 //! Closing semantics, from the SPEC: "closes" is the graceful pattern — the
 //! application shuts down its write side (FIN), keeps reading until

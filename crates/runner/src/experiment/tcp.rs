@@ -87,13 +87,13 @@ pub struct TcpOverrides {
     pub data_retry_model: Option<RetryModel>,
     /// `window_scale`: the window-scale shift offered in SYN and SYN-ACK,
     /// 0–14 (RFC 7323 §2.3), or `"none"` to offer no window scaling
-    /// (`Some(None)`). Both profiles: `"none"` for now.
+    /// (`Some(None)`): `rfc` `"none"`, `linux` 10.
     pub window_scale: Option<Option<u8>>,
-    /// `sack`: offer and use SACK (RFC 2018), `true` or `false`. Both
-    /// profiles: `false` for now.
+    /// `sack`: offer and use SACK (RFC 2018), `true` or `false`:
+    /// `rfc` `false`, `linux` `true`.
     pub sack: Option<bool>,
     /// `timestamps`: offer and use timestamps (RFC 7323 §3–5), `true` or
-    /// `false`. Both profiles: `false` for now.
+    /// `false`: `rfc` `false`, `linux` `true`.
     pub timestamps: Option<bool>,
     /// `ts_clock`: the tick of the timestamp clock (longer than zero): 1 ms
     /// in both profiles.
@@ -105,7 +105,7 @@ pub struct TcpOverrides {
     /// advances SND.UNA (RFC 7323 §4.1), `true` (`rfc`) or `false` (`linux`).
     pub rttm: Option<bool>,
     /// `initial_window`: the window of SYN and SYN-ACK, `"exact"`
-    /// (`recv_window`; both profiles for now) or `"mss-multiple"` (rounded
+    /// (`recv_window`; `rfc`) or `"mss-multiple"` (rounded
     /// down to a multiple of the payload size, Linux
     /// `tcp_select_initial_window`).
     pub initial_window: Option<InitialWindow>,
