@@ -117,11 +117,7 @@ impl Engine {
     pub(crate) fn send(&mut self, s: Socket, data: &[u8]) -> Result<usize, CommandError> {
         let now = self.now;
         let n = self.hosts[s.host].endpoint.send(now, s.id, data)?;
-        self.record(TraceKind::App {
-            host: s.host,
-            conn: Some(s.conn),
-            call: AppCall::Write(n as u64),
-        });
+        self.record_call(s, AppCall::Write(n as u64));
         Ok(n)
     }
 
@@ -157,11 +153,7 @@ impl Engine {
             return Ok(());
         }
         r.shut[ix(s.end)] = true;
-        self.record(TraceKind::App {
-            host: s.host,
-            conn: Some(s.conn),
-            call: AppCall::Close,
-        });
+        self.record_call(s, AppCall::Close);
         let now = self.now;
         self.hosts[s.host].endpoint.shutdown(now, s.id)
     }
@@ -173,14 +165,19 @@ impl Engine {
         let r = self.conns.get_mut(s.conn);
         if announce && !r.shut[ix(s.end)] && !r.aborted {
             r.shut[ix(s.end)] = true;
-            self.record(TraceKind::App {
-                host: s.host,
-                conn: Some(s.conn),
-                call: AppCall::Close,
-            });
+            self.record_call(s, AppCall::Close);
         }
         let now = self.now;
         self.hosts[s.host].endpoint.close(now, s.id);
+    }
+
+    /// Records an application call on a socket.
+    fn record_call(&mut self, s: Socket, call: AppCall) {
+        self.record(TraceKind::App {
+            host: s.host,
+            conn: Some(s.conn),
+            call,
+        });
     }
 
     /// Aborts the connection with RST (SO_LINGER 0).
@@ -188,11 +185,7 @@ impl Engine {
         let r = self.conns.get_mut(s.conn);
         r.shut[ix(s.end)] = true;
         r.aborted = true;
-        self.record(TraceKind::App {
-            host: s.host,
-            conn: Some(s.conn),
-            call: AppCall::Abort,
-        });
+        self.record_call(s, AppCall::Abort);
         let now = self.now;
         self.hosts[s.host].endpoint.abort(now, s.id);
     }
