@@ -191,6 +191,18 @@ fn compare(name: &str, text: &str, fault: impl FnOnce(&mut Pair)) -> Pair {
 
 /// Like [`compare`], choosing which of two events at one instant goes first.
 fn compare_tie(name: &str, text: &str, timers_first: bool, fault: impl FnOnce(&mut Pair)) -> Pair {
+    compare_driven(name, text, timers_first, fault, Pair::run)
+}
+
+/// Like [`compare_tie`], with the run driven by `drive` (which issues the
+/// applications' timed calls between `run_until`s).
+fn compare_driven(
+    name: &str,
+    text: &str,
+    timers_first: bool,
+    fault: impl FnOnce(&mut Pair),
+    drive: impl FnOnce(&mut Pair),
+) -> Pair {
     let trace = parse(text);
     let mut p = Pair::new(Config::linux(), ms(DELAY_MS));
     p.timers_first = timers_first;
@@ -203,7 +215,7 @@ fn compare_tie(name: &str, text: &str, timers_first: bool, fault: impl FnOnce(&m
     p.reactions[Side::Server as usize].close_on_eof = true;
     fault(&mut p);
     p.connect();
-    p.run();
+    drive(&mut p);
     let sim = simulated(&p);
     for dir in ["C>S", "S>C"] {
         let real: Vec<&Seg> = trace.segments.iter().filter(|s| s.dir == dir).collect();
@@ -455,4 +467,96 @@ fn linux_trace_linger0() {
             ..Reactions::default()
         };
     });
+}
+
+/// The server sleeps 200 ms after end-of-stream before it closes, so the
+/// ACK of the client's bare FIN goes out alone: at the next 4 ms tick
+/// after the FIN arrives (30 ms), 32 ms, at the client 42 ms (the kernel:
+/// 44.3 ms).
+#[test]
+fn linux_trace_fin_ack_delay() {
+    compare_driven(
+        "fin_ack_delay",
+        trace!("fin_ack_delay"),
+        false,
+        |p| p.reactions[Side::Server as usize].close_on_eof = false,
+        |p| {
+            p.run_until(at_ms(230));
+            p.close(Side::Server);
+            p.run();
+        },
+    );
+}
+
+/// As `fin_ack_delay`, after 100 bytes: the data is acknowledged at once
+/// (quick ACK), the FIN after the delayed-ACK time, 40 ms: sent at 70 ms,
+/// at the client 80 ms (the kernel: 81.8 ms).
+#[test]
+fn linux_trace_data_fin_ack_delay() {
+    compare_driven(
+        "data_fin_ack_delay",
+        trace!("data_fin_ack_delay"),
+        false,
+        |p| {
+            p.reactions[Side::Server as usize].close_on_eof = false;
+            p.send_on_connect[Side::Client as usize] = Some(vec![1; 100]);
+        },
+        |p| {
+            p.run_until(at_ms(230));
+            p.close(Side::Server);
+            p.run();
+        },
+    );
+}
+
+/// The server closes 50 ms after accepting, with the client's 100 bytes
+/// unread: RST+ACK(SND.NXT, RCV.NXT), no FIN (RFC 1122 §4.2.2.13).
+#[test]
+fn linux_trace_close_unread() {
+    compare_driven(
+        "close_unread",
+        trace!("close_unread"),
+        false,
+        |p| {
+            p.auto_read = false;
+            p.reactions[Side::Client as usize] = Reactions {
+                close_on_eof: true,
+                ..Reactions::default()
+            };
+            p.reactions[Side::Server as usize].close_on_eof = false;
+            p.send_on_connect[Side::Client as usize] = Some(vec![1; 100]);
+        },
+        |p| {
+            p.run_until(at_ms(80));
+            p.close(Side::Server);
+            p.run();
+        },
+    );
+}
+
+/// 100 bytes each way, then both ends shut down at 120 ms: the FINs cross,
+/// each is acknowledged at once, both ends pass through CLOSING to
+/// TIME-WAIT.
+#[test]
+fn linux_trace_simultaneous_close() {
+    compare_driven(
+        "simultaneous_close",
+        trace!("simultaneous_close"),
+        false,
+        |p| {
+            p.reactions[Side::Client as usize] = Reactions {
+                close_on_eof: true,
+                ..Reactions::default()
+            };
+            p.send_on_connect[Side::Client as usize] = Some(vec![1; 100]);
+        },
+        |p| {
+            p.run_until(at_ms(30));
+            p.send(Side::Server, &[2; 100]);
+            p.run_until(at_ms(120));
+            p.shutdown(Side::Client);
+            p.shutdown(Side::Server);
+            p.run();
+        },
+    );
 }
