@@ -219,15 +219,32 @@ impl Endpoint {
         remote: SocketAddrV4,
         local_port: Option<u16>,
     ) -> Result<ConnId, ConnectError> {
+        let mut reuse = None;
         let port = match local_port {
-            Some(p) if self.by_tuple.contains_key(&tuple_key(p, remote)) => {
-                return Err(ConnectError::PortInUse(p));
+            Some(p) => {
+                if let Some(&old) = self.by_tuple.get(&tuple_key(p, remote)) {
+                    // A bound port whose connection is in TIME-WAIT with
+                    // timestamps may be reused (Linux, `tcp_twsk_unique`;
+                    // RFC 6191: the timestamps tell the incarnations apart):
+                    // the old connection goes, the new one starts far above
+                    // it. Any other connection on the 4-tuple keeps it busy.
+                    let point = self.connection(old).and_then(|c| c.time_wait_reuse());
+                    let Some(point) = point else {
+                        return Err(ConnectError::PortInUse(p));
+                    };
+                    self.call(old, |c| c.abort(now));
+                    reuse = Some(point);
+                }
+                p
             }
-            Some(p) => p,
             None => self.ephemeral_port(remote)?,
         };
         let local = self.local(port);
-        let iss = self.next_isn(now, local, remote);
+        let iss = match reuse {
+            // Linux's choice (`tcp_twsk_unique`): old SND.NXT + 65535 + 2.
+            Some((snd_nxt, _)) => snd_nxt + 65535 + 2,
+            None => self.next_isn(now, local, remote),
+        };
         let ts_offset = self.ts_offset(local, remote);
         let mark = self.mark();
         let conn = Connection::connect_lent(
@@ -235,6 +252,7 @@ impl Endpoint {
             Arc::clone(&self.config),
             (local, remote),
             (iss, ts_offset),
+            reuse.map(|(_, ts_recent)| ts_recent),
             &mut self.lent,
         );
         Ok(self.insert(conn, mark))
@@ -503,19 +521,27 @@ impl Endpoint {
         }
     }
 
-    /// A new SYN with a higher sequence number may reopen a connection in
-    /// TIME-WAIT when a listener is there (RFC 1122 §4.2.2.13, RFC 6191).
+    /// A new SYN may reopen a connection in TIME-WAIT when a listener is
+    /// there (RFC 1122 §4.2.2.13, RFC 6191 §2): when the old connection
+    /// and the SYN both carry timestamps, if the SYN's is newer than
+    /// TS.Recent; otherwise if its sequence number is above RCV.NXT.
     fn reopens_time_wait(&self, id: ConnId, seg: &Segment) -> bool {
         let f = seg.flags;
         let Some(c) = self.connection(id) else {
             return false;
         };
-        c.state() == State::TimeWait
-            && f.syn()
-            && !f.ack()
-            && !f.rst()
-            && seg.seq > c.rcv_nxt()
-            && self.is_listening(seg.dst.port())
+        if c.state() != State::TimeWait
+            || !f.syn()
+            || f.ack()
+            || f.rst()
+            || !self.is_listening(seg.dst.port())
+        {
+            return false;
+        }
+        match (c.time_wait_reuse(), seg.options.timestamps) {
+            (Some((_, ts_recent)), Some(ts)) => ts.val.wrapping_sub(ts_recent) as i32 > 0,
+            _ => seg.seq > c.rcv_nxt(),
+        }
     }
 
     /// A connection from a listener, answering `syn` with SYN-ACK(`iss`).

@@ -289,10 +289,14 @@ impl Connection {
         config: Arc<Config>,
         (local, remote): (SocketAddrV4, SocketAddrV4),
         (iss, ts_offset): (SeqNum, u32),
+        reused_ts_recent: Option<u32>,
         queues: &mut Queues,
     ) -> Connection {
         let mut c = Connection::blank(config, local, remote, iss);
         c.opt.ts_offset = ts_offset;
+        if let Some(ts_recent) = reused_ts_recent {
+            c.reuse_time_wait(ts_recent);
+        }
         c.swap_queues(queues);
         c.open_active(now);
         c.swap_queues(queues);

@@ -121,24 +121,27 @@ fn parse(text: &str) -> Trace {
     }
 }
 
-/// The simulated run as the client's capture would show it.
+/// The simulated run as the client's capture would show it, with sequence
+/// numbers re-based at every SYN as [`parse`] does.
 fn simulated(p: &Pair) -> Vec<Seg> {
     let server_isn_known = p
         .records
         .iter()
         .any(|r| r.from == Side::Server && r.flags.contains(Flags::SYN));
+    // Each direction's current ISN: [client, server].
+    let mut base = [X, if server_isn_known { Y } else { 0 }];
     p.records
         .iter()
         .map(|r| {
-            let (dir, t, seq_base, ack_base) = match r.from {
-                Side::Client => ("C>S", r.at, X, Y),
-                Side::Server => (
-                    "S>C",
-                    r.at + ms(DELAY_MS),
-                    if server_isn_known { Y } else { 0 },
-                    X,
-                ),
+            let me = r.from as usize;
+            if r.flags.contains(Flags::SYN) {
+                base[me] = r.seq;
+            }
+            let (dir, t) = match r.from {
+                Side::Client => ("C>S", r.at),
+                Side::Server => ("S>C", r.at + ms(DELAY_MS)),
             };
+            let (seq_base, ack_base) = (base[me], base[1 - me]);
             Seg {
                 t_us: t.as_nanos() / 1000,
                 dir,
@@ -153,11 +156,10 @@ fn simulated(p: &Pair) -> Vec<Seg> {
                 wire: Some((r.window, {
                     // SACK edges relative to the ISN of the data they cover,
                     // the peer's.
-                    let peer_isn = if r.from == Side::Client { Y } else { X };
                     let mut o = r.options;
                     let mut rel = tcpsim_tcp::SackBlocks::new();
                     for &(l, rt) in o.sack.as_slice() {
-                        rel.push(l - peer_isn, rt - peer_isn);
+                        rel.push(l - ack_base, rt - ack_base);
                     }
                     o.sack = rel;
                     blank_timestamps(&tcpsim_tcp::options::format(r.mss, &o))
@@ -556,6 +558,62 @@ fn linux_trace_simultaneous_close() {
             p.run_until(at_ms(120));
             p.shutdown(Side::Client);
             p.shutdown(Side::Server);
+            p.run();
+        },
+    );
+}
+
+/// The client closes first (it holds TIME-WAIT) and reconnects from the
+/// same port 1 s later: the kernel reuses the TIME-WAIT 4-tuple, since the
+/// old connection had timestamps. The new ISS is the old SND.NXT + 65537
+/// (relative 2 + 65537 = 65539), the SYN echoes the old TS.Recent and
+/// announces 65160 (12 bytes of timestamps per segment assumed), and the
+/// server answers with a fresh clock-driven ISN.
+#[test]
+fn linux_trace_reconnect_timewait_client() {
+    compare_driven(
+        "reconnect_timewait_client",
+        trace!("reconnect_timewait_client"),
+        false,
+        |_| {},
+        |p| {
+            p.run_until(at_ms(1041));
+            p.command_on(Side::Client, |e, now| {
+                e.connect(now, server_addr(), Some(client_addr().port()))
+                    .expect("the TIME-WAIT 4-tuple is reused")
+            });
+            p.run();
+        },
+    );
+}
+
+/// The server closes first (it holds TIME-WAIT); 1 s later the client
+/// connects again from the same port. The SYN reopens the server's
+/// TIME-WAIT at once (RFC 6191; its sequence number, from the client's
+/// clock-driven ISN, is 1.04 s / 64 ns ≈ 16.26 M above the old one), and
+/// the server's new ISS is its old SND.NXT + 65537 (relative 65539).
+#[test]
+fn linux_trace_reconnect_timewait_server() {
+    compare_driven(
+        "reconnect_timewait_server",
+        trace!("reconnect_timewait_server"),
+        false,
+        |p| {
+            p.reactions[Side::Client as usize] = Reactions {
+                close_on_eof: true,
+                ..Reactions::default()
+            };
+            p.reactions[Side::Server as usize] = Reactions {
+                close_on_connect: true,
+                ..Reactions::default()
+            };
+        },
+        |p| {
+            p.run_until(at_ms(1041));
+            p.command_on(Side::Client, |e, now| {
+                e.connect(now, server_addr(), Some(client_addr().port()))
+                    .expect("the client's old connection is gone")
+            });
             p.run();
         },
     );

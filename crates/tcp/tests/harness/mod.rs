@@ -259,6 +259,12 @@ impl Pair {
     }
 
     /// The client connects to the server at the current time.
+    /// Runs `f` on a side's endpoint now (an application call on no
+    /// particular connection), then collects its outputs.
+    pub fn command_on<R>(&mut self, side: Side, f: impl FnOnce(&mut Endpoint, Instant) -> R) -> R {
+        self.command(side, f)
+    }
+
     pub fn connect(&mut self) -> ConnId {
         self.command(Side::Client, |e, now| {
             e.connect(now, server_addr(), Some(client_addr().port()))
