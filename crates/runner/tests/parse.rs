@@ -859,7 +859,7 @@ fn bad_set_overrides_name_the_set() {
          isn_clock, rst_in_time_wait, rto_formula, retransmission_rtt, abort_reset, duplicate_syn, ack_of_fin, \
          quickacks, syn_retry_count, data_retry_model, window_scale, sack, timestamps, ts_clock, \
          window_rounding, rttm, initial_window, ack_above_snd_nxt, fin_in_zero_window, kernel_tick, \
-         invalid_ack_interval",
+         invalid_ack_interval, persist_give_up",
     );
     bad_set(
         &format!("seed = 3\n{src}"),
@@ -1533,7 +1533,8 @@ fn host_tcp_option_errors() {
         "unknown key \"window-scale\" (did you mean \"window_scale\"?)",
     );
     assert!(
-        err.message().ends_with("kernel_tick, invalid_ack_interval"),
+        err.message()
+            .ends_with("invalid_ack_interval, persist_give_up"),
         "{err}"
     );
 }

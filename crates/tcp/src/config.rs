@@ -174,6 +174,17 @@ pub enum AckAboveSndNxt {
     Drop,
 }
 
+/// When unanswered zero-window probes give up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PersistGiveUp {
+    /// By the rule for data ([`Config::data_limit`]): `rfc` R2, 100 s.
+    LikeData,
+    /// After `data_retries` probes without an answer (`fin_retries` once
+    /// the socket is released), counted, whatever time they took (Linux
+    /// `tcp_probe_timer`: `icsk_probes_out >= tcp_retries2`).
+    Probes,
+}
+
 /// What a FIN without data gets when the receive window is zero.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FinInZeroWindow {
@@ -355,6 +366,9 @@ pub struct Config {
     /// loop going). 500 ms in both, Linux's `tcp_invalid_ratelimit`
     /// (`tcp_oow_rate_limited`, which exempts data segments).
     pub invalid_ack_interval: Duration,
+    /// When unanswered zero-window probes give up: `rfc`
+    /// [`PersistGiveUp::LikeData`], `linux` [`PersistGiveUp::Probes`].
+    pub persist_give_up: PersistGiveUp,
     /// The kernel's timer tick (HZ = 250: 4 ms). With [`AckOfFin::Delayed`],
     /// a FIN that arrives before any data is acknowledged at the next tick
     /// (the kernel's `ato` is still 0), not after `delayed_ack`: captured
@@ -429,6 +443,7 @@ impl Config {
             ack_above_snd_nxt: AckAboveSndNxt::Ack,
             fin_in_zero_window: FinInZeroWindow::Drop,
             kernel_tick: Duration::from_millis(4),
+            persist_give_up: PersistGiveUp::LikeData,
             invalid_ack_interval: Duration::from_millis(500),
             initial_window: InitialWindow::Exact,
         }
@@ -475,6 +490,7 @@ impl Config {
             ack_above_snd_nxt: AckAboveSndNxt::Drop,
             fin_in_zero_window: FinInZeroWindow::Accept,
             kernel_tick: Duration::from_millis(4),
+            persist_give_up: PersistGiveUp::Probes,
             invalid_ack_interval: Duration::from_millis(500),
             initial_window: InitialWindow::MssMultiple,
         }

@@ -68,8 +68,8 @@ pub mod wire;
 pub use buffer::{RecvBuffer, SendBuffer};
 pub use config::{
     AbortReset, AckAboveSndNxt, AckOfFin, Config, DuplicateSyn, FinInZeroWindow, InitialWindow,
-    IsnMode, Profile, RetransmissionRtt, RetryLimit, RetryModel, RstInTimeWait, RtoFormula,
-    SynRetryCount, WindowRounding,
+    IsnMode, PersistGiveUp, Profile, RetransmissionRtt, RetryLimit, RetryModel, RstInTimeWait,
+    RtoFormula, SynRetryCount, WindowRounding,
 };
 pub use connection::{CommandError, Connection};
 pub use endpoint::{ConnId, ConnectError, DEFAULT_EPHEMERAL_PORTS, Endpoint, ListenError};

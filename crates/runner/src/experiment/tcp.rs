@@ -3,8 +3,8 @@
 
 use tcpsim_tcp::{
     AbortReset, AckAboveSndNxt, AckOfFin, Config, DuplicateSyn, Duration, FinInZeroWindow,
-    InitialWindow, IsnMode, Profile, RetransmissionRtt, RetryModel, RstInTimeWait, RtoFormula,
-    SynRetryCount, WindowRounding,
+    InitialWindow, IsnMode, PersistGiveUp, Profile, RetransmissionRtt, RetryModel, RstInTimeWait,
+    RtoFormula, SynRetryCount, WindowRounding,
 };
 
 use super::error::ConfigError;
@@ -122,6 +122,10 @@ pub struct TcpOverrides {
     /// `invalid_ack_interval`: the least time (longer than zero) between
     /// two answers to data-less segments that fail PAWS: 500 ms.
     pub invalid_ack_interval: Option<Duration>,
+    /// `persist_give_up`: when unanswered zero-window probes give up,
+    /// `"like-data"` (by the data rule; `rfc`) or `"probes"` (after
+    /// `data_retries` probes, counted; Linux `tcp_probe_timer`; `linux`).
+    pub persist_give_up: Option<PersistGiveUp>,
 }
 
 /// Every key of a `[tcp]` table.
@@ -162,6 +166,7 @@ pub(crate) const TCP_KEYS: &[&str] = &[
     "fin_in_zero_window",
     "kernel_tick",
     "invalid_ack_interval",
+    "persist_give_up",
 ];
 
 /// The largest window-scale shift `window_scale` takes (RFC 7323 §2.3:
@@ -209,6 +214,7 @@ impl TcpOverrides {
             fin_in_zero_window: self.fin_in_zero_window.or(below.fin_in_zero_window),
             kernel_tick: self.kernel_tick.or(below.kernel_tick),
             invalid_ack_interval: self.invalid_ack_interval.or(below.invalid_ack_interval),
+            persist_give_up: self.persist_give_up.or(below.persist_give_up),
         }
     }
 
@@ -346,6 +352,9 @@ impl TcpOverrides {
         if let Some(v) = o.invalid_ack_interval {
             c.invalid_ack_interval = v;
         }
+        if let Some(v) = o.persist_give_up {
+            c.persist_give_up = v;
+        }
         c
     }
 }
@@ -468,6 +477,9 @@ pub(crate) fn read(field: &Field<'_>) -> Result<TcpOverrides, ConfigError> {
         })?,
         kernel_tick: t.opt("kernel_tick", Field::positive_duration)?,
         invalid_ack_interval: t.opt("invalid_ack_interval", Field::positive_duration)?,
+        persist_give_up: t.opt("persist_give_up", |f| {
+            f.choice(&[("like-data", PersistGiveUp::LikeData), ("probes", PersistGiveUp::Probes)])
+        })?,
     })
 }
 

@@ -8,7 +8,7 @@
 //! of the `arm_*` functions here.
 
 use super::Connection;
-use crate::config::RetryLimit;
+use crate::config::{PersistGiveUp, RetryLimit};
 use crate::event::{Event, TimerKind};
 use crate::segment::Flags;
 use crate::state::State;
@@ -134,7 +134,16 @@ impl Connection {
         }
         self.probes += 1;
         self.probe_backoff = self.probe_backoff.saturating_add(1);
-        let give_up = match self.retry_limit() {
+        let count = if self.released {
+            self.config.fin_retries.or(self.config.data_retries)
+        } else {
+            self.config.data_retries
+        };
+        let limit = match (self.config.persist_give_up, count) {
+            (PersistGiveUp::Probes, Some(n)) => RetryLimit::Retries(n),
+            _ => self.retry_limit(),
+        };
+        let give_up = match limit {
             RetryLimit::Retries(n) => self.probes > n,
             RetryLimit::Elapsed(limit) => now - self.probe_since >= limit,
         };

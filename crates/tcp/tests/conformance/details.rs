@@ -186,3 +186,43 @@ fn a_rst_in_time_wait_does_not_lose_unread_data() {
     assert_eq!(&buf[..n], b"tail");
     assert!(s.endpoint.connection(id).is_none(), "forgotten once read");
 }
+
+/// Unanswered zero-window probes: Linux gives up after `tcp_retries2` = 15
+/// probes, counted (`tcp_probe_timer`), not after the 924.6 s its data
+/// retransmissions allow. With an RTO of 2.7 s (first RTT sample 0.9 s:
+/// SRTT 0.9 s, RTTVAR 0.45 s, RTO = 0.9 + max(0.2, 4 × 0.45) = 2.7 s) the
+/// probes come 2.7, 5.4, 10.8, 21.6, 43.2, 86.4 s apart, then every 120 s
+/// (the RTO cap): 6 + 9 = 15 probes by 2.7 × 63 + 9 × 120 = 1250.1 s after
+/// the write, and the 16th expiry, at 1370.1 s, gives up. (By elapsed time
+/// it would give up at the first expiry 924.6 s after the first probe at
+/// 2.7 s: the 13th, at 170.1 + 7 × 120 = 1010.1 s.)
+#[test]
+fn linux_zero_window_probes_give_up_by_count() {
+    let mut config = Config::linux();
+    config.isn = IsnMode::Fixed(Y);
+    config.timestamps = false; // the RTT sample comes from the SYN-ACK's send time
+    let mut ep = Endpoint::new(*server_addr().ip(), config, ChaCha8Rng::seed_from_u64(0));
+    ep.listen(PORT).unwrap();
+    let mut s = Script::new(ep, peer(), PORT);
+    s.inject(&s.segment(Flags::SYN, X, 0));
+    s.expect(Expect::flags(SA).seq(Y).ack(X + 1));
+    s.advance_to(Instant::from_millis(900));
+    let mut ack = s.segment(A, X + 1, Y + 1);
+    ack.window = 0;
+    s.inject(&ack);
+    s.command(|ep, now| ep.send(now, conn(ep), b"blocked").unwrap());
+    let t0 = 900u64; // ms
+    let mut at = t0;
+    for k in 0..15u32 {
+        at += (2_700u64 << k).min(120_000);
+        s.expect(Expect::flags(A).seq(Y).len(0).at(Instant::from_millis(at)));
+    }
+    assert_eq!(at - t0, 1_250_100);
+    let gone = t0 + 1_370_100;
+    s.advance_to(Instant::from_millis(gone));
+    assert_eq!(
+        s.saw(tcpsim_tcp::Event::TimedOut),
+        Some(Instant::from_millis(gone))
+    );
+    s.expect_none();
+}
