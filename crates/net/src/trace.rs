@@ -139,6 +139,9 @@ pub enum AppError {
     Reset,
     /// No ephemeral port was free for the 4-tuple.
     NoPort,
+    /// The fixed local port is in use for that remote address (a
+    /// connection other than a reusable TIME-WAIT holds the 4-tuple).
+    PortInUse,
 }
 
 impl AppError {
@@ -149,6 +152,7 @@ impl AppError {
             AppError::TimedOut => "connection timed out",
             AppError::Reset => "connection reset",
             AppError::NoPort => "no free ephemeral port",
+            AppError::PortInUse => "local port in use for that remote address",
         }
     }
 }

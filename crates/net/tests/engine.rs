@@ -490,3 +490,33 @@ fn same_instant_arrivals_reach_tcp_before_the_application() {
     // Both ISNs are 1000: the client's FIN is at 1001, so ack 1002.
     assert_eq!(data.1.ack.0, 1002);
 }
+
+/// A connection from a fixed client port that another live connection to
+/// the same server port holds fails at once, and the error names that
+/// cause (not "no free ephemeral port").
+#[test]
+fn a_busy_fixed_port_is_reported_as_such() {
+    let mut b = SimBuilder::new(1);
+    let c = b.host("client", Ipv4Addr::new(10, 0, 0, 1), Config::rfc());
+    let s = b.host("server", Ipv4Addr::new(10, 0, 0, 2), Config::rfc());
+    b.listen(s, 80);
+    b.link(c, s, delay(ms(50)), delay(ms(50)));
+    for _ in 0..2 {
+        b.connection(Workload {
+            client_port: Some(40000),
+            close: CloseMode::None,
+            ..workload(c, s)
+        });
+    }
+    let r = b.build().unwrap().run();
+    assert_eq!(
+        r.connections[1].client.error,
+        Some(tcpsim_net::AppError::PortInUse)
+    );
+    assert_eq!(r.connections[1].client.ended, Some(Instant::ZERO));
+    assert_eq!(
+        tcpsim_net::AppError::PortInUse.detail(),
+        "local port in use for that remote address"
+    );
+    assert!(r.connections[0].client.error.is_none());
+}

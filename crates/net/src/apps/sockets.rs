@@ -66,6 +66,7 @@ pub(crate) fn io_error(e: AppError) -> io::Error {
         AppError::TimedOut => io::ErrorKind::TimedOut,
         AppError::Reset => io::ErrorKind::ConnectionReset,
         AppError::NoPort => io::ErrorKind::AddrNotAvailable,
+        AppError::PortInUse => io::ErrorKind::AddrInUse,
     };
     io::Error::new(kind, e.detail())
 }

@@ -8,7 +8,7 @@
 
 use std::net::SocketAddrV4;
 
-use tcpsim_tcp::{CommandError, ListenError};
+use tcpsim_tcp::{CommandError, ConnectError, ListenError};
 
 use super::Engine;
 use super::registry::ix;
@@ -98,16 +98,20 @@ impl Engine {
                     end,
                 })
             }
-            Err(_) => {
+            Err(err) => {
+                let error = match err {
+                    ConnectError::PortInUse(_) => AppError::PortInUse,
+                    ConnectError::NoEphemeralPort(..) => AppError::NoPort,
+                };
                 self.record(TraceKind::App {
                     host,
                     conn: Some(conn),
-                    call: AppCall::Error(AppError::NoPort),
+                    call: AppCall::Error(error),
                 });
                 let e = self.conns.end_mut(conn, end);
-                e.error = Some(AppError::NoPort);
+                e.error = Some(error);
                 e.ended = Some(now);
-                Err(AppError::NoPort)
+                Err(error)
             }
         }
     }
