@@ -28,10 +28,12 @@ impl Engine {
                 }
             },
         };
-        self.record(TraceKind::Deliver {
-            host: to,
-            segment: SegmentInfo::from(&seg),
-        });
+        if self.trace.is_some() {
+            self.record(TraceKind::Deliver {
+                host: to,
+                segment: SegmentInfo::from(&seg),
+            });
+        }
         let now = self.now;
         self.hosts[to].endpoint.handle_segment(now, &seg);
         // The sender fills this buffer again for a later segment.
@@ -40,6 +42,18 @@ impl Engine {
     }
 
     // ----- the network -----
+
+    /// Records a drop of `seg`, describing it only when a trace is kept.
+    fn record_drop(&mut self, from: HostId, to: Option<HostId>, reason: DropReason, seg: &Segment) {
+        if self.trace.is_some() {
+            self.record(TraceKind::Drop {
+                from,
+                to,
+                reason,
+                segment: SegmentInfo::from(seg),
+            });
+        }
+    }
 
     pub(super) fn transmit(&mut self, h: HostId, id: Option<ConnId>, t: Transmit) {
         let Transmit {
@@ -61,24 +75,20 @@ impl Engine {
                 e.retransmissions.bump(kind);
             }
         }
-        let info = SegmentInfo::from(&seg);
-        self.record(TraceKind::Send {
-            host: h,
-            conn: mapped.map(|(c, _)| c),
-            retransmission,
-            segment: info,
-        });
+        if self.trace.is_some() {
+            self.record(TraceKind::Send {
+                host: h,
+                conn: mapped.map(|(c, _)| c),
+                retransmission,
+                segment: SegmentInfo::from(&seg),
+            });
+        }
         if let Some(p) = &mut self.pcap {
             p.record(self.now, &seg);
         }
         let to = self.topo.host_at(*seg.dst.ip());
         let Some(li) = to.and_then(|to| self.topo.link(h, to)) else {
-            self.record(TraceKind::Drop {
-                from: h,
-                to,
-                reason: DropReason::NoRoute,
-                segment: info,
-            });
+            self.record_drop(h, to, DropReason::NoRoute, &seg);
             return;
         };
         let to = self.links[li].to;
@@ -94,12 +104,7 @@ impl Engine {
                     } else {
                         DropReason::Fault
                     };
-                    self.record(TraceKind::Drop {
-                        from: h,
-                        to: Some(to),
-                        reason,
-                        segment: info,
-                    });
+                    self.record_drop(h, Some(to), reason, &seg);
                     return;
                 }
                 Some(FaultAction::Delay(d)) => extra = d,
@@ -108,51 +113,41 @@ impl Engine {
             }
         }
         let copy = duplicate.then(|| seg.clone());
-        self.enter_link(li, seg, info, extra, corrupt);
+        self.enter_link(li, seg, extra, corrupt);
         if let Some(copy) = copy {
-            self.enter_link(li, copy, info, Duration::ZERO, false);
+            self.enter_link(li, copy, Duration::ZERO, false);
         }
     }
 
     /// The link's own impairments decide the packet's fate (and that of a
     /// netem duplicate, which is enqueued first, as netem does).
-    pub(super) fn enter_link(
-        &mut self,
-        li: usize,
-        seg: Segment,
-        info: SegmentInfo,
-        extra: Duration,
-        corrupt: bool,
-    ) {
+    pub(super) fn enter_link(&mut self, li: usize, seg: Segment, extra: Duration, corrupt: bool) {
         let len = wire::encoded_len(&seg);
         let now = self.now;
         let v = self.links[li].model.enqueue(now, len);
         if let Some(fate) = v.copy {
-            self.apply_fate(li, seg.clone(), info, fate, Duration::ZERO, false);
+            self.apply_fate(li, seg.clone(), fate, Duration::ZERO, false);
         }
-        self.apply_fate(li, seg, info, v.original, extra, corrupt);
+        self.apply_fate(li, seg, v.original, extra, corrupt);
     }
 
     pub(super) fn apply_fate(
         &mut self,
         li: usize,
         seg: Segment,
-        info: SegmentInfo,
         fate: Fate,
         extra: Duration,
         corrupt: bool,
     ) {
         let (from, to) = (self.links[li].from, self.links[li].to);
         match fate {
-            Fate::Drop(reason) => self.record(TraceKind::Drop {
-                from,
-                to: Some(to),
-                reason: match reason {
+            Fate::Drop(reason) => {
+                let reason = match reason {
                     link::DropReason::Loss => DropReason::Loss,
                     link::DropReason::Queue => DropReason::Queue,
-                },
-                segment: info,
-            }),
+                };
+                self.record_drop(from, Some(to), reason, &seg);
+            }
             Fate::Deliver { at, corrupt_bit } => {
                 let packet = if corrupt_bit.is_some() || corrupt {
                     let mut bytes = Vec::with_capacity(wire::encoded_len(&seg));
@@ -162,7 +157,7 @@ impl Engine {
                     bytes[(bit / 8) as usize] ^= 1 << (bit % 8);
                     Packet::Corrupted {
                         bytes,
-                        info: Box::new(info),
+                        info: Box::new(SegmentInfo::from(&seg)),
                     }
                 } else {
                     Packet::Intact(seg)
