@@ -206,8 +206,6 @@ pub struct Connection {
 
     // Options (RFC 7323, RFC 2018).
     opt: negotiate::Negotiated,
-    /// The peer's SYN offered window scaling (a SYN-ACK answers in kind).
-    peer_offered_window_scale: bool,
     /// The latest time an input or command gave (for timestamps on
     /// segments sent where no time is passed, such as a window update
     /// after a read).
@@ -260,7 +258,6 @@ impl Connection {
             quickacks: config.quickacks,
             released: false,
             opt: negotiate::Negotiated::default(),
-            peer_offered_window_scale: false,
             clock: Instant::ZERO,
             out: OutQueue::default(),
             events: OutQueue::default(),

@@ -41,6 +41,8 @@ pub(super) struct Negotiated {
     pub(super) ts_offset: u32,
     /// Last.ACK.sent: the ACK field of the last segment we sent.
     pub(super) last_ack_sent: SeqNum,
+    /// The peer's SYN offered window scaling (a SYN-ACK answers in kind).
+    pub(super) peer_offered_window_scale: bool,
     /// Stream offsets of the latest out-of-order arrivals, most recent
     /// first: the order SACK blocks are reported in (RFC 2018 §4).
     recent: [u64; MAX_SACK_BLOCKS],
@@ -79,7 +81,7 @@ impl Connection {
             window_scale: self
                 .config
                 .window_scale
-                .filter(|_| self.peer_offered_window_scale)
+                .filter(|_| self.opt.peer_offered_window_scale)
                 .map(|s| s.min(MAX_WINDOW_SHIFT)),
             sack_permitted: self.opt.sack,
             timestamps: self.opt.ts.then(|| Timestamps {
@@ -113,7 +115,7 @@ impl Connection {
     /// from now on.
     pub(super) fn negotiate(&mut self, syn: &Segment) {
         let o = &syn.options;
-        self.peer_offered_window_scale = o.window_scale.is_some();
+        self.opt.peer_offered_window_scale = o.window_scale.is_some();
         match (self.config.window_scale, o.window_scale) {
             (Some(ours), Some(theirs)) => {
                 self.opt.rcv_shift = ours.min(MAX_WINDOW_SHIFT);
@@ -210,6 +212,12 @@ impl Connection {
         let mut blocks = SackBlocks::new();
         if let Some((l, r)) = self.opt.dsack.take() {
             blocks.push(l, r);
+        }
+        if !self.recv_buf.has_gap() {
+            // Nothing out of order (the common case on every ACK): the
+            // arrivals noted before the gap closed are forgotten.
+            self.opt.recent_len = 0;
+            return blocks;
         }
         let next = self.recv_buf.next();
         let to_seq = |off: u64| self.rcv_nxt + (off - next) as u32;

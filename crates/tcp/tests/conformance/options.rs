@@ -80,6 +80,22 @@ fn handshake(s: &mut Script, syn_options: Options, ack_options: Options) -> Segm
     synack
 }
 
+/// The handshake with timestamps only: the client's SYN has TSval 100,
+/// its ACK TSval 105. Returns the SYN-ACK.
+fn ts_handshake(s: &mut Script) -> Segment {
+    handshake(
+        s,
+        Options {
+            timestamps: ts(100, 0),
+            ..Options::NONE
+        },
+        Options {
+            timestamps: ts(105, 0),
+            ..Options::NONE
+        },
+    )
+}
+
 // ----- 35: options only as negotiated -----
 
 /// RFC 7323 §1.3 and RFC 2018 §2: a SYN-ACK carries window scale and
@@ -222,17 +238,7 @@ fn line36_a_shift_above_14_is_used_as_14() {
 #[test]
 fn line37_tsecr_echoes_ts_recent_and_payload_shrinks_by_12() {
     let mut s = server(all_options());
-    let synack = handshake(
-        &mut s,
-        Options {
-            timestamps: ts(100, 0),
-            ..Options::NONE
-        },
-        Options {
-            timestamps: ts(105, 0),
-            ..Options::NONE
-        },
-    );
+    let synack = ts_handshake(&mut s);
     assert_eq!(synack.options.timestamps.map(|t| t.ecr), Some(100));
     let v0 = synack.options.timestamps.unwrap().val;
     s.advance_to(Instant::from_millis(30));
@@ -252,17 +258,7 @@ fn line37_tsecr_echoes_ts_recent_and_payload_shrinks_by_12() {
 #[test]
 fn line37_paws_drops_an_old_segment_with_an_ack() {
     let mut s = server(all_options());
-    handshake(
-        &mut s,
-        Options {
-            timestamps: ts(100, 0),
-            ..Options::NONE
-        },
-        Options {
-            timestamps: ts(105, 0),
-            ..Options::NONE
-        },
-    );
+    ts_handshake(&mut s);
     let mut old = s.segment(PA, X + 1, Y + 1);
     old.payload = b"stale".to_vec();
     old.options.timestamps = ts(90, 0);
@@ -410,17 +406,7 @@ fn line38_a_duplicate_is_reported_as_a_dsack() {
 #[test]
 fn line37_paws_forgets_ts_recent_after_24_days() {
     let mut s = server(all_options());
-    handshake(
-        &mut s,
-        Options {
-            timestamps: ts(100, 0),
-            ..Options::NONE
-        },
-        Options {
-            timestamps: ts(105, 0),
-            ..Options::NONE
-        },
-    );
+    ts_handshake(&mut s);
     s.advance_to(Instant::from_secs(25 * 24 * 3600));
     let mut d = s.segment(PA, X + 1, Y + 1);
     d.payload = b"late".to_vec();
@@ -437,17 +423,7 @@ fn line37_paws_forgets_ts_recent_after_24_days() {
 #[test]
 fn line37_paws_answers_to_old_acks_are_rate_limited() {
     let mut s = server(all_options());
-    handshake(
-        &mut s,
-        Options {
-            timestamps: ts(100, 0),
-            ..Options::NONE
-        },
-        Options {
-            timestamps: ts(105, 0),
-            ..Options::NONE
-        },
-    );
+    ts_handshake(&mut s);
     let mut old_ack = s.segment(A, X + 1, Y + 1);
     old_ack.options.timestamps = ts(90, 0);
     s.inject(&old_ack);
