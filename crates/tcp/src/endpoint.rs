@@ -228,7 +228,7 @@ impl Endpoint {
                     // RFC 6191: the timestamps tell the incarnations apart):
                     // the old connection goes, the new one starts far above
                     // it. Any other connection on the 4-tuple keeps it busy.
-                    let point = self.connection(old).and_then(|c| c.time_wait_reuse());
+                    let point = self.connection(old).and_then(|c| c.time_wait_point());
                     let Some(point) = point else {
                         return Err(ConnectError::PortInUse(p));
                     };
@@ -538,7 +538,7 @@ impl Endpoint {
         {
             return false;
         }
-        match (c.time_wait_reuse(), seg.options.timestamps) {
+        match (c.time_wait_point(), seg.options.timestamps) {
             (Some((_, ts_recent)), Some(ts)) => ts.val.wrapping_sub(ts_recent) as i32 > 0,
             _ => seg.seq > c.rcv_nxt(),
         }

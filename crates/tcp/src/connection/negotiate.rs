@@ -92,9 +92,10 @@ impl Connection {
         }
     }
 
-    /// Where a new connection may take over this one's 4-tuple from
-    /// TIME-WAIT: its SND.NXT and TS.Recent, when it had timestamps.
-    pub(crate) fn time_wait_reuse(&self) -> Option<(SeqNum, u32)> {
+    /// In TIME-WAIT with timestamps in use: SND.NXT and TS.Recent, by which
+    /// a new incarnation of the 4-tuple is judged (RFC 6191) and started
+    /// (a reusing client's ISS and TSecr).
+    pub(crate) fn time_wait_point(&self) -> Option<(SeqNum, u32)> {
         (self.state == crate::state::State::TimeWait && self.opt.ts)
             .then_some((self.snd_nxt, self.opt.ts_recent))
     }
