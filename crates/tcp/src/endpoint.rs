@@ -101,8 +101,9 @@ pub struct Endpoint {
     slots: Vec<Slot>,
     free: Vec<u32>,
     by_tuple: TupleMap,
-    /// Listening ports, in ascending order.
-    listeners: Vec<u16>,
+    /// Listening ports, in ascending order, each with the configuration
+    /// its connections get (`None`: the endpoint's).
+    listeners: Vec<(u16, Option<Arc<Config>>)>,
     ephemeral: (u16, u16),
     next_port: u16,
     timers: BinaryHeap<Reverse<(Instant, u32, u32)>>,
@@ -124,7 +125,10 @@ impl fmt::Debug for Endpoint {
         f.debug_struct("Endpoint")
             .field("addr", &self.addr)
             .field("connections", &self.by_tuple.len())
-            .field("listeners", &self.listeners)
+            .field(
+                "listeners",
+                &self.listeners.iter().map(|l| l.0).collect::<Vec<_>>(),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -187,10 +191,20 @@ impl Endpoint {
 
     /// Starts listening on `port` (passive OPEN).
     pub fn listen(&mut self, port: u16) -> Result<(), ListenError> {
-        match self.listeners.binary_search(&port) {
+        self.add_listener(port, None)
+    }
+
+    /// [`Endpoint::listen`] whose connections get `config` instead of the
+    /// endpoint's: the socket options of one listening socket.
+    pub fn listen_with(&mut self, port: u16, config: Arc<Config>) -> Result<(), ListenError> {
+        self.add_listener(port, Some(config))
+    }
+
+    fn add_listener(&mut self, port: u16, config: Option<Arc<Config>>) -> Result<(), ListenError> {
+        match self.listener(port) {
             Ok(_) => Err(ListenError::AlreadyListening(port)),
             Err(i) => {
-                self.listeners.insert(i, port);
+                self.listeners.insert(i, (port, config));
                 Ok(())
             }
         }
@@ -198,7 +212,7 @@ impl Endpoint {
 
     /// Stops listening on `port`; established connections stay.
     pub fn unlisten(&mut self, port: u16) -> bool {
-        match self.listeners.binary_search(&port) {
+        match self.listener(port) {
             Ok(i) => {
                 self.listeners.remove(i);
                 true
@@ -207,8 +221,21 @@ impl Endpoint {
         }
     }
 
+    fn listener(&self, port: u16) -> Result<usize, usize> {
+        self.listeners.binary_search_by_key(&port, |l| l.0)
+    }
+
     fn is_listening(&self, port: u16) -> bool {
-        self.listeners.binary_search(&port).is_ok()
+        self.listener(port).is_ok()
+    }
+
+    /// The configuration of connections from the listener on `port`.
+    fn listener_config(&self, port: u16) -> Arc<Config> {
+        match self.listener(port) {
+            Ok(i) => self.listeners[i].1.clone(),
+            Err(_) => None,
+        }
+        .unwrap_or_else(|| Arc::clone(&self.config))
     }
 
     /// Active OPEN to `remote`, from `local_port` or the next ephemeral port
@@ -218,6 +245,19 @@ impl Endpoint {
         now: Instant,
         remote: SocketAddrV4,
         local_port: Option<u16>,
+    ) -> Result<ConnId, ConnectError> {
+        let config = Arc::clone(&self.config);
+        self.connect_with(now, remote, local_port, config)
+    }
+
+    /// [`Endpoint::connect`] with `config` instead of the endpoint's: the
+    /// socket options of one connecting socket.
+    pub fn connect_with(
+        &mut self,
+        now: Instant,
+        remote: SocketAddrV4,
+        local_port: Option<u16>,
+        config: Arc<Config>,
     ) -> Result<ConnId, ConnectError> {
         let mut reuse = None;
         let port = match local_port {
@@ -249,7 +289,7 @@ impl Endpoint {
         let mark = self.mark();
         let conn = Connection::connect_lent(
             now,
-            Arc::clone(&self.config),
+            config,
             (local, remote),
             (iss, ts_offset),
             reuse.map(|(_, ts_recent)| ts_recent),
@@ -547,10 +587,11 @@ impl Endpoint {
     /// A connection from a listener, answering `syn` with SYN-ACK(`iss`).
     fn accept(&mut self, now: Instant, syn: &Segment, iss: SeqNum) {
         let ts_offset = self.ts_offset(syn.dst, syn.src);
+        let config = self.listener_config(syn.dst.port());
         let mark = self.mark();
         let conn = Connection::accept_lent(
             now,
-            Arc::clone(&self.config),
+            config,
             (syn.dst, syn),
             (iss, ts_offset),
             &mut self.lent,
@@ -707,6 +748,44 @@ mod tests {
 
     fn iss_of(ep: &Endpoint, id: ConnId) -> u32 {
         ep.connection(id).unwrap().iss().0
+    }
+
+    /// A socket's own options reach the wire: a listener made with
+    /// `listen_with` answers with its configuration's MSS, and a
+    /// connection made with `connect_with` sends its own in the SYN, while
+    /// the endpoint's other sockets keep the endpoint's.
+    #[test]
+    fn per_socket_configuration_reaches_the_syn_and_syn_ack() {
+        let small = Arc::new(Config {
+            mss: 536,
+            ..Config::rfc()
+        });
+        let mut ep = Endpoint::new(Ipv4Addr::new(10, 0, 0, 1), Config::rfc(), Counter(0));
+        ep.listen_with(80, Arc::clone(&small)).unwrap();
+        ep.listen(81).unwrap();
+        let remote = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), 5000);
+        for (port, mss) in [(80, 536), (81, 1460)] {
+            let mut syn = Segment::new(
+                remote,
+                SocketAddrV4::new(ep.addr(), port),
+                SeqNum(100),
+                SeqNum(0),
+                Flags::SYN,
+                1000,
+            );
+            syn.mss = Some(1460);
+            ep.handle_segment(Instant::ZERO, &syn);
+            let (_, synack) = ep.poll_transmit().unwrap();
+            assert!(synack.segment.flags.syn() && synack.segment.flags.ack());
+            assert_eq!(synack.segment.mss, Some(mss), "listener on {port}");
+        }
+        let id = ep.connect_with(Instant::ZERO, remote, None, small).unwrap();
+        let (owner, syn) = ep.poll_transmit().unwrap();
+        assert_eq!(owner, Some(id));
+        assert_eq!(syn.segment.mss, Some(536));
+        ep.connect(Instant::ZERO, remote, None).unwrap();
+        let (_, syn) = ep.poll_transmit().unwrap();
+        assert_eq!(syn.segment.mss, Some(1460));
     }
 
     /// RFC 9293 §3.4.1 (MUST-8) and RFC 6528: ISN = M + F(4-tuple,
