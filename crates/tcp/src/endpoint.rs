@@ -184,6 +184,13 @@ impl Endpoint {
         &self.config
     }
 
+    /// Changes the configuration connections opened from now on get
+    /// (listeners made with [`Endpoint::listen_with`] keep theirs): a
+    /// sysctl changed while the host runs.
+    pub fn set_config(&mut self, config: Arc<Config>) {
+        self.config = config;
+    }
+
     /// Number of live connections (listeners not counted).
     pub fn connection_count(&self) -> usize {
         self.by_tuple.len()

@@ -71,7 +71,7 @@ pub use config::{
     IsnMode, PersistGiveUp, Profile, RetransmissionRtt, RetryLimit, RetryModel, RstInTimeWait,
     RtoFormula, SynRetryCount, WindowRounding,
 };
-pub use connection::{CommandError, Connection};
+pub use connection::{CommandError, Connection, TcpInfo};
 pub use endpoint::{ConnId, ConnectError, DEFAULT_EPHEMERAL_PORTS, Endpoint, ListenError};
 pub use event::{Event, TimerKind, Transmit};
 pub use options::{Options, SackBlocks, Timestamps};

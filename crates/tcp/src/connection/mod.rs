@@ -18,11 +18,14 @@
 //! profiles differ, the machine reads a named [`Config`] field, never the
 //! profile.
 
+mod info;
 mod input;
 mod negotiate;
 mod output;
 mod timer_table;
 mod timers;
+
+pub use info::TcpInfo;
 
 use std::collections::VecDeque;
 use std::net::SocketAddrV4;
