@@ -28,6 +28,17 @@ struct Arrival {
     len: u32,
 }
 
+/// What the rest of the checks do with a segment's text and FIN, as the
+/// first check decided.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Text {
+    /// Taken as far as it lies in the window (steps seven and eight).
+    Take,
+    /// Dropped: the segment starts at RCV.NXT but the window is zero, so
+    /// only its controls are taken (RST, SYN, ACK) and an ACK is sent.
+    Drop,
+}
+
 /// Where an arriving payload lies in the receive stream, taken before the
 /// text is queued: the text step and the FIN step both measure from it.
 #[derive(Clone, Copy, Debug)]
@@ -103,13 +114,20 @@ impl Connection {
         }
         let arrival = self.rewrite_simultaneous_synack(seg);
         self.check_paws(seg)?; // RFC 7323 §5.3 R1, before the first check
-        self.check_sequence_number(now, seg, arrival)?; // first
+        let text = self.check_sequence_number(now, seg, arrival)?; // first
         self.update_ts_recent(seg, arrival.seq); // RFC 7323 §5.3 R3
         self.check_rst(seg, arrival)?; // second
         self.check_security()?; // third
         self.check_syn(arrival)?; // fourth
         self.check_ack(now, seg, arrival)?; // fifth
         self.check_urg()?; // sixth
+        if text == Text::Drop {
+            // The zero window's allowance ends here: the text (and a FIN)
+            // is dropped and acknowledged like an unacceptable segment.
+            self.fin_wait_1_to_2(now);
+            self.send_ack();
+            return ControlFlow::Break(());
+        }
         let need = self.text_and_fin(now, seg, arrival.seq); // seventh, eighth
         self.fin_wait_1_to_2(now);
         self.acknowledge(now, need);
@@ -178,15 +196,26 @@ impl Connection {
 
     /// First: the sequence number (the acceptability test). An unacceptable
     /// segment is answered with ACK(SND.NXT, RCV.NXT), unless it is a RST.
+    /// "If the RCV.WND is zero, no segments will be acceptable, but special
+    /// allowance should be made to accept valid ACKs, URGs, and RSTs": a
+    /// segment with text at RCV.NXT goes on with [`Text::Drop`], so its
+    /// RST, SYN and ACK are processed and only its text is refused (Linux
+    /// alike: `tcp_sequence` passes it, `tcp_ack` runs, `tcp_data_queue`
+    /// drops the text and ACKs at once).
     fn check_sequence_number(
         &mut self,
         now: Instant,
         seg: &Segment,
         arrival: Arrival,
-    ) -> ControlFlow<()> {
+    ) -> ControlFlow<(), Text> {
         if self.acceptable(arrival.seq, arrival.len) || self.bare_fin_into_zero_window(seg, arrival)
         {
-            return ControlFlow::Continue(());
+            return ControlFlow::Continue(Text::Take);
+        }
+        if self.rcv_wnd() == 0 && arrival.seq == self.rcv_nxt {
+            // Unacceptable only for its length (the table's row for a
+            // segment of length zero would take it).
+            return ControlFlow::Continue(Text::Drop);
         }
         if seg.flags.rst() {
             return ControlFlow::Break(());

@@ -10,7 +10,7 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::SeedableRng;
 use tcpsim_tcp::testing::{Expect, Script};
-use tcpsim_tcp::{Config, ConnId, Endpoint, Flags, Instant, IsnMode, State};
+use tcpsim_tcp::{Config, ConnId, Endpoint, Flags, Instant, IsnMode, State, TimerKind};
 
 use crate::harness::{PORT, Y, server_addr};
 
@@ -225,4 +225,79 @@ fn linux_zero_window_probes_give_up_by_count() {
         Some(Instant::from_millis(gone))
     );
     s.expect_none();
+}
+
+/// RFC 9293 §3.10.7.4, first check: "If the RCV.WND is zero, no segments
+/// will be acceptable, but special allowance should be made to accept
+/// valid ACKs, URGs, and RSTs"; the text of such a segment is dropped and
+/// an ACK sent (the reply to an unacceptable segment). Linux does the same:
+/// a segment at RCV.NXT passes `tcp_sequence` even into a zero window, so
+/// `tcp_ack` runs before `tcp_data_queue` drops the text and ACKs at once.
+///
+/// The server's window (100 octets) is full: RCV.NXT = x+101, RCV.WND = 0.
+/// It has 5 octets out (SND.UNA = y+1, SND.NXT = y+6). The client's next
+/// segment, at RCV.NXT with 10 octets, acknowledges them (SEG.ACK = y+6)
+/// and closes its own window (SEG.WND = 0). Its ACK field is processed:
+/// SND.UNA = y+6 (nothing left unacknowledged, so the retransmission timer
+/// stops, RFC 6298 §5.2), SND.WND = 0 (so the next write waits for the
+/// persist timer, §3.8.6.1); its text is not taken: the reply is ACK(y+6,
+/// x+101) with window 0, at once.
+#[test]
+fn zero_window_data_segment_still_has_its_ack_processed() {
+    for config in [Config::rfc(), Config::linux()] {
+        let mut config = config;
+        config.recv_window = 100;
+        let mut s = established(config);
+        s.inject(&data(&s, X + 1, &[1; 100])); // fills the window
+        let full = s.expect(Expect::flags(A).ack(X + 101));
+        assert_eq!(full.window, 0);
+        let t = s.now;
+        s.command(|ep, now| ep.send(now, conn(ep), b"hello").unwrap());
+        s.expect(Expect::flags(PA).seq(Y + 1).ack(X + 101).len(5).at(t));
+
+        let mut seg = data(&s, X + 101, &[2; 10]);
+        seg.ack = tcpsim_tcp::SeqNum(Y + 1 + 5);
+        seg.window = 0;
+        s.inject(&seg);
+        s.expect(
+            Expect::flags(A)
+                .seq(Y + 6)
+                .ack(X + 101)
+                .window(0)
+                .len(0)
+                .at(t),
+        );
+        let id = conn(&s.endpoint);
+        let c = s.endpoint.connection(id).unwrap();
+        assert_eq!(c.snd_una().0, Y + 6, "SND.UNA advanced");
+        assert_eq!(c.rcv_nxt().0, X + 101, "the text was dropped");
+        assert_eq!(c.readable(), 100, "only the first 100 octets");
+        assert_eq!(c.timer(TimerKind::Retransmit), None);
+
+        // SND.WND = 0 now: a write waits for the persist timer.
+        s.command(|ep, now| ep.send(now, conn(ep), b"more").unwrap());
+        s.expect_none();
+        let c = s.endpoint.connection(id).unwrap();
+        assert!(c.timer(TimerKind::Persist).is_some(), "window probing");
+    }
+}
+
+/// The same allowance for a RST (RFC 9293 §3.10.7.4, first check): a RST
+/// at RCV.NXT that carries text (RFC 1122 §4.2.2.12 lets a RST carry
+/// diagnostic data) is not acceptable by the table when RCV.WND = 0, but
+/// its RST bit is still handled (second check: SEG.SEQ = RCV.NXT resets).
+#[test]
+fn zero_window_rst_with_text_still_resets() {
+    for config in [Config::rfc(), Config::linux()] {
+        let mut config = config;
+        config.recv_window = 100;
+        let mut s = established(config);
+        s.inject(&data(&s, X + 1, &[1; 100]));
+        s.expect(Expect::flags(A).ack(X + 101));
+        let mut rst = s.segment(Flags::RST, X + 101, 0);
+        rst.payload = b"diagnostic".to_vec();
+        s.inject(&rst);
+        assert!(s.saw(tcpsim_tcp::Event::Reset).is_some(), "reset");
+        s.expect_none();
+    }
 }
