@@ -123,6 +123,30 @@ pub enum DuplicateSyn {
     SynAck,
 }
 
+/// What the SYN-RECEIVED of a passive open (a half-open connection that a
+/// listener made) does with a RST or a new SYN in its receive window. The
+/// SYN-RECEIVED of a simultaneous open is not affected: it follows RFC 5961
+/// under either value (a RST at RCV.NXT refuses the connection; a RST
+/// elsewhere in the window, or a SYN, gets a challenge ACK; Linux
+/// `tcp_validate_incoming` alike).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HalfOpenRstSyn {
+    /// RFC 9293 §3.10.7.4: a RST at exactly RCV.NXT returns the connection
+    /// to LISTEN (it is deleted, the listener stays, nothing is sent); a
+    /// RST elsewhere in the window gets a challenge ACK (the second check's
+    /// RFC 5961 §3.2 rules); a SYN in the window returns it to LISTEN with
+    /// nothing sent (the fourth check).
+    Rfc9293,
+    /// Linux `tcp_check_req`, which holds a half-open connection as a
+    /// request: any RST in the window deletes it without a reply (unless
+    /// the RST carries an ACK other than ISS + 1: that segment goes to the
+    /// listener, which never answers a RST, and the request stays); a SYN
+    /// in the window, other than the retransmission of the first (see
+    /// [`DuplicateSyn`]), is answered with a RST built as for a segment of
+    /// no connection (`tcp_v4_send_reset`) and deletes it.
+    Linux,
+}
+
 /// How soon the peer's FIN is acknowledged when it arrives in
 /// SYN-RECEIVED or ESTABLISHED (the passive close).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -313,6 +337,9 @@ pub struct Config {
     /// [`DuplicateSyn::SynAck`] (`tcp_check_req`, captured in
     /// `tests/data/linux/synack_lost_first.trace`).
     pub duplicate_syn: DuplicateSyn,
+    /// A RST or a new SYN in the window of a passive open's SYN-RECEIVED:
+    /// `rfc` [`HalfOpenRstSyn::Rfc9293`], `linux` [`HalfOpenRstSyn::Linux`].
+    pub half_open_rst_syn: HalfOpenRstSyn,
     /// How soon a FIN that starts the passive close is acknowledged: `rfc`
     /// [`AckOfFin::Now`] (RFC 9293 §3.10.7.4), `linux` [`AckOfFin::Delayed`]
     /// (`tcp_fin`, `tests/data/linux/normal.trace`).
@@ -430,6 +457,7 @@ impl Config {
             retransmission_rtt: RetransmissionRtt::Karn,
             abort_reset: AbortReset::Rst,
             duplicate_syn: DuplicateSyn::Ack,
+            half_open_rst_syn: HalfOpenRstSyn::Rfc9293,
             ack_of_fin: AckOfFin::Now,
             quickacks: 0,
             syn_retry_count: SynRetryCount::IncludesLinear,
@@ -477,6 +505,7 @@ impl Config {
             retransmission_rtt: RetransmissionRtt::Sample,
             abort_reset: AbortReset::RstAck,
             duplicate_syn: DuplicateSyn::SynAck,
+            half_open_rst_syn: HalfOpenRstSyn::Linux,
             ack_of_fin: AckOfFin::Delayed,
             quickacks: LINUX_QUICKACKS,
             syn_retry_count: SynRetryCount::PlusLinear,

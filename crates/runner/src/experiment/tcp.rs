@@ -3,8 +3,8 @@
 
 use tcpsim_tcp::{
     AbortReset, AckAboveSndNxt, AckOfFin, Config, DuplicateSyn, Duration, FinInZeroWindow,
-    InitialWindow, IsnMode, PersistGiveUp, Profile, RetransmissionRtt, RetryModel, RstInTimeWait,
-    RtoFormula, SynRetryCount, WindowRounding,
+    HalfOpenRstSyn, InitialWindow, IsnMode, PersistGiveUp, Profile, RetransmissionRtt, RetryModel,
+    RstInTimeWait, RtoFormula, SynRetryCount, WindowRounding,
 };
 
 use super::error::ConfigError;
@@ -126,6 +126,13 @@ pub struct TcpOverrides {
     /// `"like-data"` (by the data rule; `rfc`) or `"probes"` (after
     /// `data_retries` probes, counted; Linux `tcp_probe_timer`; `linux`).
     pub persist_give_up: Option<PersistGiveUp>,
+    /// `half_open_rst_syn`: a RST or a new SYN in the window of a passive
+    /// open's SYN-RECEIVED, `"rfc9293"` (a RST at RCV.NXT deletes the
+    /// half-open connection, one elsewhere in the window gets a challenge
+    /// ACK, a SYN deletes it silently; `rfc`) or `"linux"` (any RST in the
+    /// window deletes it silently, a SYN is answered with RST and deletes
+    /// it; `tcp_check_req`; `linux`).
+    pub half_open_rst_syn: Option<HalfOpenRstSyn>,
 }
 
 /// Every key of a `[tcp]` table.
@@ -167,6 +174,7 @@ pub(crate) const TCP_KEYS: &[&str] = &[
     "kernel_tick",
     "invalid_ack_interval",
     "persist_give_up",
+    "half_open_rst_syn",
 ];
 
 /// The largest window-scale shift `window_scale` takes (RFC 7323 §2.3:
@@ -215,6 +223,7 @@ impl TcpOverrides {
             kernel_tick: self.kernel_tick.or(below.kernel_tick),
             invalid_ack_interval: self.invalid_ack_interval.or(below.invalid_ack_interval),
             persist_give_up: self.persist_give_up.or(below.persist_give_up),
+            half_open_rst_syn: self.half_open_rst_syn.or(below.half_open_rst_syn),
         }
     }
 
@@ -355,6 +364,9 @@ impl TcpOverrides {
         if let Some(v) = o.persist_give_up {
             c.persist_give_up = v;
         }
+        if let Some(v) = o.half_open_rst_syn {
+            c.half_open_rst_syn = v;
+        }
         c
     }
 }
@@ -479,6 +491,12 @@ pub(crate) fn read(field: &Field<'_>) -> Result<TcpOverrides, ConfigError> {
         invalid_ack_interval: t.opt("invalid_ack_interval", Field::positive_duration)?,
         persist_give_up: t.opt("persist_give_up", |f| {
             f.choice(&[("like-data", PersistGiveUp::LikeData), ("probes", PersistGiveUp::Probes)])
+        })?,
+        half_open_rst_syn: t.opt("half_open_rst_syn", |f| {
+            f.choice(&[
+                ("rfc9293", HalfOpenRstSyn::Rfc9293),
+                ("linux", HalfOpenRstSyn::Linux),
+            ])
         })?,
     })
 }

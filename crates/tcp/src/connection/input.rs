@@ -9,7 +9,9 @@ use core::ops::ControlFlow;
 
 use super::Connection;
 use super::output::AckNeed;
-use crate::config::{AckAboveSndNxt, AckOfFin, DuplicateSyn, FinInZeroWindow, RstInTimeWait};
+use crate::config::{
+    AckAboveSndNxt, AckOfFin, DuplicateSyn, FinInZeroWindow, HalfOpenRstSyn, RstInTimeWait,
+};
 use crate::event::{Event, TimerKind};
 use crate::segment::Segment;
 use crate::seq::SeqNum;
@@ -118,7 +120,7 @@ impl Connection {
         self.update_ts_recent(seg, arrival.seq); // RFC 7323 §5.3 R3
         self.check_rst(seg, arrival)?; // second
         self.check_security()?; // third
-        self.check_syn(arrival)?; // fourth
+        self.check_syn(seg, arrival)?; // fourth
         self.check_ack(now, seg, arrival)?; // fifth
         self.check_urg()?; // sixth
         if text == Text::Drop {
@@ -242,10 +244,20 @@ impl Connection {
     }
 
     /// Second: the RST bit (RFC 5961 §3.2): exactly RCV.NXT resets, else in
-    /// the window a challenge ACK.
+    /// the window a challenge ACK. A half-open connection under
+    /// [`HalfOpenRstSyn::Linux`] goes on any RST in the window, silently.
     fn check_rst(&mut self, seg: &Segment, arrival: Arrival) -> ControlFlow<()> {
         if !seg.flags.rst() {
             return ControlFlow::Continue(());
+        }
+        if self.half_open_as_linux() {
+            // tcp_check_req: a segment whose ACK is not ISS + 1 goes to
+            // the listener, which ignores a RST; any other RST in the
+            // window drops the request.
+            if !(seg.flags.ack() && seg.ack != self.iss + 1) {
+                self.enter_closed(Event::Reset);
+            }
+            return ControlFlow::Break(());
         }
         if arrival.seq == self.rcv_nxt {
             self.on_reset();
@@ -262,12 +274,16 @@ impl Connection {
     }
 
     /// Fourth: the SYN bit (RFC 5961 §4): a challenge ACK, or in the
-    /// SYN-RECEIVED of a passive open, back to LISTEN.
-    fn check_syn(&mut self, arrival: Arrival) -> ControlFlow<()> {
+    /// SYN-RECEIVED of a passive open, back to LISTEN ([`HalfOpenRstSyn`]).
+    fn check_syn(&mut self, seg: &Segment, arrival: Arrival) -> ControlFlow<()> {
         if !arrival.syn {
             return ControlFlow::Continue(());
         }
         if self.state == State::SynReceived && self.passive {
+            if self.half_open_as_linux() {
+                // tcp_check_req's embryonic_reset: a RST for the SYN first.
+                self.send_reset_reply(seg);
+            }
             // "Return this connection to the LISTEN state": the listener
             // is still there; this half-open connection is dropped.
             self.enter_closed(Event::Reset);
@@ -275,6 +291,13 @@ impl Connection {
             self.send_ack(); // challenge ACK
         }
         ControlFlow::Break(())
+    }
+
+    /// A passive open's SYN-RECEIVED under [`HalfOpenRstSyn::Linux`].
+    fn half_open_as_linux(&self) -> bool {
+        self.state == State::SynReceived
+            && self.passive
+            && self.config.half_open_rst_syn == HalfOpenRstSyn::Linux
     }
 
     /// Fifth: the ACK field. Without ACK the segment is dropped. SYN-RECEIVED

@@ -126,6 +126,23 @@ impl Connection {
         self.emit(seg, false);
     }
 
+    /// The RST that answers `seg` as if no connection existed (RFC 9293
+    /// §3.10.7.1): RST(SEG.ACK) if it carries an ACK, else
+    /// RST+ACK(0, SEG.SEQ + SEG.LEN); no options, as Linux's
+    /// `tcp_v4_send_reset` and the endpoint's own reply.
+    pub(super) fn send_reset_reply(&mut self, seg: &Segment) {
+        let (seq, ack, flags) = if seg.flags.ack() {
+            (seg.ack, SeqNum(0), Flags::RST)
+        } else {
+            (SeqNum(0), seg.seq + seg.seg_len(), Flags::RST | Flags::ACK)
+        };
+        let rst = Segment::new(self.local, self.remote, seq, ack, flags, 0);
+        self.out.push_back(Transmit {
+            segment: rst,
+            retransmission: false,
+        });
+    }
+
     /// Acts on an acknowledgment decision.
     pub(super) fn acknowledge(&mut self, now: Instant, need: AckNeed) {
         match need {

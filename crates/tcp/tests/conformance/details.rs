@@ -301,3 +301,141 @@ fn zero_window_rst_with_text_still_resets() {
         s.expect_none();
     }
 }
+
+/// A server with `config` (ISS y) holding a half-open connection: the
+/// client's SYN(x) arrived at time zero and was answered with SA(y, x+1);
+/// RCV.NXT = x+1, the window 65535.
+fn half_open(mut config: Config) -> Script {
+    config.isn = IsnMode::Fixed(Y);
+    let mut ep = Endpoint::new(*server_addr().ip(), config, ChaCha8Rng::seed_from_u64(0));
+    ep.listen(PORT).unwrap();
+    let mut s = Script::new(ep, peer(), PORT);
+    s.inject(&s.segment(Flags::SYN, X, 0));
+    s.expect(Expect::flags(SA).seq(Y).ack(X + 1).at(Instant::ZERO));
+    s
+}
+
+/// The listener is still there after the half-open connection went: a
+/// new SYN from another port gets its SYN-ACK.
+fn assert_listener_stays(s: &mut Script) {
+    let mut syn = s.segment(Flags::SYN, 7000, 0);
+    syn.src = SocketAddrV4::new(*peer().ip(), 40001);
+    s.inject(&syn);
+    s.expect(Expect::flags(SA).seq(Y).ack(7001));
+}
+
+/// A RST in the window of a half-open connection (passive open), not at
+/// RCV.NXT (x+11 against x+1):
+/// - `rfc`: RFC 9293 §3.10.7.4, second check, with RFC 5961 §3.2 (which
+///   applies in every state but SYN-SENT): "If the RST bit is set and the
+///   sequence number does not exactly match the next expected sequence
+///   value, yet is within the current receive window, TCP endpoints MUST
+///   send an acknowledgment (challenge ACK)": ACK(y+1, x+1), the
+///   connection stays.
+/// - `linux`: the kernel keeps a half-open connection as a request, and
+///   `tcp_check_req` checks a RST only against the window (its
+///   `tcp_in_window`): any RST in the window drops the request at once
+///   (the `embryonic_reset` path) and nothing is sent, since a RST is never
+///   answered. The listener stays.
+#[test]
+fn half_open_rst_in_window_rfc_challenges_linux_deletes() {
+    let mut s = half_open(Config::rfc());
+    s.inject(&s.segment(Flags::RST, X + 11, 0));
+    s.expect(Expect::flags(A).seq(Y + 1).ack(X + 1).at(Instant::ZERO));
+    let c = s.endpoint.connection(conn(&s.endpoint)).unwrap();
+    assert_eq!(c.state(), State::SynReceived);
+
+    let mut s = half_open(Config::linux());
+    s.inject(&s.segment(Flags::RST, X + 11, 0));
+    s.expect_none();
+    assert_eq!(s.endpoint.connection_count(), 0, "the request is gone");
+    assert_listener_stays(&mut s);
+}
+
+/// A RST at exactly RCV.NXT (x+1), both profiles: the half-open
+/// connection is deleted without a reply and the listener stays (RFC 9293
+/// §3.10.7.4, second check, SYN-RECEIVED: "If this connection was
+/// initiated with a passive OPEN (i.e., came from the LISTEN state), then
+/// return this connection to LISTEN state and return"; Linux
+/// `tcp_check_req`, as above). A RST+ACK whose ACK is not y+1 is another
+/// matter for Linux: `tcp_check_req` hands a segment with a wrong ACK to
+/// the listener before it looks at the RST, and the listener never
+/// answers a RST, so the request stays; RFC 9293 looks at the RST first.
+#[test]
+fn half_open_rst_at_rcv_nxt_deletes_it_silently() {
+    for config in [Config::rfc(), Config::linux()] {
+        let mut s = half_open(config);
+        s.inject(&s.segment(Flags::RST, X + 1, 0));
+        s.expect_none();
+        assert_eq!(s.endpoint.connection_count(), 0, "deleted");
+        assert_listener_stays(&mut s);
+    }
+    for (config, stays) in [(Config::rfc(), false), (Config::linux(), true)] {
+        let mut s = half_open(config);
+        s.inject(&s.segment(Flags::RST | Flags::ACK, X + 1, Y + 7));
+        s.expect_none();
+        assert_eq!(s.endpoint.connection_count(), usize::from(stays));
+    }
+}
+
+/// A new SYN in the window of a half-open connection (seq x+100, not the
+/// retransmission of SYN(x), which `duplicate_syn` answers):
+/// - `rfc`: RFC 9293 §3.10.7.4, fourth check, SYN-RECEIVED: "If the
+///   connection was initiated with a passive OPEN, then return this
+///   connection to the LISTEN state and return": deleted, nothing sent.
+/// - `linux`: `tcp_check_req` takes the SYN in the window for a bad one
+///   and goes the same `embryonic_reset` way as for a RST, but first
+///   answers it with a RST, built as for a segment of no connection
+///   (`tcp_v4_send_reset`): the SYN has no ACK, so RST+ACK(0, x+100+1).
+///   The request is dropped; the listener stays.
+#[test]
+fn half_open_syn_in_window_rfc_deletes_linux_resets() {
+    for (config, rst) in [(Config::rfc(), false), (Config::linux(), true)] {
+        let mut s = half_open(config);
+        s.inject(&s.segment(Flags::SYN, X + 100, 0));
+        if rst {
+            s.expect(
+                Expect::flags(Flags::RST | Flags::ACK)
+                    .seq(0)
+                    .ack(X + 100 + 1)
+                    .at(Instant::ZERO),
+            );
+        }
+        s.expect_none();
+        assert_eq!(s.endpoint.connection_count(), 0, "deleted");
+        assert_listener_stays(&mut s);
+    }
+}
+
+/// The SYN-RECEIVED of a simultaneous open is not a request but a socket
+/// of its own (it came from SYN-SENT), so both profiles treat it as RFC
+/// 5961 §3.2 and §4.2 (RFC 9293 §3.10.7.4, second and fourth checks;
+/// Linux `tcp_validate_incoming`): a RST in the window but not at RCV.NXT,
+/// and any SYN, get a challenge ACK(SND.NXT, RCV.NXT) and change nothing;
+/// a RST at RCV.NXT refuses the connection ("If this connection was
+/// initiated with an active OPEN ... the connection was refused").
+#[test]
+fn simultaneous_open_syn_received_keeps_rfc_5961() {
+    for config in [Config::rfc(), Config::linux()] {
+        let mut config = config;
+        config.isn = IsnMode::Fixed(Y);
+        let ep = Endpoint::new(*server_addr().ip(), config, ChaCha8Rng::seed_from_u64(0));
+        let mut s = Script::new(ep, peer(), PORT);
+        let id = s.command(|ep, now| ep.connect(now, peer(), Some(PORT)).unwrap());
+        s.expect(Expect::flags(Flags::SYN).seq(Y));
+        s.inject(&s.segment(Flags::SYN, X, 0)); // the SYNs cross
+        s.expect(Expect::flags(SA).seq(Y).ack(X + 1));
+        assert_eq!(s.endpoint.state(id), State::SynReceived);
+
+        s.inject(&s.segment(Flags::RST, X + 11, 0));
+        s.expect(Expect::flags(A).seq(Y + 1).ack(X + 1).at(Instant::ZERO));
+        s.inject(&s.segment(Flags::SYN, X + 100, 0));
+        s.expect(Expect::flags(A).seq(Y + 1).ack(X + 1).at(Instant::ZERO));
+        assert_eq!(s.endpoint.state(id), State::SynReceived);
+
+        s.inject(&s.segment(Flags::RST, X + 1, 0));
+        s.expect_none();
+        assert_eq!(s.endpoint.state(id), State::Closed);
+        assert!(s.saw(tcpsim_tcp::Event::Refused).is_some());
+    }
+}
