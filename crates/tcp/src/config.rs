@@ -79,6 +79,26 @@ pub enum RstInTimeWait {
     Ignore,
 }
 
+/// How TIME-WAIT treats the segments that arrive in it (other than a SYN
+/// that reopens it, which the endpoint decides on first).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimeWaitSegments {
+    /// RFC 9293 §3.10.7.4 as in every synchronized state: a segment that
+    /// fails the acceptability test is acknowledged, and if it is a
+    /// retransmission of the peer's FIN it restarts the timer ("Acknowledge
+    /// it, and restart the 2 MSL timeout"); an acceptable segment without
+    /// a FIN (a bare ACK at RCV.NXT) is neither answered nor restarts it; a
+    /// RST at RCV.NXT is [`RstInTimeWait`]'s, elsewhere in the window it
+    /// gets a challenge ACK (RFC 5961 §3.2).
+    Rfc9293,
+    /// Linux `tcp_timewait_state_process`: a segment at exactly RCV.NXT
+    /// without text is a RST ([`RstInTimeWait`]'s) or restarts the timer,
+    /// unanswered; every other segment is acknowledged and, if it carries
+    /// ACK (or fails PAWS), restarts the timer, except a RST, which is
+    /// dropped without effect.
+    Linux,
+}
+
 /// How the RTO follows from SRTT and RTTVAR (see [`crate::RttEstimator`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RtoFormula {
@@ -322,6 +342,9 @@ pub struct Config {
     pub isn_clock: Duration,
     /// What TIME-WAIT does with an acceptable RST.
     pub rst_in_time_wait: RstInTimeWait,
+    /// Which segments TIME-WAIT answers and which restart its timer: `rfc`
+    /// [`TimeWaitSegments::Rfc9293`], `linux` [`TimeWaitSegments::Linux`].
+    pub time_wait_segments: TimeWaitSegments,
     /// How the RTO follows from the RTT samples: `rfc`
     /// [`RtoFormula::Rfc6298`] (RFC 6298 §2), `linux` [`RtoFormula::Linux`]
     /// (`__tcp_set_rto`).
@@ -453,6 +476,7 @@ impl Config {
             isn: IsnMode::Clock,
             isn_clock: Duration::from_micros(4),
             rst_in_time_wait: RstInTimeWait::Close,
+            time_wait_segments: TimeWaitSegments::Rfc9293,
             rto_formula: RtoFormula::Rfc6298,
             retransmission_rtt: RetransmissionRtt::Karn,
             abort_reset: AbortReset::Rst,
@@ -501,6 +525,7 @@ impl Config {
             isn: IsnMode::Clock,
             isn_clock: Duration::from_nanos(64),
             rst_in_time_wait: RstInTimeWait::Close,
+            time_wait_segments: TimeWaitSegments::Linux,
             rto_formula: RtoFormula::Linux,
             retransmission_rtt: RetransmissionRtt::Sample,
             abort_reset: AbortReset::RstAck,

@@ -4,7 +4,7 @@
 use tcpsim_tcp::{
     AbortReset, AckAboveSndNxt, AckOfFin, Config, DuplicateSyn, Duration, FinInZeroWindow,
     HalfOpenRstSyn, InitialWindow, IsnMode, PersistGiveUp, Profile, RetransmissionRtt, RetryModel,
-    RstInTimeWait, RtoFormula, SynRetryCount, WindowRounding,
+    RstInTimeWait, RtoFormula, SynRetryCount, TimeWaitSegments, WindowRounding,
 };
 
 use super::error::ConfigError;
@@ -133,6 +133,13 @@ pub struct TcpOverrides {
     /// window deletes it silently, a SYN is answered with RST and deletes
     /// it; `tcp_check_req`; `linux`).
     pub half_open_rst_syn: Option<HalfOpenRstSyn>,
+    /// `time_wait_segments`: which segments TIME-WAIT answers and which
+    /// restart its timer, `"rfc9293"` (a retransmitted FIN restarts it, a
+    /// RST in the window but not at RCV.NXT gets a challenge ACK; `rfc`)
+    /// or `"linux"` (a bare segment at RCV.NXT and every ACK restart it, a
+    /// RST not at RCV.NXT is dropped; `tcp_timewait_state_process`;
+    /// `linux`).
+    pub time_wait_segments: Option<TimeWaitSegments>,
 }
 
 /// Every key of a `[tcp]` table.
@@ -175,6 +182,7 @@ pub(crate) const TCP_KEYS: &[&str] = &[
     "invalid_ack_interval",
     "persist_give_up",
     "half_open_rst_syn",
+    "time_wait_segments",
 ];
 
 /// The largest window-scale shift `window_scale` takes (RFC 7323 §2.3:
@@ -224,6 +232,7 @@ impl TcpOverrides {
             invalid_ack_interval: self.invalid_ack_interval.or(below.invalid_ack_interval),
             persist_give_up: self.persist_give_up.or(below.persist_give_up),
             half_open_rst_syn: self.half_open_rst_syn.or(below.half_open_rst_syn),
+            time_wait_segments: self.time_wait_segments.or(below.time_wait_segments),
         }
     }
 
@@ -367,6 +376,9 @@ impl TcpOverrides {
         if let Some(v) = o.half_open_rst_syn {
             c.half_open_rst_syn = v;
         }
+        if let Some(v) = o.time_wait_segments {
+            c.time_wait_segments = v;
+        }
         c
     }
 }
@@ -496,6 +508,12 @@ pub(crate) fn read(field: &Field<'_>) -> Result<TcpOverrides, ConfigError> {
             f.choice(&[
                 ("rfc9293", HalfOpenRstSyn::Rfc9293),
                 ("linux", HalfOpenRstSyn::Linux),
+            ])
+        })?,
+        time_wait_segments: t.opt("time_wait_segments", |f| {
+            f.choice(&[
+                ("rfc9293", TimeWaitSegments::Rfc9293),
+                ("linux", TimeWaitSegments::Linux),
             ])
         })?,
     })

@@ -11,6 +11,7 @@ use super::Connection;
 use super::output::AckNeed;
 use crate::config::{
     AckAboveSndNxt, AckOfFin, DuplicateSyn, FinInZeroWindow, HalfOpenRstSyn, RstInTimeWait,
+    TimeWaitSegments,
 };
 use crate::event::{Event, TimerKind};
 use crate::segment::Segment;
@@ -114,6 +115,12 @@ impl Connection {
             self.answer_duplicate_syn(now);
             return ControlFlow::Break(());
         }
+        if self.state == State::TimeWait
+            && self.config.time_wait_segments == TimeWaitSegments::Linux
+        {
+            self.time_wait_as_linux(now, seg);
+            return ControlFlow::Break(());
+        }
         let arrival = self.rewrite_simultaneous_synack(seg);
         self.check_paws(seg)?; // RFC 7323 §5.3 R1, before the first check
         let text = self.check_sequence_number(now, seg, arrival)?; // first
@@ -134,6 +141,39 @@ impl Connection {
         self.fin_wait_1_to_2(now);
         self.acknowledge(now, need);
         ControlFlow::Continue(())
+    }
+
+    /// [`TimeWaitSegments::Linux`]: TIME-WAIT as the kernel's
+    /// `tcp_timewait_state_process` has it, in place of the checks of
+    /// §3.10.7.4. A segment at exactly RCV.NXT with no text ("it may be
+    /// only reset or bare ack") is a RST, or restarts the timer without an
+    /// answer. Any other segment is out of its window: a RST is dropped;
+    /// the rest are acknowledged, and restart the timer if they carry ACK
+    /// (a retransmitted FIN does) or fail PAWS, but not an ACK-less SYN,
+    /// which may be a new connection's.
+    fn time_wait_as_linux(&mut self, now: Instant, seg: &Segment) {
+        let f = seg.flags;
+        let paws = self.fails_paws(seg);
+        if !paws && seg.seq == self.rcv_nxt && (f.rst() || seg.seg_len() == 0) {
+            if f.rst() {
+                self.on_reset();
+            } else {
+                self.update_ts_recent(seg, seg.seq);
+                self.arm_time_wait(now);
+            }
+            return;
+        }
+        if f.rst() {
+            return;
+        }
+        if f.ack() || paws {
+            self.arm_time_wait(now);
+        }
+        if paws {
+            let _ = self.check_paws(seg); // the answer PAWS gives elsewhere
+        } else {
+            self.send_ack();
+        }
     }
 
     /// PAWS (RFC 7323 §5.3 R1): a segment with an old timestamp is dropped,

@@ -439,3 +439,196 @@ fn simultaneous_open_syn_received_keeps_rfc_5961() {
         assert!(s.saw(tcpsim_tcp::Event::Refused).is_some());
     }
 }
+
+/// A server with `config` in TIME-WAIT at 1 s: it closed first at 1 s
+/// (FA(y+1, x+1)), the client's FA(x+1, y+2) came back at once and was
+/// acknowledged. RCV.NXT = x+2, SND.NXT = y+2; the TIME-WAIT timer runs
+/// from 1 s.
+fn time_wait(config: Config) -> (Script, ConnId) {
+    let mut s = established(config);
+    s.advance_to(Instant::from_secs(1));
+    s.command(|ep, now| ep.close(now, conn(ep)));
+    s.expect(Expect::flags(FA).seq(Y + 1).ack(X + 1));
+    s.inject(&s.segment(FA, X + 1, Y + 2));
+    s.expect(
+        Expect::flags(A)
+            .seq(Y + 2)
+            .ack(X + 2)
+            .at(Instant::from_secs(1)),
+    );
+    let id = conn(&s.endpoint);
+    assert_eq!(s.endpoint.state(id), State::TimeWait);
+    (s, id)
+}
+
+fn time_wait_deadline(s: &Script, id: ConnId) -> Option<Instant> {
+    s.endpoint.connection(id)?.timer(TimerKind::TimeWait)
+}
+
+/// A RST in TIME-WAIT that is in the window but not at RCV.NXT (x+12):
+/// - `rfc`: RFC 9293 §3.10.7.4, second check, RFC 5961 §3.2: a challenge
+///   ACK(y+2, x+2); TIME-WAIT goes on.
+/// - `linux`: `tcp_timewait_state_process` takes a RST only with SEG.SEQ =
+///   RCV.NXT exactly; any other RST is dropped, with no answer and no
+///   effect (it does not restart the timer).
+///
+/// A RST at RCV.NXT closes in both (`rst_in_time_wait = "close"`, RFC
+/// 9293: "TIME-WAIT STATE: If the RST bit is set, then enter the CLOSED
+/// state"; the kernel without `tcp_rfc1337`); with
+/// `rst_in_time_wait = "ignore"` (RFC 1337; the kernel's `tcp_rfc1337`)
+/// it is dropped and the timer keeps its deadline.
+#[test]
+fn time_wait_rst_not_at_rcv_nxt_rfc_challenges_linux_drops() {
+    for (config, challenge, tw) in [
+        (Config::rfc(), true, Instant::from_secs(1 + 240)),
+        (Config::linux(), false, Instant::from_secs(1 + 60)),
+    ] {
+        let (mut s, id) = time_wait(config);
+        s.advance_to(Instant::from_secs(2));
+        s.inject(&s.segment(Flags::RST, X + 12, 0));
+        if challenge {
+            s.expect(
+                Expect::flags(A)
+                    .seq(Y + 2)
+                    .ack(X + 2)
+                    .at(Instant::from_secs(2)),
+            );
+        }
+        s.expect_none();
+        assert_eq!(s.endpoint.state(id), State::TimeWait);
+        assert_eq!(time_wait_deadline(&s, id), Some(tw));
+
+        s.inject(&s.segment(Flags::RST, X + 2, 0));
+        s.expect_none();
+        assert_eq!(s.endpoint.state(id), State::Closed);
+
+        let mut config = config;
+        config.rst_in_time_wait = tcpsim_tcp::RstInTimeWait::Ignore;
+        let (mut s, id) = time_wait(config);
+        s.advance_to(Instant::from_secs(2));
+        s.inject(&s.segment(Flags::RST, X + 2, 0));
+        s.expect_none();
+        assert_eq!(s.endpoint.state(id), State::TimeWait);
+        assert_eq!(time_wait_deadline(&s, id), Some(tw), "not restarted");
+    }
+}
+
+/// Which segments restart the TIME-WAIT timer. Each arrives at 11 s, ten
+/// seconds into TIME-WAIT (entered at 1 s).
+///
+/// `rfc` (RFC 9293 §3.10.7.4): a retransmission of the peer's FIN fails
+/// the acceptability test and is acknowledged, and TIME-WAIT's rule
+/// ("The only thing that can arrive in this state is a retransmission of
+/// the remote FIN. Acknowledge it, and restart the 2 MSL timeout") restarts
+/// the timer: 11 + 240 s. A bare ACK at RCV.NXT is acceptable and is not
+/// that retransmission: no answer, the deadline stays 1 + 240 s. An old
+/// ACK (SEG.SEQ = x+1, below RCV.NXT) fails the acceptability test: ACK,
+/// deadline kept.
+///
+/// `linux` (`tcp_timewait_state_process`): a segment at RCV.NXT without
+/// text and without RST ("it may be only reset or bare ack") restarts the
+/// timer (`inet_twsk_reschedule`, `TCP_TIMEWAIT_LEN` = 60 s) and is not
+/// answered: 11 + 60 s. Every other segment but a RST is "out of window":
+/// it is acknowledged, and it restarts the timer if it carries ACK (the
+/// retransmitted FIN does, and so does the old ACK): 11 + 60 s. An
+/// ACK-less SYN that does not reopen (a lower sequence number) is
+/// acknowledged without a restart ("it may be both old duplicate and new
+/// good SYN"): the deadline stays 1 + 60 s.
+#[test]
+fn time_wait_timer_restarts_rfc_on_the_fin_linux_on_any_ack() {
+    let at = Instant::from_secs(11);
+    let fin = |s: &Script| s.segment(FA, X + 1, Y + 2);
+    let bare_ack = |s: &Script| s.segment(A, X + 2, Y + 2);
+    let old_ack = |s: &Script| s.segment(A, X + 1, Y + 2);
+    let old_syn = |s: &Script| s.segment(Flags::SYN, X - 500, 0);
+    type Case = (fn(&Script) -> tcpsim_tcp::Segment, bool, u64);
+    let rfc: [(&str, Case); 4] = [
+        ("retransmitted FIN", (fin, true, 11 + 240)),
+        ("bare ACK at RCV.NXT", (bare_ack, false, 1 + 240)),
+        ("old ACK", (old_ack, true, 1 + 240)),
+        ("old SYN", (old_syn, true, 1 + 240)),
+    ];
+    let linux: [(&str, Case); 4] = [
+        ("retransmitted FIN", (fin, true, 11 + 60)),
+        ("bare ACK at RCV.NXT", (bare_ack, false, 11 + 60)),
+        ("old ACK", (old_ack, true, 11 + 60)),
+        ("old SYN", (old_syn, true, 1 + 60)),
+    ];
+    for (config, cases) in [(Config::rfc(), rfc), (Config::linux(), linux)] {
+        for (what, (segment, answered, deadline)) in cases {
+            let (mut s, id) = time_wait(config);
+            s.advance_to(at);
+            s.inject(&segment(&s));
+            if answered {
+                s.expect(Expect::flags(A).seq(Y + 2).ack(X + 2).at(at));
+            }
+            s.expect_none();
+            assert_eq!(
+                time_wait_deadline(&s, id),
+                Some(Instant::from_secs(deadline)),
+                "{} {what}",
+                config.profile
+            );
+            s.advance_to(Instant::from_secs(deadline));
+            assert_eq!(s.endpoint.state(id), State::Closed, "{what}");
+        }
+    }
+}
+
+/// With timestamps, a segment in TIME-WAIT whose TSval is older than
+/// TS.Recent fails PAWS (RFC 7323 §5.3 R1: "send an acknowledgment in
+/// reply ... and drop the segment"): both profiles acknowledge it. Only
+/// `linux` restarts the timer for it (`tcp_timewait_state_process`:
+/// "if (paws_reject || th->ack) inet_twsk_reschedule"), at 11 + 60 s; `rfc`
+/// keeps 1 + 240 s. TS.Recent is 110 here, the TSval of the client's FIN;
+/// the old segment is a bare ACK at RCV.NXT with TSval 90.
+#[test]
+fn time_wait_paws_failure_restarts_the_timer_only_in_linux() {
+    let ts = |val, ecr| Some(tcpsim_tcp::Timestamps { val, ecr });
+    let mut rfc = Config::rfc();
+    rfc.timestamps = true;
+    for (config, deadline) in [(rfc, 1 + 240), (Config::linux(), 11 + 60)] {
+        let mut config = config;
+        config.isn = IsnMode::Fixed(Y);
+        let mut ep = Endpoint::new(*server_addr().ip(), config, ChaCha8Rng::seed_from_u64(0));
+        ep.listen(PORT).unwrap();
+        let mut s = Script::new(ep, peer(), PORT);
+        let mut syn = s.segment(Flags::SYN, X, 0);
+        syn.mss = Some(1460);
+        syn.options.timestamps = ts(100, 0);
+        s.inject(&syn);
+        let synack = s.expect(Expect::flags(SA).seq(Y).ack(X + 1));
+        let our = synack.options.timestamps.expect("timestamps agreed").val;
+        let mut ack = s.segment(A, X + 1, Y + 1);
+        ack.options.timestamps = ts(105, our);
+        s.inject(&ack);
+
+        s.advance_to(Instant::from_secs(1));
+        s.command(|ep, now| ep.close(now, conn(ep)));
+        s.expect(Expect::flags(FA).seq(Y + 1).ack(X + 1));
+        let mut fin = s.segment(FA, X + 1, Y + 2);
+        fin.options.timestamps = ts(110, our);
+        s.inject(&fin);
+        s.expect(Expect::flags(A).seq(Y + 2).ack(X + 2));
+        let id = conn(&s.endpoint);
+        assert_eq!(s.endpoint.state(id), State::TimeWait);
+
+        s.advance_to(Instant::from_secs(11));
+        let mut old = s.segment(A, X + 2, Y + 2);
+        old.options.timestamps = ts(90, our);
+        s.inject(&old);
+        s.expect(
+            Expect::flags(A)
+                .seq(Y + 2)
+                .ack(X + 2)
+                .at(Instant::from_secs(11)),
+        );
+        s.expect_none();
+        assert_eq!(
+            time_wait_deadline(&s, id),
+            Some(Instant::from_secs(deadline)),
+            "{}",
+            config.profile
+        );
+    }
+}
