@@ -94,7 +94,11 @@ impl Connection {
         let mut seg = self.segment(self.iss, Flags::SYN | Flags::ACK);
         seg.mss = Some(self.config.mss);
         seg.options = self.synack_options(now);
-        self.snd_nxt = self.iss + 1;
+        if !self.fin_sent {
+            // (A FIN sent behind it by a CLOSE in SYN-RECEIVED keeps its
+            // sequence number: SND.NXT stays past it.)
+            self.snd_nxt = self.iss + 1;
+        }
         self.emit(seg, retransmission);
         self.note_sent(now, self.iss + 1, retransmission);
     }
@@ -261,7 +265,9 @@ impl Connection {
     pub(super) fn retransmit_head(&mut self, now: Instant) {
         match self.state {
             State::SynSent => self.send_syn(now, true),
-            State::SynReceived => self.send_synack(now, true),
+            // SYN-RECEIVED, or the FIN-WAIT-1 (or CLOSING) a CLOSE in
+            // SYN-RECEIVED led to, with our SYN-ACK still unacknowledged.
+            _ if !self.syn_acked => self.send_synack(now, true),
             _ => {
                 if self.snd_una == self.snd_nxt {
                     return;

@@ -632,3 +632,49 @@ fn time_wait_paws_failure_restarts_the_timer_only_in_linux() {
         );
     }
 }
+
+/// CLOSE in SYN-RECEIVED sends the FIN at once (RFC 9293 §3.10.4; see
+/// `closing::close_in_syn_received_sends_the_fin_at_once`), behind a
+/// SYN-ACK that is not yet acknowledged. When the retransmission timer
+/// expires one initial RTO (1 s, RFC 6298 §2.1) after the SYN-ACK, what
+/// goes again is "the earliest segment that has not been acknowledged"
+/// (§5.4): the SYN-ACK (y, x+1), not the FIN. The client's ACK of both
+/// (x+1, y+2) then ends FIN-WAIT-1.
+#[test]
+fn close_in_syn_received_retransmits_the_syn_ack_first() {
+    let mut s = half_open(Config::rfc());
+    s.command(|ep, now| ep.close(now, conn(ep)));
+    s.expect(Expect::flags(FA).seq(Y + 1).ack(X + 1).at(Instant::ZERO));
+    let rtx = Instant::from_secs(1);
+    s.expect(Expect::flags(SA).seq(Y).ack(X + 1).at(rtx));
+    s.advance_to(Instant::from_millis(1100));
+    s.inject(&s.segment(A, X + 1, Y + 2));
+    let id = conn(&s.endpoint);
+    assert_eq!(s.endpoint.state(id), State::FinWait2);
+    s.expect_none();
+}
+
+/// CLOSE in SYN-RECEIVED after a SEND: "otherwise, queue for processing
+/// after entering ESTABLISHED state" (RFC 9293 §3.10.4). Nothing goes out
+/// at the close; the client's ACK makes the connection ESTABLISHED and
+/// then FIN-WAIT-1, and the data goes with the FIN behind it (here in one
+/// segment, CONFORMANCE 24: FIN+PSH+ACK, seq y+1, 3 octets).
+#[test]
+fn close_in_syn_received_after_a_send_waits_for_established() {
+    let mut s = half_open(Config::rfc());
+    s.command(|ep, now| ep.send(now, conn(ep), b"abc").unwrap());
+    s.command(|ep, now| ep.close(now, conn(ep)));
+    s.expect_none();
+    let id = conn(&s.endpoint);
+    assert_eq!(s.endpoint.state(id), State::SynReceived);
+    s.advance_to(Instant::from_millis(100));
+    s.inject(&s.segment(A, X + 1, Y + 1));
+    s.expect(
+        Expect::flags(Flags::FIN | PA)
+            .seq(Y + 1)
+            .ack(X + 1)
+            .len(3)
+            .at(Instant::from_millis(100)),
+    );
+    assert_eq!(s.endpoint.state(id), State::FinWait1);
+}
