@@ -158,12 +158,12 @@ pub enum HalfOpenRstSyn {
     /// nothing sent (the fourth check).
     Rfc9293,
     /// Linux `tcp_check_req`, which holds a half-open connection as a
-    /// request: any RST in the window deletes it without a reply (unless
-    /// the RST carries an ACK other than ISS + 1: that segment goes to the
-    /// listener, which never answers a RST, and the request stays); a SYN
-    /// in the window, other than the retransmission of the first (see
+    /// request: any RST in the window deletes it without a reply; a SYN in
+    /// the window, other than the retransmission of the first (see
     /// [`DuplicateSyn`]), is answered with a RST built as for a segment of
-    /// no connection (`tcp_v4_send_reset`) and deletes it.
+    /// no connection (`tcp_v4_send_reset`) and deletes it. A segment with
+    /// an ACK other than ISS + 1 goes to the listener first, which ignores
+    /// a RST and answers a SYN+ACK with RST(SEG.ACK); the request stays.
     Linux,
 }
 

@@ -291,10 +291,10 @@ impl Connection {
             return ControlFlow::Continue(());
         }
         if self.half_open_as_linux() {
-            // tcp_check_req: a segment whose ACK is not ISS + 1 goes to
-            // the listener, which ignores a RST; any other RST in the
-            // window drops the request.
-            if !(seg.flags.ack() && seg.ack != self.iss + 1) {
+            // tcp_check_req: any RST in the window drops the request, but
+            // one that goes to the listener first (see
+            // `for_the_listener`) is ignored there.
+            if !self.for_the_listener(seg) {
                 self.enter_closed(Event::Reset);
             }
             return ControlFlow::Break(());
@@ -321,8 +321,13 @@ impl Connection {
         }
         if self.state == State::SynReceived && self.passive {
             if self.half_open_as_linux() {
-                // tcp_check_req's embryonic_reset: a RST for the SYN first.
+                // tcp_check_req's embryonic_reset: a RST for the SYN, then
+                // the request goes; a SYN for the listener gets the same
+                // RST from it, and the request stays.
                 self.send_reset_reply(seg);
+                if self.for_the_listener(seg) {
+                    return ControlFlow::Break(());
+                }
             }
             // "Return this connection to the LISTEN state": the listener
             // is still there; this half-open connection is dropped.
@@ -338,6 +343,14 @@ impl Connection {
         self.state == State::SynReceived
             && self.passive
             && self.config.half_open_rst_syn == HalfOpenRstSyn::Linux
+    }
+
+    /// `tcp_check_req` hands a segment whose ACK is not ISS + 1 to the
+    /// listener before it looks at RST or SYN; the listener answers it as
+    /// LISTEN does (RFC 9293 §3.10.7.2: a RST is ignored, an ACK gets
+    /// RST(SEG.ACK)) and the request is left alone.
+    fn for_the_listener(&self, seg: &Segment) -> bool {
+        seg.flags.ack() && seg.ack != self.iss + 1
     }
 
     /// Fifth: the ACK field. Without ACK the segment is dropped. SYN-RECEIVED

@@ -405,6 +405,19 @@ fn half_open_syn_in_window_rfc_deletes_linux_resets() {
         assert_eq!(s.endpoint.connection_count(), 0, "deleted");
         assert_listener_stays(&mut s);
     }
+    // With an ACK that is not y+1, `tcp_check_req` hands the SYN to the
+    // listener, which answers RST(SEG.ACK) as LISTEN does (RFC 9293
+    // §3.10.7.2) and leaves the request; RFC 9293's fourth check does
+    // not look at the ACK.
+    for (config, stays) in [(Config::rfc(), false), (Config::linux(), true)] {
+        let mut s = half_open(config);
+        s.inject(&s.segment(SA, X + 100, Y + 7));
+        if stays {
+            s.expect(Expect::flags(Flags::RST).seq(Y + 7).at(Instant::ZERO));
+        }
+        s.expect_none();
+        assert_eq!(s.endpoint.connection_count(), usize::from(stays));
+    }
 }
 
 /// The SYN-RECEIVED of a simultaneous open is not a request but a socket
