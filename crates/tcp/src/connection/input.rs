@@ -145,9 +145,9 @@ impl Connection {
 
     /// [`TimeWaitSegments::Linux`]: TIME-WAIT as the kernel's
     /// `tcp_timewait_state_process` has it, in place of the checks of
-    /// §3.10.7.4. A segment at exactly RCV.NXT with no text ("it may be
-    /// only reset or bare ack") is a RST, or restarts the timer without an
-    /// answer. Any other segment is out of its window: a RST is dropped;
+    /// §3.10.7.4. A segment at exactly RCV.NXT with no text can only be a
+    /// RST or a bare ACK: the RST is [`RstInTimeWait`]'s, anything else
+    /// restarts the timer without an answer. Any other segment is out of its window: a RST is dropped;
     /// the rest are acknowledged, and restart the timer if they carry ACK
     /// (a retransmitted FIN does) or fail PAWS, but not an ACK-less SYN,
     /// which may be a new connection's.

@@ -539,14 +539,15 @@ fn time_wait_rst_not_at_rcv_nxt_rfc_challenges_linux_drops() {
 /// deadline kept.
 ///
 /// `linux` (`tcp_timewait_state_process`): a segment at RCV.NXT without
-/// text and without RST ("it may be only reset or bare ack") restarts the
-/// timer (`inet_twsk_reschedule`, `TCP_TIMEWAIT_LEN` = 60 s) and is not
+/// text and without RST (the kernel expects only a bare ACK there)
+/// restarts the timer (`inet_twsk_reschedule`, `TCP_TIMEWAIT_LEN` = 60 s) and is not
 /// answered: 11 + 60 s. Every other segment but a RST is "out of window":
 /// it is acknowledged, and it restarts the timer if it carries ACK (the
 /// retransmitted FIN does, and so does the old ACK): 11 + 60 s. An
 /// ACK-less SYN that does not reopen (a lower sequence number) is
-/// acknowledged without a restart ("it may be both old duplicate and new
-/// good SYN"): the deadline stays 1 + 60 s.
+/// acknowledged without a restart (it may as well be the first SYN of a
+/// new connection that happened to pick a lower number): the deadline
+/// stays 1 + 60 s.
 #[test]
 fn time_wait_timer_restarts_rfc_on_the_fin_linux_on_any_ack() {
     let at = Instant::from_secs(11);
@@ -591,10 +592,11 @@ fn time_wait_timer_restarts_rfc_on_the_fin_linux_on_any_ack() {
 /// With timestamps, a segment in TIME-WAIT whose TSval is older than
 /// TS.Recent fails PAWS (RFC 7323 §5.3 R1: "send an acknowledgment in
 /// reply ... and drop the segment"): both profiles acknowledge it. Only
-/// `linux` restarts the timer for it (`tcp_timewait_state_process`:
-/// "if (paws_reject || th->ack) inet_twsk_reschedule"), at 11 + 60 s; `rfc`
-/// keeps 1 + 240 s. TS.Recent is 110 here, the TSval of the client's FIN;
-/// the old segment is a bare ACK at RCV.NXT with TSval 90.
+/// `linux` restarts the timer for it (`tcp_timewait_state_process` treats
+/// a segment that failed PAWS as out of window, and restarts the timer
+/// for it as for one with ACK), at 11 + 60 s; `rfc` keeps 1 + 240 s.
+/// TS.Recent is 110 here, the TSval of the client's FIN; the old segment
+/// is a bare ACK at RCV.NXT with TSval 90.
 #[test]
 fn time_wait_paws_failure_restarts_the_timer_only_in_linux() {
     let ts = |val, ecr| Some(tcpsim_tcp::Timestamps { val, ecr });
