@@ -859,7 +859,8 @@ fn bad_set_overrides_name_the_set() {
          isn_clock, rst_in_time_wait, rto_formula, retransmission_rtt, abort_reset, duplicate_syn, ack_of_fin, \
          quickacks, syn_retry_count, data_retry_model, window_scale, sack, timestamps, ts_clock, \
          window_rounding, rttm, initial_window, ack_above_snd_nxt, fin_in_zero_window, kernel_tick, \
-         invalid_ack_interval, persist_give_up",
+         invalid_ack_interval, persist_give_up, half_open_rst_syn, \
+         time_wait_segments",
     );
     bad_set(
         &format!("seed = 3\n{src}"),
@@ -1534,7 +1535,7 @@ fn host_tcp_option_errors() {
     );
     assert!(
         err.message()
-            .ends_with("invalid_ack_interval, persist_give_up"),
+            .ends_with("persist_give_up, half_open_rst_syn, time_wait_segments"),
         "{err}"
     );
 }
@@ -2289,4 +2290,54 @@ kernel_tick = "10ms"
             fragment,
         );
     }
+}
+
+/// The keys of the SYN-RECEIVED and TIME-WAIT rules, both ways round, and
+/// a bad value with its location.
+#[test]
+fn syn_received_and_time_wait_keys() {
+    let e = parse(
+        &format!("{HOSTS}[tcp]\nhalf_open_rst_syn = \"linux\"\ntime_wait_segments = \"linux\"\n"),
+        "x.toml",
+    )
+    .unwrap();
+    assert_eq!(
+        e.host_config(&e.hosts[0]),
+        Config {
+            half_open_rst_syn: tcpsim_tcp::HalfOpenRstSyn::Linux,
+            time_wait_segments: tcpsim_tcp::TimeWaitSegments::Linux,
+            ..Config::rfc()
+        }
+    );
+    let e = parse(
+        &format!(
+            "profile = \"linux\"\n{HOSTS}[tcp]\nhalf_open_rst_syn = \"rfc9293\"\n\
+             time_wait_segments = \"rfc9293\"\n"
+        ),
+        "x.toml",
+    )
+    .unwrap();
+    assert_eq!(
+        e.host_config(&e.hosts[0]),
+        Config {
+            half_open_rst_syn: tcpsim_tcp::HalfOpenRstSyn::Rfc9293,
+            time_wait_segments: tcpsim_tcp::TimeWaitSegments::Rfc9293,
+            ..Config::linux()
+        }
+    );
+    // The key is on line 10; its value starts after "key = ".
+    bad(
+        &with_hosts("[tcp]\nhalf_open_rst_syn = \"rfc\"\n"),
+        10,
+        21,
+        Some("tcp.half_open_rst_syn"),
+        "\"rfc9293\" | \"linux\"",
+    );
+    bad(
+        &with_hosts("[tcp]\ntime_wait_segments = \"kernel\"\n"),
+        10,
+        22,
+        Some("tcp.time_wait_segments"),
+        "\"rfc9293\" | \"linux\"",
+    );
 }

@@ -79,6 +79,26 @@ pub enum RstInTimeWait {
     Ignore,
 }
 
+/// How TIME-WAIT treats the segments that arrive in it (other than a SYN
+/// that reopens it, which the endpoint decides on first).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimeWaitSegments {
+    /// RFC 9293 §3.10.7.4 as in every synchronized state: a segment that
+    /// fails the acceptability test is acknowledged, and if it is a
+    /// retransmission of the peer's FIN it restarts the timer ("Acknowledge
+    /// it, and restart the 2 MSL timeout"); an acceptable segment without
+    /// a FIN (a bare ACK at RCV.NXT) is neither answered nor restarts it; a
+    /// RST at RCV.NXT is [`RstInTimeWait`]'s, elsewhere in the window it
+    /// gets a challenge ACK (RFC 5961 §3.2).
+    Rfc9293,
+    /// Linux `tcp_timewait_state_process`: a segment at exactly RCV.NXT
+    /// without text is a RST ([`RstInTimeWait`]'s) or restarts the timer,
+    /// unanswered; every other segment is acknowledged and, if it carries
+    /// ACK (or fails PAWS), restarts the timer, except a RST, which is
+    /// dropped without effect.
+    Linux,
+}
+
 /// How the RTO follows from SRTT and RTTVAR (see [`crate::RttEstimator`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RtoFormula {
@@ -121,6 +141,30 @@ pub enum DuplicateSyn {
     /// The SYN-ACK again (same ISS), and the SYN-ACK timer re-armed at one
     /// RTO (Linux `tcp_check_req`; `tests/data/linux/synack_lost_first.trace`).
     SynAck,
+}
+
+/// What the SYN-RECEIVED of a passive open (a half-open connection that a
+/// listener made) does with a RST or a new SYN in its receive window. The
+/// SYN-RECEIVED of a simultaneous open is not affected: it follows RFC 5961
+/// under either value (a RST at RCV.NXT refuses the connection; a RST
+/// elsewhere in the window, or a SYN, gets a challenge ACK; Linux
+/// `tcp_validate_incoming` alike).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HalfOpenRstSyn {
+    /// RFC 9293 §3.10.7.4: a RST at exactly RCV.NXT returns the connection
+    /// to LISTEN (it is deleted, the listener stays, nothing is sent); a
+    /// RST elsewhere in the window gets a challenge ACK (the second check's
+    /// RFC 5961 §3.2 rules); a SYN in the window returns it to LISTEN with
+    /// nothing sent (the fourth check).
+    Rfc9293,
+    /// Linux `tcp_check_req`, which holds a half-open connection as a
+    /// request: any RST in the window deletes it without a reply; a SYN in
+    /// the window, other than the retransmission of the first (see
+    /// [`DuplicateSyn`]), is answered with a RST built as for a segment of
+    /// no connection (`tcp_v4_send_reset`) and deletes it. A segment with
+    /// an ACK other than ISS + 1 goes to the listener first, which ignores
+    /// a RST and answers a SYN+ACK with RST(SEG.ACK); the request stays.
+    Linux,
 }
 
 /// How soon the peer's FIN is acknowledged when it arrives in
@@ -298,6 +342,9 @@ pub struct Config {
     pub isn_clock: Duration,
     /// What TIME-WAIT does with an acceptable RST.
     pub rst_in_time_wait: RstInTimeWait,
+    /// Which segments TIME-WAIT answers and which restart its timer: `rfc`
+    /// [`TimeWaitSegments::Rfc9293`], `linux` [`TimeWaitSegments::Linux`].
+    pub time_wait_segments: TimeWaitSegments,
     /// How the RTO follows from the RTT samples: `rfc`
     /// [`RtoFormula::Rfc6298`] (RFC 6298 §2), `linux` [`RtoFormula::Linux`]
     /// (`__tcp_set_rto`).
@@ -313,6 +360,9 @@ pub struct Config {
     /// [`DuplicateSyn::SynAck`] (`tcp_check_req`, captured in
     /// `tests/data/linux/synack_lost_first.trace`).
     pub duplicate_syn: DuplicateSyn,
+    /// A RST or a new SYN in the window of a passive open's SYN-RECEIVED:
+    /// `rfc` [`HalfOpenRstSyn::Rfc9293`], `linux` [`HalfOpenRstSyn::Linux`].
+    pub half_open_rst_syn: HalfOpenRstSyn,
     /// How soon a FIN that starts the passive close is acknowledged: `rfc`
     /// [`AckOfFin::Now`] (RFC 9293 §3.10.7.4), `linux` [`AckOfFin::Delayed`]
     /// (`tcp_fin`, `tests/data/linux/normal.trace`).
@@ -426,10 +476,12 @@ impl Config {
             isn: IsnMode::Clock,
             isn_clock: Duration::from_micros(4),
             rst_in_time_wait: RstInTimeWait::Close,
+            time_wait_segments: TimeWaitSegments::Rfc9293,
             rto_formula: RtoFormula::Rfc6298,
             retransmission_rtt: RetransmissionRtt::Karn,
             abort_reset: AbortReset::Rst,
             duplicate_syn: DuplicateSyn::Ack,
+            half_open_rst_syn: HalfOpenRstSyn::Rfc9293,
             ack_of_fin: AckOfFin::Now,
             quickacks: 0,
             syn_retry_count: SynRetryCount::IncludesLinear,
@@ -473,10 +525,12 @@ impl Config {
             isn: IsnMode::Clock,
             isn_clock: Duration::from_nanos(64),
             rst_in_time_wait: RstInTimeWait::Close,
+            time_wait_segments: TimeWaitSegments::Linux,
             rto_formula: RtoFormula::Linux,
             retransmission_rtt: RetransmissionRtt::Sample,
             abort_reset: AbortReset::RstAck,
             duplicate_syn: DuplicateSyn::SynAck,
+            half_open_rst_syn: HalfOpenRstSyn::Linux,
             ack_of_fin: AckOfFin::Delayed,
             quickacks: LINUX_QUICKACKS,
             syn_retry_count: SynRetryCount::PlusLinear,

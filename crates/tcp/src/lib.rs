@@ -67,9 +67,9 @@ pub mod wire;
 
 pub use buffer::{RecvBuffer, SendBuffer};
 pub use config::{
-    AbortReset, AckAboveSndNxt, AckOfFin, Config, DuplicateSyn, FinInZeroWindow, InitialWindow,
-    IsnMode, PersistGiveUp, Profile, RetransmissionRtt, RetryLimit, RetryModel, RstInTimeWait,
-    RtoFormula, SynRetryCount, WindowRounding,
+    AbortReset, AckAboveSndNxt, AckOfFin, Config, DuplicateSyn, FinInZeroWindow, HalfOpenRstSyn,
+    InitialWindow, IsnMode, PersistGiveUp, Profile, RetransmissionRtt, RetryLimit, RetryModel,
+    RstInTimeWait, RtoFormula, SynRetryCount, TimeWaitSegments, WindowRounding,
 };
 pub use connection::{CommandError, Connection, TcpInfo};
 pub use endpoint::{ConnId, ConnectError, DEFAULT_EPHEMERAL_PORTS, Endpoint, ListenError};

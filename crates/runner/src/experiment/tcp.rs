@@ -3,8 +3,8 @@
 
 use tcpsim_tcp::{
     AbortReset, AckAboveSndNxt, AckOfFin, Config, DuplicateSyn, Duration, FinInZeroWindow,
-    InitialWindow, IsnMode, PersistGiveUp, Profile, RetransmissionRtt, RetryModel, RstInTimeWait,
-    RtoFormula, SynRetryCount, WindowRounding,
+    HalfOpenRstSyn, InitialWindow, IsnMode, PersistGiveUp, Profile, RetransmissionRtt, RetryModel,
+    RstInTimeWait, RtoFormula, SynRetryCount, TimeWaitSegments, WindowRounding,
 };
 
 use super::error::ConfigError;
@@ -126,6 +126,20 @@ pub struct TcpOverrides {
     /// `"like-data"` (by the data rule; `rfc`) or `"probes"` (after
     /// `data_retries` probes, counted; Linux `tcp_probe_timer`; `linux`).
     pub persist_give_up: Option<PersistGiveUp>,
+    /// `half_open_rst_syn`: a RST or a new SYN in the window of a passive
+    /// open's SYN-RECEIVED, `"rfc9293"` (a RST at RCV.NXT deletes the
+    /// half-open connection, one elsewhere in the window gets a challenge
+    /// ACK, a SYN deletes it silently; `rfc`) or `"linux"` (any RST in the
+    /// window deletes it silently, a SYN is answered with RST and deletes
+    /// it; `tcp_check_req`; `linux`).
+    pub half_open_rst_syn: Option<HalfOpenRstSyn>,
+    /// `time_wait_segments`: which segments TIME-WAIT answers and which
+    /// restart its timer, `"rfc9293"` (a retransmitted FIN restarts it, a
+    /// RST in the window but not at RCV.NXT gets a challenge ACK; `rfc`)
+    /// or `"linux"` (a bare segment at RCV.NXT and every ACK restart it, a
+    /// RST not at RCV.NXT is dropped; `tcp_timewait_state_process`;
+    /// `linux`).
+    pub time_wait_segments: Option<TimeWaitSegments>,
 }
 
 /// Every key of a `[tcp]` table.
@@ -167,6 +181,8 @@ pub(crate) const TCP_KEYS: &[&str] = &[
     "kernel_tick",
     "invalid_ack_interval",
     "persist_give_up",
+    "half_open_rst_syn",
+    "time_wait_segments",
 ];
 
 /// The largest window-scale shift `window_scale` takes (RFC 7323 §2.3:
@@ -215,6 +231,8 @@ impl TcpOverrides {
             kernel_tick: self.kernel_tick.or(below.kernel_tick),
             invalid_ack_interval: self.invalid_ack_interval.or(below.invalid_ack_interval),
             persist_give_up: self.persist_give_up.or(below.persist_give_up),
+            half_open_rst_syn: self.half_open_rst_syn.or(below.half_open_rst_syn),
+            time_wait_segments: self.time_wait_segments.or(below.time_wait_segments),
         }
     }
 
@@ -355,6 +373,12 @@ impl TcpOverrides {
         if let Some(v) = o.persist_give_up {
             c.persist_give_up = v;
         }
+        if let Some(v) = o.half_open_rst_syn {
+            c.half_open_rst_syn = v;
+        }
+        if let Some(v) = o.time_wait_segments {
+            c.time_wait_segments = v;
+        }
         c
     }
 }
@@ -479,6 +503,18 @@ pub(crate) fn read(field: &Field<'_>) -> Result<TcpOverrides, ConfigError> {
         invalid_ack_interval: t.opt("invalid_ack_interval", Field::positive_duration)?,
         persist_give_up: t.opt("persist_give_up", |f| {
             f.choice(&[("like-data", PersistGiveUp::LikeData), ("probes", PersistGiveUp::Probes)])
+        })?,
+        half_open_rst_syn: t.opt("half_open_rst_syn", |f| {
+            f.choice(&[
+                ("rfc9293", HalfOpenRstSyn::Rfc9293),
+                ("linux", HalfOpenRstSyn::Linux),
+            ])
+        })?,
+        time_wait_segments: t.opt("time_wait_segments", |f| {
+            f.choice(&[
+                ("rfc9293", TimeWaitSegments::Rfc9293),
+                ("linux", TimeWaitSegments::Linux),
+            ])
         })?,
     })
 }

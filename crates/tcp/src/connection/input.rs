@@ -9,7 +9,10 @@ use core::ops::ControlFlow;
 
 use super::Connection;
 use super::output::AckNeed;
-use crate::config::{AckAboveSndNxt, AckOfFin, DuplicateSyn, FinInZeroWindow, RstInTimeWait};
+use crate::config::{
+    AckAboveSndNxt, AckOfFin, DuplicateSyn, FinInZeroWindow, HalfOpenRstSyn, RstInTimeWait,
+    TimeWaitSegments,
+};
 use crate::event::{Event, TimerKind};
 use crate::segment::Segment;
 use crate::seq::SeqNum;
@@ -26,6 +29,17 @@ struct Arrival {
     syn: bool,
     /// SEG.LEN, without a rewritten SYN-ACK's SYN.
     len: u32,
+}
+
+/// What the rest of the checks do with a segment's text and FIN, as the
+/// first check decided.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Text {
+    /// Taken as far as it lies in the window (steps seven and eight).
+    Take,
+    /// Dropped: the segment starts at RCV.NXT but the window is zero, so
+    /// only its controls are taken (RST, SYN, ACK) and an ACK is sent.
+    Drop,
 }
 
 /// Where an arriving payload lies in the receive stream, taken before the
@@ -101,19 +115,65 @@ impl Connection {
             self.answer_duplicate_syn(now);
             return ControlFlow::Break(());
         }
+        if self.state == State::TimeWait
+            && self.config.time_wait_segments == TimeWaitSegments::Linux
+        {
+            self.time_wait_as_linux(now, seg);
+            return ControlFlow::Break(());
+        }
         let arrival = self.rewrite_simultaneous_synack(seg);
         self.check_paws(seg)?; // RFC 7323 §5.3 R1, before the first check
-        self.check_sequence_number(now, seg, arrival)?; // first
+        let text = self.check_sequence_number(now, seg, arrival)?; // first
         self.update_ts_recent(seg, arrival.seq); // RFC 7323 §5.3 R3
         self.check_rst(seg, arrival)?; // second
         self.check_security()?; // third
-        self.check_syn(arrival)?; // fourth
+        self.check_syn(seg, arrival)?; // fourth
         self.check_ack(now, seg, arrival)?; // fifth
         self.check_urg()?; // sixth
+        if text == Text::Drop {
+            // The zero window's allowance ends here: the text (and a FIN)
+            // is dropped and acknowledged like an unacceptable segment.
+            self.fin_wait_1_to_2(now);
+            self.send_ack();
+            return ControlFlow::Break(());
+        }
         let need = self.text_and_fin(now, seg, arrival.seq); // seventh, eighth
         self.fin_wait_1_to_2(now);
         self.acknowledge(now, need);
         ControlFlow::Continue(())
+    }
+
+    /// [`TimeWaitSegments::Linux`]: TIME-WAIT as the kernel's
+    /// `tcp_timewait_state_process` has it, in place of the checks of
+    /// §3.10.7.4. A segment at exactly RCV.NXT with no text can only be a
+    /// RST or a bare ACK: the RST is [`RstInTimeWait`]'s, anything else
+    /// restarts the timer without an answer. Any other segment is out of its window: a RST is dropped;
+    /// the rest are acknowledged, and restart the timer if they carry ACK
+    /// (a retransmitted FIN does) or fail PAWS, but not an ACK-less SYN,
+    /// which may be a new connection's.
+    fn time_wait_as_linux(&mut self, now: Instant, seg: &Segment) {
+        let f = seg.flags;
+        let paws = self.fails_paws(seg);
+        if !paws && seg.seq == self.rcv_nxt && (f.rst() || seg.seg_len() == 0) {
+            if f.rst() {
+                self.on_reset();
+            } else {
+                self.update_ts_recent(seg, seg.seq);
+                self.arm_time_wait(now);
+            }
+            return;
+        }
+        if f.rst() {
+            return;
+        }
+        if f.ack() || paws {
+            self.arm_time_wait(now);
+        }
+        if paws {
+            let _ = self.check_paws(seg); // the answer PAWS gives elsewhere
+        } else {
+            self.send_ack();
+        }
     }
 
     /// PAWS (RFC 7323 §5.3 R1): a segment with an old timestamp is dropped,
@@ -178,15 +238,26 @@ impl Connection {
 
     /// First: the sequence number (the acceptability test). An unacceptable
     /// segment is answered with ACK(SND.NXT, RCV.NXT), unless it is a RST.
+    /// "If the RCV.WND is zero, no segments will be acceptable, but special
+    /// allowance should be made to accept valid ACKs, URGs, and RSTs": a
+    /// segment with text at RCV.NXT goes on with [`Text::Drop`], so its
+    /// RST, SYN and ACK are processed and only its text is refused (Linux
+    /// alike: `tcp_sequence` passes it, `tcp_ack` runs, `tcp_data_queue`
+    /// drops the text and ACKs at once).
     fn check_sequence_number(
         &mut self,
         now: Instant,
         seg: &Segment,
         arrival: Arrival,
-    ) -> ControlFlow<()> {
+    ) -> ControlFlow<(), Text> {
         if self.acceptable(arrival.seq, arrival.len) || self.bare_fin_into_zero_window(seg, arrival)
         {
-            return ControlFlow::Continue(());
+            return ControlFlow::Continue(Text::Take);
+        }
+        if self.rcv_wnd() == 0 && arrival.seq == self.rcv_nxt {
+            // Unacceptable only for its length (the table's row for a
+            // segment of length zero would take it).
+            return ControlFlow::Continue(Text::Drop);
         }
         if seg.flags.rst() {
             return ControlFlow::Break(());
@@ -213,10 +284,20 @@ impl Connection {
     }
 
     /// Second: the RST bit (RFC 5961 §3.2): exactly RCV.NXT resets, else in
-    /// the window a challenge ACK.
+    /// the window a challenge ACK. A half-open connection under
+    /// [`HalfOpenRstSyn::Linux`] goes on any RST in the window, silently.
     fn check_rst(&mut self, seg: &Segment, arrival: Arrival) -> ControlFlow<()> {
         if !seg.flags.rst() {
             return ControlFlow::Continue(());
+        }
+        if self.half_open_as_linux() {
+            // tcp_check_req: any RST in the window drops the request, but
+            // one that goes to the listener first (see
+            // `for_the_listener`) is ignored there.
+            if !self.for_the_listener(seg) {
+                self.enter_closed(Event::Reset);
+            }
+            return ControlFlow::Break(());
         }
         if arrival.seq == self.rcv_nxt {
             self.on_reset();
@@ -233,12 +314,21 @@ impl Connection {
     }
 
     /// Fourth: the SYN bit (RFC 5961 §4): a challenge ACK, or in the
-    /// SYN-RECEIVED of a passive open, back to LISTEN.
-    fn check_syn(&mut self, arrival: Arrival) -> ControlFlow<()> {
+    /// SYN-RECEIVED of a passive open, back to LISTEN ([`HalfOpenRstSyn`]).
+    fn check_syn(&mut self, seg: &Segment, arrival: Arrival) -> ControlFlow<()> {
         if !arrival.syn {
             return ControlFlow::Continue(());
         }
         if self.state == State::SynReceived && self.passive {
+            if self.half_open_as_linux() {
+                // tcp_check_req's embryonic_reset: a RST for the SYN, then
+                // the request goes; a SYN for the listener gets the same
+                // RST from it, and the request stays.
+                self.send_reset_reply(seg);
+                if self.for_the_listener(seg) {
+                    return ControlFlow::Break(());
+                }
+            }
             // "Return this connection to the LISTEN state": the listener
             // is still there; this half-open connection is dropped.
             self.enter_closed(Event::Reset);
@@ -246,6 +336,21 @@ impl Connection {
             self.send_ack(); // challenge ACK
         }
         ControlFlow::Break(())
+    }
+
+    /// A passive open's SYN-RECEIVED under [`HalfOpenRstSyn::Linux`].
+    fn half_open_as_linux(&self) -> bool {
+        self.state == State::SynReceived
+            && self.passive
+            && self.config.half_open_rst_syn == HalfOpenRstSyn::Linux
+    }
+
+    /// `tcp_check_req` hands a segment whose ACK is not ISS + 1 to the
+    /// listener before it looks at RST or SYN; the listener answers it as
+    /// LISTEN does (RFC 9293 §3.10.7.2: a RST is ignored, an ACK gets
+    /// RST(SEG.ACK)) and the request is left alone.
+    fn for_the_listener(&self, seg: &Segment) -> bool {
+        seg.flags.ack() && seg.ack != self.iss + 1
     }
 
     /// Fifth: the ACK field. Without ACK the segment is dropped. SYN-RECEIVED

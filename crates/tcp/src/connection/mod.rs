@@ -461,7 +461,12 @@ impl Connection {
     }
 
     /// Shuts down the write side (RFC 9293 §3.10.4 CLOSE): a FIN follows
-    /// the queued data; reading goes on.
+    /// the queued data; reading goes on. In SYN-RECEIVED with nothing
+    /// queued the FIN goes at once and FIN-WAIT-1 begins ("If no SENDs have
+    /// been issued and there is no pending data to send, then form a FIN
+    /// segment and send it, and enter FIN-WAIT-1 state"; Linux's
+    /// `tcp_close_state` too); after a SEND it waits for ESTABLISHED
+    /// ("otherwise, queue for processing after entering ESTABLISHED state").
     pub fn shutdown(&mut self, now: Instant) -> Result<(), CommandError> {
         self.clock = now;
         if self.shut_wr {
@@ -469,6 +474,7 @@ impl Connection {
         }
         match self.state {
             State::Closed | State::Listen => return Err(CommandError::NotConnected),
+            State::SynReceived if self.send_buf.is_empty() => self.set_state(State::FinWait1),
             // The FIN waits until the connection is established.
             State::SynSent | State::SynReceived => {}
             State::Established => self.set_state(State::FinWait1),

@@ -94,7 +94,11 @@ impl Connection {
         let mut seg = self.segment(self.iss, Flags::SYN | Flags::ACK);
         seg.mss = Some(self.config.mss);
         seg.options = self.synack_options(now);
-        self.snd_nxt = self.iss + 1;
+        if !self.fin_sent {
+            // (A FIN sent behind it by a CLOSE in SYN-RECEIVED keeps its
+            // sequence number: SND.NXT stays past it.)
+            self.snd_nxt = self.iss + 1;
+        }
         self.emit(seg, retransmission);
         self.note_sent(now, self.iss + 1, retransmission);
     }
@@ -124,6 +128,23 @@ impl Connection {
         let mut seg = self.segment(seq, Flags::RST);
         seg.window = 0;
         self.emit(seg, false);
+    }
+
+    /// The RST that answers `seg` as if no connection existed (RFC 9293
+    /// §3.10.7.1): RST(SEG.ACK) if it carries an ACK, else
+    /// RST+ACK(0, SEG.SEQ + SEG.LEN); no options, as Linux's
+    /// `tcp_v4_send_reset` and the endpoint's own reply.
+    pub(super) fn send_reset_reply(&mut self, seg: &Segment) {
+        let (seq, ack, flags) = if seg.flags.ack() {
+            (seg.ack, SeqNum(0), Flags::RST)
+        } else {
+            (SeqNum(0), seg.seq + seg.seg_len(), Flags::RST | Flags::ACK)
+        };
+        let rst = Segment::new(self.local, self.remote, seq, ack, flags, 0);
+        self.out.push_back(Transmit {
+            segment: rst,
+            retransmission: false,
+        });
     }
 
     /// Acts on an acknowledgment decision.
@@ -244,7 +265,9 @@ impl Connection {
     pub(super) fn retransmit_head(&mut self, now: Instant) {
         match self.state {
             State::SynSent => self.send_syn(now, true),
-            State::SynReceived => self.send_synack(now, true),
+            // SYN-RECEIVED, or the FIN-WAIT-1 (or CLOSING) a CLOSE in
+            // SYN-RECEIVED led to, with our SYN-ACK still unacknowledged.
+            _ if !self.syn_acked => self.send_synack(now, true),
             _ => {
                 if self.snd_una == self.snd_nxt {
                     return;

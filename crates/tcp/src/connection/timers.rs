@@ -161,7 +161,9 @@ impl Connection {
     }
 
     fn on_retransmit_timeout(&mut self, now: Instant) {
-        let handshaking = matches!(self.state, State::SynSent | State::SynReceived);
+        // Our SYN (or SYN-ACK) is what is outstanding: also after a CLOSE
+        // in SYN-RECEIVED, in FIN-WAIT-1 with the FIN behind it.
+        let handshaking = !self.syn_acked;
         // Armed only while something is in flight (a SYN or SYN-ACK
         // during the handshake); window probing has its own timer.
         debug_assert!(handshaking || self.snd_una != self.snd_nxt);

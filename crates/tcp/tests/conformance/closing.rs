@@ -478,3 +478,119 @@ fn line25_user_abort_sends_rst() {
         );
     }
 }
+
+/// CLOSE in SYN-RECEIVED with nothing to send (RFC 9293 §3.10.4:
+/// "SYN-RECEIVED STATE: If no SENDs have been issued and there is no
+/// pending data to send, then form a FIN segment and send it, and enter
+/// FIN-WAIT-1 state"; Figure 5 of RFC 793, SYN-RCVD --CLOSE/snd FIN-->
+/// FIN-WAIT-1). `rfc`, passive open: the server closes at 60 ms, between
+/// its SA (50 ms) and the client's ACK (150 ms), and its FIN(y+1, x+1)
+/// goes at once, without waiting for ESTABLISHED. The client gets SA at
+/// 100 ms (ESTABLISHED, ACK), the FIN at 110 ms (CLOSE-WAIT: ACK at once,
+/// then its own FIN when it reads end-of-stream). The server: the ACK at
+/// 150 ms covers only its SYN (SND.UNA = y+1 < SND.NXT = y+2), FIN-WAIT-1
+/// goes on; the one at 160 ms covers the FIN (FIN-WAIT-2), and the FIN
+/// with it leads to TIME-WAIT, for 2 MSL = 240 s.
+#[test]
+fn close_in_syn_received_sends_the_fin_at_once() {
+    let mut p = Pair::new(Config::rfc(), ms(50));
+    p.reactions[Side::Client as usize].close_on_eof = true;
+    p.connect();
+    p.run_until(at_ms(60));
+    p.close(Side::Server);
+    p.run();
+    assert_log_after_handshake_start(
+        &p,
+        &[
+            "60ms S>C FA 5001 1001 0",
+            "100ms C>S A 1001 5001 0",
+            "110ms C>S A 1001 5002 0",
+            "110ms C>S FA 1001 5002 0",
+            "160ms S>C A 5002 1002 0",
+        ],
+    );
+    assert_eq!(
+        p.states(Side::Server),
+        [Listen, SynReceived, FinWait1, FinWait2, TimeWait, Closed]
+    );
+    assert_eq!(p.entered(Side::Server, FinWait1), Some(at_ms(60)));
+    assert_eq!(p.entered(Side::Server, Closed), Some(at_ms(160 + 240_000)));
+    assert_eq!(p.entered(Side::Client, Closed), Some(at_ms(210)));
+}
+
+/// The same in the SYN-RECEIVED of a simultaneous open, which in Linux is
+/// the one SYN-RECEIVED an application can close (a passive open's is a
+/// request the application never sees): `tcp_close` moves SYN_RECV to
+/// FIN_WAIT1 and sends the FIN (`tcp_close_state`, `tcp_send_fin`), as RFC
+/// 9293 §3.10.4 says. (The "otherwise, queue" case cannot arise in Linux:
+/// a send in SYN_RECV waits for the connection.)
+///
+/// The SYNs cross at 50 ms; both send SA. The client closes at 60 ms:
+/// FIN(x+1, y+1) at once. The server's SA reaches it at 100 ms in
+/// FIN-WAIT-1: its SYN is old (SEG.SEQ = y < RCV.NXT = y+1), so it fails
+/// the acceptability test and is answered ACK(SND.NXT = x+2, RCV.NXT =
+/// y+1) (Linux: a challenge ACK for the SYN, the same segment). The
+/// client's SA makes the server ESTABLISHED at 100 ms, the FIN takes it to
+/// CLOSE-WAIT at 110 ms and it closes at once: `rfc` ACKs the FIN first,
+/// `linux` lets the ACK ride on its FIN. At 160 ms that covers the
+/// client's SYN and FIN: `rfc` FIN-WAIT-2 then TIME-WAIT, `linux` straight
+/// to TIME-WAIT (line 16); the server's LAST-ACK ends at 210 ms.
+#[test]
+fn close_in_simultaneous_open_syn_received_sends_the_fin_at_once() {
+    for config in [Config::rfc(), Config::linux()] {
+        let rfc = config.profile == tcpsim_tcp::Profile::Rfc;
+        let mut p = Pair::new(config, ms(50));
+        p.reactions[Side::Server as usize].close_on_eof = true;
+        p.connect_both();
+        p.run_until(at_ms(60));
+        p.close(Side::Client);
+        p.run();
+        let mut expected = vec![
+            "0s C>S S 1000 0 0",
+            "0s S>C S 5000 0 0",
+            "50ms S>C SA 5000 1001 0",
+            "50ms C>S SA 1000 5001 0",
+            "60ms C>S FA 1001 5001 0",
+            "100ms C>S A 1002 5001 0",
+        ];
+        if rfc {
+            expected.push("110ms S>C A 5001 1002 0");
+        }
+        expected.extend(["110ms S>C FA 5001 1002 0", "160ms C>S A 1002 5002 0"]);
+        assert_eq!(p.log, expected, "{}", config.profile);
+        let mut client = vec![Closed, SynSent, SynReceived, FinWait1];
+        if rfc {
+            client.push(FinWait2);
+        }
+        client.extend([TimeWait, Closed]);
+        assert_eq!(p.states(Side::Client), client);
+        assert_eq!(p.entered(Side::Client, FinWait1), Some(at_ms(60)));
+        assert_eq!(
+            p.states(Side::Server),
+            [
+                Closed,
+                SynSent,
+                SynReceived,
+                Established,
+                CloseWait,
+                LastAck,
+                Closed
+            ]
+        );
+        assert_eq!(p.entered(Side::Server, Closed), Some(at_ms(210)));
+    }
+}
+
+fn assert_log_after_handshake_start(p: &Pair, rest: &[&str]) {
+    let expected: Vec<String> = HANDSHAKE[..2]
+        .iter()
+        .chain(rest)
+        .map(|s| s.to_string())
+        .collect();
+    assert!(
+        p.log == expected,
+        "segments differ\n--- expected\n{}\n--- actual\n{}\n",
+        expected.join("\n"),
+        p.log.join("\n")
+    );
+}

@@ -10,7 +10,7 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::SeedableRng;
 use tcpsim_tcp::testing::{Expect, Script};
-use tcpsim_tcp::{Config, ConnId, Endpoint, Flags, Instant, IsnMode, State};
+use tcpsim_tcp::{Config, ConnId, Endpoint, Flags, Instant, IsnMode, State, TimerKind};
 
 use crate::harness::{PORT, Y, server_addr};
 
@@ -225,4 +225,471 @@ fn linux_zero_window_probes_give_up_by_count() {
         Some(Instant::from_millis(gone))
     );
     s.expect_none();
+}
+
+/// RFC 9293 §3.10.7.4, first check: "If the RCV.WND is zero, no segments
+/// will be acceptable, but special allowance should be made to accept
+/// valid ACKs, URGs, and RSTs"; the text of such a segment is dropped and
+/// an ACK sent (the reply to an unacceptable segment). Linux does the same:
+/// a segment at RCV.NXT passes `tcp_sequence` even into a zero window, so
+/// `tcp_ack` runs before `tcp_data_queue` drops the text and ACKs at once.
+///
+/// The server's window (100 octets) is full: RCV.NXT = x+101, RCV.WND = 0.
+/// It has 5 octets out (SND.UNA = y+1, SND.NXT = y+6). The client's next
+/// segment, at RCV.NXT with 10 octets, acknowledges them (SEG.ACK = y+6)
+/// and closes its own window (SEG.WND = 0). Its ACK field is processed:
+/// SND.UNA = y+6 (nothing left unacknowledged, so the retransmission timer
+/// stops, RFC 6298 §5.2), SND.WND = 0 (so the next write waits for the
+/// persist timer, §3.8.6.1); its text is not taken: the reply is ACK(y+6,
+/// x+101) with window 0, at once.
+#[test]
+fn zero_window_data_segment_still_has_its_ack_processed() {
+    for config in [Config::rfc(), Config::linux()] {
+        let mut config = config;
+        config.recv_window = 100;
+        let mut s = established(config);
+        s.inject(&data(&s, X + 1, &[1; 100])); // fills the window
+        let full = s.expect(Expect::flags(A).ack(X + 101));
+        assert_eq!(full.window, 0);
+        let t = s.now;
+        s.command(|ep, now| ep.send(now, conn(ep), b"hello").unwrap());
+        s.expect(Expect::flags(PA).seq(Y + 1).ack(X + 101).len(5).at(t));
+
+        let mut seg = data(&s, X + 101, &[2; 10]);
+        seg.ack = tcpsim_tcp::SeqNum(Y + 1 + 5);
+        seg.window = 0;
+        s.inject(&seg);
+        s.expect(
+            Expect::flags(A)
+                .seq(Y + 6)
+                .ack(X + 101)
+                .window(0)
+                .len(0)
+                .at(t),
+        );
+        let id = conn(&s.endpoint);
+        let c = s.endpoint.connection(id).unwrap();
+        assert_eq!(c.snd_una().0, Y + 6, "SND.UNA advanced");
+        assert_eq!(c.rcv_nxt().0, X + 101, "the text was dropped");
+        assert_eq!(c.readable(), 100, "only the first 100 octets");
+        assert_eq!(c.timer(TimerKind::Retransmit), None);
+
+        // SND.WND = 0 now: a write waits for the persist timer.
+        s.command(|ep, now| ep.send(now, conn(ep), b"more").unwrap());
+        s.expect_none();
+        let c = s.endpoint.connection(id).unwrap();
+        assert!(c.timer(TimerKind::Persist).is_some(), "window probing");
+    }
+}
+
+/// The same allowance for a RST (RFC 9293 §3.10.7.4, first check): a RST
+/// at RCV.NXT that carries text (RFC 1122 §4.2.2.12 lets a RST carry
+/// diagnostic data) is not acceptable by the table when RCV.WND = 0, but
+/// its RST bit is still handled (second check: SEG.SEQ = RCV.NXT resets).
+#[test]
+fn zero_window_rst_with_text_still_resets() {
+    for config in [Config::rfc(), Config::linux()] {
+        let mut config = config;
+        config.recv_window = 100;
+        let mut s = established(config);
+        s.inject(&data(&s, X + 1, &[1; 100]));
+        s.expect(Expect::flags(A).ack(X + 101));
+        let mut rst = s.segment(Flags::RST, X + 101, 0);
+        rst.payload = b"diagnostic".to_vec();
+        s.inject(&rst);
+        assert!(s.saw(tcpsim_tcp::Event::Reset).is_some(), "reset");
+        s.expect_none();
+    }
+}
+
+/// A server with `config` (ISS y) holding a half-open connection: the
+/// client's SYN(x) arrived at time zero and was answered with SA(y, x+1);
+/// RCV.NXT = x+1, the window 65535.
+fn half_open(mut config: Config) -> Script {
+    config.isn = IsnMode::Fixed(Y);
+    let mut ep = Endpoint::new(*server_addr().ip(), config, ChaCha8Rng::seed_from_u64(0));
+    ep.listen(PORT).unwrap();
+    let mut s = Script::new(ep, peer(), PORT);
+    s.inject(&s.segment(Flags::SYN, X, 0));
+    s.expect(Expect::flags(SA).seq(Y).ack(X + 1).at(Instant::ZERO));
+    s
+}
+
+/// The listener is still there after the half-open connection went: a
+/// new SYN from another port gets its SYN-ACK.
+fn assert_listener_stays(s: &mut Script) {
+    let mut syn = s.segment(Flags::SYN, 7000, 0);
+    syn.src = SocketAddrV4::new(*peer().ip(), 40001);
+    s.inject(&syn);
+    s.expect(Expect::flags(SA).seq(Y).ack(7001));
+}
+
+/// A RST in the window of a half-open connection (passive open), not at
+/// RCV.NXT (x+11 against x+1):
+/// - `rfc`: RFC 9293 §3.10.7.4, second check, with RFC 5961 §3.2 (which
+///   applies in every state but SYN-SENT): "If the RST bit is set and the
+///   sequence number does not exactly match the next expected sequence
+///   value, yet is within the current receive window, TCP endpoints MUST
+///   send an acknowledgment (challenge ACK)": ACK(y+1, x+1), the
+///   connection stays.
+/// - `linux`: the kernel keeps a half-open connection as a request, and
+///   `tcp_check_req` checks a RST only against the window (its
+///   `tcp_in_window`): any RST in the window drops the request at once
+///   (the `embryonic_reset` path) and nothing is sent, since a RST is never
+///   answered. The listener stays.
+#[test]
+fn half_open_rst_in_window_rfc_challenges_linux_deletes() {
+    let mut s = half_open(Config::rfc());
+    s.inject(&s.segment(Flags::RST, X + 11, 0));
+    s.expect(Expect::flags(A).seq(Y + 1).ack(X + 1).at(Instant::ZERO));
+    let c = s.endpoint.connection(conn(&s.endpoint)).unwrap();
+    assert_eq!(c.state(), State::SynReceived);
+
+    let mut s = half_open(Config::linux());
+    s.inject(&s.segment(Flags::RST, X + 11, 0));
+    s.expect_none();
+    assert_eq!(s.endpoint.connection_count(), 0, "the request is gone");
+    assert_listener_stays(&mut s);
+}
+
+/// A RST at exactly RCV.NXT (x+1), both profiles: the half-open
+/// connection is deleted without a reply and the listener stays (RFC 9293
+/// §3.10.7.4, second check, SYN-RECEIVED: "If this connection was
+/// initiated with a passive OPEN (i.e., came from the LISTEN state), then
+/// return this connection to LISTEN state and return"; Linux
+/// `tcp_check_req`, as above). A RST+ACK whose ACK is not y+1 is another
+/// matter for Linux: `tcp_check_req` hands a segment with a wrong ACK to
+/// the listener before it looks at the RST, and the listener never
+/// answers a RST, so the request stays; RFC 9293 looks at the RST first.
+#[test]
+fn half_open_rst_at_rcv_nxt_deletes_it_silently() {
+    for config in [Config::rfc(), Config::linux()] {
+        let mut s = half_open(config);
+        s.inject(&s.segment(Flags::RST, X + 1, 0));
+        s.expect_none();
+        assert_eq!(s.endpoint.connection_count(), 0, "deleted");
+        assert_listener_stays(&mut s);
+    }
+    for (config, stays) in [(Config::rfc(), false), (Config::linux(), true)] {
+        let mut s = half_open(config);
+        s.inject(&s.segment(Flags::RST | Flags::ACK, X + 1, Y + 7));
+        s.expect_none();
+        assert_eq!(s.endpoint.connection_count(), usize::from(stays));
+    }
+}
+
+/// A new SYN in the window of a half-open connection (seq x+100, not the
+/// retransmission of SYN(x), which `duplicate_syn` answers):
+/// - `rfc`: RFC 9293 §3.10.7.4, fourth check, SYN-RECEIVED: "If the
+///   connection was initiated with a passive OPEN, then return this
+///   connection to the LISTEN state and return": deleted, nothing sent.
+/// - `linux`: `tcp_check_req` takes the SYN in the window for a bad one
+///   and goes the same `embryonic_reset` way as for a RST, but first
+///   answers it with a RST, built as for a segment of no connection
+///   (`tcp_v4_send_reset`): the SYN has no ACK, so RST+ACK(0, x+100+1).
+///   The request is dropped; the listener stays.
+#[test]
+fn half_open_syn_in_window_rfc_deletes_linux_resets() {
+    for (config, rst) in [(Config::rfc(), false), (Config::linux(), true)] {
+        let mut s = half_open(config);
+        s.inject(&s.segment(Flags::SYN, X + 100, 0));
+        if rst {
+            s.expect(
+                Expect::flags(Flags::RST | Flags::ACK)
+                    .seq(0)
+                    .ack(X + 100 + 1)
+                    .at(Instant::ZERO),
+            );
+        }
+        s.expect_none();
+        assert_eq!(s.endpoint.connection_count(), 0, "deleted");
+        assert_listener_stays(&mut s);
+    }
+    // With an ACK that is not y+1, `tcp_check_req` hands the SYN to the
+    // listener, which answers RST(SEG.ACK) as LISTEN does (RFC 9293
+    // §3.10.7.2) and leaves the request; RFC 9293's fourth check does
+    // not look at the ACK.
+    for (config, stays) in [(Config::rfc(), false), (Config::linux(), true)] {
+        let mut s = half_open(config);
+        s.inject(&s.segment(SA, X + 100, Y + 7));
+        if stays {
+            s.expect(Expect::flags(Flags::RST).seq(Y + 7).at(Instant::ZERO));
+        }
+        s.expect_none();
+        assert_eq!(s.endpoint.connection_count(), usize::from(stays));
+    }
+}
+
+/// The SYN-RECEIVED of a simultaneous open is not a request but a socket
+/// of its own (it came from SYN-SENT), so both profiles treat it as RFC
+/// 5961 §3.2 and §4.2 (RFC 9293 §3.10.7.4, second and fourth checks;
+/// Linux `tcp_validate_incoming`): a RST in the window but not at RCV.NXT,
+/// and any SYN, get a challenge ACK(SND.NXT, RCV.NXT) and change nothing;
+/// a RST at RCV.NXT refuses the connection ("If this connection was
+/// initiated with an active OPEN ... the connection was refused").
+#[test]
+fn simultaneous_open_syn_received_keeps_rfc_5961() {
+    for config in [Config::rfc(), Config::linux()] {
+        let mut config = config;
+        config.isn = IsnMode::Fixed(Y);
+        let ep = Endpoint::new(*server_addr().ip(), config, ChaCha8Rng::seed_from_u64(0));
+        let mut s = Script::new(ep, peer(), PORT);
+        let id = s.command(|ep, now| ep.connect(now, peer(), Some(PORT)).unwrap());
+        s.expect(Expect::flags(Flags::SYN).seq(Y));
+        s.inject(&s.segment(Flags::SYN, X, 0)); // the SYNs cross
+        s.expect(Expect::flags(SA).seq(Y).ack(X + 1));
+        assert_eq!(s.endpoint.state(id), State::SynReceived);
+
+        s.inject(&s.segment(Flags::RST, X + 11, 0));
+        s.expect(Expect::flags(A).seq(Y + 1).ack(X + 1).at(Instant::ZERO));
+        s.inject(&s.segment(Flags::SYN, X + 100, 0));
+        s.expect(Expect::flags(A).seq(Y + 1).ack(X + 1).at(Instant::ZERO));
+        assert_eq!(s.endpoint.state(id), State::SynReceived);
+
+        s.inject(&s.segment(Flags::RST, X + 1, 0));
+        s.expect_none();
+        assert_eq!(s.endpoint.state(id), State::Closed);
+        assert!(s.saw(tcpsim_tcp::Event::Refused).is_some());
+    }
+}
+
+/// A server with `config` in TIME-WAIT at 1 s: it closed first at 1 s
+/// (FA(y+1, x+1)), the client's FA(x+1, y+2) came back at once and was
+/// acknowledged. RCV.NXT = x+2, SND.NXT = y+2; the TIME-WAIT timer runs
+/// from 1 s.
+fn time_wait(config: Config) -> (Script, ConnId) {
+    let mut s = established(config);
+    s.advance_to(Instant::from_secs(1));
+    s.command(|ep, now| ep.close(now, conn(ep)));
+    s.expect(Expect::flags(FA).seq(Y + 1).ack(X + 1));
+    s.inject(&s.segment(FA, X + 1, Y + 2));
+    s.expect(
+        Expect::flags(A)
+            .seq(Y + 2)
+            .ack(X + 2)
+            .at(Instant::from_secs(1)),
+    );
+    let id = conn(&s.endpoint);
+    assert_eq!(s.endpoint.state(id), State::TimeWait);
+    (s, id)
+}
+
+fn time_wait_deadline(s: &Script, id: ConnId) -> Option<Instant> {
+    s.endpoint.connection(id)?.timer(TimerKind::TimeWait)
+}
+
+/// A RST in TIME-WAIT that is in the window but not at RCV.NXT (x+12):
+/// - `rfc`: RFC 9293 §3.10.7.4, second check, RFC 5961 §3.2: a challenge
+///   ACK(y+2, x+2); TIME-WAIT goes on.
+/// - `linux`: `tcp_timewait_state_process` takes a RST only with SEG.SEQ =
+///   RCV.NXT exactly; any other RST is dropped, with no answer and no
+///   effect (it does not restart the timer).
+///
+/// A RST at RCV.NXT closes in both (`rst_in_time_wait = "close"`, RFC
+/// 9293: "TIME-WAIT STATE: If the RST bit is set, then enter the CLOSED
+/// state"; the kernel without `tcp_rfc1337`); with
+/// `rst_in_time_wait = "ignore"` (RFC 1337; the kernel's `tcp_rfc1337`)
+/// it is dropped and the timer keeps its deadline.
+#[test]
+fn time_wait_rst_not_at_rcv_nxt_rfc_challenges_linux_drops() {
+    for (config, challenge, tw) in [
+        (Config::rfc(), true, Instant::from_secs(1 + 240)),
+        (Config::linux(), false, Instant::from_secs(1 + 60)),
+    ] {
+        let (mut s, id) = time_wait(config);
+        s.advance_to(Instant::from_secs(2));
+        s.inject(&s.segment(Flags::RST, X + 12, 0));
+        if challenge {
+            s.expect(
+                Expect::flags(A)
+                    .seq(Y + 2)
+                    .ack(X + 2)
+                    .at(Instant::from_secs(2)),
+            );
+        }
+        s.expect_none();
+        assert_eq!(s.endpoint.state(id), State::TimeWait);
+        assert_eq!(time_wait_deadline(&s, id), Some(tw));
+
+        s.inject(&s.segment(Flags::RST, X + 2, 0));
+        s.expect_none();
+        assert_eq!(s.endpoint.state(id), State::Closed);
+
+        let mut config = config;
+        config.rst_in_time_wait = tcpsim_tcp::RstInTimeWait::Ignore;
+        let (mut s, id) = time_wait(config);
+        s.advance_to(Instant::from_secs(2));
+        s.inject(&s.segment(Flags::RST, X + 2, 0));
+        s.expect_none();
+        assert_eq!(s.endpoint.state(id), State::TimeWait);
+        assert_eq!(time_wait_deadline(&s, id), Some(tw), "not restarted");
+    }
+}
+
+/// Which segments restart the TIME-WAIT timer. Each arrives at 11 s, ten
+/// seconds into TIME-WAIT (entered at 1 s).
+///
+/// `rfc` (RFC 9293 §3.10.7.4): a retransmission of the peer's FIN fails
+/// the acceptability test and is acknowledged, and TIME-WAIT's rule
+/// ("The only thing that can arrive in this state is a retransmission of
+/// the remote FIN. Acknowledge it, and restart the 2 MSL timeout") restarts
+/// the timer: 11 + 240 s. A bare ACK at RCV.NXT is acceptable and is not
+/// that retransmission: no answer, the deadline stays 1 + 240 s. An old
+/// ACK (SEG.SEQ = x+1, below RCV.NXT) fails the acceptability test: ACK,
+/// deadline kept.
+///
+/// `linux` (`tcp_timewait_state_process`): a segment at RCV.NXT without
+/// text and without RST (the kernel expects only a bare ACK there)
+/// restarts the timer (`inet_twsk_reschedule`, `TCP_TIMEWAIT_LEN` = 60 s) and is not
+/// answered: 11 + 60 s. Every other segment but a RST is "out of window":
+/// it is acknowledged, and it restarts the timer if it carries ACK (the
+/// retransmitted FIN does, and so does the old ACK): 11 + 60 s. An
+/// ACK-less SYN that does not reopen (a lower sequence number) is
+/// acknowledged without a restart (it may as well be the first SYN of a
+/// new connection that happened to pick a lower number): the deadline
+/// stays 1 + 60 s.
+#[test]
+fn time_wait_timer_restarts_rfc_on_the_fin_linux_on_any_ack() {
+    let at = Instant::from_secs(11);
+    let fin = |s: &Script| s.segment(FA, X + 1, Y + 2);
+    let bare_ack = |s: &Script| s.segment(A, X + 2, Y + 2);
+    let old_ack = |s: &Script| s.segment(A, X + 1, Y + 2);
+    let old_syn = |s: &Script| s.segment(Flags::SYN, X - 500, 0);
+    type Case = (fn(&Script) -> tcpsim_tcp::Segment, bool, u64);
+    let rfc: [(&str, Case); 4] = [
+        ("retransmitted FIN", (fin, true, 11 + 240)),
+        ("bare ACK at RCV.NXT", (bare_ack, false, 1 + 240)),
+        ("old ACK", (old_ack, true, 1 + 240)),
+        ("old SYN", (old_syn, true, 1 + 240)),
+    ];
+    let linux: [(&str, Case); 4] = [
+        ("retransmitted FIN", (fin, true, 11 + 60)),
+        ("bare ACK at RCV.NXT", (bare_ack, false, 11 + 60)),
+        ("old ACK", (old_ack, true, 11 + 60)),
+        ("old SYN", (old_syn, true, 1 + 60)),
+    ];
+    for (config, cases) in [(Config::rfc(), rfc), (Config::linux(), linux)] {
+        for (what, (segment, answered, deadline)) in cases {
+            let (mut s, id) = time_wait(config);
+            s.advance_to(at);
+            s.inject(&segment(&s));
+            if answered {
+                s.expect(Expect::flags(A).seq(Y + 2).ack(X + 2).at(at));
+            }
+            s.expect_none();
+            assert_eq!(
+                time_wait_deadline(&s, id),
+                Some(Instant::from_secs(deadline)),
+                "{} {what}",
+                config.profile
+            );
+            s.advance_to(Instant::from_secs(deadline));
+            assert_eq!(s.endpoint.state(id), State::Closed, "{what}");
+        }
+    }
+}
+
+/// With timestamps, a segment in TIME-WAIT whose TSval is older than
+/// TS.Recent fails PAWS (RFC 7323 §5.3 R1: "send an acknowledgment in
+/// reply ... and drop the segment"): both profiles acknowledge it. Only
+/// `linux` restarts the timer for it (`tcp_timewait_state_process` treats
+/// a segment that failed PAWS as out of window, and restarts the timer
+/// for it as for one with ACK), at 11 + 60 s; `rfc` keeps 1 + 240 s.
+/// TS.Recent is 110 here, the TSval of the client's FIN; the old segment
+/// is a bare ACK at RCV.NXT with TSval 90.
+#[test]
+fn time_wait_paws_failure_restarts_the_timer_only_in_linux() {
+    let ts = |val, ecr| Some(tcpsim_tcp::Timestamps { val, ecr });
+    let mut rfc = Config::rfc();
+    rfc.timestamps = true;
+    for (config, deadline) in [(rfc, 1 + 240), (Config::linux(), 11 + 60)] {
+        let mut config = config;
+        config.isn = IsnMode::Fixed(Y);
+        let mut ep = Endpoint::new(*server_addr().ip(), config, ChaCha8Rng::seed_from_u64(0));
+        ep.listen(PORT).unwrap();
+        let mut s = Script::new(ep, peer(), PORT);
+        let mut syn = s.segment(Flags::SYN, X, 0);
+        syn.mss = Some(1460);
+        syn.options.timestamps = ts(100, 0);
+        s.inject(&syn);
+        let synack = s.expect(Expect::flags(SA).seq(Y).ack(X + 1));
+        let our = synack.options.timestamps.expect("timestamps agreed").val;
+        let mut ack = s.segment(A, X + 1, Y + 1);
+        ack.options.timestamps = ts(105, our);
+        s.inject(&ack);
+
+        s.advance_to(Instant::from_secs(1));
+        s.command(|ep, now| ep.close(now, conn(ep)));
+        s.expect(Expect::flags(FA).seq(Y + 1).ack(X + 1));
+        let mut fin = s.segment(FA, X + 1, Y + 2);
+        fin.options.timestamps = ts(110, our);
+        s.inject(&fin);
+        s.expect(Expect::flags(A).seq(Y + 2).ack(X + 2));
+        let id = conn(&s.endpoint);
+        assert_eq!(s.endpoint.state(id), State::TimeWait);
+
+        s.advance_to(Instant::from_secs(11));
+        let mut old = s.segment(A, X + 2, Y + 2);
+        old.options.timestamps = ts(90, our);
+        s.inject(&old);
+        s.expect(
+            Expect::flags(A)
+                .seq(Y + 2)
+                .ack(X + 2)
+                .at(Instant::from_secs(11)),
+        );
+        s.expect_none();
+        assert_eq!(
+            time_wait_deadline(&s, id),
+            Some(Instant::from_secs(deadline)),
+            "{}",
+            config.profile
+        );
+    }
+}
+
+/// CLOSE in SYN-RECEIVED sends the FIN at once (RFC 9293 §3.10.4; see
+/// `closing::close_in_syn_received_sends_the_fin_at_once`), behind a
+/// SYN-ACK that is not yet acknowledged. When the retransmission timer
+/// expires one initial RTO (1 s, RFC 6298 §2.1) after the SYN-ACK, what
+/// goes again is "the earliest segment that has not been acknowledged"
+/// (§5.4): the SYN-ACK (y, x+1), not the FIN. The client's ACK of both
+/// (x+1, y+2) then ends FIN-WAIT-1.
+#[test]
+fn close_in_syn_received_retransmits_the_syn_ack_first() {
+    let mut s = half_open(Config::rfc());
+    s.command(|ep, now| ep.close(now, conn(ep)));
+    s.expect(Expect::flags(FA).seq(Y + 1).ack(X + 1).at(Instant::ZERO));
+    let rtx = Instant::from_secs(1);
+    s.expect(Expect::flags(SA).seq(Y).ack(X + 1).at(rtx));
+    s.advance_to(Instant::from_millis(1100));
+    s.inject(&s.segment(A, X + 1, Y + 2));
+    let id = conn(&s.endpoint);
+    assert_eq!(s.endpoint.state(id), State::FinWait2);
+    s.expect_none();
+}
+
+/// CLOSE in SYN-RECEIVED after a SEND: "otherwise, queue for processing
+/// after entering ESTABLISHED state" (RFC 9293 §3.10.4). Nothing goes out
+/// at the close; the client's ACK makes the connection ESTABLISHED and
+/// then FIN-WAIT-1, and the data goes with the FIN behind it (here in one
+/// segment, CONFORMANCE 24: FIN+PSH+ACK, seq y+1, 3 octets).
+#[test]
+fn close_in_syn_received_after_a_send_waits_for_established() {
+    let mut s = half_open(Config::rfc());
+    s.command(|ep, now| ep.send(now, conn(ep), b"abc").unwrap());
+    s.command(|ep, now| ep.close(now, conn(ep)));
+    s.expect_none();
+    let id = conn(&s.endpoint);
+    assert_eq!(s.endpoint.state(id), State::SynReceived);
+    s.advance_to(Instant::from_millis(100));
+    s.inject(&s.segment(A, X + 1, Y + 1));
+    s.expect(
+        Expect::flags(Flags::FIN | PA)
+            .seq(Y + 1)
+            .ack(X + 1)
+            .len(3)
+            .at(Instant::from_millis(100)),
+    );
+    assert_eq!(s.endpoint.state(id), State::FinWait1);
 }
