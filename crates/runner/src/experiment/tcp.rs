@@ -257,8 +257,16 @@ impl TcpOverrides {
     /// assert_eq!(config.syn_retries, Some(2));
     /// ```
     pub fn config(&self, base: &TcpOverrides, profile: Profile) -> Config {
-        let o = self.over(base);
         let mut c = Config::new(profile);
+        self.over(base).apply(&mut c);
+        c
+    }
+
+    /// Sets every field of `c` that `self` sets (with the `rfc` profile's
+    /// TIME-WAIT following a new MSL, as [`TcpOverrides::config`] says).
+    pub fn apply(&self, c: &mut Config) {
+        let o = self;
+        let profile = c.profile;
         if let Some(v) = o.initial_rto {
             c.initial_rto = v;
         }
@@ -379,7 +387,6 @@ impl TcpOverrides {
         if let Some(v) = o.time_wait_segments {
             c.time_wait_segments = v;
         }
-        c
     }
 }
 
