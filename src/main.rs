@@ -37,6 +37,15 @@ impl From<SweepFmt> for SweepFormat {
     }
 }
 
+/// `--profile` of `tcpsim script`.
+#[derive(Clone, Copy, ValueEnum)]
+enum ProfileArg {
+    /// RFC 9293 and the RFCs it cites.
+    Rfc,
+    /// The Linux kernel's choices.
+    Linux,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run one experiment: the timeline and summary, or the JSON report.
@@ -101,6 +110,27 @@ enum Command {
         /// The files.
         #[arg(required = true)]
         files: Vec<PathBuf>,
+    },
+    /// Play packetdrill scripts against one simulated endpoint (no root, no kernel).
+    Script {
+        /// Script files, or directories (every *.pkt below them).
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// The endpoint's TCP profile.
+        #[arg(long, value_enum, default_value = "linux")]
+        profile: ProfileArg,
+        /// Override a [tcp] field, e.g. `--set tcp.delayed_ack=40ms`.
+        #[arg(long = "set", value_name = "tcp.X=VALUE")]
+        set: Vec<String>,
+        /// Set a sysctl as a script's `sysctl -q` line would, e.g. `--sysctl net.ipv4.tcp_sack=0`.
+        #[arg(long, value_name = "NAME=VALUE")]
+        sysctl: Vec<String>,
+        /// Timing tolerance (replaces the script's --tolerance_usecs), e.g. `10ms`.
+        #[arg(long, value_name = "DUR")]
+        tolerance: Option<String>,
+        /// Print the whole exchange of every script.
+        #[arg(long)]
+        verbose: bool,
     },
     /// Combine the outputs of `sweep --shard K/N` into the unsharded result.
     Merge {
@@ -172,6 +202,24 @@ fn main() -> ExitCode {
         } => commands::check(&paths, bless, junit.as_deref()),
         Command::Validate { files } => commands::validate(&files),
         Command::Merge { files, format } => commands::merge(&files, format.into()),
+        Command::Script {
+            paths,
+            profile,
+            set,
+            sysctl,
+            tolerance,
+            verbose,
+        } => tcpsim_runner::script_command::script(&tcpsim_runner::script_command::ScriptArgs {
+            paths: &paths,
+            profile: match profile {
+                ProfileArg::Rfc => tcpsim_tcp::Profile::Rfc,
+                ProfileArg::Linux => tcpsim_tcp::Profile::Linux,
+            },
+            sets: &set,
+            sysctls: &sysctl,
+            tolerance: tolerance.as_deref(),
+            verbose,
+        }),
     };
     ExitCode::from(code)
 }

@@ -14,6 +14,8 @@ pub mod evaluate;
 pub mod experiment;
 pub mod plot;
 pub mod report;
+pub mod script;
+pub mod script_command;
 pub mod suite;
 pub mod svg;
 pub mod sweep;

@@ -1,0 +1,806 @@
+//! The socket layer of the one simulated host a script drives: file
+//! descriptors over a [`tcpsim_tcp::Endpoint`], with the Linux meaning of
+//! each call a script makes (SPEC §7).
+//!
+//! Every call either completes now — a return value or an [`Errno`] — or
+//! would block ([`Call::Blocked`]); the player retries a blocked call after
+//! each step of virtual time until it completes. A socket in non-blocking
+//! mode (`fcntl(O_NONBLOCK)`) never blocks: it fails with `EAGAIN`, or
+//! `EINPROGRESS` for `connect`, as Linux does.
+//!
+//! Descriptors are numbered from 3 up, the lowest free one first (POSIX),
+//! so a script's `socket(...) = 3` and `accept(...) = 4` hold.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::fmt;
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::sync::Arc;
+
+use tcpsim_tcp::{Config, ConnId, Endpoint, Event, Instant, State, Transmit};
+
+/// The error numbers a call can fail with, by their Linux names and values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[allow(missing_docs)] // each is its Linux name
+pub enum Errno {
+    EPERM,
+    EBADF,
+    EAGAIN,
+    EFAULT,
+    EINVAL,
+    EPIPE,
+    ENOTSOCK,
+    ENOPROTOOPT,
+    EOPNOTSUPP,
+    EADDRINUSE,
+    ECONNABORTED,
+    ECONNRESET,
+    EISCONN,
+    ENOTCONN,
+    ETIMEDOUT,
+    ECONNREFUSED,
+    EALREADY,
+    EINPROGRESS,
+}
+
+impl Errno {
+    /// Every error number, for lookups by name.
+    pub const ALL: [Errno; 18] = [
+        Errno::EPERM,
+        Errno::EBADF,
+        Errno::EAGAIN,
+        Errno::EFAULT,
+        Errno::EINVAL,
+        Errno::EPIPE,
+        Errno::ENOTSOCK,
+        Errno::ENOPROTOOPT,
+        Errno::EOPNOTSUPP,
+        Errno::EADDRINUSE,
+        Errno::ECONNABORTED,
+        Errno::ECONNRESET,
+        Errno::EISCONN,
+        Errno::ENOTCONN,
+        Errno::ETIMEDOUT,
+        Errno::ECONNREFUSED,
+        Errno::EALREADY,
+        Errno::EINPROGRESS,
+    ];
+
+    /// The Linux value (`asm-generic/errno*.h`), as `SO_ERROR` reports it.
+    pub const fn code(self) -> i64 {
+        match self {
+            Errno::EPERM => 1,
+            Errno::EBADF => 9,
+            Errno::EAGAIN => 11,
+            Errno::EFAULT => 14,
+            Errno::EINVAL => 22,
+            Errno::EPIPE => 32,
+            Errno::ENOTSOCK => 88,
+            Errno::ENOPROTOOPT => 92,
+            Errno::EOPNOTSUPP => 95,
+            Errno::EADDRINUSE => 98,
+            Errno::ECONNABORTED => 103,
+            Errno::ECONNRESET => 104,
+            Errno::EISCONN => 106,
+            Errno::ENOTCONN => 107,
+            Errno::ETIMEDOUT => 110,
+            Errno::ECONNREFUSED => 111,
+            Errno::EALREADY => 114,
+            Errno::EINPROGRESS => 115,
+        }
+    }
+
+    /// The name, `ECONNRESET`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Errno::EPERM => "EPERM",
+            Errno::EBADF => "EBADF",
+            Errno::EAGAIN => "EAGAIN",
+            Errno::EFAULT => "EFAULT",
+            Errno::EINVAL => "EINVAL",
+            Errno::EPIPE => "EPIPE",
+            Errno::ENOTSOCK => "ENOTSOCK",
+            Errno::ENOPROTOOPT => "ENOPROTOOPT",
+            Errno::EOPNOTSUPP => "EOPNOTSUPP",
+            Errno::EADDRINUSE => "EADDRINUSE",
+            Errno::ECONNABORTED => "ECONNABORTED",
+            Errno::ECONNRESET => "ECONNRESET",
+            Errno::EISCONN => "EISCONN",
+            Errno::ENOTCONN => "ENOTCONN",
+            Errno::ETIMEDOUT => "ETIMEDOUT",
+            Errno::ECONNREFUSED => "ECONNREFUSED",
+            Errno::EALREADY => "EALREADY",
+            Errno::EINPROGRESS => "EINPROGRESS",
+        }
+    }
+
+    /// Looks a name up (`EWOULDBLOCK` is `EAGAIN`, as on Linux).
+    pub fn from_name(name: &str) -> Option<Errno> {
+        if name == "EWOULDBLOCK" {
+            return Some(Errno::EAGAIN);
+        }
+        Errno::ALL.into_iter().find(|e| e.name() == name)
+    }
+}
+
+impl fmt::Display for Errno {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What a call did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Call {
+    /// It returned this value.
+    Done(i64),
+    /// It failed (returned -1 with this `errno`).
+    Failed(Errno),
+    /// It would block: try again after time has moved.
+    Blocked,
+}
+
+impl From<Result<i64, Errno>> for Call {
+    fn from(r: Result<i64, Errno>) -> Call {
+        match r {
+            Ok(v) => Call::Done(v),
+            Err(e) => Call::Failed(e),
+        }
+    }
+}
+
+/// The socket options a script can set, per socket.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SocketOptions {
+    /// `O_NONBLOCK`.
+    pub nonblocking: bool,
+    /// `SO_REUSEADDR` (accepted; the simulated host has no port conflicts
+    /// it would resolve).
+    pub reuse_addr: bool,
+    /// `SO_LINGER` with `l_onoff` set: `Some(seconds)`. Zero makes `close`
+    /// abort the connection with RST.
+    pub linger: Option<u32>,
+    /// `TCP_NODELAY`.
+    pub nodelay: bool,
+    /// `TCP_MAXSEG`: the MSS this socket announces and sends at most.
+    pub max_seg: Option<u16>,
+}
+
+impl SocketOptions {
+    /// The configuration of this socket's connections: `base` with the
+    /// options that change TCP applied. `None` when none does, so the
+    /// endpoint's shared configuration serves.
+    fn config(&self, base: &Config) -> Option<Arc<Config>> {
+        let mss = self.max_seg?;
+        Some(Arc::new(Config {
+            mss: mss.min(base.mss),
+            ..*base
+        }))
+    }
+}
+
+/// What a descriptor is.
+#[derive(Debug)]
+enum Kind {
+    /// Made by `socket`, maybe bound, neither listening nor connected.
+    Fresh { port: Option<u16> },
+    /// Listening on `port`; connections established and not yet accepted.
+    Listening { port: u16, queue: VecDeque<ConnId> },
+    /// A connection (connecting, connected, or over).
+    Connection {
+        id: ConnId,
+        /// `shutdown(SHUT_RD)`: reads return end of stream.
+        shut_rd: bool,
+        /// `shutdown(SHUT_WR)` or `close`-like: writes fail with `EPIPE`.
+        shut_wr: bool,
+        /// A non-blocking `connect` is in progress (its result pends).
+        connecting: bool,
+    },
+}
+
+#[derive(Debug)]
+struct Socket {
+    kind: Kind,
+    options: SocketOptions,
+}
+
+/// What the layer remembers of a connection from its events.
+#[derive(Clone, Copy, Debug, Default)]
+struct Facts {
+    established: bool,
+    /// The error the next call reports (`SO_ERROR`), once.
+    error: Option<Errno>,
+    /// The connection was reset or timed out: calls fail from now on.
+    broken: Option<Errno>,
+}
+
+/// One host's sockets over its TCP endpoint.
+pub struct Sockets {
+    endpoint: Endpoint,
+    local: Ipv4Addr,
+    fds: BTreeMap<i32, Socket>,
+    facts: BTreeMap<ConnId, Facts>,
+    /// Passive connections established and not yet on a listener's queue
+    /// or accepted, oldest first, with their local port.
+    established: VecDeque<(u16, ConnId)>,
+    /// Everything the endpoint sent, with when, oldest first.
+    sent: VecDeque<(Instant, Transmit)>,
+    now: Instant,
+}
+
+impl fmt::Debug for Sockets {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sockets")
+            .field("now", &self.now)
+            .field("fds", &self.fds.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Sockets {
+    /// The sockets of a host whose TCP is `endpoint`.
+    pub fn new(endpoint: Endpoint) -> Sockets {
+        Sockets {
+            local: endpoint.addr(),
+            endpoint,
+            fds: BTreeMap::new(),
+            facts: BTreeMap::new(),
+            established: VecDeque::new(),
+            sent: VecDeque::new(),
+            now: Instant::ZERO,
+        }
+    }
+
+    /// The current virtual time.
+    pub fn now(&self) -> Instant {
+        self.now
+    }
+
+    /// The endpoint (for inspection).
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
+    /// The configuration of connections opened from now on.
+    pub fn set_config(&mut self, config: Arc<Config>) {
+        self.endpoint.set_config(config);
+    }
+
+    /// The earliest timer of the endpoint.
+    pub fn next_timer(&mut self) -> Option<Instant> {
+        self.endpoint.poll_timeout()
+    }
+
+    /// Moves time to `t`, firing every timer due on the way at its own
+    /// deadline.
+    pub fn advance_to(&mut self, t: Instant) {
+        while let Some(due) = self.endpoint.poll_timeout() {
+            if due > t {
+                break;
+            }
+            self.now = self.now.max(due);
+            self.endpoint.handle_timeout(due);
+            self.collect();
+        }
+        self.now = self.now.max(t);
+    }
+
+    /// A segment arrives from the network now.
+    pub fn deliver(&mut self, segment: &tcpsim_tcp::Segment) {
+        self.endpoint.handle_segment(self.now, segment);
+        self.collect();
+    }
+
+    /// The oldest segment sent and not yet taken, with when it was sent.
+    pub fn take_sent(&mut self) -> Option<(Instant, Transmit)> {
+        self.sent.pop_front()
+    }
+
+    /// The 4-tuple (local, remote) of the first SYN sent and not yet taken.
+    pub fn first_sent_syn(&self) -> Option<(SocketAddrV4, SocketAddrV4)> {
+        self.sent
+            .iter()
+            .find(|(_, t)| t.segment.flags.syn())
+            .map(|(_, t)| (t.segment.src, t.segment.dst))
+    }
+
+    /// When the oldest segment not yet taken was sent.
+    pub fn peek_sent(&self) -> Option<Instant> {
+        self.sent.front().map(|s| s.0)
+    }
+
+    /// Takes the endpoint's outputs and events.
+    fn collect(&mut self) {
+        while let Some((_, t)) = self.endpoint.poll_transmit() {
+            self.sent.push_back((self.now, t));
+        }
+        while let Some((id, event)) = self.endpoint.poll_event() {
+            let facts = self.facts.entry(id).or_default();
+            match event {
+                Event::Connected => {
+                    facts.established = true;
+                    if let Some(c) = self.endpoint.connection(id)
+                        && c.is_passive()
+                    {
+                        self.established.push_back((c.local().port(), id));
+                    }
+                }
+                Event::Refused => {
+                    facts.error = Some(Errno::ECONNREFUSED);
+                    facts.broken = Some(Errno::ECONNREFUSED);
+                }
+                Event::Reset => {
+                    facts.error = Some(Errno::ECONNRESET);
+                    facts.broken = Some(Errno::EPIPE);
+                }
+                Event::TimedOut => {
+                    facts.error = Some(Errno::ETIMEDOUT);
+                    facts.broken = Some(Errno::ETIMEDOUT);
+                }
+                _ => {}
+            }
+        }
+        // Established passive connections join their listener's queue.
+        while let Some(&(port, id)) = self.established.front() {
+            let listener = self.fds.values_mut().find_map(|s| match &mut s.kind {
+                Kind::Listening { port: p, queue, .. } if *p == port => Some(queue),
+                _ => None,
+            });
+            match listener {
+                Some(queue) => queue.push_back(id),
+                None => self.endpoint.abort(self.now, id),
+            }
+            self.established.pop_front();
+        }
+    }
+
+    fn lowest_free_fd(&self) -> i32 {
+        let mut fd = 3;
+        for &used in self.fds.keys() {
+            if used == fd {
+                fd += 1;
+            } else if used > fd {
+                break;
+            }
+        }
+        fd
+    }
+
+    fn socket_mut(&mut self, fd: i32) -> Result<&mut Socket, Errno> {
+        self.fds.get_mut(&fd).ok_or(Errno::EBADF)
+    }
+
+    fn connection(&self, fd: i32) -> Result<ConnId, Errno> {
+        match self.fds.get(&fd).map(|s| &s.kind) {
+            None => Err(Errno::EBADF),
+            Some(Kind::Connection { id, .. }) => Ok(*id),
+            Some(_) => Err(Errno::ENOTCONN),
+        }
+    }
+
+    /// `socket(AF_INET, SOCK_STREAM, IPPROTO_TCP)`.
+    pub fn socket(&mut self) -> Call {
+        let fd = self.lowest_free_fd();
+        self.fds.insert(
+            fd,
+            Socket {
+                kind: Kind::Fresh { port: None },
+                options: SocketOptions::default(),
+            },
+        );
+        Call::Done(i64::from(fd))
+    }
+
+    /// The options of a socket, to change them (`setsockopt`, `fcntl`);
+    /// call [`Sockets::options_changed`] afterwards.
+    pub fn options_mut(&mut self, fd: i32) -> Result<&mut SocketOptions, Errno> {
+        Ok(&mut self.socket_mut(fd)?.options)
+    }
+
+    /// A listener's options changed: connections it accepts from now on
+    /// get them.
+    pub fn options_changed(&mut self, fd: i32) {
+        let base = *self.endpoint.config();
+        let Some(Socket {
+            kind: Kind::Listening { port, .. },
+            options,
+        }) = self.fds.get(&fd)
+        else {
+            return;
+        };
+        let (port, config) = (*port, options.config(&base));
+        self.endpoint.unlisten(port);
+        let _ = match config {
+            Some(c) => self.endpoint.listen_with(port, c),
+            None => self.endpoint.listen(port),
+        };
+    }
+
+    /// The options of a socket.
+    pub fn options(&self, fd: i32) -> Result<SocketOptions, Errno> {
+        self.fds.get(&fd).map(|s| s.options).ok_or(Errno::EBADF)
+    }
+
+    /// `bind(fd, local:port)`.
+    pub fn bind(&mut self, fd: i32, port: u16) -> Call {
+        let taken = self.fds.values().any(|s| {
+            matches!(s.kind, Kind::Fresh { port: Some(p) } | Kind::Listening { port: p, .. } if p == port)
+        });
+        let reuse = self.options(fd).is_ok_and(|o| o.reuse_addr);
+        let socket = match self.socket_mut(fd) {
+            Ok(s) => s,
+            Err(e) => return Call::Failed(e),
+        };
+        match socket.kind {
+            Kind::Fresh { port: None } if !taken || reuse => {
+                socket.kind = Kind::Fresh { port: Some(port) };
+                Call::Done(0)
+            }
+            Kind::Fresh { port: None } => Call::Failed(Errno::EADDRINUSE),
+            _ => Call::Failed(Errno::EINVAL),
+        }
+    }
+
+    /// `listen(fd, backlog)` on a bound socket. The backlog is not
+    /// modelled: the accept queue has no limit.
+    pub fn listen(&mut self, fd: i32) -> Call {
+        let base = *self.endpoint.config();
+        let socket = match self.socket_mut(fd) {
+            Ok(s) => s,
+            Err(e) => return Call::Failed(e),
+        };
+        let Kind::Fresh { port: Some(port) } = socket.kind else {
+            return match socket.kind {
+                Kind::Listening { .. } => Call::Done(0),
+                _ => Call::Failed(Errno::EINVAL),
+            };
+        };
+        let config = socket.options.config(&base);
+        socket.kind = Kind::Listening {
+            port,
+            queue: VecDeque::new(),
+        };
+        let r = match config {
+            Some(c) => self.endpoint.listen_with(port, c),
+            None => self.endpoint.listen(port),
+        };
+        match r {
+            Ok(()) => Call::Done(0),
+            Err(_) => Call::Failed(Errno::EADDRINUSE),
+        }
+    }
+
+    /// `accept(fd)`: the oldest established connection of a listener.
+    pub fn accept(&mut self, fd: i32) -> Call {
+        let free = self.lowest_free_fd();
+        let socket = match self.socket_mut(fd) {
+            Ok(s) => s,
+            Err(e) => return Call::Failed(e),
+        };
+        let options = socket.options;
+        let Kind::Listening { queue, .. } = &mut socket.kind else {
+            return Call::Failed(Errno::EINVAL);
+        };
+        let Some(id) = queue.pop_front() else {
+            return if options.nonblocking {
+                Call::Failed(Errno::EAGAIN)
+            } else {
+                Call::Blocked
+            };
+        };
+        self.fds.insert(
+            free,
+            Socket {
+                kind: Kind::Connection {
+                    id,
+                    shut_rd: false,
+                    shut_wr: false,
+                    connecting: false,
+                },
+                // An accepted socket inherits the listener's options
+                // except O_NONBLOCK (which is a file status flag on Linux).
+                options: SocketOptions {
+                    nonblocking: false,
+                    ..options
+                },
+            },
+        );
+        Call::Done(i64::from(free))
+    }
+
+    /// `connect(fd, remote)`.
+    pub fn connect(&mut self, fd: i32, remote: SocketAddrV4) -> Call {
+        let base = *self.endpoint.config();
+        let now = self.now;
+        let socket = match self.fds.get(&fd) {
+            Some(s) => s,
+            None => return Call::Failed(Errno::EBADF),
+        };
+        let options = socket.options;
+        match socket.kind {
+            Kind::Fresh { port } => {
+                let config = options.config(&base).unwrap_or_else(|| Arc::new(base));
+                let id = match self.endpoint.connect_with(now, remote, port, config) {
+                    Ok(id) => id,
+                    Err(_) => return Call::Failed(Errno::EADDRINUSE),
+                };
+                self.collect();
+                if let Some(s) = self.fds.get_mut(&fd) {
+                    s.kind = Kind::Connection {
+                        id,
+                        shut_rd: false,
+                        shut_wr: false,
+                        connecting: options.nonblocking,
+                    };
+                }
+                if options.nonblocking {
+                    Call::Failed(Errno::EINPROGRESS)
+                } else {
+                    self.connect_result(fd, id)
+                }
+            }
+            Kind::Listening { .. } => Call::Failed(Errno::EINVAL),
+            Kind::Connection { id, connecting, .. } => {
+                let facts = self.facts.get(&id).copied().unwrap_or_default();
+                if connecting {
+                    if facts.established {
+                        self.set_connecting(fd, false);
+                        return Call::Failed(Errno::EISCONN);
+                    }
+                    if let Some(e) = self.take_error(id) {
+                        self.set_connecting(fd, false);
+                        return Call::Failed(e);
+                    }
+                    return Call::Failed(Errno::EALREADY);
+                }
+                if facts.established {
+                    Call::Failed(Errno::EISCONN)
+                } else {
+                    self.connect_result(fd, id)
+                }
+            }
+        }
+    }
+
+    fn set_connecting(&mut self, fd: i32, on: bool) {
+        if let Some(Socket {
+            kind: Kind::Connection { connecting, .. },
+            ..
+        }) = self.fds.get_mut(&fd)
+        {
+            *connecting = on;
+        }
+    }
+
+    /// A blocking `connect`'s result once the handshake is over.
+    fn connect_result(&mut self, _fd: i32, id: ConnId) -> Call {
+        if self.facts.get(&id).is_some_and(|f| f.established) {
+            return Call::Done(0);
+        }
+        if let Some(e) = self.take_error(id) {
+            return Call::Failed(e);
+        }
+        Call::Blocked
+    }
+
+    /// A blocking `connect` still waiting: its result now, or still blocked.
+    pub fn connect_again(&mut self, fd: i32) -> Call {
+        match self.connection(fd) {
+            Ok(id) => self.connect_result(fd, id),
+            Err(e) => Call::Failed(e),
+        }
+    }
+
+    fn take_error(&mut self, id: ConnId) -> Option<Errno> {
+        self.facts.get_mut(&id).and_then(|f| f.error.take())
+    }
+
+    /// `getsockopt(SO_ERROR)`: the pending error, cleared by reading it.
+    pub fn so_error(&mut self, fd: i32) -> Result<i64, Errno> {
+        match self.fds.get(&fd).map(|s| &s.kind) {
+            None => Err(Errno::EBADF),
+            Some(Kind::Connection { id, .. }) => {
+                let id = *id;
+                self.set_connecting(fd, false);
+                Ok(self.take_error(id).map_or(0, Errno::code))
+            }
+            Some(_) => Ok(0),
+        }
+    }
+
+    /// `write(fd, len)` / `send`: queues `len` octets (the script's buffer
+    /// content does not matter; zeros are sent).
+    pub fn write(&mut self, fd: i32, len: usize) -> Call {
+        let id = match self.connection(fd) {
+            Ok(id) => id,
+            Err(e) => return Call::Failed(e),
+        };
+        if let Some(Socket {
+            kind: Kind::Connection { shut_wr: true, .. },
+            ..
+        }) = self.fds.get(&fd)
+        {
+            return Call::Failed(Errno::EPIPE);
+        }
+        if let Some(e) = self.take_error(id) {
+            return Call::Failed(e);
+        }
+        if let Some(e) = self.facts.get(&id).and_then(|f| f.broken) {
+            return Call::Failed(e);
+        }
+        let state = self.endpoint.state(id);
+        if matches!(state, State::SynSent | State::SynReceived) {
+            return if self.options(fd).is_ok_and(|o| o.nonblocking) {
+                Call::Failed(Errno::EAGAIN)
+            } else {
+                Call::Blocked
+            };
+        }
+        let data = vec![0u8; len];
+        let r = self.endpoint.send(self.now, id, &data);
+        self.collect();
+        match r {
+            Ok(n) => Call::Done(n as i64),
+            Err(tcpsim_tcp::CommandError::Closing) => Call::Failed(Errno::EPIPE),
+            Err(tcpsim_tcp::CommandError::NotConnected) => Call::Failed(Errno::EPIPE),
+        }
+    }
+
+    /// `read(fd, len)` / `recv`: up to `len` octets; 0 at end of stream.
+    pub fn read(&mut self, fd: i32, len: usize) -> Call {
+        let id = match self.connection(fd) {
+            Ok(id) => id,
+            Err(e) => return Call::Failed(e),
+        };
+        let shut_rd = matches!(
+            self.fds.get(&fd),
+            Some(Socket {
+                kind: Kind::Connection { shut_rd: true, .. },
+                ..
+            })
+        );
+        let (readable, eof) = match self.endpoint.connection(id) {
+            Some(c) => (c.readable(), c.is_eof()),
+            None => (0, true),
+        };
+        if readable > 0 {
+            let mut buf = vec![0u8; len.min(readable)];
+            let n = self.endpoint.recv(id, &mut buf);
+            self.collect();
+            return Call::Done(n as i64);
+        }
+        if let Some(e) = self.take_error(id) {
+            return Call::Failed(e);
+        }
+        if eof || shut_rd || self.facts.get(&id).is_some_and(|f| f.broken.is_some()) {
+            return Call::Done(0);
+        }
+        if self.endpoint.connection(id).is_none() {
+            return Call::Failed(Errno::ENOTCONN);
+        }
+        if self.options(fd).is_ok_and(|o| o.nonblocking) {
+            Call::Failed(Errno::EAGAIN)
+        } else {
+            Call::Blocked
+        }
+    }
+
+    /// `shutdown(fd, how)`: `read` for `SHUT_RD`, `write` for `SHUT_WR`.
+    pub fn shutdown(&mut self, fd: i32, read: bool, write: bool) -> Call {
+        let id = match self.connection(fd) {
+            Ok(id) => id,
+            Err(e) => return Call::Failed(e),
+        };
+        if !self.facts.get(&id).is_some_and(|f| f.established) {
+            return Call::Failed(Errno::ENOTCONN);
+        }
+        if let Some(Socket {
+            kind: Kind::Connection {
+                shut_rd, shut_wr, ..
+            },
+            ..
+        }) = self.fds.get_mut(&fd)
+        {
+            *shut_rd |= read;
+            *shut_wr |= write;
+        }
+        if write {
+            let _ = self.endpoint.shutdown(self.now, id);
+            self.collect();
+        }
+        Call::Done(0)
+    }
+
+    /// `close(fd)`.
+    pub fn close(&mut self, fd: i32) -> Call {
+        let Some(socket) = self.fds.remove(&fd) else {
+            return Call::Failed(Errno::EBADF);
+        };
+        let now = self.now;
+        match socket.kind {
+            Kind::Fresh { .. } => {}
+            Kind::Listening { port, queue, .. } => {
+                self.endpoint.unlisten(port);
+                // Connections never accepted are reset (Linux
+                // `inet_csk_listen_stop`).
+                for id in queue {
+                    self.endpoint.abort(now, id);
+                }
+            }
+            Kind::Connection { id, .. } => {
+                if socket.options.linger == Some(0) {
+                    self.endpoint.abort(now, id);
+                } else {
+                    self.endpoint.close(now, id);
+                }
+            }
+        }
+        self.collect();
+        Call::Done(0)
+    }
+
+    /// The connection behind a descriptor, for `TCP_INFO` and the like.
+    pub fn connection_of(&self, fd: i32) -> Result<&tcpsim_tcp::Connection, Errno> {
+        let id = self.connection(fd)?;
+        self.endpoint.connection(id).ok_or(Errno::ENOTCONN)
+    }
+
+    /// Whether `fd` is open.
+    pub fn is_open(&self, fd: i32) -> bool {
+        self.fds.contains_key(&fd)
+    }
+
+    /// The local address.
+    pub fn local_addr(&self) -> Ipv4Addr {
+        self.local
+    }
+
+    /// `poll` readiness of a descriptor: (readable, writable, error, hang-up).
+    pub fn readiness(&self, fd: i32) -> Option<Readiness> {
+        let socket = self.fds.get(&fd)?;
+        Some(match &socket.kind {
+            Kind::Fresh { .. } => Readiness {
+                hup: true,
+                ..Readiness::default()
+            },
+            Kind::Listening { queue, .. } => Readiness {
+                readable: !queue.is_empty(),
+                ..Readiness::default()
+            },
+            Kind::Connection { id, shut_rd, .. } => {
+                let facts = self.facts.get(id).copied().unwrap_or_default();
+                let conn = self.endpoint.connection(*id);
+                let eof = conn.is_none_or(|c| c.is_eof());
+                let readable = conn.is_some_and(|c| c.readable() > 0);
+                let state = conn.map_or(State::Closed, |c| c.state());
+                Readiness {
+                    readable: readable || eof || *shut_rd || facts.broken.is_some(),
+                    writable: facts.established
+                        && matches!(state, State::Established | State::CloseWait),
+                    error: facts.error.is_some(),
+                    hup: facts.broken.is_some()
+                        || (eof
+                            && matches!(
+                                state,
+                                State::Closed | State::TimeWait | State::LastAck | State::Closing
+                            )),
+                    rdhup: eof,
+                }
+            }
+        })
+    }
+}
+
+/// What `poll` sees of a descriptor.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Readiness {
+    /// `POLLIN`.
+    pub readable: bool,
+    /// `POLLOUT`.
+    pub writable: bool,
+    /// `POLLERR`.
+    pub error: bool,
+    /// `POLLHUP`.
+    pub hup: bool,
+    /// `POLLRDHUP`.
+    pub rdhup: bool,
+}

@@ -1,0 +1,367 @@
+//! Linux sysctls a script sets, as `[tcp]` settings (SPEC §7): the ones
+//! with an equivalent change the endpoint's configuration; the ones whose
+//! behaviour tcpsim has fixed or does not model are named as such; others
+//! are unknown. No shell command is ever run.
+
+use tcpsim_tcp::{Config, Duration};
+
+/// What a sysctl setting did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Effect {
+    /// It changed the configuration.
+    Applied,
+    /// tcpsim has no setting for it; the reason.
+    NotModelled(&'static str),
+    /// tcpsim does not know it.
+    Unknown,
+}
+
+/// The sysctls of the kernel selftests' and google/packetdrill's
+/// `defaults.sh` (both set the same TCP values), in their order.
+pub const DEFAULTS_SH: &[(&str, &str)] = &[
+    ("net.ipv4.tcp_rmem", "4096 540000 15728640"),
+    ("net.ipv4.tcp_wmem", "4096 262144 4194304"),
+    ("net.ipv4.tcp_timestamps", "1"),
+    ("net.ipv4.tcp_syn_retries", "5"),
+    ("net.ipv4.tcp_synack_retries", "5"),
+    ("net.ipv4.tcp_frto", "2"),
+    ("net.ipv4.tcp_sack", "1"),
+    ("net.ipv4.tcp_dsack", "1"),
+    ("net.ipv4.tcp_fack", "0"),
+    ("net.ipv4.tcp_reordering", "3"),
+    ("net.ipv4.tcp_congestion_control", "cubic"),
+    ("net.ipv4.tcp_slow_start_after_idle", "0"),
+    ("net.ipv4.tcp_early_retrans", "4"),
+    ("net.ipv4.tcp_recovery", "1"),
+    ("net.ipv4.tcp_tso_win_divisor", "3"),
+    ("net.ipv4.tcp_ecn", "0"),
+    ("net.ipv4.tcp_pacing_ss_ratio", "200"),
+    ("net.ipv4.tcp_pacing_ca_ratio", "120"),
+    ("net.ipv4.tcp_notsent_lowat", "4294967295"),
+    ("net.ipv4.tcp_fastopen", "0x70403"),
+    (
+        "net.ipv4.tcp_fastopen_key",
+        "a1a1a1a1-b2b2b2b2-c3c3c3c3-d4d4d4d4",
+    ),
+    ("net.ipv4.tcp_syncookies", "1"),
+];
+
+/// The kernel's `rmem_max` when no script sets it (`net.core.rmem_max`,
+/// 212992 on a default kernel): it bounds the window scale from below.
+pub const DEFAULT_RMEM_MAX: u64 = 212_992;
+
+/// Sysctls tcpsim accepts without a setting, and why.
+const NOT_MODELLED: &[(&str, &str)] = &[
+    ("tcp_wmem", "send buffers are not limited in tcpsim"),
+    ("tcp_frto", "F-RTO is not modelled"),
+    ("tcp_dsack", "D-SACK blocks are always sent when SACK is on"),
+    ("tcp_fack", "FACK is not modelled (removed from Linux 4.15)"),
+    ("tcp_reordering", "loss recovery is not modelled yet"),
+    (
+        "tcp_congestion_control",
+        "congestion control is not modelled yet",
+    ),
+    (
+        "tcp_slow_start_after_idle",
+        "congestion control is not modelled yet",
+    ),
+    ("tcp_early_retrans", "tail loss probes are not modelled yet"),
+    ("tcp_recovery", "RACK is not modelled yet"),
+    (
+        "tcp_tso_win_divisor",
+        "TSO is modelled as back-to-back MSS-sized segments",
+    ),
+    ("tcp_ecn", "ECN is not modelled (off)"),
+    ("tcp_pacing_ss_ratio", "pacing is not modelled"),
+    ("tcp_pacing_ca_ratio", "pacing is not modelled"),
+    (
+        "tcp_notsent_lowat",
+        "send buffers are not limited in tcpsim",
+    ),
+    ("tcp_fastopen", "TCP Fast Open is not modelled"),
+    ("tcp_fastopen_key", "TCP Fast Open is not modelled"),
+    (
+        "tcp_syncookies",
+        "SYN cookies are not modelled (the accept queue has no limit)",
+    ),
+    (
+        "tcp_min_tso_segs",
+        "TSO is modelled as back-to-back MSS-sized segments",
+    ),
+    ("tcp_autocorking", "autocorking is not modelled"),
+    (
+        "tcp_moderate_rcvbuf",
+        "receive-buffer autotuning is not modelled",
+    ),
+    (
+        "tcp_no_metrics_save",
+        "no route metrics are kept between connections",
+    ),
+    ("tcp_mtu_probing", "path MTU probing is not modelled"),
+    (
+        "tcp_tw_reuse",
+        "TIME-WAIT reuse follows the profile's timestamp rule",
+    ),
+    (
+        "tcp_limit_output_bytes",
+        "queueing below TCP is not modelled",
+    ),
+    ("enabled", "MPTCP is not modelled"),
+];
+
+/// The name without `/proc/sys/` and with dots: `net.ipv4.tcp_sack`.
+pub fn normalize(name: &str) -> String {
+    name.trim_start_matches("/proc/sys/").replace('/', ".")
+}
+
+fn int(value: &str) -> Result<u64, String> {
+    let v = value.trim();
+    let parsed = match v.strip_prefix("0x") {
+        Some(h) => u64::from_str_radix(h, 16),
+        None => v.parse(),
+    };
+    parsed.map_err(|_| format!("expected an integer, found `{value}`"))
+}
+
+fn retries(value: &str) -> Result<u32, String> {
+    let n = int(value)?;
+    u32::try_from(n)
+        .ok()
+        .filter(|&n| n <= 255)
+        .ok_or_else(|| format!("expected a retry count 0..=255, found `{value}`"))
+}
+
+/// The window scale Linux announces for a receive buffer of `space`
+/// octets: `ilog2(space) - 15`, clamped to 0..=14 (`tcp_select_initial_window`).
+pub fn window_scale_for(space: u64) -> u8 {
+    let log = 63 - space.max(1).leading_zeros() as i64;
+    (log - 15).clamp(0, 14) as u8
+}
+
+/// What the sysctls set so far imply beyond single fields.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Memory {
+    /// `tcp_rmem[2]`, once set.
+    pub rmem_max_tcp: Option<u64>,
+    /// `net.core.rmem_max`.
+    pub rmem_max: u64,
+    /// `tcp_window_scaling`.
+    pub window_scaling: bool,
+}
+
+impl Default for Memory {
+    fn default() -> Memory {
+        Memory {
+            rmem_max_tcp: None,
+            rmem_max: DEFAULT_RMEM_MAX,
+            window_scaling: true,
+        }
+    }
+}
+
+/// Applies `name = value` to `config`.
+pub fn apply(
+    config: &mut Config,
+    memory: &mut Memory,
+    name: &str,
+    value: &str,
+) -> Result<Effect, String> {
+    let name = normalize(name);
+    let short = name.rsplit('.').next().unwrap_or(&name);
+    let value = value.trim().trim_matches('"');
+    match name.as_str() {
+        "net.ipv4.tcp_timestamps" => config.timestamps = int(value)? != 0,
+        "net.ipv4.tcp_sack" => config.sack = int(value)? != 0,
+        "net.ipv4.tcp_window_scaling" => {
+            memory.window_scaling = int(value)? != 0;
+            rescale(config, memory);
+        }
+        "net.ipv4.tcp_rmem" => {
+            let parts: Vec<&str> = value.split_whitespace().collect();
+            let [_, _, max] = parts[..] else {
+                return Err(format!(
+                    "expected three sizes \"min default max\", found `{value}`"
+                ));
+            };
+            memory.rmem_max_tcp = Some(int(max)?);
+            rescale(config, memory);
+        }
+        "net.core.rmem_max" => {
+            memory.rmem_max = int(value)?;
+            rescale(config, memory);
+        }
+        "net.ipv4.tcp_syn_retries" => config.syn_retries = Some(retries(value)?),
+        "net.ipv4.tcp_synack_retries" => config.synack_retries = Some(retries(value)?),
+        "net.ipv4.tcp_retries2" => config.data_retries = Some(retries(value)?),
+        "net.ipv4.tcp_orphan_retries" => {
+            // 0 means 8 (`tcp_orphan_retries()` in the kernel).
+            let n = retries(value)?;
+            config.fin_retries = Some(if n == 0 { 8 } else { n });
+        }
+        "net.ipv4.tcp_fin_timeout" => {
+            config.fin_wait_2_timeout = Some(Duration::from_secs(int(value)?));
+        }
+        "net.ipv4.tcp_syn_linear_timeouts" => config.syn_linear_timeouts = retries(value)?,
+        "net.ipv4.tcp_rto_min_us" => config.min_rto = Duration::from_micros(int(value)?),
+        _ => {
+            return Ok(match NOT_MODELLED.iter().find(|(n, _)| *n == short) {
+                Some((_, why)) => Effect::NotModelled(why),
+                None => Effect::Unknown,
+            });
+        }
+    }
+    Ok(Effect::Applied)
+}
+
+/// The window scale follows `tcp_rmem[2]` and `rmem_max` while window
+/// scaling is on.
+fn rescale(config: &mut Config, memory: &Memory) {
+    if !memory.window_scaling {
+        config.window_scale = None;
+        return;
+    }
+    if let Some(tcp) = memory.rmem_max_tcp {
+        config.window_scale = Some(window_scale_for(tcp.max(memory.rmem_max)));
+    } else if config.window_scale.is_none() {
+        config.window_scale = Some(window_scale_for(memory.rmem_max));
+    }
+}
+
+/// The sysctl settings a shell command makes, if it only sets sysctls:
+/// `sysctl [-q] [-w] a=b ...`, `.../set_sysctls.py /proc/sys/a=b ...`, and
+/// `defaults.sh` (whose list is [`DEFAULTS_SH`]); `Err` with the first
+/// other command.
+pub fn settings_of(command: &str) -> Result<Vec<(String, String)>, String> {
+    let mut out = Vec::new();
+    for part in command
+        .split(['\n', ';'])
+        .flat_map(|p| p.split("&&"))
+        .map(str::trim)
+    {
+        let words = shell_words(part);
+        let Some(first) = words.first() else {
+            continue;
+        };
+        if first.starts_with('#') {
+            continue;
+        }
+        if first.ends_with("defaults.sh") {
+            out.extend(
+                DEFAULTS_SH
+                    .iter()
+                    .map(|(n, v)| (n.to_string(), v.to_string())),
+            );
+        } else if first == "sysctl" || first.ends_with("set_sysctls.py") {
+            for w in &words[1..] {
+                if w.starts_with('-')
+                    || w == ">"
+                    || w.starts_with("/dev/null")
+                    || w.starts_with("2>")
+                {
+                    continue;
+                }
+                let Some((n, v)) = w.split_once('=') else {
+                    return Err(part.to_string());
+                };
+                out.push((normalize(n), v.to_string()));
+            }
+        } else {
+            return Err(part.to_string());
+        }
+    }
+    Ok(out)
+}
+
+/// Splits a command into words, keeping `"..."` and `'...'` parts whole.
+fn shell_words(s: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut cur = String::new();
+    let mut quote = None;
+    let mut any = false;
+    for c in s.chars() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), c) => cur.push(c),
+            (None, '"' | '\'') => {
+                quote = Some(c);
+                any = true;
+            }
+            (None, c) if c.is_whitespace() => {
+                if any || !cur.is_empty() {
+                    words.push(std::mem::take(&mut cur));
+                    any = false;
+                }
+            }
+            (None, c) => cur.push(c),
+        }
+    }
+    if any || !cur.is_empty() {
+        words.push(cur);
+    }
+    words
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `tcp_select_initial_window`: ilog2(space) - 15. This machine's
+    /// kernel (tcp_rmem max 33554432 = 2^25) announces 10, as every capture
+    /// under tests/data/linux/ shows; defaults.sh's 15728640 (ilog2 23)
+    /// gives 8, the `wscale 8` of the kernel selftests.
+    #[test]
+    fn window_scale_follows_the_largest_receive_buffer() {
+        assert_eq!(window_scale_for(33_554_432), 10);
+        assert_eq!(window_scale_for(15_728_640), 8);
+        assert_eq!(window_scale_for(212_992), 2);
+        assert_eq!(window_scale_for(65_535), 0);
+        assert_eq!(window_scale_for(u64::MAX), 14);
+    }
+
+    #[test]
+    fn defaults_sh_sets_the_kernel_suites_values() {
+        let mut c = Config::linux();
+        let mut m = Memory::default();
+        for (n, v) in settings_of("./defaults.sh").unwrap() {
+            apply(&mut c, &mut m, &n, &v).unwrap();
+        }
+        assert_eq!(c.window_scale, Some(8));
+        assert_eq!(c.syn_retries, Some(5));
+        assert_eq!(c.synack_retries, Some(5));
+        assert!(c.timestamps && c.sack);
+    }
+
+    #[test]
+    fn commands_that_set_sysctls_are_read_and_others_refused() {
+        let s = settings_of(
+            "sysctl -q net.ipv4.tcp_timestamps=0 net.ipv4.tcp_sack=0\n../common/set_sysctls.py /proc/sys/net/ipv4/tcp_rmem=\"4096 87380 6291456\"",
+        )
+        .unwrap();
+        assert_eq!(
+            s,
+            vec![
+                ("net.ipv4.tcp_timestamps".to_string(), "0".to_string()),
+                ("net.ipv4.tcp_sack".to_string(), "0".to_string()),
+                (
+                    "net.ipv4.tcp_rmem".to_string(),
+                    "4096 87380 6291456".to_string()
+                ),
+            ]
+        );
+        assert_eq!(
+            settings_of("tc qdisc add dev tun0 root pfifo"),
+            Err("tc qdisc add dev tun0 root pfifo".into())
+        );
+        let mut c = Config::linux();
+        let mut m = Memory::default();
+        assert_eq!(
+            apply(&mut c, &mut m, "net.ipv4.tcp_ecn", "1"),
+            Ok(Effect::NotModelled("ECN is not modelled (off)"))
+        );
+        assert_eq!(
+            apply(&mut c, &mut m, "net.ipv4.tcp_bogus", "1"),
+            Ok(Effect::Unknown)
+        );
+        assert!(apply(&mut c, &mut m, "net.ipv4.tcp_syn_retries", "x").is_err());
+    }
+}

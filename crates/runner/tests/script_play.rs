@@ -1,0 +1,194 @@
+//! `tcpsim script`'s player: the project's own scripts pass, and a script
+//! that does not match fails at the right line with what was sent.
+
+use tcpsim_runner::script::{Overrides, Verdict, run};
+use tcpsim_tcp::Profile;
+
+fn play(text: &str) -> Verdict {
+    run("t.pkt", text, Profile::Linux, &Overrides::default())
+        .expect("plays")
+        .0
+        .verdict
+}
+
+const HANDSHAKE: &str = "\
+0    socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
++0   bind(3, ..., ...) = 0
++0   listen(3, 1) = 0
++0   < S 0:0(0) win 65535 <mss 1460>
++0   > S. 0:0(0) ack 1 <mss 1460>
++.01 < . 1:1(0) ack 1 win 65535
++0   accept(3, ..., ...) = 4
+";
+
+/// `tests/packetdrill/linux/` with the `linux` profile and
+/// `tests/packetdrill/rfc/` with the `rfc` profile (as `.ci/run` plays them).
+#[test]
+fn every_script_in_tests_packetdrill_passes() {
+    let mut n = 0;
+    for (sub, profile) in [("linux", Profile::Linux), ("rfc", Profile::Rfc)] {
+        n += play_dir(sub, profile);
+    }
+    assert!(n >= 11, "only {n} scripts");
+}
+
+fn play_dir(sub: &str, profile: Profile) -> usize {
+    let dir = format!(
+        "{}/../../tests/packetdrill/{sub}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let mut n = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "pkt") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        let name = path.display().to_string();
+        let (played, _) =
+            run(&name, &text, profile, &Overrides::default()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            played.verdict,
+            Verdict::Ok,
+            "{name}:\n{}",
+            played.log.join("\n")
+        );
+        n += 1;
+    }
+    n
+}
+
+/// The ACK of 100 octets is ack 101; a script that says 100 fails on that
+/// line, quoting it and what was sent.
+#[test]
+fn a_wrong_ack_fails_on_its_line_with_what_was_sent() {
+    let text =
+        format!("{HANDSHAKE}+0   < P. 1:101(100) ack 1 win 65535\n+0   > . 1:1(0) ack 100\n");
+    match play(&text) {
+        Verdict::Failed { line, message } => {
+            assert_eq!(line, 9);
+            assert!(
+                message
+                    .starts_with("expected `+0   > . 1:1(0) ack 100`, got `. 1:1(0) ack 101 win "),
+                "{message}"
+            );
+            assert!(message.ends_with("(ack differs)"), "{message}");
+        }
+        v => panic!("{v:?}"),
+    }
+}
+
+/// The first data segment is acknowledged at once (quick-ACK): a script
+/// that expects the ACK 100 ms later fails on timing, beyond the
+/// tolerance of max(4 ms, 12.5 % of 100 ms) = 12.5 ms.
+#[test]
+fn a_segment_outside_the_tolerance_fails_on_timing() {
+    let text =
+        format!("{HANDSHAKE}+0   < P. 1:101(100) ack 1 win 65535\n+.1  > . 1:1(0) ack 101\n");
+    match play(&text) {
+        Verdict::Failed { line, message } => {
+            assert_eq!(line, 9);
+            assert!(
+                message.contains("at 0.110000, got it at 0.010000 (tolerance 12500 us)"),
+                "{message}"
+            );
+        }
+        v => panic!("{v:?}"),
+    }
+}
+
+#[test]
+fn nothing_sent_is_reported_with_the_deadline() {
+    let text = format!("{HANDSHAKE}+0   > . 1:1(0) ack 1\n");
+    match play(&text) {
+        Verdict::Failed { line, message } => {
+            assert_eq!(line, 8);
+            assert!(message.ends_with("got nothing by 0.014000"), "{message}");
+        }
+        v => panic!("{v:?}"),
+    }
+}
+
+#[test]
+fn a_wrong_return_value_fails() {
+    let text = format!("{HANDSHAKE}+0   read(4, ..., 100) = 100\n");
+    // Nothing to read and a blocking socket: the call blocks and nothing
+    // can end it.
+    match play(&text) {
+        Verdict::Failed { line, message } => {
+            assert_eq!(line, 8);
+            assert!(message.contains("the call blocked"), "{message}");
+        }
+        v => panic!("{v:?}"),
+    }
+    let text = format!("{HANDSHAKE}+0   write(4, ..., 10) = 11\n");
+    match play(&text) {
+        Verdict::Failed { line, message } => {
+            assert_eq!(line, 8);
+            assert!(message.ends_with("got `= 10` at 0.010000"), "{message}");
+        }
+        v => panic!("{v:?}"),
+    }
+}
+
+#[test]
+fn unsupported_calls_and_options_are_refused_with_their_position() {
+    let e = run(
+        "t.pkt",
+        "0 socket(..., SOCK_DGRAM, IPPROTO_UDP) = 3\n",
+        Profile::Linux,
+        &Overrides::default(),
+    )
+    .unwrap_err();
+    assert_eq!((e.line, e.column), (1, 15), "{e}");
+    assert!(
+        e.message.contains("SOCK_DGRAM") || e.message.contains("unknown symbol"),
+        "{e}"
+    );
+    let e = run(
+        "t.pkt",
+        "--ip_version=ipv6\n0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n",
+        Profile::Linux,
+        &Overrides::default(),
+    )
+    .unwrap_err();
+    assert_eq!(e.line, 1, "{e}");
+    assert!(e.to_string().starts_with("t.pkt:1:"), "{e}");
+    let e = run(
+        "t.pkt",
+        "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 sendmsg(3, {}, 0) = 0\n",
+        Profile::Linux,
+        &Overrides::default(),
+    )
+    .unwrap_err();
+    assert_eq!((e.line, e.column), (2, 4), "{e}");
+}
+
+#[test]
+fn python_other_than_asserts_makes_the_script_skipped() {
+    let text = format!("{HANDSHAKE}+0 %{{ print(tcpi_rto) }}%\n");
+    assert!(matches!(play(&text), Verdict::Skipped { line: 8, .. }));
+    let text = format!(
+        "{HANDSHAKE}+0 %{{ assert tcpi_state == TCP_ESTABLISHED; assert tcpi_snd_mss == 1460 }}%\n"
+    );
+    assert_eq!(play(&text), Verdict::Ok);
+    let text = format!("{HANDSHAKE}+0 %{{ assert tcpi_snd_mss == 1000 }}%\n");
+    assert!(matches!(play(&text), Verdict::Failed { line: 8, .. }));
+}
+
+/// The same script gives the same exchange, byte for byte.
+#[test]
+fn playing_is_deterministic() {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/packetdrill/linux/active-open-local-close.pkt"
+    ))
+    .unwrap();
+    let a = run("a", &text, Profile::Linux, &Overrides::default())
+        .unwrap()
+        .0;
+    let b = run("a", &text, Profile::Linux, &Overrides::default())
+        .unwrap()
+        .0;
+    assert_eq!(a, b);
+}
