@@ -79,6 +79,8 @@ pub fn eval(e: &Expr, info: &TcpInfo) -> Result<i64, String> {
 /// that is something else.
 pub fn parse_asserts(code: &str) -> Result<Vec<Assertion>, String> {
     let mut out = Vec::new();
+    // A backslash at the end of a line continues it (Python's rule).
+    let code = code.replace("\\\n", " ");
     for stmt in code.split(['\n', ';']).map(str::trim) {
         if stmt.is_empty() || stmt.starts_with('#') {
             continue;
@@ -88,13 +90,20 @@ pub fn parse_asserts(code: &str) -> Result<Vec<Assertion>, String> {
         };
         let cond = split_message(body).trim();
         let tokens = tokenize(cond).ok_or_else(|| stmt.to_string())?;
-        let (left, op, right) = split_compare(&tokens).ok_or_else(|| stmt.to_string())?;
-        out.push(Assertion {
-            text: stmt.to_string(),
-            left: expr(left).ok_or_else(|| stmt.to_string())?,
-            op,
-            right: expr(right).ok_or_else(|| stmt.to_string())?,
-        });
+        // `a < b < c` is Python's `a < b and b < c`.
+        let (parts, ops) = split_compare(&tokens).ok_or_else(|| stmt.to_string())?;
+        let exprs = parts
+            .iter()
+            .map(|p| expr(p).ok_or_else(|| stmt.to_string()))
+            .collect::<Result<Vec<_>, _>>()?;
+        for (i, op) in ops.into_iter().enumerate() {
+            out.push(Assertion {
+                text: stmt.to_string(),
+                left: exprs[i].clone(),
+                op,
+                right: exprs[i + 1].clone(),
+            });
+        }
     }
     Ok(out)
 }
@@ -167,9 +176,13 @@ fn tokenize(s: &str) -> Option<Vec<Tok>> {
     Some(out)
 }
 
-fn split_compare(t: &[Tok]) -> Option<(&[Tok], Compare, &[Tok])> {
+/// The operands and comparison operators of a comparison chain, split at
+/// the top level; `None` without a comparison.
+fn split_compare(t: &[Tok]) -> Option<(Vec<&[Tok]>, Vec<Compare>)> {
     let mut depth = 0i32;
-    let mut found = None;
+    let mut parts = Vec::new();
+    let mut ops = Vec::new();
+    let mut start = 0;
     for (i, tok) in t.iter().enumerate() {
         if let Tok::Op(o) = tok {
             let op = match o.as_str() {
@@ -190,15 +203,17 @@ fn split_compare(t: &[Tok]) -> Option<(&[Tok], Compare, &[Tok])> {
                 _ => continue,
             };
             if depth == 0 {
-                if found.is_some() {
-                    return None; // chained comparisons are not supported
-                }
-                found = Some((i, op));
+                parts.push(&t[start..i]);
+                ops.push(op);
+                start = i + 1;
             }
         }
     }
-    let (i, op) = found?;
-    Some((&t[..i], op, &t[i + 1..]))
+    if ops.is_empty() {
+        return None;
+    }
+    parts.push(&t[start..]);
+    Some((parts, ops))
 }
 
 /// Python's precedence: `or := and ('|' and)*`, `and := sum ('&' sum)*`,
@@ -333,12 +348,17 @@ mod tests {
         ));
         assert!(!holds("assert tcpi_backoff == 3"));
         assert!(holds("assert -tcpi_probes == -3"));
+        assert!(holds("assert 199000 <= tcpi_rto <= 201000, tcpi_rto"));
+        assert!(!holds("assert 1 <= tcpi_probes <= 2"));
+        assert!(holds(
+            "assert tcpi_probes == 3, tcpi_probes; \\\n   assert tcpi_backoff == 2"
+        ));
     }
 
     #[test]
     fn anything_but_asserts_is_refused() {
         assert!(parse_asserts("print(tcpi_rto)").is_err());
-        assert!(parse_asserts("assert 1 < tcpi_rto < 3").is_err());
+        assert!(parse_asserts("assert 1 <").is_err());
         assert!(parse_asserts("assert tcpi_rto").is_err());
         assert_eq!(
             eval(&Expr::Field("tcpi_bytes_acked".into()), &info()),

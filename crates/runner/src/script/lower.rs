@@ -666,12 +666,19 @@ pub fn lower(
         apply_all(&mut config, &defaults, 0, 0, &mut quiet)?;
     }
     if let Some(cmd) = &script.init_command {
-        match sysctl::settings_of(&cmd.text) {
-            Ok(list) => apply_all(&mut config, &list, cmd.line, cmd.column, &mut notes)?,
-            Err(other) => notes.push(format!(
+        let lines = sysctl::settings_of(&cmd.text).or_else(|e| lw.err(cmd.line, cmd.column, e))?;
+        apply_all(
+            &mut config,
+            &lines.settings,
+            cmd.line,
+            cmd.column,
+            &mut notes,
+        )?;
+        for other in lines.skipped {
+            notes.push(format!(
                 "line {}: shell command skipped (not run): {other}",
                 cmd.line
-            )),
+            ));
         }
     }
     apply_all(&mut config, &overrides.sysctls, 0, 0, &mut notes)?;
@@ -693,20 +700,16 @@ pub fn lower(
                 end = c.end.map(|e| e.max(0) as Micros);
                 Action::Call(lw.call(c)?)
             }
-            EventKind::Command(text) => match sysctl::settings_of(text) {
-                Ok(list) => {
-                    apply_all(&mut config, &list, ev.line, ev.column, &mut notes)?;
-                    overrides.tcp.apply(&mut config);
-                    Action::Shell {
-                        text: text.clone(),
-                        config: Some(Box::new(config)),
-                    }
-                }
-                Err(_) => Action::Shell {
+            EventKind::Command(text) => {
+                let lines = sysctl::settings_of(text).or_else(|e| lw.err(ev.line, ev.column, e))?;
+                let changed = !lines.settings.is_empty();
+                apply_all(&mut config, &lines.settings, ev.line, ev.column, &mut notes)?;
+                overrides.tcp.apply(&mut config);
+                Action::Shell {
                     text: text.clone(),
-                    config: None,
-                },
-            },
+                    config: changed.then(|| Box::new(config)),
+                }
+            }
             EventKind::Code(code) => match parse_asserts(code) {
                 Ok(asserts) => Action::Assert(asserts),
                 Err(stmt) => {

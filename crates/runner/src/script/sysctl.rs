@@ -227,12 +227,22 @@ fn rescale(config: &mut Config, memory: &Memory) {
     }
 }
 
-/// The sysctl settings a shell command makes, if it only sets sysctls:
-/// `sysctl [-q] [-w] a=b ...`, `.../set_sysctls.py /proc/sys/a=b ...`, and
-/// `defaults.sh` (whose list is [`DEFAULTS_SH`]); `Err` with the first
-/// other command.
-pub fn settings_of(command: &str) -> Result<Vec<(String, String)>, String> {
-    let mut out = Vec::new();
+/// What a shell command means to tcpsim, line by line: the sysctl
+/// settings of its `sysctl [-q] [-w] a=b ...`, `.../set_sysctls.py
+/// /proc/sys/a=b ...` and `defaults.sh` lines (whose list is
+/// [`DEFAULTS_SH`]), in order, and every other line, which is skipped.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ShellLines {
+    /// `(name, value)`, in order.
+    pub settings: Vec<(String, String)>,
+    /// The lines that are not sysctl settings (not run).
+    pub skipped: Vec<String>,
+}
+
+/// Reads a shell command (see [`ShellLines`]); `Err` for a sysctl line
+/// whose value cannot be read.
+pub fn settings_of(command: &str) -> Result<ShellLines, String> {
+    let mut out = ShellLines::default();
     for part in command
         .split(['\n', ';'])
         .flat_map(|p| p.split("&&"))
@@ -246,7 +256,7 @@ pub fn settings_of(command: &str) -> Result<Vec<(String, String)>, String> {
             continue;
         }
         if first.ends_with("defaults.sh") {
-            out.extend(
+            out.settings.extend(
                 DEFAULTS_SH
                     .iter()
                     .map(|(n, v)| (n.to_string(), v.to_string())),
@@ -261,15 +271,102 @@ pub fn settings_of(command: &str) -> Result<Vec<(String, String)>, String> {
                     continue;
                 }
                 let Some((n, v)) = w.split_once('=') else {
-                    return Err(part.to_string());
+                    return Err(format!("expected NAME=VALUE in `{part}`, found `{w}`"));
                 };
-                out.push((normalize(n), v.to_string()));
+                out.settings.push((normalize(n), arithmetic(v)?));
             }
         } else {
-            return Err(part.to_string());
+            out.skipped.push(part.to_string());
         }
     }
     Ok(out)
+}
+
+/// A value with the shell's `$((...))` integer arithmetic worked out
+/// (`+ - * /` and parentheses over decimal integers), as the suites write
+/// buffer sizes (`$((15*1024*1024))`).
+fn arithmetic(value: &str) -> Result<String, String> {
+    let mut out = String::new();
+    let mut rest = value;
+    while let Some(start) = rest.find("$((") {
+        out.push_str(&rest[..start]);
+        let body = &rest[start + 3..];
+        let Some(end) = body.find("))") else {
+            return Err(format!("unterminated $(( in `{value}`"));
+        };
+        let v = eval_int(&body[..end])
+            .ok_or_else(|| format!("cannot work out `$(({}))`", &body[..end]))?;
+        out.push_str(&v.to_string());
+        rest = &body[end + 2..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// `+ - * /` over decimal integers, with parentheses; `None` on anything else.
+fn eval_int(s: &str) -> Option<i64> {
+    fn sum(b: &[u8], i: &mut usize, depth: u32) -> Option<i64> {
+        let mut v = product(b, i, depth)?;
+        loop {
+            skip(b, i);
+            match b.get(*i) {
+                Some(b'+') => {
+                    *i += 1;
+                    v = v.checked_add(product(b, i, depth)?)?;
+                }
+                Some(b'-') => {
+                    *i += 1;
+                    v = v.checked_sub(product(b, i, depth)?)?;
+                }
+                _ => return Some(v),
+            }
+        }
+    }
+    fn product(b: &[u8], i: &mut usize, depth: u32) -> Option<i64> {
+        let mut v = atom(b, i, depth)?;
+        loop {
+            skip(b, i);
+            match b.get(*i) {
+                Some(b'*') => {
+                    *i += 1;
+                    v = v.checked_mul(atom(b, i, depth)?)?;
+                }
+                Some(b'/') => {
+                    *i += 1;
+                    v = v.checked_div(atom(b, i, depth)?)?;
+                }
+                _ => return Some(v),
+            }
+        }
+    }
+    fn atom(b: &[u8], i: &mut usize, depth: u32) -> Option<i64> {
+        skip(b, i);
+        if depth > 16 {
+            return None;
+        }
+        if b.get(*i) == Some(&b'(') {
+            *i += 1;
+            let v = sum(b, i, depth + 1)?;
+            skip(b, i);
+            (b.get(*i) == Some(&b')')).then(|| *i += 1)?;
+            return Some(v);
+        }
+        let start = *i;
+        while b.get(*i).is_some_and(u8::is_ascii_digit) {
+            *i += 1;
+        }
+        std::str::from_utf8(&b[start..*i]).ok()?.parse().ok()
+    }
+    fn skip(b: &[u8], i: &mut usize) {
+        while b.get(*i).is_some_and(u8::is_ascii_whitespace) {
+            *i += 1;
+        }
+    }
+    let b = s.as_bytes();
+    let mut i = 0;
+    let v = sum(b, &mut i, 0)?;
+    skip(b, &mut i);
+    (i == b.len()).then_some(v)
 }
 
 /// Splits a command into words, keeping `"..."` and `'...'` parts whole.
@@ -322,7 +419,7 @@ mod tests {
     fn defaults_sh_sets_the_kernel_suites_values() {
         let mut c = Config::linux();
         let mut m = Memory::default();
-        for (n, v) in settings_of("./defaults.sh").unwrap() {
+        for (n, v) in settings_of("./defaults.sh").unwrap().settings {
             apply(&mut c, &mut m, &n, &v).unwrap();
         }
         assert_eq!(c.window_scale, Some(8));
@@ -334,11 +431,12 @@ mod tests {
     #[test]
     fn commands_that_set_sysctls_are_read_and_others_refused() {
         let s = settings_of(
-            "sysctl -q net.ipv4.tcp_timestamps=0 net.ipv4.tcp_sack=0\n../common/set_sysctls.py /proc/sys/net/ipv4/tcp_rmem=\"4096 87380 6291456\"",
+            "sysctl -q net.ipv4.tcp_timestamps=0 net.ipv4.tcp_sack=0\nethtool -K tun0 tso off\n../common/set_sysctls.py /proc/sys/net/ipv4/tcp_rmem=\"4096 87380 $((3*2*1024*1024))\"",
         )
         .unwrap();
+        assert_eq!(s.skipped, vec!["ethtool -K tun0 tso off".to_string()]);
         assert_eq!(
-            s,
+            s.settings,
             vec![
                 ("net.ipv4.tcp_timestamps".to_string(), "0".to_string()),
                 ("net.ipv4.tcp_sack".to_string(), "0".to_string()),
@@ -348,10 +446,18 @@ mod tests {
                 ),
             ]
         );
-        assert_eq!(
-            settings_of("tc qdisc add dev tun0 root pfifo"),
-            Err("tc qdisc add dev tun0 root pfifo".into())
+        assert!(
+            settings_of("tc qdisc add dev tun0 root pfifo")
+                .unwrap()
+                .settings
+                .is_empty()
         );
+        assert_eq!(
+            arithmetic("4096 32768 $((32*1024*1024))").unwrap(),
+            "4096 32768 33554432"
+        );
+        assert_eq!(arithmetic("$((2*(3+4)-1))").unwrap(), "13");
+        assert!(arithmetic("$((2**3))").is_err());
         let mut c = Config::linux();
         let mut m = Memory::default();
         assert_eq!(
