@@ -383,6 +383,8 @@ fn shell_words(s: &str) -> Vec<String> {
                 quote = Some(c);
                 any = true;
             }
+            // A `#` starting a word comments out the rest of the line.
+            (None, '#') if !any && cur.is_empty() => break,
             (None, c) if c.is_whitespace() => {
                 if any || !cur.is_empty() {
                     words.push(std::mem::take(&mut cur));
@@ -435,6 +437,12 @@ mod tests {
         )
         .unwrap();
         assert_eq!(s.skipped, vec!["ethtool -K tun0 tso off".to_string()]);
+        assert_eq!(
+            settings_of("sysctl -q net.ipv4.tcp_sack=0 # a comment, with = signs")
+                .unwrap()
+                .settings,
+            vec![("net.ipv4.tcp_sack".to_string(), "0".to_string())]
+        );
         assert_eq!(
             s.settings,
             vec![
