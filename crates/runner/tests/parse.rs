@@ -860,7 +860,7 @@ fn bad_set_overrides_name_the_set() {
          quickacks, syn_retry_count, data_retry_model, window_scale, sack, timestamps, ts_clock, \
          window_rounding, rttm, initial_window, ack_above_snd_nxt, fin_in_zero_window, kernel_tick, \
          invalid_ack_interval, persist_give_up, half_open_rst_syn, \
-         time_wait_segments",
+         time_wait_segments, ts_recent_update",
     );
     bad_set(
         &format!("seed = 3\n{src}"),
@@ -1535,7 +1535,7 @@ fn host_tcp_option_errors() {
     );
     assert!(
         err.message()
-            .ends_with("persist_give_up, half_open_rst_syn, time_wait_segments"),
+            .ends_with("half_open_rst_syn, time_wait_segments, ts_recent_update"),
         "{err}"
     );
 }
@@ -2339,5 +2339,43 @@ fn syn_received_and_time_wait_keys() {
         22,
         Some("tcp.time_wait_segments"),
         "\"rfc9293\" | \"linux\"",
+    );
+}
+
+/// The key of the TS.Recent rule, both ways round, and a bad value with
+/// its location.
+#[test]
+fn ts_recent_update_key() {
+    let e = parse(
+        &format!("{HOSTS}[tcp]\nts_recent_update = \"linux\"\n"),
+        "x.toml",
+    )
+    .unwrap();
+    assert_eq!(
+        e.host_config(&e.hosts[0]),
+        Config {
+            ts_recent_update: tcpsim_tcp::TsRecentUpdate::Linux,
+            ..Config::rfc()
+        }
+    );
+    let e = parse(
+        &format!("profile = \"linux\"\n{HOSTS}[tcp]\nts_recent_update = \"rfc7323\"\n"),
+        "x.toml",
+    )
+    .unwrap();
+    assert_eq!(
+        e.host_config(&e.hosts[0]),
+        Config {
+            ts_recent_update: tcpsim_tcp::TsRecentUpdate::Rfc7323,
+            ..Config::linux()
+        }
+    );
+    // The key is on line 10; its value starts after "ts_recent_update = ".
+    bad(
+        &with_hosts("[tcp]\nts_recent_update = \"rfc\"\n"),
+        10,
+        20,
+        Some("tcp.ts_recent_update"),
+        "\"rfc7323\" | \"linux\"",
     );
 }

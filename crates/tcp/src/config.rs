@@ -229,6 +229,25 @@ pub enum PersistGiveUp {
     Probes,
 }
 
+/// When the TSval of an arriving segment becomes TS.Recent (RFC 7323
+/// §4.3), that is, which checks the segment must pass first. Either way
+/// the segment must also start at or before Last.ACK.sent and not carry an
+/// older TSval (R3's conditions).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TsRecentUpdate {
+    /// RFC 7323 §5.3 R3: right after the sequence-number check (the first
+    /// check of RFC 9293 §3.10.7.4), before the RST, SYN and ACK checks; a
+    /// segment that is dropped later for its ACK (one above SND.NXT) or
+    /// answered with a challenge ACK has still set TS.Recent.
+    Rfc7323,
+    /// Linux: in `tcp_ack`, once the ACK field is found acceptable
+    /// (`FLAG_UPDATE_TS_RECENT`, `tcp_replace_ts_recent`): the segment must
+    /// carry ACK with SND.UNA =< SEG.ACK =< SND.NXT. A RST, a SYN, a
+    /// segment without ACK, an ACK above SND.NXT or below SND.UNA leaves
+    /// TS.Recent as it was.
+    Linux,
+}
+
 /// What a FIN without data gets when the receive window is zero.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FinInZeroWindow {
@@ -407,6 +426,9 @@ pub struct Config {
     /// An ACK above SND.NXT in a synchronized state: `rfc`
     /// [`AckAboveSndNxt::Ack`], `linux` [`AckAboveSndNxt::Drop`].
     pub ack_above_snd_nxt: AckAboveSndNxt,
+    /// When an arriving TSval becomes TS.Recent: `rfc`
+    /// [`TsRecentUpdate::Rfc7323`], `linux` [`TsRecentUpdate::Linux`].
+    pub ts_recent_update: TsRecentUpdate,
     /// A bare FIN into a zero window: `rfc` [`FinInZeroWindow::Drop`],
     /// `linux` [`FinInZeroWindow::Accept`].
     pub fin_in_zero_window: FinInZeroWindow,
@@ -493,6 +515,7 @@ impl Config {
             window_rounding: WindowRounding::Down,
             rttm: true,
             ack_above_snd_nxt: AckAboveSndNxt::Ack,
+            ts_recent_update: TsRecentUpdate::Rfc7323,
             fin_in_zero_window: FinInZeroWindow::Drop,
             kernel_tick: Duration::from_millis(4),
             persist_give_up: PersistGiveUp::LikeData,
@@ -542,6 +565,7 @@ impl Config {
             window_rounding: WindowRounding::Up,
             rttm: false,
             ack_above_snd_nxt: AckAboveSndNxt::Drop,
+            ts_recent_update: TsRecentUpdate::Linux,
             fin_in_zero_window: FinInZeroWindow::Accept,
             kernel_tick: Duration::from_millis(4),
             persist_give_up: PersistGiveUp::Probes,

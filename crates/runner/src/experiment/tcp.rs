@@ -4,7 +4,7 @@
 use tcpsim_tcp::{
     AbortReset, AckAboveSndNxt, AckOfFin, Config, DuplicateSyn, Duration, FinInZeroWindow,
     HalfOpenRstSyn, InitialWindow, IsnMode, PersistGiveUp, Profile, RetransmissionRtt, RetryModel,
-    RstInTimeWait, RtoFormula, SynRetryCount, TimeWaitSegments, WindowRounding,
+    RstInTimeWait, RtoFormula, SynRetryCount, TimeWaitSegments, TsRecentUpdate, WindowRounding,
 };
 
 use super::error::ConfigError;
@@ -140,6 +140,11 @@ pub struct TcpOverrides {
     /// RST not at RCV.NXT is dropped; `tcp_timewait_state_process`;
     /// `linux`).
     pub time_wait_segments: Option<TimeWaitSegments>,
+    /// `ts_recent_update`: when an arriving TSval becomes TS.Recent,
+    /// `"rfc7323"` (right after the sequence-number check, RFC 7323 §5.3
+    /// R3; `rfc`) or `"linux"` (only once the ACK is acceptable, SND.UNA =<
+    /// SEG.ACK =< SND.NXT; `tcp_ack`; `linux`).
+    pub ts_recent_update: Option<TsRecentUpdate>,
 }
 
 /// Every key of a `[tcp]` table.
@@ -183,6 +188,7 @@ pub(crate) const TCP_KEYS: &[&str] = &[
     "persist_give_up",
     "half_open_rst_syn",
     "time_wait_segments",
+    "ts_recent_update",
 ];
 
 /// The largest window-scale shift `window_scale` takes (RFC 7323 §2.3:
@@ -233,6 +239,7 @@ impl TcpOverrides {
             persist_give_up: self.persist_give_up.or(below.persist_give_up),
             half_open_rst_syn: self.half_open_rst_syn.or(below.half_open_rst_syn),
             time_wait_segments: self.time_wait_segments.or(below.time_wait_segments),
+            ts_recent_update: self.ts_recent_update.or(below.ts_recent_update),
         }
     }
 
@@ -379,6 +386,9 @@ impl TcpOverrides {
         if let Some(v) = o.time_wait_segments {
             c.time_wait_segments = v;
         }
+        if let Some(v) = o.ts_recent_update {
+            c.ts_recent_update = v;
+        }
         c
     }
 }
@@ -514,6 +524,12 @@ pub(crate) fn read(field: &Field<'_>) -> Result<TcpOverrides, ConfigError> {
             f.choice(&[
                 ("rfc9293", TimeWaitSegments::Rfc9293),
                 ("linux", TimeWaitSegments::Linux),
+            ])
+        })?,
+        ts_recent_update: t.opt("ts_recent_update", |f| {
+            f.choice(&[
+                ("rfc7323", TsRecentUpdate::Rfc7323),
+                ("linux", TsRecentUpdate::Linux),
             ])
         })?,
     })

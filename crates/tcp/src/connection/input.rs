@@ -11,7 +11,7 @@ use super::Connection;
 use super::output::AckNeed;
 use crate::config::{
     AckAboveSndNxt, AckOfFin, DuplicateSyn, FinInZeroWindow, HalfOpenRstSyn, RstInTimeWait,
-    TimeWaitSegments,
+    TimeWaitSegments, TsRecentUpdate,
 };
 use crate::event::{Event, TimerKind};
 use crate::segment::Segment;
@@ -124,7 +124,9 @@ impl Connection {
         let arrival = self.rewrite_simultaneous_synack(seg);
         self.check_paws(seg)?; // RFC 7323 §5.3 R1, before the first check
         let text = self.check_sequence_number(now, seg, arrival)?; // first
-        self.update_ts_recent(seg, arrival.seq); // RFC 7323 §5.3 R3
+        if self.config.ts_recent_update == TsRecentUpdate::Rfc7323 {
+            self.update_ts_recent(seg, arrival.seq); // RFC 7323 §5.3 R3
+        }
         self.check_rst(seg, arrival)?; // second
         self.check_security()?; // third
         self.check_syn(seg, arrival)?; // fourth
@@ -354,8 +356,9 @@ impl Connection {
     }
 
     /// Fifth: the ACK field. Without ACK the segment is dropped. SYN-RECEIVED
-    /// becomes ESTABLISHED on an acceptable ACK; then SND.UNA, the send
-    /// window, and the ACK of our FIN in CLOSING and LAST-ACK.
+    /// becomes ESTABLISHED on an acceptable ACK; then TS.Recent (under
+    /// [`TsRecentUpdate::Linux`]), SND.UNA, the send window, and the ACK of
+    /// our FIN in CLOSING and LAST-ACK.
     fn check_ack(&mut self, now: Instant, seg: &Segment, arrival: Arrival) -> ControlFlow<()> {
         if !seg.flags.ack() {
             return ControlFlow::Break(());
@@ -374,6 +377,11 @@ impl Connection {
             // Older than SND.UNA − MAX.SND.WND (RFC 5961 §5.2).
             self.send_ack();
             return ControlFlow::Break(());
+        }
+        if self.config.ts_recent_update == TsRecentUpdate::Linux && self.snd_una <= seg.ack {
+            // tcp_ack takes the timestamp only here, with the ACK known to
+            // be neither above SND.NXT nor below SND.UNA.
+            self.update_ts_recent(seg, arrival.seq);
         }
         // The peer is alive: window probing starts over.
         self.probes = 0;

@@ -693,3 +693,114 @@ fn close_in_syn_received_after_a_send_waits_for_established() {
     );
     assert_eq!(s.endpoint.state(id), State::FinWait1);
 }
+
+/// A server with `config` and timestamps on (ISS y) after a handshake at
+/// time zero whose SYN carried TSval 100 and whose ACK TSval 200: TS.Recent
+/// is 200, RCV.NXT = x+1, SND.NXT = y+1. Returns the script and the TSval
+/// of the SYN-ACK (the server's clock, which the client echoes).
+fn established_with_timestamps(mut config: Config) -> (Script, u32) {
+    config.isn = IsnMode::Fixed(Y);
+    config.timestamps = true;
+    let mut ep = Endpoint::new(*server_addr().ip(), config, ChaCha8Rng::seed_from_u64(0));
+    ep.listen(PORT).unwrap();
+    let mut s = Script::new(ep, peer(), PORT);
+    let mut syn = s.segment(Flags::SYN, X, 0);
+    syn.mss = Some(1460);
+    syn.options.timestamps = Some(tcpsim_tcp::Timestamps { val: 100, ecr: 0 });
+    s.inject(&syn);
+    let synack = s.expect(Expect::flags(SA).seq(Y).ack(X + 1));
+    let ours = synack.options.timestamps.expect("timestamps agreed").val;
+    let mut ack = s.segment(A, X + 1, Y + 1);
+    ack.options.timestamps = Some(tcpsim_tcp::Timestamps {
+        val: 200,
+        ecr: ours,
+    });
+    s.inject(&ack);
+    (s, ours)
+}
+
+/// The TSecr of a segment the server sent.
+fn tsecr(seg: &tcpsim_tcp::Segment) -> u32 {
+    seg.options.timestamps.expect("a timestamps option").ecr
+}
+
+/// The peer's FIN+ACK acknowledges far more than was sent (SEG.ACK =
+/// y+9999, SND.NXT = y+1) and carries TSval 200000, then 1000 octets at
+/// RCV.NXT come with TSval 201.
+///
+/// - `rfc`: RFC 7323 §5.3 R3 records a TSval as soon as the segment has
+///   passed the sequence-number check, which the FIN+ACK does (it starts
+///   at RCV.NXT = Last.ACK.sent): TS.Recent = 200000. Only then does the
+///   fifth check of RFC 9293 §3.10.7.4 find the ACK above SND.NXT: "send
+///   an ACK, drop the segment", and that ACK echoes 200000. The data's
+///   TSval 201 is now older than TS.Recent: PAWS (R1) drops it with an
+///   ACK that still says x+1.
+/// - `linux`: the kernel takes a TSval into TS.Recent only inside its ACK
+///   processing, after it has found the ACK field neither above SND.NXT
+///   nor below SND.UNA (`tcp_ack` with `FLAG_UPDATE_TS_RECENT`); an ACK
+///   above SND.NXT ends the segment before that, silently, and before its
+///   FIN is looked at (the connection stays ESTABLISHED). TS.Recent stays
+///   200, so TSval 201 passes PAWS, the data is taken and acknowledged at
+///   once (quick-ACK mode at connection start) with TSecr 201. (The
+///   kernel selftest `tcp_ts_recent_invalid_ack` checks the same.)
+#[test]
+fn ts_recent_is_not_taken_from_a_segment_dropped_for_its_ack() {
+    for (config, linux) in [(Config::rfc(), false), (Config::linux(), true)] {
+        let (mut s, ours) = established_with_timestamps(config);
+        let mut bad = s.segment(FA, X + 1, Y + 9999);
+        bad.options.timestamps = Some(tcpsim_tcp::Timestamps {
+            val: 200_000,
+            ecr: ours,
+        });
+        s.inject(&bad);
+        if linux {
+            s.expect_none();
+        } else {
+            let ack = s.expect(Expect::flags(A).seq(Y + 1).ack(X + 1).at(Instant::ZERO));
+            assert_eq!(tsecr(&ack), 200_000, "R3 took the TSval");
+        }
+        let id = conn(&s.endpoint);
+        assert_eq!(s.endpoint.state(id), State::Established, "FIN not taken");
+
+        let mut d = data(&s, X + 1, &[7; 1000]);
+        d.flags = A;
+        d.options.timestamps = Some(tcpsim_tcp::Timestamps {
+            val: 201,
+            ecr: ours,
+        });
+        s.inject(&d);
+        let readable = s.endpoint.connection(id).unwrap().readable();
+        if linux {
+            let ack = s.expect(Expect::flags(A).seq(Y + 1).ack(X + 1001).at(Instant::ZERO));
+            assert_eq!(tsecr(&ack), 201);
+            assert_eq!(readable, 1000);
+        } else {
+            let ack = s.expect(Expect::flags(A).seq(Y + 1).ack(X + 1).at(Instant::ZERO));
+            assert_eq!(tsecr(&ack), 200_000);
+            assert_eq!(readable, 0, "dropped by PAWS");
+        }
+        s.expect_none();
+    }
+}
+
+/// A SYN at RCV.NXT in ESTABLISHED with TSval 300 gets a challenge ACK
+/// (RFC 5961 §4.2) in both profiles; what that ACK echoes differs. `rfc`
+/// has recorded the SYN's TSval after the sequence-number check (RFC 7323
+/// §5.3 R3), before the fourth check sends the challenge: TSecr 300.
+/// `linux` answers the SYN in `tcp_validate_incoming`, before `tcp_ack`,
+/// the only place that updates TS.Recent: TSecr 200, the last TSval taken.
+#[test]
+fn a_challenge_ack_echoes_ts_recent_from_before_the_syn_in_linux() {
+    for (config, echo) in [(Config::rfc(), 300), (Config::linux(), 200)] {
+        let (mut s, ours) = established_with_timestamps(config);
+        let mut syn = s.segment(Flags::SYN, X + 1, 0);
+        syn.options.timestamps = Some(tcpsim_tcp::Timestamps {
+            val: 300,
+            ecr: ours,
+        });
+        s.inject(&syn);
+        let ack = s.expect(Expect::flags(A).seq(Y + 1).ack(X + 1).at(Instant::ZERO));
+        assert_eq!(tsecr(&ack), echo, "{}", config.profile);
+        s.expect_none();
+    }
+}
