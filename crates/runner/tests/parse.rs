@@ -860,7 +860,7 @@ fn bad_set_overrides_name_the_set() {
          quickacks, syn_retry_count, data_retry_model, window_scale, sack, timestamps, ts_clock, \
          window_rounding, rttm, initial_window, ack_above_snd_nxt, fin_in_zero_window, kernel_tick, \
          invalid_ack_interval, persist_give_up, half_open_rst_syn, \
-         time_wait_segments, ts_recent_update",
+         time_wait_segments, ts_recent_update, fin_sack",
     );
     bad_set(
         &format!("seed = 3\n{src}"),
@@ -1535,7 +1535,7 @@ fn host_tcp_option_errors() {
     );
     assert!(
         err.message()
-            .ends_with("half_open_rst_syn, time_wait_segments, ts_recent_update"),
+            .ends_with("time_wait_segments, ts_recent_update, fin_sack"),
         "{err}"
     );
 }
@@ -2342,12 +2342,12 @@ fn syn_received_and_time_wait_keys() {
     );
 }
 
-/// The key of the TS.Recent rule, both ways round, and a bad value with
-/// its location.
+/// The keys of the TS.Recent and SACK-at-FIN rules, both ways round, and
+/// bad values with their locations.
 #[test]
-fn ts_recent_update_key() {
+fn ts_recent_update_and_fin_sack_keys() {
     let e = parse(
-        &format!("{HOSTS}[tcp]\nts_recent_update = \"linux\"\n"),
+        &format!("{HOSTS}[tcp]\nts_recent_update = \"linux\"\nfin_sack = \"linux\"\n"),
         "x.toml",
     )
     .unwrap();
@@ -2355,11 +2355,15 @@ fn ts_recent_update_key() {
         e.host_config(&e.hosts[0]),
         Config {
             ts_recent_update: tcpsim_tcp::TsRecentUpdate::Linux,
+            fin_sack: tcpsim_tcp::FinSack::Linux,
             ..Config::rfc()
         }
     );
     let e = parse(
-        &format!("profile = \"linux\"\n{HOSTS}[tcp]\nts_recent_update = \"rfc7323\"\n"),
+        &format!(
+            "profile = \"linux\"\n{HOSTS}[tcp]\nts_recent_update = \"rfc7323\"\n\
+             fin_sack = \"rfc2883\"\n"
+        ),
         "x.toml",
     )
     .unwrap();
@@ -2367,6 +2371,7 @@ fn ts_recent_update_key() {
         e.host_config(&e.hosts[0]),
         Config {
             ts_recent_update: tcpsim_tcp::TsRecentUpdate::Rfc7323,
+            fin_sack: tcpsim_tcp::FinSack::Rfc2883,
             ..Config::linux()
         }
     );
@@ -2377,5 +2382,12 @@ fn ts_recent_update_key() {
         20,
         Some("tcp.ts_recent_update"),
         "\"rfc7323\" | \"linux\"",
+    );
+    bad(
+        &with_hosts("[tcp]\nfin_sack = true\n"),
+        10,
+        12,
+        Some("tcp.fin_sack"),
+        "\"rfc2883\" | \"linux\"",
     );
 }

@@ -248,6 +248,25 @@ pub enum TsRecentUpdate {
     Linux,
 }
 
+/// What taking the peer's FIN in sequence does to the SACK state (RFC 2018
+/// blocks and a D-SACK, RFC 2883), and so to the ACK of a segment that
+/// repeats data already received but brings the FIN as new.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FinSack {
+    /// Nothing: the FIN is one more octet of sequence space. A segment
+    /// that repeats received data is reported with a D-SACK block (RFC
+    /// 2883 §4) even when it also carries the FIN, and, as a duplicate, is
+    /// acknowledged at once.
+    Rfc2883,
+    /// Linux `tcp_fin`: the out-of-order data is dropped and the SACK state
+    /// cleared (`tcp_sack_reset`: no blocks, no pending D-SACK), so the ACK
+    /// of the FIN carries no SACK option. A segment whose data was all
+    /// received before but whose FIN is new is in sequence for the kernel
+    /// (`tcp_data_queue` queues it from RCV.NXT), not a duplicate: it is
+    /// acknowledged as the FIN is ([`AckOfFin`]).
+    Linux,
+}
+
 /// What a FIN without data gets when the receive window is zero.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FinInZeroWindow {
@@ -429,6 +448,9 @@ pub struct Config {
     /// When an arriving TSval becomes TS.Recent: `rfc`
     /// [`TsRecentUpdate::Rfc7323`], `linux` [`TsRecentUpdate::Linux`].
     pub ts_recent_update: TsRecentUpdate,
+    /// What taking the peer's FIN does to the SACK state: `rfc`
+    /// [`FinSack::Rfc2883`], `linux` [`FinSack::Linux`].
+    pub fin_sack: FinSack,
     /// A bare FIN into a zero window: `rfc` [`FinInZeroWindow::Drop`],
     /// `linux` [`FinInZeroWindow::Accept`].
     pub fin_in_zero_window: FinInZeroWindow,
@@ -516,6 +538,7 @@ impl Config {
             rttm: true,
             ack_above_snd_nxt: AckAboveSndNxt::Ack,
             ts_recent_update: TsRecentUpdate::Rfc7323,
+            fin_sack: FinSack::Rfc2883,
             fin_in_zero_window: FinInZeroWindow::Drop,
             kernel_tick: Duration::from_millis(4),
             persist_give_up: PersistGiveUp::LikeData,
@@ -566,6 +589,7 @@ impl Config {
             rttm: false,
             ack_above_snd_nxt: AckAboveSndNxt::Drop,
             ts_recent_update: TsRecentUpdate::Linux,
+            fin_sack: FinSack::Linux,
             fin_in_zero_window: FinInZeroWindow::Accept,
             kernel_tick: Duration::from_millis(4),
             persist_give_up: PersistGiveUp::Probes,

@@ -2,7 +2,7 @@
 //! parameters (tcpsim SPEC §3 and §5), layered profile → experiment → host.
 
 use tcpsim_tcp::{
-    AbortReset, AckAboveSndNxt, AckOfFin, Config, DuplicateSyn, Duration, FinInZeroWindow,
+    AbortReset, AckAboveSndNxt, AckOfFin, Config, DuplicateSyn, Duration, FinInZeroWindow, FinSack,
     HalfOpenRstSyn, InitialWindow, IsnMode, PersistGiveUp, Profile, RetransmissionRtt, RetryModel,
     RstInTimeWait, RtoFormula, SynRetryCount, TimeWaitSegments, TsRecentUpdate, WindowRounding,
 };
@@ -145,6 +145,12 @@ pub struct TcpOverrides {
     /// R3; `rfc`) or `"linux"` (only once the ACK is acceptable, SND.UNA =<
     /// SEG.ACK =< SND.NXT; `tcp_ack`; `linux`).
     pub ts_recent_update: Option<TsRecentUpdate>,
+    /// `fin_sack`: what taking the peer's FIN does to the SACK state,
+    /// `"rfc2883"` (nothing: a segment repeating data with a new FIN gets
+    /// a D-SACK and an ACK at once; `rfc`) or `"linux"` (SACK blocks and a
+    /// pending D-SACK are cleared, and such a segment is acknowledged as
+    /// its FIN is; `tcp_fin`, `tcp_sack_reset`; `linux`).
+    pub fin_sack: Option<FinSack>,
 }
 
 /// Every key of a `[tcp]` table.
@@ -189,6 +195,7 @@ pub(crate) const TCP_KEYS: &[&str] = &[
     "half_open_rst_syn",
     "time_wait_segments",
     "ts_recent_update",
+    "fin_sack",
 ];
 
 /// The largest window-scale shift `window_scale` takes (RFC 7323 §2.3:
@@ -240,6 +247,7 @@ impl TcpOverrides {
             half_open_rst_syn: self.half_open_rst_syn.or(below.half_open_rst_syn),
             time_wait_segments: self.time_wait_segments.or(below.time_wait_segments),
             ts_recent_update: self.ts_recent_update.or(below.ts_recent_update),
+            fin_sack: self.fin_sack.or(below.fin_sack),
         }
     }
 
@@ -389,6 +397,9 @@ impl TcpOverrides {
         if let Some(v) = o.ts_recent_update {
             c.ts_recent_update = v;
         }
+        if let Some(v) = o.fin_sack {
+            c.fin_sack = v;
+        }
         c
     }
 }
@@ -531,6 +542,9 @@ pub(crate) fn read(field: &Field<'_>) -> Result<TcpOverrides, ConfigError> {
                 ("rfc7323", TsRecentUpdate::Rfc7323),
                 ("linux", TsRecentUpdate::Linux),
             ])
+        })?,
+        fin_sack: t.opt("fin_sack", |f| {
+            f.choice(&[("rfc2883", FinSack::Rfc2883), ("linux", FinSack::Linux)])
         })?,
     })
 }

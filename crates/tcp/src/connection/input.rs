@@ -10,8 +10,8 @@ use core::ops::ControlFlow;
 use super::Connection;
 use super::output::AckNeed;
 use crate::config::{
-    AckAboveSndNxt, AckOfFin, DuplicateSyn, FinInZeroWindow, HalfOpenRstSyn, RstInTimeWait,
-    TimeWaitSegments, TsRecentUpdate,
+    AckAboveSndNxt, AckOfFin, DuplicateSyn, FinInZeroWindow, FinSack, HalfOpenRstSyn,
+    RstInTimeWait, TimeWaitSegments, TsRecentUpdate,
 };
 use crate::event::{Event, TimerKind};
 use crate::segment::Segment;
@@ -546,8 +546,19 @@ impl Connection {
             next,
             at: next as i64 + i64::from(seq.diff(self.rcv_nxt)),
         };
-        let text = self.process_segment_text(seg, place);
+        let eof_before = self.eof;
+        let mut text = self.process_segment_text(seg, place);
         let fin = self.check_fin(now, seg, place);
+        if !eof_before && self.eof && self.config.fin_sack == FinSack::Linux {
+            // tcp_fin resets the SACK state: no D-SACK for the repeated
+            // data, no blocks. Data all had before with a new FIN is in
+            // sequence for the kernel, so only the FIN's rule decides.
+            self.reset_sack();
+            let old_text = place.at + seg.payload.len() as i64 <= place.next as i64;
+            if !seg.payload.is_empty() && old_text {
+                text = AckNeed::None;
+            }
+        }
         if text == AckNeed::Quick && fin == AckNeed::Delayed && self.state == State::CloseWait {
             // The FIN came with the data: ping-pong mode, no quick ACK; the
             // ACK waits for the application's FIN (Linux `tcp_fin` and

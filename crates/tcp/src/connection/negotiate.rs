@@ -265,6 +265,15 @@ impl Connection {
         }
     }
 
+    /// Forgets every SACK block and a pending D-SACK ([`FinSack::Linux`],
+    /// Linux `tcp_sack_reset`).
+    ///
+    /// [`FinSack::Linux`]: crate::FinSack::Linux
+    pub(super) fn reset_sack(&mut self) {
+        self.opt.dsack = None;
+        self.opt.recent_len = 0;
+    }
+
     /// RFC 7323 §5.3 R1 (PAWS): a segment whose TSval is older than
     /// TS.Recent is not acceptable. RST segments are exempt, and so is
     /// every segment once TS.Recent is more than 24 days old (§5.5: the

@@ -804,3 +804,89 @@ fn a_challenge_ack_echoes_ts_recent_from_before_the_syn_in_linux() {
         s.expect_none();
     }
 }
+
+/// The SACK blocks of a segment the server sent, as plain numbers.
+fn sack_blocks(seg: &tcpsim_tcp::Segment) -> Vec<(u32, u32)> {
+    seg.options
+        .sack
+        .as_slice()
+        .iter()
+        .map(|(l, r)| (l.0, r.0))
+        .collect()
+}
+
+/// A server with `config` and SACK on (no timestamps, window scaling as
+/// the profile offers), after a handshake at time zero with a client that
+/// announced MSS 1000 and SACK-permitted.
+fn established_with_sack(mut config: Config) -> Script {
+    config.isn = IsnMode::Fixed(Y);
+    config.sack = true;
+    let mut ep = Endpoint::new(*server_addr().ip(), config, ChaCha8Rng::seed_from_u64(0));
+    ep.listen(PORT).unwrap();
+    let mut s = Script::new(ep, peer(), PORT);
+    let mut syn = s.segment(Flags::SYN, X, 0);
+    syn.mss = Some(1000);
+    syn.options.sack_permitted = true;
+    s.inject(&syn);
+    let synack = s.expect(Expect::flags(SA).seq(Y).ack(X + 1));
+    assert!(synack.options.sack_permitted);
+    s.inject(&s.segment(A, X + 1, Y + 1));
+    s
+}
+
+/// 1000 octets arrive and are read; then the peer sends them again with
+/// its FIN (seq x+1, 1000 octets, FIN): the data is old, the FIN is new
+/// (RCV.NXT = x+1001 becomes x+1002).
+///
+/// - `rfc`: the segment repeats received data, which RFC 2883 §4 reports
+///   as a D-SACK block, x+1:x+1001, in the ACK; the repetition (and the
+///   FIN, RFC 9293 §3.10.7.4's eighth check) is acknowledged at once.
+/// - `linux`: the kernel queues the segment from RCV.NXT, taking only its
+///   new part, the FIN (it notes a D-SACK for the old part on the way); the
+///   FIN then clears every SACK block and the pending D-SACK
+///   (`tcp_fin` → `tcp_sack_reset`) and puts the connection into
+///   ping-pong mode, so the ACK of x+1002 has no SACK option and waits
+///   the delayed-ACK time, 40 ms (the kernel selftest `tcp_close_no_rst`
+///   sees it within 40 ms, without D-SACK).
+///
+/// Closing then sends the FIN, not a RST: nothing is left unread (RFC 2525
+/// §2.17).
+#[test]
+fn an_old_segment_with_a_new_fin_clears_the_dsack_in_linux() {
+    for (config, linux) in [(Config::rfc(), false), (Config::linux(), true)] {
+        let mut s = established_with_sack(config);
+        let mut d = data(&s, X + 1, &[5; 1000]);
+        d.flags = A;
+        s.inject(&d);
+        // linux: a quick ACK; rfc: the delayed ACK, 200 ms later.
+        let ack = s.expect(Expect::flags(A).ack(X + 1001));
+        assert!(sack_blocks(&ack).is_empty());
+        let id = conn(&s.endpoint);
+        let mut buf = [0u8; 1000];
+        assert_eq!(s.command(|ep, _| ep.recv(id, &mut buf)), 1000);
+
+        let t = s.now;
+        let mut again = d.clone();
+        again.flags = FA;
+        s.inject(&again);
+        assert_eq!(s.endpoint.state(id), State::CloseWait);
+        let ack = if linux {
+            s.expect(
+                Expect::flags(A)
+                    .seq(Y + 1)
+                    .ack(X + 1002)
+                    .at(t + tcpsim_tcp::Duration::from_millis(40)),
+            )
+        } else {
+            s.expect(Expect::flags(A).seq(Y + 1).ack(X + 1002).at(t))
+        };
+        if linux {
+            assert_eq!(sack_blocks(&ack), [], "no D-SACK after the FIN");
+        } else {
+            assert_eq!(sack_blocks(&ack), [(X + 1, X + 1001)], "D-SACK");
+        }
+        s.command(|ep, now| ep.close(now, id));
+        s.expect(Expect::flags(FA).seq(Y + 1).ack(X + 1002).at(s.now));
+        s.expect_none();
+    }
+}
