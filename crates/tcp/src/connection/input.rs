@@ -594,6 +594,8 @@ impl Connection {
         let right = next as i64 + i64::from(self.rcv_wnd());
         let start = at.max(next as i64);
         let end = (at + len).min(right);
+        // Whatever of it was had already is the next ACK's D-SACK.
+        self.note_duplicates(seg.seq, at, at + len);
         let had_gap = self.recv_buf.has_gap();
         let mut advanced = 0;
         if end > start {
@@ -605,9 +607,6 @@ impl Connection {
             self.events.push_back(Event::Readable);
         } else if end > start && start as u64 > next {
             self.note_out_of_order(start as u64);
-        } else if at + len <= next as i64 {
-            // Everything in it was had already: a D-SACK (RFC 2883).
-            self.note_duplicate(seg.seq, seg.seq + seg.payload.len() as u32);
         }
         if at > next as i64 || had_gap || advanced == 0 {
             // Out of order, filling a gap, or a duplicate: at once

@@ -890,3 +890,93 @@ fn an_old_segment_with_a_new_fin_clears_the_dsack_in_linux() {
         s.expect_none();
     }
 }
+
+/// D-SACK beside SACK blocks (RFC 2883 §4: the D-SACK block comes first,
+/// then the SACK blocks as RFC 2018 orders them), both profiles alike.
+/// Sequence numbers relative to x; RCV.NXT starts at 1; every segment
+/// carries 1000 octets per thousand of its range, and each ACK goes at
+/// once (out-of-order data, a filled hole, a repeat: RFC 5681 §4.2).
+///
+/// 1. 1001–2001, 2001–3001, 4001–5001 and 7001–8001 arrive out of order:
+///    the blocks are 1001:2001; then 1001:3001 (the adjacent segment grows
+///    its block); then 4001:5001 1001:3001; then 7001:8001 4001:5001
+///    1001:3001 (the block of the latest arrival first, RFC 2018 §4).
+/// 2. 1–6001 arrives in order: it fills the holes up to 6001 (ACK 6001)
+///    and repeats 1001–3001 and 4001–5001, which were held already. One
+///    D-SACK block can report one contiguous repeat: the first, 1001:3001
+///    (the kernel reports the lowest held range the segment covered, and
+///    grows that block only by adjacent repeats, which 4001–5001 is not).
+///    The one SACK block left is 7001:8001.
+/// 3. 6001–8001 fills the last hole (ACK 8001) and repeats 7001–8001: the
+///    D-SACK 7001:8001 alone, nothing being out of order any more.
+/// 4. 1–1001 again, wholly below RCV.NXT: D-SACK 1:1001.
+///
+/// The kernel selftest `tcp_dsack_mult` plays the same sequence; before,
+/// tcpsim sent `ack 6001 <sack 7001:8001>` at step 2 and no D-SACK at
+/// step 3.
+#[test]
+fn dsack_comes_first_ahead_of_the_remaining_sack_blocks() {
+    for config in [Config::rfc(), Config::linux()] {
+        let mut s = established_with_sack(config);
+        let r = |n: u32| X + n;
+        let step = |s: &mut Script, from: u32, to: u32, ack: u32| -> Vec<(u32, u32)> {
+            let mut d = data(s, r(from), &vec![1; (to - from) as usize]);
+            d.flags = A;
+            s.inject(&d);
+            let got = s.expect(Expect::flags(A).seq(Y + 1).ack(r(ack)).at(Instant::ZERO));
+            sack_blocks(&got)
+        };
+        assert_eq!(step(&mut s, 1001, 2001, 1), [(r(1001), r(2001))]);
+        assert_eq!(step(&mut s, 2001, 3001, 1), [(r(1001), r(3001))]);
+        assert_eq!(
+            step(&mut s, 4001, 5001, 1),
+            [(r(4001), r(5001)), (r(1001), r(3001))]
+        );
+        assert_eq!(
+            step(&mut s, 7001, 8001, 1),
+            [(r(7001), r(8001)), (r(4001), r(5001)), (r(1001), r(3001))]
+        );
+        assert_eq!(
+            step(&mut s, 1, 6001, 6001),
+            [(r(1001), r(3001)), (r(7001), r(8001))],
+            "{}: the D-SACK, then the block left",
+            config.profile
+        );
+        assert_eq!(step(&mut s, 6001, 8001, 8001), [(r(7001), r(8001))]);
+        assert_eq!(step(&mut s, 1, 1001, 8001), [(r(1), r(1001))]);
+        s.expect_none();
+    }
+}
+
+/// A retransmission that straddles RCV.NXT: 1000 octets were received;
+/// the last 500 of them come again with 500 new ones (seq 501, 1000
+/// octets). The repeated part, 501:1001, is the duplicate contiguous
+/// sequence RFC 2883 §4 reports as a D-SACK; the new part is taken
+/// (RCV.NXT 1501). The kernel does the same on its partial-overlap path of
+/// `tcp_data_queue` (a D-SACK from SEG.SEQ to RCV.NXT). The segment is in
+/// sequence for its new part, so its ACK follows the ordinary rules (here
+/// `rfc` delays it 200 ms, `linux` is still in quick-ACK mode), and it
+/// carries the D-SACK when it goes.
+#[test]
+fn a_partly_old_segment_reports_its_old_part_as_a_dsack() {
+    for (config, delay) in [(Config::rfc(), 200), (Config::linux(), 0)] {
+        let mut s = established_with_sack(config);
+        let r = |n: u32| X + n;
+        let mut d = data(&s, r(1), &[1; 1000]);
+        d.flags = A;
+        s.inject(&d);
+        let first = s.expect(Expect::flags(A).ack(r(1001)));
+        assert!(sack_blocks(&first).is_empty());
+        let t = s.now;
+        let mut again = data(&s, r(501), &[1; 1000]);
+        again.flags = A;
+        s.inject(&again);
+        let ack = s.expect(
+            Expect::flags(A)
+                .ack(r(1501))
+                .at(t + tcpsim_tcp::Duration::from_millis(delay)),
+        );
+        assert_eq!(sack_blocks(&ack), [(r(501), r(1001))], "{}", config.profile);
+        s.expect_none();
+    }
+}
