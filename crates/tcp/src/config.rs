@@ -267,6 +267,28 @@ pub enum FinSack {
     Linux,
 }
 
+/// Which new data segments carry PSH. (Retransmissions carry it when they
+/// end at the end of the send buffer, under either value.)
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Push {
+    /// RFC 1122 §4.2.2.2: a TCP without PUSH flags on its SEND calls sets
+    /// PSH in the last buffered segment, the one after which no queued data
+    /// is left to send.
+    Rfc1122,
+    /// Also the last segment of every transmission burst (the segments one
+    /// pass over the send queue sends back to back, until the window or
+    /// the data runs out): what packetdrill sees of Linux, where a
+    /// 12000-octet write into a 10-segment initial window at MSS 1100 goes
+    /// out as 11000 octets with PSH and, after the ACK, 1000 octets with
+    /// PSH (`gtests/net/tcp/mss/mss-setsockopt-tcp_maxseg-*.pkt` in
+    /// google/packetdrill, which reads a TSO burst as one segment). The
+    /// kernel marks PSH per write (`tcp_push` → `tcp_mark_push` on the
+    /// last buffer of each `sendmsg`, and `forced_push` once more than half
+    /// the peer's largest window is written unmarked); tcpsim does not
+    /// model writes as buffers, and marks the end of each burst instead.
+    Linux,
+}
+
 /// What a FIN without data gets when the receive window is zero.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FinInZeroWindow {
@@ -451,6 +473,9 @@ pub struct Config {
     /// What taking the peer's FIN does to the SACK state: `rfc`
     /// [`FinSack::Rfc2883`], `linux` [`FinSack::Linux`].
     pub fin_sack: FinSack,
+    /// Which new data segments carry PSH: `rfc` [`Push::Rfc1122`], `linux`
+    /// [`Push::Linux`].
+    pub push: Push,
     /// A bare FIN into a zero window: `rfc` [`FinInZeroWindow::Drop`],
     /// `linux` [`FinInZeroWindow::Accept`].
     pub fin_in_zero_window: FinInZeroWindow,
@@ -539,6 +564,7 @@ impl Config {
             ack_above_snd_nxt: AckAboveSndNxt::Ack,
             ts_recent_update: TsRecentUpdate::Rfc7323,
             fin_sack: FinSack::Rfc2883,
+            push: Push::Rfc1122,
             fin_in_zero_window: FinInZeroWindow::Drop,
             kernel_tick: Duration::from_millis(4),
             persist_give_up: PersistGiveUp::LikeData,
@@ -590,6 +616,7 @@ impl Config {
             ack_above_snd_nxt: AckAboveSndNxt::Drop,
             ts_recent_update: TsRecentUpdate::Linux,
             fin_sack: FinSack::Linux,
+            push: Push::Linux,
             fin_in_zero_window: FinInZeroWindow::Accept,
             kernel_tick: Duration::from_millis(4),
             persist_give_up: PersistGiveUp::Probes,

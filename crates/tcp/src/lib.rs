@@ -68,9 +68,9 @@ pub mod wire;
 pub use buffer::{RecvBuffer, SendBuffer};
 pub use config::{
     AbortReset, AckAboveSndNxt, AckOfFin, Config, DuplicateSyn, FinInZeroWindow, FinSack,
-    HalfOpenRstSyn, InitialWindow, IsnMode, PersistGiveUp, Profile, RetransmissionRtt, RetryLimit,
-    RetryModel, RstInTimeWait, RtoFormula, SynRetryCount, TimeWaitSegments, TsRecentUpdate,
-    WindowRounding,
+    HalfOpenRstSyn, InitialWindow, IsnMode, PersistGiveUp, Profile, Push, RetransmissionRtt,
+    RetryLimit, RetryModel, RstInTimeWait, RtoFormula, SynRetryCount, TimeWaitSegments,
+    TsRecentUpdate, WindowRounding,
 };
 pub use connection::{CommandError, Connection, TcpInfo};
 pub use endpoint::{ConnId, ConnectError, DEFAULT_EPHEMERAL_PORTS, Endpoint, ListenError};

@@ -3,8 +3,9 @@
 
 use tcpsim_tcp::{
     AbortReset, AckAboveSndNxt, AckOfFin, Config, DuplicateSyn, Duration, FinInZeroWindow, FinSack,
-    HalfOpenRstSyn, InitialWindow, IsnMode, PersistGiveUp, Profile, RetransmissionRtt, RetryModel,
-    RstInTimeWait, RtoFormula, SynRetryCount, TimeWaitSegments, TsRecentUpdate, WindowRounding,
+    HalfOpenRstSyn, InitialWindow, IsnMode, PersistGiveUp, Profile, Push, RetransmissionRtt,
+    RetryModel, RstInTimeWait, RtoFormula, SynRetryCount, TimeWaitSegments, TsRecentUpdate,
+    WindowRounding,
 };
 
 use super::error::ConfigError;
@@ -151,6 +152,11 @@ pub struct TcpOverrides {
     /// pending D-SACK are cleared, and such a segment is acknowledged as
     /// its FIN is; `tcp_fin`, `tcp_sack_reset`; `linux`).
     pub fin_sack: Option<FinSack>,
+    /// `push`: which new data segments carry PSH, `"rfc1122"` (the one that
+    /// empties the send buffer, RFC 1122 §4.2.2.2; `rfc`) or `"linux"`
+    /// (also the last of each transmission burst, as packetdrill sees
+    /// Linux; `linux`).
+    pub push: Option<Push>,
 }
 
 /// Every key of a `[tcp]` table.
@@ -196,6 +202,7 @@ pub(crate) const TCP_KEYS: &[&str] = &[
     "time_wait_segments",
     "ts_recent_update",
     "fin_sack",
+    "push",
 ];
 
 /// The largest window-scale shift `window_scale` takes (RFC 7323 §2.3:
@@ -248,6 +255,7 @@ impl TcpOverrides {
             time_wait_segments: self.time_wait_segments.or(below.time_wait_segments),
             ts_recent_update: self.ts_recent_update.or(below.ts_recent_update),
             fin_sack: self.fin_sack.or(below.fin_sack),
+            push: self.push.or(below.push),
         }
     }
 
@@ -400,6 +408,9 @@ impl TcpOverrides {
         if let Some(v) = o.fin_sack {
             c.fin_sack = v;
         }
+        if let Some(v) = o.push {
+            c.push = v;
+        }
         c
     }
 }
@@ -545,6 +556,9 @@ pub(crate) fn read(field: &Field<'_>) -> Result<TcpOverrides, ConfigError> {
         })?,
         fin_sack: t.opt("fin_sack", |f| {
             f.choice(&[("rfc2883", FinSack::Rfc2883), ("linux", FinSack::Linux)])
+        })?,
+        push: t.opt("push", |f| {
+            f.choice(&[("rfc1122", Push::Rfc1122), ("linux", Push::Linux)])
         })?,
     })
 }

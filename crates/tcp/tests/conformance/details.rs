@@ -980,3 +980,57 @@ fn a_partly_old_segment_reports_its_old_part_as_a_dsack() {
         s.expect_none();
     }
 }
+
+/// A 12000-octet write into a window of 10 segments at MSS 1100 (the
+/// server's MSS is set to 1100, the client offers 1300 and a window of
+/// 32896, so SND.WND is the 10 × 1100 = 11000 of the fixed window cap):
+/// ten segments of 1100 octets go out at once, and the last 1000 octets
+/// wait for the ACK.
+///
+/// - `rfc`: RFC 1122 §4.2.2.2 (no PUSH flag on SEND calls) puts PSH in the
+///   last buffered segment only: the ten are bare ACKs and 11001:12001,
+///   which empties the buffer, has PSH.
+/// - `linux`: packetdrill sees `P. 1:11001(11000)` for the first burst (it
+///   reads the TSO burst as one segment, with the flags of its last part)
+///   and then `P. 11001:12001(1000)` (google/packetdrill
+///   `gtests/net/tcp/mss/mss-setsockopt-tcp_maxseg-*.pkt`): the tenth
+///   segment, 10001:11001, which ends the burst, has PSH too.
+#[test]
+fn psh_ends_each_burst_in_linux_and_the_buffer_in_rfc() {
+    for (config, linux) in [(Config::rfc(), false), (Config::linux(), true)] {
+        let mut config = config;
+        config.isn = IsnMode::Fixed(Y);
+        config.mss = 1100;
+        config.timestamps = false;
+        config.sack = false;
+        let mut ep = Endpoint::new(*server_addr().ip(), config, ChaCha8Rng::seed_from_u64(0));
+        ep.listen(PORT).unwrap();
+        let mut s = Script::new(ep, peer(), PORT);
+        let mut syn = s.segment(Flags::SYN, X, 0);
+        syn.mss = Some(1300);
+        syn.window = 32792;
+        s.inject(&syn);
+        let synack = s.expect(Expect::flags(SA).seq(Y).ack(X + 1));
+        assert_eq!(synack.mss, Some(1100));
+        let mut ack = s.segment(A, X + 1, Y + 1);
+        ack.window = 32896;
+        s.inject(&ack);
+
+        let t = Instant::from_millis(100);
+        s.advance_to(t);
+        s.command(|ep, now| ep.send(now, conn(ep), &[9; 12000]).unwrap());
+        for k in 0..10u32 {
+            let last = k == 9;
+            let flags = if linux && last { PA } else { A };
+            s.expect(Expect::flags(flags).seq(Y + 1 + 1100 * k).len(1100).at(t));
+        }
+        s.expect_none();
+        let t = Instant::from_millis(200);
+        s.advance_to(t);
+        let mut ack = s.segment(A, X + 1, Y + 1 + 11000);
+        ack.window = 32896;
+        s.inject(&ack);
+        s.expect(Expect::flags(PA).seq(Y + 11001).len(1000).at(t));
+        s.expect_none();
+    }
+}
