@@ -860,7 +860,7 @@ fn bad_set_overrides_name_the_set() {
          quickacks, syn_retry_count, data_retry_model, window_scale, sack, timestamps, ts_clock, \
          window_rounding, rttm, initial_window, ack_above_snd_nxt, fin_in_zero_window, kernel_tick, \
          invalid_ack_interval, persist_give_up, half_open_rst_syn, \
-         time_wait_segments",
+         time_wait_segments, ts_recent_update, fin_sack, push",
     );
     bad_set(
         &format!("seed = 3\n{src}"),
@@ -1534,8 +1534,7 @@ fn host_tcp_option_errors() {
         "unknown key \"window-scale\" (did you mean \"window_scale\"?)",
     );
     assert!(
-        err.message()
-            .ends_with("persist_give_up, half_open_rst_syn, time_wait_segments"),
+        err.message().ends_with("ts_recent_update, fin_sack, push"),
         "{err}"
     );
 }
@@ -2339,5 +2338,88 @@ fn syn_received_and_time_wait_keys() {
         22,
         Some("tcp.time_wait_segments"),
         "\"rfc9293\" | \"linux\"",
+    );
+}
+
+/// The keys of the TS.Recent and SACK-at-FIN rules, both ways round, and
+/// bad values with their locations.
+#[test]
+fn ts_recent_update_and_fin_sack_keys() {
+    let e = parse(
+        &format!("{HOSTS}[tcp]\nts_recent_update = \"linux\"\nfin_sack = \"linux\"\n"),
+        "x.toml",
+    )
+    .unwrap();
+    assert_eq!(
+        e.host_config(&e.hosts[0]),
+        Config {
+            ts_recent_update: tcpsim_tcp::TsRecentUpdate::Linux,
+            fin_sack: tcpsim_tcp::FinSack::Linux,
+            ..Config::rfc()
+        }
+    );
+    let e = parse(
+        &format!(
+            "profile = \"linux\"\n{HOSTS}[tcp]\nts_recent_update = \"rfc7323\"\n\
+             fin_sack = \"rfc2883\"\n"
+        ),
+        "x.toml",
+    )
+    .unwrap();
+    assert_eq!(
+        e.host_config(&e.hosts[0]),
+        Config {
+            ts_recent_update: tcpsim_tcp::TsRecentUpdate::Rfc7323,
+            fin_sack: tcpsim_tcp::FinSack::Rfc2883,
+            ..Config::linux()
+        }
+    );
+    // The key is on line 10; its value starts after "ts_recent_update = ".
+    bad(
+        &with_hosts("[tcp]\nts_recent_update = \"rfc\"\n"),
+        10,
+        20,
+        Some("tcp.ts_recent_update"),
+        "\"rfc7323\" | \"linux\"",
+    );
+    bad(
+        &with_hosts("[tcp]\nfin_sack = true\n"),
+        10,
+        12,
+        Some("tcp.fin_sack"),
+        "\"rfc2883\" | \"linux\"",
+    );
+}
+
+/// The PSH key, both ways round, and a bad value with its location.
+#[test]
+fn push_key() {
+    let e = parse(&format!("{HOSTS}[tcp]\npush = \"linux\"\n"), "x.toml").unwrap();
+    assert_eq!(
+        e.host_config(&e.hosts[0]),
+        Config {
+            push: tcpsim_tcp::Push::Linux,
+            ..Config::rfc()
+        }
+    );
+    let e = parse(
+        &format!("profile = \"linux\"\n{HOSTS}[tcp]\npush = \"rfc1122\"\n"),
+        "x.toml",
+    )
+    .unwrap();
+    assert_eq!(
+        e.host_config(&e.hosts[0]),
+        Config {
+            push: tcpsim_tcp::Push::Rfc1122,
+            ..Config::linux()
+        }
+    );
+    // The key is on line 10; its value starts after "push = ".
+    bad(
+        &with_hosts("[tcp]\npush = \"burst\"\n"),
+        10,
+        8,
+        Some("tcp.push"),
+        "\"rfc1122\" | \"linux\"",
     );
 }

@@ -229,6 +229,66 @@ pub enum PersistGiveUp {
     Probes,
 }
 
+/// When the TSval of an arriving segment becomes TS.Recent (RFC 7323
+/// §4.3), that is, which checks the segment must pass first. Either way
+/// the segment must also start at or before Last.ACK.sent and not carry an
+/// older TSval (R3's conditions).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TsRecentUpdate {
+    /// RFC 7323 §5.3 R3: right after the sequence-number check (the first
+    /// check of RFC 9293 §3.10.7.4), before the RST, SYN and ACK checks; a
+    /// segment that is dropped later for its ACK (one above SND.NXT) or
+    /// answered with a challenge ACK has still set TS.Recent.
+    Rfc7323,
+    /// Linux: in `tcp_ack`, once the ACK field is found acceptable
+    /// (`FLAG_UPDATE_TS_RECENT`, `tcp_replace_ts_recent`): the segment must
+    /// carry ACK with SND.UNA =< SEG.ACK =< SND.NXT. A RST, a SYN, a
+    /// segment without ACK, an ACK above SND.NXT or below SND.UNA leaves
+    /// TS.Recent as it was.
+    Linux,
+}
+
+/// What taking the peer's FIN in sequence does to the SACK state (RFC 2018
+/// blocks and a D-SACK, RFC 2883), and so to the ACK of a segment that
+/// repeats data already received but brings the FIN as new.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FinSack {
+    /// Nothing: the FIN is one more octet of sequence space. A segment
+    /// that repeats received data is reported with a D-SACK block (RFC
+    /// 2883 §4) even when it also carries the FIN, and, as a duplicate, is
+    /// acknowledged at once.
+    Rfc2883,
+    /// Linux `tcp_fin`: the out-of-order data is dropped and the SACK state
+    /// cleared (`tcp_sack_reset`: no blocks, no pending D-SACK), so the ACK
+    /// of the FIN carries no SACK option. A segment whose data was all
+    /// received before but whose FIN is new is in sequence for the kernel
+    /// (`tcp_data_queue` queues it from RCV.NXT), not a duplicate: it is
+    /// acknowledged as the FIN is ([`AckOfFin`]).
+    Linux,
+}
+
+/// Which new data segments carry PSH. (Retransmissions carry it when they
+/// end at the end of the send buffer, under either value.)
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Push {
+    /// RFC 1122 §4.2.2.2: a TCP without PUSH flags on its SEND calls sets
+    /// PSH in the last buffered segment, the one after which no queued data
+    /// is left to send.
+    Rfc1122,
+    /// Also the last segment of every transmission burst (the segments one
+    /// pass over the send queue sends back to back, until the window or
+    /// the data runs out): what packetdrill sees of Linux, where a
+    /// 12000-octet write into a 10-segment initial window at MSS 1100 goes
+    /// out as 11000 octets with PSH and, after the ACK, 1000 octets with
+    /// PSH (`gtests/net/tcp/mss/mss-setsockopt-tcp_maxseg-*.pkt` in
+    /// google/packetdrill, which reads a TSO burst as one segment). The
+    /// kernel marks PSH per write (`tcp_push` → `tcp_mark_push` on the
+    /// last buffer of each `sendmsg`, and `forced_push` once more than half
+    /// the peer's largest window is written unmarked); tcpsim does not
+    /// model writes as buffers, and marks the end of each burst instead.
+    Linux,
+}
+
 /// What a FIN without data gets when the receive window is zero.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FinInZeroWindow {
@@ -407,6 +467,15 @@ pub struct Config {
     /// An ACK above SND.NXT in a synchronized state: `rfc`
     /// [`AckAboveSndNxt::Ack`], `linux` [`AckAboveSndNxt::Drop`].
     pub ack_above_snd_nxt: AckAboveSndNxt,
+    /// When an arriving TSval becomes TS.Recent: `rfc`
+    /// [`TsRecentUpdate::Rfc7323`], `linux` [`TsRecentUpdate::Linux`].
+    pub ts_recent_update: TsRecentUpdate,
+    /// What taking the peer's FIN does to the SACK state: `rfc`
+    /// [`FinSack::Rfc2883`], `linux` [`FinSack::Linux`].
+    pub fin_sack: FinSack,
+    /// Which new data segments carry PSH: `rfc` [`Push::Rfc1122`], `linux`
+    /// [`Push::Linux`].
+    pub push: Push,
     /// A bare FIN into a zero window: `rfc` [`FinInZeroWindow::Drop`],
     /// `linux` [`FinInZeroWindow::Accept`].
     pub fin_in_zero_window: FinInZeroWindow,
@@ -493,6 +562,9 @@ impl Config {
             window_rounding: WindowRounding::Down,
             rttm: true,
             ack_above_snd_nxt: AckAboveSndNxt::Ack,
+            ts_recent_update: TsRecentUpdate::Rfc7323,
+            fin_sack: FinSack::Rfc2883,
+            push: Push::Rfc1122,
             fin_in_zero_window: FinInZeroWindow::Drop,
             kernel_tick: Duration::from_millis(4),
             persist_give_up: PersistGiveUp::LikeData,
@@ -542,6 +614,9 @@ impl Config {
             window_rounding: WindowRounding::Up,
             rttm: false,
             ack_above_snd_nxt: AckAboveSndNxt::Drop,
+            ts_recent_update: TsRecentUpdate::Linux,
+            fin_sack: FinSack::Linux,
+            push: Push::Linux,
             fin_in_zero_window: FinInZeroWindow::Accept,
             kernel_tick: Duration::from_millis(4),
             persist_give_up: PersistGiveUp::Probes,

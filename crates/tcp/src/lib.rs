@@ -67,9 +67,10 @@ pub mod wire;
 
 pub use buffer::{RecvBuffer, SendBuffer};
 pub use config::{
-    AbortReset, AckAboveSndNxt, AckOfFin, Config, DuplicateSyn, FinInZeroWindow, HalfOpenRstSyn,
-    InitialWindow, IsnMode, PersistGiveUp, Profile, RetransmissionRtt, RetryLimit, RetryModel,
-    RstInTimeWait, RtoFormula, SynRetryCount, TimeWaitSegments, WindowRounding,
+    AbortReset, AckAboveSndNxt, AckOfFin, Config, DuplicateSyn, FinInZeroWindow, FinSack,
+    HalfOpenRstSyn, InitialWindow, IsnMode, PersistGiveUp, Profile, Push, RetransmissionRtt,
+    RetryLimit, RetryModel, RstInTimeWait, RtoFormula, SynRetryCount, TimeWaitSegments,
+    TsRecentUpdate, WindowRounding,
 };
 pub use connection::{CommandError, Connection, TcpInfo};
 pub use endpoint::{ConnId, ConnectError, DEFAULT_EPHEMERAL_PORTS, Endpoint, ListenError};

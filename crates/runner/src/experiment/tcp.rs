@@ -2,9 +2,10 @@
 //! parameters (tcpsim SPEC §3 and §5), layered profile → experiment → host.
 
 use tcpsim_tcp::{
-    AbortReset, AckAboveSndNxt, AckOfFin, Config, DuplicateSyn, Duration, FinInZeroWindow,
-    HalfOpenRstSyn, InitialWindow, IsnMode, PersistGiveUp, Profile, RetransmissionRtt, RetryModel,
-    RstInTimeWait, RtoFormula, SynRetryCount, TimeWaitSegments, WindowRounding,
+    AbortReset, AckAboveSndNxt, AckOfFin, Config, DuplicateSyn, Duration, FinInZeroWindow, FinSack,
+    HalfOpenRstSyn, InitialWindow, IsnMode, PersistGiveUp, Profile, Push, RetransmissionRtt,
+    RetryModel, RstInTimeWait, RtoFormula, SynRetryCount, TimeWaitSegments, TsRecentUpdate,
+    WindowRounding,
 };
 
 use super::error::ConfigError;
@@ -140,6 +141,22 @@ pub struct TcpOverrides {
     /// RST not at RCV.NXT is dropped; `tcp_timewait_state_process`;
     /// `linux`).
     pub time_wait_segments: Option<TimeWaitSegments>,
+    /// `ts_recent_update`: when an arriving TSval becomes TS.Recent,
+    /// `"rfc7323"` (right after the sequence-number check, RFC 7323 §5.3
+    /// R3; `rfc`) or `"linux"` (only once the ACK is acceptable, SND.UNA =<
+    /// SEG.ACK =< SND.NXT; `tcp_ack`; `linux`).
+    pub ts_recent_update: Option<TsRecentUpdate>,
+    /// `fin_sack`: what taking the peer's FIN does to the SACK state,
+    /// `"rfc2883"` (nothing: a segment repeating data with a new FIN gets
+    /// a D-SACK and an ACK at once; `rfc`) or `"linux"` (SACK blocks and a
+    /// pending D-SACK are cleared, and such a segment is acknowledged as
+    /// its FIN is; `tcp_fin`, `tcp_sack_reset`; `linux`).
+    pub fin_sack: Option<FinSack>,
+    /// `push`: which new data segments carry PSH, `"rfc1122"` (the one that
+    /// empties the send buffer, RFC 1122 §4.2.2.2; `rfc`) or `"linux"`
+    /// (also the last of each transmission burst, as packetdrill sees
+    /// Linux; `linux`).
+    pub push: Option<Push>,
 }
 
 /// Every key of a `[tcp]` table.
@@ -183,6 +200,9 @@ pub(crate) const TCP_KEYS: &[&str] = &[
     "persist_give_up",
     "half_open_rst_syn",
     "time_wait_segments",
+    "ts_recent_update",
+    "fin_sack",
+    "push",
 ];
 
 /// The largest window-scale shift `window_scale` takes (RFC 7323 §2.3:
@@ -233,6 +253,9 @@ impl TcpOverrides {
             persist_give_up: self.persist_give_up.or(below.persist_give_up),
             half_open_rst_syn: self.half_open_rst_syn.or(below.half_open_rst_syn),
             time_wait_segments: self.time_wait_segments.or(below.time_wait_segments),
+            ts_recent_update: self.ts_recent_update.or(below.ts_recent_update),
+            fin_sack: self.fin_sack.or(below.fin_sack),
+            push: self.push.or(below.push),
         }
     }
 
@@ -387,6 +410,15 @@ impl TcpOverrides {
         if let Some(v) = o.time_wait_segments {
             c.time_wait_segments = v;
         }
+        if let Some(v) = o.ts_recent_update {
+            c.ts_recent_update = v;
+        }
+        if let Some(v) = o.fin_sack {
+            c.fin_sack = v;
+        }
+        if let Some(v) = o.push {
+            c.push = v;
+        }
     }
 }
 
@@ -522,6 +554,18 @@ pub(crate) fn read(field: &Field<'_>) -> Result<TcpOverrides, ConfigError> {
                 ("rfc9293", TimeWaitSegments::Rfc9293),
                 ("linux", TimeWaitSegments::Linux),
             ])
+        })?,
+        ts_recent_update: t.opt("ts_recent_update", |f| {
+            f.choice(&[
+                ("rfc7323", TsRecentUpdate::Rfc7323),
+                ("linux", TsRecentUpdate::Linux),
+            ])
+        })?,
+        fin_sack: t.opt("fin_sack", |f| {
+            f.choice(&[("rfc2883", FinSack::Rfc2883), ("linux", FinSack::Linux)])
+        })?,
+        push: t.opt("push", |f| {
+            f.choice(&[("rfc1122", Push::Rfc1122), ("linux", Push::Linux)])
         })?,
     })
 }

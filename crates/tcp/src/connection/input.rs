@@ -10,8 +10,8 @@ use core::ops::ControlFlow;
 use super::Connection;
 use super::output::AckNeed;
 use crate::config::{
-    AckAboveSndNxt, AckOfFin, DuplicateSyn, FinInZeroWindow, HalfOpenRstSyn, RstInTimeWait,
-    TimeWaitSegments,
+    AckAboveSndNxt, AckOfFin, DuplicateSyn, FinInZeroWindow, FinSack, HalfOpenRstSyn,
+    RstInTimeWait, TimeWaitSegments, TsRecentUpdate,
 };
 use crate::event::{Event, TimerKind};
 use crate::segment::Segment;
@@ -124,7 +124,9 @@ impl Connection {
         let arrival = self.rewrite_simultaneous_synack(seg);
         self.check_paws(seg)?; // RFC 7323 §5.3 R1, before the first check
         let text = self.check_sequence_number(now, seg, arrival)?; // first
-        self.update_ts_recent(seg, arrival.seq); // RFC 7323 §5.3 R3
+        if self.config.ts_recent_update == TsRecentUpdate::Rfc7323 {
+            self.update_ts_recent(seg, arrival.seq); // RFC 7323 §5.3 R3
+        }
         self.check_rst(seg, arrival)?; // second
         self.check_security()?; // third
         self.check_syn(seg, arrival)?; // fourth
@@ -354,8 +356,9 @@ impl Connection {
     }
 
     /// Fifth: the ACK field. Without ACK the segment is dropped. SYN-RECEIVED
-    /// becomes ESTABLISHED on an acceptable ACK; then SND.UNA, the send
-    /// window, and the ACK of our FIN in CLOSING and LAST-ACK.
+    /// becomes ESTABLISHED on an acceptable ACK; then TS.Recent (under
+    /// [`TsRecentUpdate::Linux`]), SND.UNA, the send window, and the ACK of
+    /// our FIN in CLOSING and LAST-ACK.
     fn check_ack(&mut self, now: Instant, seg: &Segment, arrival: Arrival) -> ControlFlow<()> {
         if !seg.flags.ack() {
             return ControlFlow::Break(());
@@ -374,6 +377,11 @@ impl Connection {
             // Older than SND.UNA − MAX.SND.WND (RFC 5961 §5.2).
             self.send_ack();
             return ControlFlow::Break(());
+        }
+        if self.config.ts_recent_update == TsRecentUpdate::Linux && self.snd_una <= seg.ack {
+            // tcp_ack takes the timestamp only here, with the ACK known to
+            // be neither above SND.NXT nor below SND.UNA.
+            self.update_ts_recent(seg, arrival.seq);
         }
         // The peer is alive: window probing starts over.
         self.probes = 0;
@@ -538,8 +546,19 @@ impl Connection {
             next,
             at: next as i64 + i64::from(seq.diff(self.rcv_nxt)),
         };
-        let text = self.process_segment_text(seg, place);
+        let eof_before = self.eof;
+        let mut text = self.process_segment_text(seg, place);
         let fin = self.check_fin(now, seg, place);
+        if !eof_before && self.eof && self.config.fin_sack == FinSack::Linux {
+            // tcp_fin resets the SACK state: no D-SACK for the repeated
+            // data, no blocks. Data all had before with a new FIN is in
+            // sequence for the kernel, so only the FIN's rule decides.
+            self.reset_sack();
+            let old_text = place.at + seg.payload.len() as i64 <= place.next as i64;
+            if !seg.payload.is_empty() && old_text {
+                text = AckNeed::None;
+            }
+        }
         if text == AckNeed::Quick && fin == AckNeed::Delayed && self.state == State::CloseWait {
             // The FIN came with the data: ping-pong mode, no quick ACK; the
             // ACK waits for the application's FIN (Linux `tcp_fin` and
@@ -575,6 +594,8 @@ impl Connection {
         let right = next as i64 + i64::from(self.rcv_wnd());
         let start = at.max(next as i64);
         let end = (at + len).min(right);
+        // Whatever of it was had already is the next ACK's D-SACK.
+        self.note_duplicates(seg.seq, at, at + len);
         let had_gap = self.recv_buf.has_gap();
         let mut advanced = 0;
         if end > start {
@@ -586,9 +607,6 @@ impl Connection {
             self.events.push_back(Event::Readable);
         } else if end > start && start as u64 > next {
             self.note_out_of_order(start as u64);
-        } else if at + len <= next as i64 {
-            // Everything in it was had already: a D-SACK (RFC 2883).
-            self.note_duplicate(seg.seq, seg.seq + seg.payload.len() as u32);
         }
         if at > next as i64 || had_gap || advanced == 0 {
             // Out of order, filling a gap, or a duplicate: at once

@@ -78,6 +78,11 @@ impl<T> OutQueue<T> {
         self.0.as_mut()?.pop_front()
     }
 
+    /// The item queued last, if any.
+    pub(crate) fn back_mut(&mut self) -> Option<&mut T> {
+        self.0.as_mut()?.back_mut()
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.0.as_ref().map_or(0, |q| q.len())
     }

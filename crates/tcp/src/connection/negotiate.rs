@@ -257,12 +257,53 @@ impl Connection {
         self.opt.recent_len = (keep + 1) as u8;
     }
 
+    /// The text of an arriving segment, which starts at sequence number
+    /// `seq` and covers the stream offsets `[at, end)`, is about to be
+    /// taken: the first contiguous part of it that had been received
+    /// already becomes the D-SACK block of the next ACK (RFC 2883 §4: "a
+    /// duplicate contiguous sequence of data received by the receiver in
+    /// the most recent packet"), replacing any pending one. That part lies
+    /// below RCV.NXT (a retransmission, whole or in part) or, failing
+    /// that, in the lowest range held out of order that the segment
+    /// overlaps: in-order data that fills a hole and repeats what was
+    /// SACKed reports the repeat as a D-SACK ahead of the SACK blocks left.
+    /// The kernel alike: `tcp_data_queue`, `tcp_data_queue_ofo` and
+    /// `tcp_ofo_queue` note the first repeated range they meet and grow it
+    /// only by ranges that touch it (`tcp_dsack_extend`), so a later,
+    /// separate repeat in the same segment is not reported.
+    pub(super) fn note_duplicates(&mut self, seq: SeqNum, at: i64, end: i64) {
+        if !self.opt.sack {
+            return;
+        }
+        let next = self.recv_buf.next() as i64;
+        let dup = if at < next {
+            Some((at, end.min(next)))
+        } else if self.recv_buf.has_gap() {
+            self.recv_buf
+                .pending_ranges()
+                .map(|(s, e)| (at.max(s as i64), end.min(e as i64)))
+                .find(|&(s, e)| s < e)
+        } else {
+            None
+        };
+        self.opt.dsack = dup.map(|(s, e)| (seq + (s - at) as u32, seq + (e - at) as u32));
+    }
+
     /// A segment repeated data we already had: report it as a D-SACK
     /// block in the next ACK (RFC 2883 §4, first case).
     pub(super) fn note_duplicate(&mut self, left: SeqNum, right: SeqNum) {
         if self.opt.sack {
             self.opt.dsack = Some((left, right));
         }
+    }
+
+    /// Forgets every SACK block and a pending D-SACK ([`FinSack::Linux`],
+    /// Linux `tcp_sack_reset`).
+    ///
+    /// [`FinSack::Linux`]: crate::FinSack::Linux
+    pub(super) fn reset_sack(&mut self) {
+        self.opt.dsack = None;
+        self.opt.recent_len = 0;
     }
 
     /// RFC 7323 §5.3 R1 (PAWS): a segment whose TSval is older than

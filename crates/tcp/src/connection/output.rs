@@ -4,7 +4,7 @@
 //! so the order of [`crate::Transmit`]s is the order of decisions.
 
 use super::Connection;
-use crate::config::{AbortReset, RetransmissionRtt, SEND_WINDOW_SEGMENTS};
+use crate::config::{AbortReset, Push, RetransmissionRtt, SEND_WINDOW_SEGMENTS};
 use crate::event::{TimerKind, Transmit};
 use crate::segment::{Flags, Segment};
 use crate::seq::SeqNum;
@@ -206,6 +206,8 @@ impl Connection {
     fn push_loop(&mut self, now: Instant, mut force: bool) {
         let mss = u32::from(self.send_mss);
         let window = self.snd_wnd.min(SEND_WINDOW_SEGMENTS * mss);
+        // The last segment queued is a data segment of this burst.
+        let mut data_last = false;
         loop {
             let unsent = self.send_buf.end() - self.sent;
             if unsent > 0 {
@@ -248,15 +250,23 @@ impl Connection {
                 self.fin_sent |= fin;
                 self.emit(seg, false);
                 self.note_sent(now, self.snd_nxt, false);
+                data_last = true;
             } else if self.shut_wr && !self.fin_sent {
                 let seg = self.segment(self.snd_nxt, Flags::FIN | Flags::ACK);
                 self.snd_nxt += 1;
                 self.fin_sent = true;
                 self.emit(seg, false);
                 self.note_sent(now, self.snd_nxt, false);
+                data_last = false;
                 break;
             } else {
                 break;
+            }
+        }
+        if data_last && self.config.push == Push::Linux {
+            // The burst ends here: its last segment carries PSH.
+            if let Some(last) = self.out.back_mut() {
+                last.segment.flags = last.segment.flags | Flags::PSH;
             }
         }
     }

@@ -693,3 +693,344 @@ fn close_in_syn_received_after_a_send_waits_for_established() {
     );
     assert_eq!(s.endpoint.state(id), State::FinWait1);
 }
+
+/// A server with `config` and timestamps on (ISS y) after a handshake at
+/// time zero whose SYN carried TSval 100 and whose ACK TSval 200: TS.Recent
+/// is 200, RCV.NXT = x+1, SND.NXT = y+1. Returns the script and the TSval
+/// of the SYN-ACK (the server's clock, which the client echoes).
+fn established_with_timestamps(mut config: Config) -> (Script, u32) {
+    config.isn = IsnMode::Fixed(Y);
+    config.timestamps = true;
+    let mut ep = Endpoint::new(*server_addr().ip(), config, ChaCha8Rng::seed_from_u64(0));
+    ep.listen(PORT).unwrap();
+    let mut s = Script::new(ep, peer(), PORT);
+    let mut syn = s.segment(Flags::SYN, X, 0);
+    syn.mss = Some(1460);
+    syn.options.timestamps = Some(tcpsim_tcp::Timestamps { val: 100, ecr: 0 });
+    s.inject(&syn);
+    let synack = s.expect(Expect::flags(SA).seq(Y).ack(X + 1));
+    let ours = synack.options.timestamps.expect("timestamps agreed").val;
+    let mut ack = s.segment(A, X + 1, Y + 1);
+    ack.options.timestamps = Some(tcpsim_tcp::Timestamps {
+        val: 200,
+        ecr: ours,
+    });
+    s.inject(&ack);
+    (s, ours)
+}
+
+/// The TSecr of a segment the server sent.
+fn tsecr(seg: &tcpsim_tcp::Segment) -> u32 {
+    seg.options.timestamps.expect("a timestamps option").ecr
+}
+
+/// The peer's FIN+ACK acknowledges far more than was sent (SEG.ACK =
+/// y+9999, SND.NXT = y+1) and carries TSval 200000, then 1000 octets at
+/// RCV.NXT come with TSval 201.
+///
+/// - `rfc`: RFC 7323 §5.3 R3 records a TSval as soon as the segment has
+///   passed the sequence-number check, which the FIN+ACK does (it starts
+///   at RCV.NXT = Last.ACK.sent): TS.Recent = 200000. Only then does the
+///   fifth check of RFC 9293 §3.10.7.4 find the ACK above SND.NXT: "send
+///   an ACK, drop the segment", and that ACK echoes 200000. The data's
+///   TSval 201 is now older than TS.Recent: PAWS (R1) drops it with an
+///   ACK that still says x+1.
+/// - `linux`: the kernel takes a TSval into TS.Recent only inside its ACK
+///   processing, after it has found the ACK field neither above SND.NXT
+///   nor below SND.UNA (`tcp_ack` with `FLAG_UPDATE_TS_RECENT`); an ACK
+///   above SND.NXT ends the segment before that, silently, and before its
+///   FIN is looked at (the connection stays ESTABLISHED). TS.Recent stays
+///   200, so TSval 201 passes PAWS, the data is taken and acknowledged at
+///   once (quick-ACK mode at connection start) with TSecr 201. (The
+///   kernel selftest `tcp_ts_recent_invalid_ack` checks the same.)
+#[test]
+fn ts_recent_is_not_taken_from_a_segment_dropped_for_its_ack() {
+    for (config, linux) in [(Config::rfc(), false), (Config::linux(), true)] {
+        let (mut s, ours) = established_with_timestamps(config);
+        let mut bad = s.segment(FA, X + 1, Y + 9999);
+        bad.options.timestamps = Some(tcpsim_tcp::Timestamps {
+            val: 200_000,
+            ecr: ours,
+        });
+        s.inject(&bad);
+        if linux {
+            s.expect_none();
+        } else {
+            let ack = s.expect(Expect::flags(A).seq(Y + 1).ack(X + 1).at(Instant::ZERO));
+            assert_eq!(tsecr(&ack), 200_000, "R3 took the TSval");
+        }
+        let id = conn(&s.endpoint);
+        assert_eq!(s.endpoint.state(id), State::Established, "FIN not taken");
+
+        let mut d = data(&s, X + 1, &[7; 1000]);
+        d.flags = A;
+        d.options.timestamps = Some(tcpsim_tcp::Timestamps {
+            val: 201,
+            ecr: ours,
+        });
+        s.inject(&d);
+        let readable = s.endpoint.connection(id).unwrap().readable();
+        if linux {
+            let ack = s.expect(Expect::flags(A).seq(Y + 1).ack(X + 1001).at(Instant::ZERO));
+            assert_eq!(tsecr(&ack), 201);
+            assert_eq!(readable, 1000);
+        } else {
+            let ack = s.expect(Expect::flags(A).seq(Y + 1).ack(X + 1).at(Instant::ZERO));
+            assert_eq!(tsecr(&ack), 200_000);
+            assert_eq!(readable, 0, "dropped by PAWS");
+        }
+        s.expect_none();
+    }
+}
+
+/// A SYN at RCV.NXT in ESTABLISHED with TSval 300 gets a challenge ACK
+/// (RFC 5961 §4.2) in both profiles; what that ACK echoes differs. `rfc`
+/// has recorded the SYN's TSval after the sequence-number check (RFC 7323
+/// §5.3 R3), before the fourth check sends the challenge: TSecr 300.
+/// `linux` answers the SYN in `tcp_validate_incoming`, before `tcp_ack`,
+/// the only place that updates TS.Recent: TSecr 200, the last TSval taken.
+#[test]
+fn a_challenge_ack_echoes_ts_recent_from_before_the_syn_in_linux() {
+    for (config, echo) in [(Config::rfc(), 300), (Config::linux(), 200)] {
+        let (mut s, ours) = established_with_timestamps(config);
+        let mut syn = s.segment(Flags::SYN, X + 1, 0);
+        syn.options.timestamps = Some(tcpsim_tcp::Timestamps {
+            val: 300,
+            ecr: ours,
+        });
+        s.inject(&syn);
+        let ack = s.expect(Expect::flags(A).seq(Y + 1).ack(X + 1).at(Instant::ZERO));
+        assert_eq!(tsecr(&ack), echo, "{}", config.profile);
+        s.expect_none();
+    }
+}
+
+/// The SACK blocks of a segment the server sent, as plain numbers.
+fn sack_blocks(seg: &tcpsim_tcp::Segment) -> Vec<(u32, u32)> {
+    seg.options
+        .sack
+        .as_slice()
+        .iter()
+        .map(|(l, r)| (l.0, r.0))
+        .collect()
+}
+
+/// A server with `config` and SACK on (no timestamps, window scaling as
+/// the profile offers), after a handshake at time zero with a client that
+/// announced MSS 1000 and SACK-permitted.
+fn established_with_sack(mut config: Config) -> Script {
+    config.isn = IsnMode::Fixed(Y);
+    config.sack = true;
+    let mut ep = Endpoint::new(*server_addr().ip(), config, ChaCha8Rng::seed_from_u64(0));
+    ep.listen(PORT).unwrap();
+    let mut s = Script::new(ep, peer(), PORT);
+    let mut syn = s.segment(Flags::SYN, X, 0);
+    syn.mss = Some(1000);
+    syn.options.sack_permitted = true;
+    s.inject(&syn);
+    let synack = s.expect(Expect::flags(SA).seq(Y).ack(X + 1));
+    assert!(synack.options.sack_permitted);
+    s.inject(&s.segment(A, X + 1, Y + 1));
+    s
+}
+
+/// 1000 octets arrive and are read; then the peer sends them again with
+/// its FIN (seq x+1, 1000 octets, FIN): the data is old, the FIN is new
+/// (RCV.NXT = x+1001 becomes x+1002).
+///
+/// - `rfc`: the segment repeats received data, which RFC 2883 §4 reports
+///   as a D-SACK block, x+1:x+1001, in the ACK; the repetition (and the
+///   FIN, RFC 9293 §3.10.7.4's eighth check) is acknowledged at once.
+/// - `linux`: the kernel queues the segment from RCV.NXT, taking only its
+///   new part, the FIN (it notes a D-SACK for the old part on the way); the
+///   FIN then clears every SACK block and the pending D-SACK
+///   (`tcp_fin` → `tcp_sack_reset`) and puts the connection into
+///   ping-pong mode, so the ACK of x+1002 has no SACK option and waits
+///   the delayed-ACK time, 40 ms (the kernel selftest `tcp_close_no_rst`
+///   sees it within 40 ms, without D-SACK).
+///
+/// Closing then sends the FIN, not a RST: nothing is left unread (RFC 2525
+/// §2.17).
+#[test]
+fn an_old_segment_with_a_new_fin_clears_the_dsack_in_linux() {
+    for (config, linux) in [(Config::rfc(), false), (Config::linux(), true)] {
+        let mut s = established_with_sack(config);
+        let mut d = data(&s, X + 1, &[5; 1000]);
+        d.flags = A;
+        s.inject(&d);
+        // linux: a quick ACK; rfc: the delayed ACK, 200 ms later.
+        let ack = s.expect(Expect::flags(A).ack(X + 1001));
+        assert!(sack_blocks(&ack).is_empty());
+        let id = conn(&s.endpoint);
+        let mut buf = [0u8; 1000];
+        assert_eq!(s.command(|ep, _| ep.recv(id, &mut buf)), 1000);
+
+        let t = s.now;
+        let mut again = d.clone();
+        again.flags = FA;
+        s.inject(&again);
+        assert_eq!(s.endpoint.state(id), State::CloseWait);
+        let ack = if linux {
+            s.expect(
+                Expect::flags(A)
+                    .seq(Y + 1)
+                    .ack(X + 1002)
+                    .at(t + tcpsim_tcp::Duration::from_millis(40)),
+            )
+        } else {
+            s.expect(Expect::flags(A).seq(Y + 1).ack(X + 1002).at(t))
+        };
+        if linux {
+            assert_eq!(sack_blocks(&ack), [], "no D-SACK after the FIN");
+        } else {
+            assert_eq!(sack_blocks(&ack), [(X + 1, X + 1001)], "D-SACK");
+        }
+        s.command(|ep, now| ep.close(now, id));
+        s.expect(Expect::flags(FA).seq(Y + 1).ack(X + 1002).at(s.now));
+        s.expect_none();
+    }
+}
+
+/// D-SACK beside SACK blocks (RFC 2883 §4: the D-SACK block comes first,
+/// then the SACK blocks as RFC 2018 orders them), both profiles alike.
+/// Sequence numbers relative to x; RCV.NXT starts at 1; every segment
+/// carries 1000 octets per thousand of its range, and each ACK goes at
+/// once (out-of-order data, a filled hole, a repeat: RFC 5681 §4.2).
+///
+/// 1. 1001–2001, 2001–3001, 4001–5001 and 7001–8001 arrive out of order:
+///    the blocks are 1001:2001; then 1001:3001 (the adjacent segment grows
+///    its block); then 4001:5001 1001:3001; then 7001:8001 4001:5001
+///    1001:3001 (the block of the latest arrival first, RFC 2018 §4).
+/// 2. 1–6001 arrives in order: it fills the holes up to 6001 (ACK 6001)
+///    and repeats 1001–3001 and 4001–5001, which were held already. One
+///    D-SACK block can report one contiguous repeat: the first, 1001:3001
+///    (the kernel reports the lowest held range the segment covered, and
+///    grows that block only by adjacent repeats, which 4001–5001 is not).
+///    The one SACK block left is 7001:8001.
+/// 3. 6001–8001 fills the last hole (ACK 8001) and repeats 7001–8001: the
+///    D-SACK 7001:8001 alone, nothing being out of order any more.
+/// 4. 1–1001 again, wholly below RCV.NXT: D-SACK 1:1001.
+///
+/// The kernel selftest `tcp_dsack_mult` plays the same sequence; before,
+/// tcpsim sent `ack 6001 <sack 7001:8001>` at step 2 and no D-SACK at
+/// step 3.
+#[test]
+fn dsack_comes_first_ahead_of_the_remaining_sack_blocks() {
+    for config in [Config::rfc(), Config::linux()] {
+        let mut s = established_with_sack(config);
+        let r = |n: u32| X + n;
+        let step = |s: &mut Script, from: u32, to: u32, ack: u32| -> Vec<(u32, u32)> {
+            let mut d = data(s, r(from), &vec![1; (to - from) as usize]);
+            d.flags = A;
+            s.inject(&d);
+            let got = s.expect(Expect::flags(A).seq(Y + 1).ack(r(ack)).at(Instant::ZERO));
+            sack_blocks(&got)
+        };
+        assert_eq!(step(&mut s, 1001, 2001, 1), [(r(1001), r(2001))]);
+        assert_eq!(step(&mut s, 2001, 3001, 1), [(r(1001), r(3001))]);
+        assert_eq!(
+            step(&mut s, 4001, 5001, 1),
+            [(r(4001), r(5001)), (r(1001), r(3001))]
+        );
+        assert_eq!(
+            step(&mut s, 7001, 8001, 1),
+            [(r(7001), r(8001)), (r(4001), r(5001)), (r(1001), r(3001))]
+        );
+        assert_eq!(
+            step(&mut s, 1, 6001, 6001),
+            [(r(1001), r(3001)), (r(7001), r(8001))],
+            "{}: the D-SACK, then the block left",
+            config.profile
+        );
+        assert_eq!(step(&mut s, 6001, 8001, 8001), [(r(7001), r(8001))]);
+        assert_eq!(step(&mut s, 1, 1001, 8001), [(r(1), r(1001))]);
+        s.expect_none();
+    }
+}
+
+/// A retransmission that straddles RCV.NXT: 1000 octets were received;
+/// the last 500 of them come again with 500 new ones (seq 501, 1000
+/// octets). The repeated part, 501:1001, is the duplicate contiguous
+/// sequence RFC 2883 §4 reports as a D-SACK; the new part is taken
+/// (RCV.NXT 1501). The kernel does the same on its partial-overlap path of
+/// `tcp_data_queue` (a D-SACK from SEG.SEQ to RCV.NXT). The segment is in
+/// sequence for its new part, so its ACK follows the ordinary rules (here
+/// `rfc` delays it 200 ms, `linux` is still in quick-ACK mode), and it
+/// carries the D-SACK when it goes.
+#[test]
+fn a_partly_old_segment_reports_its_old_part_as_a_dsack() {
+    for (config, delay) in [(Config::rfc(), 200), (Config::linux(), 0)] {
+        let mut s = established_with_sack(config);
+        let r = |n: u32| X + n;
+        let mut d = data(&s, r(1), &[1; 1000]);
+        d.flags = A;
+        s.inject(&d);
+        let first = s.expect(Expect::flags(A).ack(r(1001)));
+        assert!(sack_blocks(&first).is_empty());
+        let t = s.now;
+        let mut again = data(&s, r(501), &[1; 1000]);
+        again.flags = A;
+        s.inject(&again);
+        let ack = s.expect(
+            Expect::flags(A)
+                .ack(r(1501))
+                .at(t + tcpsim_tcp::Duration::from_millis(delay)),
+        );
+        assert_eq!(sack_blocks(&ack), [(r(501), r(1001))], "{}", config.profile);
+        s.expect_none();
+    }
+}
+
+/// A 12000-octet write into a window of 10 segments at MSS 1100 (the
+/// server's MSS is set to 1100, the client offers 1300 and a window of
+/// 32896, so SND.WND is the 10 × 1100 = 11000 of the fixed window cap):
+/// ten segments of 1100 octets go out at once, and the last 1000 octets
+/// wait for the ACK.
+///
+/// - `rfc`: RFC 1122 §4.2.2.2 (no PUSH flag on SEND calls) puts PSH in the
+///   last buffered segment only: the ten are bare ACKs and 11001:12001,
+///   which empties the buffer, has PSH.
+/// - `linux`: packetdrill sees `P. 1:11001(11000)` for the first burst (it
+///   reads the TSO burst as one segment, with the flags of its last part)
+///   and then `P. 11001:12001(1000)` (google/packetdrill
+///   `gtests/net/tcp/mss/mss-setsockopt-tcp_maxseg-*.pkt`): the tenth
+///   segment, 10001:11001, which ends the burst, has PSH too.
+#[test]
+fn psh_ends_each_burst_in_linux_and_the_buffer_in_rfc() {
+    for (config, linux) in [(Config::rfc(), false), (Config::linux(), true)] {
+        let mut config = config;
+        config.isn = IsnMode::Fixed(Y);
+        config.mss = 1100;
+        config.timestamps = false;
+        config.sack = false;
+        let mut ep = Endpoint::new(*server_addr().ip(), config, ChaCha8Rng::seed_from_u64(0));
+        ep.listen(PORT).unwrap();
+        let mut s = Script::new(ep, peer(), PORT);
+        let mut syn = s.segment(Flags::SYN, X, 0);
+        syn.mss = Some(1300);
+        syn.window = 32792;
+        s.inject(&syn);
+        let synack = s.expect(Expect::flags(SA).seq(Y).ack(X + 1));
+        assert_eq!(synack.mss, Some(1100));
+        let mut ack = s.segment(A, X + 1, Y + 1);
+        ack.window = 32896;
+        s.inject(&ack);
+
+        let t = Instant::from_millis(100);
+        s.advance_to(t);
+        s.command(|ep, now| ep.send(now, conn(ep), &[9; 12000]).unwrap());
+        for k in 0..10u32 {
+            let last = k == 9;
+            let flags = if linux && last { PA } else { A };
+            s.expect(Expect::flags(flags).seq(Y + 1 + 1100 * k).len(1100).at(t));
+        }
+        s.expect_none();
+        let t = Instant::from_millis(200);
+        s.advance_to(t);
+        let mut ack = s.segment(A, X + 1, Y + 1 + 11000);
+        ack.window = 32896;
+        s.inject(&ack);
+        s.expect(Expect::flags(PA).seq(Y + 11001).len(1000).at(t));
+        s.expect_none();
+    }
+}
