@@ -3,7 +3,9 @@
 //! of the Linux kernel's `tools/testing/selftests/net/packetdrill` — into a
 //! [`Script`], or a [`ScriptError`] that names the file, line and column
 //! and says what was found and what was expected. What the script means
-//! (playing it against an endpoint) is the interpreter's part.
+//! (playing it against an endpoint) is the interpreter's part. Every node
+//! of the tree prints back as script text (`Display`), in a canonical form
+//! that parses to the same tree.
 //!
 //! # The language
 //!
@@ -75,6 +77,7 @@ mod error;
 mod lex;
 mod packet;
 mod parse;
+mod print;
 
 pub use ast::{
     Command, Direction, Ecn, Event, EventKind, EventTime, Expr, ExprKind, Field, IcmpEchoed,
