@@ -270,13 +270,18 @@ impl<'a> Parser<'a> {
             } else {
                 self.lx.take_chars(2);
                 self.lx.skip_blanks();
-                let (vpos, value) = self.option_value("-D NAME")?;
+                let (vpos, value, _) = self.lx.option_value()?;
                 match value.split_once('=') {
                     Some((n, _)) if !n.is_empty() => {}
                     _ => {
+                        let found = if value.is_empty() {
+                            "the end of the line".to_owned()
+                        } else {
+                            format!("`{}`", short(&value))
+                        };
                         return Err(self.err(
                             vpos,
-                            format!("expected NAME=VALUE after `-D`, found `{}`", short(&value)),
+                            format!("expected NAME=VALUE after `-D`, found {found}"),
                         ));
                     }
                 }
