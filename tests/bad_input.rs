@@ -20,6 +20,8 @@ mod fuzz_decode;
 mod fuzz_endpoint;
 #[path = "../fuzz/src/experiment.rs"]
 mod fuzz_experiment;
+#[path = "../fuzz/src/script.rs"]
+mod fuzz_script;
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -436,6 +438,11 @@ fn fuzz_regressions_experiment() {
     replay("experiment", fuzz_experiment::check);
 }
 
+#[test]
+fn fuzz_regressions_script() {
+    replay("script", fuzz_script::check);
+}
+
 /// Replays one input outside the regression directories, for reading a new
 /// crash: `TCPSIM_FUZZ_TARGET=endpoint TCPSIM_FUZZ_INPUT=path
 /// TCPSIM_FUZZ_TRACE=1 cargo test --test tests replay_one_fuzz_input --
@@ -450,6 +457,7 @@ fn replay_one_fuzz_input() {
         "decode" => fuzz_decode::check(&bytes),
         "endpoint" => fuzz_endpoint::run(&bytes),
         "experiment" => fuzz_experiment::check(&bytes),
+        "script" => fuzz_script::check(&bytes),
         other => panic!("unknown target {other:?}"),
     }
 }

@@ -9,3 +9,4 @@
 pub mod decode;
 pub mod endpoint;
 pub mod experiment;
+pub mod script;

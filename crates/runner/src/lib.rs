@@ -5,7 +5,8 @@
 //! [`parse_with_overrides`] turn TOML into a checked [`Experiment`], or a
 //! [`ConfigError`] that names the file, line, column and what was expected.
 //! [`parse_duration`], [`parse_rate`] and [`SeedRange`] are the unit parsers
-//! the command line shares with the files.
+//! the command line shares with the files. [`script`] parses packetdrill
+//! scripts (SPEC §7).
 
 pub mod build;
 pub mod commands;

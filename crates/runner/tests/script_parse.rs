@@ -519,7 +519,7 @@ fn time_forms() {
 fn packet_details() {
     let s = ok("\
 0 > [ect0] SEWA 0:0(0) <mss 536,eol>
-+0 < (tos 0x10, flowlabel 0xabc) P.U 1:11(10) ack 1 win 100 urg 5
++0 < (tos 0x10, flowlabel 0xabc) PU. 1:11(10) ack 1 win 100 urg 5
 +0 > [ttl 64,ce] 4000>80 5 1:1(0) ack 11
 +0 > . 1:1(0) ack 11 <sack 1001:2001 3001:4001 5001:6001 7001:8001,wscale *,wscale 14>
 +0 < S 0:0(0) win 1 <FO,FO 0123abcd,FOEXP,FOEXP TFO_COOKIE,md5 00ff00ff>
@@ -551,7 +551,7 @@ fn packet_details() {
         (ip.tos, ip.flow_label, ip.ecn),
         (Some(0x10), Some(0xabc), None)
     );
-    assert_eq!(p.flags, flags("P.U"));
+    assert_eq!(p.flags, flags("PU."));
     assert_eq!((p.seq, p.urg), (seq(1, 11, 10), Some(5)));
     let p = packet(&s, 2);
     let ip = p.ip.clone().unwrap();
@@ -942,6 +942,20 @@ fn bad_flags() {
         1,
         7,
         "conflicting TCP flag `1`: an ACE digit stands for E, W and A together, and there is at most one",
+    );
+    bad(
+        "0 > P.U 1:1(0)\n",
+        1,
+        7,
+        "`.` (ACK) goes last in the TCP flags (`S.`, `F.`, `P.`), or before an ACE digit only; \
+         found `U` after it",
+    );
+    bad(
+        "0 > .. 1:1(0)\n",
+        1,
+        6,
+        "`.` (ACK) goes last in the TCP flags (`S.`, `F.`, `P.`), or before an ACE digit only; \
+         found `.` after it",
     );
     bad(
         "0 > 12 0:0(0)\n",
@@ -1348,6 +1362,12 @@ fn bad_structure_and_options() {
         1,
         4,
         "expected NAME=VALUE after `-D`, found `FOO`",
+    );
+    bad(
+        "-D\n0 close(3) = 0\n",
+        1,
+        3,
+        "expected NAME=VALUE after `-D`, found the end of the line",
     );
     bad(
         "--x=\"abc\n",

@@ -102,7 +102,11 @@ pub struct Event {
 
 /// When an event happens, in packetdrill's time syntax.
 ///
-/// Relative times count from the previous event. The parser checks what
+/// Relative times count from the previous event: in packetdrill (run.c,
+/// `adjust_relative_event_times`) from the moment the interpreter moves on
+/// to this event, i.e. when the previous one actually happened (an
+/// outbound packet when it was seen), not its scripted time. The parser
+/// checks what
 /// packetdrill's parser checks: no negative time, a range's end not before
 /// its start, and `*` and ranges only on outbound packets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

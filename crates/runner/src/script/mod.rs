@@ -74,6 +74,7 @@
 
 mod ast;
 mod error;
+mod expr;
 mod lex;
 mod packet;
 mod parse;

@@ -210,6 +210,15 @@ impl<'a> Parser<'a> {
                     ),
                 ));
             }
+            if flags.ack && !(c.is_ascii_digit() && flags.ace.is_none()) {
+                return Err(self.err(
+                    at,
+                    format!(
+                        "`.` (ACK) goes last in the TCP flags (`S.`, `F.`, `P.`), or before an \
+                         ACE digit only; found `{c}` after it"
+                    ),
+                ));
+            }
             let conflict = (matches!(c, 'E' | 'W' | 'A') && flags.ace.is_some())
                 || (c.is_ascii_digit() && (ecn_letter || flags.ace.is_some()));
             if conflict {
