@@ -86,7 +86,9 @@ pub enum Event {
     },
     /// A timer expired (reported before its effects).
     TimerFired(TimerKind),
-    /// The connection reached ESTABLISHED.
+    /// The handshake completed: the connection reached ESTABLISHED, or,
+    /// after a CLOSE in SYN-RECEIVED, our SYN was acknowledged in
+    /// FIN-WAIT-1 or CLOSING.
     Connected,
     /// New in-order data can be read.
     Readable,

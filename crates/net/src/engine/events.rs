@@ -63,6 +63,16 @@ impl Engine {
             }
             Event::Readable | Event::AllAcked => {}
             Event::Connected => {
+                // The handshake is over; usually this is ESTABLISHED (noted
+                // above), but after a CLOSE in SYN-RECEIVED it ends in
+                // FIN-WAIT-1 or CLOSING.
+                if let Some((c, end)) = mapped {
+                    let now = self.now;
+                    let e = self.conns.end_mut(c, end);
+                    if e.established.is_none() {
+                        e.established = Some(now);
+                    }
+                }
                 // A connection a listener created is accepted when it is
                 // established.
                 if let Some((c, End::Server)) = mapped {

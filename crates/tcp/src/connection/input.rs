@@ -500,6 +500,12 @@ impl Connection {
             // comes back to ISS, and the SYN is long acknowledged.)
             covered -= 1;
             self.syn_acked = true;
+            if matches!(self.state, State::FinWait1 | State::Closing) {
+                // A CLOSE in SYN-RECEIVED sent our FIN before the handshake
+                // ended (RFC 9293 §3.10.4): the handshake ends now, in
+                // FIN-WAIT-1 or CLOSING, without passing ESTABLISHED.
+                self.events.push_back(Event::Connected);
+            }
         }
         let data_out = self.sent - self.send_buf.head();
         let data = u64::from(covered).min(data_out);
