@@ -118,7 +118,11 @@ pub enum RetransmissionRtt {
     /// in progress and is never timed itself.
     Karn,
     /// The retransmission is timed from its own send time, as Linux does
-    /// through the timestamp echo (`tcp_ack_update_rtt` with TSecr).
+    /// through the timestamp echo (`tcp_ack_update_rtt` with TSecr) — so
+    /// only when timestamps are in use: without them a retransmission is
+    /// not timed, as under Karn (`tcp_clean_rtx_queue` takes no sample
+    /// from a retransmitted segment), and after a retransmitted SYN the
+    /// RTO stays at RFC 6298 §5.7's 3 s (`tcp_init_metrics`).
     Sample,
 }
 

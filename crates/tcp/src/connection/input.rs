@@ -521,9 +521,16 @@ impl Connection {
                 self.rtt.sample(rtt, &self.config);
             }
             self.rtt_probe = None;
-        } else if let Some((end, sent_at)) = self.rtt_probe {
+        } else if let Some((end, sent_at, retransmitted)) = self.rtt_probe {
             if end <= ack {
-                self.rtt.sample(now - sent_at, &self.config);
+                // A retransmission is timed only through the timestamp
+                // echo: without timestamps there is nothing that tells
+                // which transmission the ACK answers (Linux
+                // tcp_clean_rtx_queue takes no sample from a TCPCB_RETRANS
+                // segment; tcp_ack_update_rtt has no TSecr).
+                if !retransmitted || self.opt.ts {
+                    self.rtt.sample(now - sent_at, &self.config);
+                }
                 self.rtt_probe = None;
             }
         }

@@ -181,8 +181,9 @@ pub struct Connection {
     // Timers and retransmission (RFC 6298).
     timers: TimerTable,
     rtt: RttEstimator,
-    /// The segment being timed: (sequence number that acknowledges it, send time).
-    rtt_probe: Option<(SeqNum, Instant)>,
+    /// The segment being timed: (sequence number that acknowledges it,
+    /// send time, whether it is a retransmission).
+    rtt_probe: Option<(SeqNum, Instant, bool)>,
     /// Consecutive expiries of the retransmission timer for the current head.
     retransmits: u32,
     /// When the oldest unacknowledged segment was first sent.

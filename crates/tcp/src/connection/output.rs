@@ -66,10 +66,10 @@ impl Connection {
                 // Karn: never time a retransmitted segment.
                 RetransmissionRtt::Karn => None,
                 // Linux times retransmissions through the timestamp echo.
-                RetransmissionRtt::Sample => Some((end, now)),
+                RetransmissionRtt::Sample => Some((end, now, true)),
             };
         } else if self.rtt_probe.is_none() {
-            self.rtt_probe = Some((end, now));
+            self.rtt_probe = Some((end, now, false));
         }
         if !self.timers.is_armed(TimerKind::Retransmit) {
             self.arm_retransmit(now);
