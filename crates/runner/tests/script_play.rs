@@ -29,7 +29,7 @@ fn every_script_in_tests_packetdrill_passes() {
     for (sub, profile) in [("linux", Profile::Linux), ("rfc", Profile::Rfc)] {
         n += play_dir(sub, profile);
     }
-    assert!(n >= 68, "only {n} scripts");
+    assert!(n >= 75, "only {n} scripts");
 }
 
 fn play_dir(sub: &str, profile: Profile) -> usize {
@@ -191,4 +191,26 @@ fn playing_is_deterministic() {
         .unwrap()
         .0;
     assert_eq!(a, b);
+}
+
+/// After the first SYN defined the endpoint's ISN, a later SYN-ACK (a
+/// TIME-WAIT reopened by a new SYN: ISS = old SND.NXT + 65537, here 65539)
+/// is compared against it: a script that says 65538 fails on that line.
+#[test]
+fn a_later_syn_is_compared_against_the_first_isn() {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/packetdrill/linux/time-wait-reopened-by-syn.pkt"
+    ))
+    .unwrap();
+    assert_eq!(play(&text), Verdict::Ok);
+    let wrong = text.replace("> S. 65539:65539(0)", "> S. 65538:65538(0)");
+    assert_ne!(wrong, text);
+    match play(&wrong) {
+        Verdict::Failed { message, .. } => {
+            assert!(message.contains("got `S. 65539:65539(0)"), "{message}");
+            assert!(message.ends_with("(sequence number differs)"), "{message}");
+        }
+        v => panic!("{v:?}"),
+    }
 }

@@ -81,6 +81,9 @@ type Outcome<T> = Result<T, Failure>;
 /// The socket packets refer to (packetdrill's "socket under test").
 #[derive(Debug, Default)]
 struct UnderTest {
+    /// The live descriptor `socket()` returned, when it is a socket the
+    /// script made (not a connection a listener made).
+    fd: Option<i32>,
     /// (local, remote) once known.
     tuple: Option<(SocketAddrV4, SocketAddrV4)>,
     /// The endpoint's ISN as (script, live).
@@ -444,7 +447,10 @@ impl Player<'_> {
             return self.fail(line, format!("nothing by {}", secs(deadline)));
         };
         let mut seg = first.segment;
-        if seg.flags.syn() && self.test.local_isn.is_none() {
+        // The first SYN the endpoint sends defines its ISN; any later SYN
+        // (a retransmission, a reopened TIME-WAIT) is compared against it.
+        let learned = seg.flags.syn() && self.test.local_isn.is_none();
+        if learned {
             self.test.local_isn = Some((p.seq, seg.seq.0));
         }
         self.log
@@ -497,11 +503,10 @@ impl Player<'_> {
         }
         let (script_isn, live_isn) = self.test.local_isn.unwrap_or((0, 0));
         let seq = if seg.flags.syn() {
-            p.seq
+            seg.seq.0.wrapping_sub(live_isn).wrapping_add(script_isn)
         } else {
             seg.seq.0.wrapping_sub(live_isn)
         };
-        let _ = script_isn;
         if seq != p.seq {
             return self.fail(line, why("sequence number differs"));
         }
@@ -579,18 +584,22 @@ impl Player<'_> {
     /// The segment an `<` line injects, in live numbers.
     fn inbound(&mut self, line: u32, p: &Packet) -> Outcome<Segment> {
         let f = p.flags;
-        if f.syn() && !f.ack() {
-            // A new connection from the peer, to the bound port.
+        // A SYN from the peer opens a new connection to the bound port
+        // while the socket under test is a listener (or there is none);
+        // otherwise it belongs to the socket under test (packetdrill's
+        // handle_listen_for_script_packet): a crossing SYN, a SYN into
+        // SYN-RECEIVED, ESTABLISHED or TIME-WAIT.
+        let listener = self.test.tuple.is_none()
+            && self.test.fd.is_none_or(|fd| self.sockets.is_listening(fd));
+        if f.syn() && !f.ack() && listener {
             let s = &self.plan.settings;
             let local = SocketAddrV4::new(s.local_ip, s.bind_port);
             let remote = SocketAddrV4::new(s.remote_ip, self.next_remote_port);
             self.next_remote_port = self.next_remote_port.wrapping_add(1).max(1024);
-            if !matches!(self.test.tuple, Some((l, r)) if l == local && r == remote) {
-                self.test = UnderTest {
-                    tuple: Some((local, remote)),
-                    ..UnderTest::default()
-                };
-            }
+            self.test = UnderTest {
+                tuple: Some((local, remote)),
+                ..UnderTest::default()
+            };
         }
         if self.test.tuple.is_none() {
             // The endpoint's SYN may wait unmatched: take its 4-tuple.
@@ -682,10 +691,12 @@ impl Player<'_> {
         let (_, live_isn) = self.test.local_isn.unwrap_or((0, 0));
         let remote_isn = self.test.remote_isn.unwrap_or(0);
         let (seq, ack) = if outbound {
-            let seq = if seg.flags.syn() {
-                seg.seq.0
-            } else {
-                seg.seq.0.wrapping_sub(live_isn)
+            let seq = match (seg.flags.syn(), self.test.local_isn) {
+                (true, Some((script_isn, live))) => {
+                    seg.seq.0.wrapping_sub(live).wrapping_add(script_isn)
+                }
+                (true, None) => seg.seq.0,
+                (false, _) => seg.seq.0.wrapping_sub(live_isn),
             };
             (seq, self.outbound_ack(seg))
         } else {
@@ -853,7 +864,10 @@ impl Player<'_> {
         if returns_fd && value >= 0 {
             self.aliases.insert(call.returns, value as i32);
             if matches!(call.kind, CallKind::Socket { .. }) {
-                self.test = UnderTest::default();
+                self.test = UnderTest {
+                    fd: Some(value as i32),
+                    ..UnderTest::default()
+                };
             }
         }
         if let Some((start, end, _prev)) = timing {

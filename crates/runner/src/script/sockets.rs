@@ -211,6 +211,8 @@ struct Facts {
     error: Option<Errno>,
     /// The connection was reset or timed out: calls fail from now on.
     broken: Option<Errno>,
+    /// The peer's FIN was taken (reads end with 0 before any error).
+    eof: bool,
 }
 
 /// One host's sockets over its TCP endpoint.
@@ -329,9 +331,17 @@ impl Sockets {
                     facts.broken = Some(Errno::ECONNREFUSED);
                 }
                 Event::Reset => {
-                    facts.error = Some(Errno::ECONNRESET);
+                    // Linux tcp_reset: EPIPE once the peer's FIN was taken
+                    // (CLOSE-WAIT), ECONNRESET otherwise.
+                    let e = if facts.eof {
+                        Errno::EPIPE
+                    } else {
+                        Errno::ECONNRESET
+                    };
+                    facts.error = Some(e);
                     facts.broken = Some(Errno::EPIPE);
                 }
+                Event::EndOfStream => facts.eof = true,
                 Event::TimedOut => {
                     facts.error = Some(Errno::ETIMEDOUT);
                     facts.broken = Some(Errno::ETIMEDOUT);
@@ -660,7 +670,7 @@ impl Sockets {
         );
         let (readable, eof) = match self.endpoint.connection(id) {
             Some(c) => (c.readable(), c.is_eof()),
-            None => (0, true),
+            None => (0, false),
         };
         if readable > 0 {
             let mut buf = vec![0u8; len.min(readable)];
@@ -668,14 +678,21 @@ impl Sockets {
             self.collect();
             return Call::Done(n as i64);
         }
+        // End of stream comes before a pending error (Linux
+        // tcp_recvmsg_locked checks SOCK_DONE before sk_err).
+        let eof = eof || self.facts.get(&id).is_some_and(|f| f.eof);
+        if eof || shut_rd {
+            return Call::Done(0);
+        }
         if let Some(e) = self.take_error(id) {
             return Call::Failed(e);
         }
-        if eof || shut_rd || self.facts.get(&id).is_some_and(|f| f.broken.is_some()) {
+        if self.facts.get(&id).is_some_and(|f| f.broken.is_some())
+            || self.endpoint.connection(id).is_none()
+        {
+            // Reset (the error reported once) or gone: the receive side is
+            // shut down.
             return Call::Done(0);
-        }
-        if self.endpoint.connection(id).is_none() {
-            return Call::Failed(Errno::ENOTCONN);
         }
         if self.options(fd).is_ok_and(|o| o.nonblocking) {
             Call::Failed(Errno::EAGAIN)
@@ -742,6 +759,17 @@ impl Sockets {
     pub fn connection_of(&self, fd: i32) -> Result<&tcpsim_tcp::Connection, Errno> {
         let id = self.connection(fd)?;
         self.endpoint.connection(id).ok_or(Errno::ENOTCONN)
+    }
+
+    /// Whether `fd` is a listening socket.
+    pub fn is_listening(&self, fd: i32) -> bool {
+        matches!(
+            self.fds.get(&fd),
+            Some(Socket {
+                kind: Kind::Listening { .. },
+                ..
+            })
+        )
     }
 
     /// Whether `fd` is open.
