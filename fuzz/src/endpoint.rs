@@ -804,7 +804,7 @@ pub fn run(data: &[u8]) {
             _ => IsnMode::Fixed(inp.u32()),
         };
         c.mss = [1460, 536, 100, 1][usize::from((tweak >> 2) & 3)];
-        c.recv_window = [65535, 65535, 4096, 1][usize::from((tweak >> 4) & 3)];
+        c.recv_window = [None, Some(65535), Some(4096), Some(1)][usize::from((tweak >> 4) & 3)];
         if tweak & 0x40 != 0 {
             c.delayed_ack = Duration::ZERO;
         }

@@ -68,13 +68,48 @@ impl SendBuffer {
 
 /// Received octets: the in-order part the application can read, and
 /// out-of-order pieces waiting for the gap before them to fill.
+///
+/// Each piece of data may carry the memory it costs (a Linux `skb`'s
+/// `truesize`, see [`RecvBuffer::insert_charged`]): the buffer keeps the
+/// sum ([`RecvBuffer::memory`]) as the kernel keeps `sk_rmem_alloc`, and
+/// frees a piece's memory only when all of it has been read, or when it
+/// turns out to repeat data held already.
 #[derive(Clone, Debug, Default)]
 pub struct RecvBuffer {
     readable: VecDeque<u8>,
     /// Stream offset of the next octet expected in order (RCV.NXT for data).
     next: u64,
     /// Out-of-order pieces by stream offset. A piece may overlap others.
-    pending: BTreeMap<u64, Vec<u8>>,
+    pending: BTreeMap<u64, Piece>,
+    /// The in-order buffers holding unread data, oldest first.
+    queue: VecDeque<Held>,
+    /// Memory of every piece held, in order or not.
+    memory: u64,
+}
+
+/// An out-of-order piece and the memory it costs.
+#[derive(Clone, Debug, Default)]
+struct Piece {
+    data: Vec<u8>,
+    cost: SegmentCost,
+}
+
+/// What a received segment costs in memory (zero when not counted).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SegmentCost {
+    /// The bytes charged while any of it is held (Linux `skb->truesize`).
+    pub truesize: u32,
+    /// Room left in its buffer, into which a later segment that follows it
+    /// directly is copied at no further cost (Linux `skb_try_coalesce`
+    /// with `skb_tailroom`).
+    pub tailroom: u32,
+}
+
+/// An in-order buffer: its data ends at stream offset `end`.
+#[derive(Clone, Copy, Debug)]
+struct Held {
+    end: u64,
+    cost: SegmentCost,
 }
 
 impl RecvBuffer {
@@ -93,25 +128,37 @@ impl RecvBuffer {
         !self.pending.is_empty()
     }
 
+    /// The memory charged for everything held (Linux `sk_rmem_alloc`).
+    pub fn memory(&self) -> u64 {
+        self.memory
+    }
+
     /// Stores octets that start at stream offset `at`. Returns how far the
     /// in-order point advanced.
     pub fn insert(&mut self, at: u64, bytes: &[u8]) -> u64 {
+        self.insert_charged(at, bytes, SegmentCost::default())
+    }
+
+    /// [`RecvBuffer::insert`] for a segment that costs `cost` in memory.
+    /// In-order data is charged whole (as the kernel queues the whole
+    /// segment, even the part it had already) unless it fits the room left
+    /// in the buffer it directly follows; out-of-order data is charged
+    /// unless a piece held already covers it, and pieces it covers are
+    /// freed; a piece that becomes in order is charged as it was, and freed
+    /// if it adds nothing.
+    pub fn insert_charged(&mut self, at: u64, bytes: &[u8], cost: SegmentCost) -> u64 {
         let end = at + bytes.len() as u64;
         if end <= self.next || bytes.is_empty() {
             return 0;
         }
         if at > self.next {
-            // Keep the longest piece seen at an offset.
-            let slot = self.pending.entry(at).or_default();
-            if slot.len() < bytes.len() {
-                slot.clear();
-                slot.extend_from_slice(bytes);
-            }
+            self.insert_pending(at, bytes, cost);
             return 0;
         }
         let before = self.next;
         let skip = (self.next - at) as usize;
         self.readable.extend(&bytes[skip..]);
+        self.hold(at, end, cost, bytes.len());
         self.next = end;
         // Pull in every pending piece the in-order point now reaches.
         while let Some(entry) = self.pending.first_entry() {
@@ -120,14 +167,80 @@ impl RecvBuffer {
                 break;
             }
             let piece = entry.remove();
-            let piece_end = piece_at + piece.len() as u64;
+            let piece_end = piece_at + piece.data.len() as u64;
             if piece_end > self.next {
                 let skip = (self.next - piece_at) as usize;
-                self.readable.extend(&piece[skip..]);
+                self.readable.extend(&piece.data[skip..]);
+                self.hold(piece_at, piece_end, piece.cost, piece.data.len());
                 self.next = piece_end;
+            } else {
+                self.memory -= u64::from(piece.cost.truesize);
             }
         }
         self.next - before
+    }
+
+    /// Queues in-order data `[at, end)` of a segment of `len` octets: into
+    /// the last buffer's room if it follows it directly, else as a buffer
+    /// of its own.
+    fn hold(&mut self, at: u64, end: u64, cost: SegmentCost, len: usize) {
+        if let Some(last) = self.queue.back_mut()
+            && last.end == at
+            && len as u64 <= u64::from(last.cost.tailroom)
+        {
+            last.end = end;
+            last.cost.tailroom -= len as u32;
+            return;
+        }
+        self.memory += u64::from(cost.truesize);
+        self.queue.push_back(Held { end, cost });
+    }
+
+    /// Keeps an out-of-order piece unless one held covers it; frees the
+    /// pieces it covers.
+    fn insert_pending(&mut self, at: u64, bytes: &[u8], cost: SegmentCost) {
+        let end = at + bytes.len() as u64;
+        if let Some((&s, p)) = self.pending.range(..=at).next_back()
+            && s + p.data.len() as u64 >= end
+        {
+            return;
+        }
+        let covered: Vec<u64> = self
+            .pending
+            .range(at..end)
+            .filter(|&(&s, p)| s + p.data.len() as u64 <= end)
+            .map(|(&s, _)| s)
+            .collect();
+        for s in covered {
+            if let Some(p) = self.pending.remove(&s) {
+                self.memory -= u64::from(p.cost.truesize);
+            }
+        }
+        self.memory += u64::from(cost.truesize);
+        self.pending.insert(
+            at,
+            Piece {
+                data: bytes.to_vec(),
+                cost,
+            },
+        );
+    }
+
+    /// Drops out-of-order pieces that start at or after stream offset
+    /// `from`, the highest first, while `enough` (given the memory left)
+    /// says more must go (Linux `tcp_prune_ofo_queue`). Returns whether any
+    /// was dropped.
+    pub fn prune_pending(&mut self, from: u64, mut enough: impl FnMut(u64) -> bool) -> bool {
+        let mut pruned = false;
+        while let Some(entry) = self.pending.last_entry() {
+            if *entry.key() < from || enough(self.memory) {
+                break;
+            }
+            let p = entry.remove();
+            self.memory -= u64::from(p.cost.truesize);
+            pruned = true;
+        }
+        pruned
     }
 
     /// The out-of-order data as disjoint stream ranges `[start, end)`, in
@@ -136,7 +249,7 @@ impl RecvBuffer {
         let mut pieces = self
             .pending
             .iter()
-            .map(|(&at, p)| (at, at + p.len() as u64))
+            .map(|(&at, p)| (at, at + p.data.len() as u64))
             .peekable();
         std::iter::from_fn(move || {
             let (start, mut end) = pieces.next()?;
@@ -151,6 +264,19 @@ impl RecvBuffer {
         })
     }
 
+    /// The application took `n` octets: the buffers read to their end are
+    /// freed.
+    fn consumed(&mut self) {
+        let read_to = self.next - self.readable.len() as u64;
+        while let Some(h) = self.queue.front() {
+            if h.end > read_to {
+                break;
+            }
+            self.memory -= u64::from(h.cost.truesize);
+            self.queue.pop_front();
+        }
+    }
+
     /// Moves up to `buf.len()` readable octets into `buf`; returns how many.
     pub fn read(&mut self, buf: &mut [u8]) -> usize {
         let n = buf.len().min(self.readable.len());
@@ -160,6 +286,7 @@ impl RecvBuffer {
         buf[..from_a].copy_from_slice(&a[..from_a]);
         buf[from_a..n].copy_from_slice(&b[..n - from_a]);
         self.readable.drain(..n);
+        self.consumed();
         n
     }
 
@@ -170,6 +297,7 @@ impl RecvBuffer {
         out.extend_from_slice(a);
         out.extend_from_slice(b);
         self.readable.clear();
+        self.consumed();
         n
     }
 
@@ -177,6 +305,7 @@ impl RecvBuffer {
     pub fn discard(&mut self) -> usize {
         let n = self.readable.len();
         self.readable.clear();
+        self.consumed();
         n
     }
 }
@@ -222,6 +351,32 @@ mod tests {
         let mut out = Vec::new();
         r.read_to_end(&mut out);
         assert_eq!(out, b"abcdefghij");
+    }
+
+    /// Memory follows the pieces: an in-order segment costs its truesize
+    /// until it is read to its end; one that fits the room of the buffer it
+    /// follows costs nothing more; an out-of-order piece covered by another
+    /// is not kept, and one that covers others frees them.
+    #[test]
+    fn memory_is_charged_per_piece_and_freed_when_read() {
+        let c = |truesize, tailroom| SegmentCost { truesize, tailroom };
+        let mut r = RecvBuffer::default();
+        r.insert_charged(0, &[1; 100], c(896, 100));
+        assert_eq!(r.memory(), 896);
+        r.insert_charged(100, &[2; 60], c(896, 0)); // into the room left
+        assert_eq!(r.memory(), 896);
+        r.insert_charged(300, &[3; 10], c(640, 0));
+        r.insert_charged(300, &[3; 5], c(640, 0)); // covered: not kept
+        assert_eq!(r.memory(), 896 + 640);
+        r.insert_charged(290, &[4; 30], c(1000, 0)); // covers 300..310
+        assert_eq!(r.memory(), 896 + 1000);
+        let mut buf = [0; 150];
+        r.read(&mut buf); // 150 of 160 read: the buffer stays
+        assert_eq!(r.memory(), 896 + 1000);
+        r.read(&mut buf);
+        assert_eq!(r.memory(), 1000);
+        assert!(r.prune_pending(0, |_| false));
+        assert_eq!((r.memory(), r.has_gap()), (0, false));
     }
 
     #[test]

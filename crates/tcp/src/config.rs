@@ -321,14 +321,36 @@ pub enum WindowRounding {
 /// §2.2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum InitialWindow {
-    /// `recv_window` as it is, at most 65535.
+    /// The receive space as it is (the 16-bit field holds at most 65535).
     Exact,
-    /// `recv_window` (at most 65535) rounded down to a multiple of the
-    /// payload size (MSS, less 12 when timestamps are in use), as Linux's
-    /// `tcp_select_initial_window` does: 64240 = 44 × 1460 in a SYN, 65160 =
-    /// 45 × 1448 in a SYN-ACK that agrees to timestamps
-    /// (`tests/data/linux/normal.trace`).
+    /// The receive space rounded down to a multiple of the payload size
+    /// (MSS, less 12 when timestamps are in use) when it is larger, as
+    /// Linux's `tcp_select_initial_window` does: 64240 = 44 × 1460 in a SYN,
+    /// 65160 = 45 × 1448 in a SYN-ACK that agrees to timestamps
+    /// (`tests/data/linux/normal.trace`), 18980 = 13 × 1460 from a
+    /// 40000-byte buffer (kernel selftest `tcp_rcv_toobig`).
     MssMultiple,
+}
+
+/// How the receive buffer is counted, and so which window is announced and
+/// which arriving data is taken (`connection/rcvbuf.rs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RecvMemory {
+    /// The buffer holds [`Config::recv_buffer`] octets of data; the window
+    /// is what is free of it (RFC 9293 §3.8.6: RCV.WND is the buffer space
+    /// the receiver has), and data beyond the window is not taken.
+    Octets,
+    /// Linux's accounting of `sk_rcvbuf`: every queued segment costs its
+    /// `truesize` (the kernel's buffer with its overhead, as a tun device
+    /// allocates it), and the window is what `tcp_win_from_space` makes of
+    /// the free memory with the measured payload-to-truesize ratio, grown
+    /// by `rcv_ssthresh`, rounded and never shrunk as `__tcp_select_window`
+    /// and `tcp_select_window` do. Data is taken by the kernel's sequence
+    /// rules (`tcp_sequence`: an in-order segment larger than the window
+    /// while nothing waits to be read; the largest window ever announced,
+    /// RFC 7323 §2.4) and memory rules (`tcp_try_rmem_schedule`: dropped,
+    /// with a zero window, once the memory is spent).
+    Linux,
 }
 
 /// When a retransmitting connection gives up.
@@ -391,8 +413,39 @@ pub struct Config {
     pub fin_wait_2_timeout: Option<Duration>,
     /// The MSS this host announces and the largest payload it sends: 1460.
     pub mss: u16,
-    /// Receive buffer, advertised as the window (no window scaling): 65535.
-    pub recv_window: u16,
+    /// A fixed receive window instead of the buffer model: `Some(w)` makes
+    /// the buffer hold `w` octets, announced as the window (at most 65535,
+    /// rounded by [`Config::initial_window`] in SYN and SYN-ACK) and shrunk
+    /// by what the application has not read, whatever
+    /// [`Config::recv_memory`] says: tcpsim's window before receive buffers
+    /// were modelled. `None` (both profiles): the window follows
+    /// [`Config::recv_buffer`].
+    pub recv_window: Option<u16>,
+    /// The receive buffer, in bytes: `rfc` 65535 octets of data
+    /// ([`RecvMemory::Octets`]); `linux` 131072 bytes of memory
+    /// ([`RecvMemory::Linux`]: `tcp_rmem[1]`, 131072 on this machine, which
+    /// gives the 64240 and 65160 of the captures). The value
+    /// `getsockopt(SO_RCVBUF)` reports, which for `SO_RCVBUF` is twice what
+    /// the application asked for.
+    pub recv_buffer: u32,
+    /// The application fixed [`Config::recv_buffer`] (`SO_RCVBUF`, Linux
+    /// `SOCK_RCVBUF_LOCK`): the window-scale shift offered is then the
+    /// smallest that covers the buffer's window (`tcp_select_initial_window`
+    /// with `window_clamp` = the full space: 0 for a 40000-byte buffer,
+    /// kernel selftest `tcp_rcv_zero_wnd_fin`), and the buffer never grows.
+    /// Off in both profiles.
+    pub recv_buffer_locked: bool,
+    /// How far Linux grows a receive buffer the application did not fix
+    /// when data overruns it (`tcp_rmem[2]`, `tcp_clamp_window`), in bytes:
+    /// 33554432 on this machine (`rfc` does not use it: 65535).
+    pub recv_buffer_max: u32,
+    /// How the receive buffer is counted: `rfc` [`RecvMemory::Octets`],
+    /// `linux` [`RecvMemory::Linux`].
+    pub recv_memory: RecvMemory,
+    /// With [`RecvMemory::Linux`] and window scaling in use, the window may
+    /// shrink as the memory fills instead of holding its right edge (Linux
+    /// `tcp_shrink_window`, off by default; RFC 7323 §2.4). Off in both.
+    pub shrink_window: bool,
     /// Longest delay of an ACK: `rfc` 200 ms (RFC 9293 §3.8.6.3, RFC 1122 §4.2.3.2),
     /// `linux` 40 ms. Zero acknowledges every segment at once.
     pub delayed_ack: Duration,
@@ -515,6 +568,13 @@ pub const LINUX_QUICKACKS: u32 = 16;
 /// The MSS assumed for a peer that sends no MSS option (RFC 9293 §3.7.1).
 pub const DEFAULT_PEER_MSS: u16 = 536;
 
+/// Linux's receive buffer of a new socket: `tcp_rmem[1]`, 131072 on this
+/// machine (`/proc/sys/net/ipv4/tcp_rmem` = `4096 131072 33554432`).
+pub const LINUX_RECV_BUFFER: u32 = 131_072;
+
+/// How far Linux grows a receive buffer: `tcp_rmem[2]`, 33554432 here.
+pub const LINUX_RECV_BUFFER_MAX: u32 = 33_554_432;
+
 impl Config {
     /// The defaults of a profile.
     pub fn new(profile: Profile) -> Config {
@@ -544,7 +604,12 @@ impl Config {
             time_wait: msl.saturating_mul(2),
             fin_wait_2_timeout: None,
             mss: 1460,
-            recv_window: 65535,
+            recv_window: None,
+            recv_buffer: 65535,
+            recv_buffer_locked: false,
+            recv_buffer_max: 65535,
+            recv_memory: RecvMemory::Octets,
+            shrink_window: false,
             delayed_ack: Duration::from_millis(200),
             isn: IsnMode::Clock,
             isn_clock: Duration::from_micros(4),
@@ -596,7 +661,12 @@ impl Config {
             time_wait: Duration::from_secs(60),
             fin_wait_2_timeout: Some(Duration::from_secs(60)),
             mss: 1460,
-            recv_window: 65535,
+            recv_window: None,
+            recv_buffer: LINUX_RECV_BUFFER,
+            recv_buffer_locked: false,
+            recv_buffer_max: LINUX_RECV_BUFFER_MAX,
+            recv_memory: RecvMemory::Linux,
+            shrink_window: false,
             delayed_ack: Duration::from_millis(40),
             isn: IsnMode::Clock,
             isn_clock: Duration::from_nanos(64),
@@ -627,6 +697,13 @@ impl Config {
             invalid_ack_interval: Duration::from_millis(500),
             initial_window: InitialWindow::MssMultiple,
         }
+    }
+
+    /// The octets the receive buffer holds under [`RecvMemory::Octets`]
+    /// (and with a fixed [`Config::recv_window`] under either): the fixed
+    /// window, else [`Config::recv_buffer`].
+    pub fn octet_buffer(&self) -> u32 {
+        self.recv_window.map_or(self.recv_buffer, u32::from)
     }
 
     /// When a SYN stops being retransmitted.

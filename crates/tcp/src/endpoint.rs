@@ -685,6 +685,12 @@ impl Endpoint {
         self.call(id, |c| c.recv(buf)).unwrap_or(0)
     }
 
+    /// Fixes a connection's receive buffer at `bytes` (`SO_RCVBUF` on an
+    /// open socket; see [`Connection::set_recv_buffer`]).
+    pub fn set_recv_buffer(&mut self, id: ConnId, bytes: u32) {
+        self.call(id, |c| c.set_recv_buffer(bytes));
+    }
+
     /// Shuts down a connection's write side (FIN after the data).
     pub fn shutdown(&mut self, now: Instant, id: ConnId) -> Result<(), CommandError> {
         self.call(id, |c| c.shutdown(now))

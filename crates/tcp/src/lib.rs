@@ -65,14 +65,14 @@ pub mod testing;
 mod time;
 pub mod wire;
 
-pub use buffer::{RecvBuffer, SendBuffer};
+pub use buffer::{RecvBuffer, SegmentCost, SendBuffer};
 pub use config::{
     AbortReset, AckAboveSndNxt, AckOfFin, Config, DuplicateSyn, FinInZeroWindow, FinSack,
-    HalfOpenRstSyn, InitialWindow, IsnMode, PersistGiveUp, Profile, Push, RetransmissionRtt,
-    RetryLimit, RetryModel, RstInTimeWait, RtoFormula, SynRetryCount, TimeWaitSegments,
-    TsRecentUpdate, WindowRounding,
+    HalfOpenRstSyn, InitialWindow, IsnMode, PersistGiveUp, Profile, Push, RecvMemory,
+    RetransmissionRtt, RetryLimit, RetryModel, RstInTimeWait, RtoFormula, SynRetryCount,
+    TimeWaitSegments, TsRecentUpdate, WindowRounding,
 };
-pub use connection::{CommandError, Connection, TcpInfo};
+pub use connection::{CommandError, Connection, TcpInfo, linux_truesize, window_shift_for};
 pub use endpoint::{ConnId, ConnectError, DEFAULT_EPHEMERAL_PORTS, Endpoint, ListenError};
 pub use event::{Event, TimerKind, Transmit};
 pub use options::{Options, SackBlocks, Timestamps};

@@ -42,8 +42,9 @@ pub struct TcpOverrides {
     /// `mss`: the MSS announced and used, 1–65495 (65535 less the IPv4 and
     /// TCP headers).
     pub mss: Option<u16>,
-    /// `recv_window`: receive buffer and advertised window, 1–65535 (no
-    /// window scaling).
+    /// `recv_window`: a fixed receive window, 1–65535: the buffer holds
+    /// that many octets, announced as the window less what is unread,
+    /// instead of following the receive buffer (unset in both profiles).
     pub recv_window: Option<u16>,
     /// `delayed_ack`: longest delay of an ACK; `"0s"` acknowledges at once.
     pub delayed_ack: Option<Duration>,
@@ -330,7 +331,7 @@ impl TcpOverrides {
             c.mss = v;
         }
         if let Some(v) = o.recv_window {
-            c.recv_window = v;
+            c.recv_window = Some(v);
         }
         if let Some(v) = o.delayed_ack {
             c.delayed_ack = v;

@@ -71,7 +71,7 @@ impl Connection {
             0
         };
         // Window scaling is in use when both SYNs offered it (RFC 7323 §2.2).
-        let wscale = self.opt.peer_offered_window_scale && self.config.window_scale.is_some();
+        let wscale = self.opt.peer_offered_window_scale && self.offered_shift().is_some();
         let probing = self.timers.get(TimerKind::Persist).is_some() || self.probes > 0;
         TcpInfo {
             state: TcpInfo::linux_state(self.state),

@@ -89,6 +89,9 @@ impl Connection {
             return;
         }
         self.take_peer_syn(seg);
+        if self.linux_memory() {
+            self.linux_handshake();
+        }
         if f.ack() {
             self.snd_wl2 = seg.ack;
             self.on_new_ack(now, seg);
@@ -252,14 +255,21 @@ impl Connection {
         seg: &Segment,
         arrival: Arrival,
     ) -> ControlFlow<(), Text> {
-        if self.acceptable(arrival.seq, arrival.len) || self.bare_fin_into_zero_window(seg, arrival)
-        {
-            return ControlFlow::Continue(Text::Take);
-        }
-        if self.rcv_wnd() == 0 && arrival.seq == self.rcv_nxt {
-            // Unacceptable only for its length (the table's row for a
-            // segment of length zero would take it).
-            return ControlFlow::Continue(Text::Drop);
+        if self.linux_memory() {
+            if let Some(text) = self.linux_sequence(seg, arrival) {
+                return ControlFlow::Continue(text);
+            }
+        } else {
+            if self.acceptable(arrival.seq, arrival.len)
+                || self.bare_fin_into_zero_window(seg, arrival)
+            {
+                return ControlFlow::Continue(Text::Take);
+            }
+            if self.rcv_wnd() == 0 && arrival.seq == self.rcv_nxt {
+                // Unacceptable only for its length (the table's row for a
+                // segment of length zero would take it).
+                return ControlFlow::Continue(Text::Drop);
+            }
         }
         if seg.flags.rst() {
             return ControlFlow::Break(());
@@ -467,6 +477,67 @@ impl Connection {
         }
     }
 
+    /// The first check under [`RecvMemory::Linux`], as the kernel's
+    /// `tcp_sequence` and then `tcp_data_queue` decide: `None` when the
+    /// segment is unacceptable (it ends before the window announced last
+    /// began; or it ends past the largest window ever announced, RFC 7323
+    /// §2.4, and either starts past it too or finds data waiting to be
+    /// read: an in-order segment larger than the window is taken into an
+    /// empty queue; a FIN may stick out of the window). An acceptable
+    /// segment's text is dropped ([`Text::Drop`], controls still taken,
+    /// ACK at once) when it starts at RCV.NXT, or before it with new data,
+    /// and the window is zero, or starts past the window's end; a FIN
+    /// without data at RCV.NXT is taken into a zero window
+    /// ([`FinInZeroWindow::Accept`]).
+    ///
+    /// [`RecvMemory::Linux`]: crate::RecvMemory::Linux
+    fn linux_sequence(&mut self, seg: &Segment, arrival: Arrival) -> Option<Text> {
+        let seq = arrival.seq;
+        let end = seq + arrival.len;
+        if end < self.rcv.wup_seq() {
+            return None;
+        }
+        let window = self.receive_window();
+        let limit = self.rcv_nxt + window;
+        let max_limit = self.rcv_nxt + self.max_receive_window();
+        if end > max_limit {
+            let fin = u32::from(seg.flags.fin());
+            if end - fin > limit && (seq > max_limit || self.recv_buf.readable() > 0) {
+                return None;
+            }
+        }
+        if arrival.len > 0 && !arrival.syn && end <= self.rcv_nxt {
+            // Everything in it was had already (tcp_data_queue: a
+            // retransmission): its ACK is taken, its repeat reported.
+            if self.state != State::TimeWait {
+                self.note_duplicate(seq, end);
+            }
+            return Some(Text::Drop);
+        }
+        let data_end = seq + seg.payload.len() as u32;
+        if !seg.payload.is_empty() {
+            let at = seq.diff(self.rcv_nxt);
+            if at == 0 && window == 0 {
+                return Some(Text::Drop); // tcp_data_queue: ZEROWINDOW
+            }
+            if at > 0 && at as u32 >= window {
+                return Some(Text::Drop); // OVERWINDOW
+            }
+            if at < 0 && data_end > self.rcv_nxt && window == 0 {
+                // The part already held is reported, the rest refused.
+                self.note_duplicate(seq, self.rcv_nxt);
+                return Some(Text::Drop);
+            }
+        } else if seg.flags.fin()
+            && seq == self.rcv_nxt
+            && window == 0
+            && self.config.fin_in_zero_window == FinInZeroWindow::Drop
+        {
+            return Some(Text::Drop);
+        }
+        Some(Text::Take)
+    }
+
     /// A FIN without data at RCV.NXT while the window is zero, which
     /// [`FinInZeroWindow::Accept`] takes.
     fn bare_fin_into_zero_window(&self, seg: &Segment, arrival: Arrival) -> bool {
@@ -604,6 +675,9 @@ impl Connection {
             self.enter_closed(Event::Reset);
             return AckNeed::None;
         }
+        if self.linux_memory() {
+            return self.linux_text(seg, place);
+        }
         let right = next as i64 + i64::from(self.rcv_wnd());
         let start = at.max(next as i64);
         let end = (at + len).min(right);
@@ -640,17 +714,84 @@ impl Connection {
         }
     }
 
+    /// The seventh check under [`RecvMemory::Linux`]: the text of a
+    /// segment that passed [`Connection::linux_sequence`] is queued whole
+    /// (no trimming at the window's right edge), if memory allows
+    /// ([`Connection::linux_queue`]); refused in-order text, or text forced
+    /// into an empty queue, is acknowledged at once with a zero window.
+    ///
+    /// [`RecvMemory::Linux`]: crate::RecvMemory::Linux
+    fn linux_text(&mut self, seg: &Segment, place: Placement) -> AckNeed {
+        let Placement { next, at } = place;
+        let len = seg.payload.len() as i64;
+        if at + len <= next as i64 || at < 0 {
+            // Nothing new (or before the stream): a duplicate.
+            self.note_duplicates(seg.seq, at, at + len);
+            return AckNeed::Now;
+        }
+        let had_gap = self.recv_buf.has_gap();
+        let forced_before = self.rcv.nomem;
+        self.note_duplicates(seg.seq, at, at + len);
+        let Some(advanced) = self.linux_queue(seg, at as u64, next) else {
+            return AckNeed::Now;
+        };
+        if advanced > 0 {
+            self.rcv_nxt += advanced as u32;
+            self.events.push_back(Event::Readable);
+        } else if at as u64 > next {
+            self.note_out_of_order(at as u64);
+        }
+        if self.rcv.nomem && !forced_before {
+            return AckNeed::Now; // forced into an empty queue
+        }
+        if at > next as i64 || had_gap || advanced == 0 {
+            return AckNeed::Now;
+        }
+        self.linux_before_ack();
+        if self.quickacks > 0 {
+            self.quickacks -= 1;
+            return AckNeed::Quick;
+        }
+        if seg.payload.len() >= usize::from(self.send_mss) {
+            self.unacked_full += 1;
+        }
+        if self.unacked_full >= 2 {
+            AckNeed::Now
+        } else {
+            AckNeed::Delayed
+        }
+    }
+
     /// Eighth: the FIN bit. Records where the peer's FIN is, and processes
     /// it once everything before it has arrived.
     fn check_fin(&mut self, now: Instant, seg: &Segment, place: Placement) -> AckNeed {
         let Placement { next, at } = place;
+        let mut forced = AckNeed::None;
         if seg.flags.fin() && self.peer_fin_at.is_none() {
             let fin_at = at + seg.payload.len() as i64;
-            if fin_at >= next as i64 && fin_at <= next as i64 + i64::from(self.rcv_wnd()) {
+            let in_window = if self.linux_memory() {
+                // The FIN goes with its segment's text, taken whole; a
+                // FIN alone needs the memory check too (a refusal is
+                // answered at once, but the FIN is taken all the same).
+                let bare = seg.payload.is_empty();
+                if bare && fin_at == next as i64 && !self.linux_admit(next) {
+                    self.rcv.nomem = true;
+                    forced = AckNeed::Now;
+                }
+                !self.rcv.dropped
+                    && fin_at >= next as i64
+                    && (!bare
+                        || fin_at == next as i64
+                        || fin_at < next as i64 + i64::from(self.rcv_wnd()))
+            } else {
+                fin_at >= next as i64 && fin_at <= next as i64 + i64::from(self.rcv_wnd())
+            };
+            if in_window {
                 self.peer_fin_at = Some(fin_at as u64);
             }
         }
-        let need = self.take_fin(now);
+        self.rcv.dropped = false;
+        let need = self.take_fin(now).max(forced);
         if seg.flags.fin() && !self.eof {
             // A FIN waiting for data before it: an out-of-order segment,
             // acknowledged at once (RFC 5681 §4.2), as data would be.

@@ -22,10 +22,12 @@ mod info;
 mod input;
 mod negotiate;
 mod output;
+mod rcvbuf;
 mod timer_table;
 mod timers;
 
 pub use info::TcpInfo;
+pub use rcvbuf::{linux_truesize, window_shift_for};
 
 use std::collections::VecDeque;
 use std::net::SocketAddrV4;
@@ -172,11 +174,21 @@ pub struct Connection {
     peer_fin_at: Option<u64>,
     /// The peer's FIN was processed in order.
     eof: bool,
-    /// Window we advertised last.
+    /// Window we advertised last (in bytes; [`RecvMemory::Octets`]).
+    ///
+    /// [`RecvMemory::Octets`]: crate::RecvMemory::Octets
     last_advertised: u32,
-    /// The receive space: the window of our SYN or SYN-ACK
-    /// ([`Connection::initial_window`]); what is unread comes out of it.
+    /// The receive space of [`RecvMemory::Octets`]: the buffer, as
+    /// rounded for our SYN or SYN-ACK ([`Connection::initial_window`]);
+    /// what is unread comes out of it.
+    ///
+    /// [`RecvMemory::Octets`]: crate::RecvMemory::Octets
     rcv_space: u32,
+    /// The receive buffer and the window state of [`RecvMemory::Linux`]
+    /// (the buffer's size is kept for both).
+    ///
+    /// [`RecvMemory::Linux`]: crate::RecvMemory::Linux
+    rcv: rcvbuf::RecvSpace,
 
     // Timers and retransmission (RFC 6298).
     timers: TimerTable,
@@ -249,8 +261,9 @@ impl Connection {
             recv_buf: RecvBuffer::default(),
             peer_fin_at: None,
             eof: false,
-            last_advertised: u32::from(config.recv_window),
-            rcv_space: u32::from(config.recv_window),
+            last_advertised: config.octet_buffer(),
+            rcv_space: config.octet_buffer(),
+            rcv: rcvbuf::RecvSpace::new(config.recv_buffer, config.recv_buffer_locked),
             timers: TimerTable::default(),
             rtt: RttEstimator::new(&config),
             rtt_probe: None,
@@ -591,6 +604,9 @@ impl Connection {
 
     /// Reaches ESTABLISHED; applies RFC 6298 §5.7 if our SYN timed out.
     fn establish(&mut self) {
+        if self.linux_memory() {
+            self.linux_established();
+        }
         self.set_state(State::Established);
         if self.shut_wr {
             // The application closed during the handshake; its FIN is due.
@@ -615,14 +631,23 @@ impl Connection {
         self.rcv_nxt = syn.seq + 1;
         self.negotiate(syn);
         let peer_mss = syn.mss.unwrap_or(DEFAULT_PEER_MSS);
+        self.rcv.peer_mss = peer_mss;
         self.send_mss = self.payload_room(self.config.mss.min(peer_mss).max(1));
         self.snd_wnd = u32::from(syn.window);
         self.max_snd_wnd = self.max_snd_wnd.max(self.snd_wnd);
         self.snd_wl1 = syn.seq;
     }
 
-    /// The receive window we can offer now.
+    /// The receive window: under [`RecvMemory::Octets`] what the buffer
+    /// has free now; under [`RecvMemory::Linux`] what is left of the
+    /// window announced last (`tcp_receive_window`).
+    ///
+    /// [`RecvMemory::Octets`]: crate::RecvMemory::Octets
+    /// [`RecvMemory::Linux`]: crate::RecvMemory::Linux
     fn rcv_wnd(&self) -> u32 {
+        if self.linux_memory() {
+            return self.receive_window();
+        }
         self.rcv_space
             .saturating_sub(self.recv_buf.readable() as u32)
     }
@@ -637,6 +662,12 @@ impl Connection {
                 State::Established | State::FinWait1 | State::FinWait2
             )
         {
+            return;
+        }
+        if self.linux_memory() {
+            if self.linux_window_update_due() {
+                self.send_ack();
+            }
             return;
         }
         let now_wnd = self.rcv_wnd();

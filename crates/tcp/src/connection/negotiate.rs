@@ -65,7 +65,7 @@ impl Connection {
     /// echoes the old connection's TS.Recent (Linux `tcp_twsk_unique`).
     pub(super) fn syn_options(&self, now: Instant) -> Options {
         Options {
-            window_scale: self.config.window_scale.map(|s| s.min(MAX_WINDOW_SHIFT)),
+            window_scale: self.offered_shift(),
             sack_permitted: self.config.sack,
             timestamps: self.config.timestamps.then(|| Timestamps {
                 val: self.ts_val(now),
@@ -79,10 +79,8 @@ impl Connection {
     pub(super) fn synack_options(&self, now: Instant) -> Options {
         Options {
             window_scale: self
-                .config
-                .window_scale
-                .filter(|_| self.opt.peer_offered_window_scale)
-                .map(|s| s.min(MAX_WINDOW_SHIFT)),
+                .offered_shift()
+                .filter(|_| self.opt.peer_offered_window_scale),
             sack_permitted: self.opt.sack,
             timestamps: self.opt.ts.then(|| Timestamps {
                 val: self.ts_val(now),
@@ -117,9 +115,9 @@ impl Connection {
     pub(super) fn negotiate(&mut self, syn: &Segment) {
         let o = &syn.options;
         self.opt.peer_offered_window_scale = o.window_scale.is_some();
-        match (self.config.window_scale, o.window_scale) {
+        match (self.offered_shift(), o.window_scale) {
             (Some(ours), Some(theirs)) => {
-                self.opt.rcv_shift = ours.min(MAX_WINDOW_SHIFT);
+                self.opt.rcv_shift = ours;
                 self.opt.snd_shift = theirs.min(MAX_WINDOW_SHIFT);
             }
             _ => {
@@ -145,12 +143,24 @@ impl Connection {
     }
 
     /// The window field of a segment we send now: never scaled in a SYN
-    /// (RFC 7323 §2.2), else scaled by Rcv.Wind.Shift.
-    pub(super) fn window_field(&self, syn: bool) -> u16 {
-        let wnd = self.rcv_wnd();
+    /// (RFC 7323 §2.2), where it is the receive space up to 65535; else
+    /// scaled by Rcv.Wind.Shift, and under [`RecvMemory::Linux`] as the
+    /// kernel selects it (which makes it the window announced).
+    ///
+    /// [`RecvMemory::Linux`]: crate::RecvMemory::Linux
+    pub(super) fn window_field(&mut self, syn: bool) -> u16 {
         if syn {
-            return self.initial_window();
+            let space = if self.linux_memory() {
+                self.rcv.wnd_announced()
+            } else {
+                self.rcv_space
+            };
+            return space.min(u32::from(u16::MAX)) as u16;
         }
+        if self.linux_memory() {
+            return self.linux_window_field();
+        }
+        let wnd = self.rcv_wnd();
         let shift = u32::from(self.opt.rcv_shift);
         let field = match self.config.window_rounding {
             WindowRounding::Down => wnd >> shift,
@@ -159,19 +169,38 @@ impl Connection {
         field.min(u32::from(u16::MAX)) as u16
     }
 
-    /// The window of our SYN or SYN-ACK (never scaled), which is also the
-    /// receive space from then on: `recv_window` (at most 65535), with
-    /// [`InitialWindow::MssMultiple`] rounded down to a multiple of the
-    /// payload size.
-    pub(super) fn initial_window(&self) -> u16 {
-        let w = u32::from(self.config.recv_window);
-        match self.config.initial_window {
-            InitialWindow::Exact => w as u16,
+    /// Sets the receive window of our SYN or SYN-ACK (before the 16-bit
+    /// field caps it at 65535): under [`RecvMemory::Octets`] the buffer
+    /// ([`Config::octet_buffer`], which is also the receive space from
+    /// then on), with [`InitialWindow::MssMultiple`] rounded down to a
+    /// multiple of the payload size; under [`RecvMemory::Linux`] as the
+    /// kernel derives it from the buffer. `scaling`: our window-scale
+    /// option will be in use if the peer agrees.
+    ///
+    /// [`RecvMemory::Octets`]: crate::RecvMemory::Octets
+    /// [`RecvMemory::Linux`]: crate::RecvMemory::Linux
+    /// [`Config::octet_buffer`]: crate::Config::octet_buffer
+    pub(super) fn set_initial_window(&mut self, scaling: bool) {
+        if self.linux_memory() {
+            self.linux_initial_window(scaling);
+            return;
+        }
+        let w = self.rcv_space_of_buffer();
+        self.rcv_space = match self.config.initial_window {
+            InitialWindow::Exact => w,
             InitialWindow::MssMultiple => {
                 let unit = u32::from(self.payload_room(self.config.mss)).max(1);
-                (w / unit * unit).max(unit.min(w)) as u16
+                (w / unit * unit).max(unit.min(w))
             }
-        }
+        };
+    }
+
+    /// The octets the buffer holds under [`RecvMemory::Octets`]: the fixed
+    /// window, else the buffer (as the application may have set it).
+    ///
+    /// [`RecvMemory::Octets`]: crate::RecvMemory::Octets
+    fn rcv_space_of_buffer(&self) -> u32 {
+        self.config.recv_window.map_or(self.rcv.buffer, u32::from)
     }
 
     /// The window the peer announced in a segment, in bytes.

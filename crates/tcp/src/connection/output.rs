@@ -32,7 +32,7 @@ pub(super) enum AckNeed {
 impl Connection {
     /// A segment from this connection with `seq` and `flags`; ACK and window
     /// filled in from the receive side.
-    pub(super) fn segment(&self, seq: SeqNum, flags: Flags) -> Segment {
+    pub(super) fn segment(&mut self, seq: SeqNum, flags: Flags) -> Segment {
         let window = self.window_field(flags.syn());
         let ack = if flags.ack() { self.rcv_nxt } else { SeqNum(0) };
         Segment::new(self.local, self.remote, seq, ack, flags, window)
@@ -43,6 +43,9 @@ impl Connection {
     pub(super) fn emit(&mut self, mut segment: Segment, retransmission: bool) {
         self.stamp(&mut segment);
         if segment.flags.ack() {
+            // The ACK told the peer of the refused segment (Linux clears
+            // `icsk_ack.pending`, ICSK_ACK_NOMEM with it).
+            self.rcv.nomem = false;
             self.ack_pending = false;
             self.unacked_full = 0;
             self.timers.stop(TimerKind::DelayedAck);
@@ -80,7 +83,7 @@ impl Connection {
     }
 
     pub(super) fn send_syn(&mut self, now: Instant, retransmission: bool) {
-        self.rcv_space = u32::from(self.initial_window());
+        self.set_initial_window(self.offered_shift().is_some());
         let mut seg = self.segment(self.iss, Flags::SYN);
         seg.mss = Some(self.config.mss);
         seg.options = self.syn_options(now);
@@ -90,7 +93,11 @@ impl Connection {
     }
 
     pub(super) fn send_synack(&mut self, now: Instant, retransmission: bool) {
-        self.rcv_space = u32::from(self.initial_window());
+        let scaling = self.offered_shift().is_some() && self.opt.peer_offered_window_scale;
+        self.set_initial_window(scaling);
+        if self.linux_memory() {
+            self.linux_handshake();
+        }
         let mut seg = self.segment(self.iss, Flags::SYN | Flags::ACK);
         seg.mss = Some(self.config.mss);
         seg.options = self.synack_options(now);

@@ -111,7 +111,7 @@ fn ack_above_snd_nxt_rfc_acks_linux_drops() {
 #[test]
 fn fin_into_a_zero_window() {
     for (mut config, takes) in [(Config::rfc(), false), (Config::linux(), true)] {
-        config.recv_window = 100;
+        config.recv_window = Some(100);
         let mut s = established(config);
         s.inject(&data(&s, X + 1, &[1; 100])); // fills the window
         let full = s.expect(Expect::flags(A).ack(X + 101));
@@ -246,7 +246,7 @@ fn linux_zero_window_probes_give_up_by_count() {
 fn zero_window_data_segment_still_has_its_ack_processed() {
     for config in [Config::rfc(), Config::linux()] {
         let mut config = config;
-        config.recv_window = 100;
+        config.recv_window = Some(100);
         let mut s = established(config);
         s.inject(&data(&s, X + 1, &[1; 100])); // fills the window
         let full = s.expect(Expect::flags(A).ack(X + 101));
@@ -290,7 +290,7 @@ fn zero_window_data_segment_still_has_its_ack_processed() {
 fn zero_window_rst_with_text_still_resets() {
     for config in [Config::rfc(), Config::linux()] {
         let mut config = config;
-        config.recv_window = 100;
+        config.recv_window = Some(100);
         let mut s = established(config);
         s.inject(&data(&s, X + 1, &[1; 100]));
         s.expect(Expect::flags(A).ack(X + 101));

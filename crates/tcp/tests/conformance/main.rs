@@ -16,6 +16,7 @@ mod details;
 mod linux_traces;
 mod opening;
 mod options;
+mod rcvbuf;
 mod regressions;
 mod scripts;
 mod timers;

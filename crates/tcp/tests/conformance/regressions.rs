@@ -23,7 +23,7 @@ use tcpsim_tcp::{Config, Duration, Instant, SegmentKind, State};
 #[test]
 fn zero_window_is_probed_when_the_window_update_is_lost() {
     let mut server = Config::rfc();
-    server.recv_window = 1000;
+    server.recv_window = Some(1000);
     server.delayed_ack = Duration::ZERO;
     let mut p = Pair::with_configs(Config::rfc(), server, ms(50));
     p.send_on_connect[Side::Client as usize] = Some(vec![7; 2000]);
@@ -57,7 +57,7 @@ fn zero_window_is_probed_when_the_window_update_is_lost() {
 #[test]
 fn one_octet_window_still_delivers_everything() {
     let mut server = Config::rfc();
-    server.recv_window = 1;
+    server.recv_window = Some(1);
     let mut p = Pair::with_configs(Config::rfc(), server, ms(50));
     p.send_on_connect[Side::Client as usize] = Some(vec![9; 5]);
     p.reactions[Side::Client as usize].shutdown_on_connect = true;
@@ -142,7 +142,7 @@ fn zero_window_probes_back_off_while_the_peer_answers() {
     use crate::harness::*;
     use tcpsim_tcp::{Config, Instant};
     let mut closed = Config::rfc();
-    closed.recv_window = 0;
+    closed.recv_window = Some(0);
     let mut p = Pair::with_configs(Config::rfc(), closed, ms(50));
     p.send_on_connect[Side::Client as usize] = Some(vec![1; 100]);
     p.connect();
