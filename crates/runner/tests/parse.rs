@@ -855,7 +855,8 @@ fn bad_set_overrides_name_the_set() {
         &[("tcp.initial_rtoo", "1s")],
         "--set tcp.initial_rtoo=1s: tcp.initial_rtoo: unknown key \"initial_rtoo\" (did you mean \"initial_rto\"?); \
          expected one of: initial_rto, min_rto, max_rto, syn_retries, synack_retries, syn_linear_timeouts, \
-         fin_retries, data_retries, msl, time_wait, fin_wait_2_timeout, mss, recv_window, delayed_ack, isn, \
+         fin_retries, data_retries, msl, time_wait, fin_wait_2_timeout, mss, recv_window, recv_buffer, recv_buffer_max, recv_memory, shrink_window, \
+         delayed_ack, isn, \
          isn_clock, rst_in_time_wait, rto_formula, retransmission_rtt, abort_reset, duplicate_syn, ack_of_fin, \
          quickacks, syn_retry_count, data_retry_model, window_scale, sack, timestamps, ts_clock, \
          window_rounding, rttm, initial_window, ack_above_snd_nxt, fin_in_zero_window, kernel_tick, \
@@ -2421,5 +2422,56 @@ fn push_key() {
         8,
         Some("tcp.push"),
         "\"rfc1122\" | \"linux\"",
+    );
+}
+
+/// The receive-buffer keys: `recv_buffer` fixes the buffer as `SO_RCVBUF`
+/// does (and locks it), the others set their fields, both ways round; a
+/// bad value is located.
+#[test]
+fn receive_buffer_keys() {
+    let e = parse(
+        &format!(
+            "profile = \"linux\"\n{HOSTS}[tcp]\nrecv_buffer = 40000\nrecv_buffer_max = 6291456\nshrink_window = true\n"
+        ),
+        "x.toml",
+    )
+    .unwrap();
+    assert_eq!(
+        e.host_config(&e.hosts[0]),
+        Config {
+            recv_buffer: 40_000,
+            recv_buffer_locked: true,
+            recv_buffer_max: 6_291_456,
+            shrink_window: true,
+            ..Config::linux()
+        }
+    );
+    let e = parse(
+        &format!("{HOSTS}[tcp]\nrecv_memory = \"linux\"\nrecv_window = 1000\n"),
+        "x.toml",
+    )
+    .unwrap();
+    assert_eq!(
+        e.host_config(&e.hosts[0]),
+        Config {
+            recv_memory: tcpsim_tcp::RecvMemory::Linux,
+            recv_window: Some(1000),
+            ..Config::rfc()
+        }
+    );
+    bad(
+        &with_hosts("[tcp]\nrecv_memory = \"bytes\"\n"),
+        10,
+        15,
+        Some("tcp.recv_memory"),
+        "\"octets\" | \"linux\"",
+    );
+    bad(
+        &with_hosts("[tcp]\nrecv_buffer = 0\n"),
+        10,
+        15,
+        Some("tcp.recv_buffer"),
+        "a receive buffer between 1 and 2147483647 bytes",
     );
 }

@@ -3,9 +3,9 @@
 
 use tcpsim_tcp::{
     AbortReset, AckAboveSndNxt, AckOfFin, Config, DuplicateSyn, Duration, FinInZeroWindow, FinSack,
-    HalfOpenRstSyn, InitialWindow, IsnMode, PersistGiveUp, Profile, Push, RetransmissionRtt,
-    RetryModel, RstInTimeWait, RtoFormula, SynRetryCount, TimeWaitSegments, TsRecentUpdate,
-    WindowRounding,
+    HalfOpenRstSyn, InitialWindow, IsnMode, PersistGiveUp, Profile, Push, RecvMemory,
+    RetransmissionRtt, RetryModel, RstInTimeWait, RtoFormula, SynRetryCount, TimeWaitSegments,
+    TsRecentUpdate, WindowRounding,
 };
 
 use super::error::ConfigError;
@@ -44,8 +44,24 @@ pub struct TcpOverrides {
     pub mss: Option<u16>,
     /// `recv_window`: a fixed receive window, 1–65535: the buffer holds
     /// that many octets, announced as the window less what is unread,
-    /// instead of following the receive buffer (unset in both profiles).
+    /// instead of following `recv_buffer` (unset in both profiles).
     pub recv_window: Option<u16>,
+    /// `recv_buffer`: a receive buffer the application fixed, in bytes
+    /// (1–2147483647), as `SO_RCVBUF` leaves it (the value
+    /// `getsockopt(SO_RCVBUF)` reports): the window-scale shift offered
+    /// follows it. Counted as `recv_memory` says.
+    pub recv_buffer: Option<u32>,
+    /// `recv_buffer_max`: how far a buffer the application did not fix may
+    /// grow, in bytes (Linux `tcp_rmem[2]`; `linux` 33554432).
+    pub recv_buffer_max: Option<u32>,
+    /// `recv_memory`: how the receive buffer is counted, `"octets"` (data
+    /// octets, RFC 9293 §3.8.6; `rfc`) or `"linux"` (the kernel's memory
+    /// accounting and window selection; `linux`).
+    pub recv_memory: Option<RecvMemory>,
+    /// `shrink_window`: with `recv_memory = "linux"` and window scaling,
+    /// let the window shrink as the memory fills (Linux
+    /// `tcp_shrink_window`), `true` or `false` (both profiles `false`).
+    pub shrink_window: Option<bool>,
     /// `delayed_ack`: longest delay of an ACK; `"0s"` acknowledges at once.
     pub delayed_ack: Option<Duration>,
     /// `isn`: `"clock"` (clock-driven, RFC 9293 §3.4.1; both profiles),
@@ -175,6 +191,10 @@ pub(crate) const TCP_KEYS: &[&str] = &[
     "fin_wait_2_timeout",
     "mss",
     "recv_window",
+    "recv_buffer",
+    "recv_buffer_max",
+    "recv_memory",
+    "shrink_window",
     "delayed_ack",
     "isn",
     "isn_clock",
@@ -228,6 +248,10 @@ impl TcpOverrides {
             fin_wait_2_timeout: self.fin_wait_2_timeout.or(below.fin_wait_2_timeout),
             mss: self.mss.or(below.mss),
             recv_window: self.recv_window.or(below.recv_window),
+            recv_buffer: self.recv_buffer.or(below.recv_buffer),
+            recv_buffer_max: self.recv_buffer_max.or(below.recv_buffer_max),
+            recv_memory: self.recv_memory.or(below.recv_memory),
+            shrink_window: self.shrink_window.or(below.shrink_window),
             delayed_ack: self.delayed_ack.or(below.delayed_ack),
             isn: self.isn.or(below.isn),
             rst_in_time_wait: self.rst_in_time_wait.or(below.rst_in_time_wait),
@@ -332,6 +356,19 @@ impl TcpOverrides {
         }
         if let Some(v) = o.recv_window {
             c.recv_window = Some(v);
+        }
+        if let Some(v) = o.recv_buffer {
+            c.recv_buffer = v;
+            c.recv_buffer_locked = true;
+        }
+        if let Some(v) = o.recv_buffer_max {
+            c.recv_buffer_max = v;
+        }
+        if let Some(v) = o.recv_memory {
+            c.recv_memory = v;
+        }
+        if let Some(v) = o.shrink_window {
+            c.shrink_window = v;
         }
         if let Some(v) = o.delayed_ack {
             c.delayed_ack = v;
@@ -450,6 +487,24 @@ pub(crate) fn read(field: &Field<'_>) -> Result<TcpOverrides, ConfigError> {
         recv_window: t.opt("recv_window", |f| {
             f.int(1, 65535, "a receive window between 1 and 65535 bytes")
         })?,
+        recv_buffer: t.opt("recv_buffer", |f| {
+            f.int(
+                1,
+                i128::from(i32::MAX),
+                "a receive buffer between 1 and 2147483647 bytes",
+            )
+        })?,
+        recv_buffer_max: t.opt("recv_buffer_max", |f| {
+            f.int(
+                1,
+                i128::from(i32::MAX),
+                "a receive buffer between 1 and 2147483647 bytes",
+            )
+        })?,
+        recv_memory: t.opt("recv_memory", |f| {
+            f.choice(&[("octets", RecvMemory::Octets), ("linux", RecvMemory::Linux)])
+        })?,
+        shrink_window: t.opt("shrink_window", Field::boolean)?,
         delayed_ack: t.opt("delayed_ack", Field::duration)?,
         isn: t.opt("isn", |f| match &f.node.value {
             Value::String(s) if s == "random" => Ok(IsnMode::Random),
