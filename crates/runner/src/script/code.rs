@@ -48,6 +48,8 @@ fn field(info: &TcpInfo, name: &str) -> Option<i64> {
         "tcpi_advmss" => i64::from(info.advmss),
         "tcpi_rtt" => info.rtt as i64,
         "tcpi_rttvar" => info.rttvar as i64,
+        "tcpi_bytes_acked" => info.bytes_acked as i64,
+        "tcpi_bytes_received" => info.bytes_received as i64,
         _ => return None,
     })
 }
@@ -321,6 +323,8 @@ mod tests {
             advmss: 1448,
             rtt: 0,
             rttvar: 0,
+            bytes_acked: 1001,
+            bytes_received: 20_000,
         }
     }
 
@@ -361,8 +365,10 @@ mod tests {
         assert!(parse_asserts("assert 1 <").is_err());
         assert!(parse_asserts("assert tcpi_rto").is_err());
         assert_eq!(
-            eval(&Expr::Field("tcpi_bytes_acked".into()), &info()),
-            Err("tcpi_bytes_acked".into())
+            eval(&Expr::Field("tcpi_notsent_bytes".into()), &info()),
+            Err("tcpi_notsent_bytes".into())
         );
+        assert!(holds("assert tcpi_bytes_acked == 1001, tcpi_bytes_acked"));
+        assert!(holds("assert tcpi_bytes_received == 20000"));
     }
 }

@@ -41,6 +41,9 @@ pub struct Settings {
     pub connect_port: u16,
     /// `--mtu`: 1500; the endpoint's MSS is the MTU less 40.
     pub mtu: u16,
+    /// `net.core.rmem_max` once the script's first sysctls are applied:
+    /// the most `SO_RCVBUF` takes (before doubling it).
+    pub rmem_max: u64,
 }
 
 impl Default for Settings {
@@ -54,6 +57,7 @@ impl Default for Settings {
             bind_port: 8080,
             connect_port: 8080,
             mtu: 1500,
+            rmem_max: super::sysctl::DEFAULT_RMEM_MAX,
         }
     }
 }
@@ -195,6 +199,9 @@ pub enum SetOption {
     NoDelay(bool),
     /// `TCP_MAXSEG`.
     MaxSeg(u16),
+    /// `SO_RCVBUF`: the value the application passes (the kernel keeps
+    /// twice it, within `rmem_max`).
+    RecvBuffer(i64),
 }
 
 /// A value a script reads with `getsockopt`.
@@ -204,6 +211,8 @@ pub enum GetOption {
     Error,
     /// `TCP_MAXSEG`: the MSS.
     MaxSeg,
+    /// `SO_RCVBUF`: the receive buffer the kernel keeps (twice what was set).
+    RecvBuffer,
 }
 
 /// The system calls tcpsim plays. Descriptors are the script's numbers.

@@ -945,6 +945,11 @@ impl Player<'_> {
                 };
                 self.sockets.shutdown(fd, r, w)
             }
+            CallKind::SetOption(fd, SetOption::RecvBuffer(v)) => {
+                let fd = self.fd(line, fd)?;
+                let bytes = super::sysctl::so_rcvbuf(v, self.plan.settings.rmem_max);
+                self.sockets.set_recv_buffer(fd, bytes)
+            }
             CallKind::SetOption(fd, opt) => {
                 let fd = self.fd(line, fd)?;
                 match self.sockets.options_mut(fd) {
@@ -955,6 +960,8 @@ impl Player<'_> {
                             SetOption::Linger(l) => o.linger = l,
                             SetOption::NoDelay(on) => o.nodelay = on,
                             SetOption::MaxSeg(m) => o.max_seg = Some(m),
+                            // Taken by the arm above (it reaches the connection).
+                            SetOption::RecvBuffer(_) => {}
                         }
                         self.sockets.options_changed(fd);
                         Call::Done(0)
@@ -966,6 +973,7 @@ impl Player<'_> {
                 let value = match opt {
                     GetOption::Error => self.sockets.so_error(fd),
                     GetOption::MaxSeg => self.max_seg(fd),
+                    GetOption::RecvBuffer => self.sockets.recv_buffer(fd),
                 };
                 match value {
                     Err(e) => Call::Failed(e),

@@ -163,6 +163,8 @@ pub struct SocketOptions {
     pub nodelay: bool,
     /// `TCP_MAXSEG`: the MSS this socket announces and sends at most.
     pub max_seg: Option<u16>,
+    /// `SO_RCVBUF`: the receive buffer the kernel keeps (already doubled).
+    pub recv_buffer: Option<u32>,
 }
 
 impl SocketOptions {
@@ -170,11 +172,19 @@ impl SocketOptions {
     /// options that change TCP applied. `None` when none does, so the
     /// endpoint's shared configuration serves.
     fn config(&self, base: &Config) -> Option<Arc<Config>> {
-        let mss = self.max_seg?;
-        Some(Arc::new(Config {
-            mss: mss.min(base.mss),
-            ..*base
-        }))
+        if self.max_seg.is_none() && self.recv_buffer.is_none() {
+            return None;
+        }
+        let mut c = *base;
+        if let Some(mss) = self.max_seg {
+            c.mss = mss.min(base.mss);
+        }
+        if let Some(bytes) = self.recv_buffer {
+            // SOCK_RCVBUF_LOCK: the buffer is the application's now.
+            c.recv_buffer = bytes;
+            c.recv_buffer_locked = true;
+        }
+        Some(Arc::new(c))
     }
 }
 
@@ -423,6 +433,33 @@ impl Sockets {
             Some(c) => self.endpoint.listen_with(port, c),
             None => self.endpoint.listen(port),
         };
+    }
+
+    /// `setsockopt(SO_RCVBUF)` with the buffer the kernel keeps: for the
+    /// socket's connection, if it has one, at once; for connections it
+    /// opens or accepts from now on.
+    pub fn set_recv_buffer(&mut self, fd: i32, bytes: u32) -> Call {
+        match self.options_mut(fd) {
+            Ok(o) => o.recv_buffer = Some(bytes),
+            Err(e) => return Call::Failed(e),
+        }
+        if let Ok(id) = self.connection(fd) {
+            self.endpoint.set_recv_buffer(id, bytes);
+        }
+        self.options_changed(fd);
+        Call::Done(0)
+    }
+
+    /// `getsockopt(SO_RCVBUF)`: the connection's receive buffer, or the
+    /// one its connections will have.
+    pub fn recv_buffer(&self, fd: i32) -> Result<i64, Errno> {
+        if let Ok(c) = self.connection_of(fd) {
+            return Ok(i64::from(c.recv_buffer()));
+        }
+        let o = self.options(fd)?;
+        Ok(i64::from(
+            o.recv_buffer.unwrap_or(self.endpoint.config().recv_buffer),
+        ))
     }
 
     /// The options of a socket.

@@ -46,9 +46,11 @@ pub const DEFAULTS_SH: &[(&str, &str)] = &[
     ("net.ipv4.tcp_syncookies", "1"),
 ];
 
-/// The kernel's `rmem_max` when no script sets it (`net.core.rmem_max`,
-/// 212992 on a default kernel): it bounds the window scale from below.
-pub const DEFAULT_RMEM_MAX: u64 = 212_992;
+/// The kernel's `rmem_max` when no script sets it (`net.core.rmem_max`:
+/// 4194304 since Linux 6.18, `/proc/sys/net/core/rmem_max` on this
+/// machine; 212992 before): it bounds the window scale from below and
+/// `SO_RCVBUF` from above.
+pub const DEFAULT_RMEM_MAX: u64 = 4 << 20;
 
 /// Sysctls tcpsim accepts without a setting, and why.
 const NOT_MODELLED: &[(&str, &str)] = &[
@@ -91,7 +93,7 @@ const NOT_MODELLED: &[(&str, &str)] = &[
     ("tcp_autocorking", "autocorking is not modelled"),
     (
         "tcp_moderate_rcvbuf",
-        "receive-buffer autotuning is not modelled",
+        "receive-buffer autotuning from reads is not modelled",
     ),
     (
         "tcp_no_metrics_save",
@@ -134,8 +136,19 @@ fn retries(value: &str) -> Result<u32, String> {
 /// The window scale Linux announces for a receive buffer of `space`
 /// octets: `ilog2(space) - 15`, clamped to 0..=14 (`tcp_select_initial_window`).
 pub fn window_scale_for(space: u64) -> u8 {
-    let log = 63 - space.max(1).leading_zeros() as i64;
-    (log - 15).clamp(0, 14) as u8
+    tcpsim_tcp::window_shift_for(space)
+}
+
+/// The receive buffer `setsockopt(SO_RCVBUF, value)` leaves (Linux
+/// `sk_setsockopt` and `__sock_set_rcvbuf`): the value, at most
+/// `rmem_max`, doubled for the kernel's overhead, at least
+/// `SOCK_MIN_RCVBUF` (2304). What `getsockopt(SO_RCVBUF)` then reports.
+pub fn so_rcvbuf(value: i64, rmem_max: u64) -> u32 {
+    // The int is taken as u32 against rmem_max, so a negative one is huge.
+    let asked = u64::from(value as u32)
+        .min(rmem_max)
+        .min(i32::MAX as u64 / 2);
+    (asked * 2).max(2304) as u32
 }
 
 /// What the sysctls set so far imply beyond single fields.
@@ -178,14 +191,29 @@ pub fn apply(
         }
         "net.ipv4.tcp_rmem" => {
             let parts: Vec<&str> = value.split_whitespace().collect();
-            let [_, _, max] = parts[..] else {
+            let [_, default, max] = parts[..] else {
                 return Err(format!(
                     "expected three sizes \"min default max\", found `{value}`"
                 ));
             };
+            let bytes = |v: &str| {
+                int(v).and_then(|n| {
+                    u32::try_from(n)
+                        .ok()
+                        .filter(|&n| n > 0 && n <= i32::MAX as u32)
+                        .ok_or_else(|| format!("expected a size of 1..=2147483647, found `{v}`"))
+                })
+            };
+            // A new socket's buffer is tcp_rmem[1]; one the application
+            // fixed keeps its size.
+            if !config.recv_buffer_locked {
+                config.recv_buffer = bytes(default)?;
+            }
+            config.recv_buffer_max = bytes(max)?;
             memory.rmem_max_tcp = Some(int(max)?);
             rescale(config, memory);
         }
+        "net.ipv4.tcp_shrink_window" => config.shrink_window = int(value)? != 0,
         "net.core.rmem_max" => {
             memory.rmem_max = int(value)?;
             rescale(config, memory);
@@ -417,6 +445,18 @@ mod tests {
         assert_eq!(window_scale_for(u64::MAX), 14);
     }
 
+    /// `SO_RCVBUF` doubles what it is given, up to rmem_max (4194304 on
+    /// this kernel, so 1000000 gives 2000000: the `wscale 4` of kernel
+    /// selftest `tcp_rcv_wnd_shrink_nomem`), never below 2304.
+    #[test]
+    fn so_rcvbuf_doubles_within_rmem_max() {
+        assert_eq!(so_rcvbuf(20_000, DEFAULT_RMEM_MAX), 40_000);
+        assert_eq!(so_rcvbuf(1_000_000, DEFAULT_RMEM_MAX), 2_000_000);
+        assert_eq!(so_rcvbuf(1_000_000, 212_992), 425_984);
+        assert_eq!(so_rcvbuf(100, DEFAULT_RMEM_MAX), 2304);
+        assert_eq!(so_rcvbuf(-1, DEFAULT_RMEM_MAX), 8 << 20);
+    }
+
     #[test]
     fn defaults_sh_sets_the_kernel_suites_values() {
         let mut c = Config::linux();
@@ -425,6 +465,7 @@ mod tests {
             apply(&mut c, &mut m, &n, &v).unwrap();
         }
         assert_eq!(c.window_scale, Some(8));
+        assert_eq!((c.recv_buffer, c.recv_buffer_max), (540_000, 15_728_640));
         assert_eq!(c.syn_retries, Some(5));
         assert_eq!(c.synack_retries, Some(5));
         assert!(c.timestamps && c.sack);

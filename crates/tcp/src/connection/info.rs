@@ -41,6 +41,13 @@ pub struct TcpInfo {
     pub rtt: u64,
     /// `tcpi_rttvar`, µs.
     pub rttvar: u64,
+    /// `tcpi_bytes_acked`: sequence space of ours the peer has
+    /// acknowledged, as Linux counts it (`tcp_snd_una_update`): the data,
+    /// our FIN, and the SYN of an active open (a passive one starts past
+    /// it, from the request).
+    pub bytes_acked: u64,
+    /// `tcpi_bytes_received`: data octets received in order.
+    pub bytes_received: u64,
 }
 
 impl TcpInfo {
@@ -91,6 +98,8 @@ impl Connection {
             advmss: u32::from(self.config.mss).saturating_sub(ts_room),
             rtt: self.rtt.srtt().map_or(0, |d| d.as_nanos() / 1000),
             rttvar: self.rtt.rttvar().as_nanos() / 1000,
+            bytes_acked: u64::from(self.snd_una - self.iss).saturating_sub(u64::from(self.passive)),
+            bytes_received: self.recv_buf.next(),
         }
     }
 }
