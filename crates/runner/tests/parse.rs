@@ -860,7 +860,7 @@ fn bad_set_overrides_name_the_set() {
          quickacks, syn_retry_count, data_retry_model, window_scale, sack, timestamps, ts_clock, \
          window_rounding, rttm, initial_window, ack_above_snd_nxt, fin_in_zero_window, kernel_tick, \
          invalid_ack_interval, persist_give_up, half_open_rst_syn, \
-         time_wait_segments, ts_recent_update, fin_sack, push",
+         time_wait_segments, ts_recent_update, fin_sack, push, user_timeout",
     );
     bad_set(
         &format!("seed = 3\n{src}"),
@@ -1534,7 +1534,8 @@ fn host_tcp_option_errors() {
         "unknown key \"window-scale\" (did you mean \"window_scale\"?)",
     );
     assert!(
-        err.message().ends_with("ts_recent_update, fin_sack, push"),
+        err.message()
+            .ends_with("ts_recent_update, fin_sack, push, user_timeout"),
         "{err}"
     );
 }
@@ -2421,5 +2422,33 @@ fn push_key() {
         8,
         Some("tcp.push"),
         "\"rfc1122\" | \"linux\"",
+    );
+}
+
+/// `user_timeout`: a duration or "none"; zero and other types are refused
+/// with their location.
+#[test]
+fn user_timeout_key() {
+    let e = parse(&format!("{HOSTS}[tcp]\nuser_timeout = \"3s\"\n"), "x.toml").unwrap();
+    assert_eq!(
+        e.host_config(&e.hosts[0]),
+        Config {
+            user_timeout: Some(tcpsim_tcp::Duration::from_secs(3)),
+            ..Config::rfc()
+        }
+    );
+    let e = parse(
+        &format!("{HOSTS}[tcp]\nuser_timeout = \"none\"\n"),
+        "x.toml",
+    )
+    .unwrap();
+    assert_eq!(e.host_config(&e.hosts[0]), Config::rfc());
+    // The key is on line 10; its value starts after "user_timeout = ".
+    bad(
+        &with_hosts("[tcp]\nuser_timeout = 3\n"),
+        10,
+        16,
+        Some("tcp.user_timeout"),
+        "a duration like \"3s\" or \"none\"",
     );
 }

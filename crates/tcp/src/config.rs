@@ -389,6 +389,15 @@ pub struct Config {
     /// How long a released socket may wait in FIN-WAIT-2: `rfc` no limit,
     /// `linux` 60 s (`tcp_fin_timeout`).
     pub fin_wait_2_timeout: Option<Duration>,
+    /// `TCP_USER_TIMEOUT` (RFC 9293 §3.8.3 "USER TIMEOUT", RFC 5482): how
+    /// long what is outstanding (a SYN, a SYN-ACK, data, a FIN, or window
+    /// probes) may stay unacknowledged before the connection is aborted,
+    /// in addition to the retry rules. Linux's rule (`tcp_write_timeout`,
+    /// `tcp_clamp_rto_to_user_timeout`, `tcp_probe_timer`): once
+    /// retransmitting, each timer interval is cut to the time left, so
+    /// the connection gives up exactly when the timeout is reached. `None`
+    /// (both profiles) sets no such limit.
+    pub user_timeout: Option<Duration>,
     /// The MSS this host announces and the largest payload it sends: 1460.
     pub mss: u16,
     /// Receive buffer, advertised as the window (no window scaling): 65535.
@@ -543,6 +552,7 @@ impl Config {
             msl,
             time_wait: msl.saturating_mul(2),
             fin_wait_2_timeout: None,
+            user_timeout: None,
             mss: 1460,
             recv_window: 65535,
             delayed_ack: Duration::from_millis(200),
@@ -595,6 +605,7 @@ impl Config {
             msl: Duration::from_secs(60),
             time_wait: Duration::from_secs(60),
             fin_wait_2_timeout: Some(Duration::from_secs(60)),
+            user_timeout: None,
             mss: 1460,
             recv_window: 65535,
             delayed_ack: Duration::from_millis(40),

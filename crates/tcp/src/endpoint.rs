@@ -191,6 +191,12 @@ impl Endpoint {
         self.config = config;
     }
 
+    /// Replaces one connection's configuration (see
+    /// [`Connection::set_config`]); `false` if it is gone.
+    pub fn set_connection_config(&mut self, id: ConnId, config: Arc<Config>) -> bool {
+        self.call(id, |c| c.set_config(config)).is_some()
+    }
+
     /// Number of live connections (listeners not counted).
     pub fn connection_count(&self) -> usize {
         self.by_tuple.len()

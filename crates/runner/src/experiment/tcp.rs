@@ -39,6 +39,9 @@ pub struct TcpOverrides {
     pub time_wait: Option<Duration>,
     /// `fin_wait_2_timeout`: a duration, or `"none"` for no limit (`Some(None)`).
     pub fin_wait_2_timeout: Option<Option<Duration>>,
+    /// `user_timeout`: `TCP_USER_TIMEOUT`, a duration, or `"none"` (the
+    /// default) for no limit (`Some(None)`).
+    pub user_timeout: Option<Option<Duration>>,
     /// `mss`: the MSS announced and used, 1–65495 (65535 less the IPv4 and
     /// TCP headers).
     pub mss: Option<u16>,
@@ -203,6 +206,7 @@ pub(crate) const TCP_KEYS: &[&str] = &[
     "ts_recent_update",
     "fin_sack",
     "push",
+    "user_timeout",
 ];
 
 /// The largest window-scale shift `window_scale` takes (RFC 7323 §2.3:
@@ -225,6 +229,7 @@ impl TcpOverrides {
             msl: self.msl.or(below.msl),
             time_wait: self.time_wait.or(below.time_wait),
             fin_wait_2_timeout: self.fin_wait_2_timeout.or(below.fin_wait_2_timeout),
+            user_timeout: self.user_timeout.or(below.user_timeout),
             mss: self.mss.or(below.mss),
             recv_window: self.recv_window.or(below.recv_window),
             delayed_ack: self.delayed_ack.or(below.delayed_ack),
@@ -325,6 +330,9 @@ impl TcpOverrides {
         }
         if let Some(v) = o.fin_wait_2_timeout {
             c.fin_wait_2_timeout = v;
+        }
+        if let Some(v) = o.user_timeout {
+            c.user_timeout = v;
         }
         if let Some(v) = o.mss {
             c.mss = v;
@@ -442,6 +450,11 @@ pub(crate) fn read(field: &Field<'_>) -> Result<TcpOverrides, ConfigError> {
             Value::String(s) if s == "none" => Ok(None),
             Value::String(_) => f.duration().map(Some),
             _ => Err(f.expected("a duration like \"60s\" or \"none\"")),
+        })?,
+        user_timeout: t.opt("user_timeout", |f| match &f.node.value {
+            Value::String(s) if s == "none" => Ok(None),
+            Value::String(_) => f.positive_duration().map(Some),
+            _ => Err(f.expected("a duration like \"3s\" or \"none\"")),
         })?,
         mss: t.opt("mss", |f| {
             f.int(1, 65495, "an MSS between 1 and 65495 bytes")

@@ -308,10 +308,17 @@ impl Lowering<'_> {
                         }
                     }
                     (1, 13) => SetOption::Linger(self.linger(&a[3])?),
+                    (6, 18) => {
+                        let v = self.int(&a[3])?;
+                        match u32::try_from(v) {
+                            Ok(ms) => SetOption::UserTimeout(ms),
+                            Err(_) => return self.err(a[3].line, a[3].column, format!("expected a TCP_USER_TIMEOUT of 0..=4294967295 ms, found {v}")),
+                        }
+                    }
                     _ => return self.err(
                         a[2].line,
                         a[2].column,
-                        "tcpsim supports SO_REUSEADDR, SO_LINGER, TCP_NODELAY and TCP_MAXSEG here",
+                        "tcpsim supports SO_REUSEADDR, SO_LINGER, TCP_NODELAY, TCP_MAXSEG and TCP_USER_TIMEOUT here",
                     ),
                 };
                 CallKind::SetOption(fd, opt)

@@ -195,6 +195,8 @@ pub enum SetOption {
     NoDelay(bool),
     /// `TCP_MAXSEG`.
     MaxSeg(u16),
+    /// `TCP_USER_TIMEOUT` in milliseconds (0: none).
+    UserTimeout(u32),
 }
 
 /// A value a script reads with `getsockopt`.

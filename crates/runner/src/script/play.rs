@@ -955,6 +955,10 @@ impl Player<'_> {
                             SetOption::Linger(l) => o.linger = l,
                             SetOption::NoDelay(on) => o.nodelay = on,
                             SetOption::MaxSeg(m) => o.max_seg = Some(m),
+                            SetOption::UserTimeout(ms) => {
+                                o.user_timeout = (ms > 0)
+                                    .then(|| tcpsim_tcp::Duration::from_millis(u64::from(ms)));
+                            }
                         }
                         self.sockets.options_changed(fd);
                         Call::Done(0)

@@ -163,6 +163,8 @@ pub struct SocketOptions {
     pub nodelay: bool,
     /// `TCP_MAXSEG`: the MSS this socket announces and sends at most.
     pub max_seg: Option<u16>,
+    /// `TCP_USER_TIMEOUT`: `Some` when set to a non-zero value.
+    pub user_timeout: Option<tcpsim_tcp::Duration>,
 }
 
 impl SocketOptions {
@@ -170,9 +172,12 @@ impl SocketOptions {
     /// options that change TCP applied. `None` when none does, so the
     /// endpoint's shared configuration serves.
     fn config(&self, base: &Config) -> Option<Arc<Config>> {
-        let mss = self.max_seg?;
+        if self.max_seg.is_none() && self.user_timeout.is_none() {
+            return None;
+        }
         Some(Arc::new(Config {
-            mss: mss.min(base.mss),
+            mss: self.max_seg.map_or(base.mss, |m| m.min(base.mss)),
+            user_timeout: self.user_timeout.or(base.user_timeout),
             ..*base
         }))
     }
@@ -406,10 +411,27 @@ impl Sockets {
         Ok(&mut self.socket_mut(fd)?.options)
     }
 
-    /// A listener's options changed: connections it accepts from now on
-    /// get them.
+    /// A socket's options changed: an open connection takes those it
+    /// reads as it goes (`TCP_USER_TIMEOUT`); a listener's connections
+    /// from now on get them all.
     pub fn options_changed(&mut self, fd: i32) {
         let base = *self.endpoint.config();
+        if let Some(Socket {
+            kind: Kind::Connection { id, .. },
+            options,
+        }) = self.fds.get(&fd)
+        {
+            // An open connection takes what it reads as it goes.
+            let (id, user_timeout) = (*id, options.user_timeout);
+            if let Some(c) = self.endpoint.connection(id) {
+                let config = Config {
+                    user_timeout,
+                    ..*c.config()
+                };
+                self.endpoint.set_connection_config(id, Arc::new(config));
+            }
+            return;
+        }
         let Some(Socket {
             kind: Kind::Listening { port, .. },
             options,

@@ -434,6 +434,14 @@ impl Connection {
         self.timers.get(kind)
     }
 
+    /// Replaces the configuration (a socket option changed on an open
+    /// connection). Only what the connection reads as it goes takes effect
+    /// (timeouts, retry limits); what the handshake fixed stays (MSS,
+    /// window scale, options).
+    pub fn set_config(&mut self, config: Arc<Config>) {
+        self.config = config;
+    }
+
     // ----- application commands -----
 
     /// Queues data for sending (RFC 9293 §3.10.2). Returns how many octets
