@@ -51,6 +51,7 @@
 
 mod buffer;
 pub mod config;
+pub mod congestion;
 mod connection;
 mod endpoint;
 mod event;
