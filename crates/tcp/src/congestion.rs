@@ -409,7 +409,7 @@ mod tests {
             for _ in 0..w {
                 c.on_ack(now, MSS, MSS, Some(rtt));
             }
-            now = now + rtt;
+            now += rtt;
         }
         // Past K (4.2 s) the window has passed W_max = 100 segments and is
         // in the convex region; it never shrinks on ACKs.
