@@ -244,6 +244,21 @@ pub enum CallKind {
     InQueue(i64, i64),
     /// `ioctl(fd, SIOCOUTQ, [n])`: octets unacknowledged, expected `n`.
     OutQueue(i64, i64),
+    /// `poll([{fd=F, events=E, revents=R}, ...], n, timeout)`: the
+    /// descriptors with the events asked for and the `revents` expected
+    /// (0 when not written), and the timeout in ms (negative: none).
+    Poll(Vec<PollFd>, i64),
+}
+
+/// One entry of a `poll` call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PollFd {
+    /// The script's descriptor.
+    pub fd: i64,
+    /// `events`.
+    pub events: u32,
+    /// `revents` expected.
+    pub revents: u32,
 }
 
 /// One `assert` of a code block: `left op right`, each a sum of terms.

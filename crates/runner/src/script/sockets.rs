@@ -804,53 +804,78 @@ impl Sockets {
         self.local
     }
 
-    /// `poll` readiness of a descriptor: (readable, writable, error, hang-up).
-    pub fn readiness(&self, fd: i32) -> Option<Readiness> {
-        let socket = self.fds.get(&fd)?;
-        Some(match &socket.kind {
-            Kind::Fresh { .. } => Readiness {
-                hup: true,
-                ..Readiness::default()
-            },
-            Kind::Listening { queue, .. } => Readiness {
-                readable: !queue.is_empty(),
-                ..Readiness::default()
-            },
-            Kind::Connection { id, shut_rd, .. } => {
+    /// What `poll` reports of a descriptor, as Linux's `tcp_poll` (and
+    /// `inet_csk_listen_poll`) computes it: the `POLL*` bits of [`poll`].
+    pub fn poll_mask(&self, fd: i32) -> u32 {
+        use poll::*;
+        let Some(socket) = self.fds.get(&fd) else {
+            return POLLNVAL;
+        };
+        match &socket.kind {
+            // An unconnected socket is CLOSED with nothing shut down:
+            // hang-up, and (nothing queued) writable.
+            Kind::Fresh { .. } => POLLOUT | POLLWRNORM | POLLHUP,
+            Kind::Listening { queue, .. } if queue.is_empty() => 0,
+            Kind::Listening { .. } => POLLIN | POLLRDNORM,
+            Kind::Connection {
+                id,
+                shut_rd,
+                shut_wr,
+                ..
+            } => {
                 let facts = self.facts.get(id).copied().unwrap_or_default();
                 let conn = self.endpoint.connection(*id);
-                let eof = conn.is_none_or(|c| c.is_eof());
-                let readable = conn.is_some_and(|c| c.readable() > 0);
                 let state = conn.map_or(State::Closed, |c| c.state());
-                Readiness {
-                    readable: readable || eof || *shut_rd || facts.broken.is_some(),
-                    writable: facts.established
-                        && matches!(state, State::Established | State::CloseWait),
-                    error: facts.error.is_some(),
-                    hup: facts.broken.is_some()
-                        || (eof
-                            && matches!(
-                                state,
-                                State::Closed | State::TimeWait | State::LastAck | State::Closing
-                            )),
-                    rdhup: eof,
+                let closed = state == State::Closed;
+                // tcp_fin and tcp_done shut the receive side; tcp_done and
+                // shutdown(SHUT_WR) the send side.
+                let rcv_shutdown = *shut_rd || facts.eof || closed;
+                let send_shutdown = *shut_wr || closed;
+                let mut mask = 0;
+                if (rcv_shutdown && send_shutdown) || closed {
+                    mask |= POLLHUP;
                 }
+                if rcv_shutdown {
+                    mask |= POLLIN | POLLRDNORM | POLLRDHUP;
+                }
+                if !matches!(state, State::SynSent | State::SynReceived) {
+                    if conn.is_some_and(|c| c.readable() > 0) {
+                        mask |= POLLIN | POLLRDNORM;
+                    }
+                    // The send buffer is not limited: always room.
+                    mask |= POLLOUT | POLLWRNORM;
+                }
+                if facts.error.is_some() {
+                    mask |= POLLERR;
+                }
+                mask
             }
-        })
+        }
     }
 }
 
-/// What `poll` sees of a descriptor.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Readiness {
-    /// `POLLIN`.
-    pub readable: bool,
-    /// `POLLOUT`.
-    pub writable: bool,
-    /// `POLLERR`.
-    pub error: bool,
-    /// `POLLHUP`.
-    pub hup: bool,
-    /// `POLLRDHUP`.
-    pub rdhup: bool,
+/// The `poll` event bits (Linux `asm-generic/poll.h`).
+pub mod poll {
+    /// Data to read (or end of stream).
+    pub const POLLIN: u32 = 0x0001;
+    /// Urgent data.
+    pub const POLLPRI: u32 = 0x0002;
+    /// Room to write.
+    pub const POLLOUT: u32 = 0x0004;
+    /// An error is pending.
+    pub const POLLERR: u32 = 0x0008;
+    /// Hang-up: both directions shut down, or the connection is gone.
+    pub const POLLHUP: u32 = 0x0010;
+    /// Not an open descriptor.
+    pub const POLLNVAL: u32 = 0x0020;
+    /// Normal data to read.
+    pub const POLLRDNORM: u32 = 0x0040;
+    /// Priority data to read.
+    pub const POLLRDBAND: u32 = 0x0080;
+    /// Room for normal data.
+    pub const POLLWRNORM: u32 = 0x0100;
+    /// Room for priority data.
+    pub const POLLWRBAND: u32 = 0x0200;
+    /// The peer shut down its sending side.
+    pub const POLLRDHUP: u32 = 0x2000;
 }
