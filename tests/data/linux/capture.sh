@@ -2,7 +2,7 @@
 # capture.sh - capture reference traces of the REAL Linux TCP stack for the
 # tcpsim `linux` profile (SPEC.md section 5).  Run by hand, as root:
 #
-#     bash tests/data/linux/capture.sh              # all scenarios (~5 minutes)
+#     bash tests/data/linux/capture.sh              # all scenarios (~11 minutes)
 #     bash tests/data/linux/capture.sh normal refused   # only some
 #
 # For every scenario NAME it writes NAME.pcap and NAME.trace beside this file
@@ -44,6 +44,15 @@
 #
 # TCP sysctls are the defaults of a fresh network namespace (only IPv6 is
 # disabled in the namespaces, to keep router solicitations off the capture).
+#
+# The loss-recovery scenarios (data_* with faults, acks_lost, bulk_200k; see
+# README.md "Loss recovery") use peer.py mode `data`, pick "the n-th
+# packet" with a chain of latches (nth_chain below), and are run REPEAT=3
+# times each; a later run in which the client sent other segments than in
+# the first is kept as NAME-alt.* (capture_repeat below).  Each side logs its
+# TCP_INFO (what `ss -ti` shows) before its close, and the client polls it
+# every 1 ms: `ss` itself cannot see the connection at the end, which is a
+# TIME-WAIT minisocket by then.
 
 set -euo pipefail
 
