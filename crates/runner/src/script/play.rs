@@ -928,7 +928,11 @@ impl Player<'_> {
             }
             CallKind::Write(fd, n) => {
                 let fd = self.fd(line, fd)?;
-                self.sockets.write(fd, n)
+                if again {
+                    self.sockets.write_again(fd, n)
+                } else {
+                    self.sockets.write(fd, n)
+                }
             }
             CallKind::Close(fd) => {
                 let live = self.fd(line, fd)?;
@@ -945,6 +949,11 @@ impl Player<'_> {
                 };
                 self.sockets.shutdown(fd, r, w)
             }
+            CallKind::SetOption(fd, SetOption::SendBuffer(v)) => {
+                let fd = self.fd(line, fd)?;
+                let size = super::sysctl::so_sndbuf(v, self.plan.settings.wmem_max);
+                self.sockets.set_send_buffer(fd, size)
+            }
             CallKind::SetOption(fd, opt) => {
                 let fd = self.fd(line, fd)?;
                 match self.sockets.options_mut(fd) {
@@ -955,6 +964,7 @@ impl Player<'_> {
                             SetOption::Linger(l) => o.linger = l,
                             SetOption::NoDelay(on) => o.nodelay = on,
                             SetOption::MaxSeg(m) => o.max_seg = Some(m),
+                            SetOption::SendBuffer(_) => unreachable!("matched above"),
                         }
                         self.sockets.options_changed(fd);
                         Call::Done(0)
@@ -966,6 +976,7 @@ impl Player<'_> {
                 let value = match opt {
                     GetOption::Error => self.sockets.so_error(fd),
                     GetOption::MaxSeg => self.max_seg(fd),
+                    GetOption::SendBuffer => self.sockets.send_buffer(fd),
                 };
                 match value {
                     Err(e) => Call::Failed(e),
