@@ -860,7 +860,8 @@ fn bad_set_overrides_name_the_set() {
          quickacks, syn_retry_count, data_retry_model, window_scale, sack, timestamps, ts_clock, \
          window_rounding, rttm, initial_window, ack_above_snd_nxt, fin_in_zero_window, kernel_tick, \
          invalid_ack_interval, persist_give_up, half_open_rst_syn, \
-         time_wait_segments, ts_recent_update, fin_sack, push, user_timeout",
+         time_wait_segments, ts_recent_update, fin_sack, push, user_timeout, send_buffer, \
+         send_buffer_overhead",
     );
     bad_set(
         &format!("seed = 3\n{src}"),
@@ -1535,7 +1536,7 @@ fn host_tcp_option_errors() {
     );
     assert!(
         err.message()
-            .ends_with("ts_recent_update, fin_sack, push, user_timeout"),
+            .ends_with("push, user_timeout, send_buffer, send_buffer_overhead"),
         "{err}"
     );
 }
@@ -2389,6 +2390,52 @@ fn ts_recent_update_and_fin_sack_keys() {
         12,
         Some("tcp.fin_sack"),
         "\"rfc2883\" | \"linux\"",
+    );
+}
+
+/// The send-buffer keys, both ways round, and bad values with their
+/// locations.
+#[test]
+fn send_buffer_keys() {
+    let e = parse(
+        &format!("{HOSTS}[tcp]\nsend_buffer = 42000\nsend_buffer_overhead = 832\n"),
+        "x.toml",
+    )
+    .unwrap();
+    assert_eq!(
+        e.host_config(&e.hosts[0]),
+        Config {
+            send_buffer: Some(42000),
+            send_buffer_overhead: 832,
+            ..Config::rfc()
+        }
+    );
+    let e = parse(
+        &format!("profile = \"linux\"\n{HOSTS}[tcp]\nsend_buffer = \"unbounded\"\n"),
+        "x.toml",
+    )
+    .unwrap();
+    assert_eq!(
+        e.host_config(&e.hosts[0]),
+        Config {
+            send_buffer: None,
+            ..Config::linux()
+        }
+    );
+    // The key is on line 10; its value starts after "send_buffer = ".
+    bad(
+        &with_hosts("[tcp]\nsend_buffer = 0\n"),
+        10,
+        15,
+        Some("tcp.send_buffer"),
+        "expected a send buffer between 1 and 2147483647 bytes or \"unbounded\", found 0",
+    );
+    bad(
+        &with_hosts("[tcp]\nsend_buffer_overhead = -1\n"),
+        10,
+        24,
+        Some("tcp.send_buffer_overhead"),
+        "expected a per-buffer overhead between 0 and 65535 bytes, found -1",
     );
 }
 

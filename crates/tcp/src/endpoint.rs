@@ -681,6 +681,12 @@ impl Endpoint {
             .unwrap_or(Err(CommandError::NotConnected))
     }
 
+    /// Sets a connection's send-buffer size (`SO_SNDBUF`; see
+    /// [`Connection::set_send_buffer`]).
+    pub fn set_send_buffer(&mut self, id: ConnId, size: Option<u32>) {
+        self.call(id, |c| c.set_send_buffer(size));
+    }
+
     /// Reads every readable octet of a connection into `out`.
     pub fn recv_to_end(&mut self, id: ConnId, out: &mut Vec<u8>) -> usize {
         self.call(id, |c| c.recv_to_end(out)).unwrap_or(0)

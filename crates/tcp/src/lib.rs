@@ -69,9 +69,10 @@ pub mod wire;
 pub use buffer::{RecvBuffer, SendBuffer};
 pub use config::{
     AbortReset, AckAboveSndNxt, AckOfFin, Config, DuplicateSyn, FinInZeroWindow, FinSack,
-    HalfOpenRstSyn, InitialWindow, IsnMode, PersistGiveUp, Profile, Push, RetransmissionRtt,
-    RetryLimit, RetryModel, RstInTimeWait, RtoFormula, SynRetryCount, TimeWaitSegments,
-    TsRecentUpdate, WindowRounding,
+    HalfOpenRstSyn, InitialWindow, IsnMode, LINUX_SEND_BUFFER, LINUX_SEND_BUFFER_OVERHEAD,
+    PersistGiveUp, Profile, Push, RetransmissionRtt, RetryLimit, RetryModel, RstInTimeWait,
+    RtoFormula, SEND_BUFFER_GOAL_MAX, SynRetryCount, TimeWaitSegments, TsRecentUpdate,
+    WindowRounding,
 };
 pub use connection::{CommandError, Connection, TcpInfo};
 pub use endpoint::{ConnId, ConnectError, DEFAULT_EPHEMERAL_PORTS, Endpoint, ListenError};

@@ -160,6 +160,16 @@ pub struct TcpOverrides {
     /// (also the last of each transmission burst, as packetdrill sees
     /// Linux; `linux`).
     pub push: Option<Push>,
+    /// `send_buffer`: the size of the send buffer in octets, counted as
+    /// Linux counts `sk_sndbuf` (each buffer's octets plus
+    /// `send_buffer_overhead`), 1–2147483647, or `"unbounded"`
+    /// (`Some(None)`): `rfc` `"unbounded"`, `linux` 46080 (`tcp_sndbuf_expand`
+    /// at ESTABLISHED). A write takes what fits and the application writes
+    /// the rest as room frees.
+    pub send_buffer: Option<Option<u32>>,
+    /// `send_buffer_overhead`: what each buffer costs beyond its octets
+    /// (the kernel's `skb` truesize), 0–65535: `rfc` 0, `linux` 832.
+    pub send_buffer_overhead: Option<u32>,
 }
 
 /// Every key of a `[tcp]` table.
@@ -207,6 +217,8 @@ pub(crate) const TCP_KEYS: &[&str] = &[
     "fin_sack",
     "push",
     "user_timeout",
+    "send_buffer",
+    "send_buffer_overhead",
 ];
 
 /// The largest window-scale shift `window_scale` takes (RFC 7323 §2.3:
@@ -261,6 +273,8 @@ impl TcpOverrides {
             ts_recent_update: self.ts_recent_update.or(below.ts_recent_update),
             fin_sack: self.fin_sack.or(below.fin_sack),
             push: self.push.or(below.push),
+            send_buffer: self.send_buffer.or(below.send_buffer),
+            send_buffer_overhead: self.send_buffer_overhead.or(below.send_buffer_overhead),
         }
     }
 
@@ -427,6 +441,12 @@ impl TcpOverrides {
         if let Some(v) = o.push {
             c.push = v;
         }
+        if let Some(v) = o.send_buffer {
+            c.send_buffer = v;
+        }
+        if let Some(v) = o.send_buffer_overhead {
+            c.send_buffer_overhead = v;
+        }
     }
 }
 
@@ -579,6 +599,19 @@ pub(crate) fn read(field: &Field<'_>) -> Result<TcpOverrides, ConfigError> {
         })?,
         push: t.opt("push", |f| {
             f.choice(&[("rfc1122", Push::Rfc1122), ("linux", Push::Linux)])
+        })?,
+        send_buffer: t.opt("send_buffer", |f| match &f.node.value {
+            Value::String(s) if s == "unbounded" => Ok(None),
+            _ => f
+                .int(
+                    1,
+                    i128::from(i32::MAX),
+                    "a send buffer between 1 and 2147483647 bytes or \"unbounded\"",
+                )
+                .map(Some),
+        })?,
+        send_buffer_overhead: t.opt("send_buffer_overhead", |f| {
+            f.int(0, 65535, "a per-buffer overhead between 0 and 65535 bytes")
         })?,
     })
 }

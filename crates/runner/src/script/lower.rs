@@ -326,10 +326,11 @@ impl Lowering<'_> {
                             Err(_) => return self.err(a[3].line, a[3].column, format!("expected a TCP_USER_TIMEOUT of 0..=4294967295 ms, found {v}")),
                         }
                     }
+                    (1, 7) => SetOption::SendBuffer(self.int(&a[3])?),
                     _ => return self.err(
                         a[2].line,
                         a[2].column,
-                        "tcpsim supports SO_REUSEADDR, SO_LINGER, TCP_NODELAY, TCP_MAXSEG and TCP_USER_TIMEOUT here",
+                        "tcpsim supports SO_REUSEADDR, SO_LINGER, SO_SNDBUF, TCP_NODELAY, TCP_MAXSEG and TCP_USER_TIMEOUT here",
                     ),
                 };
                 CallKind::SetOption(fd, opt)
@@ -340,7 +341,8 @@ impl Lowering<'_> {
                 let opt = match (self.int(&a[1])?, self.int(&a[2])?) {
                     (1, 4) => GetOption::Error,
                     (6, 2) => GetOption::MaxSeg,
-                    _ => return self.err(a[2].line, a[2].column, "tcpsim supports getsockopt of SO_ERROR and TCP_MAXSEG (TCP_INFO through %{ assert tcpi_... }%)"),
+                    (1, 7) => GetOption::SendBuffer,
+                    _ => return self.err(a[2].line, a[2].column, "tcpsim supports getsockopt of SO_ERROR, SO_SNDBUF and TCP_MAXSEG (TCP_INFO through %{ assert tcpi_... }%)"),
                 };
                 let ExprKind::List(v) = &a[3].kind else {
                     return self.err(a[3].line, a[3].column, "expected the value as `[N]`");
@@ -709,14 +711,15 @@ pub fn lower(
         ..profile
     };
     let mut memory = Memory::default();
-    let mut apply_all = |config: &mut Config,
-                         list: &[(String, String)],
-                         line: u32,
-                         column: u32,
-                         notes: &mut Vec<String>|
+    let apply_all = |config: &mut Config,
+                     memory: &mut Memory,
+                     list: &[(String, String)],
+                     line: u32,
+                     column: u32,
+                     notes: &mut Vec<String>|
      -> Result<(), ScriptError> {
         for (name, value) in list {
-            match sysctl::apply(config, &mut memory, name, value) {
+            match sysctl::apply(config, memory, name, value) {
                 Ok(Effect::Applied) => {}
                 Ok(Effect::NotModelled(why)) => {
                     notes.push(format!("line {line}: sysctl {name}={value}: {why}"))
@@ -738,12 +741,13 @@ pub fn lower(
             .map(|(n, v)| (n.to_string(), v.to_string()))
             .collect();
         let mut quiet = Vec::new();
-        apply_all(&mut config, &defaults, 0, 0, &mut quiet)?;
+        apply_all(&mut config, &mut memory, &defaults, 0, 0, &mut quiet)?;
     }
     if let Some(cmd) = &script.init_command {
         let lines = sysctl::settings_of(&cmd.text).or_else(|e| lw.err(cmd.line, cmd.column, e))?;
         apply_all(
             &mut config,
+            &mut memory,
             &lines.settings,
             cmd.line,
             cmd.column,
@@ -756,7 +760,15 @@ pub fn lower(
             ));
         }
     }
-    apply_all(&mut config, &overrides.sysctls, 0, 0, &mut notes)?;
+    apply_all(
+        &mut config,
+        &mut memory,
+        &overrides.sysctls,
+        0,
+        0,
+        &mut notes,
+    )?;
+    settings.wmem_max = memory.wmem_max;
     overrides.tcp.apply(&mut config);
     let start = config;
     let mut steps = Vec::with_capacity(script.events.len());
@@ -778,7 +790,14 @@ pub fn lower(
             EventKind::Command(text) => {
                 let lines = sysctl::settings_of(text).or_else(|e| lw.err(ev.line, ev.column, e))?;
                 let changed = !lines.settings.is_empty();
-                apply_all(&mut config, &lines.settings, ev.line, ev.column, &mut notes)?;
+                apply_all(
+                    &mut config,
+                    &mut memory,
+                    &lines.settings,
+                    ev.line,
+                    ev.column,
+                    &mut notes,
+                )?;
                 overrides.tcp.apply(&mut config);
                 Action::Shell {
                     text: text.clone(),

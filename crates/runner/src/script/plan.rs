@@ -41,6 +41,9 @@ pub struct Settings {
     pub connect_port: u16,
     /// `--mtu`: 1500; the endpoint's MSS is the MTU less 40.
     pub mtu: u16,
+    /// `net.core.wmem_max` as the sysctls left it (212992 unless set): the
+    /// most `SO_SNDBUF` takes before doubling.
+    pub wmem_max: u64,
 }
 
 impl Default for Settings {
@@ -54,6 +57,7 @@ impl Default for Settings {
             bind_port: 8080,
             connect_port: 8080,
             mtu: 1500,
+            wmem_max: super::sysctl::DEFAULT_WMEM_MAX,
         }
     }
 }
@@ -197,6 +201,8 @@ pub enum SetOption {
     MaxSeg(u16),
     /// `TCP_USER_TIMEOUT` in milliseconds (0: none).
     UserTimeout(u32),
+    /// `SO_SNDBUF`: the value the script passes (the kernel doubles it).
+    SendBuffer(i64),
 }
 
 /// A value a script reads with `getsockopt`.
@@ -206,6 +212,8 @@ pub enum GetOption {
     Error,
     /// `TCP_MAXSEG`: the MSS.
     MaxSeg,
+    /// `SO_SNDBUF`: the send buffer's size.
+    SendBuffer,
 }
 
 /// The system calls tcpsim plays. Descriptors are the script's numbers.

@@ -941,7 +941,11 @@ impl Player<'_> {
             }
             CallKind::Write(fd, n) => {
                 let fd = self.fd(line, fd)?;
-                self.sockets.write(fd, n)
+                if again {
+                    self.sockets.write_again(fd, n)
+                } else {
+                    self.sockets.write(fd, n)
+                }
             }
             CallKind::Close(fd) => {
                 let live = self.fd(line, fd)?;
@@ -958,6 +962,11 @@ impl Player<'_> {
                 };
                 self.sockets.shutdown(fd, r, w)
             }
+            CallKind::SetOption(fd, SetOption::SendBuffer(v)) => {
+                let fd = self.fd(line, fd)?;
+                let size = super::sysctl::so_sndbuf(v, self.plan.settings.wmem_max);
+                self.sockets.set_send_buffer(fd, size)
+            }
             CallKind::SetOption(fd, opt) => {
                 let fd = self.fd(line, fd)?;
                 match self.sockets.options_mut(fd) {
@@ -972,6 +981,7 @@ impl Player<'_> {
                                 o.user_timeout = (ms > 0)
                                     .then(|| tcpsim_tcp::Duration::from_millis(u64::from(ms)));
                             }
+                            SetOption::SendBuffer(_) => unreachable!("matched above"),
                         }
                         self.sockets.options_changed(fd);
                         Call::Done(0)
@@ -983,6 +993,7 @@ impl Player<'_> {
                 let value = match opt {
                     GetOption::Error => self.sockets.so_error(fd),
                     GetOption::MaxSeg => self.max_seg(fd),
+                    GetOption::SendBuffer => self.sockets.send_buffer(fd),
                 };
                 match value {
                     Err(e) => Call::Failed(e),
