@@ -163,3 +163,37 @@ outcome = "closed"
 fn lost_syn_and_data_both_ways_identical_json() {
     assert_same(DATA_AND_LOSS);
 }
+
+/// Writes of several send buffers (the `linux` profile's 46080) both ways,
+/// under loss: the workload writes on at each [`tcpsim::tcp::Event::Writable`]
+/// as `write_all` does when woken, so both give the same report.
+const LARGER_THAN_THE_SEND_BUFFER: &str = r#"
+name = "larger-than-the-send-buffer"
+seed = 5
+profile = "linux"
+[[hosts]]
+name = "c"
+addr = "10.0.0.1"
+[[hosts]]
+name = "s"
+addr = "10.0.0.2"
+listen = [8080]
+[[links]]
+a = "c"
+b = "s"
+delay = "5ms"
+loss = 0.02
+[[connections]]
+client = "c"
+server = "s"
+port = 8080
+client_sends = 200000
+server_sends = 120000
+[expect]
+outcome = "closed"
+"#;
+
+#[test]
+fn writes_larger_than_the_send_buffer_identical_json() {
+    assert_same(LARGER_THAN_THE_SEND_BUFFER);
+}

@@ -320,7 +320,7 @@ impl Hooks for App {
                     self.read(ep, s, id);
                 }
             }
-            Event::TimerFired(_) | Event::AllAcked => {}
+            Event::TimerFired(_) | Event::AllAcked | Event::Writable => {}
             Event::Closed | Event::Refused | Event::Reset | Event::TimedOut => {
                 assert_eq!(
                     t.state,
@@ -495,7 +495,9 @@ impl World {
             .collect();
         let now = self.net.now;
         if let Ok(n) = self.net.endpoint_mut(end(s)).send(now, id, &data) {
-            assert_eq!(n, len, "send took part of the data");
+            // A bounded send buffer may take part of the data; the stream
+            // goes on from what it took.
+            assert!(n <= len, "send took more than it was given");
             if let Some(t) = side.tracks.get_mut(&id) {
                 t.written += n as u64;
             }

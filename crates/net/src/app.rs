@@ -64,6 +64,7 @@ const fn bit(ev: &Event) -> u16 {
         Event::Refused => 7,
         Event::Reset => 8,
         Event::TimedOut => 9,
+        Event::Writable => 10,
     }
 }
 

@@ -144,6 +144,31 @@ fn data_is_delivered_both_ways() {
     assert_eq!(conn.client.bytes_read, 3_000);
 }
 
+/// Writes larger than the send buffer (the `linux` profile's 46080, and
+/// a small one of 5000) are delivered whole: the workload writes on as
+/// the buffer makes room, and closes only once all is written and
+/// acknowledged; the server, which writes too, closes after its own
+/// data even when the client's FIN comes first.
+#[test]
+fn writes_larger_than_the_send_buffer_are_delivered_whole() {
+    for send_buffer in [Some(46080), Some(5000)] {
+        let config = Config {
+            send_buffer,
+            ..Config::linux()
+        };
+        let (mut b, c, s) = pair(1, config, delay(ms(5)));
+        let mut w = workload(c, s);
+        w.client_sends = 300_000;
+        w.server_sends = 100_000;
+        b.connection(w);
+        let r = b.build().unwrap().run();
+        let conn = &r.connections[1];
+        assert_eq!(conn.outcome, Outcome::Closed, "{send_buffer:?}");
+        assert_eq!(conn.server.bytes_read, 300_000, "{send_buffer:?}");
+        assert_eq!(conn.client.bytes_read, 100_000, "{send_buffer:?}");
+    }
+}
+
 /// A fault drops the first SYN at the link's entrance, at the send
 /// instant; the SYN goes again at the initial RTO (1 s).
 #[test]

@@ -30,36 +30,6 @@ pub struct ScriptArgs<'a> {
     pub verbose: bool,
 }
 
-/// Every `*.pkt` file under `paths` (a file named directly is taken
-/// whatever its name), sorted.
-fn collect(paths: &[PathBuf]) -> std::io::Result<Vec<PathBuf>> {
-    fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-        let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
-            .map(|e| e.map(|e| e.path()))
-            .collect::<Result<_, _>>()?;
-        entries.sort();
-        for p in entries {
-            if p.is_dir() {
-                walk(&p, out)?;
-            } else if p.extension().is_some_and(|e| e == "pkt") {
-                out.push(p);
-            }
-        }
-        Ok(())
-    }
-    let mut out = Vec::new();
-    for p in paths {
-        if p.is_dir() {
-            walk(p, &mut out)?;
-        } else {
-            out.push(p.clone());
-        }
-    }
-    out.sort();
-    out.dedup();
-    Ok(out)
-}
-
 /// The `--set tcp.X=V` overrides, checked as an experiment file's `[tcp]`
 /// keys are (the same names, units and limits).
 fn tcp_overrides(sets: &[String]) -> Result<crate::TcpOverrides, String> {
@@ -134,7 +104,7 @@ pub fn script(args: &ScriptArgs<'_>) -> u8 {
         tolerance_usecs,
         tcp,
     };
-    let files = match collect(args.paths) {
+    let files = match crate::suite::collect_with(args.paths, "pkt") {
         Ok(f) if !f.is_empty() => f,
         Ok(_) => {
             eprintln!("error: no *.pkt scripts under the paths given");

@@ -24,10 +24,16 @@ pub struct FileResult {
 
 /// Every `*.toml` under `paths` (files are taken as given), sorted.
 pub fn collect(paths: &[PathBuf]) -> std::io::Result<Vec<PathBuf>> {
+    collect_with(paths, "toml")
+}
+
+/// Every file named `*.EXT` under the directories of `paths`, and every
+/// file `paths` names directly whatever its name, sorted, each once.
+pub fn collect_with(paths: &[PathBuf], ext: &str) -> std::io::Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     for p in paths {
         if p.is_dir() {
-            walk(p, &mut out)?;
+            walk(p, ext, &mut out)?;
         } else {
             out.push(p.clone());
         }
@@ -37,15 +43,15 @@ pub fn collect(paths: &[PathBuf]) -> std::io::Result<Vec<PathBuf>> {
     Ok(out)
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+fn walk(dir: &Path, ext: &str, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
         .map(|e| e.map(|e| e.path()))
         .collect::<Result<_, _>>()?;
     entries.sort();
     for p in entries {
         if p.is_dir() {
-            walk(&p, out)?;
-        } else if p.extension().is_some_and(|e| e == "toml") {
+            walk(&p, ext, out)?;
+        } else if p.extension().is_some_and(|e| e == ext) {
             out.push(p);
         }
     }

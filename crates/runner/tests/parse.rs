@@ -861,7 +861,8 @@ fn bad_set_overrides_name_the_set() {
          quickacks, syn_retry_count, data_retry_model, window_scale, sack, timestamps, ts_clock, \
          window_rounding, rttm, initial_window, ack_above_snd_nxt, fin_in_zero_window, kernel_tick, \
          invalid_ack_interval, persist_give_up, half_open_rst_syn, \
-         time_wait_segments, ts_recent_update, fin_sack, push",
+         time_wait_segments, ts_recent_update, fin_sack, push, user_timeout, send_buffer, \
+         send_buffer_overhead",
     );
     bad_set(
         &format!("seed = 3\n{src}"),
@@ -1535,7 +1536,8 @@ fn host_tcp_option_errors() {
         "unknown key \"window-scale\" (did you mean \"window_scale\"?)",
     );
     assert!(
-        err.message().ends_with("ts_recent_update, fin_sack, push"),
+        err.message()
+            .ends_with("push, user_timeout, send_buffer, send_buffer_overhead"),
         "{err}"
     );
 }
@@ -2392,6 +2394,52 @@ fn ts_recent_update_and_fin_sack_keys() {
     );
 }
 
+/// The send-buffer keys, both ways round, and bad values with their
+/// locations.
+#[test]
+fn send_buffer_keys() {
+    let e = parse(
+        &format!("{HOSTS}[tcp]\nsend_buffer = 42000\nsend_buffer_overhead = 832\n"),
+        "x.toml",
+    )
+    .unwrap();
+    assert_eq!(
+        e.host_config(&e.hosts[0]),
+        Config {
+            send_buffer: Some(42000),
+            send_buffer_overhead: 832,
+            ..Config::rfc()
+        }
+    );
+    let e = parse(
+        &format!("profile = \"linux\"\n{HOSTS}[tcp]\nsend_buffer = \"unbounded\"\n"),
+        "x.toml",
+    )
+    .unwrap();
+    assert_eq!(
+        e.host_config(&e.hosts[0]),
+        Config {
+            send_buffer: None,
+            ..Config::linux()
+        }
+    );
+    // The key is on line 10; its value starts after "send_buffer = ".
+    bad(
+        &with_hosts("[tcp]\nsend_buffer = 0\n"),
+        10,
+        15,
+        Some("tcp.send_buffer"),
+        "expected a send buffer between 1 and 2147483647 bytes or \"unbounded\", found 0",
+    );
+    bad(
+        &with_hosts("[tcp]\nsend_buffer_overhead = -1\n"),
+        10,
+        24,
+        Some("tcp.send_buffer_overhead"),
+        "expected a per-buffer overhead between 0 and 65535 bytes, found -1",
+    );
+}
+
 /// The PSH key, both ways round, and a bad value with its location.
 #[test]
 fn push_key() {
@@ -2473,5 +2521,33 @@ fn receive_buffer_keys() {
         15,
         Some("tcp.recv_buffer"),
         "a receive buffer between 1 and 2147483647 bytes",
+    );
+}
+
+/// `user_timeout`: a duration or "none"; zero and other types are refused
+/// with their location.
+#[test]
+fn user_timeout_key() {
+    let e = parse(&format!("{HOSTS}[tcp]\nuser_timeout = \"3s\"\n"), "x.toml").unwrap();
+    assert_eq!(
+        e.host_config(&e.hosts[0]),
+        Config {
+            user_timeout: Some(tcpsim_tcp::Duration::from_secs(3)),
+            ..Config::rfc()
+        }
+    );
+    let e = parse(
+        &format!("{HOSTS}[tcp]\nuser_timeout = \"none\"\n"),
+        "x.toml",
+    )
+    .unwrap();
+    assert_eq!(e.host_config(&e.hosts[0]), Config::rfc());
+    // The key is on line 10; its value starts after "user_timeout = ".
+    bad(
+        &with_hosts("[tcp]\nuser_timeout = 3\n"),
+        10,
+        16,
+        Some("tcp.user_timeout"),
+        "a duration like \"3s\" or \"none\"",
     );
 }

@@ -9,17 +9,106 @@ use std::collections::{BTreeMap, VecDeque};
 ///
 /// The front of the buffer is the oldest unacknowledged octet (SND.UNA for
 /// data); octets past what has been sent wait for the window.
+///
+/// The octets are held in *buffers*, as Linux holds them in `sk_buff`s:
+/// each buffer is a run of consecutive stream offsets, and what the buffer
+/// costs against the send buffer's size is its payload plus a fixed
+/// overhead (see [`crate::Config::send_buffer_overhead`] for the model).
+/// Only where the buffers end is kept.
 #[derive(Clone, Debug, Default)]
 pub struct SendBuffer {
     data: VecDeque<u8>,
     /// Stream offset of `data[0]`.
     head: u64,
+    /// Stream offsets at which the buffers end, oldest first; the last is
+    /// [`SendBuffer::end`]. Empty when nothing is held.
+    bounds: VecDeque<u64>,
 }
 
 impl SendBuffer {
-    /// Appends application data.
-    pub fn write(&mut self, bytes: &[u8]) {
-        self.data.extend(bytes);
+    /// Appends application data as buffers of at most `goal` octets: to
+    /// the last buffer while none of it has been sent (`sent` is the
+    /// stream offset up to which data has been sent) and it holds less
+    /// than `goal`, then in new buffers.
+    pub fn write(&mut self, bytes: &[u8], sent: u64, goal: usize) {
+        let mut rest = bytes;
+        while !rest.is_empty() {
+            let n = match self.append_to_tail(rest, sent, goal) {
+                0 => self.append_new(rest, goal),
+                n => n,
+            };
+            rest = &rest[n..];
+        }
+    }
+
+    /// Appends to the last buffer, if nothing of it has been sent yet
+    /// (Linux `tcp_skb_can_collapse_to` on the tail of the write queue)
+    /// and it holds less than `goal` octets. Returns how many octets it took.
+    pub fn append_to_tail(&mut self, bytes: &[u8], sent: u64, goal: usize) -> usize {
+        let Some(&end) = self.bounds.back() else {
+            return 0;
+        };
+        let start = self.tail_start();
+        if start < sent {
+            return 0;
+        }
+        let room = (goal as u64).saturating_sub(end - start) as usize;
+        let n = room.min(bytes.len());
+        self.data.extend(&bytes[..n]);
+        *self.bounds.back_mut().expect("checked above") += n as u64;
+        n
+    }
+
+    /// Starts a new buffer with up to `goal` octets of `bytes` (at least one
+    /// when `bytes` has any); returns how many.
+    pub fn append_new(&mut self, bytes: &[u8], goal: usize) -> usize {
+        let n = goal.max(1).min(bytes.len());
+        if n == 0 {
+            return 0;
+        }
+        self.data.extend(&bytes[..n]);
+        self.bounds.push_back(self.end());
+        n
+    }
+
+    /// Whether the last buffer holds `goal` octets or more.
+    pub fn tail_full(&self, goal: usize) -> bool {
+        self.bounds
+            .back()
+            .is_some_and(|&end| end - self.tail_start() >= goal as u64)
+    }
+
+    /// Stream offset of the last buffer's first octet.
+    pub fn tail_start(&self) -> u64 {
+        match self.bounds.len() {
+            0 => self.end(),
+            1 => self.head,
+            n => self.bounds[n - 2],
+        }
+    }
+
+    /// Splits the buffer that holds stream offset `at` into two, the second
+    /// starting at `at` (Linux `tso_fragment` / `tcp_fragment`). Nothing
+    /// happens when `at` is already where a buffer starts, or outside.
+    pub fn split_at(&mut self, at: u64) {
+        if at <= self.head || at >= self.end() {
+            return;
+        }
+        if let Err(i) = self.bounds.binary_search(&at) {
+            self.bounds.insert(i, at);
+        }
+    }
+
+    /// How many buffers hold the octets.
+    pub fn buffers(&self) -> usize {
+        self.bounds.len()
+    }
+
+    /// What the octets held cost against the send buffer's size: their
+    /// number plus `overhead` per buffer (Linux `sk_wmem_queued`, the sum
+    /// of the `truesize` of the buffers).
+    pub fn charge(&self, overhead: u32) -> u64 {
+        self.data.len() as u64 + u64::from(overhead) * self.bounds.len() as u64
     }
 
     /// Octets held (unacknowledged, sent or not).
@@ -42,11 +131,16 @@ impl SendBuffer {
         self.head + self.data.len() as u64
     }
 
-    /// Drops the first `n` octets (they were acknowledged).
+    /// Drops the first `n` octets (they were acknowledged), and every
+    /// buffer they empty; a buffer they cover in part keeps the rest (and
+    /// its overhead: Linux `tcp_trim_head` takes off only the payload).
     pub fn acknowledge(&mut self, n: usize) {
         let n = n.min(self.data.len());
         self.data.drain(..n);
         self.head += n as u64;
+        while self.bounds.front().is_some_and(|&end| end <= self.head) {
+            self.bounds.pop_front();
+        }
     }
 
     /// Copies up to `max` octets starting at stream offset `from` into `out`.
@@ -329,14 +423,44 @@ mod tests {
     #[test]
     fn send_buffer_copies_across_the_ring_seam() {
         let mut b = SendBuffer::default();
-        b.write(&[0; 6]);
+        b.write(&[0; 6], 0, 1000);
         b.acknowledge(4);
-        b.write(b"abcdefgh");
+        b.write(b"abcdefgh", 0, 1000);
         let mut out = Vec::new();
         b.copy_out(5, 5, &mut out); // offsets 4,5 are the zeros; 6.. is "abcdefgh"
         assert_eq!(out, [0, b'a', b'b', b'c', b'd']);
         assert_eq!(b.head(), 4);
         assert_eq!(b.end(), 14);
+    }
+
+    /// Buffers as Linux's `tcp_sendmsg_locked` fills them: the tail takes
+    /// more only while unsent and below the size goal; a transmission that
+    /// ends inside a buffer splits it; an ACK frees whole buffers and trims
+    /// the one it ends in.
+    #[test]
+    fn send_buffers_fill_split_and_free_as_skbs_do() {
+        let mut b = SendBuffer::default();
+        // 2500 octets at a goal of 1000: three buffers, 1000 + 1000 + 500.
+        b.write(&[0; 2500], 0, 1000);
+        assert_eq!(b.buffers(), 3);
+        assert_eq!(b.charge(100), 2500 + 3 * 100);
+        // The tail (2000..2500) is unsent: 300 more go into it.
+        b.write(&[0; 300], 0, 1000);
+        assert_eq!((b.buffers(), b.tail_start()), (3, 2000));
+        // Once sent from 2600 on, the tail takes no more: a new buffer.
+        b.write(&[0; 10], 2600, 1000);
+        assert_eq!((b.buffers(), b.tail_start()), (4, 2800));
+        // A transmission up to 1500 splits the second buffer.
+        b.split_at(1500);
+        b.split_at(1500);
+        b.split_at(2000); // already a boundary
+        assert_eq!(b.buffers(), 5);
+        // An ACK of 1700 frees 0..1000 and 1000..1500, trims 1500..2000.
+        b.acknowledge(1700);
+        assert_eq!(b.buffers(), 3);
+        assert_eq!(b.charge(100), (2810 - 1700) + 3 * 100);
+        b.acknowledge(2000);
+        assert_eq!((b.buffers(), b.charge(100)), (0, 0));
     }
 
     #[test]

@@ -411,6 +411,15 @@ pub struct Config {
     /// How long a released socket may wait in FIN-WAIT-2: `rfc` no limit,
     /// `linux` 60 s (`tcp_fin_timeout`).
     pub fin_wait_2_timeout: Option<Duration>,
+    /// `TCP_USER_TIMEOUT` (RFC 9293 §3.8.3 "USER TIMEOUT", RFC 5482): how
+    /// long what is outstanding (a SYN, a SYN-ACK, data, a FIN, or window
+    /// probes) may stay unacknowledged before the connection is aborted,
+    /// in addition to the retry rules. Linux's rule (`tcp_write_timeout`,
+    /// `tcp_clamp_rto_to_user_timeout`, `tcp_probe_timer`): once
+    /// retransmitting, each timer interval is cut to the time left, so
+    /// the connection gives up exactly when the timeout is reached. `None`
+    /// (both profiles) sets no such limit.
+    pub user_timeout: Option<Duration>,
     /// The MSS this host announces and the largest payload it sends: 1460.
     pub mss: u16,
     /// A fixed receive window instead of the buffer model: `Some(w)` makes
@@ -557,10 +566,106 @@ pub struct Config {
     /// (64240 in a SYN, 65160 in a SYN-ACK with timestamps; afterwards the
     /// kernel announces 63 and 64 at shift 10, `tests/data/linux/normal.trace`).
     pub initial_window: InitialWindow,
+    /// The size of the send buffer, in octets counted as Linux counts
+    /// `sk_sndbuf` against `sk_wmem_queued`; `None` is unbounded (every
+    /// [`crate::Connection::send`] takes all its data). `rfc` `None`: RFC
+    /// 9293 §3.10.2 leaves it to the implementation whether a SEND that
+    /// finds no room blocks or fails. `linux` [`LINUX_SEND_BUFFER`] =
+    /// 46080, the size an established socket has on a kernel with the
+    /// default `tcp_wmem` (see there).
+    ///
+    /// The model, Linux's (`tcp_sendmsg_locked`, `sk_stream_memory_free`,
+    /// `sk_stream_write_space` in `net/core/stream.c`, `include/net/sock.h`):
+    ///
+    /// - Written octets are held in buffers (the kernel's `sk_buff`s) of
+    ///   at most a *size goal*: the largest multiple of the MSS not above
+    ///   half the largest window the peer has offered (nor 64 KiB), at
+    ///   least one MSS (`tcp_xmit_size_goal`, `tcp_bound_to_half_wnd`).
+    ///   A write fills the last buffer while none of it has been sent,
+    ///   then starts new ones.
+    /// - What is held *costs* its octets plus
+    ///   [`Config::send_buffer_overhead`] per buffer, sent or not, until
+    ///   acknowledged (`sk_wmem_queued`: the `truesize` of each buffer).
+    /// - A write may start a new buffer only while the cost is below the
+    ///   size; the buffer it starts then fills to the size goal even if that
+    ///   takes the cost above the size. A write that finds no room takes
+    ///   what it could and returns the count (which may be zero).
+    /// - When a buffer fills while the write has more to give, what the
+    ///   window allows is sent at once (`tcp_push_one`), so the buffer
+    ///   splits where that transmission stops and the unsent rest can take
+    ///   more of the write.
+    /// - A transmission that stops inside a buffer splits it in two, and
+    ///   the second part costs one more overhead (`tso_fragment`; a
+    ///   retransmission of the first segment splits it after that segment,
+    ///   `tcp_fragment`). tcpsim sends at most 10 segments per burst, which
+    ///   it counts as one TSO packet per buffer.
+    /// - An ACK frees every buffer it covers; the buffer it ends inside
+    ///   only loses the acknowledged octets (`tcp_trim_head`).
+    /// - After a write came up short, [`crate::Event::Writable`] comes once
+    ///   an ACK (or a larger size) leaves the cost below the size with at
+    ///   least half the cost free: `size − cost ≥ cost / 2`, so about a
+    ///   third of the buffer (`sk_stream_wspace ≥ sk_stream_min_wspace`).
+    ///
+    /// The kernel selftest `tcp_blocking_blocking-write.pkt` by these rules
+    /// (MSS 1000, peer window 50000 so a size goal of 25000,
+    /// `SO_SNDBUF` 21000 so a size of 42000, overhead T):
+    /// `write(61000)` fills buffer A (25000), whose first 10 segments go
+    /// out at once: A splits into 1:10001 and 10001:25001, which takes
+    /// 10000 more (to 35001); buffer B, begun at a cost of 2T + 35000 <
+    /// 42000, takes 35001:60001; a third at 3T + 60000 ≥ 42000 must wait, so
+    /// the write blocks with 60000 taken. After the kernel's slow start has
+    /// sent up to 60001 in bursts of 10 segments, the buffers left after
+    /// ACK 35001 are 35001:45001, 45001:55001 and 55001:60001: cost 3T +
+    /// 25000, which wakes the writer only if 42000 − (3T + 25000) ≥ (3T +
+    /// 25000) / 2, i.e. T ≤ 1000; after ACK 36001 the first is trimmed to
+    /// 9000: 3T + 24000, which wakes it for T ≤ 1333. The script's "35001
+    /// does not, 36001 does" holds for 1000 < T ≤ 1333 (the 1280 of a
+    /// kmalloc-1024 head, before Linux 6.3); with this machine's T = 832 an
+    /// ACK of 35001 would already wake it, which the script does not
+    /// test: it sends 30001 (cost 4T + 30000, no wake) and then 36001.
+    pub send_buffer: Option<u32>,
+    /// What each buffer of the send buffer costs beyond its octets (see
+    /// [`Config::send_buffer`]): Linux's `SKB_TRUESIZE` of an empty
+    /// `sk_buff` with its `MAX_TCP_HEADER` head, the payload living in
+    /// page fragments. `rfc` 0 (octets only); `linux`
+    /// [`LINUX_SEND_BUFFER_OVERHEAD`] = 832, measured on this machine's
+    /// 6.18 kernel.
+    pub send_buffer_overhead: u32,
 }
 
 /// Send window cap in segments: "the smaller of the peer's window and 10 × MSS" (SPEC §5).
 pub const SEND_WINDOW_SEGMENTS: u32 = 10;
+
+/// The `linux` send buffer: what `tcp_sndbuf_expand` makes of the
+/// buffer when the connection is established, 2 × max(10, cwnd) × the
+/// memory of one full-size segment, with `tcp_wmem[1]` (16384 on a default
+/// kernel) as the floor and `tcp_wmem[2]` (4 MiB) as the ceiling. The
+/// memory of a segment is `roundup_pow_of_two(MSS + MAX_TCP_HEADER +
+/// sizeof(skb_shared_info))` plus the `sk_buff`: 1460 + 192 + 320 rounds up
+/// to 2048, and 2048 + 256 = 2304 for this machine's kernel, so 2 × 10 ×
+/// 2304 = 46080 (the same for any MSS from 536 to 1536). Measured: an
+/// established socket here reports `SO_SNDBUF` 46080 with CUBIC, the
+/// upstream default the profile follows, and 69120 = 3 × 10 × 2304 under
+/// this machine's default BBR (whose `sndbuf_expand` is 3)
+/// (`tests/data/linux/send_buffer.txt`).
+/// tcpsim's window does not grow past 10 segments, so neither does the
+/// kernel's growth of the buffer with cwnd apply.
+pub const LINUX_SEND_BUFFER: u32 = 46_080;
+
+/// The `linux` overhead of one send buffer: `SKB_TRUESIZE` of an
+/// `sk_buff` whose head holds only `MAX_TCP_HEADER`: 256 (the head from
+/// the small-head cache, 576 less `skb_shared_info`) + 256 (`sk_buff`) +
+/// 320 (`skb_shared_info`) = 832. Measured on this machine's 6.18 kernel
+/// with `SO_MEMINFO`: each 1-octet write that starts a buffer raises
+/// `sk_wmem_queued` by 833 (`tests/data/linux/send_buffer.txt`). Distribution
+/// kernels with a larger `MAX_TCP_HEADER` (320) have 896; kernels before
+/// 6.3, whose heads came from kmalloc-1024, 1280.
+pub const LINUX_SEND_BUFFER_OVERHEAD: u32 = 832;
+
+/// The most a send buffer holds in one buffer, whatever the window: the
+/// kernel's `sk_gso_max_size` for IPv4 without BIG TCP
+/// (`GSO_LEGACY_MAX_SIZE`).
+pub const SEND_BUFFER_GOAL_MAX: u32 = 65_536;
 
 /// Linux's quick-ACK budget at connection start (`TCP_MAX_QUICKACKS`).
 pub const LINUX_QUICKACKS: u32 = 16;
@@ -603,6 +708,7 @@ impl Config {
             msl,
             time_wait: msl.saturating_mul(2),
             fin_wait_2_timeout: None,
+            user_timeout: None,
             mss: 1460,
             recv_window: None,
             recv_buffer: 65535,
@@ -639,6 +745,8 @@ impl Config {
             persist_give_up: PersistGiveUp::LikeData,
             invalid_ack_interval: Duration::from_millis(500),
             initial_window: InitialWindow::Exact,
+            send_buffer: None,
+            send_buffer_overhead: 0,
         }
     }
 
@@ -660,6 +768,7 @@ impl Config {
             msl: Duration::from_secs(60),
             time_wait: Duration::from_secs(60),
             fin_wait_2_timeout: Some(Duration::from_secs(60)),
+            user_timeout: None,
             mss: 1460,
             recv_window: None,
             recv_buffer: LINUX_RECV_BUFFER,
@@ -696,6 +805,8 @@ impl Config {
             persist_give_up: PersistGiveUp::Probes,
             invalid_ack_interval: Duration::from_millis(500),
             initial_window: InitialWindow::MssMultiple,
+            send_buffer: Some(LINUX_SEND_BUFFER),
+            send_buffer_overhead: LINUX_SEND_BUFFER_OVERHEAD,
         }
     }
 

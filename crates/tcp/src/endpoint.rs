@@ -191,6 +191,12 @@ impl Endpoint {
         self.config = config;
     }
 
+    /// Replaces one connection's configuration (see
+    /// [`Connection::set_config`]); `false` if it is gone.
+    pub fn set_connection_config(&mut self, id: ConnId, config: Arc<Config>) -> bool {
+        self.call(id, |c| c.set_config(config)).is_some()
+    }
+
     /// Number of live connections (listeners not counted).
     pub fn connection_count(&self) -> usize {
         self.by_tuple.len()
@@ -673,6 +679,12 @@ impl Endpoint {
     pub fn send(&mut self, now: Instant, id: ConnId, data: &[u8]) -> Result<usize, CommandError> {
         self.call(id, |c| c.send(now, data))
             .unwrap_or(Err(CommandError::NotConnected))
+    }
+
+    /// Sets a connection's send-buffer size (`SO_SNDBUF`; see
+    /// [`Connection::set_send_buffer`]).
+    pub fn set_send_buffer(&mut self, id: ConnId, size: Option<u32>) {
+        self.call(id, |c| c.set_send_buffer(size));
     }
 
     /// Reads every readable octet of a connection into `out`.

@@ -92,6 +92,10 @@ pub enum Event {
     Connected,
     /// New in-order data can be read.
     Readable,
+    /// A write that came up short (the send buffer was full) can go on:
+    /// acknowledged data has made room ([`crate::Config::send_buffer`]).
+    /// Reported once per short write, after the ACK's own transmissions.
+    Writable,
     /// Every octet the application has written so far is acknowledged
     /// (reported when an ACK empties the send buffer).
     AllAcked,

@@ -51,6 +51,7 @@
 
 mod buffer;
 pub mod config;
+pub mod congestion;
 mod connection;
 mod endpoint;
 mod event;
@@ -68,9 +69,10 @@ pub mod wire;
 pub use buffer::{RecvBuffer, SegmentCost, SendBuffer};
 pub use config::{
     AbortReset, AckAboveSndNxt, AckOfFin, Config, DuplicateSyn, FinInZeroWindow, FinSack,
-    HalfOpenRstSyn, InitialWindow, IsnMode, PersistGiveUp, Profile, Push, RecvMemory,
-    RetransmissionRtt, RetryLimit, RetryModel, RstInTimeWait, RtoFormula, SynRetryCount,
-    TimeWaitSegments, TsRecentUpdate, WindowRounding,
+    HalfOpenRstSyn, InitialWindow, IsnMode, LINUX_SEND_BUFFER, LINUX_SEND_BUFFER_OVERHEAD,
+    PersistGiveUp, Profile, Push, RecvMemory, RetransmissionRtt, RetryLimit, RetryModel,
+    RstInTimeWait, RtoFormula, SEND_BUFFER_GOAL_MAX, SynRetryCount, TimeWaitSegments,
+    TsRecentUpdate, WindowRounding,
 };
 pub use connection::{CommandError, Connection, TcpInfo, linux_truesize, window_shift_for};
 pub use endpoint::{ConnId, ConnectError, DEFAULT_EPHEMERAL_PORTS, Endpoint, ListenError};

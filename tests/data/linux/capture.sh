@@ -2,7 +2,7 @@
 # capture.sh - capture reference traces of the REAL Linux TCP stack for the
 # tcpsim `linux` profile (SPEC.md section 5).  Run by hand, as root:
 #
-#     bash tests/data/linux/capture.sh              # all scenarios (~5 minutes)
+#     bash tests/data/linux/capture.sh              # all scenarios (~11 minutes)
 #     bash tests/data/linux/capture.sh normal refused   # only some
 #
 # For every scenario NAME it writes NAME.pcap and NAME.trace beside this file
@@ -44,6 +44,15 @@
 #
 # TCP sysctls are the defaults of a fresh network namespace (only IPv6 is
 # disabled in the namespaces, to keep router solicitations off the capture).
+#
+# The loss-recovery scenarios (data_* with faults, acks_lost, bulk_200k; see
+# README.md "Loss recovery") use peer.py mode `data`, pick "the n-th
+# packet" with a chain of latches (nth_chain below), and are run REPEAT=3
+# times each; a later run in which the client sent other segments than in
+# the first is kept as NAME-alt.* (capture_repeat below).  Each side logs its
+# TCP_INFO (what `ss -ti` shows) before its close, and the client polls it
+# every 1 ms: `ss` itself cannot see the connection at the end, which is a
+# TIME-WAIT minisocket by then.
 
 set -euo pipefail
 
@@ -68,7 +77,15 @@ ALL_SCENARIOS=(normal syn_lost_first synack_lost_first client_fin_lost
                server_fin_lost last_ack_lost refused syn_lost_all synack_lost_all
                data_close half_close_server_writes simultaneous_close close_unread
                linger0 reconnect_timewait_client reconnect_timewait_server
-               synack_lost_twice handshake_ack_lost_data fin_ack_delay data_fin_ack_delay)
+               synack_lost_twice handshake_ack_lost_data fin_ack_delay data_fin_ack_delay
+               data_lost_mid data_two_holes data_lost_retransmission data_first_lost
+               data_tail_lost data_tail_fin_lost data_burst_lost data_reordered acks_lost
+               bulk_200k)
+# The loss-recovery scenarios: each is run REPEAT times (see "repeats" below).
+REPEAT_SCENARIOS=(data_lost_mid data_two_holes data_lost_retransmission data_first_lost
+                  data_tail_lost data_tail_fin_lost data_burst_lost data_reordered acks_lost
+                  bulk_200k)
+REPEAT=${REPEAT:-3}
 
 log() { printf '[capture %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 
@@ -121,6 +138,8 @@ cleanup() {
     [ "$rc" = 0 ] || log "FAILED (exit $rc); namespaces removed"
 }
 trap cleanup EXIT
+set -E
+trap 'log "command failed (line $LINENO): $BASH_COMMAND"' ERR
 trap 'exit 130' INT TERM
 
 # Leftovers of an earlier run that was killed with SIGKILL: stop only the
@@ -144,7 +163,12 @@ setup_net() {
         ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
         ip netns exec "$ns" ip link set lo up
     done
-    "${RT_DL[@]}" python3 "$HERE/delayline.py" "$NS_C" "$DEV_C" "$NS_S" "$DEV_S" "$DELAY_MS" >"$WORK/delayline.out" 2>&1 &
+    # Empty the output file here: the redirection below is done by the
+    # background child, possibly after the first grep, which would then read
+    # the "ready" of the previous run.
+    : >"$WORK/delayline.out"
+    "${RT_DL[@]}" python3 "$HERE/delayline.py" "$NS_C" "$DEV_C" "$NS_S" "$DEV_S" "$DELAY_MS" "${DL_ARGS[@]}" \
+        >"$WORK/delayline.out" 2>&1 &
     remember_pid $!
     local i
     for i in $(seq 50); do grep -q ready "$WORK/delayline.out" 2>/dev/null && break; sleep 0.1; done
@@ -170,16 +194,45 @@ read_sysctls() {   # read_sysctls NS NAMES... -> "name=value ..."
 # RULE_S (nft rule on the server netns input hook; client segments),
 # RULE_C (nft rule on the client netns input hook; server segments),
 # RULE_S_OUT (nft rule on the server netns output hook; used as a latch only),
-# MODE (peer.py --mode for both apps; see peer.py).  A rule variable may hold
-# several rules, one per line.
+# MODE (peer.py --mode for both apps; see peer.py), PEER_ARGS (more peer.py
+# options for both apps), DL_ARGS (more delayline.py options, an array).  A
+# rule variable may hold several rules, one per line.
 APPS="apps: server listen :80, accept, read to EOF, close; client connect, shutdown(SHUT_WR), read to EOF, close"
 FIRST='ip saddr != @once add @once { ip saddr }'   # the first-match latch (see top)
 SYN='tcp flags & (syn | ack) == syn'
 SYNACK='tcp flags & (syn | ack) == syn | ack'
 FIN='tcp flags & fin == fin'
+# A data segment of the client at the server's input: every client segment
+# after the SYN has a 32-byte TCP header (doff 8: the TS option only; SYNs
+# have doff 10, and the client never sends SACK blocks because it receives
+# no data), so it has payload exactly when the IP total length (20-byte IP
+# header, no IP options) is over 52.  Retransmissions count too.
+CDATA='tcp dport 80 tcp doff 8 ip length > 52'
+# A pure ACK of the server at the client's input (the server sends no data
+# in the scenarios that use it; the SYN-ACK and FIN do not match).
+SACK_PURE='tcp sport 80 tcp flags == ack'
+DATA_APPS="client connect, send the bytes in one sendall(), shutdown(SHUT_WR), read to EOF, close; server accept, read to EOF, close; client reads TCP_INFO every 1 ms (peer.py --tcp-info-poll 1)"
+
+# nth_chain SET MATCH MAX DROP...: rules that count the packets matching
+# MATCH, in the order they reach the hook, with one latch per packet: the
+# k-th matching packet is the first one not yet in set SETk (it adds its
+# source to SETk); it is dropped if k is one of DROP..., else accepted (and
+# counted).  Packets after the MAX-th are in every set and pass.  Exact like
+# the @once latch (no timing, no byte quotas).  $NTH_ON_DROP, if set, is put
+# into each dropping rule before its counter (e.g. to remember its sequence
+# number in another set).
+nth_chain() {
+    local set=$1 match=$2 max=$3 k verdict extra; shift 3
+    for k in $(seq "$max"); do
+        verdict=accept extra=""
+        if [[ " $* " == *" $k "* ]]; then verdict=drop extra="${NTH_ON_DROP:-} "; fi
+        printf '%s ip saddr != @%s%d add @%s%d { ip saddr } %scounter %s\n' \
+            "$match" "$set" "$k" "$set" "$k" "$extra" "$verdict"
+    done
+}
 
 define_scenario() {
-    DESC="" PORT=80 SERVER=1 RULE_S="" RULE_C="" RULE_S_OUT="" MODE=basic
+    DESC="" PORT=80 SERVER=1 RULE_S="" RULE_C="" RULE_S_OUT="" MODE=basic PEER_ARGS="" DL_ARGS=()
     case "$1" in
     normal)
         DESC="no fault; $APPS" ;;
@@ -249,20 +302,71 @@ define_scenario() {
     data_fin_ack_delay)
         DESC="no fault; apps: client connect, send 100 bytes, shutdown(SHUT_WR), read to EOF, close; server accept, read to EOF, sleep 200 ms, close (the ACK of the FIN after data goes out on its own)"
         MODE=data_fin_ack_delay ;;
+    data_lost_mid)
+        DESC="the client's 5th data segment is dropped once (server input); apps: 20000 bytes; $DATA_APPS"
+        RULE_S=$(nth_chain d "$CDATA" 5 5)
+        MODE=data PEER_ARGS="--bytes 20000 --tcp-info-poll 1" ;;
+    data_two_holes)
+        DESC="the client's 3rd and 7th data segments are dropped once each (server input); apps: 40000 bytes; $DATA_APPS"
+        RULE_S=$(nth_chain d "$CDATA" 7 3 7)
+        MODE=data PEER_ARGS="--bytes 40000 --tcp-info-poll 1" ;;
+    data_lost_retransmission)
+        DESC="the client's 5th data segment is dropped, and so is the first later segment with the same sequence number, its first retransmission (server input); apps: 20000 bytes; $DATA_APPS"
+        # The dropping rule also puts the segment's sequence number into
+        # @seqlost; the next data segment that starts there is dropped once.
+        RULE_S="$(NTH_ON_DROP='add @seqlost { tcp sequence }' nth_chain d "$CDATA" 5 5)
+$CDATA tcp sequence @seqlost ip saddr != @rexmit add @rexmit { ip saddr } counter drop"
+        MODE=data PEER_ARGS="--bytes 20000 --tcp-info-poll 1" ;;
+    data_first_lost)
+        DESC="the client's first data segment is dropped once (server input); apps: 20000 bytes; $DATA_APPS"
+        RULE_S=$(nth_chain d "$CDATA" 1 1)
+        MODE=data PEER_ARGS="--bytes 20000 --tcp-info-poll 1" ;;
+    data_tail_lost)
+        DESC="the client's 5th and last data segment is dropped once (server input); apps: 7240 bytes (5 x 1448), the client sleeps 1 s before shutdown(SHUT_WR), so the tail is data only; $DATA_APPS"
+        RULE_S=$(nth_chain d "$CDATA" 5 5)
+        MODE=data PEER_ARGS="--bytes 7240 --shutdown-after 1 --tcp-info-poll 1" ;;
+    data_tail_fin_lost)
+        DESC="the client's first segment with FIN is dropped once (server input); apps: 7240 bytes (5 x 1448), shutdown(SHUT_WR) right after the send; $DATA_APPS"
+        RULE_S="tcp dport 80 $FIN $FIRST counter drop"
+        MODE=data PEER_ARGS="--bytes 7240 --tcp-info-poll 1" ;;
+    data_burst_lost)
+        DESC="the client's 5th, 6th, 7th and 8th data segments are dropped once each (server input); apps: 40000 bytes; $DATA_APPS"
+        RULE_S=$(nth_chain d "$CDATA" 8 5 6 7 8)
+        MODE=data PEER_ARGS="--bytes 40000 --tcp-info-poll 1" ;;
+    data_reordered)
+        DESC="no drop; the delay line holds the client's 5th data segment 5 ms longer (15 ms instead of 10), so the 6th..10th overtake it; apps: 20000 bytes; $DATA_APPS"
+        DL_ARGS=(--extra a2b:5:5)
+        MODE=data PEER_ARGS="--bytes 20000 --tcp-info-poll 1" ;;
+    acks_lost)
+        DESC="the server's 2nd and 3rd pure ACKs are dropped (client input); apps: 40000 bytes; $DATA_APPS"
+        RULE_C=$(nth_chain a "$SACK_PURE" 3 2 3)
+        MODE=data PEER_ARGS="--bytes 40000 --tcp-info-poll 1" ;;
+    bulk_200k)
+        DESC="no fault; apps: 200000 bytes, the client's SO_SNDBUFFORCE 4194304 (the whole write is queued at once); $DATA_APPS"
+        MODE=data PEER_ARGS="--bytes 200000 --sndbuf 4194304 --tcp-info-poll 1" ;;
     *)
         echo "unknown scenario: $1 (known: ${ALL_SCENARIOS[*]})" >&2; return 1 ;;
     esac
 }
 
 install_rules() {   # install_rules NS INPUT_RULE OUTPUT_RULE
-    local ns=$1 rin=$2 rout=$3
+    local ns=$1 rin=$2 rout=$3 sets="" n
     [ -n "$rin$rout" ] || return 0
+    # Every other set the rules name (@NAME) is declared too: of sequence
+    # numbers if its name starts with "seq", else of addresses (latches).
+    for n in $(printf '%s\n%s\n' "$rin" "$rout" | grep -o '@[a-z0-9_]*' | tr -d @ | sort -u); do
+        case "$n" in
+        once|twice|srvfin) ;;
+        seq*) sets+="    set $n { typeof tcp sequence; flags dynamic; }"$'\n' ;;
+        *)    sets+="    set $n { type ipv4_addr; flags dynamic; }"$'\n' ;;
+        esac
+    done
     ip netns exec "$ns" nft -f - <<EOF
 table inet tcpsim_fault {
     set once   { type ipv4_addr; flags dynamic; }
     set twice  { type ipv4_addr; flags dynamic; }
     set srvfin { type ipv4_addr; flags dynamic; }
-    chain input {
+${sets}    chain input {
         type filter hook input priority 0; policy accept;
         ${rin}
     }
@@ -301,13 +405,19 @@ run_scenario_once() {   # run_scenario_once NAME [OUTDIR]; sets TCPDUMP_DROPPED
     log "=== $name: $DESC"
     setup_net
 
-    local kernel sys more sys_s
+    local kernel sys more sys_s ns
     kernel=$(uname -r)
     sys=$(read_sysctls "$NS_C" tcp_syn_retries tcp_synack_retries tcp_syn_linear_timeouts tcp_timestamps)
     more=$(read_sysctls "$NS_C" tcp_sack tcp_window_scaling tcp_ecn tcp_fin_timeout tcp_orphan_retries \
            tcp_retries1 tcp_retries2 tcp_early_retrans tcp_frto tcp_syncookies tcp_tw_reuse \
            tcp_rto_min_us tcp_congestion_control)
     sys_s=$(read_sysctls "$NS_S" tcp_syn_retries tcp_synack_retries tcp_syn_linear_timeouts tcp_timestamps)
+    local recov
+    recov=$(read_sysctls "$NS_C" tcp_recovery tcp_reordering tcp_max_reordering tcp_dsack \
+            tcp_thin_linear_timeouts tcp_autocorking tcp_slow_start_after_idle tcp_no_metrics_save \
+            tcp_comp_sack_delay_ns tcp_comp_sack_nr tcp_pacing_ss_ratio tcp_pacing_ca_ratio \
+            tcp_tso_win_divisor tcp_limit_output_bytes tcp_rmem tcp_wmem tcp_moderate_rcvbuf \
+            tcp_adv_win_scale tcp_rto_max_ms)
     [ "$sys" = "$sys_s" ] || log "WARNING: client and server netns sysctls differ: $sys / $sys_s"
 
     install_rules "$NS_S" "$RULE_S" "$RULE_S_OUT"
@@ -319,6 +429,7 @@ run_scenario_once() {   # run_scenario_once NAME [OUTDIR]; sets TCPDUMP_DROPPED
     # -B 8192 (KiB) and -s 128: with the default buffer and snap length
     # tcpdump sometimes lost the last segments of a run; 128 bytes hold the
     # IP and TCP headers with any options.  The exit summary is checked below.
+    : >"$WORK/tcpdump.out"   # (as for delayline.out in setup_net)
     ip netns exec "$NS_C" tcpdump -i "$DEV_C" -n -U --immediate-mode -B 8192 -s 128 -Z root -w "$pcap" \
         >"$WORK/tcpdump.out" 2>&1 &
     local tdpid=$!
@@ -329,15 +440,17 @@ run_scenario_once() {   # run_scenario_once NAME [OUTDIR]; sets TCPDUMP_DROPPED
     sleep 0.3
 
     if [ "$SERVER" = 1 ]; then
+        # shellcheck disable=SC2086  # PEER_ARGS is a list of words
         ip netns exec "$NS_S" "${RT_APP[@]}" python3 "$HERE/peer.py" server "$ADDR_S" 80 "$slog" \
-            --mode "$MODE" --bind-port "$BIND_PORT" &
+            --mode "$MODE" --bind-port "$BIND_PORT" $PEER_ARGS &
         remember_pid $!
         for i in $(seq 50); do grep -q listening "$slog" 2>/dev/null && break; sleep 0.1; done
         grep -q listening "$slog" || { log "server did not start"; return 1; }
     fi
 
+    # shellcheck disable=SC2086
     ip netns exec "$NS_C" "${RT_APP[@]}" python3 "$HERE/peer.py" client "$ADDR_S" "$PORT" "$clog" \
-        --mode "$MODE" --bind-port "$BIND_PORT" &
+        --mode "$MODE" --bind-port "$BIND_PORT" $PEER_ARGS &
     local cpid=$!
     remember_pid "$cpid"
     local waited=0
@@ -360,10 +473,20 @@ run_scenario_once() {   # run_scenario_once NAME [OUTDIR]; sets TCPDUMP_DROPPED
 
     local comments=()
     comments+=("sysctls (more, client netns = server netns): $more")
+    comments+=("sysctls (recovery, client netns = server netns): $recov")
     comments+=("congestion control: cubic on every socket (peer.py sets TCP_CONGESTION; the namespace default bbr is not used)")
     comments+=("capture: tcpdump -B 8192 -s 128 -w on the client's tun $DEV_C (raw IP link type; summary: $(grep -E 'packets (captured|received|dropped)' "$WORK/tcpdump.out" | tr '\n' ';' | sed 's/;$//; s/;/, /g')); C>S times = client transmit, S>C times = arrival at the client; faults = nftables drop on the receiver's input hook, after the capture point")
     local c
     while IFS= read -r c; do [ -n "$c" ] && comments+=("$c"); done < <(rule_counters "$NS_S" server; rule_counters "$NS_C" client)
+    while IFS= read -r c; do comments+=("delay line: $c"); done < <(grep '^extra delay:' "$WORK/delayline.out" || true)
+    if [ "$MODE" = data ]; then
+        # what the kernel keeps per destination after the connection (fresh
+        # namespaces every run, so nothing carries over into the next one)
+        for ns in "$NS_C" "$NS_S"; do
+            while IFS= read -r c; do [ -n "$c" ] && comments+=("tcp_metrics ($([ "$ns" = "$NS_C" ] && echo client || echo server) netns, after the run): $c"); done \
+                < <(ip netns exec "$ns" ip tcp_metrics show 2>/dev/null || true)
+        done
+    fi
     [ "$SERVER" = 1 ] && ! grep -q "accept returned" "$slog" 2>/dev/null &&
         comments+=("app: the server app never returned from accept() (killed at the end of the capture)")
     if [ "$MODE" = simultaneous_close ]; then
@@ -448,10 +571,58 @@ capture_variants() {   # capture_variants NAME
     return 0
 }
 
+# ---------------------------------------------------------------- repeats
+# The loss-recovery scenarios are run REPEAT (3) times each.  A run's outcome
+# is what the client sent: its segments' flags (without PSH, which the kernel
+# sets on the last segment of each burst), rel_seq and len, in order.  The
+# first run is kept as NAME.*; if a later run sent something else, the first
+# such run is kept as NAME-alt.*, and each file's `# variant:` line says which
+# runs had which outcome and where the two first differ.  How many segments
+# the server sent (its ACK batching, which follows arrival timing) is listed
+# too but does not make a variant.
+sender_segments() {   # sender_segments TRACE: one line per client segment
+    grep -v '^#' "$1" | awk '$2 == "C>S" { f = $3; gsub("P", "", f); print f, $4, $6 }'
+}
+first_difference() {   # first_difference TRACE_A TRACE_B
+    paste -d'|' <(sender_segments "$1") <(sender_segments "$2") |
+        awk -F'|' '$1 != $2 { printf "client segment #%d is \"%s\" in run A, \"%s\" in run B", NR, $1, $2; exit }'
+}
+capture_repeat() {   # capture_repeat NAME
+    local name=$1 tmp="$WORK/repeats/$1" try sig first="" alt="" alt_try="" letter tally="" nsrv="" diff=""
+    for try in $(seq "$REPEAT"); do
+        run_scenario "$name" "$tmp/$try"
+        sig=$(sender_segments "$tmp/$try/$name.trace" | md5sum | cut -c1-32)
+        if [ -z "$first" ]; then first=$sig letter=A
+        elif [ "$sig" = "$first" ]; then letter=A
+        elif [ -z "$alt" ]; then alt=$sig letter=B alt_try=$try
+        elif [ "$sig" = "$alt" ]; then letter=B
+        else letter=C; log "WARNING: $name: run $try had a third outcome (not kept)"
+        fi
+        tally+=$letter
+        nsrv+="$(grep -v '^#' "$tmp/$try/$name.trace" | awk '$2 == "S>C"' | wc -l) "
+        log "    run $try: outcome $letter ($(sender_segments "$tmp/$try/$name.trace" | wc -l) client segments)"
+    done
+    local runs="runs of this scenario in order: $tally ($REPEAT runs; outcome = the client's segments: flags without PSH, rel_seq, len, in order); server segments per run: ${nsrv% }"
+    [ -n "$alt" ] && diff=$(first_difference "$tmp/1/$name.trace" "$tmp/$alt_try/$name.trace")
+    mv "$tmp/1/$name.pcap" "$OUT/$name.pcap"
+    if [ -n "$alt" ]; then
+        sed "3a # variant: A, run 1; $runs; $diff (B is $name-alt.trace)" "$tmp/1/$name.trace" >"$OUT/$name.trace"
+        mv "$tmp/$alt_try/$name.pcap" "$OUT/$name-alt.pcap"
+        sed "3a # variant: B, run $alt_try; $runs; $diff (A is $name.trace)" "$tmp/$alt_try/$name.trace" >"$OUT/$name-alt.trace"
+    else
+        sed "3a # variant: run 1 kept; $runs; the same in every run" "$tmp/1/$name.trace" >"$OUT/$name.trace"
+        rm -f "$OUT/$name-alt.pcap" "$OUT/$name-alt.trace"
+    fi
+    rm -rf "$tmp"
+    log "    $name: outcomes $tally"
+}
+
 # ---------------------------------------------------------------- main
 if [ "$#" -gt 0 ]; then SCEN=("$@"); else SCEN=("${ALL_SCENARIOS[@]}"); fi
 for s in "${SCEN[@]}"; do define_scenario "$s" >/dev/null; done   # validate names first
 for s in "${SCEN[@]}"; do
-    if declare -F "classify_$s" >/dev/null; then capture_variants "$s"; else run_scenario "$s"; fi
+    if declare -F "classify_$s" >/dev/null; then capture_variants "$s"
+    elif [[ " ${REPEAT_SCENARIOS[*]} " == *" $s "* ]]; then capture_repeat "$s"
+    else run_scenario "$s"; fi
 done
 log "done"

@@ -6,14 +6,23 @@ This kernel is built without sch_netem (CONFIG_NET_SCH_NETEM is not set), so
 tun device (IFF_TUN | IFF_NO_PI: raw IP packets, no Ethernet header) in each of
 two existing network namespaces and copies every packet read from one tun to
 the other after a fixed one-way delay.  FIFO per direction, no loss, no
-reordering.  Only the Python standard library is used (ctypes for setns(2)).
+reordering, unless --extra asks for it.  Only the Python standard library is
+used (ctypes for setns(2)).
 
 A tun device lives only while its file descriptor is open, so killing this
 process removes both devices.
 
-usage: delayline.py NS_A DEV_A NS_B DEV_B DELAY_MS
+usage: delayline.py NS_A DEV_A NS_B DEV_B DELAY_MS [--extra DIR:N:MS]...
+
+--extra DIR:N:MS holds the N-th TCP segment with payload (IPv4, payload =
+IP total length - IP header - TCP header > 0; retransmissions count too)
+that travels in direction DIR (a2b: read in NS_A, written in NS_B; b2a the
+other way) MS milliseconds longer than DELAY_MS, so the packets behind it
+overtake it (a reordering).  Each such packet is reported on stdout as
+`extra delay: ...` with its sequence number relative to the first SYN seen
+in that direction.
 """
-import collections, ctypes, errno, fcntl, os, select, signal, struct, sys, time
+import ctypes, errno, fcntl, heapq, os, select, signal, struct, sys, time
 
 CLONE_NEWNET = 0x40000000
 TUNSETIFF = 0x400454CA
@@ -42,19 +51,46 @@ def open_tun(name):
     return fd
 
 
+def tcp_of(pkt):
+    """(seq, flags, payload length) of an IPv4 TCP packet, else None."""
+    if len(pkt) < 20 or pkt[0] >> 4 != 4 or pkt[9] != 6:
+        return None
+    ihl = (pkt[0] & 15) * 4
+    total = struct.unpack("!H", pkt[2:4])[0]
+    if len(pkt) < ihl + 20:
+        return None
+    seq = struct.unpack("!I", pkt[ihl + 4:ihl + 8])[0]
+    doff = (pkt[ihl + 12] >> 4) * 4
+    return seq, pkt[ihl + 13], total - ihl - doff
+
+
 def main():
     ns_a, dev_a, ns_b, dev_b, delay_ms = sys.argv[1:6]
+    extra = {}                    # (dir, n) -> extra delay in ns
+    rest = sys.argv[6:]
+    while rest:
+        if rest[0] != "--extra" or len(rest) < 2:
+            raise SystemExit("usage: delayline.py NS_A DEV_A NS_B DEV_B DELAY_MS [--extra DIR:N:MS]...")
+        d, n, ms = rest[1].split(":")
+        if d not in ("a2b", "b2a"):
+            raise SystemExit("--extra: DIR is a2b or b2a")
+        extra[(d, int(n))] = int(float(ms) * 1_000_000)
+        rest = rest[2:]
     delay_ns = int(float(delay_ms) * 1_000_000)
     enter_netns(ns_a)
     fa = open_tun(dev_a)          # created inside ns_a
     enter_netns(ns_b)
     fb = open_tun(dev_b)          # created inside ns_b
     other = {fa: fb, fb: fa}
+    dirname = {fa: "a2b", fb: "b2a"}
+    ndata = {"a2b": 0, "b2a": 0}  # TCP segments with payload read so far
+    isn = {}                      # dir -> seq of the first SYN
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     print("ready", flush=True)
-    # One queue suffices: the delay is the same in both directions, so
-    # packets become due in the order they were read.
-    q = collections.deque()
+    # A heap ordered by due time (then arrival): without --extra every packet
+    # has the same delay and they leave in the order they were read.
+    q = []
+    order = 0
     while True:
         if q:
             # wake up 200 us early, then busy-wait to the exact due time
@@ -69,7 +105,23 @@ def main():
                     pkt = os.read(fd, 65536)
                 except BlockingIOError:
                     break
-                q.append((now + delay_ns, other[fd], pkt))
+                due = now + delay_ns
+                if extra:
+                    d, t = dirname[fd], tcp_of(pkt)
+                    if t is not None:
+                        seq, flags, plen = t
+                        if flags & 2 and d not in isn:
+                            isn[d] = seq
+                        if plen > 0:
+                            ndata[d] += 1
+                            x = extra.get((d, ndata[d]))
+                            if x:
+                                due += x
+                                print("extra delay: %s TCP payload segment #%d (rel seq %d, len %d) held %.3f ms longer"
+                                      % (d, ndata[d], (seq - isn.get(d, 0)) % 2**32, plen, x / 1e6),
+                                      flush=True)
+                heapq.heappush(q, (due, order, other[fd], pkt))
+                order += 1
         # Busy-wait the last few hundred microseconds for a precise delay.
         while q:
             due = q[0][0]
@@ -78,7 +130,7 @@ def main():
                 break
             while time.monotonic_ns() < due:
                 pass
-            _, out, pkt = q.popleft()
+            _, _, out, pkt = heapq.heappop(q)
             try:
                 os.write(out, pkt)
             except OSError as e:

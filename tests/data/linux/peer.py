@@ -44,6 +44,24 @@ first captures; capture.sh passes the scenario's mode):
   data_fin_ack_delay
                client: connect, send 100 bytes, shutdown(SHUT_WR), read to EOF,
                close.  server: as fin_ack_delay.
+  data         the loss-recovery scenarios: client: connect, send --bytes N
+               bytes in one sendall(), sleep --shutdown-after S seconds if
+               S > 0, shutdown(SHUT_WR), read to EOF, close.  server: as basic
+               (read to end-of-stream, close).  --sndbuf B sets SO_SNDBUFFORCE
+               before connect, so that a large write is queued at once (with
+               the autotuned buffer sendall() blocks, and the later writes
+               cut segments short at the write boundaries, differently in
+               every run).
+
+TCP_INFO: in every mode, each side reads getsockopt(TCP_INFO) (the struct
+that `ss -ti` prints, through inet_diag) right before its final close() and
+logs it as a `tcp_info final` line in ss -ti's vocabulary (cwnd, ssthresh,
+retrans, lost, sacked, reordering, ...).  With --tcp-info-poll MS > 0 (mode data) the
+client also reads it every MS milliseconds, from its shutdown (or from its
+send, if it sleeps before the shutdown) to its close, in a second thread and logs a `tcp_info` line whenever the congestion state
+changed (state, ca_state, cwnd, ssthresh, retrans, lost, sacked, reordering,
+total_retrans, dsack_dups, backoff); getsockopt only reads, it does not
+change what the connection sends.
 
 After its connections the server logs "done" and keeps the listener open
 and idle until SIGTERM.  Every socket gets TCP_CONGESTION "cubic" before it
@@ -59,13 +77,86 @@ pcap2trace.py puts app events on the trace's time axis by subtracting the pcap
 timestamp of the first captured segment.  CLOCK_MONOTONIC is logged too so
 that pcap2trace.py can check that CLOCK_REALTIME did not step during the run.
 """
-import argparse, errno, os, signal, socket, struct, sys, time
+import argparse, errno, os, signal, socket, struct, sys, threading, time
 
 MODES = ("basic", "data_close", "half_close_server_writes", "simultaneous_close",
          "close_unread", "linger0", "reconnect_timewait_client",
          "reconnect_timewait_server", "handshake_ack_lost_data", "fin_ack_delay",
-         "data_fin_ack_delay")
+         "data_fin_ack_delay", "data")
 CC = b"cubic"
+
+TCP_STATES = {1: "ESTAB", 2: "SYN-SENT", 3: "SYN-RECV", 4: "FIN-WAIT-1", 5: "FIN-WAIT-2",
+              6: "TIME-WAIT", 7: "CLOSE", 8: "CLOSE-WAIT", 9: "LAST-ACK", 10: "LISTEN",
+              11: "CLOSING"}
+CA_STATES = {0: "Open", 1: "Disorder", 2: "CWR", 3: "Recovery", 4: "Loss"}
+# struct tcp_info (include/uapi/linux/tcp.h) up to tcpi_total_rto_time
+TCP_INFO_FIELDS = [
+    ("B", "state"), ("B", "ca_state"), ("B", "retransmits"), ("B", "probes"),
+    ("B", "backoff"), ("B", "options"), ("B", "wscale"), ("B", "app_limited"),
+    ("I", "rto"), ("I", "ato"), ("I", "snd_mss"), ("I", "rcv_mss"),
+    ("I", "unacked"), ("I", "sacked"), ("I", "lost"), ("I", "retrans"), ("I", "fackets"),
+    ("I", "last_data_sent"), ("I", "last_ack_sent"), ("I", "last_data_recv"), ("I", "last_ack_recv"),
+    ("I", "pmtu"), ("I", "rcv_ssthresh"), ("I", "rtt"), ("I", "rttvar"), ("I", "snd_ssthresh"),
+    ("I", "snd_cwnd"), ("I", "advmss"), ("I", "reordering"), ("I", "rcv_rtt"), ("I", "rcv_space"),
+    ("I", "total_retrans"), ("Q", "pacing_rate"), ("Q", "max_pacing_rate"), ("Q", "bytes_acked"),
+    ("Q", "bytes_received"), ("I", "segs_out"), ("I", "segs_in"), ("I", "notsent_bytes"),
+    ("I", "min_rtt"), ("I", "data_segs_in"), ("I", "data_segs_out"), ("Q", "delivery_rate"),
+    ("Q", "busy_time"), ("Q", "rwnd_limited"), ("Q", "sndbuf_limited"), ("I", "delivered"),
+    ("I", "delivered_ce"), ("Q", "bytes_sent"), ("Q", "bytes_retrans"), ("I", "dsack_dups"),
+    ("I", "reord_seen"), ("I", "rcv_ooopack"), ("I", "snd_wnd"), ("I", "rcv_wnd"), ("I", "rehash"),
+    ("H", "total_rto"), ("H", "total_rto_recoveries"), ("I", "total_rto_time"),
+]
+TCP_INFO_FMT = "=" + "".join(f for f, _ in TCP_INFO_FIELDS)
+
+
+def tcp_info_raw(s):
+    """getsockopt(TCP_INFO) as a dict (fields the kernel did not fill are absent)."""
+    b = s.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 512)
+    out, off = {}, 0
+    for f, name in TCP_INFO_FIELDS:
+        n = struct.calcsize("=" + f)
+        if off + n > len(b):
+            break
+        out[name] = struct.unpack_from("=" + f, b, off)[0]
+        off += n
+    return out
+
+
+def tcp_info_text(i):
+    """One line in the vocabulary of `ss -ti` (times in ms, as ss prints them)."""
+    def ms(us):
+        return ("%.3f" % (us / 1000)).rstrip("0").rstrip(".")
+    w = ["state:%s" % TCP_STATES.get(i["state"], i["state"]),
+         "ca_state:%s" % CA_STATES.get(i["ca_state"], i["ca_state"]),
+         "wscale:%d,%d" % (i["wscale"] & 15, i["wscale"] >> 4),
+         "rto:%s" % ms(i["rto"]), "rtt:%s/%s" % (ms(i["rtt"]), ms(i["rttvar"])),
+         "ato:%s" % ms(i["ato"]), "mss:%d" % i["snd_mss"], "pmtu:%d" % i["pmtu"],
+         "rcvmss:%d" % i["rcv_mss"], "advmss:%d" % i["advmss"],
+         "cwnd:%d" % i["snd_cwnd"]]
+    if i["snd_ssthresh"] < 0xFFFF:
+        w.append("ssthresh:%d" % i["snd_ssthresh"])
+    for k in ("bytes_sent", "bytes_retrans", "bytes_acked", "bytes_received", "segs_out",
+              "segs_in", "data_segs_out", "data_segs_in"):
+        if k in i:
+            w.append("%s:%d" % (k, i[k]))
+    if i.get("min_rtt"):
+        w.append("minrtt:%s" % ms(i["min_rtt"]))
+    w += ["unacked:%d" % i["unacked"],
+          "retrans:%d/%d" % (i["retrans"], i["total_retrans"]),
+          "lost:%d" % i["lost"], "sacked:%d" % i["sacked"],
+          "reordering:%d" % i["reordering"]]
+    for k in ("reord_seen", "dsack_dups", "rcv_ooopack", "delivered", "total_rto",
+              "total_rto_recoveries", "total_rto_time", "backoff", "snd_wnd", "rcv_wnd",
+              "rcv_space", "rcv_ssthresh"):
+        if k in i:
+            w.append("%s:%d" % (k, i[k]))
+    return " ".join(w)
+
+
+def tcp_info_key(i):
+    return tuple(i.get(k) for k in ("state", "ca_state", "snd_cwnd", "snd_ssthresh", "retrans",
+                                    "lost", "sacked", "reordering", "total_retrans",
+                                    "dsack_dups", "backoff"))
 
 
 def main():
@@ -76,6 +167,13 @@ def main():
     ap.add_argument("logpath")
     ap.add_argument("--mode", default="basic", choices=MODES)
     ap.add_argument("--bind-port", type=int, default=40000)
+    ap.add_argument("--bytes", type=int, default=20000, help="mode data: bytes to send")
+    ap.add_argument("--shutdown-after", type=float, default=0.0,
+                    help="mode data: seconds between send and shutdown(SHUT_WR)")
+    ap.add_argument("--sndbuf", type=int, default=0,
+                    help="client: SO_SNDBUFFORCE before connect (0: leave the autotuned default)")
+    ap.add_argument("--tcp-info-poll", type=float, default=0.0,
+                    help="client: read TCP_INFO every this many ms, log changes (0: off)")
     a = ap.parse_args()
     role, mode = a.role, a.mode
     logf = open(a.logpath, "a", buffering=1)
@@ -167,8 +265,10 @@ def main():
                 pass                      # close at once: the server closes first
             else:
                 recv_to_eof(c)
+            info = tcp_info_raw(c)
             c.close()
             log("close returned")
+            log("tcp_info final (read just before close) " + tcp_info_text(info))
         log("done")
         while True:            # keep the listener open until the script ends
             signal.pause()
@@ -177,6 +277,11 @@ def main():
     def connect(bind_port=None):
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         set_cc(s, "socket")
+        if a.sndbuf:
+            # SO_SNDBUFFORCE (32; root) is not capped by net.core.wmem_max
+            s.setsockopt(socket.SOL_SOCKET, getattr(socket, "SO_SNDBUFFORCE", 32), a.sndbuf)
+            log("SO_SNDBUFFORCE %d set (SO_SNDBUF reads back %d)"
+                % (a.sndbuf, s.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF)))
         if bind_port is not None:
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             s.bind(("0.0.0.0", bind_port))
@@ -192,9 +297,41 @@ def main():
         log("connect returned")
         return s
 
+    poller = {}
+
+    def start_poll(s):
+        if a.tcp_info_poll <= 0 or "stop" in poller:
+            return
+        stop = threading.Event()
+
+        def run():
+            last = None
+            while not stop.is_set():
+                try:
+                    i = tcp_info_raw(s)
+                except OSError:
+                    return
+                k = tcp_info_key(i)
+                if k != last:
+                    log("tcp_info " + tcp_info_text(i))
+                    last = k
+                stop.wait(a.tcp_info_poll / 1000)
+        th = threading.Thread(target=run, daemon=True)
+        th.start()
+        poller["stop"], poller["thread"] = stop, th
+
     def close(s):
+        if "stop" in poller:
+            poller["stop"].set()
+            poller["thread"].join()
+        try:
+            info = tcp_info_raw(s)
+        except OSError:
+            info = None
         s.close()
         log("close returned")
+        if info:
+            log("tcp_info final (read just before close) " + tcp_info_text(info))
 
     if mode.startswith("reconnect_"):
         for i in range(2):
@@ -218,6 +355,18 @@ def main():
     elif mode == "data_close":
         send(s, 20000)
         shutdown(s)
+    elif mode == "data":
+        # The poller starts once the app has nothing urgent left to do (its
+        # first read and log line take the GIL for about 0.7 ms, which would
+        # delay the send or the shutdown): after the shutdown, or after the
+        # send when the shutdown waits.  Before it, cwnd is the initial 10.
+        send(s, a.bytes)
+        if a.shutdown_after > 0:
+            start_poll(s)
+            time.sleep(a.shutdown_after)
+            log("slept %g s" % a.shutdown_after)
+        shutdown(s)
+        start_poll(s)
     elif mode in ("half_close_server_writes", "data_fin_ack_delay"):
         send(s, 100)
         shutdown(s)

@@ -31,6 +31,11 @@ struct StreamState {
     error: Option<AppError>,
     read: Option<Waker>,
     write: Option<Waker>,
+    /// A write came up short: the next waits for [`Event::Writable`], as
+    /// tokio over a real socket waits for `EPOLLOUT` after `EAGAIN`.
+    full: bool,
+    /// A writer waiting for room in the send buffer.
+    room: Option<Waker>,
 }
 
 #[derive(Debug, Default)]
@@ -83,6 +88,12 @@ impl Application for Sockets {
             Event::AllAcked => {
                 if let Some(st) = self.streams.get_mut(&key(s)) {
                     wake(&mut st.write);
+                }
+            }
+            Event::Writable => {
+                if let Some(st) = self.streams.get_mut(&key(s)) {
+                    st.full = false;
+                    wake(&mut st.room);
                 }
             }
             Event::Connected => self.on_connected(engine, s),
@@ -168,6 +179,7 @@ impl Sockets {
             }
             wake(&mut st.read);
             wake(&mut st.write);
+            wake(&mut st.room);
         }
     }
 
@@ -307,20 +319,39 @@ impl Sockets {
         Ok(None)
     }
 
-    /// Writes all of `data` (the send buffer is unbounded).
+    /// Writes as much of `data` as the send buffer takes; `None` (the
+    /// waker kept) when it takes nothing of a non-empty `data`.
     pub(crate) fn write(
         &mut self,
         engine: &mut Engine,
         s: Socket,
         data: &[u8],
-    ) -> io::Result<usize> {
+        waker: &Waker,
+    ) -> io::Result<Option<usize>> {
         if let Some(e) = self.streams.get(&key(s)).and_then(|st| st.error) {
             return Err(io_error(e));
         }
+        if let Some(st) = self
+            .streams
+            .get_mut(&key(s))
+            .filter(|st| st.full && !st.gone)
+        {
+            st.room = Some(waker.clone());
+            return Ok(None);
+        }
         match engine.send(s, data) {
             Ok(n) => {
+                if n < data.len() {
+                    if let Some(st) = self.streams.get_mut(&key(s)) {
+                        st.full = true;
+                        if n == 0 {
+                            st.room = Some(waker.clone());
+                            return Ok(None);
+                        }
+                    }
+                }
                 engine.flush(s.host);
-                Ok(n)
+                Ok(Some(n))
             }
             Err(CommandError::Closing) => Err(io::Error::new(
                 io::ErrorKind::BrokenPipe,

@@ -2,12 +2,18 @@
 //! its connection at `open_at`, writes its byte counts once established,
 //! reads everything that arrives, and closes as its [`CloseMode`] says.
 //!
+//! A write the send buffer cannot take at once goes on where it stopped
+//! each time TCP reports room ([`Event::Writable`]), as a blocking
+//! `write()` would; the end neither closes on [`Event::AllAcked`] nor at
+//! end-of-stream before all of it is written.
+//!
 //! "Closes" is the graceful pattern: the application shuts down its write
 //! side (FIN), keeps reading until end-of-stream, then releases the socket.
 //! The closer closes once its data has been acknowledged (or at
 //! `close_at`); the other side closes as soon as it reads end-of-stream,
 //! after writing its own data. The `*-abort` modes send RST instead.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddrV4;
 use std::sync::Arc;
 
@@ -27,6 +33,7 @@ const INTERESTS: Interests = Interests::of(&[
     Event::Readable,
     Event::AllAcked,
     Event::EndOfStream,
+    Event::Writable,
 ]);
 
 /// The octets applications write: a fixed pattern, so runs need no
@@ -54,6 +61,19 @@ pub(crate) struct WorkloadApp {
     workloads: Arc<[Workload]>,
     /// What applications write (the pattern), kept between writes.
     write_buf: Vec<u8>,
+    /// Writes the send buffer has not taken in full, by connection and end.
+    pending: BTreeMap<(u32, End), Pending>,
+}
+
+/// A write that waits for room in the send buffer.
+#[derive(Clone, Copy, Debug)]
+struct Pending {
+    /// Octets taken so far.
+    written: u64,
+    /// Octets the write has in all.
+    total: u64,
+    /// End-of-stream came meanwhile: close once all is written.
+    eof: bool,
 }
 
 impl WorkloadApp {
@@ -132,34 +152,63 @@ impl WorkloadApp {
         };
         let close_now = bytes == 0 && w.close_at.is_none() && closer(w.close) == Some(s.end);
         if bytes > 0 {
-            self.write(engine, s.conn, s.end, bytes);
+            self.write(engine, s.conn, s.end, 0, bytes);
         }
         if close_now {
             self.close(engine, s.conn, s.end);
         }
     }
 
-    fn write(&mut self, engine: &mut Engine, c: u32, end: End, bytes: u64) {
+    /// Writes octets `from..total` of the stream (octet i is i mod 256);
+    /// what the send buffer does not take waits for [`Event::Writable`].
+    fn write(&mut self, engine: &mut Engine, c: u32, end: End, from: u64, total: u64) {
         let Some(s) = engine.socket(c, end) else {
             return;
         };
-        // One write of the whole stream (octet i is i mod 256), so TCP sees
-        // it at once and segments it by MSS, as a real application's single
-        // write() would be.
-        if bytes <= PATTERN.len() as u64 {
-            let _ = engine.send(s, &PATTERN[..bytes as usize]);
+        // One write of the rest of the stream, so TCP sees it at once and
+        // segments it by MSS, as a real application's single write() would.
+        let bytes = total - from;
+        let start = (from % PATTERN.len() as u64) as usize;
+        let taken = if start == 0 && bytes <= PATTERN.len() as u64 {
+            engine.send(s, &PATTERN[..bytes as usize])
         } else {
             let mut data = std::mem::take(&mut self.write_buf);
             data.clear();
+            let mut at = start;
             while (data.len() as u64) < bytes {
-                let n = (bytes - data.len() as u64).min(PATTERN.len() as u64) as usize;
-                data.extend_from_slice(&PATTERN[..n]);
+                let n = (bytes - data.len() as u64).min((PATTERN.len() - at) as u64) as usize;
+                data.extend_from_slice(&PATTERN[at..at + n]);
+                at = 0;
             }
-            let _ = engine.send(s, &data);
+            let taken = engine.send(s, &data);
             // Keep a moderate buffer for the next write; give a huge one back.
             if data.capacity() <= 1 << 16 {
                 self.write_buf = data;
             }
+            taken
+        };
+        let written = from + taken.unwrap_or(0) as u64;
+        if taken.is_ok() && written < total {
+            let eof = self.pending.get(&(c, end)).is_some_and(|p| p.eof);
+            self.pending.insert(
+                (c, end),
+                Pending {
+                    written,
+                    total,
+                    eof,
+                },
+            );
+        } else if let Some(p) = self.pending.remove(&(c, end)) {
+            if p.eof {
+                self.eof(engine, s);
+            }
+        }
+    }
+
+    /// The send buffer has room: a waiting write goes on.
+    fn writable(&mut self, engine: &mut Engine, s: Socket) {
+        if let Some(p) = self.pending.get(&(s.conn, s.end)).copied() {
+            self.write(engine, s.conn, s.end, p.written, p.total);
         }
     }
 
@@ -172,6 +221,8 @@ impl WorkloadApp {
         if engine.is_shut(s) {
             return;
         }
+        // Whatever the write had left is not written now.
+        self.pending.remove(&(c, end));
         let abort = matches!(
             (self.workload(c).close, end),
             (CloseMode::ClientAbort, End::Client) | (CloseMode::ServerAbort, End::Server)
@@ -189,6 +240,11 @@ impl WorkloadApp {
         if self.workload(s.conn).close == CloseMode::None && !engine.is_shut(s) {
             return;
         }
+        if let Some(p) = self.pending.get_mut(&(s.conn, s.end)) {
+            // Its own data first: the close waits for the write.
+            p.eof = true;
+            return;
+        }
         self.close(engine, s.conn, s.end);
         engine.release(s, false);
     }
@@ -204,11 +260,13 @@ impl Application for WorkloadApp {
             Event::Connected => self.connected(engine, s),
             Event::AllAcked => {
                 let w = self.workload(s.conn);
-                if w.close_at.is_none() && closer(w.close) == Some(s.end) {
+                let writing = self.pending.contains_key(&(s.conn, s.end));
+                if w.close_at.is_none() && closer(w.close) == Some(s.end) && !writing {
                     self.close(engine, s.conn, s.end);
                 }
             }
             Event::EndOfStream => self.eof(engine, s),
+            Event::Writable => self.writable(engine, s),
             _ => return,
         }
         engine.flush(s.host);

@@ -116,12 +116,15 @@ impl Engine {
         }
     }
 
-    /// `write()`: all of `data` into the send buffer (it is unbounded);
-    /// the call is recorded only if TCP took the data.
+    /// `write()`: as much of `data` as the send buffer takes (all of it
+    /// when unbounded); the call is recorded with the count only if TCP
+    /// took the data.
     pub(crate) fn send(&mut self, s: Socket, data: &[u8]) -> Result<usize, CommandError> {
         let now = self.now;
         let n = self.hosts[s.host].endpoint.send(now, s.id, data)?;
-        self.record_call(s, AppCall::Write(n as u64));
+        if n > 0 {
+            self.record_call(s, AppCall::Write(n as u64));
+        }
         Ok(n)
     }
 

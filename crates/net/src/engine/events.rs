@@ -61,7 +61,7 @@ impl Engine {
                 });
                 return;
             }
-            Event::Readable | Event::AllAcked => {}
+            Event::Readable | Event::AllAcked | Event::Writable => {}
             Event::Connected => {
                 // The handshake is over; usually this is ESTABLISHED (noted
                 // above), but after a CLOSE in SYN-RECEIVED it ends in

@@ -200,15 +200,19 @@ impl AsyncRead for TcpStream {
 }
 
 impl AsyncWrite for TcpStream {
+    /// Takes what the send buffer has room for; waits for room when it
+    /// has none.
     fn poll_write(
         self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
+        cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let socket = self.socket;
-        Poll::Ready(with_sim(|s| {
-            s.with_sockets(|so, e| so.write(e, socket, buf))
-        }))
+        match with_sim(|s| s.with_sockets(|so, e| so.write(e, socket, buf, cx.waker()))) {
+            Ok(Some(n)) => Poll::Ready(Ok(n)),
+            Ok(None) => Poll::Pending,
+            Err(e) => Poll::Ready(Err(e)),
+        }
     }
 
     /// Waits until the peer has acknowledged every octet written.

@@ -39,6 +39,9 @@ pub struct TcpOverrides {
     pub time_wait: Option<Duration>,
     /// `fin_wait_2_timeout`: a duration, or `"none"` for no limit (`Some(None)`).
     pub fin_wait_2_timeout: Option<Option<Duration>>,
+    /// `user_timeout`: `TCP_USER_TIMEOUT`, a duration, or `"none"` (the
+    /// default) for no limit (`Some(None)`).
+    pub user_timeout: Option<Option<Duration>>,
     /// `mss`: the MSS announced and used, 1–65495 (65535 less the IPv4 and
     /// TCP headers).
     pub mss: Option<u16>,
@@ -174,6 +177,16 @@ pub struct TcpOverrides {
     /// (also the last of each transmission burst, as packetdrill sees
     /// Linux; `linux`).
     pub push: Option<Push>,
+    /// `send_buffer`: the size of the send buffer in octets, counted as
+    /// Linux counts `sk_sndbuf` (each buffer's octets plus
+    /// `send_buffer_overhead`), 1–2147483647, or `"unbounded"`
+    /// (`Some(None)`): `rfc` `"unbounded"`, `linux` 46080 (`tcp_sndbuf_expand`
+    /// at ESTABLISHED). A write takes what fits and the application writes
+    /// the rest as room frees.
+    pub send_buffer: Option<Option<u32>>,
+    /// `send_buffer_overhead`: what each buffer costs beyond its octets
+    /// (the kernel's `skb` truesize), 0–65535: `rfc` 0, `linux` 832.
+    pub send_buffer_overhead: Option<u32>,
 }
 
 /// Every key of a `[tcp]` table.
@@ -224,6 +237,9 @@ pub(crate) const TCP_KEYS: &[&str] = &[
     "ts_recent_update",
     "fin_sack",
     "push",
+    "user_timeout",
+    "send_buffer",
+    "send_buffer_overhead",
 ];
 
 /// The largest window-scale shift `window_scale` takes (RFC 7323 §2.3:
@@ -246,6 +262,7 @@ impl TcpOverrides {
             msl: self.msl.or(below.msl),
             time_wait: self.time_wait.or(below.time_wait),
             fin_wait_2_timeout: self.fin_wait_2_timeout.or(below.fin_wait_2_timeout),
+            user_timeout: self.user_timeout.or(below.user_timeout),
             mss: self.mss.or(below.mss),
             recv_window: self.recv_window.or(below.recv_window),
             recv_buffer: self.recv_buffer.or(below.recv_buffer),
@@ -281,6 +298,8 @@ impl TcpOverrides {
             ts_recent_update: self.ts_recent_update.or(below.ts_recent_update),
             fin_sack: self.fin_sack.or(below.fin_sack),
             push: self.push.or(below.push),
+            send_buffer: self.send_buffer.or(below.send_buffer),
+            send_buffer_overhead: self.send_buffer_overhead.or(below.send_buffer_overhead),
         }
     }
 
@@ -350,6 +369,9 @@ impl TcpOverrides {
         }
         if let Some(v) = o.fin_wait_2_timeout {
             c.fin_wait_2_timeout = v;
+        }
+        if let Some(v) = o.user_timeout {
+            c.user_timeout = v;
         }
         if let Some(v) = o.mss {
             c.mss = v;
@@ -457,6 +479,12 @@ impl TcpOverrides {
         if let Some(v) = o.push {
             c.push = v;
         }
+        if let Some(v) = o.send_buffer {
+            c.send_buffer = v;
+        }
+        if let Some(v) = o.send_buffer_overhead {
+            c.send_buffer_overhead = v;
+        }
     }
 }
 
@@ -480,6 +508,11 @@ pub(crate) fn read(field: &Field<'_>) -> Result<TcpOverrides, ConfigError> {
             Value::String(s) if s == "none" => Ok(None),
             Value::String(_) => f.duration().map(Some),
             _ => Err(f.expected("a duration like \"60s\" or \"none\"")),
+        })?,
+        user_timeout: t.opt("user_timeout", |f| match &f.node.value {
+            Value::String(s) if s == "none" => Ok(None),
+            Value::String(_) => f.positive_duration().map(Some),
+            _ => Err(f.expected("a duration like \"3s\" or \"none\"")),
         })?,
         mss: t.opt("mss", |f| {
             f.int(1, 65495, "an MSS between 1 and 65495 bytes")
@@ -622,6 +655,19 @@ pub(crate) fn read(field: &Field<'_>) -> Result<TcpOverrides, ConfigError> {
         })?,
         push: t.opt("push", |f| {
             f.choice(&[("rfc1122", Push::Rfc1122), ("linux", Push::Linux)])
+        })?,
+        send_buffer: t.opt("send_buffer", |f| match &f.node.value {
+            Value::String(s) if s == "unbounded" => Ok(None),
+            _ => f
+                .int(
+                    1,
+                    i128::from(i32::MAX),
+                    "a send buffer between 1 and 2147483647 bytes or \"unbounded\"",
+                )
+                .map(Some),
+        })?,
+        send_buffer_overhead: t.opt("send_buffer_overhead", |f| {
+            f.int(0, 65535, "a per-buffer overhead between 0 and 65535 bytes")
         })?,
     })
 }

@@ -11,8 +11,8 @@ use super::ast::{self, EventKind, EventTime, ExprKind};
 use super::code::parse_asserts;
 use super::error::ScriptError;
 use super::plan::{
-    Action, Call, CallKind, GetOption, Micros, Packet, PacketOptions, Plan, SetOption, Settings,
-    Shut, Step, TcpOption, When,
+    Action, Call, CallKind, GetOption, Micros, Packet, PacketOptions, Plan, PollFd, SetOption,
+    Settings, Shut, Step, TcpOption, When,
 };
 use super::sockets::Errno;
 use super::sysctl::{self, Effect, Memory};
@@ -74,6 +74,17 @@ const SYMBOLS: &[(&str, i64)] = &[
     ("SIOCOUTQ", 0x5411),
     ("TIOCOUTQ", 0x5411),
     ("NULL", 0),
+    ("POLLIN", 0x0001),
+    ("POLLPRI", 0x0002),
+    ("POLLOUT", 0x0004),
+    ("POLLERR", 0x0008),
+    ("POLLHUP", 0x0010),
+    ("POLLNVAL", 0x0020),
+    ("POLLRDNORM", 0x0040),
+    ("POLLRDBAND", 0x0080),
+    ("POLLWRNORM", 0x0100),
+    ("POLLWRBAND", 0x0200),
+    ("POLLRDHUP", 0x2000),
 ];
 
 fn symbol(name: &str) -> Option<i64> {
@@ -308,11 +319,19 @@ impl Lowering<'_> {
                         }
                     }
                     (1, 13) => SetOption::Linger(self.linger(&a[3])?),
+                    (6, 18) => {
+                        let v = self.int(&a[3])?;
+                        match u32::try_from(v) {
+                            Ok(ms) => SetOption::UserTimeout(ms),
+                            Err(_) => return self.err(a[3].line, a[3].column, format!("expected a TCP_USER_TIMEOUT of 0..=4294967295 ms, found {v}")),
+                        }
+                    }
+                    (1, 7) => SetOption::SendBuffer(self.int(&a[3])?),
                     (1, 8) => SetOption::RecvBuffer(self.int(&a[3])?),
                     _ => return self.err(
                         a[2].line,
                         a[2].column,
-                        "tcpsim supports SO_REUSEADDR, SO_LINGER, SO_RCVBUF, TCP_NODELAY and TCP_MAXSEG here",
+                        "tcpsim supports SO_REUSEADDR, SO_LINGER, SO_SNDBUF, SO_RCVBUF, TCP_NODELAY, TCP_MAXSEG and TCP_USER_TIMEOUT here",
                     ),
                 };
                 CallKind::SetOption(fd, opt)
@@ -324,7 +343,8 @@ impl Lowering<'_> {
                     (1, 4) => GetOption::Error,
                     (1, 8) => GetOption::RecvBuffer,
                     (6, 2) => GetOption::MaxSeg,
-                    _ => return self.err(a[2].line, a[2].column, "tcpsim supports getsockopt of SO_ERROR, SO_RCVBUF and TCP_MAXSEG (TCP_INFO through %{ assert tcpi_... }%)"),
+                    (1, 7) => GetOption::SendBuffer,
+                    _ => return self.err(a[2].line, a[2].column, "tcpsim supports getsockopt of SO_ERROR, SO_SNDBUF, SO_RCVBUF and TCP_MAXSEG (TCP_INFO through %{ assert tcpi_... }%)"),
                 };
                 let ExprKind::List(v) = &a[3].kind else {
                     return self.err(a[3].line, a[3].column, "expected the value as `[N]`");
@@ -365,8 +385,65 @@ impl Lowering<'_> {
                     }
                 }
             }
+            "poll" => {
+                let a = self.args(c, &[3])?;
+                let ExprKind::List(items) = &a[0].kind else {
+                    return self.err(
+                        a[0].line,
+                        a[0].column,
+                        "expected `[{fd=N, events=E, revents=R}, ...]`",
+                    );
+                };
+                let mut fds = Vec::with_capacity(items.len());
+                for item in items {
+                    let ExprKind::Struct(fields) = &item.kind else {
+                        return self.err(
+                            item.line,
+                            item.column,
+                            "expected `{fd=N, events=E, revents=R}`",
+                        );
+                    };
+                    let (mut fd, mut events, mut revents) = (None, None, 0);
+                    for f in fields {
+                        let v = self.int(&f.value)?;
+                        match f.name.as_deref() {
+                            Some("fd") => fd = Some(v),
+                            Some("events") => events = Some(v as u32),
+                            Some("revents") => revents = v as u32,
+                            _ => {
+                                return self.err(
+                                    f.line,
+                                    f.column,
+                                    "expected the fields fd, events and revents",
+                                );
+                            }
+                        }
+                    }
+                    let (Some(fd), Some(events)) = (fd, events) else {
+                        return self.err(
+                            item.line,
+                            item.column,
+                            "expected `{fd=N, events=E[, revents=R]}`",
+                        );
+                    };
+                    fds.push(PollFd {
+                        fd,
+                        events,
+                        revents,
+                    });
+                }
+                let n = self.int(&a[1])?;
+                if n != fds.len() as i64 {
+                    return self.err(
+                        a[1].line,
+                        a[1].column,
+                        format!("nfds is {n}, but the list has {} entries", fds.len()),
+                    );
+                }
+                CallKind::Poll(fds, self.int(&a[2])?)
+            }
             other => {
-                return self.err(c.line, c.column, format!("the call `{other}` is not supported by tcpsim (supported: socket, bind, listen, accept, connect, read, recv, write, send, close, shutdown, setsockopt, getsockopt, fcntl, ioctl)"));
+                return self.err(c.line, c.column, format!("the call `{other}` is not supported by tcpsim (supported: socket, bind, listen, accept, connect, read, recv, write, send, close, shutdown, setsockopt, getsockopt, fcntl, ioctl, poll)"));
             }
         };
         let returns = self.int(&c.result)?;
@@ -693,6 +770,7 @@ pub fn lower(
         0,
         &mut notes,
     )?;
+    settings.wmem_max = memory.wmem_max;
     overrides.tcp.apply(&mut config);
     settings.rmem_max = memory.rmem_max;
     let start = config;

@@ -44,6 +44,9 @@ pub struct Settings {
     /// `net.core.rmem_max` once the script's first sysctls are applied:
     /// the most `SO_RCVBUF` takes (before doubling it).
     pub rmem_max: u64,
+    /// `net.core.wmem_max` as the sysctls left it (212992 unless set): the
+    /// most `SO_SNDBUF` takes before doubling.
+    pub wmem_max: u64,
 }
 
 impl Default for Settings {
@@ -58,6 +61,7 @@ impl Default for Settings {
             connect_port: 8080,
             mtu: 1500,
             rmem_max: super::sysctl::DEFAULT_RMEM_MAX,
+            wmem_max: super::sysctl::DEFAULT_WMEM_MAX,
         }
     }
 }
@@ -202,6 +206,10 @@ pub enum SetOption {
     /// `SO_RCVBUF`: the value the application passes (the kernel keeps
     /// twice it, within `rmem_max`).
     RecvBuffer(i64),
+    /// `TCP_USER_TIMEOUT` in milliseconds (0: none).
+    UserTimeout(u32),
+    /// `SO_SNDBUF`: the value the script passes (the kernel doubles it).
+    SendBuffer(i64),
 }
 
 /// A value a script reads with `getsockopt`.
@@ -213,6 +221,8 @@ pub enum GetOption {
     MaxSeg,
     /// `SO_RCVBUF`: the receive buffer the kernel keeps (twice what was set).
     RecvBuffer,
+    /// `SO_SNDBUF`: the send buffer's size.
+    SendBuffer,
 }
 
 /// The system calls tcpsim plays. Descriptors are the script's numbers.
@@ -251,6 +261,21 @@ pub enum CallKind {
     InQueue(i64, i64),
     /// `ioctl(fd, SIOCOUTQ, [n])`: octets unacknowledged, expected `n`.
     OutQueue(i64, i64),
+    /// `poll([{fd=F, events=E, revents=R}, ...], n, timeout)`: the
+    /// descriptors with the events asked for and the `revents` expected
+    /// (0 when not written), and the timeout in ms (negative: none).
+    Poll(Vec<PollFd>, i64),
+}
+
+/// One entry of a `poll` call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PollFd {
+    /// The script's descriptor.
+    pub fd: i64,
+    /// `events`.
+    pub events: u32,
+    /// `revents` expected.
+    pub revents: u32,
 }
 
 /// One `assert` of a code block: `left op right`, each a sum of terms.

@@ -30,8 +30,8 @@ use std::net::SocketAddrV4;
 use tcpsim_tcp::{Endpoint, Instant, Options, SackBlocks, Segment, SeqNum, Timestamps, Transmit};
 
 use super::plan::{
-    Action, Call as CallStep, CallKind, GetOption, Micros, Packet, PacketOptions, Plan, SetOption,
-    Shut, Step, TcpOption, When,
+    Action, Call as CallStep, CallKind, GetOption, Micros, Packet, PacketOptions, Plan, PollFd,
+    SetOption, Shut, Step, TcpOption, When,
 };
 use super::sockets::{Call, Errno, Sockets};
 use super::wire::{flag_letters, live_options, options_text};
@@ -126,6 +126,8 @@ struct Player<'a> {
     /// (packetdrill runs the Python after the script).
     late_failure: Option<Failure>,
     skip: Option<(u32, String)>,
+    /// When the `poll` in progress started, and when its timeout ends.
+    poll: Option<(Instant, Option<Instant>)>,
 }
 
 fn at(us: Micros) -> Instant {
@@ -159,6 +161,7 @@ pub fn play(plan: &Plan, source: &str, endpoint: Endpoint) -> Played {
         log: Vec::new(),
         late_failure: None,
         skip: plan.skip.clone(),
+        poll: None,
     };
     let verdict = match player.run() {
         Err(f) => Verdict::Failed {
@@ -370,10 +373,20 @@ impl Player<'_> {
         Ok(now)
     }
 
+    /// The next instant something may happen: an endpoint timer, or the
+    /// end of a blocked `poll`'s timeout.
+    fn next_wake(&mut self) -> Option<Instant> {
+        let timer = self.sockets.next_timer();
+        match (timer, self.poll.and_then(|p| p.1)) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
     /// Moves time to `to`, firing timers at their deadlines and letting a
     /// blocked call return as soon as it can.
     fn advance(&mut self, to: Instant) -> Outcome<()> {
-        while let Some(t) = self.sockets.next_timer() {
+        while let Some(t) = self.next_wake() {
             if t > to {
                 break;
             }
@@ -387,7 +400,7 @@ impl Player<'_> {
     /// [`Player::advance`] up to `limit`, stopping once no call is blocked.
     fn advance_while_blocked(&mut self, limit: Instant) -> Outcome<()> {
         while self.blocked.is_some() {
-            match self.sockets.next_timer() {
+            match self.next_wake() {
                 Some(t) if t <= limit => {
                     self.sockets.advance_to(t);
                     self.retry_blocked()?;
@@ -430,7 +443,7 @@ impl Player<'_> {
                     self.describe(&tx.segment, true)
                 ));
             }
-            match self.sockets.next_timer() {
+            match self.next_wake() {
                 Some(t) if t <= deadline => {
                     self.sockets.advance_to(t);
                     self.retry_blocked()?;
@@ -776,7 +789,7 @@ impl Player<'_> {
                 // packetdrill's main thread waits in the call: so does the script.
                 let limit = self.now() + tcpsim_tcp::Duration::from_micros(MAX_WAIT_USECS);
                 loop {
-                    match self.sockets.next_timer() {
+                    match self.next_wake() {
                         Some(t) if t <= limit => {
                             self.sockets.advance_to(t);
                             let r = self.invoke(step.line, &call.kind, true)?;
@@ -928,7 +941,11 @@ impl Player<'_> {
             }
             CallKind::Write(fd, n) => {
                 let fd = self.fd(line, fd)?;
-                self.sockets.write(fd, n)
+                if again {
+                    self.sockets.write_again(fd, n)
+                } else {
+                    self.sockets.write(fd, n)
+                }
             }
             CallKind::Close(fd) => {
                 let live = self.fd(line, fd)?;
@@ -950,6 +967,11 @@ impl Player<'_> {
                 let bytes = super::sysctl::so_rcvbuf(v, self.plan.settings.rmem_max);
                 self.sockets.set_recv_buffer(fd, bytes)
             }
+            CallKind::SetOption(fd, SetOption::SendBuffer(v)) => {
+                let fd = self.fd(line, fd)?;
+                let size = super::sysctl::so_sndbuf(v, self.plan.settings.wmem_max);
+                self.sockets.set_send_buffer(fd, size)
+            }
             CallKind::SetOption(fd, opt) => {
                 let fd = self.fd(line, fd)?;
                 match self.sockets.options_mut(fd) {
@@ -960,8 +982,12 @@ impl Player<'_> {
                             SetOption::Linger(l) => o.linger = l,
                             SetOption::NoDelay(on) => o.nodelay = on,
                             SetOption::MaxSeg(m) => o.max_seg = Some(m),
-                            // Taken by the arm above (it reaches the connection).
-                            SetOption::RecvBuffer(_) => {}
+                            SetOption::UserTimeout(ms) => {
+                                o.user_timeout = (ms > 0)
+                                    .then(|| tcpsim_tcp::Duration::from_millis(u64::from(ms)));
+                            }
+                            // Taken by the arms above (they reach the connection).
+                            SetOption::SendBuffer(_) | SetOption::RecvBuffer(_) => {}
                         }
                         self.sockets.options_changed(fd);
                         Call::Done(0)
@@ -974,6 +1000,7 @@ impl Player<'_> {
                     GetOption::Error => self.sockets.so_error(fd),
                     GetOption::MaxSeg => self.max_seg(fd),
                     GetOption::RecvBuffer => self.sockets.recv_buffer(fd),
+                    GetOption::SendBuffer => self.sockets.send_buffer(fd),
                 };
                 match value {
                     Err(e) => Call::Failed(e),
@@ -1001,6 +1028,7 @@ impl Player<'_> {
                     Ok(o) => Call::Done(2 | if o.nonblocking { 0o4000 } else { 0 }),
                 }
             }
+            CallKind::Poll(ref fds, timeout) => return self.poll(line, fds, timeout),
             CallKind::InQueue(fd, want) | CallKind::OutQueue(fd, want) => {
                 let fd = self.fd(line, fd)?;
                 let inq = matches!(kind, CallKind::InQueue(..));
@@ -1020,6 +1048,46 @@ impl Player<'_> {
                 }
             }
         })
+    }
+
+    /// `poll`: the ready descriptors now; with none and a timeout, blocks
+    /// until one is ready or the timeout ends (then 0). Every `revents` is
+    /// compared with the script's (0 when it wrote none).
+    fn poll(&mut self, line: u32, fds: &[PollFd], timeout: i64) -> Outcome<Call> {
+        use super::sockets::poll::{POLLERR, POLLHUP, POLLNVAL};
+        let now = self.now();
+        let mut got = Vec::with_capacity(fds.len());
+        for p in fds {
+            let live = self.fd(line, p.fd)?;
+            let mask = self.sockets.poll_mask(live);
+            got.push(mask & (p.events | POLLERR | POLLHUP | POLLNVAL));
+        }
+        let ready = got.iter().filter(|&&r| r != 0).count() as i64;
+        if ready == 0 && timeout != 0 {
+            self.poll.get_or_insert_with(|| {
+                let end = u64::try_from(timeout)
+                    .ok()
+                    .map(|ms| now + tcpsim_tcp::Duration::from_millis(ms));
+                (now, end)
+            });
+            match self.poll.and_then(|p| p.1) {
+                Some(end) if now >= end => {}
+                _ => return Ok(Call::Blocked),
+            }
+        }
+        self.poll = None;
+        for (p, &r) in fds.iter().zip(&got) {
+            if r != p.revents {
+                return self.fail(
+                    line,
+                    format!(
+                        "revents 0x{r:x} for descriptor {} (expected 0x{:x})",
+                        p.fd, p.revents
+                    ),
+                );
+            }
+        }
+        Ok(Call::Done(ready))
     }
 
     /// `getsockopt(TCP_MAXSEG)`: the MSS in use (Linux `tp->mss_cache`

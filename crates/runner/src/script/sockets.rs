@@ -165,6 +165,10 @@ pub struct SocketOptions {
     pub max_seg: Option<u16>,
     /// `SO_RCVBUF`: the receive buffer the kernel keeps (already doubled).
     pub recv_buffer: Option<u32>,
+    /// `TCP_USER_TIMEOUT`: `Some` when set to a non-zero value.
+    pub user_timeout: Option<tcpsim_tcp::Duration>,
+    /// `SO_SNDBUF`: the send buffer's size (already doubled).
+    pub send_buffer: Option<u32>,
 }
 
 impl SocketOptions {
@@ -172,13 +176,19 @@ impl SocketOptions {
     /// options that change TCP applied. `None` when none does, so the
     /// endpoint's shared configuration serves.
     fn config(&self, base: &Config) -> Option<Arc<Config>> {
-        if self.max_seg.is_none() && self.recv_buffer.is_none() {
+        if self.max_seg.is_none()
+            && self.user_timeout.is_none()
+            && self.send_buffer.is_none()
+            && self.recv_buffer.is_none()
+        {
             return None;
         }
-        let mut c = *base;
-        if let Some(mss) = self.max_seg {
-            c.mss = mss.min(base.mss);
-        }
+        let mut c = Config {
+            mss: self.max_seg.map_or(base.mss, |m| m.min(base.mss)),
+            user_timeout: self.user_timeout.or(base.user_timeout),
+            send_buffer: self.send_buffer.or(base.send_buffer),
+            ..*base
+        };
         if let Some(bytes) = self.recv_buffer {
             // SOCK_RCVBUF_LOCK: the buffer is the application's now.
             c.recv_buffer = bytes;
@@ -223,6 +233,9 @@ struct Facts {
     broken: Option<Errno>,
     /// The peer's FIN was taken (reads end with 0 before any error).
     eof: bool,
+    /// TCP reported room in the send buffer ([`Event::Writable`]) since
+    /// a blocking write last came up short: it may go on.
+    writable: bool,
 }
 
 /// One host's sockets over its TCP endpoint.
@@ -236,6 +249,8 @@ pub struct Sockets {
     established: VecDeque<(u16, ConnId)>,
     /// Everything the endpoint sent, with when, oldest first.
     sent: VecDeque<(Instant, Transmit)>,
+    /// Blocking writes under way: descriptor → octets taken so far.
+    writing: BTreeMap<i32, usize>,
     now: Instant,
 }
 
@@ -258,6 +273,7 @@ impl Sockets {
             facts: BTreeMap::new(),
             established: VecDeque::new(),
             sent: VecDeque::new(),
+            writing: BTreeMap::new(),
             now: Instant::ZERO,
         }
     }
@@ -352,6 +368,7 @@ impl Sockets {
                     facts.broken = Some(Errno::EPIPE);
                 }
                 Event::EndOfStream => facts.eof = true,
+                Event::Writable => facts.writable = true,
                 Event::TimedOut => {
                     facts.error = Some(Errno::ETIMEDOUT);
                     facts.broken = Some(Errno::ETIMEDOUT);
@@ -416,10 +433,27 @@ impl Sockets {
         Ok(&mut self.socket_mut(fd)?.options)
     }
 
-    /// A listener's options changed: connections it accepts from now on
-    /// get them.
+    /// A socket's options changed: an open connection takes those it
+    /// reads as it goes (`TCP_USER_TIMEOUT`); a listener's connections
+    /// from now on get them all.
     pub fn options_changed(&mut self, fd: i32) {
         let base = *self.endpoint.config();
+        if let Some(Socket {
+            kind: Kind::Connection { id, .. },
+            options,
+        }) = self.fds.get(&fd)
+        {
+            // An open connection takes what it reads as it goes.
+            let (id, user_timeout) = (*id, options.user_timeout);
+            if let Some(c) = self.endpoint.connection(id) {
+                let config = Config {
+                    user_timeout,
+                    ..*c.config()
+                };
+                self.endpoint.set_connection_config(id, Arc::new(config));
+            }
+            return;
+        }
         let Some(Socket {
             kind: Kind::Listening { port, .. },
             options,
@@ -655,41 +689,149 @@ impl Sockets {
     }
 
     /// `write(fd, len)` / `send`: queues `len` octets (the script's buffer
-    /// content does not matter; zeros are sent).
+    /// content does not matter; zeros are sent). When the send buffer
+    /// ([`tcpsim_tcp::Config::send_buffer`]) takes less, a non-blocking
+    /// socket returns the count, or `EAGAIN` for none; a blocking one
+    /// blocks and goes on each time TCP reports room ([`Sockets::write_again`]),
+    /// returning `len` once all is taken (Linux `tcp_sendmsg_locked` with
+    /// `sk_stream_wait_memory`).
     pub fn write(&mut self, fd: i32, len: usize) -> Call {
         let id = match self.connection(fd) {
             Ok(id) => id,
             Err(e) => return Call::Failed(e),
         };
-        if let Some(Socket {
-            kind: Kind::Connection { shut_wr: true, .. },
-            ..
-        }) = self.fds.get(&fd)
-        {
-            return Call::Failed(Errno::EPIPE);
-        }
-        if let Some(e) = self.take_error(id) {
+        if let Some(e) = self.write_error(fd, id) {
             return Call::Failed(e);
         }
-        if let Some(e) = self.facts.get(&id).and_then(|f| f.broken) {
-            return Call::Failed(e);
-        }
+        let nonblocking = self.options(fd).is_ok_and(|o| o.nonblocking);
         let state = self.endpoint.state(id);
         if matches!(state, State::SynSent | State::SynReceived) {
-            return if self.options(fd).is_ok_and(|o| o.nonblocking) {
+            return if nonblocking {
                 Call::Failed(Errno::EAGAIN)
             } else {
                 Call::Blocked
             };
         }
+        if let Some(f) = self.facts.get_mut(&id) {
+            f.writable = false;
+        }
+        let n = match self.send(id, len) {
+            Ok(n) => n,
+            Err(e) => return Call::Failed(e),
+        };
+        match (n, nonblocking) {
+            _ if n == len => Call::Done(len as i64),
+            (0, true) => Call::Failed(Errno::EAGAIN),
+            (n, true) => Call::Done(n as i64),
+            (n, false) => {
+                self.writing.insert(fd, n);
+                Call::Blocked
+            }
+        }
+    }
+
+    /// A blocked `write(fd, len)` tried again: once TCP has reported room,
+    /// it takes what fits of the rest; it returns `len` when all is taken,
+    /// or, if the connection fails meanwhile, the count taken (an error
+    /// when none was).
+    pub fn write_again(&mut self, fd: i32, len: usize) -> Call {
+        let Some(&taken) = self.writing.get(&fd) else {
+            return self.write(fd, len);
+        };
+        let failed = match self.connection(fd) {
+            Err(e) => Err(e),
+            Ok(id) => match self.write_error(fd, id) {
+                Some(e) => Err(e),
+                None => Ok(id),
+            },
+        };
+        let id = match failed {
+            Ok(id) => id,
+            Err(e) => {
+                self.writing.remove(&fd);
+                return if taken > 0 {
+                    Call::Done(taken as i64)
+                } else {
+                    Call::Failed(e)
+                };
+            }
+        };
+        let facts = self.facts.entry(id).or_default();
+        if !facts.writable {
+            return Call::Blocked;
+        }
+        facts.writable = false;
+        let taken = taken + self.send(id, len - taken).unwrap_or(0);
+        if taken == len {
+            self.writing.remove(&fd);
+            Call::Done(len as i64)
+        } else {
+            self.writing.insert(fd, taken);
+            Call::Blocked
+        }
+    }
+
+    /// Why a write on `fd` fails now, if it does.
+    fn write_error(&mut self, fd: i32, id: ConnId) -> Option<Errno> {
+        if let Some(Socket {
+            kind: Kind::Connection { shut_wr: true, .. },
+            ..
+        }) = self.fds.get(&fd)
+        {
+            return Some(Errno::EPIPE);
+        }
+        if let Some(e) = self.take_error(id) {
+            return Some(e);
+        }
+        self.facts.get(&id).and_then(|f| f.broken)
+    }
+
+    /// Offers `len` zeros to TCP; returns how many it took.
+    fn send(&mut self, id: ConnId, len: usize) -> Result<usize, Errno> {
         let data = vec![0u8; len];
         let r = self.endpoint.send(self.now, id, &data);
         self.collect();
-        match r {
-            Ok(n) => Call::Done(n as i64),
-            Err(tcpsim_tcp::CommandError::Closing) => Call::Failed(Errno::EPIPE),
-            Err(tcpsim_tcp::CommandError::NotConnected) => Call::Failed(Errno::EPIPE),
+        r.map_err(|e| match e {
+            tcpsim_tcp::CommandError::Closing | tcpsim_tcp::CommandError::NotConnected => {
+                Errno::EPIPE
+            }
+        })
+    }
+
+    /// `setsockopt(SO_SNDBUF)`, with the size the kernel makes of the
+    /// value: on a connection at once (a larger size may wake a blocked
+    /// writer), on a listener for the connections it accepts, on a fresh
+    /// socket for its connection.
+    pub fn set_send_buffer(&mut self, fd: i32, size: u32) -> Call {
+        let options = match self.options_mut(fd) {
+            Ok(o) => o,
+            Err(e) => return Call::Failed(e),
+        };
+        options.send_buffer = Some(size);
+        if let Some(Socket {
+            kind: Kind::Connection { id, .. },
+            ..
+        }) = self.fds.get(&fd)
+        {
+            let id = *id;
+            self.endpoint.set_send_buffer(id, Some(size));
+            self.collect();
+        } else {
+            self.options_changed(fd);
         }
+        Call::Done(0)
+    }
+
+    /// `getsockopt(SO_SNDBUF)`: the connection's send-buffer size, else
+    /// what the socket's connections will get. An unbounded buffer (the
+    /// `rfc` profile) reads as `INT_MAX`.
+    pub fn send_buffer(&self, fd: i32) -> Result<i64, Errno> {
+        let options = self.options(fd)?;
+        let size = match self.connection_of(fd) {
+            Ok(c) => c.send_buffer(),
+            Err(_) => options.send_buffer.or(self.endpoint.config().send_buffer),
+        };
+        Ok(size.map_or(i64::from(i32::MAX), i64::from))
     }
 
     /// `read(fd, len)` / `recv`: up to `len` octets; 0 at end of stream.
@@ -819,53 +961,80 @@ impl Sockets {
         self.local
     }
 
-    /// `poll` readiness of a descriptor: (readable, writable, error, hang-up).
-    pub fn readiness(&self, fd: i32) -> Option<Readiness> {
-        let socket = self.fds.get(&fd)?;
-        Some(match &socket.kind {
-            Kind::Fresh { .. } => Readiness {
-                hup: true,
-                ..Readiness::default()
-            },
-            Kind::Listening { queue, .. } => Readiness {
-                readable: !queue.is_empty(),
-                ..Readiness::default()
-            },
-            Kind::Connection { id, shut_rd, .. } => {
+    /// What `poll` reports of a descriptor, as Linux's `tcp_poll` (and
+    /// `inet_csk_listen_poll`) computes it: the `POLL*` bits of [`poll`].
+    pub fn poll_mask(&self, fd: i32) -> u32 {
+        use poll::*;
+        let Some(socket) = self.fds.get(&fd) else {
+            return POLLNVAL;
+        };
+        match &socket.kind {
+            // An unconnected socket is CLOSED with nothing shut down:
+            // hang-up, and (nothing queued) writable.
+            Kind::Fresh { .. } => POLLOUT | POLLWRNORM | POLLHUP,
+            Kind::Listening { queue, .. } if queue.is_empty() => 0,
+            Kind::Listening { .. } => POLLIN | POLLRDNORM,
+            Kind::Connection {
+                id,
+                shut_rd,
+                shut_wr,
+                ..
+            } => {
                 let facts = self.facts.get(id).copied().unwrap_or_default();
                 let conn = self.endpoint.connection(*id);
-                let eof = conn.is_none_or(|c| c.is_eof());
-                let readable = conn.is_some_and(|c| c.readable() > 0);
                 let state = conn.map_or(State::Closed, |c| c.state());
-                Readiness {
-                    readable: readable || eof || *shut_rd || facts.broken.is_some(),
-                    writable: facts.established
-                        && matches!(state, State::Established | State::CloseWait),
-                    error: facts.error.is_some(),
-                    hup: facts.broken.is_some()
-                        || (eof
-                            && matches!(
-                                state,
-                                State::Closed | State::TimeWait | State::LastAck | State::Closing
-                            )),
-                    rdhup: eof,
+                let closed = state == State::Closed;
+                // tcp_fin and tcp_done shut the receive side; tcp_done and
+                // shutdown(SHUT_WR) the send side.
+                let rcv_shutdown = *shut_rd || facts.eof || closed;
+                let send_shutdown = *shut_wr || closed;
+                let mut mask = 0;
+                if (rcv_shutdown && send_shutdown) || closed {
+                    mask |= POLLHUP;
                 }
+                if rcv_shutdown {
+                    mask |= POLLIN | POLLRDNORM | POLLRDHUP;
+                }
+                if !matches!(state, State::SynSent | State::SynReceived) {
+                    if conn.is_some_and(|c| c.readable() > 0) {
+                        mask |= POLLIN | POLLRDNORM;
+                    }
+                    // Room in the send buffer (as the writer's wake-up).
+                    if send_shutdown || conn.is_none_or(|c| c.is_writable()) {
+                        mask |= POLLOUT | POLLWRNORM;
+                    }
+                }
+                if facts.error.is_some() {
+                    mask |= POLLERR;
+                }
+                mask
             }
-        })
+        }
     }
 }
 
-/// What `poll` sees of a descriptor.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Readiness {
-    /// `POLLIN`.
-    pub readable: bool,
-    /// `POLLOUT`.
-    pub writable: bool,
-    /// `POLLERR`.
-    pub error: bool,
-    /// `POLLHUP`.
-    pub hup: bool,
-    /// `POLLRDHUP`.
-    pub rdhup: bool,
+/// The `poll` event bits (Linux `asm-generic/poll.h`).
+pub mod poll {
+    /// Data to read (or end of stream).
+    pub const POLLIN: u32 = 0x0001;
+    /// Urgent data.
+    pub const POLLPRI: u32 = 0x0002;
+    /// Room to write.
+    pub const POLLOUT: u32 = 0x0004;
+    /// An error is pending.
+    pub const POLLERR: u32 = 0x0008;
+    /// Hang-up: both directions shut down, or the connection is gone.
+    pub const POLLHUP: u32 = 0x0010;
+    /// Not an open descriptor.
+    pub const POLLNVAL: u32 = 0x0020;
+    /// Normal data to read.
+    pub const POLLRDNORM: u32 = 0x0040;
+    /// Priority data to read.
+    pub const POLLRDBAND: u32 = 0x0080;
+    /// Room for normal data.
+    pub const POLLWRNORM: u32 = 0x0100;
+    /// Room for priority data.
+    pub const POLLWRBAND: u32 = 0x0200;
+    /// The peer shut down its sending side.
+    pub const POLLRDHUP: u32 = 0x2000;
 }

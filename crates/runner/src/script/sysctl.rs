@@ -52,9 +52,36 @@ pub const DEFAULTS_SH: &[(&str, &str)] = &[
 /// `SO_RCVBUF` from above.
 pub const DEFAULT_RMEM_MAX: u64 = 4 << 20;
 
+/// The kernel's `wmem_max` when no script sets it (`net.core.wmem_max`,
+/// 212992 on a default kernel): `SO_SNDBUF` takes at most this much
+/// before doubling it.
+pub const DEFAULT_WMEM_MAX: u64 = 212_992;
+
+/// The send buffer a socket has once established when `tcp_wmem` is
+/// `min default max`: Linux starts it at `default` and `tcp_sndbuf_expand`
+/// raises it to 2 × 10 segments' memory ([`tcpsim_tcp::LINUX_SEND_BUFFER`])
+/// when that is larger, but not past `max`.
+pub fn send_buffer_for(default: u64, max: u64) -> u32 {
+    let expanded = u64::from(tcpsim_tcp::LINUX_SEND_BUFFER).min(max);
+    default.max(expanded).min(i32::MAX as u64) as u32
+}
+
+/// What `setsockopt(SO_SNDBUF, value)` makes the send buffer (Linux
+/// `sk_setsockopt`): the value, at most `wmem_max`, doubled for the
+/// kernel's own overhead, and at least `SOCK_MIN_SNDBUF` = 2 × (2048 +
+/// 256) = 4608. (`tests/data/linux/send_buffer.txt`: 21000 gives 42000,
+/// 1 gives 4608.)
+pub fn so_sndbuf(value: i64, wmem_max: u64) -> u32 {
+    let v = value
+        .max(0)
+        .unsigned_abs()
+        .min(wmem_max)
+        .min(i32::MAX as u64 / 2);
+    (2 * v).max(4608) as u32
+}
+
 /// Sysctls tcpsim accepts without a setting, and why.
 const NOT_MODELLED: &[(&str, &str)] = &[
-    ("tcp_wmem", "send buffers are not limited in tcpsim"),
     ("tcp_frto", "F-RTO is not modelled"),
     ("tcp_dsack", "D-SACK blocks are always sent when SACK is on"),
     ("tcp_fack", "FACK is not modelled (removed from Linux 4.15)"),
@@ -78,7 +105,7 @@ const NOT_MODELLED: &[(&str, &str)] = &[
     ("tcp_pacing_ca_ratio", "pacing is not modelled"),
     (
         "tcp_notsent_lowat",
-        "send buffers are not limited in tcpsim",
+        "the limit on unsent data is not modelled (the send buffer's size is: tcp_wmem, SO_SNDBUF)",
     ),
     ("tcp_fastopen", "TCP Fast Open is not modelled"),
     ("tcp_fastopen_key", "TCP Fast Open is not modelled"),
@@ -160,6 +187,8 @@ pub struct Memory {
     pub rmem_max: u64,
     /// `tcp_window_scaling`.
     pub window_scaling: bool,
+    /// `net.core.wmem_max`.
+    pub wmem_max: u64,
 }
 
 impl Default for Memory {
@@ -168,6 +197,7 @@ impl Default for Memory {
             rmem_max_tcp: None,
             rmem_max: DEFAULT_RMEM_MAX,
             window_scaling: true,
+            wmem_max: DEFAULT_WMEM_MAX,
         }
     }
 }
@@ -214,6 +244,16 @@ pub fn apply(
             rescale(config, memory);
         }
         "net.ipv4.tcp_shrink_window" => config.shrink_window = int(value)? != 0,
+        "net.ipv4.tcp_wmem" => {
+            let parts: Vec<&str> = value.split_whitespace().collect();
+            let [_, default, max] = parts[..] else {
+                return Err(format!(
+                    "expected three sizes \"min default max\", found `{value}`"
+                ));
+            };
+            config.send_buffer = Some(send_buffer_for(int(default)?, int(max)?));
+        }
+        "net.core.wmem_max" => memory.wmem_max = int(value)?,
         "net.core.rmem_max" => {
             memory.rmem_max = int(value)?;
             rescale(config, memory);
@@ -455,6 +495,28 @@ mod tests {
         assert_eq!(so_rcvbuf(1_000_000, 212_992), 425_984);
         assert_eq!(so_rcvbuf(100, DEFAULT_RMEM_MAX), 2304);
         assert_eq!(so_rcvbuf(-1, DEFAULT_RMEM_MAX), 8 << 20);
+    }
+
+    /// `SO_SNDBUF` and `tcp_wmem` as the kernel makes them
+    /// (`tests/data/linux/send_buffer.txt`: 21000 reads back 42000, 1
+    /// reads back 4608, an established socket with the default tcp_wmem
+    /// and CUBIC has 46080, one with defaults.sh's 262144 keeps 262144).
+    #[test]
+    fn send_buffer_sizes_follow_the_kernel() {
+        assert_eq!(so_sndbuf(21000, DEFAULT_WMEM_MAX), 42000);
+        assert_eq!(so_sndbuf(1, DEFAULT_WMEM_MAX), 4608);
+        assert_eq!(so_sndbuf(-5, DEFAULT_WMEM_MAX), 4608);
+        // At most wmem_max before doubling: 2 × 212992.
+        assert_eq!(so_sndbuf(1_000_000_000, DEFAULT_WMEM_MAX), 425_984);
+        assert_eq!(send_buffer_for(16384, 4_194_304), 46080);
+        assert_eq!(send_buffer_for(262_144, 4_194_304), 262_144);
+        assert_eq!(send_buffer_for(4096, 20000), 20000);
+        let mut c = Config::linux();
+        let mut m = Memory::default();
+        apply(&mut c, &mut m, "net.ipv4.tcp_wmem", "4096 262144 4194304").unwrap();
+        assert_eq!(c.send_buffer, Some(262_144));
+        apply(&mut c, &mut m, "net.core.wmem_max", "1000").unwrap();
+        assert_eq!(m.wmem_max, 1000);
     }
 
     #[test]

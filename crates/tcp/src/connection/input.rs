@@ -64,6 +64,7 @@ impl Connection {
             }
         }
         self.push(now);
+        self.check_space();
     }
 
     /// RFC 9293 §3.10.7.3.

@@ -34,7 +34,7 @@ use std::net::SocketAddrV4;
 use std::sync::Arc;
 
 use crate::buffer::{RecvBuffer, SendBuffer};
-use crate::config::{Config, DEFAULT_PEER_MSS};
+use crate::config::{Config, DEFAULT_PEER_MSS, SEND_BUFFER_GOAL_MAX};
 use crate::event::{Event, TimerKind, Transmit};
 use crate::rtt::RttEstimator;
 use crate::segment::Segment;
@@ -159,6 +159,15 @@ pub struct Connection {
     /// Largest payload we send: min(our MSS, the peer's).
     send_mss: u16,
     send_buf: SendBuffer,
+    /// The send buffer's size ([`Config::send_buffer`], or `SO_SNDBUF`).
+    send_limit: Option<u32>,
+    /// A write came up short: [`Event::Writable`] is due once there is
+    /// room (Linux `SOCK_NOSPACE`).
+    no_space: bool,
+    /// Inside [`Connection::send`], between the buffers of one write:
+    /// segments sent then carry no PSH of their own (the write marks its
+    /// last one).
+    mid_write: bool,
     /// Stream offset up to which data has been sent.
     sent: u64,
     /// The application shut down its write side: a FIN follows the data.
@@ -253,6 +262,9 @@ impl Connection {
             max_snd_wnd: 0,
             send_mss: config.mss.min(DEFAULT_PEER_MSS),
             send_buf: SendBuffer::default(),
+            send_limit: config.send_buffer,
+            no_space: false,
+            mid_write: false,
             sent: 0,
             shut_wr: false,
             fin_sent: false,
@@ -442,15 +454,46 @@ impl Connection {
     pub fn unacknowledged(&self) -> usize {
         self.send_buf.len()
     }
+    /// The send buffer's size (`None`: unbounded); see [`Config::send_buffer`].
+    pub fn send_buffer(&self) -> Option<u32> {
+        self.send_limit
+    }
+    /// What the data held costs against the send buffer's size: its
+    /// octets plus [`Config::send_buffer_overhead`] per buffer (Linux
+    /// `sk_wmem_queued`).
+    pub fn send_buffer_used(&self) -> u64 {
+        self.send_buf.charge(self.config.send_buffer_overhead)
+    }
+    /// Whether a write would find room, by the rule that wakes a blocked
+    /// writer: below the size, with at least half the cost free (Linux
+    /// `__sk_stream_is_writeable`, which `poll` reports as `POLLOUT`).
+    pub fn is_writable(&self) -> bool {
+        let Some(limit) = self.send_limit else {
+            return true;
+        };
+        let used = self.send_buffer_used();
+        let limit = u64::from(limit);
+        used < limit && limit - used >= used / 2
+    }
     /// The deadline of one timer, if armed.
     pub fn timer(&self, kind: TimerKind) -> Option<Instant> {
         self.timers.get(kind)
     }
 
+    /// Replaces the configuration (a socket option changed on an open
+    /// connection). Only what the connection reads as it goes takes effect
+    /// (timeouts, retry limits); what the handshake fixed stays (MSS,
+    /// window scale, options).
+    pub fn set_config(&mut self, config: Arc<Config>) {
+        self.config = config;
+    }
+
     // ----- application commands -----
 
     /// Queues data for sending (RFC 9293 §3.10.2). Returns how many octets
-    /// were taken: all of them (the send buffer is unbounded).
+    /// were taken: all of them when the send buffer is unbounded, else as
+    /// many as fit by the rules of [`Config::send_buffer`] — possibly none.
+    /// After a short count, [`Event::Writable`] says when to write again.
     pub fn send(&mut self, now: Instant, data: &[u8]) -> Result<usize, CommandError> {
         self.clock = now;
         match self.state {
@@ -459,9 +502,80 @@ impl Connection {
             State::SynSent | State::SynReceived | State::Established | State::CloseWait => {}
             _ => return Err(CommandError::Closing),
         }
-        self.send_buf.write(data);
+        let goal = self.size_goal();
+        let Some(limit) = self.send_limit else {
+            self.send_buf.write(data, self.sent, goal);
+            self.push(now);
+            return Ok(data.len());
+        };
+        let overhead = self.config.send_buffer_overhead;
+        let before = self.out.len();
+        let mut taken = 0;
+        while taken < data.len() {
+            let rest = &data[taken..];
+            let mut n = self.send_buf.append_to_tail(rest, self.sent, goal);
+            if n == 0 {
+                // A new buffer only while there is room (sk_stream_memory_free).
+                if self.send_buf.charge(overhead) >= u64::from(limit) {
+                    self.no_space = true;
+                    break;
+                }
+                n = self.send_buf.append_new(rest, goal);
+            }
+            taken += n;
+            if taken < data.len() && self.send_buf.tail_full(goal) {
+                // The buffer is full and more follows: send what the window
+                // allows now (tcp_push_one), which splits the buffer.
+                self.mid_write = true;
+                self.push(now);
+                self.mid_write = false;
+            }
+        }
+        let before_last = self.out.len();
         self.push(now);
-        Ok(data.len())
+        if self.out.len() == before_last && before_last > before {
+            // Everything this write sent went out between its buffers: its
+            // last segment is the one to mark.
+            self.mark_push_after_write();
+        }
+        Ok(taken)
+    }
+
+    /// Changes the send buffer's size (`SO_SNDBUF`); a larger size may
+    /// make room for a writer that is waiting ([`Event::Writable`]).
+    pub fn set_send_buffer(&mut self, size: Option<u32>) {
+        self.send_limit = size;
+        self.check_space();
+    }
+
+    /// The most octets one buffer holds (see [`Config::send_buffer`]):
+    /// Linux `tcp_xmit_size_goal` — half the largest window the peer has
+    /// offered (the whole window if that is at most 536,
+    /// `tcp_bound_to_half_wnd`), at most [`SEND_BUFFER_GOAL_MAX`], rounded
+    /// down to a multiple of the MSS and at least one MSS.
+    fn size_goal(&self) -> usize {
+        let mss = u32::from(self.send_mss).max(1);
+        let half = if self.max_snd_wnd > u32::from(DEFAULT_PEER_MSS) {
+            self.max_snd_wnd / 2
+        } else {
+            self.max_snd_wnd
+        };
+        let bound = if half > 0 {
+            half.min(SEND_BUFFER_GOAL_MAX)
+        } else {
+            SEND_BUFFER_GOAL_MAX
+        };
+        ((bound / mss) * mss).max(mss) as usize
+    }
+
+    /// After an ACK or a change of size: tells a writer that came up short
+    /// that there is room again (Linux `tcp_check_space` →
+    /// `sk_stream_write_space`, which clears `SOCK_NOSPACE`).
+    fn check_space(&mut self) {
+        if self.no_space && self.is_writable() {
+            self.no_space = false;
+            self.events.push_back(Event::Writable);
+        }
     }
 
     /// Reads received in-order data into `buf` (RFC 9293 §3.10.3); returns
@@ -721,6 +835,86 @@ mod tests {
         assert_eq!(c.timer(TimerKind::Persist), Some(two_rto));
         // Reports keep the name the persist timer's expiry always had.
         assert_eq!(TimerKind::Persist.name(), "retransmit");
+    }
+
+    /// A passive connection from a peer with MSS 1000 and window 50000 (no
+    /// options besides MSS), as in the kernel selftest
+    /// `tcp_blocking_blocking-write.pkt`, with a send buffer of 42000 (its
+    /// `SO_SNDBUF` 21000, doubled) and this machine's overhead of 832.
+    fn blocking_write_peer() -> (Connection, SocketAddrV4, SocketAddrV4) {
+        let a = SocketAddrV4::new(Ipv4Addr::new(192, 168, 0, 1), 8080);
+        let b = SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, 1), 48000);
+        let mut syn = Segment::new(b, a, SeqNum(0), SeqNum(0), Flags::SYN, 50000);
+        syn.mss = Some(1000);
+        let config = Config {
+            send_buffer: Some(42000),
+            ..Config::linux()
+        };
+        let t0 = Instant::ZERO;
+        let mut c = Connection::accept(t0, config, a, &syn, SeqNum(0));
+        c.handle_segment(
+            t0,
+            &Segment::new(b, a, SeqNum(1), SeqNum(1), Flags::ACK, 50000),
+        );
+        assert_eq!(c.state(), State::Established);
+        while c.poll_transmit().is_some() {}
+        while c.poll_event().is_some() {}
+        (c, a, b)
+    }
+
+    /// The send buffer's model (Config::send_buffer), step by step, with
+    /// the arithmetic of the kernel's `sk_wmem_queued`; T = 832, size goal
+    /// 25000 (half the window of 50000), tcpsim's window 10 × 1000.
+    #[test]
+    fn a_full_send_buffer_takes_part_of_a_write_and_wakes_at_a_third_free() {
+        let (mut c, a, b) = blocking_write_peer();
+        let t = 832;
+        let now = Instant::ZERO;
+        // A: 25000, then 1:10001 goes out and A splits; its unsent rest
+        // takes 10000 more (10001:35001); B, begun at 2T + 35000 < 42000,
+        // takes 25000; a third at 3T + 60000 >= 42000 cannot begin.
+        assert_eq!(c.send(now, &[0; 61000]), Ok(60000));
+        assert_eq!(c.send_buffer_used(), 3 * t + 60000);
+        assert_eq!(std::iter::from_fn(|| c.poll_transmit()).count(), 10);
+        assert_eq!(c.send(now, &[0; 1000]), Ok(0));
+        let ack = |c: &mut Connection, n: u32| {
+            c.handle_segment(
+                now,
+                &Segment::new(b, a, SeqNum(1), SeqNum(n), Flags::ACK, 50000),
+            );
+            while c.poll_transmit().is_some() {}
+            std::iter::from_fn(|| c.poll_event()).any(|e| e == Event::Writable)
+        };
+        // ACK 10001 frees 1:10001; 10001:20001 goes out and splits A's
+        // rest: 3T + 50000. ACK 20001: 20001:30001 out, 3T + 40000.
+        assert!(!ack(&mut c, 10001));
+        assert_eq!(c.send_buffer_used(), 3 * t + 50000);
+        assert!(!ack(&mut c, 20001));
+        assert_eq!(c.send_buffer_used(), 3 * t + 40000);
+        // ACK 30001: 30001:40001 out, splitting B: buffers 30001:35001,
+        // 35001:40001, 40001:60001; 3T + 30000, 42000 - 32496 < 32496 / 2.
+        assert!(!ack(&mut c, 30001));
+        assert_eq!(c.send_buffer_used(), 3 * t + 30000);
+        // ACK 34001 trims the first to 1000, 40001:44001 out splits the
+        // last: 4T + 26000 = 29328, and 12672 < 14664: no.
+        assert!(!ack(&mut c, 34001));
+        assert_eq!(c.send_buffer_used(), 4 * t + 26000);
+        // ACK 35001 frees it, 44001:45001 out: 4T + 25000 = 28328, free
+        // 13672 < 14164: still no. (The kernel, sending 20 and 40 segments
+        // per round trip, holds 3 buffers here instead.)
+        assert!(!ack(&mut c, 35001));
+        assert_eq!(c.send_buffer_used(), 4 * t + 25000);
+        // ACK 36001 trims 35001:40001 to 4000, 45001:46001 out: 5T + 24000
+        // = 28160, free 13840 < 14080: no. ACK 40001 frees 35001:40001,
+        // 46001:50001 out: buffers 40001:44001, 44001:45001, 45001:46001,
+        // 46001:50001, 50001:60001, 5T + 20000 = 24160, free 17840 >=
+        // 12080: yes.
+        assert!(!ack(&mut c, 36001));
+        assert_eq!(c.send_buffer_used(), 5 * t + 24000);
+        assert!(ack(&mut c, 40001));
+        assert_eq!(c.send_buffer_used(), 5 * t + 20000);
+        // The rest of the write fits in the unsent tail.
+        assert_eq!(c.send(now, &[0; 1000]), Ok(1000));
     }
 
     /// Review finding: our SYN was recognised as "SND.UNA == ISS", which is

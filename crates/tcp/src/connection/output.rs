@@ -215,6 +215,7 @@ impl Connection {
         let window = self.snd_wnd.min(SEND_WINDOW_SEGMENTS * mss);
         // The last segment queued is a data segment of this burst.
         let mut data_last = false;
+        let mut sent_data = false;
         loop {
             let unsent = self.send_buf.end() - self.sent;
             if unsent > 0 {
@@ -242,7 +243,7 @@ impl Connection {
                 let last = end == self.send_buf.end();
                 let fin = last && self.shut_wr;
                 let mut flags = Flags::ACK;
-                if last {
+                if last && !self.mid_write {
                     flags = flags | Flags::PSH;
                 }
                 if fin {
@@ -258,6 +259,7 @@ impl Connection {
                 self.emit(seg, false);
                 self.note_sent(now, self.snd_nxt, false);
                 data_last = true;
+                sent_data = true;
             } else if self.shut_wr && !self.fin_sent {
                 let seg = self.segment(self.snd_nxt, Flags::FIN | Flags::ACK);
                 self.snd_nxt += 1;
@@ -270,9 +272,30 @@ impl Connection {
                 break;
             }
         }
-        if data_last && self.config.push == Push::Linux {
+        if sent_data {
+            // The burst is one TSO packet per buffer: one that stops
+            // inside a buffer splits it (tso_fragment).
+            self.send_buf.split_at(self.sent);
+        }
+        if data_last && self.config.push == Push::Linux && !self.mid_write {
             // The burst ends here: its last segment carries PSH.
             if let Some(last) = self.out.back_mut() {
+                last.segment.flags = last.segment.flags | Flags::PSH;
+            }
+        }
+    }
+
+    /// A write whose segments all went out between its buffers (see
+    /// [`Connection::send`]) marks its last segment as its final push
+    /// would have: with `linux` always (the end of the burst), with
+    /// `rfc1122` when it empties the send buffer.
+    pub(super) fn mark_push_after_write(&mut self) {
+        let mark = match self.config.push {
+            Push::Linux => true,
+            Push::Rfc1122 => self.sent == self.send_buf.end(),
+        };
+        if let Some(last) = self.out.back_mut().filter(|_| mark) {
+            if !last.segment.payload.is_empty() {
                 last.segment.flags = last.segment.flags | Flags::PSH;
             }
         }
@@ -306,6 +329,9 @@ impl Connection {
                 let end = self.snd_una + len + u32::from(fin);
                 self.emit(seg, true);
                 self.note_sent(now, end, true);
+                // One segment of a larger buffer: the buffer splits after
+                // it (tcp_retransmit_skb → tcp_fragment).
+                self.send_buf.split_at(head + u64::from(len));
             }
         }
     }

@@ -146,7 +146,10 @@ impl Connection {
         let give_up = match limit {
             RetryLimit::Retries(n) => self.probes > n,
             RetryLimit::Elapsed(limit) => now - self.probe_since >= limit,
-        };
+        } || self
+            .config
+            .user_timeout
+            .is_some_and(|t| now - self.probe_since >= t);
         if give_up {
             self.enter_closed(Event::TimedOut);
             return;
@@ -158,6 +161,20 @@ impl Connection {
             self.push_segments(now, true);
         }
         self.arm_persist(now);
+        // The next probe no later than the user timeout (Linux
+        // tcp_clamp_probe0_to_user_timeout, at least TCP_TIMEOUT_MIN = 2
+        // jiffies).
+        if let (Some(t), Some(due)) = (
+            self.config.user_timeout,
+            self.timers.get(TimerKind::Persist),
+        ) {
+            let left = t.saturating_sub(now - self.probe_since);
+            let floor = self.config.kernel_tick.saturating_mul(2);
+            let clamped = now + left.max(floor);
+            if clamped < due {
+                self.timers.set(TimerKind::Persist, clamped);
+            }
+        }
     }
 
     fn on_retransmit_timeout(&mut self, now: Instant) {
@@ -171,7 +188,10 @@ impl Connection {
         let give_up = match self.retry_limit() {
             RetryLimit::Retries(n) => self.retransmits > n,
             RetryLimit::Elapsed(limit) => now - self.head_sent_at >= limit,
-        };
+        } || self
+            .config
+            .user_timeout
+            .is_some_and(|t| now - self.head_sent_at >= t);
         if give_up {
             // No RST on giving up (CONFORMANCE 4; Linux tcp_write_err).
             self.enter_closed(Event::TimedOut);
@@ -189,5 +209,16 @@ impl Connection {
         }
         self.recover = Some(self.snd_nxt);
         self.retransmit_head(now); // §5.4, and §5.6 through note_sent
+        // The next expiry no later than the user timeout (Linux
+        // tcp_clamp_rto_to_user_timeout), where it gives up.
+        if let (Some(t), Some(due)) = (
+            self.config.user_timeout,
+            self.timers.get(TimerKind::Retransmit),
+        ) {
+            let deadline = self.head_sent_at + t;
+            if deadline < due {
+                self.timers.set(TimerKind::Retransmit, deadline);
+            }
+        }
     }
 }

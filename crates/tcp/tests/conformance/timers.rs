@@ -128,6 +128,45 @@ fn data_give_up_after_r2_rfc() {
     assert!(!p.log_text().contains(" R"));
 }
 
+/// `TCP_USER_TIMEOUT` (RFC 9293 §3.8.3; Linux `tcp_write_timeout` with
+/// `tcp_clamp_rto_to_user_timeout`): data sent at 0.1 s and never
+/// acknowledged, user timeout 3 s, so the connection is aborted at 3.1 s
+/// exactly. `rfc`: RTO 1 s, retransmission at 1.1 s, the next expiry
+/// (1.1 + 2 = 3.1 s) is the deadline: timed out there, no third segment.
+/// `linux` (RTO 3 × the 100 ms handshake RTT = 300 ms, doubling): 0.4, 1.0,
+/// 2.2 s, and the next interval (2.4 s) cut to the deadline 3.1 s. No RST.
+#[test]
+fn user_timeout_aborts_at_the_deadline() {
+    for (config, sends) in [
+        (Config::rfc(), &["100ms", "1.1s"][..]),
+        (Config::linux(), &["100ms", "400ms", "1s", "2.2s"][..]),
+    ] {
+        let config = Config {
+            user_timeout: Some(Duration::from_secs(3)),
+            ..config
+        };
+        let mut p = Pair::new(config, ms(50));
+        p.send_on_connect[Side::Client as usize] = Some(vec![5; 100]);
+        p.drop_all(Side::Client, SegmentKind::Data);
+        p.connect();
+        p.run();
+        let times: Vec<&str> = p
+            .log
+            .iter()
+            .filter(|l| l.contains("C>S PA"))
+            .map(|l| l.split(' ').next().unwrap())
+            .collect();
+        assert_eq!(times, sends, "{}", config.profile);
+        assert_eq!(
+            p.saw(Side::Client, tcpsim_tcp::Event::TimedOut),
+            Some(at_ms(3_100)),
+            "{}",
+            config.profile
+        );
+        assert!(!p.log_text().contains(" R"));
+    }
+}
+
 /// `linux`: a released socket in FIN-WAIT-2 is closed after
 /// tcp_fin_timeout = 60 s; `rfc` waits without limit. The server never
 /// closes, so its ACK of the FIN is immediate under `rfc` (C in FIN-WAIT-2
