@@ -52,10 +52,11 @@ pub const DEFAULTS_SH: &[(&str, &str)] = &[
 /// `SO_RCVBUF` from above.
 pub const DEFAULT_RMEM_MAX: u64 = 4 << 20;
 
-/// The kernel's `wmem_max` when no script sets it (`net.core.wmem_max`,
-/// 212992 on a default kernel): `SO_SNDBUF` takes at most this much
-/// before doubling it.
-pub const DEFAULT_WMEM_MAX: u64 = 212_992;
+/// The kernel's `wmem_max` when no script sets it (`net.core.wmem_max`:
+/// 4194304, as `rmem_max`, in `/proc/sys/net/core/wmem_max` of this
+/// machine's 6.18 kernel; older kernels had 212992): `SO_SNDBUF` takes at
+/// most this much before doubling it.
+pub const DEFAULT_WMEM_MAX: u64 = 4 << 20;
 
 /// The send buffer a socket has once established when `tcp_wmem` is
 /// `min default max`: Linux starts it at `default` and `tcp_sndbuf_expand`
@@ -506,8 +507,9 @@ mod tests {
         assert_eq!(so_sndbuf(21000, DEFAULT_WMEM_MAX), 42000);
         assert_eq!(so_sndbuf(1, DEFAULT_WMEM_MAX), 4608);
         assert_eq!(so_sndbuf(-5, DEFAULT_WMEM_MAX), 4608);
-        // At most wmem_max before doubling: 2 × 212992.
-        assert_eq!(so_sndbuf(1_000_000_000, DEFAULT_WMEM_MAX), 425_984);
+        // At most wmem_max before doubling: 2 × 4194304.
+        assert_eq!(so_sndbuf(1_000_000_000, DEFAULT_WMEM_MAX), 8_388_608);
+        assert_eq!(so_sndbuf(1_000_000_000, 212_992), 425_984);
         assert_eq!(send_buffer_for(16384, 4_194_304), 46080);
         assert_eq!(send_buffer_for(262_144, 4_194_304), 262_144);
         assert_eq!(send_buffer_for(4096, 20000), 20000);
