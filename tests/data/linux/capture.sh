@@ -80,11 +80,11 @@ ALL_SCENARIOS=(normal syn_lost_first synack_lost_first client_fin_lost
                synack_lost_twice handshake_ack_lost_data fin_ack_delay data_fin_ack_delay
                data_lost_mid data_two_holes data_lost_retransmission data_first_lost
                data_tail_lost data_tail_fin_lost data_burst_lost data_reordered acks_lost
-               bulk_200k)
+               bulk_200k psh_window_limited psh_cwnd_limited)
 # The loss-recovery scenarios: each is run REPEAT times (see "repeats" below).
 REPEAT_SCENARIOS=(data_lost_mid data_two_holes data_lost_retransmission data_first_lost
                   data_tail_lost data_tail_fin_lost data_burst_lost data_reordered acks_lost
-                  bulk_200k)
+                  bulk_200k psh_window_limited psh_cwnd_limited)
 REPEAT=${REPEAT:-3}
 
 log() { printf '[capture %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
@@ -344,6 +344,12 @@ $CDATA tcp sequence @seqlost ip saddr != @rexmit add @rexmit { ip saddr } counte
     bulk_200k)
         DESC="no fault; apps: 200000 bytes, the client's SO_SNDBUFFORCE 4194304 (the whole write is queued at once); $DATA_APPS"
         MODE=data PEER_ARGS="--bytes 200000 --sndbuf 4194304 --tcp-info-poll 1" ;;
+    psh_window_limited)
+        DESC="no fault; where PSH goes when the peer's window cuts a write; apps: server SO_RCVBUF ${PSH_RCVBUF:-2920} on the listener before listen, accept, sleep 200 ms, read to EOF, close; client connect, send 5000 bytes in one sendall(), sleep 1 s, shutdown(SHUT_WR), read to EOF, close; client reads TCP_INFO every 1 ms after the send"
+        MODE=data PEER_ARGS="--bytes 5000 --shutdown-after 1 --rcvbuf ${PSH_RCVBUF:-2920} --read-delay 0.2 --tcp-info-poll 1" ;;
+    psh_cwnd_limited)
+        DESC="no fault; where PSH goes when cwnd cuts a write; apps: client connect, send 30000 bytes in one sendall(), sleep 1 s, shutdown(SHUT_WR), read to EOF, close; server accept, read to EOF, close; client reads TCP_INFO every 1 ms after the send"
+        MODE=data PEER_ARGS="--bytes 30000 --shutdown-after 1 --tcp-info-poll 1" ;;
     *)
         echo "unknown scenario: $1 (known: ${ALL_SCENARIOS[*]})" >&2; return 1 ;;
     esac
@@ -588,7 +594,7 @@ first_difference() {   # first_difference TRACE_A TRACE_B
         awk -F'|' '$1 != $2 { printf "client segment #%d is \"%s\" in run A, \"%s\" in run B", NR, $1, $2; exit }'
 }
 capture_repeat() {   # capture_repeat NAME
-    local name=$1 tmp="$WORK/repeats/$1" try sig first="" alt="" alt_try="" letter tally="" nsrv="" diff=""
+    local name=$1 tmp="$WORK/repeats/$1" try sig first="" alt="" alt_try="" letter tally="" nsrv="" diff="" psh=""
     for try in $(seq "$REPEAT"); do
         run_scenario "$name" "$tmp/$try"
         sig=$(sender_segments "$tmp/$try/$name.trace" | md5sum | cut -c1-32)
@@ -599,10 +605,11 @@ capture_repeat() {   # capture_repeat NAME
         else letter=C; log "WARNING: $name: run $try had a third outcome (not kept)"
         fi
         tally+=$letter
+        psh+="run $try: $(grep -v '^#' "$tmp/$try/$name.trace" | awk '$2 == "C>S" && $3 ~ /P/ { printf "%s%s:%s", (n++ ? " " : ""), $4, $6 }'); "
         nsrv+="$(grep -v '^#' "$tmp/$try/$name.trace" | awk '$2 == "S>C"' | wc -l) "
         log "    run $try: outcome $letter ($(sender_segments "$tmp/$try/$name.trace" | wc -l) client segments)"
     done
-    local runs="runs of this scenario in order: $tally ($REPEAT runs; outcome = the client's segments: flags without PSH, rel_seq, len, in order); server segments per run: ${nsrv% }"
+    local runs="runs of this scenario in order: $tally ($REPEAT runs; outcome = the client's segments: flags without PSH, rel_seq, len, in order); server segments per run: ${nsrv% }; client segments with PSH (rel_seq:len) per run: ${psh%; }"
     [ -n "$alt" ] && diff=$(first_difference "$tmp/1/$name.trace" "$tmp/$alt_try/$name.trace")
     mv "$tmp/1/$name.pcap" "$OUT/$name.pcap"
     if [ -n "$alt" ]; then

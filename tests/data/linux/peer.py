@@ -51,7 +51,10 @@ first captures; capture.sh passes the scenario's mode):
                before connect, so that a large write is queued at once (with
                the autotuned buffer sendall() blocks, and the later writes
                cut segments short at the write boundaries, differently in
-               every run).
+               every run).  --rcvbuf B (server) sets SO_RCVBUF on the
+               listener before listen(), so the accepted socket advertises a
+               small window; --read-delay S (server) sleeps S seconds after
+               accept before it reads (the PSH scenarios).
 
 TCP_INFO: in every mode, each side reads getsockopt(TCP_INFO) (the struct
 that `ss -ti` prints, through inet_diag) right before its final close() and
@@ -172,6 +175,10 @@ def main():
                     help="mode data: seconds between send and shutdown(SHUT_WR)")
     ap.add_argument("--sndbuf", type=int, default=0,
                     help="client: SO_SNDBUFFORCE before connect (0: leave the autotuned default)")
+    ap.add_argument("--rcvbuf", type=int, default=0,
+                    help="server: SO_RCVBUF on the listener before listen (0: default)")
+    ap.add_argument("--read-delay", type=float, default=0.0,
+                    help="server: seconds to sleep after accept before reading")
     ap.add_argument("--tcp-info-poll", type=float, default=0.0,
                     help="client: read TCP_INFO every this many ms, log changes (0: off)")
     a = ap.parse_args()
@@ -236,6 +243,10 @@ def main():
         ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         set_cc(ls, "listener")
+        if a.rcvbuf:
+            ls.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, a.rcvbuf)
+            log("SO_RCVBUF %d set on the listener (reads back %d)"
+                % (a.rcvbuf, ls.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)))
         ls.bind((a.addr, a.port))
         ls.listen(16)
         log("listening")
@@ -264,6 +275,9 @@ def main():
             elif mode == "reconnect_timewait_server":
                 pass                      # close at once: the server closes first
             else:
+                if a.read_delay > 0:
+                    time.sleep(a.read_delay)
+                    log("slept %g s before reading" % a.read_delay)
                 recv_to_eof(c)
             info = tcp_info_raw(c)
             c.close()
