@@ -103,6 +103,7 @@ pub fn script(args: &ScriptArgs<'_>) -> u8 {
         sysctls,
         tolerance_usecs,
         tcp,
+        log: args.verbose,
     };
     let files = match crate::suite::collect_with(args.paths, "pkt") {
         Ok(f) if !f.is_empty() => f,

@@ -4,6 +4,14 @@
 use tcpsim_runner::script::{Overrides, Verdict, run};
 use tcpsim_tcp::Profile;
 
+/// Overrides that keep the exchange (`--verbose`).
+fn logged() -> Overrides {
+    Overrides {
+        log: true,
+        ..Overrides::default()
+    }
+}
+
 fn play(text: &str) -> Verdict {
     run("t.pkt", text, Profile::Linux, &Overrides::default())
         .expect("plays")
@@ -45,8 +53,7 @@ fn play_dir(sub: &str, profile: Profile) -> usize {
         }
         let text = std::fs::read_to_string(&path).unwrap();
         let name = path.display().to_string();
-        let (played, _) =
-            run(&name, &text, profile, &Overrides::default()).unwrap_or_else(|e| panic!("{e}"));
+        let (played, _) = run(&name, &text, profile, &logged()).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(
             played.verdict,
             Verdict::Ok,
@@ -184,13 +191,16 @@ fn playing_is_deterministic() {
         "/../../tests/packetdrill/linux/active-open-local-close.pkt"
     ))
     .unwrap();
-    let a = run("a", &text, Profile::Linux, &Overrides::default())
-        .unwrap()
-        .0;
-    let b = run("a", &text, Profile::Linux, &Overrides::default())
-        .unwrap()
-        .0;
+    let a = run("a", &text, Profile::Linux, &logged()).unwrap().0;
+    let b = run("a", &text, Profile::Linux, &logged()).unwrap().0;
+    assert!(!a.log.is_empty());
     assert_eq!(a, b);
+    // Without --verbose nothing is logged, and the verdict is the same.
+    let quiet = run("a", &text, Profile::Linux, &Overrides::default())
+        .unwrap()
+        .0;
+    assert!(quiet.log.is_empty());
+    assert_eq!(quiet.verdict, a.verdict);
 }
 
 /// After the first SYN defined the endpoint's ISN, a later SYN-ACK (a

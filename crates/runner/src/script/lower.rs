@@ -39,6 +39,8 @@ pub struct Overrides {
     pub tolerance_usecs: Option<Micros>,
     /// `--set tcp.X=V`, applied last.
     pub tcp: crate::TcpOverrides,
+    /// `--verbose`: keep the whole exchange in [`super::Played::log`].
+    pub log: bool,
 }
 
 /// Symbols a call's arguments may name, with their Linux values.

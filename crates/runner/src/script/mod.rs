@@ -143,5 +143,8 @@ pub fn run(
         lowered.config,
         tcpsim_net::rng::stream(0, ENDPOINT_STREAM),
     );
-    Ok((play::play(&lowered.plan, text, endpoint), lowered.notes))
+    Ok((
+        play::play(&lowered.plan, text, endpoint, overrides.log),
+        lowered.notes,
+    ))
 }

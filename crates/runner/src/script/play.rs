@@ -122,6 +122,8 @@ struct Player<'a> {
     prev: (Instant, bool),
     next_remote_port: u16,
     log: Vec<String>,
+    /// Whether `log` is kept (`--verbose`): otherwise no line is formatted.
+    keep_log: bool,
     /// An assertion that failed, reported when nothing else fails first
     /// (packetdrill runs the Python after the script).
     late_failure: Option<Failure>,
@@ -146,8 +148,9 @@ fn secs(t: Instant) -> String {
 
 /// Plays `plan` against `endpoint` (whose configuration is the profile with
 /// the script's sysctls applied). `source` is the script text, for quoting
-/// its lines in messages.
-pub fn play(plan: &Plan, source: &str, endpoint: Endpoint) -> Played {
+/// its lines in messages. With `keep_log`, [`Played::log`] has the whole
+/// exchange; without, it stays empty and nothing is formatted for it.
+pub fn play(plan: &Plan, source: &str, endpoint: Endpoint, keep_log: bool) -> Played {
     let mut player = Player {
         plan,
         source,
@@ -159,6 +162,7 @@ pub fn play(plan: &Plan, source: &str, endpoint: Endpoint) -> Played {
         prev: (Instant::ZERO, false),
         next_remote_port: REMOTE_PORT_FIRST,
         log: Vec::new(),
+        keep_log,
         late_failure: None,
         skip: plan.skip.clone(),
         poll: None,
@@ -195,7 +199,6 @@ impl Player<'_> {
             .nth(line.saturating_sub(1) as usize)
             .unwrap_or("")
             .trim();
-        // Drop the time column: the message names the line already.
         text.to_string()
     }
 
@@ -288,8 +291,10 @@ impl Player<'_> {
                 let t = self.start_at(step.line, lo)?;
                 self.advance(t)?;
                 let seg = self.inbound(step.line, p)?;
-                self.log
-                    .push(format!("{} < {}", secs(t), self.describe(&seg, false)));
+                if self.keep_log {
+                    let line = format!("{} < {}", secs(t), self.describe(&seg, false));
+                    self.log.push(line);
+                }
                 self.sockets.deliver(&seg);
                 self.retry_blocked()?;
                 self.base = t;
@@ -325,16 +330,20 @@ impl Player<'_> {
                 let t = self.start_at(step.line, lo)?;
                 self.advance(t)?;
                 match config {
-                    None => self.log.push(format!(
-                        "{} shell command skipped (not run): {text}",
-                        secs(t)
-                    )),
+                    None => {
+                        if self.keep_log {
+                            let line =
+                                format!("{} shell command skipped (not run): {text}", secs(t));
+                            self.log.push(line);
+                        }
+                    }
                     Some(c) => {
                         self.sockets.set_config(std::sync::Arc::new(**c));
-                        self.log.push(format!(
-                            "{} sysctls applied (command not run): {text}",
-                            secs(t)
-                        ));
+                        if self.keep_log {
+                            let line =
+                                format!("{} sysctls applied (command not run): {text}", secs(t));
+                            self.log.push(line);
+                        }
                     }
                 }
                 self.base = self.now();
@@ -437,11 +446,14 @@ impl Player<'_> {
                 if self.is_under_test(&tx.segment) {
                     return Ok(Some((t, tx)));
                 }
-                self.log.push(format!(
-                    "{} > {} (not the socket under test: not matched)",
-                    secs(t),
-                    self.describe(&tx.segment, true)
-                ));
+                if self.keep_log {
+                    let line = format!(
+                        "{} > {} (not the socket under test: not matched)",
+                        secs(t),
+                        self.describe(&tx.segment, true)
+                    );
+                    self.log.push(line);
+                }
             }
             match self.next_wake() {
                 Some(t) if t <= deadline => {
@@ -466,8 +478,10 @@ impl Player<'_> {
         if learned {
             self.test.local_isn = Some((p.seq, seg.seq.0));
         }
-        self.log
-            .push(format!("{} > {}", secs(sent_at), self.describe(&seg, true)));
+        if self.keep_log {
+            let line = format!("{} > {}", secs(sent_at), self.describe(&seg, true));
+            self.log.push(line);
+        }
         // A line longer than the segment: the segments that follow at once
         // make it up (packetdrill's TSO/GSO aggregation).
         let mut total = seg.payload.len() as u64;
@@ -477,8 +491,10 @@ impl Player<'_> {
                 break;
             };
             let n = next.segment;
-            self.log
-                .push(format!("{} > {}", secs(t), self.describe(&n, true)));
+            if self.keep_log {
+                let line = format!("{} > {}", secs(t), self.describe(&n, true));
+                self.log.push(line);
+            }
             let contiguous = n.seq == seg.seq + total as u32
                 && n.ack == seg.ack
                 && n.window == seg.window
@@ -778,11 +794,10 @@ impl Player<'_> {
                     prev: self.prev.0,
                 });
                 let _ = call;
-                self.log.push(format!(
-                    "{} {} blocks",
-                    secs(start),
-                    self.call_text(step.line)
-                ));
+                if self.keep_log {
+                    let line = format!("{} {} blocks", secs(start), self.call_text(step.line));
+                    self.log.push(line);
+                }
                 Ok(())
             }
             (Call::Blocked, None) => {
@@ -810,7 +825,7 @@ impl Player<'_> {
                 }
             }
             (r, end) => {
-                let timing = end.map(|e| (start, e, self.prev.0));
+                let timing = end.map(|e| (start, e));
                 self.finish(step.line, call, r, timing)
             }
         }
@@ -839,7 +854,7 @@ impl Player<'_> {
             return Ok(());
         }
         let b = self.blocked.take().expect("checked above");
-        self.finish(b.line, &b.call, r, Some((b.start, b.end, b.prev)))
+        self.finish(b.line, &b.call, r, Some((b.start, b.end)))
     }
 
     /// Checks a call's result (and, for `t...end`, when it returned).
@@ -848,7 +863,7 @@ impl Player<'_> {
         line: u32,
         call: &CallStep,
         r: Call,
-        timing: Option<(Instant, Instant, Instant)>,
+        timing: Option<(Instant, Instant)>,
     ) -> Outcome<()> {
         let now = self.now();
         let (value, errno) = match r {
@@ -860,8 +875,10 @@ impl Player<'_> {
             Some(e) => format!("-1 {e}"),
             None => value.to_string(),
         };
-        self.log
-            .push(format!("{} {} = {shown}", secs(now), self.call_text(line)));
+        if self.keep_log {
+            let line = format!("{} {} = {shown}", secs(now), self.call_text(line));
+            self.log.push(line);
+        }
         // socket() and accept() return descriptors: any one will do, and
         // the script's number names it from now on.
         let returns_fd = matches!(call.kind, CallKind::Socket { .. } | CallKind::Accept(_));
@@ -883,7 +900,7 @@ impl Player<'_> {
                 };
             }
         }
-        if let Some((start, end, _prev)) = timing {
+        if let Some((start, end)) = timing {
             let tol = self.tolerance(end, start);
             let (n, e) = (micros(now), micros(end));
             if n.abs_diff(e) > tol {
