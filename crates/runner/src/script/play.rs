@@ -27,7 +27,9 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::net::SocketAddrV4;
 
-use tcpsim_tcp::{Endpoint, Instant, Options, SackBlocks, Segment, SeqNum, Timestamps, Transmit};
+use tcpsim_tcp::{
+    Endpoint, Flags, Instant, Options, SackBlocks, Segment, SeqNum, Timestamps, Transmit,
+};
 
 use super::plan::{
     Action, Call as CallStep, CallKind, GetOption, Micros, Packet, PacketOptions, Plan, PollFd,
@@ -486,6 +488,9 @@ impl Player<'_> {
         // make it up (packetdrill's TSO/GSO aggregation).
         let mut total = seg.payload.len() as u64;
         let piece = total;
+        let first_seq = seg.seq;
+        // The flags a piece may differ in: PSH and FIN go with the last.
+        let tail_flags = Flags::PSH.union(Flags::FIN).bits();
         while total > 0 && total < u64::from(p.len) && !seg.flags.fin() {
             let Some((t, next)) = self.next_sent(deadline)? else {
                 break;
@@ -495,11 +500,11 @@ impl Player<'_> {
                 let line = format!("{} > {}", secs(t), self.describe(&n, true));
                 self.log.push(line);
             }
-            let contiguous = n.seq == seg.seq + total as u32
+            let contiguous = n.seq == first_seq + total as u32
                 && n.ack == seg.ack
                 && n.window == seg.window
                 && !n.flags.syn()
-                && (n.flags.bits() | 0x09) == (seg.flags.bits() | 0x09);
+                && (n.flags.bits() | tail_flags) == (seg.flags.bits() | tail_flags);
             if !contiguous || (n.payload.len() as u64) > piece {
                 let got = self.describe(&n, true);
                 return self.fail(
@@ -511,13 +516,14 @@ impl Player<'_> {
                 );
             }
             total += n.payload.len() as u64;
-            let start = seg.seq;
-            seg = Segment {
-                seq: start,
-                payload: vec![0; total as usize],
-                ..n
-            };
+            // The last piece's header stands for the whole (packetdrill's
+            // aggregate_packets); its seq and length are set below.
+            seg = n;
             sent_at = t;
+        }
+        if seg.seq != first_seq {
+            seg.seq = first_seq;
+            seg.payload.resize(total as usize, 0);
         }
         self.compare(line, p, &seg, sent_at)?;
         Ok(sent_at)

@@ -13,7 +13,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::SocketAddrV4;
 use std::sync::Arc;
 
 use tcpsim_tcp::{Config, ConnId, Endpoint, Event, Instant, State, Transmit};
@@ -241,7 +241,6 @@ struct Facts {
 /// One host's sockets over its TCP endpoint.
 pub struct Sockets {
     endpoint: Endpoint,
-    local: Ipv4Addr,
     fds: BTreeMap<i32, Socket>,
     facts: BTreeMap<ConnId, Facts>,
     /// Passive connections established and not yet on a listener's queue
@@ -267,7 +266,6 @@ impl Sockets {
     /// The sockets of a host whose TCP is `endpoint`.
     pub fn new(endpoint: Endpoint) -> Sockets {
         Sockets {
-            local: endpoint.addr(),
             endpoint,
             fds: BTreeMap::new(),
             facts: BTreeMap::new(),
@@ -329,11 +327,6 @@ impl Sockets {
             .iter()
             .find(|(_, t)| t.segment.flags.syn())
             .map(|(_, t)| (t.segment.src, t.segment.dst))
-    }
-
-    /// When the oldest segment not yet taken was sent.
-    pub fn peek_sent(&self) -> Option<Instant> {
-        self.sent.front().map(|s| s.0)
     }
 
     /// Takes the endpoint's outputs and events.
@@ -949,16 +942,6 @@ impl Sockets {
                 ..
             })
         )
-    }
-
-    /// Whether `fd` is open.
-    pub fn is_open(&self, fd: i32) -> bool {
-        self.fds.contains_key(&fd)
-    }
-
-    /// The local address.
-    pub fn local_addr(&self) -> Ipv4Addr {
-        self.local
     }
 
     /// What `poll` reports of a descriptor, as Linux's `tcp_poll` (and
