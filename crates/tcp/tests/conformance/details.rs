@@ -5,36 +5,19 @@
 //! server (ISS y = 5000). Expected values come from the RFC text or the
 //! kernel capture cited beside each test, and from arithmetic.
 
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::SocketAddrV4;
 
 use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::SeedableRng;
 use tcpsim_tcp::testing::{Expect, Script};
 use tcpsim_tcp::{Config, ConnId, Endpoint, Flags, Instant, IsnMode, State, TimerKind};
 
-use crate::harness::{PORT, Y, server_addr};
-
-const SA: Flags = Flags::SYN.union(Flags::ACK);
-const A: Flags = Flags::ACK;
-const FA: Flags = Flags::FIN.union(Flags::ACK);
-const PA: Flags = Flags::PSH.union(Flags::ACK);
-const X: u32 = 1000;
-
-fn peer() -> SocketAddrV4 {
-    SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 40000)
-}
-
-fn conn(ep: &Endpoint) -> ConnId {
-    ep.find(server_addr(), peer())
-        .expect("the connection exists")
-}
+use crate::harness::{A, FA, PA, PORT, SA, X, Y, conn, listening, peer, server_addr};
 
 /// A server with `config` (ISS y) after a handshake at time zero.
 fn established(mut config: Config) -> Script {
     config.isn = IsnMode::Fixed(Y);
-    let mut ep = Endpoint::new(*server_addr().ip(), config, ChaCha8Rng::seed_from_u64(0));
-    ep.listen(PORT).unwrap();
-    let mut s = Script::new(ep, peer(), PORT);
+    let mut s = listening(config);
     s.inject(&s.segment(Flags::SYN, X, 0));
     s.expect(Expect::flags(SA).seq(Y).ack(X + 1));
     s.inject(&s.segment(A, X + 1, Y + 1));
@@ -201,9 +184,7 @@ fn linux_zero_window_probes_give_up_by_count() {
     let mut config = Config::linux();
     config.isn = IsnMode::Fixed(Y);
     config.timestamps = false; // the RTT sample comes from the SYN-ACK's send time
-    let mut ep = Endpoint::new(*server_addr().ip(), config, ChaCha8Rng::seed_from_u64(0));
-    ep.listen(PORT).unwrap();
-    let mut s = Script::new(ep, peer(), PORT);
+    let mut s = listening(config);
     s.inject(&s.segment(Flags::SYN, X, 0));
     s.expect(Expect::flags(SA).seq(Y).ack(X + 1));
     s.advance_to(Instant::from_millis(900));
@@ -307,9 +288,7 @@ fn zero_window_rst_with_text_still_resets() {
 /// RCV.NXT = x+1, the window 65535.
 fn half_open(mut config: Config) -> Script {
     config.isn = IsnMode::Fixed(Y);
-    let mut ep = Endpoint::new(*server_addr().ip(), config, ChaCha8Rng::seed_from_u64(0));
-    ep.listen(PORT).unwrap();
-    let mut s = Script::new(ep, peer(), PORT);
+    let mut s = listening(config);
     s.inject(&s.segment(Flags::SYN, X, 0));
     s.expect(Expect::flags(SA).seq(Y).ack(X + 1).at(Instant::ZERO));
     s
@@ -605,9 +584,7 @@ fn time_wait_paws_failure_restarts_the_timer_only_in_linux() {
     for (config, deadline) in [(rfc, 1 + 240), (Config::linux(), 11 + 60)] {
         let mut config = config;
         config.isn = IsnMode::Fixed(Y);
-        let mut ep = Endpoint::new(*server_addr().ip(), config, ChaCha8Rng::seed_from_u64(0));
-        ep.listen(PORT).unwrap();
-        let mut s = Script::new(ep, peer(), PORT);
+        let mut s = listening(config);
         let mut syn = s.segment(Flags::SYN, X, 0);
         syn.mss = Some(1460);
         syn.options.timestamps = ts(100, 0);
@@ -701,9 +678,7 @@ fn close_in_syn_received_after_a_send_waits_for_established() {
 fn established_with_timestamps(mut config: Config) -> (Script, u32) {
     config.isn = IsnMode::Fixed(Y);
     config.timestamps = true;
-    let mut ep = Endpoint::new(*server_addr().ip(), config, ChaCha8Rng::seed_from_u64(0));
-    ep.listen(PORT).unwrap();
-    let mut s = Script::new(ep, peer(), PORT);
+    let mut s = listening(config);
     let mut syn = s.segment(Flags::SYN, X, 0);
     syn.mss = Some(1460);
     syn.options.timestamps = Some(tcpsim_tcp::Timestamps { val: 100, ecr: 0 });
@@ -821,9 +796,7 @@ fn sack_blocks(seg: &tcpsim_tcp::Segment) -> Vec<(u32, u32)> {
 fn established_with_sack(mut config: Config) -> Script {
     config.isn = IsnMode::Fixed(Y);
     config.sack = true;
-    let mut ep = Endpoint::new(*server_addr().ip(), config, ChaCha8Rng::seed_from_u64(0));
-    ep.listen(PORT).unwrap();
-    let mut s = Script::new(ep, peer(), PORT);
+    let mut s = listening(config);
     let mut syn = s.segment(Flags::SYN, X, 0);
     syn.mss = Some(1000);
     syn.options.sack_permitted = true;
@@ -1003,9 +976,7 @@ fn psh_ends_each_burst_in_linux_and_the_buffer_in_rfc() {
         config.mss = 1100;
         config.timestamps = false;
         config.sack = false;
-        let mut ep = Endpoint::new(*server_addr().ip(), config, ChaCha8Rng::seed_from_u64(0));
-        ep.listen(PORT).unwrap();
-        let mut s = Script::new(ep, peer(), PORT);
+        let mut s = listening(config);
         let mut syn = s.segment(Flags::SYN, X, 0);
         syn.mss = Some(1300);
         syn.window = 32792;

@@ -12,29 +12,10 @@
 //! the peer's ISN is x = 1000. Under `RecvMemory::Octets` the values are
 //! RFC 9293 §3.8.6's: the window is the free buffer.
 
-use std::net::{Ipv4Addr, SocketAddrV4};
-
-use rand_chacha::ChaCha8Rng;
-use rand_chacha::rand_core::SeedableRng;
 use tcpsim_tcp::testing::{Expect, Script};
-use tcpsim_tcp::{Config, ConnId, Endpoint, Flags, Instant, IsnMode, Segment, SeqNum, State};
+use tcpsim_tcp::{Config, Flags, Instant, IsnMode, Segment, SeqNum, State};
 
-use crate::harness::{PORT, Y, server_addr};
-
-const SA: Flags = Flags::SYN.union(Flags::ACK);
-const A: Flags = Flags::ACK;
-const FA: Flags = Flags::FIN.union(Flags::ACK);
-const PA: Flags = Flags::PSH.union(Flags::ACK);
-const X: u32 = 1000;
-
-fn peer() -> SocketAddrV4 {
-    SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 40000)
-}
-
-fn conn(ep: &Endpoint) -> ConnId {
-    ep.find(server_addr(), peer())
-        .expect("the connection exists")
-}
+use crate::harness::{A, FA, PA, SA, X, Y, conn, listening};
 
 /// `linux` with the receive buffer `SO_RCVBUF(asked)` leaves: twice it.
 fn linux_with_rcvbuf(asked: u32) -> Config {
@@ -50,9 +31,7 @@ fn linux_with_rcvbuf(asked: u32) -> Config {
 /// SACK); returns the script after the handshake's ACK and the SYN-ACK.
 fn server(mut config: Config, wscale: Option<u8>) -> (Script, Segment) {
     config.isn = IsnMode::Fixed(Y);
-    let mut ep = Endpoint::new(*server_addr().ip(), config, ChaCha8Rng::seed_from_u64(0));
-    ep.listen(PORT).unwrap();
-    let mut s = Script::new(ep, peer(), PORT);
+    let mut s = listening(config);
     let mut syn = s.segment(Flags::SYN, X, 0);
     syn.window = 32792;
     syn.mss = Some(1000);

@@ -13,7 +13,7 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 
 use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::SeedableRng;
-use tcpsim_tcp::testing::{Fate, Hooks, World};
+use tcpsim_tcp::testing::{Fate, Hooks, Script, World};
 pub use tcpsim_tcp::testing::{Side, letters};
 use tcpsim_tcp::{
     Config, ConnId, Duration, Endpoint, Event, Flags, Instant, IsnMode, Segment, SegmentKind,
@@ -131,6 +131,34 @@ struct App<'a> {
 
 pub fn client_addr() -> SocketAddrV4 {
     SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 49152)
+}
+
+/// SYN+ACK, ACK, FIN+ACK and PSH+ACK, as the packet-script tests write them.
+pub const SA: Flags = Flags::SYN.union(Flags::ACK);
+/// ACK.
+pub const A: Flags = Flags::ACK;
+/// FIN+ACK.
+pub const FA: Flags = Flags::FIN.union(Flags::ACK);
+/// PSH+ACK.
+pub const PA: Flags = Flags::PSH.union(Flags::ACK);
+/// The peer a packet-script test plays.
+pub fn peer() -> SocketAddrV4 {
+    SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 40000)
+}
+
+/// The server's connection with [`peer`].
+pub fn conn(ep: &Endpoint) -> ConnId {
+    ep.find(server_addr(), peer())
+        .expect("the connection exists")
+}
+
+/// A packet script against a server with `config` and ISS [`Y`],
+/// listening on [`PORT`], played by [`peer`].
+pub fn listening(mut config: Config) -> Script {
+    config.isn = IsnMode::Fixed(Y);
+    let mut ep = Endpoint::new(*server_addr().ip(), config, ChaCha8Rng::seed_from_u64(0));
+    ep.listen(PORT).unwrap();
+    Script::new(ep, peer(), PORT)
 }
 
 pub fn server_addr() -> SocketAddrV4 {
