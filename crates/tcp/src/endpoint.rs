@@ -649,7 +649,7 @@ impl Endpoint {
         let rst = Segment::new(seg.dst, seg.src, seq, ack.unwrap_or(SeqNum(0)), flags, 0);
         self.lent.out.push_back(Transmit {
             segment: rst,
-            retransmission: false,
+            retransmission: None,
         });
         self.out_ids.push_back(None);
     }

@@ -10,10 +10,54 @@ use crate::state::State;
 pub struct Transmit {
     /// The segment.
     pub segment: Segment,
-    /// Whether this repeats something sent before: on a retransmission
-    /// timeout, after a partial ACK, or (the `linux` profile) a SYN-ACK sent
-    /// again in answer to a duplicate SYN.
-    pub retransmission: bool,
+    /// Whether this repeats something sent before, and why; `None` for a
+    /// first transmission.
+    pub retransmission: Option<RetransmitCause>,
+}
+
+impl Transmit {
+    /// Whether this repeats something sent before.
+    pub fn is_retransmission(&self) -> bool {
+        self.retransmission.is_some()
+    }
+}
+
+/// Why a segment is sent again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum RetransmitCause {
+    /// The retransmission timer expired (RFC 6298 §5.4), or a partial ACK
+    /// after the timeout showed the next segment lost too (the recovery
+    /// that follows a timeout: Linux's `TCP_CA_Loss`).
+    Rto,
+    /// Duplicate ACKs or SACK blocks (RFC 5681 §3.2 fast retransmit,
+    /// RFC 6582 NewReno, RFC 6675 SACK recovery).
+    Fast,
+    /// RACK's time-based loss detection (RFC 8985 §6).
+    Rack,
+    /// A tail loss probe (RFC 8985 §7) that repeats sent data.
+    Tlp,
+    /// A SYN-ACK sent again in answer to a duplicate SYN (the `linux`
+    /// profile's `duplicate_syn`), with no timer involved.
+    DuplicateSyn,
+}
+
+impl RetransmitCause {
+    /// The name used in reports: `rto`, `fast`, `rack`, `tlp`, `dup-syn`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            RetransmitCause::Rto => "rto",
+            RetransmitCause::Fast => "fast",
+            RetransmitCause::Rack => "rack",
+            RetransmitCause::Tlp => "tlp",
+            RetransmitCause::DuplicateSyn => "dup-syn",
+        }
+    }
+}
+
+impl fmt::Display for RetransmitCause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// The timers of one connection. Several due at once fire in the order of

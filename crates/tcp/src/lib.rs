@@ -74,9 +74,11 @@ pub use config::{
     RstInTimeWait, RtoFormula, SEND_BUFFER_GOAL_MAX, SynRetryCount, TimeWaitSegments,
     TsRecentUpdate, WindowRounding,
 };
-pub use connection::{CommandError, Connection, TcpInfo, linux_truesize, window_shift_for};
+pub use connection::{
+    CommandError, Connection, RecoveryStats, TcpInfo, linux_truesize, window_shift_for,
+};
 pub use endpoint::{ConnId, ConnectError, DEFAULT_EPHEMERAL_PORTS, Endpoint, ListenError};
-pub use event::{Event, TimerKind, Transmit};
+pub use event::{Event, RetransmitCause, TimerKind, Transmit};
 pub use options::{Options, SackBlocks, Timestamps};
 pub use rtt::RttEstimator;
 pub use segment::{Flags, Segment, SegmentKind};

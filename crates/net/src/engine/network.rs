@@ -71,7 +71,7 @@ impl Engine {
         if let Some((c, end)) = mapped {
             let e = self.conns.end_mut(c, end);
             e.sent.bump(kind);
-            if retransmission {
+            if retransmission.is_some() {
                 e.retransmissions.bump(kind);
             }
         }
@@ -79,7 +79,7 @@ impl Engine {
             self.record(TraceKind::Send {
                 host: h,
                 conn: mapped.map(|(c, _)| c),
-                retransmission,
+                retransmission: retransmission.is_some(),
                 segment: SegmentInfo::from(&seg),
             });
         }

@@ -13,7 +13,7 @@ use crate::config::{
     AckAboveSndNxt, AckOfFin, DuplicateSyn, FinInZeroWindow, FinSack, HalfOpenRstSyn,
     RstInTimeWait, TimeWaitSegments, TsRecentUpdate,
 };
-use crate::event::{Event, TimerKind};
+use crate::event::{Event, RetransmitCause, TimerKind};
 use crate::segment::Segment;
 use crate::seq::SeqNum;
 use crate::state::State;
@@ -107,7 +107,7 @@ impl Connection {
             // Text in the SYN would wait for ESTABLISHED; tcpsim drops it
             // and lets the peer retransmit.
             self.set_state(State::SynReceived);
-            self.send_synack(now, false);
+            self.send_synack(now, None);
         }
     }
 
@@ -218,7 +218,7 @@ impl Connection {
     /// (`tcp_check_req`). Under [`DuplicateSyn::Ack`] the SYN takes the
     /// RFC's path instead and fails the sequence number check.
     fn answer_duplicate_syn(&mut self, now: Instant) {
-        self.send_synack(now, true);
+        self.send_synack(now, Some(RetransmitCause::DuplicateSyn));
         self.arm_retransmit(now);
     }
 
@@ -614,7 +614,7 @@ impl Connection {
             self.head_sent_at = now;
             match self.recover {
                 // A partial ACK after a timeout: the next segment was lost too.
-                Some(r) if self.snd_una < r => self.retransmit_head(now),
+                Some(r) if self.snd_una < r => self.retransmit_head(now, RetransmitCause::Rto),
                 _ => self.recover = None,
             }
         }

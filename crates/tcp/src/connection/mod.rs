@@ -23,11 +23,13 @@ mod input;
 mod negotiate;
 mod output;
 mod rcvbuf;
+mod stats;
 mod timer_table;
 mod timers;
 
 pub use info::TcpInfo;
 pub use rcvbuf::{linux_truesize, window_shift_for};
+pub use stats::RecoveryStats;
 
 use std::collections::VecDeque;
 use std::net::SocketAddrV4;
@@ -224,6 +226,8 @@ pub struct Connection {
     probe_backoff: u32,
     /// Our SYN has been acknowledged.
     syn_acked: bool,
+    /// Loss-recovery counters for reports.
+    stats: RecoveryStats,
 
     // Acknowledgment policy.
     ack_pending: bool,
@@ -287,6 +291,7 @@ impl Connection {
             probe_since: Instant::ZERO,
             probe_backoff: 0,
             syn_acked: false,
+            stats: RecoveryStats::default(),
             ack_pending: false,
             unacked_full: 0,
             quickacks: config.quickacks,
@@ -337,7 +342,7 @@ impl Connection {
     fn open_active(&mut self, now: Instant) {
         self.clock = now;
         self.set_state(State::SynSent);
-        self.send_syn(now, false);
+        self.send_syn(now, None);
     }
 
     /// Passive open: a listener received `syn` (RFC 9293 §3.10.7.2). The new
@@ -378,7 +383,7 @@ impl Connection {
         self.state = State::Listen;
         self.take_peer_syn(syn);
         self.set_state(State::SynReceived);
-        self.send_synack(now, false);
+        self.send_synack(now, None);
     }
 
     /// Exchanges the connection's output queues with `queues`. An endpoint
@@ -474,6 +479,14 @@ impl Connection {
         let used = self.send_buffer_used();
         let limit = u64::from(limit);
         used < limit && limit - used >= used / 2
+    }
+    /// The congestion window, the slow-start threshold and what loss
+    /// recovery did so far.
+    pub fn recovery_stats(&self) -> RecoveryStats {
+        RecoveryStats {
+            cwnd: crate::config::SEND_WINDOW_SEGMENTS * u32::from(self.send_mss),
+            ..self.stats
+        }
     }
     /// The deadline of one timer, if armed.
     pub fn timer(&self, kind: TimerKind) -> Option<Instant> {

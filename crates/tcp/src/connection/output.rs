@@ -5,7 +5,7 @@
 
 use super::Connection;
 use crate::config::{AbortReset, Push, RetransmissionRtt, SEND_WINDOW_SEGMENTS};
-use crate::event::{TimerKind, Transmit};
+use crate::event::{RetransmitCause, TimerKind, Transmit};
 use crate::segment::{Flags, Segment};
 use crate::seq::SeqNum;
 use crate::state::State;
@@ -40,7 +40,7 @@ impl Connection {
 
     /// Queues a segment, with its per-segment options (timestamps, SACK
     /// blocks). Any segment carrying ACK satisfies a pending ACK.
-    pub(super) fn emit(&mut self, mut segment: Segment, retransmission: bool) {
+    pub(super) fn emit(&mut self, mut segment: Segment, retransmission: Option<RetransmitCause>) {
         self.stamp(&mut segment);
         if segment.flags.ack() {
             // The ACK told the peer of the refused segment (Linux clears
@@ -82,17 +82,17 @@ impl Connection {
         }
     }
 
-    pub(super) fn send_syn(&mut self, now: Instant, retransmission: bool) {
+    pub(super) fn send_syn(&mut self, now: Instant, retransmission: Option<RetransmitCause>) {
         self.set_initial_window(self.offered_shift().is_some());
         let mut seg = self.segment(self.iss, Flags::SYN);
         seg.mss = Some(self.config.mss);
         seg.options = self.syn_options(now);
         self.snd_nxt = self.iss + 1;
         self.emit(seg, retransmission);
-        self.note_sent(now, self.iss + 1, retransmission);
+        self.note_sent(now, self.iss + 1, retransmission.is_some());
     }
 
-    pub(super) fn send_synack(&mut self, now: Instant, retransmission: bool) {
+    pub(super) fn send_synack(&mut self, now: Instant, retransmission: Option<RetransmitCause>) {
         let scaling = self.offered_shift().is_some() && self.opt.peer_offered_window_scale;
         self.set_initial_window(scaling);
         if self.linux_memory() {
@@ -107,14 +107,14 @@ impl Connection {
             self.snd_nxt = self.iss + 1;
         }
         self.emit(seg, retransmission);
-        self.note_sent(now, self.iss + 1, retransmission);
+        self.note_sent(now, self.iss + 1, retransmission.is_some());
     }
 
     /// ACK(SND.NXT, RCV.NXT): the reply to an unacceptable segment, the
     /// RFC 5961 challenge ACK, and the ordinary acknowledgment.
     pub(super) fn send_ack(&mut self) {
         let seg = self.segment(self.snd_nxt, Flags::ACK);
-        self.emit(seg, false);
+        self.emit(seg, None);
     }
 
     /// RST from this connection (user abort, RFC 9293 §3.10.5):
@@ -126,7 +126,7 @@ impl Connection {
             AbortReset::RstAck => Flags::RST | Flags::ACK,
         };
         let seg = self.segment(self.snd_nxt, flags);
-        self.emit(seg, false);
+        self.emit(seg, None);
     }
 
     /// RST(`seq`) with no ACK: the answer to an unacceptable ACK in SYN-SENT
@@ -134,7 +134,7 @@ impl Connection {
     pub(super) fn send_reset_at(&mut self, seq: SeqNum) {
         let mut seg = self.segment(seq, Flags::RST);
         seg.window = 0;
-        self.emit(seg, false);
+        self.emit(seg, None);
     }
 
     /// The RST that answers `seg` as if no connection existed (RFC 9293
@@ -150,7 +150,7 @@ impl Connection {
         let rst = Segment::new(self.local, self.remote, seq, ack, flags, 0);
         self.out.push_back(Transmit {
             segment: rst,
-            retransmission: false,
+            retransmission: None,
         });
     }
 
@@ -256,7 +256,7 @@ impl Connection {
                 self.sent = end;
                 self.snd_nxt += len + u32::from(fin);
                 self.fin_sent |= fin;
-                self.emit(seg, false);
+                self.emit(seg, None);
                 self.note_sent(now, self.snd_nxt, false);
                 data_last = true;
                 sent_data = true;
@@ -264,7 +264,7 @@ impl Connection {
                 let seg = self.segment(self.snd_nxt, Flags::FIN | Flags::ACK);
                 self.snd_nxt += 1;
                 self.fin_sent = true;
-                self.emit(seg, false);
+                self.emit(seg, None);
                 self.note_sent(now, self.snd_nxt, false);
                 data_last = false;
                 break;
@@ -302,12 +302,12 @@ impl Connection {
     }
 
     /// Retransmits the earliest unacknowledged segment (RFC 6298 §5.4).
-    pub(super) fn retransmit_head(&mut self, now: Instant) {
+    pub(super) fn retransmit_head(&mut self, now: Instant, cause: RetransmitCause) {
         match self.state {
-            State::SynSent => self.send_syn(now, true),
+            State::SynSent => self.send_syn(now, Some(cause)),
             // SYN-RECEIVED, or the FIN-WAIT-1 (or CLOSING) a CLOSE in
             // SYN-RECEIVED led to, with our SYN-ACK still unacknowledged.
-            _ if !self.syn_acked => self.send_synack(now, true),
+            _ if !self.syn_acked => self.send_synack(now, Some(cause)),
             _ => {
                 if self.snd_una == self.snd_nxt {
                     return;
@@ -327,7 +327,7 @@ impl Connection {
                 seg.payload = self.spare.take();
                 self.send_buf.copy_out(head, len as usize, &mut seg.payload);
                 let end = self.snd_una + len + u32::from(fin);
-                self.emit(seg, true);
+                self.emit(seg, Some(cause));
                 self.note_sent(now, end, true);
                 // One segment of a larger buffer: the buffer splits after
                 // it (tcp_retransmit_skb → tcp_fragment).

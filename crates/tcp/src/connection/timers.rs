@@ -9,7 +9,7 @@
 
 use super::Connection;
 use crate::config::{PersistGiveUp, RetryLimit};
-use crate::event::{Event, TimerKind};
+use crate::event::{Event, RetransmitCause, TimerKind};
 use crate::segment::Flags;
 use crate::state::State;
 use crate::time::{Duration, Instant};
@@ -156,7 +156,7 @@ impl Connection {
         }
         if self.snd_wnd == 0 {
             let probe = self.segment(self.snd_una - 1, Flags::ACK);
-            self.emit(probe, false);
+            self.emit(probe, None);
         } else {
             self.push_segments(now, true);
         }
@@ -208,7 +208,8 @@ impl Connection {
             self.rtt.back_off(&self.config); // §5.5
         }
         self.recover = Some(self.snd_nxt);
-        self.retransmit_head(now); // §5.4, and §5.6 through note_sent
+        self.stats.rtos += 1;
+        self.retransmit_head(now, RetransmitCause::Rto); // §5.4, and §5.6 through note_sent
         // The next expiry no later than the user timeout (Linux
         // tcp_clamp_rto_to_user_timeout), where it gives up.
         if let (Some(t), Some(due)) = (

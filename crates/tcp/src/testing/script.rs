@@ -294,7 +294,7 @@ impl Script {
                 at: now,
                 id,
                 segment: t.segment,
-                retransmission: t.retransmission,
+                retransmission: t.retransmission.is_some(),
             });
         }
     }

@@ -464,7 +464,7 @@ impl Hooks for App<'_> {
             seg.ack,
             seg.payload.len()
         );
-        if t.retransmission {
+        if t.is_retransmission() {
             line.push_str(" rtx");
         }
         self.records.push(Record {
