@@ -262,13 +262,15 @@ impl RecvBuffer {
             }
             let piece = entry.remove();
             let piece_end = piece_at + piece.data.len() as u64;
+            // Its charge as a pending piece ends; `hold` charges it anew
+            // as in-order data (or not at all when it joins the last
+            // buffer's room).
+            self.memory -= u64::from(piece.cost.truesize);
             if piece_end > self.next {
                 let skip = (self.next - piece_at) as usize;
                 self.readable.extend(&piece.data[skip..]);
                 self.hold(piece_at, piece_end, piece.cost, piece.data.len());
                 self.next = piece_end;
-            } else {
-                self.memory -= u64::from(piece.cost.truesize);
             }
         }
         self.next - before

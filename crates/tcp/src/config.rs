@@ -11,6 +11,7 @@
 use core::fmt;
 use core::str::FromStr;
 
+use crate::congestion::InitialCwnd;
 use crate::time::Duration;
 
 /// Which reference a connection's defaults and behaviours follow.
@@ -315,6 +316,51 @@ pub enum WindowRounding {
     /// `tcp_select_window`; `tests/data/linux/data_close.trace`: 64240 at
     /// shift 10 is announced as 63).
     Up,
+}
+
+/// How a connection sizes its congestion window (`[tcp] congestion_control`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CongestionAlgorithm {
+    /// Reno: RFC 5681 slow start and congestion avoidance.
+    Reno,
+    /// CUBIC (RFC 9438), Linux's default besides BBR (which tcpsim does
+    /// not model).
+    Cubic,
+}
+
+/// How losses are detected and repaired before the retransmission timer
+/// (`[tcp] loss_recovery`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LossRecovery {
+    /// Duplicate ACKs: RFC 5681 fast retransmit and fast recovery with
+    /// RFC 6582 NewReno and RFC 3042 limited transmit; with SACK, RFC 6675
+    /// (a segment is lost when three segments, or more than two segments'
+    /// octets, above it are SACKed).
+    NewReno,
+    /// RACK-TLP (RFC 8985) as Linux runs it: time-based loss detection
+    /// from SACK, tail loss probes, and PRR (RFC 6937) pacing the
+    /// recovery. Without SACK the connection falls back to duplicate ACKs
+    /// (NewReno), as the kernel does.
+    Rack,
+}
+
+/// How the congestion window is counted and when it may grow
+/// (`[tcp] cwnd_accounting`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CwndAccounting {
+    /// RFC 5681: in octets, against FlightSize (SND.NXT − SND.UNA) outside
+    /// recovery; slow start adds min(N, SMSS) per ACK; the window grows
+    /// whatever the sender had to send.
+    Rfc5681,
+    /// Linux: in segments, against the segments in flight
+    /// (`tcp_packets_in_flight`: out − SACKed − lost + retransmitted);
+    /// slow start adds every segment an ACK delivers (acknowledged or
+    /// SACKed); the window grows only while the sender is limited by it —
+    /// in slow start while it is below twice the most segments that were
+    /// in flight in the last round trip (`tcp_is_cwnd_limited`; in
+    /// `tests/data/linux/data_tail_fin_lost.trace` six segments in flight
+    /// leave cwnd at 12).
+    Linux,
 }
 
 /// The window a SYN or SYN-ACK announces (it is never scaled, RFC 7323
@@ -631,10 +677,25 @@ pub struct Config {
     /// [`LINUX_SEND_BUFFER_OVERHEAD`] = 832, measured on this machine's
     /// 6.18 kernel.
     pub send_buffer_overhead: u32,
+    /// The congestion controller: `rfc` [`CongestionAlgorithm::Reno`],
+    /// `linux` [`CongestionAlgorithm::Cubic`].
+    pub congestion_control: CongestionAlgorithm,
+    /// The initial congestion window: `rfc` [`InitialCwnd::Rfc3390`]
+    /// (three segments at an MSS of 1460), `linux`
+    /// [`InitialCwnd::Segments`] (10, RFC 6928 and `TCP_INIT_CWND`; ten
+    /// segments in the first flight of every capture in
+    /// `tests/data/linux/`).
+    pub initial_cwnd: InitialCwnd,
+    /// Loss detection and recovery: `rfc` [`LossRecovery::NewReno`],
+    /// `linux` [`LossRecovery::Rack`].
+    pub loss_recovery: LossRecovery,
+    /// The congestion window's units and growth rule: `rfc`
+    /// [`CwndAccounting::Rfc5681`], `linux` [`CwndAccounting::Linux`].
+    pub cwnd_accounting: CwndAccounting,
 }
 
-/// Send window cap in segments: "the smaller of the peer's window and 10 × MSS" (SPEC §5).
-pub const SEND_WINDOW_SEGMENTS: u32 = 10;
+/// Linux's initial congestion window in segments (`TCP_INIT_CWND`, RFC 6928).
+pub const LINUX_INIT_CWND: u32 = 10;
 
 /// The `linux` send buffer: what `tcp_sndbuf_expand` makes of the
 /// buffer when the connection is established, 2 × max(10, cwnd) × the
@@ -747,6 +808,10 @@ impl Config {
             initial_window: InitialWindow::Exact,
             send_buffer: None,
             send_buffer_overhead: 0,
+            congestion_control: CongestionAlgorithm::Reno,
+            initial_cwnd: InitialCwnd::Rfc3390,
+            loss_recovery: LossRecovery::NewReno,
+            cwnd_accounting: CwndAccounting::Rfc5681,
         }
     }
 
@@ -807,6 +872,10 @@ impl Config {
             initial_window: InitialWindow::MssMultiple,
             send_buffer: Some(LINUX_SEND_BUFFER),
             send_buffer_overhead: LINUX_SEND_BUFFER_OVERHEAD,
+            congestion_control: CongestionAlgorithm::Cubic,
+            initial_cwnd: InitialCwnd::Segments(LINUX_INIT_CWND),
+            loss_recovery: LossRecovery::Rack,
+            cwnd_accounting: CwndAccounting::Linux,
         }
     }
 

@@ -52,11 +52,78 @@ pub trait CongestionControl {
     /// with the current smoothed RTT if there is one.
     fn on_ack(&mut self, now: Instant, acked: u32, mss: u32, srtt: Option<Duration>);
     /// A loss was detected without a timeout (fast retransmit, RACK) with
-    /// `flight` bytes in flight: the window is reduced once for the event.
+    /// `flight` bytes in flight: ssthresh is set once for the event and
+    /// growth starts over. The window itself is the recovery's to set
+    /// ([`CongestionControl::set_cwnd`]): RFC 5681 §3.2 inflates it to
+    /// ssthresh + 3·SMSS, RFC 6675 sets it to ssthresh, PRR (RFC 6937)
+    /// walks it down.
     fn on_loss(&mut self, now: Instant, flight: u32, mss: u32);
-    /// The retransmission timer expired with `flight` bytes in flight: the
-    /// loss window (RFC 5681 §3.1: cwnd = 1 SMSS).
+    /// The retransmission timer expired with `flight` bytes in flight:
+    /// ssthresh as for a loss, and the loss window (RFC 5681 §3.1: cwnd = 1
+    /// SMSS).
     fn on_rto(&mut self, now: Instant, flight: u32, mss: u32);
+    /// Sets the window (loss recovery's own arithmetic).
+    fn set_cwnd(&mut self, cwnd: u32);
+    /// Puts back a window and threshold from before a reduction that
+    /// proved spurious (RFC 3522, RFC 3708); `ssthresh` `u32::MAX` for none.
+    fn restore(&mut self, cwnd: u32, ssthresh: u32);
+}
+
+/// One of the controllers, chosen by [`crate::Config::congestion_control`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Controller {
+    /// [`Reno`].
+    Reno(Reno),
+    /// [`Cubic`].
+    Cubic(Cubic),
+}
+
+impl Controller {
+    /// The controller `algorithm` names, with initial window `iw` bytes.
+    pub fn new(algorithm: crate::config::CongestionAlgorithm, iw: u32) -> Controller {
+        match algorithm {
+            crate::config::CongestionAlgorithm::Reno => Controller::Reno(Reno::new(iw)),
+            crate::config::CongestionAlgorithm::Cubic => Controller::Cubic(Cubic::new(iw)),
+        }
+    }
+
+    fn inner(&self) -> &dyn CongestionControl {
+        match self {
+            Controller::Reno(r) => r,
+            Controller::Cubic(c) => c,
+        }
+    }
+
+    fn inner_mut(&mut self) -> &mut dyn CongestionControl {
+        match self {
+            Controller::Reno(r) => r,
+            Controller::Cubic(c) => c,
+        }
+    }
+}
+
+impl CongestionControl for Controller {
+    fn cwnd(&self) -> u32 {
+        self.inner().cwnd()
+    }
+    fn ssthresh(&self) -> u32 {
+        self.inner().ssthresh()
+    }
+    fn on_ack(&mut self, now: Instant, acked: u32, mss: u32, srtt: Option<Duration>) {
+        self.inner_mut().on_ack(now, acked, mss, srtt);
+    }
+    fn on_loss(&mut self, now: Instant, flight: u32, mss: u32) {
+        self.inner_mut().on_loss(now, flight, mss);
+    }
+    fn on_rto(&mut self, now: Instant, flight: u32, mss: u32) {
+        self.inner_mut().on_rto(now, flight, mss);
+    }
+    fn set_cwnd(&mut self, cwnd: u32) {
+        self.inner_mut().set_cwnd(cwnd);
+    }
+    fn restore(&mut self, cwnd: u32, ssthresh: u32) {
+        self.inner_mut().restore(cwnd, ssthresh);
+    }
 }
 
 /// RFC 5681 §3.1 equation 4 (and §3.2 step 2): ssthresh after a loss,
@@ -114,16 +181,24 @@ impl CongestionControl for Reno {
     }
 
     fn on_loss(&mut self, _: Instant, flight: u32, mss: u32) {
-        // §3.2 steps 2 and 3: ssthresh, then cwnd = ssthresh + 3·SMSS
-        // (the three segments that left the network).
+        // §3.2 step 2.
         self.ssthresh = half_flight(flight, mss);
-        self.cwnd = self.ssthresh.saturating_add(3 * mss);
         self.acked = 0;
     }
 
     fn on_rto(&mut self, _: Instant, flight: u32, mss: u32) {
         self.ssthresh = half_flight(flight, mss);
         self.cwnd = mss;
+        self.acked = 0;
+    }
+
+    fn set_cwnd(&mut self, cwnd: u32) {
+        self.cwnd = cwnd.max(1);
+    }
+
+    fn restore(&mut self, cwnd: u32, ssthresh: u32) {
+        self.cwnd = self.cwnd.max(cwnd);
+        self.ssthresh = ssthresh;
         self.acked = 0;
     }
 }
@@ -219,9 +294,11 @@ impl Cubic {
             w
         };
         self.w_last_max = w;
-        // §4.6: ssthresh = cwnd · β, at least 2 segments.
-        let ss = (w * BETA_MILLI / 1000).max(2000);
-        self.ssthresh = (ss * mss64 / 1000).min(u64::from(u32::MAX)) as u32;
+        // §4.6: ssthresh = cwnd · β, at least 2 segments; whole segments,
+        // as RFC 9438 counts the window and Linux keeps it (`bictcp_recalc_ssthresh`:
+        // 14 → 9, 12 → 8, 10 → 7 in `tests/data/linux/`).
+        let ss = (w * BETA_MILLI / 1000 / 1000).max(2);
+        self.ssthresh = (ss * mss64).min(u64::from(u32::MAX)) as u32;
         self.epoch = None;
         self.acked = 0;
     }
@@ -293,12 +370,25 @@ impl CongestionControl for Cubic {
 
     fn on_loss(&mut self, _: Instant, _flight: u32, mss: u32) {
         self.reduce(mss);
-        self.cwnd = self.ssthresh;
     }
 
     fn on_rto(&mut self, _: Instant, _flight: u32, mss: u32) {
         self.reduce(mss);
         self.cwnd = mss;
+    }
+
+    fn set_cwnd(&mut self, cwnd: u32) {
+        self.cwnd = cwnd.max(1);
+    }
+
+    fn restore(&mut self, cwnd: u32, ssthresh: u32) {
+        // Linux `cubictcp_undo_cwnd`/`tcp_undo_cwnd_reduction`: the larger
+        // of the window now and before; the last maximum as before.
+        self.cwnd = self.cwnd.max(cwnd);
+        self.ssthresh = ssthresh;
+        self.w_max = self.w_last_max;
+        self.epoch = None;
+        self.acked = 0;
     }
 }
 
@@ -352,7 +442,11 @@ mod tests {
         assert_eq!(r.ssthresh(), 2 * MSS, "never below 2 SMSS");
         let mut r = Reno::new(10 * MSS);
         r.on_loss(t, 10 * MSS, MSS);
-        assert_eq!((r.cwnd(), r.ssthresh()), (8 * MSS, 5 * MSS));
+        assert_eq!(
+            (r.cwnd(), r.ssthresh()),
+            (10 * MSS, 5 * MSS),
+            "the window is recovery's"
+        );
         // Congestion avoidance from cwnd = ssthresh = 5 MSS: five segments
         // acknowledged (one window) add one SMSS.
         let mut r = Reno::new(5 * MSS);
@@ -374,7 +468,7 @@ mod tests {
         let mut c = Cubic::new(100 * MSS);
         c.on_loss(t, 100 * MSS, MSS);
         assert_eq!(c.ssthresh(), 70 * MSS);
-        assert_eq!(c.cwnd(), 70 * MSS);
+        c.set_cwnd(c.ssthresh());
         // Start the epoch with an ACK at t = 0.
         c.on_ack(t, MSS, MSS, Some(Duration::from_millis(100)));
         // ∛75 s = 4.217163 s.
@@ -389,6 +483,13 @@ mod tests {
         d.w_last_max = 100_000;
         d.on_loss(t, 70 * MSS, MSS);
         assert_eq!(d.w_max, 59_500);
+        // ssthresh in whole segments: 14 · 0.7 = 9.8 → 9, 12 · 0.7 = 8.4
+        // → 8, 10 · 0.7 = 7 (the kernel's values in tests/data/linux/README.md).
+        for (w, ss) in [(14, 9), (12, 8), (10, 7), (2, 2)] {
+            let mut e = Cubic::new(w * 1448);
+            e.on_loss(t, w * 1448, 1448);
+            assert_eq!(e.ssthresh(), ss * 1448, "{w}");
+        }
     }
 
     #[test]
@@ -396,6 +497,7 @@ mod tests {
         let rtt = Duration::from_millis(100);
         let mut c = Cubic::new(100 * MSS);
         c.on_loss(Instant::ZERO, 100 * MSS, MSS);
+        c.set_cwnd(c.ssthresh());
         let mut now = Instant::ZERO;
         // One window of ACKs per RTT for 10 s; at K = 4.2 s (42 RTTs) the
         // window is back at W_max = 100 segments, the plateau, within the

@@ -79,6 +79,14 @@ pub enum TimerKind {
     /// kinds keep their discriminants; it is checked second, see
     /// [`TimerKind::ALL`].)
     Persist,
+    /// A tail loss probe is due (RFC 8985 §7.2). Armed in place of the
+    /// retransmission timer, as Linux's `ICSK_TIME_LOSS_PROBE` shares its
+    /// slot: at most one of the two (and [`TimerKind::Reorder`]) runs.
+    LossProbe,
+    /// RACK's reordering window has passed for a segment that may be lost
+    /// (RFC 8985 §6.3, Linux `ICSK_TIME_REO_TIMEOUT`); also in the
+    /// retransmission timer's place.
+    Reorder,
 }
 
 impl TimerKind {
@@ -86,8 +94,10 @@ impl TimerKind {
     /// once. The persist timer comes right after the retransmission timer,
     /// the place it had when the two shared one slot; the two never run
     /// together.
-    pub const ALL: [TimerKind; 5] = [
+    pub const ALL: [TimerKind; 7] = [
         TimerKind::Retransmit,
+        TimerKind::LossProbe,
+        TimerKind::Reorder,
         TimerKind::Persist,
         TimerKind::DelayedAck,
         TimerKind::TimeWait,
@@ -95,7 +105,7 @@ impl TimerKind {
     ];
 
     /// The name used in reports: `retransmit`, `delayed-ack`, `time-wait`,
-    /// `fin-wait-2`. The persist timer is reported as `retransmit` too: it
+    /// `fin-wait-2`, `loss-probe`, `rack-reorder`. The persist timer is reported as `retransmit` too: it
     /// used to share the retransmission timer's slot, and timelines, JSON
     /// reports and their goldens and digests name its expiry so.
     pub const fn name(self) -> &'static str {
@@ -104,6 +114,8 @@ impl TimerKind {
             TimerKind::DelayedAck => "delayed-ack",
             TimerKind::TimeWait => "time-wait",
             TimerKind::FinWait2 => "fin-wait-2",
+            TimerKind::LossProbe => "loss-probe",
+            TimerKind::Reorder => "rack-reorder",
         }
     }
 

@@ -260,7 +260,10 @@ impl Application for WorkloadApp {
             Event::Connected => self.connected(engine, s),
             Event::AllAcked => {
                 let w = self.workload(s.conn);
-                let writing = self.pending.contains_key(&(s.conn, s.end));
+                // An AllAcked queued before a write that another event of
+                // the same instant let out is stale.
+                let writing =
+                    self.pending.contains_key(&(s.conn, s.end)) || engine.unacknowledged(s) > 0;
                 if w.close_at.is_none() && closer(w.close) == Some(s.end) && !writing {
                     self.close(engine, s.conn, s.end);
                 }

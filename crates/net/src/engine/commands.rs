@@ -146,6 +146,14 @@ impl Engine {
         n
     }
 
+    /// Octets this end has written that are not yet acknowledged.
+    pub(crate) fn unacknowledged(&self, s: Socket) -> usize {
+        self.hosts[s.host]
+            .endpoint
+            .connection(s.id)
+            .map_or(0, |c| c.unacknowledged())
+    }
+
     /// Whether this end's application has shut down its write side (or
     /// aborted).
     pub(crate) fn is_shut(&self, s: Socket) -> bool {

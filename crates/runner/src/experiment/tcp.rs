@@ -2,11 +2,13 @@
 //! parameters (tcpsim SPEC §3 and §5), layered profile → experiment → host.
 
 use tcpsim_tcp::{
-    AbortReset, AckAboveSndNxt, AckOfFin, Config, DuplicateSyn, Duration, FinInZeroWindow, FinSack,
-    HalfOpenRstSyn, InitialWindow, IsnMode, PersistGiveUp, Profile, Push, RecvMemory,
-    RetransmissionRtt, RetryModel, RstInTimeWait, RtoFormula, SynRetryCount, TimeWaitSegments,
-    TsRecentUpdate, WindowRounding,
+    AbortReset, AckAboveSndNxt, AckOfFin, Config, CongestionAlgorithm, CwndAccounting,
+    DuplicateSyn, Duration, FinInZeroWindow, FinSack, HalfOpenRstSyn, InitialWindow, IsnMode,
+    LossRecovery, PersistGiveUp, Profile, Push, RecvMemory, RetransmissionRtt, RetryModel,
+    RstInTimeWait, RtoFormula, SynRetryCount, TimeWaitSegments, TsRecentUpdate, WindowRounding,
 };
+
+use tcpsim_tcp::congestion::InitialCwnd;
 
 use super::error::ConfigError;
 use super::reader::{Field, Tbl};
@@ -187,6 +189,20 @@ pub struct TcpOverrides {
     /// `send_buffer_overhead`: what each buffer costs beyond its octets
     /// (the kernel's `skb` truesize), 0–65535: `rfc` 0, `linux` 832.
     pub send_buffer_overhead: Option<u32>,
+    /// `congestion_control`: `"reno"` (RFC 5681; `rfc`) or `"cubic"` (RFC
+    /// 9438; `linux`).
+    pub congestion_control: Option<CongestionAlgorithm>,
+    /// `initial_cwnd`: `"rfc3390"` (min(4·MSS, max(2·MSS, 4380)); `rfc`)
+    /// or a number of segments, 1–1000 (`linux` 10, RFC 6928).
+    pub initial_cwnd: Option<InitialCwnd>,
+    /// `loss_recovery`: `"newreno"` (duplicate ACKs, RFC 5681/6582/3042,
+    /// with SACK RFC 6675; `rfc`) or `"rack"` (RACK-TLP, RFC 8985, with PRR,
+    /// RFC 6937; `linux`).
+    pub loss_recovery: Option<LossRecovery>,
+    /// `cwnd_accounting`: `"rfc5681"` (octets, FlightSize; `rfc`) or
+    /// `"linux"` (segments in flight, growth only while cwnd-limited;
+    /// `linux`).
+    pub cwnd_accounting: Option<CwndAccounting>,
 }
 
 /// Every key of a `[tcp]` table.
@@ -240,6 +256,10 @@ pub(crate) const TCP_KEYS: &[&str] = &[
     "user_timeout",
     "send_buffer",
     "send_buffer_overhead",
+    "congestion_control",
+    "initial_cwnd",
+    "loss_recovery",
+    "cwnd_accounting",
 ];
 
 /// The largest window-scale shift `window_scale` takes (RFC 7323 §2.3:
@@ -300,6 +320,10 @@ impl TcpOverrides {
             push: self.push.or(below.push),
             send_buffer: self.send_buffer.or(below.send_buffer),
             send_buffer_overhead: self.send_buffer_overhead.or(below.send_buffer_overhead),
+            congestion_control: self.congestion_control.or(below.congestion_control),
+            initial_cwnd: self.initial_cwnd.or(below.initial_cwnd),
+            loss_recovery: self.loss_recovery.or(below.loss_recovery),
+            cwnd_accounting: self.cwnd_accounting.or(below.cwnd_accounting),
         }
     }
 
@@ -485,6 +509,18 @@ impl TcpOverrides {
         if let Some(v) = o.send_buffer_overhead {
             c.send_buffer_overhead = v;
         }
+        if let Some(v) = o.congestion_control {
+            c.congestion_control = v;
+        }
+        if let Some(v) = o.initial_cwnd {
+            c.initial_cwnd = v;
+        }
+        if let Some(v) = o.loss_recovery {
+            c.loss_recovery = v;
+        }
+        if let Some(v) = o.cwnd_accounting {
+            c.cwnd_accounting = v;
+        }
     }
 }
 
@@ -668,6 +704,34 @@ pub(crate) fn read(field: &Field<'_>) -> Result<TcpOverrides, ConfigError> {
         })?,
         send_buffer_overhead: t.opt("send_buffer_overhead", |f| {
             f.int(0, 65535, "a per-buffer overhead between 0 and 65535 bytes")
+        })?,
+        congestion_control: t.opt("congestion_control", |f| {
+            f.choice(&[
+                ("reno", CongestionAlgorithm::Reno),
+                ("cubic", CongestionAlgorithm::Cubic),
+            ])
+        })?,
+        initial_cwnd: t.opt("initial_cwnd", |f| match &f.node.value {
+            Value::String(s) if s == "rfc3390" => Ok(InitialCwnd::Rfc3390),
+            _ => f
+                .int(
+                    1,
+                    1000,
+                    "an initial window between 1 and 1000 segments or \"rfc3390\"",
+                )
+                .map(InitialCwnd::Segments),
+        })?,
+        loss_recovery: t.opt("loss_recovery", |f| {
+            f.choice(&[
+                ("newreno", LossRecovery::NewReno),
+                ("rack", LossRecovery::Rack),
+            ])
+        })?,
+        cwnd_accounting: t.opt("cwnd_accounting", |f| {
+            f.choice(&[
+                ("rfc5681", CwndAccounting::Rfc5681),
+                ("linux", CwndAccounting::Linux),
+            ])
         })?,
     })
 }

@@ -82,7 +82,7 @@ impl Connection {
         let probing = self.timers.get(TimerKind::Persist).is_some() || self.probes > 0;
         TcpInfo {
             state: TcpInfo::linux_state(self.state),
-            ca_state: if self.recover.is_some() { 4 } else { 0 },
+            ca_state: self.rec.state.linux_number(),
             retransmits: self.retransmits,
             probes: self.probes,
             backoff: if probing {

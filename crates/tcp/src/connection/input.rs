@@ -396,10 +396,17 @@ impl Connection {
         }
         // The peer is alive: window probing starts over.
         self.probes = 0;
-        if self.snd_una < seg.ack {
-            self.on_new_ack(now, seg);
-        }
+        let prior_wnd = self.snd_wnd;
+        let advanced = self.snd_una < seg.ack;
+        let acked = if advanced {
+            self.on_new_ack(now, seg)
+        } else {
+            Default::default()
+        };
         self.update_send_window(seg, arrival.seq);
+        if self.syn_acked {
+            self.on_ack_recovery(now, seg, prior_wnd, advanced, acked);
+        }
         match self.state {
             State::Closing if self.our_fin_acked() => {
                 self.enter_time_wait(now);
@@ -562,9 +569,11 @@ impl Connection {
         }
     }
 
-    /// SND.UNA advances to `ack`: drop what it covers from the send buffer,
-    /// take an RTT sample, and apply RFC 6298 rules 5.2 and 5.3.
-    fn on_new_ack(&mut self, now: Instant, seg: &Segment) {
+    /// SND.UNA advances to `ack`: drop what it covers from the send buffer
+    /// and the scoreboard, and take an RTT sample; returns what the
+    /// scoreboard lost. (The timers are recovery's: RFC 6298 rules 5.2 and
+    /// 5.3, or Linux's.)
+    fn on_new_ack(&mut self, now: Instant, seg: &Segment) -> super::scoreboard::Delivered {
         let ack = seg.ack;
         let mut covered = ack - self.snd_una;
         if !self.syn_acked {
@@ -581,6 +590,10 @@ impl Connection {
         }
         let data_out = self.sent - self.send_buf.head();
         let data = u64::from(covered).min(data_out);
+        let delivered = self
+            .rec
+            .board
+            .acknowledge(self.send_buf.head() + u64::from(covered));
         self.send_buf.acknowledge(data as usize);
         if data > 0 && self.send_buf.is_empty() {
             self.events.push_back(Event::AllAcked);
@@ -607,17 +620,13 @@ impl Connection {
             }
         }
         if self.snd_una == self.snd_nxt {
+            // Nothing in flight: no timer of the retransmission's kind runs
+            // (RFC 6298 §5.2).
             self.timers.stop(TimerKind::Retransmit);
-            self.recover = None;
-        } else {
-            self.arm_retransmit(now);
-            self.head_sent_at = now;
-            match self.recover {
-                // A partial ACK after a timeout: the next segment was lost too.
-                Some(r) if self.snd_una < r => self.retransmit_head(now, RetransmitCause::Rto),
-                _ => self.recover = None,
-            }
+            self.timers.stop(TimerKind::LossProbe);
+            self.timers.stop(TimerKind::Reorder);
         }
+        delivered
     }
 
     /// Steps seven and eight for a segment whose first payload octet has

@@ -23,6 +23,8 @@ mod input;
 mod negotiate;
 mod output;
 mod rcvbuf;
+mod recovery;
+mod scoreboard;
 mod stats;
 mod timer_table;
 mod timers;
@@ -213,8 +215,9 @@ pub struct Connection {
     head_sent_at: Instant,
     /// The retransmission timer expired while waiting for the ACK of our SYN.
     syn_timed_out: bool,
-    /// After a timeout, partial ACKs up to here retransmit the next segment at once.
-    recover: Option<SeqNum>,
+    /// Loss recovery and congestion control: the scoreboard, the
+    /// controller, the congestion state.
+    rec: recovery::Recovery,
     /// Persist-timer expiries (window probes) since the peer last
     /// acknowledged anything (RFC 9293 §3.8.6.1).
     probes: u32,
@@ -286,7 +289,7 @@ impl Connection {
             retransmits: 0,
             head_sent_at: Instant::ZERO,
             syn_timed_out: false,
-            recover: None,
+            rec: recovery::Recovery::new(&config, config.mss),
             probes: 0,
             probe_since: Instant::ZERO,
             probe_backoff: 0,
@@ -484,7 +487,8 @@ impl Connection {
     /// recovery did so far.
     pub fn recovery_stats(&self) -> RecoveryStats {
         RecoveryStats {
-            cwnd: crate::config::SEND_WINDOW_SEGMENTS * u32::from(self.send_mss),
+            cwnd: self.reported_cwnd(),
+            ssthresh: self.rec.ssthresh(),
             ..self.stats
         }
     }
@@ -760,6 +764,8 @@ impl Connection {
         let peer_mss = syn.mss.unwrap_or(DEFAULT_PEER_MSS);
         self.rcv.peer_mss = peer_mss;
         self.send_mss = self.payload_room(self.config.mss.min(peer_mss).max(1));
+        // The initial window counts in the segments now known.
+        self.rec = recovery::Recovery::new(&self.config, self.send_mss);
         self.snd_wnd = u32::from(syn.window);
         self.max_snd_wnd = self.max_snd_wnd.max(self.snd_wnd);
         self.snd_wl1 = syn.seq;
@@ -877,7 +883,8 @@ mod tests {
 
     /// The send buffer's model (Config::send_buffer), step by step, with
     /// the arithmetic of the kernel's `sk_wmem_queued`; T = 832, size goal
-    /// 25000 (half the window of 50000), tcpsim's window 10 × 1000.
+    /// 25000 (half the window of 50000), slow start from 10 segments of
+    /// 1000 (each ACK of ten segments adds ten).
     #[test]
     fn a_full_send_buffer_takes_part_of_a_write_and_wakes_at_a_third_free() {
         let (mut c, a, b) = blocking_write_peer();
@@ -895,38 +902,35 @@ mod tests {
                 now,
                 &Segment::new(b, a, SeqNum(1), SeqNum(n), Flags::ACK, 50000),
             );
-            while c.poll_transmit().is_some() {}
-            std::iter::from_fn(|| c.poll_event()).any(|e| e == Event::Writable)
+            let sent = std::iter::from_fn(|| c.poll_transmit()).count();
+            let woke = std::iter::from_fn(|| c.poll_event()).any(|e| e == Event::Writable);
+            (sent, woke)
         };
-        // ACK 10001 frees 1:10001; 10001:20001 goes out and splits A's
-        // rest: 3T + 50000. ACK 20001: 20001:30001 out, 3T + 40000.
-        assert!(!ack(&mut c, 10001));
+        // ACK 10001 frees 1:10001; cwnd 20: 10001:30001 goes out and
+        // splits A's rest: 10001:30001, 30001:35001, B: 3T + 50000.
+        assert_eq!(ack(&mut c, 10001), (20, false));
         assert_eq!(c.send_buffer_used(), 3 * t + 50000);
-        assert!(!ack(&mut c, 20001));
-        assert_eq!(c.send_buffer_used(), 3 * t + 40000);
-        // ACK 30001: 30001:40001 out, splitting B: buffers 30001:35001,
-        // 35001:40001, 40001:60001; 3T + 30000, 42000 - 32496 < 32496 / 2.
-        assert!(!ack(&mut c, 30001));
+        // ACK 20001 trims the first to 20001:30001; cwnd 30, ten in
+        // flight: 30001:50001 out, splitting B: 4T + 40000.
+        assert_eq!(ack(&mut c, 20001), (20, false));
+        assert_eq!(c.send_buffer_used(), 4 * t + 40000);
+        // ACK 30001 frees 20001:30001; cwnd 40: the last ten segments
+        // (50001:60001) out: 30001:35001, 35001:50001, 50001:60001, 3T +
+        // 30000 = 32496, and 42000 − 32496 = 9504 < 16248: no.
+        assert_eq!(ack(&mut c, 30001), (10, false));
         assert_eq!(c.send_buffer_used(), 3 * t + 30000);
-        // ACK 34001 trims the first to 1000, 40001:44001 out splits the
-        // last: 4T + 26000 = 29328, and 12672 < 14664: no.
-        assert!(!ack(&mut c, 34001));
-        assert_eq!(c.send_buffer_used(), 4 * t + 26000);
-        // ACK 35001 frees it, 44001:45001 out: 4T + 25000 = 28328, free
-        // 13672 < 14164: still no. (The kernel, sending 20 and 40 segments
-        // per round trip, holds 3 buffers here instead.)
-        assert!(!ack(&mut c, 35001));
-        assert_eq!(c.send_buffer_used(), 4 * t + 25000);
-        // ACK 36001 trims 35001:40001 to 4000, 45001:46001 out: 5T + 24000
-        // = 28160, free 13840 < 14080: no. ACK 40001 frees 35001:40001,
-        // 46001:50001 out: buffers 40001:44001, 44001:45001, 45001:46001,
-        // 46001:50001, 50001:60001, 5T + 20000 = 24160, free 17840 >=
-        // 12080: yes.
-        assert!(!ack(&mut c, 36001));
-        assert_eq!(c.send_buffer_used(), 5 * t + 24000);
-        assert!(ack(&mut c, 40001));
-        assert_eq!(c.send_buffer_used(), 5 * t + 20000);
-        // The rest of the write fits in the unsent tail.
+        // ACK 34001 trims the first to 1000: 3T + 26000 = 28496, free
+        // 13504 < 14248: no.
+        assert_eq!(ack(&mut c, 34001), (0, false));
+        assert_eq!(c.send_buffer_used(), 3 * t + 26000);
+        // ACK 35001 frees it: 2T + 25000 = 26664, free 15336 >= 13332:
+        // the writer wakes. (The kernel selftest tcp_blocking_blocking-
+        // write.pkt, with T between 1000 and 1333, wakes only at 36001;
+        // with this machine's T = 832 it would wake here, which the script
+        // does not test.)
+        assert_eq!(ack(&mut c, 35001), (0, true));
+        assert_eq!(c.send_buffer_used(), 2 * t + 25000);
+        // The rest of the write starts a new buffer.
         assert_eq!(c.send(now, &[0; 1000]), Ok(1000));
     }
 

@@ -251,6 +251,12 @@ impl Connection {
         }
         let next = self.recv_buf.next();
         let to_seq = |off: u64| self.rcv_nxt + (off - next) as u32;
+        // Linux's blocks are its out-of-order queue's `end_seq`s, which
+        // count a FIN (`tests/data/linux/data_lost_mid.trace`: `sack 1
+        // {7241:20002}` for data up to 20001 and the FIN).
+        let fin_at = self
+            .peer_fin_at
+            .filter(|_| self.config.fin_sack == crate::config::FinSack::Linux);
         let mut reported: [(u64, u64); MAX_SACK_BLOCKS] = [(0, 0); MAX_SACK_BLOCKS];
         let mut n = 0;
         for &at in &self.opt.recent[..usize::from(self.opt.recent_len)] {
@@ -264,7 +270,8 @@ impl Connection {
             if reported[..n].contains(&range) {
                 continue;
             }
-            if blocks.len() == room || !blocks.push(to_seq(range.0), to_seq(range.1)) {
+            let right = to_seq(range.1) + u32::from(fin_at == Some(range.1));
+            if blocks.len() == room || !blocks.push(to_seq(range.0), right) {
                 break;
             }
             reported[n] = range;

@@ -4,7 +4,7 @@
 //! so the order of [`crate::Transmit`]s is the order of decisions.
 
 use super::Connection;
-use crate::config::{AbortReset, Push, RetransmissionRtt, SEND_WINDOW_SEGMENTS};
+use crate::config::{AbortReset, Push, RetransmissionRtt};
 use crate::event::{RetransmitCause, TimerKind, Transmit};
 use crate::segment::{Flags, Segment};
 use crate::seq::SeqNum;
@@ -63,7 +63,7 @@ impl Connection {
 
     /// Bookkeeping after sending something that occupies sequence space and
     /// ends at `end`: RTT timing (Karn's algorithm) and RFC 6298 rule 5.1.
-    fn note_sent(&mut self, now: Instant, end: SeqNum, retransmission: bool) {
+    pub(super) fn note_sent(&mut self, now: Instant, end: SeqNum, retransmission: bool) {
         if retransmission {
             self.rtt_probe = match self.config.retransmission_rtt {
                 // Karn: never time a retransmitted segment.
@@ -210,17 +210,60 @@ impl Connection {
         self.arm_persist(now);
     }
 
-    fn push_loop(&mut self, now: Instant, mut force: bool) {
+    fn push_loop(&mut self, now: Instant, force: bool) {
+        let sent_any = self.transmit(now, force, false);
+        self.validate_cwnd(sent_any);
+    }
+
+    /// One new segment regardless of the congestion window, if the peer's
+    /// window lets it out: a tail loss probe of new data (RFC 8985 §7.3).
+    pub(super) fn push_probe(&mut self, now: Instant) {
+        if self.may_send_data() {
+            self.transmit(now, false, true);
+        }
+    }
+
+    /// The send loop: segments judged lost first (recovery's `NextSeg`
+    /// rule 1, Linux `tcp_xmit_retransmit_queue`), then new data and the
+    /// FIN, as far as the peer's window and the congestion window allow.
+    /// With `force`, the first new segment goes out even if silly-window
+    /// avoidance would hold it; with `probe`, one new segment goes out
+    /// whatever the congestion window. Returns whether anything was sent.
+    fn transmit(&mut self, now: Instant, mut force: bool, probe: bool) -> bool {
         let mss = u32::from(self.send_mss);
-        let window = self.snd_wnd.min(SEND_WINDOW_SEGMENTS * mss);
         // The last segment queued is a data segment of this burst.
         let mut data_last = false;
         let mut sent_data = false;
+        let mut sent_any = false;
+        let mut probe_left = probe;
         loop {
+            if !probe {
+                if let Some(i) = self.rec.board.first_to_retransmit() {
+                    let size = self.rec.board.get(i).map_or(0, |s| s.size());
+                    if self.cwnd_room() >= self.units_of(size.min(u64::from(mss))) {
+                        let cause = self.loss_cause();
+                        self.retransmit_entry(now, i, cause);
+                        sent_any = true;
+                        data_last = false;
+                        continue;
+                    }
+                    break;
+                }
+            }
+            let cwnd_open = probe_left || self.cwnd_room() > 0;
             let unsent = self.send_buf.end() - self.sent;
             if unsent > 0 {
                 let in_flight = self.snd_nxt - self.snd_una;
-                let room = window.saturating_sub(in_flight);
+                let mut room = self.snd_wnd.saturating_sub(in_flight);
+                if !probe_left {
+                    let cwnd = self.cwnd_room();
+                    room = if self.segments_counted() {
+                        // One more segment while a segment's room is left.
+                        if cwnd == 0 { 0 } else { room }
+                    } else {
+                        room.min(cwnd.min(u64::from(u32::MAX)) as u32)
+                    };
+                }
                 let len = unsent.min(u64::from(mss)).min(u64::from(room)) as u32;
                 // Sender-side silly window avoidance (RFC 9293 §3.8.6.2.1):
                 // a full segment, everything queued, or half the peer's
@@ -233,12 +276,14 @@ impl Connection {
                     break;
                 }
                 force = false;
+                probe_left = false;
                 if self.snd_una == self.snd_nxt {
                     // Nothing in flight: the persist timer stops; the
                     // retransmission timer starts with this segment.
                     debug_assert!(!self.timers.is_armed(TimerKind::Retransmit));
                     self.timers.stop(TimerKind::Persist);
                 }
+                let start = self.sent;
                 let end = self.sent + u64::from(len);
                 let last = end == self.send_buf.end();
                 let fin = last && self.shut_wr;
@@ -256,17 +301,24 @@ impl Connection {
                 self.sent = end;
                 self.snd_nxt += len + u32::from(fin);
                 self.fin_sent |= fin;
+                let psh = seg.flags.contains(Flags::PSH);
                 self.emit(seg, None);
-                self.note_sent(now, self.snd_nxt, false);
+                self.note_new_data(now, start, len, fin);
+                if psh {
+                    self.rec.board.mark_last_psh();
+                }
                 data_last = true;
                 sent_data = true;
-            } else if self.shut_wr && !self.fin_sent {
+                sent_any = true;
+            } else if self.shut_wr && !self.fin_sent && cwnd_open {
                 let seg = self.segment(self.snd_nxt, Flags::FIN | Flags::ACK);
+                let start = self.sent;
                 self.snd_nxt += 1;
                 self.fin_sent = true;
                 self.emit(seg, None);
-                self.note_sent(now, self.snd_nxt, false);
+                self.note_new_data(now, start, 0, true);
                 data_last = false;
+                sent_any = true;
                 break;
             } else {
                 break;
@@ -281,7 +333,27 @@ impl Connection {
             // The burst ends here: its last segment carries PSH.
             if let Some(last) = self.out.back_mut() {
                 last.segment.flags = last.segment.flags | Flags::PSH;
+                self.rec.board.mark_last_psh();
             }
+        }
+        sent_any
+    }
+
+    /// Bookkeeping after a first transmission of `len` octets from stream
+    /// offset `start` (and the FIN): the scoreboard, RFC 6298 rule 5.1,
+    /// PRR's count, and the tail loss probe (Linux `tcp_event_new_data_sent`
+    /// and the end of `tcp_write_xmit`).
+    fn note_new_data(&mut self, now: Instant, start: u64, len: u32, fin: bool) {
+        let was_empty = self.rec.board.is_empty();
+        let probe_pending = self.timers.is_armed(TimerKind::LossProbe);
+        self.rec.board.push(start, len, fin, now);
+        self.note_sent(now, self.snd_nxt, false);
+        self.note_recovery_send(self.units_of(u64::from(len) + u64::from(fin)));
+        if was_empty || probe_pending {
+            if probe_pending {
+                self.rearm_rto(now, true);
+            }
+            self.schedule_loss_probe(now, false);
         }
     }
 
@@ -297,42 +369,20 @@ impl Connection {
         if let Some(last) = self.out.back_mut().filter(|_| mark) {
             if !last.segment.payload.is_empty() {
                 last.segment.flags = last.segment.flags | Flags::PSH;
+                self.rec.board.mark_last_psh();
             }
         }
     }
 
-    /// Retransmits the earliest unacknowledged segment (RFC 6298 §5.4).
+    /// Retransmits our SYN or SYN-ACK (RFC 6298 §5.4); data and the FIN
+    /// are the scoreboard's ([`Connection::retransmit_entry`]).
     pub(super) fn retransmit_head(&mut self, now: Instant, cause: RetransmitCause) {
         match self.state {
             State::SynSent => self.send_syn(now, Some(cause)),
             // SYN-RECEIVED, or the FIN-WAIT-1 (or CLOSING) a CLOSE in
             // SYN-RECEIVED led to, with our SYN-ACK still unacknowledged.
             _ if !self.syn_acked => self.send_synack(now, Some(cause)),
-            _ => {
-                if self.snd_una == self.snd_nxt {
-                    return;
-                }
-                let head = self.send_buf.head();
-                let outstanding = self.sent - head;
-                let len = outstanding.min(u64::from(self.send_mss)) as u32;
-                let fin = self.fin_sent && u64::from(len) == outstanding;
-                let mut flags = Flags::ACK;
-                if len > 0 && head + u64::from(len) == self.send_buf.end() {
-                    flags = flags | Flags::PSH;
-                }
-                if fin {
-                    flags = flags | Flags::FIN;
-                }
-                let mut seg = self.segment(self.snd_una, flags);
-                seg.payload = self.spare.take();
-                self.send_buf.copy_out(head, len as usize, &mut seg.payload);
-                let end = self.snd_una + len + u32::from(fin);
-                self.emit(seg, Some(cause));
-                self.note_sent(now, end, true);
-                // One segment of a larger buffer: the buffer splits after
-                // it (tcp_retransmit_skb → tcp_fragment).
-                self.send_buf.split_at(head + u64::from(len));
-            }
+            _ => {}
         }
     }
 }

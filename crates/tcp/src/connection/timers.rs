@@ -25,6 +25,8 @@ impl Connection {
             self.events.push_back(Event::TimerFired(kind));
             match kind {
                 TimerKind::Retransmit => self.on_retransmit_timeout(now),
+                TimerKind::LossProbe => self.on_loss_probe(now),
+                TimerKind::Reorder => self.on_reorder_timeout(now),
                 TimerKind::Persist => self.on_persist_timeout(now),
                 TimerKind::DelayedAck => {
                     if self.ack_pending {
@@ -207,9 +209,15 @@ impl Connection {
         if !linear {
             self.rtt.back_off(&self.config); // §5.5
         }
-        self.recover = Some(self.snd_nxt);
         self.stats.rtos += 1;
-        self.retransmit_head(now, RetransmitCause::Rto); // §5.4, and §5.6 through note_sent
+        if handshaking {
+            self.retransmit_head(now, RetransmitCause::Rto); // §5.4, and §5.6 through note_sent
+        } else {
+            // Every segment not SACKed is lost, the window is one segment:
+            // the first goes out now (§5.4), the rest as slow start allows.
+            self.enter_loss(now);
+            self.push(now);
+        }
         // The next expiry no later than the user timeout (Linux
         // tcp_clamp_rto_to_user_timeout), where it gives up.
         if let (Some(t), Some(due)) = (

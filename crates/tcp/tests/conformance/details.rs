@@ -954,9 +954,10 @@ fn a_partly_old_segment_reports_its_old_part_as_a_dsack() {
     }
 }
 
-/// A 12000-octet write into a window of 10 segments at MSS 1100 (the
-/// server's MSS is set to 1100, the client offers 1300 and a window of
-/// 32896, so SND.WND is the 10 × 1100 = 11000 of the fixed window cap):
+/// A 12000-octet write into a congestion window of 10 segments at MSS 1100
+/// (the server's MSS is set to 1100, the client offers 1300 and a window
+/// of 32896; the initial window is 10 segments, `rfc`'s set so for the
+/// test):
 /// ten segments of 1100 octets go out at once, and the last 1000 octets
 /// wait for the ACK.
 ///
@@ -976,6 +977,7 @@ fn psh_ends_each_burst_in_linux_and_the_buffer_in_rfc() {
         config.mss = 1100;
         config.timestamps = false;
         config.sack = false;
+        config.initial_cwnd = tcpsim_tcp::congestion::InitialCwnd::Segments(10);
         let mut s = listening(config);
         let mut syn = s.segment(Flags::SYN, X, 0);
         syn.mss = Some(1300);

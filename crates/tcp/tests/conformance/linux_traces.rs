@@ -205,6 +205,58 @@ fn compare_driven(
     fault: impl FnOnce(&mut Pair),
     drive: impl FnOnce(&mut Pair),
 ) -> Pair {
+    compare_with(name, text, timers_first, Strict::ALL, fault, drive)
+}
+
+/// What a comparison holds exactly beyond SPEC §5's segments, times and
+/// options.
+#[derive(Clone, Copy)]
+struct Strict {
+    /// The window fields, wherever the receive-memory model reproduces
+    /// them.
+    windows: bool,
+    /// Every pure ACK of the server. Where the kernel's receiver batches
+    /// ACKs by wall clock (GRO merges segments that arrive together on the
+    /// tun device, and one ACK answers the merged packet), SPEC §5 compares
+    /// aggregates instead: then the server's segments other than pure ACKs
+    /// are compared one by one, and its pure ACKs by the last one.
+    server_acks: bool,
+}
+
+impl Strict {
+    const ALL: Strict = Strict {
+        windows: true,
+        server_acks: true,
+    };
+}
+
+/// The server's pure ACKs batched by the kernel's receiver (see
+/// [`Strict::server_acks`]).
+const BATCHED: Strict = Strict {
+    windows: true,
+    server_acks: false,
+};
+
+/// [`BATCHED`], and windows that the receive-memory model does not yet
+/// reproduce after a long hole: with many segments held out of order the
+/// kernel merges them in its queue (`tcp_try_coalesce` on the
+/// out-of-order queue), which lowers their cost; tcpsim charges each
+/// segment whole (a known difference, docs/tcp-profiles.md).
+const BATCHED_WINDOWS: Strict = Strict {
+    windows: false,
+    server_acks: false,
+};
+
+/// Like [`compare_driven`], holding what `strict` says.
+fn compare_with(
+    name: &str,
+    text: &str,
+    timers_first: bool,
+    strict: Strict,
+    fault: impl FnOnce(&mut Pair),
+    drive: impl FnOnce(&mut Pair),
+) -> Pair {
+    let windows = strict.windows;
     let trace = parse(text);
     let mut p = Pair::new(Config::linux(), ms(DELAY_MS));
     p.timers_first = timers_first;
@@ -220,8 +272,19 @@ fn compare_driven(
     drive(&mut p);
     let sim = simulated(&p);
     for dir in ["C>S", "S>C"] {
-        let real: Vec<&Seg> = trace.segments.iter().filter(|s| s.dir == dir).collect();
-        let ours: Vec<&Seg> = sim.iter().filter(|s| s.dir == dir).collect();
+        let keep = |s: &&Seg| {
+            s.dir == dir && (strict.server_acks || dir == "C>S" || s.flags != "A" || s.len > 0)
+        };
+        let real: Vec<&Seg> = trace.segments.iter().filter(keep).collect();
+        let ours: Vec<&Seg> = sim.iter().filter(keep).collect();
+        if !strict.server_acks && dir == "S>C" {
+            let highest = |v: &[Seg]| v.iter().filter(|s| s.dir == dir).map(|s| s.rel_ack).max();
+            assert_eq!(
+                highest(&trace.segments),
+                highest(&sim),
+                "{name}: what the server acknowledged in the end"
+            );
+        }
         // PSH is not compared (SPEC §5): the kernel sets it by its own
         // write and window heuristics (`forced_push`).
         let shape = |v: &[&Seg]| -> Vec<(String, u32, u32, usize)> {
@@ -250,10 +313,12 @@ fn compare_driven(
                 );
                 // Every window, those after data included: the kernel's
                 // receive memory (`RecvMemory::Linux`) makes them.
-                assert_eq!(
-                    window, our_window,
-                    "{name} {dir} segment {i}: window differs: {report}"
-                );
+                if windows {
+                    assert_eq!(
+                        window, our_window,
+                        "{name} {dir} segment {i}: window differs: {report}"
+                    );
+                }
             }
         }
     }
@@ -646,4 +711,248 @@ fn linux_trace_reconnect_timewait_server() {
             p.run();
         },
     );
+}
+
+/// The applications' timed calls in a trace's `# app:` lines that shape
+/// the exchange: the server's reads (how much each returned, which decides
+/// the windows it announces), its close, and the client's shutdown when it
+/// comes later than the connect.
+#[derive(Debug, Default)]
+struct AppCalls {
+    /// (time, octets) of each `server recv returned N bytes`.
+    server_reads: Vec<(u64, usize)>,
+    server_close: Option<u64>,
+    /// `client shutdown(SHUT_WR) returned`, when it came after a sleep.
+    late_shutdown: Option<u64>,
+}
+
+fn app_calls(text: &str) -> AppCalls {
+    let mut calls = AppCalls::default();
+    let mut slept = false;
+    for line in text.lines() {
+        let Some(rest) = line.strip_prefix("# app: t_us=") else {
+            continue;
+        };
+        let (t, what) = rest.split_once(' ').unwrap();
+        let t: i64 = t.parse().unwrap();
+        let t = t.max(0) as u64;
+        if let Some(n) = what.strip_prefix("server recv returned ") {
+            let n: usize = n.split_whitespace().next().unwrap().parse().unwrap();
+            if n > 0 {
+                calls.server_reads.push((t, n));
+            }
+        } else if what.starts_with("server close returned") {
+            calls.server_close = Some(t);
+        } else if what.starts_with("client slept") {
+            slept = true;
+        } else if what.starts_with("client shutdown(SHUT_WR) returned") && slept {
+            calls.late_shutdown = Some(t);
+        }
+    }
+    calls
+}
+
+/// A data capture of tests/data/linux/README.md ("the ten loss-recovery
+/// captures"): the client writes `bytes` at once after connecting and
+/// shuts down; the server reads when the kernel's application did, as much
+/// as it did, and closes when it did; `fault` sets the capture's fault.
+///
+fn compare_data(name: &str, text: &str, bytes: usize, fault: impl FnOnce(&mut Pair)) -> Pair {
+    compare_data_with(name, text, bytes, Strict::ALL, fault)
+}
+
+/// [`compare_data`], holding what `strict` says.
+fn compare_data_with(
+    name: &str,
+    text: &str,
+    bytes: usize,
+    strict: Strict,
+    fault: impl FnOnce(&mut Pair),
+) -> Pair {
+    let calls = app_calls(text);
+    compare_with(
+        name,
+        text,
+        false,
+        strict,
+        |p| {
+            p.auto_read = false;
+            p.reactions[Side::Server as usize].close_on_eof = false;
+            if calls.late_shutdown.is_some() {
+                p.reactions[Side::Client as usize].shutdown_on_connect = false;
+            }
+            p.send_on_connect[Side::Client as usize] = Some(vec![7; bytes]);
+            fault(p);
+        },
+        |p| {
+            let mut steps: Vec<(u64, u8, usize)> =
+                calls.server_reads.iter().map(|&(t, n)| (t, 0, n)).collect();
+            steps.extend(calls.server_close.map(|t| (t, 1, 0)));
+            steps.extend(calls.late_shutdown.map(|t| (t, 2, 0)));
+            steps.sort();
+            let mut got = 0;
+            for (t, what, n) in steps {
+                p.run_until(Instant::ZERO + tcpsim_tcp::Duration::from_micros(t));
+                match what {
+                    0 => p.app(Side::Server, |ep, _, id| {
+                        let mut buf = vec![0; n];
+                        got += ep.recv(id, &mut buf);
+                    }),
+                    1 => {
+                        // What the kernel's application had read by now.
+                        p.app(Side::Server, |ep, _, id| {
+                            let mut rest = Vec::new();
+                            got += ep.recv_to_end(id, &mut rest);
+                        });
+                        p.close(Side::Server)
+                    }
+                    _ => p.shutdown(Side::Client),
+                }
+            }
+            assert_eq!(got, bytes, "{name}: the server read all the data");
+            p.run();
+        },
+    )
+}
+
+/// The 5th of 14 data segments lost: RACK retransmits it at the third
+/// SACK (its reordering window is 0 once three segments are SACKed), 20 ms
+/// after it was sent instead of an RTO later; PRR takes cwnd to 7 and
+/// recovery ends with cwnd = ssthresh = 9 (14 × 0.7).
+#[test]
+fn linux_trace_data_lost_mid() {
+    let p = compare_data("data_lost_mid", trace!("data_lost_mid"), 20_000, |p| {
+        p.drop_nth(Side::Client, SegmentKind::Data, 5)
+    });
+    let mss = 1448;
+    let s = p.recovery_stats(Side::Client);
+    assert_eq!((s.cwnd, s.ssthresh), (9 * mss, Some(9 * mss)));
+    assert_eq!((s.rack_losses, s.rtos, s.tlp_probes), (1, 0, 0));
+}
+
+/// The 3rd and 7th segments lost: the 3rd by RACK at the third SACK, the
+/// 7th as soon as a segment sent after it is SACKed (in recovery the
+/// reordering window is 0); cwnd 12 → ssthresh 8. (The kernel's cwnd is 9
+/// at the end, one segment of CUBIC growth after the recovery that
+/// tcpsim's CUBIC has not yet made.)
+#[test]
+fn linux_trace_data_two_holes() {
+    let p = compare_data_with(
+        "data_two_holes",
+        trace!("data_two_holes"),
+        40_000,
+        BATCHED,
+        |p| {
+            p.drop_nth(Side::Client, SegmentKind::Data, 3);
+            p.drop_nth(Side::Client, SegmentKind::Data, 7);
+        },
+    );
+    let s = p.recovery_stats(Side::Client);
+    assert_eq!((s.cwnd, s.ssthresh), (8 * 1448, Some(8 * 1448)));
+    assert_eq!((s.rack_losses, s.rtos), (2, 0));
+}
+
+/// The 5th segment and its fast retransmission lost: SACKs of segments
+/// sent before the retransmission cannot show it lost, so the RTO repairs
+/// it, 224 ms after the last SACK (which re-armed the timer); ssthresh
+/// stays 9 (the timeout came during recovery), cwnd 1 and then 2. (The
+/// server's windows while nine segments wait out of order for 245 ms are
+/// not compared: see [`BATCHED_WINDOWS`].)
+#[test]
+fn linux_trace_data_lost_retransmission() {
+    let p = compare_data_with(
+        "data_lost_retransmission",
+        trace!("data_lost_retransmission"),
+        20_000,
+        Strict {
+            windows: false,
+            server_acks: true,
+        },
+        |p| {
+            p.drop_nth(Side::Client, SegmentKind::Data, 5);
+            // 13 full segments, the 14th carries the FIN: the
+            // retransmission of the 5th is the 14th data segment.
+            p.drop_nth(Side::Client, SegmentKind::Data, 14);
+        },
+    );
+    let s = p.recovery_stats(Side::Client);
+    assert_eq!((s.cwnd, s.ssthresh), (2 * 1448, Some(9 * 1448)));
+    assert_eq!((s.rack_losses, s.rtos), (1, 1));
+}
+
+/// The first data segment lost: every ACK is a SACK; RACK at the third.
+#[test]
+#[ignore = "known difference: at the second SACK the kernel defers the one segment cwnd allows \
+            (tcp_tso_should_defer: less than a third of the window free, the last transmission \
+            under 1 ms ago); tcpsim sends it, one SACK before the retransmission"]
+fn linux_trace_data_first_lost() {
+    let p = compare_data("data_first_lost", trace!("data_first_lost"), 20_000, |p| {
+        p.drop_nth(Side::Client, SegmentKind::Data, 1)
+    });
+    let s = p.recovery_stats(Side::Client);
+    assert_eq!((s.cwnd, s.ssthresh), (7 * 1448, Some(7 * 1448)));
+}
+
+/// The last of five segments lost with nothing behind it: the tail loss
+/// probe resends it at the RTO's time; the reduction (10 → 7) comes only
+/// with the ACK of the FIN sent a second later, past the probe's SND.NXT.
+#[test]
+fn linux_trace_data_tail_lost() {
+    let p = compare_data("data_tail_lost", trace!("data_tail_lost"), 7_240, |p| {
+        p.drop_nth(Side::Client, SegmentKind::Data, 5)
+    });
+    let s = p.recovery_stats(Side::Client);
+    assert_eq!((s.cwnd, s.ssthresh), (7 * 1448, Some(7 * 1448)));
+    assert_eq!((s.tlp_probes, s.rtos), (1, 0));
+}
+
+/// A bare FIN lost: the probe resends the FIN; no reduction, and slow
+/// start stopped at twice the largest flight (6 segments: cwnd 12).
+#[test]
+fn linux_trace_data_tail_fin_lost() {
+    let p = compare_data(
+        "data_tail_fin_lost",
+        trace!("data_tail_fin_lost"),
+        7_240,
+        |p| p.drop_nth(Side::Client, SegmentKind::Fin, 1),
+    );
+    let s = p.recovery_stats(Side::Client);
+    assert_eq!((s.cwnd, s.ssthresh), (12 * 1448, None));
+    assert_eq!((s.tlp_probes, s.rtos), (1, 0));
+}
+
+/// Four segments in a row lost with only two SACKed behind them: RACK's
+/// reordering timer (min_rtt / 4 plus two ticks) marks all four; PRR lets
+/// one out at once and the rest one per SACK. (The kernel's cwnd is 10 at
+/// the end, one segment of CUBIC growth after the recovery that tcpsim's
+/// CUBIC has not yet made: it ends at ssthresh, 9.)
+#[test]
+fn linux_trace_data_burst_lost() {
+    let p = compare_data_with(
+        "data_burst_lost",
+        trace!("data_burst_lost"),
+        40_000,
+        BATCHED_WINDOWS,
+        |p| {
+            for n in 5..=8 {
+                p.drop_nth(Side::Client, SegmentKind::Data, n);
+            }
+        },
+    );
+    let s = p.recovery_stats(Side::Client);
+    assert_eq!((s.cwnd, s.ssthresh), (9 * 1448, Some(9 * 1448)));
+    assert_eq!((s.rack_losses, s.rtos), (4, 0));
+}
+
+/// The server's 2nd and 3rd pure ACKs lost: the 4th acknowledges three
+/// segments and six go out in a burst; cwnd counts segments acknowledged,
+/// not ACKs: 10 + 28 = 38 at the end.
+#[test]
+fn linux_trace_acks_lost() {
+    let p = compare_data_with("acks_lost", trace!("acks_lost"), 40_000, BATCHED, |p| {
+        p.drop_nth(Side::Server, SegmentKind::Ack, 2);
+        p.drop_nth(Side::Server, SegmentKind::Ack, 3);
+    });
+    let s = p.recovery_stats(Side::Client);
+    assert_eq!((s.cwnd, s.ssthresh), (38 * 1448, None));
 }

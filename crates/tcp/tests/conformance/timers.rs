@@ -133,13 +133,20 @@ fn data_give_up_after_r2_rfc() {
 /// acknowledged, user timeout 3 s, so the connection is aborted at 3.1 s
 /// exactly. `rfc`: RTO 1 s, retransmission at 1.1 s, the next expiry
 /// (1.1 + 2 = 3.1 s) is the deadline: timed out there, no third segment.
-/// `linux` (RTO 3 × the 100 ms handshake RTT = 300 ms, doubling): 0.4, 1.0,
-/// 2.2 s, and the next interval (2.4 s) cut to the deadline 3.1 s. No RST.
+/// `linux` (RTO 3 × the 100 ms handshake RTT = 300 ms): the one segment in
+/// flight gets a tail loss probe at min(2·SRTT + 200 ms, RTO) = 300 ms
+/// after it, 0.4 s (RFC 8985 §7.2), which restarts the timer without
+/// backing it off; then the RTO at 0.7 s, doubling: 1.3, 2.5 s, and the
+/// next interval (1.2 s) cut to the deadline 3.1 s. No RST. (The kernel
+/// selftest `tcp_user_timeout_user_timeout.pkt` expects the probe too.)
 #[test]
 fn user_timeout_aborts_at_the_deadline() {
     for (config, sends) in [
         (Config::rfc(), &["100ms", "1.1s"][..]),
-        (Config::linux(), &["100ms", "400ms", "1s", "2.2s"][..]),
+        (
+            Config::linux(),
+            &["100ms", "400ms", "700ms", "1.3s", "2.5s"][..],
+        ),
     ] {
         let config = Config {
             user_timeout: Some(Duration::from_secs(3)),

@@ -86,6 +86,8 @@ pub struct Pair {
     pub send_on_connect: [Option<Vec<u8>>; 2],
     /// Data each side writes when it reads end-of-stream (before any close).
     pub send_on_eof: [Option<Vec<u8>>; 2],
+    /// Each side's recovery statistics, as of its connection's last event.
+    pub stats: [Option<tcpsim_tcp::RecoveryStats>; 2],
 }
 
 /// The endpoints, the clock and `timers_first` are the world's.
@@ -127,6 +129,7 @@ struct App<'a> {
     reactions: [Reactions; 2],
     send_on_connect: &'a mut [Option<Vec<u8>>; 2],
     send_on_eof: &'a mut [Option<Vec<u8>>; 2],
+    stats: &'a mut [Option<tcpsim_tcp::RecoveryStats>; 2],
 }
 
 pub fn client_addr() -> SocketAddrV4 {
@@ -201,6 +204,7 @@ impl Pair {
             reactions: [Reactions::default(); 2],
             send_on_connect: [None, None],
             send_on_eof: [None, None],
+            stats: [None, None],
         }
     }
 
@@ -218,6 +222,7 @@ impl Pair {
             reactions,
             send_on_connect,
             send_on_eof,
+            stats,
         } = self;
         let app = App {
             rules,
@@ -230,6 +235,7 @@ impl Pair {
             reactions: *reactions,
             send_on_connect,
             send_on_eof,
+            stats,
         };
         (world, app)
     }
@@ -385,6 +391,11 @@ impl Pair {
         })
     }
 
+    /// A side's recovery statistics as of its connection's last event.
+    pub fn recovery_stats(&self, side: Side) -> tcpsim_tcp::RecoveryStats {
+        self.stats[side as usize].expect("that side had a connection")
+    }
+
     /// Whether a side saw `event`, and when first.
     pub fn saw(&self, side: Side, event: Event) -> Option<Instant> {
         self.events
@@ -411,6 +422,9 @@ impl Hooks for App<'_> {
     fn on_event(&mut self, ep: &mut Endpoint, now: Instant, side: Side, id: ConnId, e: Event) {
         self.events.push((now, side, id, e));
         let idx = side as usize;
+        if let Some(c) = ep.connection(id) {
+            self.stats[idx] = Some(c.recovery_stats());
+        }
         let r = self.reactions[idx];
         match e {
             Event::Readable if self.auto_read => {

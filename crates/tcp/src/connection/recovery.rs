@@ -1,0 +1,946 @@
+//! Loss recovery and congestion control on the sending side: what each
+//! ACK does to the scoreboard, the congestion state and the window, and
+//! the timers that repair a loss no ACK reveals.
+//!
+//! Three ways of finding a loss before the retransmission timer, chosen by
+//! [`LossRecovery`] and the SACK option:
+//!
+//! - **NewReno** (no SACK): the third duplicate ACK (RFC 5681 §2, with the
+//!   window unchanged) retransmits the first unacknowledged segment and
+//!   inflates the window by the three segments that left (RFC 5681 §3.2);
+//!   each further duplicate adds one; a partial ACK retransmits the next
+//!   hole and deflates the window by what it acknowledged (RFC 6582
+//!   §3.2); an ACK of everything sent before the loss ends the episode
+//!   with cwnd = min(ssthresh, FlightSize + SMSS). Before the third, each
+//!   of the first two duplicates lets one new segment out (RFC 3042).
+//! - **RFC 6675** (`NewReno` with SACK): the scoreboard marks a segment
+//!   lost when three SACKed segments, or more than two segments' octets,
+//!   lie above it (`IsLost`); recovery begins at the third duplicate ACK
+//!   (an ACK with new SACK information) or when the first segment is
+//!   lost, with cwnd = ssthresh; the pipe bounds what is sent, lost
+//!   segments first (`NextSeg` rule 1, then new data by rule 2).
+//! - **RACK-TLP** (RFC 8985, with PRR of RFC 6937), as Linux runs it: a
+//!   segment is lost when one sent after it has been delivered and the
+//!   reordering window has passed since it was sent — zero once three
+//!   segments are SACKed or during recovery while no reordering has been
+//!   seen, else min_rtt / 4 (`tcp_rack_reo_wnd`), with a timer when the
+//!   window has not passed yet; a tail loss probe goes out when nothing
+//!   comes back within about two RTTs; PRR spreads the reduction to
+//!   ssthresh over the round trip.
+//!
+//! After a retransmission timeout every segment not SACKed is lost and the
+//! window is one segment (RFC 5681 §3.1, RFC 6675 §5.1, Linux
+//! `tcp_enter_loss`); slow start repairs them in order.
+
+use super::Connection;
+use super::scoreboard::{Delivered, Scoreboard};
+use crate::config::{CwndAccounting, LossRecovery};
+use crate::congestion::{CongestionControl, Controller};
+use crate::event::{RetransmitCause, TimerKind};
+use crate::segment::{Flags, Segment};
+use crate::time::{Duration, Instant};
+
+/// RFC 5681 §3.2 and RFC 6675's DupThresh; Linux's `tcp_reordering`.
+const DUP_THRESH: u32 = 3;
+
+/// The congestion state (Linux `icsk_ca_state`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub(super) enum CaState {
+    /// Nothing is amiss.
+    #[default]
+    Open,
+    /// SACK blocks or duplicate ACKs, and nothing judged lost yet.
+    Disorder,
+    /// Fast recovery (RFC 5681, 6582, 6675) or RACK's recovery with PRR.
+    Recovery,
+    /// After a retransmission timeout, until everything then in flight is
+    /// acknowledged.
+    Loss,
+}
+
+impl CaState {
+    /// The number `tcp_info` reports (`TCP_CA_Open` 0, `Disorder` 1,
+    /// `Recovery` 3, `Loss` 4).
+    pub(super) fn linux_number(self) -> u8 {
+        match self {
+            CaState::Open => 0,
+            CaState::Disorder => 1,
+            CaState::Recovery => 3,
+            CaState::Loss => 4,
+        }
+    }
+}
+
+/// Which of the three loss detections a connection runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    NewReno,
+    Sack,
+    Rack,
+}
+
+/// The sender's recovery state.
+#[derive(Debug)]
+pub(super) struct Recovery {
+    pub(super) cc: Controller,
+    pub(super) board: Scoreboard,
+    pub(super) state: CaState,
+    /// RFC 6582 `recover`, RFC 6675 `RecoveryPoint`, Linux `high_seq`:
+    /// the stream offset of SND.NXT when the last episode began.
+    high: Option<u64>,
+    /// Duplicate ACKs in a row (RFC 5681 §2; RFC 6675 counts ACKs with new
+    /// SACK information).
+    dupacks: u32,
+    // PRR (RFC 6937), in segments.
+    prr_delivered: u64,
+    prr_out: u64,
+    prior_cwnd: u64,
+    // RACK (RFC 8985 §6): the latest-sent segment known delivered (send
+    // time, transmission order), the RTT it measured, the least RTT seen.
+    rack_xmit: Option<(Instant, u64)>,
+    rack_rtt: Duration,
+    rack_advanced: bool,
+    min_rtt: Option<Duration>,
+    /// Reordering was seen (a segment judged lost turned out delivered).
+    reord_seen: bool,
+    // TLP (RFC 8985 §7): SND.NXT when the probe went out, and whether it
+    // repeated data.
+    tlp_high: Option<u64>,
+    tlp_retrans: bool,
+    // Linux's cwnd validation (`tcp_cwnd_validate`): the most segments in
+    // flight since `usage_end` was sent, and whether the window held the
+    // sender back.
+    max_out: u32,
+    usage_end: u64,
+    cwnd_limited: bool,
+    /// The window and threshold before the current reduction, for undo.
+    undo: Option<(u32, u32)>,
+}
+
+impl Recovery {
+    pub(super) fn new(config: &crate::Config, mss: u16) -> Recovery {
+        let mss = u32::from(mss).max(1);
+        Recovery {
+            cc: Controller::new(config.congestion_control, config.initial_cwnd.bytes(mss)),
+            board: Scoreboard::default(),
+            state: CaState::Open,
+            high: None,
+            dupacks: 0,
+            prr_delivered: 0,
+            prr_out: 0,
+            prior_cwnd: 0,
+            rack_xmit: None,
+            rack_rtt: Duration::ZERO,
+            rack_advanced: false,
+            min_rtt: None,
+            reord_seen: false,
+            tlp_high: None,
+            tlp_retrans: false,
+            max_out: 0,
+            usage_end: 0,
+            cwnd_limited: false,
+            undo: None,
+        }
+    }
+
+    /// The slow-start threshold, if a loss has set it.
+    pub(super) fn ssthresh(&self) -> Option<u32> {
+        Some(self.cc.ssthresh()).filter(|&s| s != u32::MAX)
+    }
+}
+
+impl Connection {
+    fn mode(&self) -> Mode {
+        match (self.opt.sack, self.config.loss_recovery) {
+            (false, _) => Mode::NewReno,
+            (true, LossRecovery::NewReno) => Mode::Sack,
+            (true, LossRecovery::Rack) => Mode::Rack,
+        }
+    }
+
+    pub(super) fn segments_counted(&self) -> bool {
+        self.config.cwnd_accounting == CwndAccounting::Linux
+    }
+
+    fn mss32(&self) -> u32 {
+        u32::from(self.send_mss).max(1)
+    }
+
+    /// The window in the accounting's units (segments or octets).
+    fn cwnd_units(&self) -> u64 {
+        let cwnd = u64::from(self.rec.cc.cwnd());
+        if self.segments_counted() {
+            (cwnd / u64::from(self.mss32())).max(1)
+        } else {
+            cwnd
+        }
+    }
+
+    /// The window in octets as reports show it: whole segments under
+    /// Linux's accounting (the kernel's `snd_cwnd`; the fraction is its
+    /// `snd_cwnd_cnt`).
+    pub(super) fn reported_cwnd(&self) -> u32 {
+        if self.segments_counted() {
+            (self.cwnd_units() as u32).saturating_mul(self.mss32())
+        } else {
+            self.rec.cc.cwnd()
+        }
+    }
+
+    /// What is in flight, in the window's units: Linux's
+    /// `tcp_packets_in_flight`; for RFC 5681, FlightSize, and the pipe of
+    /// RFC 6675 §4 during SACK recovery and after a timeout.
+    pub(super) fn in_flight_units(&self) -> u64 {
+        let b = &self.rec.board;
+        if self.segments_counted() {
+            return u64::from(b.pipe().segments);
+        }
+        match self.rec.state {
+            CaState::Loss => b.pipe().octets,
+            CaState::Recovery if self.mode() == Mode::Sack => b.pipe().octets,
+            _ => b.out_octets(),
+        }
+    }
+
+    /// How much more the congestion window lets out, in its units; with
+    /// RFC 3042's limited transmit, one segment more for each of the first
+    /// two duplicate ACKs.
+    pub(super) fn cwnd_room(&self) -> u64 {
+        let mut cwnd = self.cwnd_units();
+        let limited = !self.segments_counted()
+            && matches!(self.rec.state, CaState::Open | CaState::Disorder)
+            && self.rec.dupacks < DUP_THRESH;
+        if limited {
+            cwnd += u64::from(self.rec.dupacks) * u64::from(self.mss32());
+        }
+        cwnd.saturating_sub(self.in_flight_units())
+    }
+
+    /// The units one segment of `octets` takes.
+    pub(super) fn units_of(&self, octets: u64) -> u64 {
+        if self.segments_counted() { 1 } else { octets }
+    }
+
+    /// The stream offset of sequence number `seq` (within the window).
+    fn offset_of(&self, seq: crate::seq::SeqNum) -> u64 {
+        let d = seq - self.snd_una;
+        self.send_buf.head() + u64::from(d)
+    }
+
+    /// Why a lost segment is sent again now.
+    pub(super) fn loss_cause(&self) -> RetransmitCause {
+        match (self.rec.state, self.mode()) {
+            (CaState::Loss, _) => RetransmitCause::Rto,
+            (_, Mode::Rack) => RetransmitCause::Rack,
+            _ => RetransmitCause::Fast,
+        }
+    }
+
+    /// Bookkeeping for segments sent during recovery (PRR's `prr_out`).
+    pub(super) fn note_recovery_send(&mut self, units: u64) {
+        if self.rec.state == CaState::Recovery {
+            self.rec.prr_out += units;
+        }
+    }
+
+    /// Linux `tcp_cwnd_validate`, after a burst: records the most segments
+    /// in flight since the last round and whether the window held the
+    /// sender back.
+    pub(super) fn validate_cwnd(&mut self, sent_any: bool) {
+        if !self.segments_counted() {
+            return;
+        }
+        let limited = self.in_flight_units() >= self.cwnd_units();
+        if !(sent_any || limited) {
+            return;
+        }
+        let out = self.rec.board.len() as u32;
+        let una = self.send_buf.head();
+        if una >= self.rec.usage_end || limited || out > self.rec.max_out {
+            self.rec.max_out = out;
+            self.rec.usage_end = self.sent + u64::from(self.fin_sent);
+            self.rec.cwnd_limited = limited;
+        }
+    }
+
+    /// Whether the window may grow: always under RFC 5681; under Linux
+    /// only while the sender is limited by it (`tcp_is_cwnd_limited`).
+    fn may_grow(&self) -> bool {
+        if !self.segments_counted() {
+            return true;
+        }
+        if self.rec.cwnd_limited {
+            return true;
+        }
+        self.rec.cc.in_slow_start() && self.cwnd_units() < 2 * u64::from(self.rec.max_out)
+    }
+
+    /// Everything an acceptable ACK (SND.UNA ≤ SEG.ACK ≤ SND.NXT) does to
+    /// recovery, after SND.UNA, the send buffer and the window moved:
+    /// `acked` is what the cumulative ACK newly covered.
+    pub(super) fn on_ack_recovery(
+        &mut self,
+        now: Instant,
+        seg: &Segment,
+        prior_wnd: u32,
+        advanced: bool,
+        acked: Delivered,
+    ) {
+        let sacked = if self.opt.sack {
+            self.take_sack_blocks(seg)
+        } else {
+            Delivered::default()
+        };
+        let delivered = Delivered {
+            segments: acked.segments + sacked.segments,
+            octets: acked.octets + sacked.octets,
+            newest: acked.newest.max(sacked.newest),
+            newest_retrans: acked.newest_retrans.max(sacked.newest_retrans),
+        };
+        self.rack_advance(now, &delivered);
+        // The timer re-arm of Linux's `tcp_clean_rtx_queue`: an ACK of new
+        // data, or a SACK of a segment sent before the first outstanding
+        // one was last sent (the SACK-only ACKs of
+        // `tests/data/linux/data_lost_retransmission.trace` keep pushing
+        // the timeout back).
+        let head_sent = self.rec.board.first().map(|s| (s.sent_at, s.order));
+        let sack_rearm = matches!((sacked.newest, head_sent), (Some(t), Some(h)) if t < h);
+        match self.mode() {
+            Mode::NewReno => {
+                let dup = !advanced
+                    && seg.payload.is_empty()
+                    && !seg.flags.syn()
+                    && !seg.flags.fin()
+                    && self.snd_wnd == prior_wnd
+                    && !self.rec.board.is_empty();
+                self.newreno_ack(now, advanced, dup, acked);
+            }
+            Mode::Sack => {
+                let dup = !advanced && sacked.segments > 0;
+                self.sack_ack(now, advanced, dup, acked);
+            }
+            Mode::Rack => {
+                if advanced {
+                    self.head_sent_at = now;
+                }
+                let reo_armed = self.rack_ack(now, advanced, delivered);
+                if (advanced || sack_rearm) && !reo_armed {
+                    self.set_xmit_timer(now);
+                }
+                return;
+            }
+        }
+        if advanced {
+            self.rfc6298_restart(now);
+        }
+    }
+
+    /// RFC 6298 §5.2 and §5.3 on an ACK of new data.
+    fn rfc6298_restart(&mut self, now: Instant) {
+        if self.snd_una == self.snd_nxt {
+            self.timers.stop(TimerKind::Retransmit);
+        } else {
+            self.arm_retransmit(now);
+            self.head_sent_at = now;
+        }
+    }
+
+    /// Marks what the SACK blocks of `seg` newly cover; a D-SACK block
+    /// (RFC 2883: below SEG.ACK, or inside the second block) marks nothing.
+    fn take_sack_blocks(&mut self, seg: &Segment) -> Delivered {
+        let mut total = Delivered::default();
+        let blocks = seg.options.sack;
+        let list = blocks.as_slice();
+        for (i, &(l, r)) in list.iter().enumerate() {
+            if r <= seg.ack || r <= l || r > self.snd_nxt || l < self.snd_una {
+                continue;
+            }
+            if i == 0 {
+                if let Some(&(l2, r2)) = list.get(1) {
+                    if l2 <= l && r <= r2 {
+                        continue; // D-SACK inside the next block
+                    }
+                }
+            }
+            let (lo, hi) = (self.offset_of(l), self.offset_of(r));
+            let d = self.rec.board.sack(lo, hi, |_| {});
+            total.segments += d.segments;
+            total.octets += d.octets;
+            total.newest = total.newest.max(d.newest);
+            total.newest_retrans = total.newest_retrans.max(d.newest_retrans);
+        }
+        total
+    }
+
+    /// RACK's record of the latest-sent delivered segment (RFC 8985 §6.2
+    /// step 2; Linux `tcp_rack_advance`): a retransmission counts only if
+    /// the RTT it would give is not below the least RTT seen (else the ACK
+    /// is likely for the original).
+    fn rack_advance(&mut self, now: Instant, d: &Delivered) {
+        let consider = |r: &mut Recovery, cand: (Instant, u64), original: bool| {
+            let rtt = now.saturating_duration_since(cand.0);
+            if !original && r.min_rtt.is_some_and(|m| rtt < m) {
+                return;
+            }
+            if original {
+                r.min_rtt = Some(r.min_rtt.map_or(rtt, |m| m.min(rtt)));
+            }
+            r.rack_rtt = rtt;
+            r.rack_advanced = true;
+            if r.rack_xmit.is_none_or(|x| cand > x) {
+                r.rack_xmit = Some(cand);
+            }
+        };
+        if let Some(c) = d.newest_retrans {
+            consider(&mut self.rec, c, false);
+        }
+        if let Some(c) = d.newest {
+            consider(&mut self.rec, c, true);
+        }
+    }
+
+    // ----- NewReno (RFC 5681 §3.2, RFC 6582, RFC 3042) -----
+
+    fn newreno_ack(&mut self, now: Instant, advanced: bool, dup: bool, acked: Delivered) {
+        let mss = self.mss32();
+        let una = self.send_buf.head() + u64::from(self.fin_acked());
+        if advanced {
+            self.rec.dupacks = 0;
+            match self.rec.state {
+                CaState::Recovery => {
+                    if una >= self.rec.high.unwrap_or(0) {
+                        // A full ACK (RFC 6582 §3.2 step 3, first option).
+                        let flight = self.rec.board.out_octets() as u32;
+                        let ss = self.rec.cc.ssthresh();
+                        self.rec.cc.set_cwnd(ss.min(flight.saturating_add(mss)));
+                        self.rec.state = CaState::Open;
+                    } else {
+                        // A partial ACK: the next hole, and deflation.
+                        let mut cwnd = self.rec.cc.cwnd().saturating_sub(acked.octets as u32);
+                        if acked.octets >= u64::from(mss) {
+                            cwnd += mss;
+                        }
+                        self.rec.cc.set_cwnd(cwnd);
+                        self.retransmit_entry(now, 0, RetransmitCause::Fast);
+                    }
+                }
+                CaState::Loss => {
+                    self.grow(now, acked);
+                    if una >= self.rec.high.unwrap_or(0) {
+                        self.rec.state = CaState::Open;
+                    }
+                }
+                CaState::Open | CaState::Disorder => {
+                    self.rec.state = CaState::Open;
+                    self.grow(now, acked);
+                }
+            }
+            return;
+        }
+        if !dup {
+            return;
+        }
+        self.rec.dupacks += 1;
+        match self.rec.state {
+            CaState::Open | CaState::Disorder => {
+                // RFC 6582 §3.2 step 1: not for data sent before the last
+                // episode began.
+                let after_last = self.rec.high.is_none_or(|h| una >= h);
+                if self.rec.dupacks == DUP_THRESH && after_last {
+                    let flight = self.rec.board.out_octets() as u32;
+                    self.rec.cc.on_loss(now, flight, mss);
+                    self.rec.high = Some(self.sent + u64::from(self.fin_sent));
+                    let ss = self.rec.cc.ssthresh();
+                    self.rec.cc.set_cwnd(ss.saturating_add(3 * mss));
+                    self.rec.state = CaState::Recovery;
+                    self.retransmit_entry(now, 0, RetransmitCause::Fast);
+                } else {
+                    self.rec.state = CaState::Disorder;
+                }
+            }
+            CaState::Recovery => {
+                // §3.2 step 4: inflation by the segment that left.
+                let cwnd = self.rec.cc.cwnd().saturating_add(mss);
+                self.rec.cc.set_cwnd(cwnd);
+            }
+            CaState::Loss => {}
+        }
+    }
+
+    /// Our FIN is acknowledged.
+    fn fin_acked(&self) -> bool {
+        self.fin_sent && self.snd_una == self.snd_nxt
+    }
+
+    /// Window growth for an ACK outside recovery (slow start or
+    /// congestion avoidance).
+    fn grow(&mut self, now: Instant, delivered: Delivered) {
+        if !self.may_grow() {
+            return;
+        }
+        let mss = self.mss32();
+        let n = if self.segments_counted() {
+            delivered.segments.saturating_mul(mss)
+        } else {
+            delivered.octets.min(u64::from(u32::MAX)) as u32
+        };
+        self.rec.cc.on_ack(now, n, mss, self.rtt.srtt());
+    }
+
+    // ----- RFC 6675 -----
+
+    /// RFC 6675 `IsLost`, applied to the whole board: an unSACKed segment
+    /// with DupThresh SACKed segments, or more than (DupThresh − 1)·SMSS
+    /// SACKed octets, above it is lost (segments already sent again are
+    /// left alone: `NextSeg` looks only above HighRxt).
+    fn mark_lost_rfc6675(&mut self) {
+        let limit = u64::from(DUP_THRESH - 1) * u64::from(self.mss32());
+        let (mut n, mut octets) = (0u32, 0u64);
+        for i in (0..self.rec.board.len()).rev() {
+            let s = *self.rec.board.get(i).expect("index in range");
+            if s.is_sacked() {
+                n += 1;
+                octets += s.size();
+            } else if (n >= DUP_THRESH || octets > limit) && !s.is_retrans() {
+                self.rec.board.mark_lost(i);
+            }
+        }
+    }
+
+    fn sack_ack(&mut self, now: Instant, advanced: bool, dup: bool, acked: Delivered) {
+        let mss = self.mss32();
+        let una = self.send_buf.head() + u64::from(self.fin_acked());
+        if self.rec.board.sacked().segments > 0 {
+            self.mark_lost_rfc6675();
+        }
+        if advanced {
+            self.rec.dupacks = 0;
+        } else if dup {
+            self.rec.dupacks += 1;
+        }
+        match self.rec.state {
+            CaState::Recovery => {
+                if una >= self.rec.high.unwrap_or(0) {
+                    self.rec.state = CaState::Open;
+                }
+            }
+            CaState::Loss => {
+                if advanced {
+                    self.grow(now, acked);
+                }
+                if una >= self.rec.high.unwrap_or(0) {
+                    self.rec.state = CaState::Open;
+                }
+            }
+            CaState::Open | CaState::Disorder => {
+                let head_lost = self.rec.board.first().is_some_and(|s| s.is_lost());
+                let after_last = self.rec.high.is_none_or(|h| una >= h);
+                if (self.rec.dupacks >= DUP_THRESH || head_lost) && after_last {
+                    // §5 step 4: RecoveryPoint, ssthresh = cwnd =
+                    // FlightSize / 2, the first hole at once.
+                    let flight = self.rec.board.out_octets() as u32;
+                    self.rec.cc.on_loss(now, flight, mss);
+                    let ss = self.rec.cc.ssthresh();
+                    self.rec.cc.set_cwnd(ss);
+                    self.rec.high = Some(self.sent + u64::from(self.fin_sent));
+                    self.rec.state = CaState::Recovery;
+                    let first = self.rec.board.iter().position(|s| !s.is_sacked());
+                    if let Some(i) = first {
+                        self.rec.board.mark_lost(i);
+                        self.retransmit_entry(now, i, RetransmitCause::Fast);
+                    }
+                } else {
+                    if advanced {
+                        self.grow(now, acked);
+                    }
+                    self.rec.state = if self.rec.board.sacked().segments > 0 || self.rec.dupacks > 0
+                    {
+                        CaState::Disorder
+                    } else {
+                        CaState::Open
+                    };
+                }
+            }
+        }
+    }
+
+    // ----- RACK-TLP and PRR (RFC 8985, RFC 6937; Linux) -----
+
+    /// RACK's reordering window (Linux `tcp_rack_reo_wnd`).
+    fn reo_wnd(&self) -> Duration {
+        if !self.rec.reord_seen
+            && (self.rec.state >= CaState::Recovery
+                || self.rec.board.sacked().segments >= DUP_THRESH)
+        {
+            return Duration::ZERO;
+        }
+        let quarter = self
+            .rec
+            .min_rtt
+            .map_or(Duration::ZERO, |m| Duration::from_nanos(m.as_nanos() / 4));
+        match self.rtt.srtt() {
+            Some(srtt) => quarter.min(srtt),
+            None => quarter,
+        }
+    }
+
+    /// RFC 8985 §6.2 step 5 (Linux `tcp_rack_detect_loss`): marks lost
+    /// every segment sent before the latest delivered one whose reordering
+    /// window has passed; returns how many it marked and the longest wait
+    /// left for the others.
+    fn rack_detect_loss(&mut self, now: Instant) -> (u32, Option<Duration>) {
+        let Some(xmit) = self.rec.rack_xmit else {
+            return (0, None);
+        };
+        let reo = self.reo_wnd();
+        let window = self.rec.rack_rtt + reo;
+        let (mut marked, mut wait) = (0, None::<Duration>);
+        for i in 0..self.rec.board.len() {
+            let s = *self.rec.board.get(i).expect("index in range");
+            if s.is_sacked() || (s.is_lost() && !s.is_retrans()) {
+                continue;
+            }
+            if (s.sent_at, s.order) >= xmit {
+                // Sent at or after the latest delivered one. (Later
+                // entries may be older retransmissions: keep looking.)
+                continue;
+            }
+            let since = now.saturating_duration_since(s.sent_at);
+            if since >= window {
+                self.rec.board.mark_lost(i);
+                marked += 1;
+            } else {
+                let left = window - since;
+                wait = Some(wait.map_or(left, |w| w.max(left)));
+            }
+        }
+        self.stats.rack_losses += marked;
+        (marked, wait)
+    }
+
+    /// RACK after an ACK: returns whether it armed its reordering timer
+    /// (which then stands in for the retransmission timer).
+    fn rack_ack(&mut self, now: Instant, advanced: bool, delivered: Delivered) -> bool {
+        let una = self.send_buf.head() + u64::from(self.fin_acked());
+        self.tlp_ack(now, advanced, una);
+        // The episode ends when everything sent before it is acknowledged
+        // (`tcp_fastretrans_alert`: `tcp_end_cwnd_reduction` for recovery).
+        match self.rec.state {
+            CaState::Recovery if una >= self.rec.high.unwrap_or(0) => {
+                let ss = self.rec.cc.ssthresh();
+                self.rec.cc.set_cwnd(ss);
+                self.rec.state = CaState::Open;
+            }
+            CaState::Loss if una >= self.rec.high.unwrap_or(0) => self.rec.state = CaState::Open,
+            _ => {}
+        }
+        let mut reo_armed = false;
+        let mut newly_lost = 0;
+        if self.rec.rack_advanced {
+            self.rec.rack_advanced = false;
+            let (n, wait) = self.rack_detect_loss(now);
+            newly_lost = n;
+            if let Some(w) = wait {
+                self.arm_reorder(now, w);
+                reo_armed = true;
+            }
+        }
+        if self.rec.state <= CaState::Disorder {
+            if self.rec.board.lost().segments > 0 {
+                self.enter_recovery(now);
+            } else {
+                self.rec.state = if self.rec.board.sacked().segments > 0 {
+                    CaState::Disorder
+                } else {
+                    CaState::Open
+                };
+            }
+        }
+        if self.rec.state == CaState::Recovery {
+            self.prr(u64::from(delivered.segments), newly_lost > 0, advanced);
+        } else if advanced {
+            self.grow(now, delivered);
+        }
+        reo_armed
+    }
+
+    /// Linux `tcp_enter_recovery` with `tcp_init_cwnd_reduction`.
+    fn enter_recovery(&mut self, now: Instant) {
+        let mss = self.mss32();
+        let cwnd = self.rec.cc.cwnd();
+        self.rec.undo = Some((cwnd, self.rec.cc.ssthresh()));
+        self.rec.prior_cwnd = self.cwnd_units();
+        self.rec.prr_delivered = 0;
+        self.rec.prr_out = 0;
+        let flight = (self.in_flight_units() as u32).saturating_mul(mss);
+        self.rec.cc.on_loss(now, flight, mss);
+        self.rec.high = Some(self.sent + u64::from(self.fin_sent));
+        self.rec.state = CaState::Recovery;
+        self.rec.tlp_high = None;
+    }
+
+    /// PRR (RFC 6937; Linux `tcp_cwnd_reduction`): the window after an ACK
+    /// that delivered `delivered` segments during recovery.
+    fn prr(&mut self, delivered: u64, newly_lost: bool, advanced: bool) {
+        if delivered == 0 || self.rec.prior_cwnd == 0 {
+            return;
+        }
+        let mss = u64::from(self.mss32());
+        let ssthresh = u64::from(self.rec.cc.ssthresh()) / mss;
+        let in_flight = self.in_flight_units();
+        self.rec.prr_delivered += delivered;
+        let (pd, po) = (self.rec.prr_delivered, self.rec.prr_out);
+        let mut sndcnt = if ssthresh < in_flight {
+            // Proportional: ssthresh / RecoverFS of what was delivered.
+            (ssthresh * pd)
+                .div_ceil(self.rec.prior_cwnd)
+                .saturating_sub(po)
+        } else {
+            // Slow start back to ssthresh, at most what was delivered.
+            let mut s = pd.saturating_sub(po).max(delivered);
+            if advanced && !newly_lost {
+                s += 1;
+            }
+            s.min(ssthresh - in_flight)
+        };
+        if po == 0 {
+            // The first retransmission goes out whatever the arithmetic.
+            sndcnt = sndcnt.max(1);
+        }
+        self.rec.cc.set_cwnd(((in_flight + sndcnt) * mss) as u32);
+    }
+
+    /// RFC 8985 §7.4 (Linux `tcp_process_tlp_ack`): an ACK past the
+    /// probe's SND.NXT means the probe repaired a loss, and the window is
+    /// reduced once (`tests/data/linux/data_tail_lost.trace`: the cut comes
+    /// with the ACK of the FIN sent after the probe's ACK).
+    fn tlp_ack(&mut self, now: Instant, advanced: bool, una: u64) {
+        let Some(high) = self.rec.tlp_high else {
+            return;
+        };
+        if una < high {
+            return;
+        }
+        if !self.rec.tlp_retrans {
+            self.rec.tlp_high = None;
+        } else if una > high {
+            let mss = self.mss32();
+            let flight = (self.in_flight_units() as u32).saturating_mul(mss);
+            self.rec.cc.on_loss(now, flight, mss);
+            let ss = self.rec.cc.ssthresh();
+            self.rec.cc.set_cwnd(ss);
+            self.rec.tlp_high = None;
+        } else if !advanced {
+            // A duplicate: the original and the probe both arrived.
+            self.rec.tlp_high = None;
+        }
+    }
+
+    /// Arms RACK's reordering timer `wait` from now, plus the kernel's
+    /// minimum of two ticks (`TCP_TIMEOUT_MIN`), in the retransmission
+    /// timer's place.
+    fn arm_reorder(&mut self, now: Instant, wait: Duration) {
+        let at = now + wait + self.config.kernel_tick.saturating_mul(2);
+        self.timers.stop(TimerKind::Retransmit);
+        self.timers.stop(TimerKind::LossProbe);
+        self.timers.set(TimerKind::Reorder, at);
+    }
+
+    /// Linux `tcp_set_xmit_timer` after an ACK: a loss probe if one may be
+    /// sent, else the retransmission timer.
+    pub(super) fn set_xmit_timer(&mut self, now: Instant) {
+        let stood_in =
+            self.timers.is_armed(TimerKind::LossProbe) || self.timers.is_armed(TimerKind::Reorder);
+        if !self.schedule_loss_probe(now, true) {
+            self.rearm_rto(now, stood_in);
+        }
+    }
+
+    /// Linux `tcp_rearm_rto`: stopped with nothing in flight; else one RTO
+    /// from now, or — when a probe or the reordering timer stood in for it
+    /// — one RTO from when the first outstanding segment was last sent.
+    pub(super) fn rearm_rto(&mut self, now: Instant, stood_in: bool) {
+        self.timers.stop(TimerKind::LossProbe);
+        self.timers.stop(TimerKind::Reorder);
+        if self.snd_una == self.snd_nxt {
+            self.timers.stop(TimerKind::Retransmit);
+            return;
+        }
+        let rto = self.rtt.rto();
+        let at = match (stood_in, self.rec.board.first()) {
+            (true, Some(head)) => (head.sent_at + rto).max(now + Duration::from_nanos(1000)),
+            _ => now + rto,
+        };
+        self.timers.set(TimerKind::Retransmit, at);
+    }
+
+    /// RFC 8985 §7.2 (Linux `tcp_schedule_loss_probe`): in the open state
+    /// with SACK and something in flight, a probe 2·SRTT from now — plus
+    /// the minimum RTO for a delayed ACK when one segment is in flight,
+    /// else two ticks — but no later than the retransmission timer would
+    /// fire (one RTO from now after an ACK, `advancing`; else one RTO from
+    /// the first outstanding segment's last transmission).
+    pub(super) fn schedule_loss_probe(&mut self, now: Instant, advancing: bool) -> bool {
+        if self.mode() != Mode::Rack
+            || self.rec.board.is_empty()
+            || self.rec.state != CaState::Open
+            || self.state == crate::state::State::SynReceived
+        {
+            return false;
+        }
+        let tick = self.config.kernel_tick;
+        let mut pto = match self.rtt.srtt() {
+            Some(srtt) => {
+                let extra = if self.rec.board.len() == 1 {
+                    self.config.min_rto
+                } else {
+                    tick.saturating_mul(2)
+                };
+                srtt.saturating_mul(2) + extra
+            }
+            None => self.config.initial_rto,
+        };
+        let rto = self.rtt.rto();
+        let cap = if advancing {
+            Some(rto)
+        } else {
+            self.rec
+                .board
+                .first()
+                .map(|h| (h.sent_at + rto).saturating_duration_since(now))
+                .filter(|d| *d > Duration::ZERO)
+        };
+        if let Some(cap) = cap {
+            pto = pto.min(cap);
+        }
+        self.timers.stop(TimerKind::Retransmit);
+        self.timers.stop(TimerKind::Reorder);
+        self.timers.set(TimerKind::LossProbe, now + pto);
+        true
+    }
+
+    /// The loss probe fired (RFC 8985 §7.3; Linux `tcp_send_loss_probe`):
+    /// new data if the peer's window lets a segment out, else the last
+    /// segment again; once per tail.
+    pub(super) fn on_loss_probe(&mut self, now: Instant) {
+        if self.rec.tlp_high.is_none() && !self.rec.board.is_empty() {
+            let before = self.rec.board.len();
+            self.push_probe(now);
+            let probe_sent = if self.rec.board.len() > before {
+                self.rec.tlp_retrans = false;
+                true
+            } else {
+                let last = self.rec.board.len() - 1;
+                self.retransmit_entry(now, last, RetransmitCause::Tlp);
+                self.rec.tlp_retrans = true;
+                true
+            };
+            if probe_sent {
+                self.stats.tlp_probes += 1;
+                self.rec.tlp_high = Some(self.sent + u64::from(self.fin_sent));
+                // Restart the timer from now (`icsk_pending = 0`).
+                self.rearm_rto(now, false);
+                return;
+            }
+        }
+        self.rearm_rto(now, true);
+    }
+
+    /// RACK's reordering timer fired (Linux `tcp_rack_reo_timeout`).
+    pub(super) fn on_reorder_timeout(&mut self, now: Instant) {
+        let before = self.in_flight_units();
+        let (marked, _) = self.rack_detect_loss(now);
+        if marked > 0 && self.in_flight_units() != before {
+            if self.rec.state != CaState::Recovery {
+                self.enter_recovery(now);
+                self.prr(1, true, false);
+            }
+            self.push(now);
+        }
+        if !self.timers.is_armed(TimerKind::Retransmit) {
+            // The reordering timer stood in for it: from the head's time.
+            self.rearm_rto(now, true);
+        }
+    }
+
+    /// The retransmission timer expired with data in flight (RFC 5681
+    /// §3.1, RFC 6675 §5.1, Linux `tcp_enter_loss`): ssthresh is set once
+    /// per episode (again only for a segment not yet sent again by the
+    /// timer under RFC 5681 eq. 4; not at all when the timeout comes during
+    /// Linux's recovery), cwnd is one segment, and everything not SACKed is
+    /// lost.
+    pub(super) fn enter_loss(&mut self, now: Instant) {
+        let mss = self.mss32();
+        let flight = self.rec.board.out_octets() as u32;
+        let new_episode = if self.segments_counted() {
+            self.rec.state <= CaState::Disorder
+                || self.rec.high.is_none_or(|h| h <= self.send_buf.head())
+                || (self.rec.state == CaState::Loss && self.retransmits <= 1)
+        } else {
+            self.retransmits <= 1
+        };
+        if new_episode {
+            let flight = if self.segments_counted() {
+                (self.in_flight_units() as u32).saturating_mul(mss)
+            } else {
+                flight
+            };
+            self.rec.cc.on_rto(now, flight, mss);
+        } else {
+            self.rec.cc.set_cwnd(mss);
+        }
+        self.rec.board.mark_all_lost();
+        self.rec.state = CaState::Loss;
+        self.rec.high = Some(self.sent + u64::from(self.fin_sent));
+        self.rec.dupacks = 0;
+        self.rec.tlp_high = None;
+        self.rec.undo = None;
+        self.timers.stop(TimerKind::LossProbe);
+        self.timers.stop(TimerKind::Reorder);
+    }
+
+    /// Sends entry `i` of the scoreboard again.
+    pub(super) fn retransmit_entry(&mut self, now: Instant, i: usize, cause: RetransmitCause) {
+        let Some(s) = self.rec.board.get(i).copied() else {
+            return;
+        };
+        let mut flags = Flags::ACK;
+        let data_end = s.start + u64::from(s.len);
+        let psh = match self.config.push {
+            // The segment's own flags (the kernel resends its `sk_buff`).
+            crate::config::Push::Linux => s.psh(),
+            crate::config::Push::Rfc1122 => s.len > 0 && data_end == self.send_buf.end(),
+        };
+        if psh {
+            flags = flags | Flags::PSH;
+        }
+        if s.fin {
+            flags = flags | Flags::FIN;
+        }
+        debug_assert!(s.start >= self.send_buf.head());
+        let seq = self.snd_una + (s.start - self.send_buf.head()) as u32;
+        let mut seg = self.segment(seq, flags);
+        seg.payload = self.spare.take();
+        self.send_buf
+            .copy_out(s.start, s.len as usize, &mut seg.payload);
+        let end = seq + s.len + u32::from(s.fin);
+        self.emit(seg, Some(cause));
+        if cause == RetransmitCause::Fast {
+            self.stats.fast_retransmits += 1;
+        }
+        let restart =
+            i == 0 && self.mode() == Mode::Rack && !self.timers.is_armed(TimerKind::Reorder);
+        self.note_sent(now, end, true);
+        self.rec.board.retransmitted(i, now);
+        self.note_recovery_send(self.units_of(s.size()));
+        if restart {
+            // Linux `tcp_xmit_retransmit_queue`: resending the first
+            // outstanding segment restarts the timer.
+            self.timers.stop(TimerKind::LossProbe);
+            self.arm_retransmit(now);
+        }
+        // One segment of a larger buffer: the buffer splits after it
+        // (tcp_retransmit_skb → tcp_fragment).
+        self.send_buf.split_at(data_end);
+    }
+}
