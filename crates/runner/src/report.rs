@@ -173,7 +173,10 @@ fn event(r: &RunResult, show_options: bool, at: Instant, kind: &TraceKind) -> Va
             m.insert("type".into(), "send".into());
             m.insert("host".into(), host(h));
             m.insert("conn".into(), conn(c));
-            m.insert("retransmission".into(), retransmission.into());
+            m.insert("retransmission".into(), retransmission.is_some().into());
+            if let Some(cause) = retransmission {
+                m.insert("cause".into(), cause.name().into());
+            }
             m.insert("segment".into(), segment(&s, show_options));
         }
         TraceKind::Drop {

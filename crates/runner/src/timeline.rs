@@ -167,8 +167,8 @@ pub fn render(h: &Meta<'_>, r: &RunResult) -> String {
                     if show_options && (segment.mss.is_some() || !segment.options.is_empty()) {
                         let _ = write!(s, " <{}>", rel.options(&segment));
                     }
-                    if retransmission {
-                        s.push_str("  (retransmission)");
+                    if let Some(cause) = retransmission {
+                        let _ = write!(s, "  (retransmission: {cause})");
                     }
                     s
                 }
