@@ -26,7 +26,7 @@ use std::net::Ipv4Addr;
 use std::sync::Arc;
 
 use rand_chacha::ChaCha8Rng;
-use tcpsim_tcp::{Duration, Endpoint, Instant, Segment};
+use tcpsim_tcp::{ConnId, Duration, Endpoint, Instant, RecoveryStats, Segment};
 
 use crate::app::{AppEvent, AppId};
 use crate::facts::End;
@@ -408,7 +408,10 @@ impl Engine {
     /// run connections (a listener may give a new connection the slot of
     /// one that just closed, and its events bind it).
     pub(crate) fn settle(&mut self, h: HostId) {
-        self.take_final_stats(h);
+        // Rare (once per connection): the check is inline, the work is not.
+        if let Some(first) = self.hosts[h].endpoint.poll_final_stats() {
+            self.take_final_stats(h, first);
+        }
         loop {
             let mut busy = false;
             while let Some((id, ev)) = self.hosts[h].endpoint.poll_event() {
@@ -433,12 +436,15 @@ impl Engine {
     }
 
     /// Gives the final recovery state of each connection `h`'s endpoint
-    /// forgot to the end it belonged to.
-    fn take_final_stats(&mut self, h: HostId) {
-        while let Some((id, stats)) = self.hosts[h].endpoint.poll_final_stats() {
+    /// forgot, `first` and any after it, to the end it belonged to.
+    #[cold]
+    fn take_final_stats(&mut self, h: HostId, first: (ConnId, RecoveryStats)) {
+        let mut next = Some(first);
+        while let Some((id, stats)) = next {
             if let Some((c, end)) = self.conns.end_of(h, id) {
                 self.conns.end_mut(c, end).absorb_recovery(stats);
             }
+            next = self.hosts[h].endpoint.poll_final_stats();
         }
     }
 
@@ -450,7 +456,9 @@ impl Engine {
     /// [`Engine::free_network`].
     pub(crate) fn take_live_stats(&mut self) {
         for h in 0..self.hosts.len() {
-            self.take_final_stats(h);
+            if let Some(first) = self.hosts[h].endpoint.poll_final_stats() {
+                self.take_final_stats(h, first);
+            }
         }
         for c in 0..self.conns.len() as u32 {
             for end in [End::Client, End::Server] {
