@@ -78,7 +78,7 @@ fn run_prints_timeline_and_passes() {
     );
     assert!(
         out.contains(
-            "1.000000000  client > server  [S]    seq 0, win 65535, len 0  (retransmission)"
+            "1.000000000  client > server  [S]    seq 0, win 65535, len 0  (retransmission: rto)"
         ),
         "{out}"
     );

@@ -1,8 +1,9 @@
 //! What the engine records of each connection end, whatever application
 //! drives it: which end it is, its states and their times, how it failed,
-//! what it read and sent.
+//! what it read and sent, and where its loss recovery and congestion
+//! control ended up.
 
-use tcpsim_tcp::{Instant, SegmentKind, State};
+use tcpsim_tcp::{Instant, RecoveryStats, SegmentKind, State};
 
 use crate::trace::AppError;
 
@@ -84,6 +85,15 @@ pub struct EndReport {
     pub retransmissions: KindCounts,
     /// Its local port, once known.
     pub port: Option<u16>,
+    /// Its TCP connection's congestion window, slow-start threshold and
+    /// loss-recovery counts ([`tcpsim_tcp::Connection::recovery_stats`]),
+    /// taken once: when the endpoint forgot the connection (it reached
+    /// CLOSED), or when the run ended with the connection still there.
+    /// `None` when the end never had a TCP connection (the server of a
+    /// refused connection, or of a SYN that never arrived). An end a
+    /// listener made again after dropping its half-open connection adds
+    /// the counts of both; `cwnd` and `ssthresh` are the last one's.
+    pub recovery: Option<RecoveryStats>,
 }
 
 impl EndReport {
@@ -99,6 +109,24 @@ impl EndReport {
             sent: KindCounts::default(),
             retransmissions: KindCounts::default(),
             port: None,
+            recovery: None,
         }
+    }
+
+    /// Takes in the final recovery state of one of this end's TCP
+    /// connections (see [`EndReport::recovery`]).
+    pub(crate) fn absorb_recovery(&mut self, s: RecoveryStats) {
+        self.recovery = Some(match self.recovery {
+            None => s,
+            Some(before) => RecoveryStats {
+                cwnd: s.cwnd,
+                ssthresh: s.ssthresh,
+                fast_retransmits: before.fast_retransmits + s.fast_retransmits,
+                rack_losses: before.rack_losses + s.rack_losses,
+                tlp_probes: before.tlp_probes + s.tlp_probes,
+                rtos: before.rtos + s.rtos,
+                undos: before.undos + s.undos,
+            },
+        });
     }
 }

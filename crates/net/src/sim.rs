@@ -171,6 +171,7 @@ impl Sim {
                 break stop;
             }
         };
+        self.engine.take_live_stats();
         self.result(stop, true)
     }
 
@@ -199,6 +200,7 @@ impl Sim {
 
     /// The result, with the network's memory freed first.
     pub(crate) fn finish(mut self, stop: StopReason) -> RunResult {
+        self.engine.take_live_stats();
         self.engine.free_network();
         self.result(stop, false)
     }

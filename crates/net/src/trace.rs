@@ -6,7 +6,9 @@
 
 use std::net::SocketAddrV4;
 
-use tcpsim_tcp::{Flags, Instant, Options, Segment, SegmentKind, SeqNum, State, TimerKind};
+use tcpsim_tcp::{
+    Flags, Instant, Options, RetransmitCause, Segment, SegmentKind, SeqNum, State, TimerKind,
+};
 
 /// A host, by its index in the order hosts were added.
 pub type HostId = usize;
@@ -175,8 +177,8 @@ pub enum TraceKind {
         host: HostId,
         /// The experiment connection, if the segment belongs to one.
         conn: Option<u32>,
-        /// Whether TCP sent it again.
-        retransmission: bool,
+        /// Why TCP sent it again; `None` for a first transmission.
+        retransmission: Option<RetransmitCause>,
         /// The segment.
         segment: SegmentInfo,
     },

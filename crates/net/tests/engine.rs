@@ -51,7 +51,7 @@ fn pair(seed: u64, config: Config, link: LinkParams) -> (SimBuilder, HostId, Hos
     (b, c, s)
 }
 
-/// `send` records as `(time, host, kind, retransmission)`.
+/// `send` records as `(time, host, kind, whether it is a retransmission)`.
 fn sends(r: &RunResult) -> Vec<(Instant, HostId, SegmentKind, bool)> {
     r.trace
         .as_ref()
@@ -63,7 +63,7 @@ fn sends(r: &RunResult) -> Vec<(Instant, HostId, SegmentKind, bool)> {
                 retransmission,
                 segment,
                 ..
-            } => Some((t.at, host, segment.kind(), retransmission)),
+            } => Some((t.at, host, segment.kind(), retransmission.is_some())),
             _ => None,
         })
         .collect()

@@ -203,7 +203,7 @@ fn run_checks(exp: &Experiment, r: &RunResult, out: &mut Checks) {
         for t in r.trace.iter().flatten() {
             if let TraceKind::Send {
                 conn: Some(c),
-                retransmission: true,
+                retransmission: Some(_),
                 segment,
                 ..
             } = t.kind

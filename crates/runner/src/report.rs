@@ -25,7 +25,7 @@
 //! ([`crate::timeline`]).
 
 use serde_json::{Map, Value, json};
-use tcpsim_net::{AppCall, ConnReport, KindCounts, RunResult, SegmentInfo, TraceKind};
+use tcpsim_net::{AppCall, ConnReport, EndReport, KindCounts, RunResult, SegmentInfo, TraceKind};
 use tcpsim_tcp::Instant;
 
 use crate::evaluate::Check;
@@ -173,7 +173,10 @@ fn event(r: &RunResult, show_options: bool, at: Instant, kind: &TraceKind) -> Va
             m.insert("type".into(), "send".into());
             m.insert("host".into(), host(h));
             m.insert("conn".into(), conn(c));
-            m.insert("retransmission".into(), retransmission.into());
+            m.insert("retransmission".into(), retransmission.is_some().into());
+            if let Some(cause) = retransmission {
+                m.insert("cause".into(), cause.name().into());
+            }
             m.insert("segment".into(), segment(&s, show_options));
         }
         TraceKind::Drop {
@@ -233,6 +236,24 @@ fn event(r: &RunResult, show_options: bool, at: Instant, kind: &TraceKind) -> Va
     Value::Object(m)
 }
 
+/// One end's `recovery` object: its TCP connection's final congestion
+/// window and slow-start threshold (bytes; `ssthresh` `null` while no loss
+/// set it) and its loss-recovery counts, or `null` for an end that never
+/// had a TCP connection (docs/report.md).
+fn recovery(e: &EndReport) -> Value {
+    e.recovery.map_or(Value::Null, |s| {
+        json!({
+            "cwnd": s.cwnd,
+            "ssthresh": s.ssthresh,
+            "fast_retransmits": s.fast_retransmits,
+            "rack_losses": s.rack_losses,
+            "tlp_probes": s.tlp_probes,
+            "rtos": s.rtos,
+            "undos": s.undos,
+        })
+    })
+}
+
 /// The `connections` entry of one connection.
 pub fn connection(r: &RunResult, c: &ConnReport) -> Value {
     let name = |i: usize| r.host_names.get(i).cloned().unwrap_or_default();
@@ -255,6 +276,10 @@ pub fn connection(r: &RunResult, c: &ConnReport) -> Value {
         "bytes": {
             "client_to_server": c.server.bytes_read,
             "server_to_client": c.client.bytes_read,
+        },
+        "recovery": {
+            "client": recovery(&c.client),
+            "server": recovery(&c.server),
         },
     })
 }

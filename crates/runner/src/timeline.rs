@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::net::SocketAddrV4;
 
-use tcpsim_net::{AppCall, ConnReport, RunResult, SegmentInfo, TraceKind};
+use tcpsim_net::{AppCall, ConnReport, EndReport, RunResult, SegmentInfo, TraceKind};
 use tcpsim_tcp::{Flags, Instant, SackBlocks, SegmentKind, SeqNum};
 
 use crate::report::{Meta, options_in_use};
@@ -167,8 +167,8 @@ pub fn render(h: &Meta<'_>, r: &RunResult) -> String {
                     if show_options && (segment.mss.is_some() || !segment.options.is_empty()) {
                         let _ = write!(s, " <{}>", rel.options(&segment));
                     }
-                    if retransmission {
-                        s.push_str("  (retransmission)");
+                    if let Some(cause) = retransmission {
+                        let _ = write!(s, "  (retransmission: {cause})");
                     }
                     s
                 }
@@ -273,5 +273,26 @@ fn summary(out: &mut String, r: &RunResult, c: &ConnReport) {
         counts.join(", "),
         c.client.bytes_read,
         c.server.bytes_read
+    );
+    recovery(out, "client", &c.client);
+    recovery(out, "server", &c.server);
+}
+
+/// One end's final congestion state and loss-recovery counts (the JSON
+/// report's `recovery`): `  client recovery: cwnd 14600, ssthresh unset;
+/// fast retransmits 0, RACK losses 0, TLP probes 0, RTOs 1, undos 0`.
+fn recovery(out: &mut String, end: &str, e: &EndReport) {
+    let Some(s) = e.recovery else {
+        let _ = writeln!(out, "  {end} recovery: no TCP connection");
+        return;
+    };
+    let ssthresh = s
+        .ssthresh
+        .map_or_else(|| "unset".to_string(), |b| b.to_string());
+    let _ = writeln!(
+        out,
+        "  {end} recovery: cwnd {}, ssthresh {ssthresh}; fast retransmits {}, RACK losses {}, \
+         TLP probes {}, RTOs {}, undos {}",
+        s.cwnd, s.fast_retransmits, s.rack_losses, s.tlp_probes, s.rtos, s.undos
     );
 }

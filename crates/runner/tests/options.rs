@@ -268,7 +268,11 @@ fn both_sides_with_options_show_them_on_every_segment() {
         "{}",
         sack_ack.line
     );
-    // A retransmission keeps its tag after the options.
+    // A retransmission keeps its tag after the options. The lost segment
+    // is the first of two: the one duplicate ACK that follows is short of
+    // fast retransmit's three (RFC 5681 §3.2), and its SACK block covers
+    // 552 bytes, short of RFC 6675's DupThresh segments, so the timer
+    // sends it again (RFC 6298 §5.4).
     let rtx = data
         .iter()
         .find(|s| s.line.contains("retransmission"))
@@ -276,7 +280,7 @@ fn both_sides_with_options_show_them_on_every_segment() {
     let (rtx_val, rtx_ecr) = rtx.ts();
     assert!(
         rtx.line.ends_with(&format!(
-            "len {FULL_SEGMENT} <nop,nop,TS val {rtx_val} ecr {rtx_ecr}>  (retransmission)"
+            "len {FULL_SEGMENT} <nop,nop,TS val {rtx_val} ecr {rtx_ecr}>  (retransmission: rto)"
         )),
         "{}",
         rtx.line

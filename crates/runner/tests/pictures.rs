@@ -209,6 +209,15 @@ nth = [1]"#;
     let rtx_arrows: Vec<_> = rtx.iter().filter(|n| has_class(n, "arrow")).collect();
     assert_eq!(rtx_arrows.len(), 1);
     assert!(!has_class(rtx_arrows[0], "dropped"));
+    // Its tooltip names the cause: the retransmission timer (RFC 6298 §5.4).
+    let tip = rtx_arrows[0]
+        .parent()
+        .and_then(|g| g.children().find(|n| n.tag_name().name() == "title"))
+        .and_then(|t| t.text());
+    assert!(
+        tip.is_some_and(|t| t.contains(" len 0 (retransmission: rto); delivered at ")),
+        "{tip:?}"
+    );
     // Dropped at the link's entrance at the send instant: a short arrow
     // that does not reach the server.
     let x = lanes(&doc);

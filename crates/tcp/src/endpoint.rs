@@ -21,7 +21,7 @@ use std::sync::Arc;
 use rand_core::RngCore;
 
 use crate::config::{Config, IsnMode};
-use crate::connection::{CommandError, Connection, Queues};
+use crate::connection::{CommandError, Connection, Queues, RecoveryStats};
 use crate::event::{Event, Transmit};
 use crate::hash::FixedState;
 use crate::segment::{Flags, Segment};
@@ -116,6 +116,9 @@ pub struct Endpoint {
     lent: Queues,
     out_ids: VecDeque<Option<ConnId>>,
     event_ids: VecDeque<ConnId>,
+    /// The last loss-recovery state of each connection forgotten since the
+    /// last [`Endpoint::poll_final_stats`], oldest first.
+    final_stats: VecDeque<(ConnId, RecoveryStats)>,
     /// The secret of the ISNs and timestamp offsets, once drawn.
     secret: Option<u64>,
 }
@@ -163,6 +166,7 @@ impl Endpoint {
             lent: Queues::default(),
             out_ids: VecDeque::new(),
             event_ids: VecDeque::new(),
+            final_stats: VecDeque::new(),
             secret: None,
         }
     }
@@ -472,6 +476,7 @@ impl Endpoint {
                 }
                 return;
             }
+            self.final_stats.push_back((id, conn.recovery_stats()));
             slot.conn = None;
             if slot.scheduled.take().is_some() {
                 self.stale_timers += 1;
@@ -532,6 +537,7 @@ impl Endpoint {
         self.lent.events.clear();
         self.out_ids.clear();
         self.event_ids.clear();
+        self.final_stats.clear();
         self.secret = None;
     }
 
@@ -736,6 +742,18 @@ impl Endpoint {
         Some((self.event_ids.pop_front()?, e))
     }
 
+    /// The last [`Connection::recovery_stats`] of a connection this
+    /// endpoint has forgotten (CLOSED, and nothing left for its application
+    /// to read), once per connection, oldest first: what a driver that
+    /// reports per connection reads once [`Endpoint::connection`] no longer
+    /// finds it. One entry per forgotten connection is kept until polled
+    /// (or [`Endpoint::reset`]); a driver that does not report them need not
+    /// poll.
+    #[must_use]
+    pub fn poll_final_stats(&mut self) -> Option<(ConnId, RecoveryStats)> {
+        self.final_stats.pop_front()
+    }
+
     /// The earliest timer of any connection.
     #[must_use]
     pub fn poll_timeout(&mut self) -> Option<Instant> {
@@ -811,6 +829,26 @@ mod tests {
         ep.connect(Instant::ZERO, remote, None).unwrap();
         let (_, syn) = ep.poll_transmit().unwrap();
         assert_eq!(syn.segment.mss, Some(1460));
+    }
+
+    /// A connection's loss-recovery state outlives it: once the endpoint
+    /// forgets a connection, `poll_final_stats` gives its last
+    /// `recovery_stats` once, under its handle.
+    #[test]
+    fn a_forgotten_connection_leaves_its_final_stats_once() {
+        let mut ep = Endpoint::new(Ipv4Addr::new(10, 0, 0, 1), Config::rfc(), Counter(0));
+        let remote = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), 80);
+        let id = ep.connect(Instant::ZERO, remote, None).unwrap();
+        // The SYN's timer expires once: one RTO (RFC 6298 §5.4), at the
+        // initial RTO of 1 s (§2.1).
+        ep.handle_timeout(Instant::from_secs(1));
+        let live = ep.connection(id).unwrap().recovery_stats();
+        assert_eq!(live.rtos, 1);
+        assert_eq!(ep.poll_final_stats(), None, "still there");
+        ep.abort(Instant::from_secs(1), id);
+        assert!(ep.connection(id).is_none(), "gone once aborted");
+        assert_eq!(ep.poll_final_stats(), Some((id, live)));
+        assert_eq!(ep.poll_final_stats(), None, "once");
     }
 
     /// RFC 9293 §3.4.1 (MUST-8) and RFC 6528: ISN = M + F(4-tuple,

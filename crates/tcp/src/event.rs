@@ -42,14 +42,14 @@ pub enum RetransmitCause {
 }
 
 impl RetransmitCause {
-    /// The name used in reports: `rto`, `fast`, `rack`, `tlp`, `dup-syn`.
+    /// The name used in reports: `rto`, `fast`, `rack`, `tlp`, `dupsyn`.
     pub const fn name(self) -> &'static str {
         match self {
             RetransmitCause::Rto => "rto",
             RetransmitCause::Fast => "fast",
             RetransmitCause::Rack => "rack",
             RetransmitCause::Tlp => "tlp",
-            RetransmitCause::DuplicateSyn => "dup-syn",
+            RetransmitCause::DuplicateSyn => "dupsyn",
         }
     }
 }

@@ -26,9 +26,10 @@ use std::net::Ipv4Addr;
 use std::sync::Arc;
 
 use rand_chacha::ChaCha8Rng;
-use tcpsim_tcp::{Duration, Endpoint, Instant, Segment};
+use tcpsim_tcp::{ConnId, Duration, Endpoint, Instant, RecoveryStats, Segment};
 
 use crate::app::{AppEvent, AppId};
+use crate::facts::End;
 use crate::fault::Faults;
 use crate::link::Link;
 use crate::pcap::PcapWriter;
@@ -402,8 +403,15 @@ impl Engine {
     }
 
     /// Drains a host's TCP events and segments until it is quiet, then
-    /// queues its next timer.
+    /// queues its next timer. The final recovery state of connections the
+    /// endpoint forgot comes first, while their handles still name their
+    /// run connections (a listener may give a new connection the slot of
+    /// one that just closed, and its events bind it).
     pub(crate) fn settle(&mut self, h: HostId) {
+        // Rare (once per connection): the check is inline, the work is not.
+        if let Some(first) = self.hosts[h].endpoint.poll_final_stats() {
+            self.take_final_stats(h, first);
+        }
         loop {
             let mut busy = false;
             while let Some((id, ev)) = self.hosts[h].endpoint.poll_event() {
@@ -427,7 +435,43 @@ impl Engine {
         }
     }
 
+    /// Gives the final recovery state of each connection `h`'s endpoint
+    /// forgot, `first` and any after it, to the end it belonged to.
+    #[cold]
+    fn take_final_stats(&mut self, h: HostId, first: (ConnId, RecoveryStats)) {
+        let mut next = Some(first);
+        while let Some((id, stats)) = next {
+            if let Some((c, end)) = self.conns.end_of(h, id) {
+                self.conns.end_mut(c, end).absorb_recovery(stats);
+            }
+            next = self.hosts[h].endpoint.poll_final_stats();
+        }
+    }
+
     // ----- the end -----
+
+    /// Takes, once, the recovery state of every connection end whose TCP
+    /// connection is still there when the run ends (the others gave
+    /// theirs when their endpoint forgot them, [`Engine::settle`]). Before
+    /// [`Engine::free_network`].
+    pub(crate) fn take_live_stats(&mut self) {
+        for h in 0..self.hosts.len() {
+            if let Some(first) = self.hosts[h].endpoint.poll_final_stats() {
+                self.take_final_stats(h, first);
+            }
+        }
+        for c in 0..self.conns.len() as u32 {
+            for end in [End::Client, End::Server] {
+                let Some((h, id)) = self.conns.handle(c, end) else {
+                    continue;
+                };
+                if let Some(conn) = self.hosts[h].endpoint.connection(id) {
+                    let stats = conn.recovery_stats();
+                    self.conns.end_mut(c, end).absorb_recovery(stats);
+                }
+            }
+        }
+    }
 
     /// Frees the hosts and what is still in flight, so that the end of a run
     /// with many connections needs no memory beyond what the run had.

@@ -79,7 +79,7 @@ impl Engine {
             self.record(TraceKind::Send {
                 host: h,
                 conn: mapped.map(|(c, _)| c),
-                retransmission: retransmission.is_some(),
+                retransmission,
                 segment: SegmentInfo::from(&seg),
             });
         }

@@ -127,6 +127,11 @@ impl Registry {
         (self.records.len() - 1) as u32
     }
 
+    /// How many run connections there are.
+    pub(crate) fn len(&self) -> usize {
+        self.records.len()
+    }
+
     pub(crate) fn get(&self, conn: u32) -> &ConnRecord {
         &self.records[conn as usize]
     }

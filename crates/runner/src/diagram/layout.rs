@@ -3,6 +3,7 @@
 //! layout section of [`super`]).
 
 use std::collections::{BTreeMap, VecDeque};
+use std::fmt::Write as _;
 use std::net::SocketAddrV4;
 
 use tcpsim_net::{DropReason, HostId, RunResult, SegmentInfo, TraceKind, TraceRecord};
@@ -117,8 +118,8 @@ pub(super) fn flights(r: &RunResult, trace: &[TraceRecord]) -> Vec<Flight> {
                     segment.win,
                     segment.len
                 );
-                if retransmission {
-                    tip.push_str(" (retransmission)");
+                if let Some(cause) = retransmission {
+                    let _ = write!(tip, " (retransmission: {cause})");
                 }
                 let k = key(host, &segment);
                 pending.entry(k).or_default().push_back(out.len());
@@ -128,7 +129,7 @@ pub(super) fn flights(r: &RunResult, trace: &[TraceRecord]) -> Vec<Flight> {
                     to,
                     send_row: row,
                     end: None,
-                    rtx: retransmission,
+                    rtx: retransmission.is_some(),
                     dup: false,
                     label,
                     tip,
