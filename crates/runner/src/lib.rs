@@ -20,6 +20,7 @@ pub mod script_command;
 pub mod suite;
 pub mod svg;
 pub mod sweep;
+pub mod throughput;
 pub mod timeline;
 
 pub use experiment::{
