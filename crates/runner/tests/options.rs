@@ -32,8 +32,14 @@ const DELAY_MS: u64 = 50;
 const CLIENT_SENDS: u64 = 2000;
 const FULL_SEGMENT: u64 = 1460 - 12;
 
+/// `rfc` with Nagle off (`TCP_NODELAY`), so that the 552-byte tail goes
+/// with the full segment and not after its ACK (RFC 1122 §4.2.3.4): with
+/// the first segment dropped it is what the server reports out of order.
 fn config(options: bool) -> Config {
-    let mut c = Config::rfc();
+    let mut c = Config {
+        nagle: tcpsim_tcp::Nagle::Off,
+        ..Config::rfc()
+    };
     if options {
         c.window_scale = Some(7);
         c.sack = true;

@@ -344,6 +344,23 @@ pub enum LossRecovery {
     Rack,
 }
 
+/// The Nagle algorithm: whether a segment smaller than the MSS waits for
+/// the ACK of what is in flight (`[tcp] nagle`; `TCP_NODELAY` turns it
+/// off for a socket).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Nagle {
+    /// No waiting (`TCP_NODELAY`).
+    Off,
+    /// RFC 896 as RFC 1122 §4.2.3.4 states it: while anything is
+    /// unacknowledged, data that would make a segment smaller than the MSS
+    /// waits until the ACK comes or a full segment's worth is queued.
+    Rfc896,
+    /// Linux's variant (Minshall's, `tcp_nagle_check` with
+    /// `tcp_minshall_check`): a small segment waits only while an earlier
+    /// small segment is unacknowledged.
+    Minshall,
+}
+
 /// How the congestion window is counted and when it may grow
 /// (`[tcp] cwnd_accounting`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -692,6 +709,9 @@ pub struct Config {
     /// The congestion window's units and growth rule: `rfc`
     /// [`CwndAccounting::Rfc5681`], `linux` [`CwndAccounting::Linux`].
     pub cwnd_accounting: CwndAccounting,
+    /// Small segments and unacknowledged data: `rfc` [`Nagle::Rfc896`],
+    /// `linux` [`Nagle::Minshall`].
+    pub nagle: Nagle,
 }
 
 /// Linux's initial congestion window in segments (`TCP_INIT_CWND`, RFC 6928).
@@ -812,6 +832,7 @@ impl Config {
             initial_cwnd: InitialCwnd::Rfc3390,
             loss_recovery: LossRecovery::NewReno,
             cwnd_accounting: CwndAccounting::Rfc5681,
+            nagle: Nagle::Rfc896,
         }
     }
 
@@ -876,6 +897,7 @@ impl Config {
             initial_cwnd: InitialCwnd::Segments(LINUX_INIT_CWND),
             loss_recovery: LossRecovery::Rack,
             cwnd_accounting: CwndAccounting::Linux,
+            nagle: Nagle::Minshall,
         }
     }
 

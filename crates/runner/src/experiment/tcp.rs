@@ -4,7 +4,7 @@
 use tcpsim_tcp::{
     AbortReset, AckAboveSndNxt, AckOfFin, Config, CongestionAlgorithm, CwndAccounting,
     DuplicateSyn, Duration, FinInZeroWindow, FinSack, HalfOpenRstSyn, InitialWindow, IsnMode,
-    LossRecovery, PersistGiveUp, Profile, Push, RecvMemory, RetransmissionRtt, RetryModel,
+    LossRecovery, Nagle, PersistGiveUp, Profile, Push, RecvMemory, RetransmissionRtt, RetryModel,
     RstInTimeWait, RtoFormula, SynRetryCount, TimeWaitSegments, TsRecentUpdate, WindowRounding,
 };
 
@@ -203,6 +203,11 @@ pub struct TcpOverrides {
     /// `"linux"` (segments in flight, growth only while cwnd-limited;
     /// `linux`).
     pub cwnd_accounting: Option<CwndAccounting>,
+    /// `nagle`: `"rfc896"` (a segment smaller than the MSS waits while
+    /// data is unacknowledged, RFC 1122 §4.2.3.4; `rfc`), `"minshall"`
+    /// (only while a small segment is unacknowledged; `linux`) or `"off"`
+    /// (`TCP_NODELAY`).
+    pub nagle: Option<Nagle>,
 }
 
 /// Every key of a `[tcp]` table.
@@ -260,6 +265,7 @@ pub(crate) const TCP_KEYS: &[&str] = &[
     "initial_cwnd",
     "loss_recovery",
     "cwnd_accounting",
+    "nagle",
 ];
 
 /// The largest window-scale shift `window_scale` takes (RFC 7323 §2.3:
@@ -324,6 +330,7 @@ impl TcpOverrides {
             initial_cwnd: self.initial_cwnd.or(below.initial_cwnd),
             loss_recovery: self.loss_recovery.or(below.loss_recovery),
             cwnd_accounting: self.cwnd_accounting.or(below.cwnd_accounting),
+            nagle: self.nagle.or(below.nagle),
         }
     }
 
@@ -520,6 +527,9 @@ impl TcpOverrides {
         }
         if let Some(v) = o.cwnd_accounting {
             c.cwnd_accounting = v;
+        }
+        if let Some(v) = o.nagle {
+            c.nagle = v;
         }
     }
 }
@@ -731,6 +741,13 @@ pub(crate) fn read(field: &Field<'_>) -> Result<TcpOverrides, ConfigError> {
             f.choice(&[
                 ("rfc5681", CwndAccounting::Rfc5681),
                 ("linux", CwndAccounting::Linux),
+            ])
+        })?,
+        nagle: t.opt("nagle", |f| {
+            f.choice(&[
+                ("rfc896", Nagle::Rfc896),
+                ("minshall", Nagle::Minshall),
+                ("off", Nagle::Off),
             ])
         })?,
     })

@@ -180,10 +180,16 @@ impl SocketOptions {
             && self.user_timeout.is_none()
             && self.send_buffer.is_none()
             && self.recv_buffer.is_none()
+            && !self.nodelay
         {
             return None;
         }
         let mut c = Config {
+            nagle: if self.nodelay {
+                tcpsim_tcp::Nagle::Off
+            } else {
+                base.nagle
+            },
             mss: self.max_seg.map_or(base.mss, |m| m.min(base.mss)),
             user_timeout: self.user_timeout.or(base.user_timeout),
             send_buffer: self.send_buffer.or(base.send_buffer),
@@ -437,10 +443,16 @@ impl Sockets {
         }) = self.fds.get(&fd)
         {
             // An open connection takes what it reads as it goes.
-            let (id, user_timeout) = (*id, options.user_timeout);
+            let (id, user_timeout, nodelay) = (*id, options.user_timeout, options.nodelay);
+            let profile_nagle = base.nagle;
             if let Some(c) = self.endpoint.connection(id) {
                 let config = Config {
                     user_timeout,
+                    nagle: if nodelay {
+                        tcpsim_tcp::Nagle::Off
+                    } else {
+                        profile_nagle
+                    },
                     ..*c.config()
                 };
                 self.endpoint.set_connection_config(id, Arc::new(config));

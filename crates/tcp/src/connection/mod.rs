@@ -174,6 +174,9 @@ pub struct Connection {
     mid_write: bool,
     /// Stream offset up to which data has been sent.
     sent: u64,
+    /// The end of the last segment smaller than the MSS sent (Linux
+    /// `snd_sml`, for [`crate::Nagle::Minshall`]).
+    snd_sml: SeqNum,
     /// The application shut down its write side: a FIN follows the data.
     shut_wr: bool,
     /// Our FIN has been sent (its sequence number is the end of the data).
@@ -273,6 +276,7 @@ impl Connection {
             no_space: false,
             mid_write: false,
             sent: 0,
+            snd_sml: iss,
             shut_wr: false,
             fin_sent: false,
             irs: SeqNum(0),

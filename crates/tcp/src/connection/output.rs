@@ -4,7 +4,7 @@
 //! so the order of [`crate::Transmit`]s is the order of decisions.
 
 use super::Connection;
-use crate::config::{AbortReset, Push, RetransmissionRtt};
+use crate::config::{AbortReset, Nagle, Push, RetransmissionRtt};
 use crate::event::{RetransmitCause, TimerKind, Transmit};
 use crate::segment::{Flags, Segment};
 use crate::seq::SeqNum;
@@ -272,7 +272,7 @@ impl Connection {
                     || u64::from(len) == unsent
                     || (len > 0 && len >= self.max_snd_wnd / 2)
                     || force;
-                if len == 0 || !worth_it {
+                if len == 0 || !worth_it || (!force && !probe_left && self.nagle_holds(len)) {
                     break;
                 }
                 force = false;
@@ -294,6 +294,7 @@ impl Connection {
                 if fin {
                     flags = flags | Flags::FIN;
                 }
+                self.note_limited_transmit(u64::from(len) + u64::from(fin));
                 let mut seg = self.segment(self.snd_nxt, flags);
                 seg.payload = self.spare.take();
                 self.send_buf
@@ -302,6 +303,11 @@ impl Connection {
                 self.snd_nxt += len + u32::from(fin);
                 self.fin_sent |= fin;
                 let psh = seg.flags.contains(Flags::PSH);
+                if len < mss {
+                    // Linux `tcp_minshall_update`: the end of the last
+                    // small segment.
+                    self.snd_sml = self.snd_nxt;
+                }
                 self.emit(seg, None);
                 self.note_new_data(now, start, len, fin);
                 if psh {
@@ -337,6 +343,22 @@ impl Connection {
             }
         }
         sent_any
+    }
+
+    /// The Nagle algorithm ([`crate::Config::nagle`]): whether a segment of
+    /// `len` octets, less than the MSS, waits for the ACK of what is in
+    /// flight. A FIN ending the data does not release it (RFC 1122
+    /// §4.2.3.4 holds "all user data").
+    fn nagle_holds(&self, len: u32) -> bool {
+        if len >= u32::from(self.send_mss) || self.snd_una == self.snd_nxt {
+            return false;
+        }
+        match self.config.nagle {
+            Nagle::Off => false,
+            Nagle::Rfc896 => true,
+            // A small segment is in flight (its end beyond SND.UNA).
+            Nagle::Minshall => self.snd_sml > self.snd_una && self.snd_sml <= self.snd_nxt,
+        }
     }
 
     /// Bookkeeping after a first transmission of `len` octets from stream

@@ -11,7 +11,7 @@
 //!   each further duplicate adds one; a partial ACK retransmits the next
 //!   hole and deflates the window by what it acknowledged (RFC 6582
 //!   §3.2); an ACK of everything sent before the loss ends the episode
-//!   with cwnd = min(ssthresh, FlightSize + SMSS). Before the third, each
+//!   with cwnd = min(ssthresh, max(FlightSize, SMSS) + SMSS). Before the third, each
 //!   of the first two duplicates lets one new segment out (RFC 3042).
 //! - **RFC 6675** (`NewReno` with SACK): the scoreboard marks a segment
 //!   lost when three SACKed segments, or more than two segments' octets,
@@ -91,6 +91,10 @@ pub(super) struct Recovery {
     /// Duplicate ACKs in a row (RFC 5681 §2; RFC 6675 counts ACKs with new
     /// SACK information).
     dupacks: u32,
+    /// Octets sent beyond cwnd by limited transmit since the duplicate ACKs
+    /// began, which FlightSize for ssthresh leaves out (RFC 5681 §3.2 step
+    /// 2: "additional data sent in limited transmit MUST NOT be included").
+    limited_octets: u64,
     // PRR (RFC 6937), in segments.
     prr_delivered: u64,
     prr_out: u64,
@@ -126,6 +130,7 @@ impl Recovery {
             state: CaState::Open,
             high: None,
             dupacks: 0,
+            limited_octets: 0,
             prr_delivered: 0,
             prr_out: 0,
             prior_cwnd: 0,
@@ -236,6 +241,26 @@ impl Connection {
         }
     }
 
+    /// New data of `octets` is about to go with `room` left in the window
+    /// before it: what exceeds the window went by limited transmit.
+    pub(super) fn note_limited_transmit(&mut self, octets: u64) {
+        if self.segments_counted() || self.rec.dupacks == 0 || self.rec.state > CaState::Disorder {
+            return;
+        }
+        let cwnd = u64::from(self.rec.cc.cwnd());
+        let flight = self.rec.board.out_octets();
+        let over = (flight + octets).saturating_sub(cwnd.max(flight));
+        self.rec.limited_octets += over.min(octets);
+    }
+
+    /// FlightSize for equation (4) of RFC 5681, limited transmit left out.
+    fn flight_for_ssthresh(&self) -> u32 {
+        self.rec
+            .board
+            .out_octets()
+            .saturating_sub(self.rec.limited_octets) as u32
+    }
+
     /// Bookkeeping for segments sent during recovery (PRR's `prr_out`).
     pub(super) fn note_recovery_send(&mut self, units: u64) {
         if self.rec.state == CaState::Recovery {
@@ -307,7 +332,11 @@ impl Connection {
         let sack_rearm = matches!((sacked.newest, head_sent), (Some(t), Some(h)) if t < h);
         match self.mode() {
             Mode::NewReno => {
+                // RFC 5681 §2's duplicate: it acknowledges SND.UNA itself
+                // (an older ACK, reordered, is not one), carries no data,
+                // no SYN or FIN, the same window, with data outstanding.
                 let dup = !advanced
+                    && seg.ack == self.snd_una
                     && seg.payload.is_empty()
                     && !seg.flags.syn()
                     && !seg.flags.fin()
@@ -316,7 +345,9 @@ impl Connection {
                 self.newreno_ack(now, advanced, dup, acked);
             }
             Mode::Sack => {
-                let dup = !advanced && sacked.segments > 0;
+                // RFC 6675 §2: new SACK information on an ACK that does not
+                // advance SND.UNA (and is not older than it).
+                let dup = !advanced && seg.ack == self.snd_una && sacked.segments > 0;
                 self.sack_ack(now, advanced, dup, acked);
             }
             Mode::Rack => {
@@ -406,13 +437,17 @@ impl Connection {
         let una = self.send_buf.head() + u64::from(self.fin_acked());
         if advanced {
             self.rec.dupacks = 0;
+            self.rec.limited_octets = 0;
             match self.rec.state {
                 CaState::Recovery => {
                     if una >= self.rec.high.unwrap_or(0) {
-                        // A full ACK (RFC 6582 §3.2 step 3, first option).
+                        // A full ACK (RFC 6582 §3.2 step 3, first option):
+                        // min(ssthresh, max(FlightSize, SMSS) + SMSS).
                         let flight = self.rec.board.out_octets() as u32;
                         let ss = self.rec.cc.ssthresh();
-                        self.rec.cc.set_cwnd(ss.min(flight.saturating_add(mss)));
+                        self.rec
+                            .cc
+                            .set_cwnd(ss.min(flight.max(mss).saturating_add(mss)));
                         self.rec.state = CaState::Open;
                     } else {
                         // A partial ACK: the next hole, and deflation.
@@ -447,7 +482,7 @@ impl Connection {
                 // episode began.
                 let after_last = self.rec.high.is_none_or(|h| una >= h);
                 if self.rec.dupacks == DUP_THRESH && after_last {
-                    let flight = self.rec.board.out_octets() as u32;
+                    let flight = self.flight_for_ssthresh();
                     self.rec.cc.on_loss(now, flight, mss);
                     self.rec.high = Some(self.sent + u64::from(self.fin_sent));
                     let ss = self.rec.cc.ssthresh();
@@ -515,6 +550,7 @@ impl Connection {
         }
         if advanced {
             self.rec.dupacks = 0;
+            self.rec.limited_octets = 0;
         } else if dup {
             self.rec.dupacks += 1;
         }
@@ -538,7 +574,7 @@ impl Connection {
                 if (self.rec.dupacks >= DUP_THRESH || head_lost) && after_last {
                     // §5 step 4: RecoveryPoint, ssthresh = cwnd =
                     // FlightSize / 2, the first hole at once.
-                    let flight = self.rec.board.out_octets() as u32;
+                    let flight = self.flight_for_ssthresh();
                     self.rec.cc.on_loss(now, flight, mss);
                     let ss = self.rec.cc.ssthresh();
                     self.rec.cc.set_cwnd(ss);

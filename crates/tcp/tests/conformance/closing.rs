@@ -362,10 +362,12 @@ fn line22_simultaneous_close() {
     }
 }
 
-/// Half-close: after C's FIN, S sends 3000 octets (1460 + 1460 + 80); C in
-/// FIN-WAIT-2 acknowledges the second full-sized segment at once and the
-/// last one after the 200 ms delayed-ACK time (RFC 9293 §3.8.6.3); S's FIN
-/// at 1 s ends it.
+/// Half-close: after C's FIN, S writes 3000 octets: 1460 + 1460 at once,
+/// and the 80-octet rest once they are acknowledged (the Nagle algorithm,
+/// RFC 1122 §4.2.3.4: a short segment waits while data is unacknowledged);
+/// C in FIN-WAIT-2 acknowledges the second full-sized segment at once and
+/// the last one after the 200 ms delayed-ACK time (RFC 9293 §3.8.6.3),
+/// 300 + 200 ms; S's FIN at 1 s ends it.
 #[test]
 fn line23_half_close_server_keeps_sending() {
     let mut p = client_first(Config::rfc());
@@ -384,9 +386,9 @@ fn line23_half_close_server_keeps_sending() {
             "150ms S>C A 5001 1002 0",
             "150ms S>C A 5001 1002 1460",
             "150ms S>C A 6461 1002 1460",
-            "150ms S>C PA 7921 1002 80",
             "200ms C>S A 1002 7921 0",
-            "400ms C>S A 1002 8001 0",
+            "250ms S>C PA 7921 1002 80",
+            "500ms C>S A 1002 8001 0",
             "1s S>C FA 8001 1002 0",
             "1.05s C>S A 1002 8002 0",
         ],
