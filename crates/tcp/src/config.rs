@@ -712,6 +712,14 @@ pub struct Config {
     /// Small segments and unacknowledged data: `rfc` [`Nagle::Rfc896`],
     /// `linux` [`Nagle::Minshall`].
     pub nagle: Nagle,
+    /// How far the send buffer grows with the congestion window; `None`
+    /// keeps [`Config::send_buffer`] as it is. Linux's `tcp_sndbuf_expand`:
+    /// when an ACK frees room for a writer that came up short while cwnd
+    /// is not full, the buffer becomes 2 × max(10, cwnd) ×
+    /// [`LINUX_SEGMENT_MEMORY`] if that is larger, at most this (`tcp_wmem[2]`);
+    /// not for a socket whose application set `SO_SNDBUF`. `rfc` `None`,
+    /// `linux` [`LINUX_SEND_BUFFER_MAX`].
+    pub send_buffer_max: Option<u32>,
 }
 
 /// Linux's initial congestion window in segments (`TCP_INIT_CWND`, RFC 6928).
@@ -729,9 +737,15 @@ pub const LINUX_INIT_CWND: u32 = 10;
 /// upstream default the profile follows, and 69120 = 3 × 10 × 2304 under
 /// this machine's default BBR (whose `sndbuf_expand` is 3)
 /// (`tests/data/linux/send_buffer.txt`).
-/// tcpsim's window does not grow past 10 segments, so neither does the
-/// kernel's growth of the buffer with cwnd apply.
+/// The buffer then grows with cwnd ([`Config::send_buffer_max`]).
 pub const LINUX_SEND_BUFFER: u32 = 46_080;
+
+/// What one full-size segment costs a Linux send buffer (see
+/// [`LINUX_SEND_BUFFER`]): `roundup_pow_of_two(1460 + 192 + 320)` + 256.
+pub const LINUX_SEGMENT_MEMORY: u32 = 2_304;
+
+/// How far Linux grows a send buffer: `tcp_wmem[2]`, 4194304 here.
+pub const LINUX_SEND_BUFFER_MAX: u32 = 4_194_304;
 
 /// The `linux` overhead of one send buffer: `SKB_TRUESIZE` of an
 /// `sk_buff` whose head holds only `MAX_TCP_HEADER`: 256 (the head from
@@ -833,6 +847,7 @@ impl Config {
             loss_recovery: LossRecovery::NewReno,
             cwnd_accounting: CwndAccounting::Rfc5681,
             nagle: Nagle::Rfc896,
+            send_buffer_max: None,
         }
     }
 
@@ -898,6 +913,7 @@ impl Config {
             loss_recovery: LossRecovery::Rack,
             cwnd_accounting: CwndAccounting::Linux,
             nagle: Nagle::Minshall,
+            send_buffer_max: Some(LINUX_SEND_BUFFER_MAX),
         }
     }
 

@@ -70,10 +70,10 @@ pub use buffer::{RecvBuffer, SegmentCost, SendBuffer};
 pub use config::{
     AbortReset, AckAboveSndNxt, AckOfFin, Config, CongestionAlgorithm, CwndAccounting,
     DuplicateSyn, FinInZeroWindow, FinSack, HalfOpenRstSyn, InitialWindow, IsnMode,
-    LINUX_INIT_CWND, LINUX_SEND_BUFFER, LINUX_SEND_BUFFER_OVERHEAD, LossRecovery, Nagle,
-    PersistGiveUp, Profile, Push, RecvMemory, RetransmissionRtt, RetryLimit, RetryModel,
-    RstInTimeWait, RtoFormula, SEND_BUFFER_GOAL_MAX, SynRetryCount, TimeWaitSegments,
-    TsRecentUpdate, WindowRounding,
+    LINUX_INIT_CWND, LINUX_SEGMENT_MEMORY, LINUX_SEND_BUFFER, LINUX_SEND_BUFFER_MAX,
+    LINUX_SEND_BUFFER_OVERHEAD, LossRecovery, Nagle, PersistGiveUp, Profile, Push, RecvMemory,
+    RetransmissionRtt, RetryLimit, RetryModel, RstInTimeWait, RtoFormula, SEND_BUFFER_GOAL_MAX,
+    SynRetryCount, TimeWaitSegments, TsRecentUpdate, WindowRounding,
 };
 pub use connection::{
     CommandError, Connection, RecoveryStats, TcpInfo, linux_truesize, window_shift_for,

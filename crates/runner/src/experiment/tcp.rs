@@ -208,6 +208,10 @@ pub struct TcpOverrides {
     /// (only while a small segment is unacknowledged; `linux`) or `"off"`
     /// (`TCP_NODELAY`).
     pub nagle: Option<Nagle>,
+    /// `send_buffer_max`: how far the send buffer grows with cwnd (Linux
+    /// `tcp_sndbuf_expand`: 2 × max(10, cwnd) × 2304 octets), 1–2147483647,
+    /// or `"fixed"` (`Some(None)`): `rfc` `"fixed"`, `linux` 4194304.
+    pub send_buffer_max: Option<Option<u32>>,
 }
 
 /// Every key of a `[tcp]` table.
@@ -266,6 +270,7 @@ pub(crate) const TCP_KEYS: &[&str] = &[
     "loss_recovery",
     "cwnd_accounting",
     "nagle",
+    "send_buffer_max",
 ];
 
 /// The largest window-scale shift `window_scale` takes (RFC 7323 §2.3:
@@ -331,6 +336,7 @@ impl TcpOverrides {
             loss_recovery: self.loss_recovery.or(below.loss_recovery),
             cwnd_accounting: self.cwnd_accounting.or(below.cwnd_accounting),
             nagle: self.nagle.or(below.nagle),
+            send_buffer_max: self.send_buffer_max.or(below.send_buffer_max),
         }
     }
 
@@ -530,6 +536,9 @@ impl TcpOverrides {
         }
         if let Some(v) = o.nagle {
             c.nagle = v;
+        }
+        if let Some(v) = o.send_buffer_max {
+            c.send_buffer_max = v;
         }
     }
 }
@@ -742,6 +751,16 @@ pub(crate) fn read(field: &Field<'_>) -> Result<TcpOverrides, ConfigError> {
                 ("rfc5681", CwndAccounting::Rfc5681),
                 ("linux", CwndAccounting::Linux),
             ])
+        })?,
+        send_buffer_max: t.opt("send_buffer_max", |f| match &f.node.value {
+            Value::String(s) if s == "fixed" => Ok(None),
+            _ => f
+                .int(
+                    1,
+                    i128::from(i32::MAX),
+                    "a largest send buffer between 1 and 2147483647 bytes or \"fixed\"",
+                )
+                .map(Some),
         })?,
         nagle: t.opt("nagle", |f| {
             f.choice(&[

@@ -193,6 +193,12 @@ impl SocketOptions {
             mss: self.max_seg.map_or(base.mss, |m| m.min(base.mss)),
             user_timeout: self.user_timeout.or(base.user_timeout),
             send_buffer: self.send_buffer.or(base.send_buffer),
+            // SO_SNDBUF locks the size (`SOCK_SNDBUF_LOCK`).
+            send_buffer_max: if self.send_buffer.is_some() {
+                None
+            } else {
+                base.send_buffer_max
+            },
             ..*base
         };
         if let Some(bytes) = self.recv_buffer {

@@ -165,6 +165,9 @@ pub struct Connection {
     send_buf: SendBuffer,
     /// The send buffer's size ([`Config::send_buffer`], or `SO_SNDBUF`).
     send_limit: Option<u32>,
+    /// The application set the send buffer's size (`SO_SNDBUF`): it does
+    /// not grow ([`Config::send_buffer_max`]).
+    send_locked: bool,
     /// A write came up short: [`Event::Writable`] is due once there is
     /// room (Linux `SOCK_NOSPACE`).
     no_space: bool,
@@ -273,6 +276,7 @@ impl Connection {
             send_mss: config.mss.min(DEFAULT_PEER_MSS),
             send_buf: SendBuffer::default(),
             send_limit: config.send_buffer,
+            send_locked: false,
             no_space: false,
             mid_write: false,
             sent: 0,
@@ -566,6 +570,9 @@ impl Connection {
     /// make room for a writer that is waiting ([`Event::Writable`]).
     pub fn set_send_buffer(&mut self, size: Option<u32>) {
         self.send_limit = size;
+        // The application's size now (`SOCK_SNDBUF_LOCK`): it no longer
+        // grows with the window.
+        self.send_locked = true;
         self.check_space();
     }
 
@@ -593,9 +600,33 @@ impl Connection {
     /// that there is room again (Linux `tcp_check_space` →
     /// `sk_stream_write_space`, which clears `SOCK_NOSPACE`).
     fn check_space(&mut self) {
+        if self.no_space {
+            self.expand_send_buffer();
+        }
         if self.no_space && self.is_writable() {
             self.no_space = false;
             self.events.push_back(Event::Writable);
+        }
+    }
+
+    /// Linux `tcp_new_space` → `tcp_sndbuf_expand` for a writer that came
+    /// up short (see [`Config::send_buffer_max`]).
+    fn expand_send_buffer(&mut self) {
+        let (Some(max), Some(limit)) = (self.config.send_buffer_max, self.send_limit) else {
+            return;
+        };
+        if self.send_locked {
+            return;
+        }
+        if self.in_flight_units() >= self.cwnd_units_now() {
+            return; // the window is full: more buffer would not help
+        }
+        let segments = (self.reported_cwnd() / u32::from(self.send_mss).max(1))
+            .max(crate::config::LINUX_INIT_CWND);
+        let want = 2u64 * u64::from(segments) * u64::from(crate::config::LINUX_SEGMENT_MEMORY);
+        let want = want.min(u64::from(max)) as u32;
+        if limit < want {
+            self.send_limit = Some(want);
         }
     }
 
@@ -871,6 +902,8 @@ mod tests {
         syn.mss = Some(1000);
         let config = Config {
             send_buffer: Some(42000),
+            // SO_SNDBUF: the application's size, which does not grow.
+            send_buffer_max: None,
             ..Config::linux()
         };
         let t0 = Instant::ZERO;

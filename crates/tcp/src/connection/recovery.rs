@@ -181,6 +181,11 @@ impl Connection {
         }
     }
 
+    /// The window in its units, for the send buffer's growth rule.
+    pub(super) fn cwnd_units_now(&self) -> u64 {
+        self.cwnd_units()
+    }
+
     /// The window in octets as reports show it: whole segments under
     /// Linux's accounting (the kernel's `snd_cwnd`; the fraction is its
     /// `snd_cwnd_cnt`).
