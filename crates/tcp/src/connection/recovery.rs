@@ -119,6 +119,10 @@ pub(super) struct Recovery {
     cwnd_limited: bool,
     /// The window and threshold before the current reduction, for undo.
     undo: Option<(u32, u32)>,
+    /// The TSval of the episode's first retransmission (Linux
+    /// `retrans_stamp`): an ACK echoing an older one answers an original
+    /// (RFC 3522's Eifel test, `tcp_packet_delayed`).
+    retrans_tsval: Option<u32>,
 }
 
 impl Recovery {
@@ -145,6 +149,7 @@ impl Recovery {
             usage_end: 0,
             cwnd_limited: false,
             undo: None,
+            retrans_tsval: None,
         }
     }
 
@@ -316,13 +321,17 @@ impl Connection {
         advanced: bool,
         acked: Delivered,
     ) {
-        let sacked = if self.opt.sack {
+        let (sacked, dsack) = if self.opt.sack {
             self.take_sack_blocks(seg)
         } else {
-            Delivered::default()
+            (Delivered::default(), false)
         };
+        // Linux counts a D-SACKed (spurious) retransmission as delivered
+        // (`tcp_sacktag_write_queue`: `tp->delivered++` for a D-SACK;
+        // `tests/data/linux/data_reordered.trace` ends at cwnd 20 by it).
+        let dsack_delivered = u32::from(dsack && self.segments_counted());
         let delivered = Delivered {
-            segments: acked.segments + sacked.segments,
+            segments: acked.segments + sacked.segments + dsack_delivered,
             octets: acked.octets + sacked.octets,
             newest: acked.newest.max(sacked.newest),
             newest_retrans: acked.newest_retrans.max(sacked.newest_retrans),
@@ -359,7 +368,8 @@ impl Connection {
                 if advanced {
                     self.head_sent_at = now;
                 }
-                let reo_armed = self.rack_ack(now, advanced, delivered);
+                let tsecr = seg.options.timestamps.map(|t| t.ecr);
+                let reo_armed = self.rack_ack(now, advanced, delivered, tsecr);
                 if (advanced || sack_rearm) && !reo_armed {
                     self.set_xmit_timer(now);
                 }
@@ -382,21 +392,19 @@ impl Connection {
     }
 
     /// Marks what the SACK blocks of `seg` newly cover; a D-SACK block
-    /// (RFC 2883: below SEG.ACK, or inside the second block) marks nothing.
-    fn take_sack_blocks(&mut self, seg: &Segment) -> Delivered {
+    /// (RFC 2883: the first, below SEG.ACK or inside the second block)
+    /// marks nothing.
+    /// Returns what they covered and whether the first block was a D-SACK.
+    fn take_sack_blocks(&mut self, seg: &Segment) -> (Delivered, bool) {
         let mut total = Delivered::default();
         let blocks = seg.options.sack;
         let list = blocks.as_slice();
+        let dsack = list.first().is_some_and(|&(l, r)| {
+            r <= seg.ack || list.get(1).is_some_and(|&(l2, r2)| l2 <= l && r <= r2)
+        });
         for (i, &(l, r)) in list.iter().enumerate() {
-            if r <= seg.ack || r <= l || r > self.snd_nxt || l < self.snd_una {
+            if (i == 0 && dsack) || r <= l || r > self.snd_nxt || l < self.snd_una {
                 continue;
-            }
-            if i == 0 {
-                if let Some(&(l2, r2)) = list.get(1) {
-                    if l2 <= l && r <= r2 {
-                        continue; // D-SACK inside the next block
-                    }
-                }
             }
             let (lo, hi) = (self.offset_of(l), self.offset_of(r));
             let d = self.rec.board.sack(lo, hi, |_| {});
@@ -405,7 +413,7 @@ impl Connection {
             total.newest = total.newest.max(d.newest);
             total.newest_retrans = total.newest_retrans.max(d.newest_retrans);
         }
-        total
+        (total, dsack)
     }
 
     /// RACK's record of the latest-sent delivered segment (RFC 8985 §6.2
@@ -661,9 +669,18 @@ impl Connection {
 
     /// RACK after an ACK: returns whether it armed its reordering timer
     /// (which then stands in for the retransmission timer).
-    fn rack_ack(&mut self, now: Instant, advanced: bool, delivered: Delivered) -> bool {
+    fn rack_ack(
+        &mut self,
+        now: Instant,
+        advanced: bool,
+        delivered: Delivered,
+        tsecr: Option<u32>,
+    ) -> bool {
         let una = self.send_buf.head() + u64::from(self.fin_acked());
         self.tlp_ack(now, advanced, una);
+        if advanced && self.rec.state == CaState::Recovery {
+            self.try_undo(tsecr);
+        }
         // The episode ends when everything sent before it is acknowledged
         // (`tcp_fastretrans_alert`: `tcp_end_cwnd_reduction` for recovery).
         match self.rec.state {
@@ -705,11 +722,45 @@ impl Connection {
         reo_armed
     }
 
+    /// Linux `tcp_try_undo_partial` / `tcp_try_undo_recovery` with the Eifel
+    /// test (RFC 3522; `tcp_packet_delayed`): an ACK of new data whose TSecr
+    /// is older than the episode's first retransmission was sent for an
+    /// original, which was delayed, not lost; with no retransmission left
+    /// in flight the reduction is undone (`tcp_undo_cwnd_reduction`: cwnd
+    /// the larger of now and before, ssthresh as before, loss marks
+    /// cleared) and reordering is noted, which widens RACK's window
+    /// (`tests/data/linux/data_reordered.trace`: undone at the ACK of the
+    /// delayed original, 5 ms after it was due).
+    fn try_undo(&mut self, tsecr: Option<u32>) {
+        let (Some((cwnd, ssthresh)), Some(first), Some(ecr)) =
+            (self.rec.undo, self.rec.retrans_tsval, tsecr)
+        else {
+            return;
+        };
+        let delayed = ecr != 0 && (ecr.wrapping_sub(first) as i32) < 0;
+        if !delayed || self.rec.board.retrans().segments > 0 {
+            return;
+        }
+        self.rec.cc.restore(cwnd, ssthresh);
+        self.rec.board.clear_lost();
+        self.rec.undo = None;
+        self.rec.retrans_tsval = None;
+        self.rec.reord_seen = true;
+        self.rec.rack_advanced = true;
+        self.rec.state = if self.rec.board.sacked().segments > 0 {
+            CaState::Disorder
+        } else {
+            CaState::Open
+        };
+        self.stats.undos += 1;
+    }
+
     /// Linux `tcp_enter_recovery` with `tcp_init_cwnd_reduction`.
     fn enter_recovery(&mut self, now: Instant) {
         let mss = self.mss32();
         let cwnd = self.rec.cc.cwnd();
         self.rec.undo = Some((cwnd, self.rec.cc.ssthresh()));
+        self.rec.retrans_tsval = None;
         self.rec.prior_cwnd = self.cwnd_units();
         self.rec.prr_delivered = 0;
         self.rec.prr_out = 0;
@@ -966,6 +1017,13 @@ impl Connection {
             .copy_out(s.start, s.len as usize, &mut seg.payload);
         let end = seq + s.len + u32::from(s.fin);
         self.emit(seg, Some(cause));
+        if self.rec.undo.is_some() && self.rec.retrans_tsval.is_none() {
+            self.rec.retrans_tsval = self
+                .out
+                .back_mut()
+                .and_then(|t| t.segment.options.timestamps)
+                .map(|t| t.val);
+        }
         if cause == RetransmitCause::Fast {
             self.stats.fast_retransmits += 1;
         }

@@ -192,6 +192,9 @@ impl Scoreboard {
     pub(super) fn lost(&self) -> Count {
         self.lost
     }
+    pub(super) fn retrans(&self) -> Count {
+        self.retrans
+    }
     pub(super) fn pipe(&self) -> Count {
         self.pipe
     }
@@ -267,6 +270,17 @@ impl Scoreboard {
             let s = self.sent[i];
             if !s.is_sacked() {
                 self.set(i, (s.flags | LOST) & !RETRANS);
+            }
+        }
+    }
+
+    /// Forgets every loss mark (an episode undone): entries not SACKed
+    /// count as in flight again.
+    pub(super) fn clear_lost(&mut self) {
+        for i in 0..self.sent.len() {
+            let s = self.sent[i];
+            if s.is_lost() {
+                self.set(i, s.flags & !LOST);
             }
         }
     }

@@ -956,3 +956,20 @@ fn linux_trace_acks_lost() {
     let s = p.recovery_stats(Side::Client);
     assert_eq!((s.cwnd, s.ssthresh), (38 * 1448, None));
 }
+
+/// No loss: the 5th segment is held 5 ms in the delay line, so three later
+/// ones are SACKed first and RACK retransmits it spuriously (reordering
+/// window 0 at three SACKs); the ACK of the delayed original echoes the
+/// first flight's TSval, older than the retransmission's, so the reduction
+/// is undone at once (Eifel, RFC 3522): cwnd back to 14 and growing to 20,
+/// ssthresh unset again; the retransmission then arrives as a duplicate
+/// and the last ACK carries its D-SACK.
+#[test]
+fn linux_trace_data_reordered() {
+    let p = compare_data("data_reordered", trace!("data_reordered"), 20_000, |p| {
+        p.delay_nth(Side::Client, SegmentKind::Data, 5, ms(5))
+    });
+    let s = p.recovery_stats(Side::Client);
+    assert_eq!((s.cwnd, s.ssthresh), (20 * 1448, None));
+    assert_eq!((s.rack_losses, s.undos, s.rtos), (1, 1, 0));
+}
