@@ -129,7 +129,11 @@ impl Recovery {
     pub(super) fn new(config: &crate::Config, mss: u16) -> Recovery {
         let mss = u32::from(mss).max(1);
         Recovery {
-            cc: Controller::new(config.congestion_control, config.initial_cwnd.bytes(mss)),
+            cc: Controller::new(
+                config.congestion_control,
+                config.initial_cwnd.bytes(mss),
+                config.kernel_tick,
+            ),
             board: Scoreboard::default(),
             state: CaState::Open,
             high: None,
@@ -532,7 +536,7 @@ impl Connection {
         } else {
             delivered.octets.min(u64::from(u32::MAX)) as u32
         };
-        self.rec.cc.on_ack(now, n, mss, self.rtt.srtt());
+        self.rec.cc.on_ack(now, n, mss, self.rec.min_rtt);
     }
 
     // ----- RFC 6675 -----

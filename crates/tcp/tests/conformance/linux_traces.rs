@@ -832,9 +832,8 @@ fn linux_trace_data_lost_mid() {
 
 /// The 3rd and 7th segments lost: the 3rd by RACK at the third SACK, the
 /// 7th as soon as a segment sent after it is SACKed (in recovery the
-/// reordering window is 0); cwnd 12 → ssthresh 8. (The kernel's cwnd is 9
-/// at the end, one segment of CUBIC growth after the recovery that
-/// tcpsim's CUBIC has not yet made.)
+/// reordering window is 0); cwnd 12 → ssthresh 8, and 9 at the end (CUBIC's
+/// target one segment above the window right after the reduction).
 #[test]
 fn linux_trace_data_two_holes() {
     let p = compare_data_with(
@@ -848,7 +847,7 @@ fn linux_trace_data_two_holes() {
         },
     );
     let s = p.recovery_stats(Side::Client);
-    assert_eq!((s.cwnd, s.ssthresh), (8 * 1448, Some(8 * 1448)));
+    assert_eq!((s.cwnd, s.ssthresh), (9 * 1448, Some(8 * 1448)));
     assert_eq!((s.rack_losses, s.rtos), (2, 0));
 }
 
@@ -923,9 +922,8 @@ fn linux_trace_data_tail_fin_lost() {
 
 /// Four segments in a row lost with only two SACKed behind them: RACK's
 /// reordering timer (min_rtt / 4 plus two ticks) marks all four; PRR lets
-/// one out at once and the rest one per SACK. (The kernel's cwnd is 10 at
-/// the end, one segment of CUBIC growth after the recovery that tcpsim's
-/// CUBIC has not yet made: it ends at ssthresh, 9.)
+/// one out at once and the rest one per SACK; cwnd 10 at the end (ssthresh
+/// 9 and one segment of CUBIC growth).
 #[test]
 fn linux_trace_data_burst_lost() {
     let p = compare_data_with(
@@ -940,7 +938,7 @@ fn linux_trace_data_burst_lost() {
         },
     );
     let s = p.recovery_stats(Side::Client);
-    assert_eq!((s.cwnd, s.ssthresh), (9 * 1448, Some(9 * 1448)));
+    assert_eq!((s.cwnd, s.ssthresh), (10 * 1448, Some(9 * 1448)));
     assert_eq!((s.rack_losses, s.rtos), (4, 0));
 }
 
