@@ -50,7 +50,10 @@ fn both(file: &str) -> (String, String) {
             let listener = TcpListener::bind(port).await?;
             let (mut stream, _) = listener.accept().await?;
             let (mut rd, mut wr) = tokio::io::split(&mut stream);
-            let mut got = Vec::new();
+            // Room for the whole stream, so that every read takes all that
+            // is readable, as the built-in workload's reads do (a read into
+            // a smaller buffer announces the window it opens sooner).
+            let mut got = Vec::with_capacity(client_sends + 1);
             let write = async {
                 if server_sends > 0 {
                     wr.write_all(&pattern(server_sends)).await?;
@@ -67,7 +70,7 @@ fn both(file: &str) -> (String, String) {
         .spawn(exp.host_name(spec.client), async move {
             let mut stream = TcpStream::connect((server_name.as_str(), port)).await?;
             let (mut rd, mut wr) = tokio::io::split(&mut stream);
-            let mut got = Vec::new();
+            let mut got = Vec::with_capacity(server_sends + 1);
             let write = async {
                 if client_sends > 0 {
                     wr.write_all(&pattern(client_sends)).await?;

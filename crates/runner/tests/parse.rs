@@ -862,7 +862,7 @@ fn bad_set_overrides_name_the_set() {
          window_rounding, rttm, initial_window, ack_above_snd_nxt, fin_in_zero_window, kernel_tick, \
          invalid_ack_interval, persist_give_up, half_open_rst_syn, \
          time_wait_segments, ts_recent_update, fin_sack, push, user_timeout, send_buffer, \
-         send_buffer_overhead, congestion_control, initial_cwnd, loss_recovery, cwnd_accounting, nagle, send_buffer_max",
+         send_buffer_overhead, congestion_control, initial_cwnd, loss_recovery, cwnd_accounting, nagle, send_buffer_max, tso_defer",
     );
     bad_set(
         &format!("seed = 3\n{src}"),
@@ -1537,7 +1537,7 @@ fn host_tcp_option_errors() {
     );
     assert!(
         err.message()
-            .ends_with("push, user_timeout, send_buffer, send_buffer_overhead, congestion_control, initial_cwnd, loss_recovery, cwnd_accounting, nagle, send_buffer_max"),
+            .ends_with("push, user_timeout, send_buffer, send_buffer_overhead, congestion_control, initial_cwnd, loss_recovery, cwnd_accounting, nagle, send_buffer_max, tso_defer"),
         "{err}"
     );
 }

@@ -720,6 +720,15 @@ pub struct Config {
     /// not for a socket whose application set `SO_SNDBUF`. `rfc` `None`,
     /// `linux` [`LINUX_SEND_BUFFER_MAX`].
     pub send_buffer_max: Option<u32>,
+    /// Whether a send of less than a burst waits for the next ACK, as
+    /// Linux's `tcp_tso_should_defer` decides: outside recovery, when the
+    /// data waiting is more than one segment, the last transmission was
+    /// under 1 ms ago, the window allows less than the burst size (the
+    /// pacing rate's 1 ms of data, at least 2 segments) and less than a
+    /// third of the window, and the first outstanding segment was sent at
+    /// least half an SRTT ago (`tests/data/linux/data_first_lost.trace`:
+    /// the second SACK releases nothing). `rfc` `false`, `linux` `true`.
+    pub tso_defer: bool,
 }
 
 /// Linux's initial congestion window in segments (`TCP_INIT_CWND`, RFC 6928).
@@ -848,6 +857,7 @@ impl Config {
             cwnd_accounting: CwndAccounting::Rfc5681,
             nagle: Nagle::Rfc896,
             send_buffer_max: None,
+            tso_defer: false,
         }
     }
 
@@ -914,6 +924,7 @@ impl Config {
             cwnd_accounting: CwndAccounting::Linux,
             nagle: Nagle::Minshall,
             send_buffer_max: Some(LINUX_SEND_BUFFER_MAX),
+            tso_defer: true,
         }
     }
 

@@ -255,6 +255,14 @@ impl Application for WorkloadApp {
         let s = ev.socket;
         match ev.event {
             Event::Readable => {
+                // An application that runs goes on with a write that was
+                // waiting for room as soon as there is some, before it
+                // reads (as an async task's `join!(write, read)` polls): the
+                // room an ACK of this instant made may be reported after
+                // the data.
+                if engine.is_writable(s) {
+                    self.writable(engine, s);
+                }
                 engine.recv_all(s);
             }
             Event::Connected => self.connected(engine, s),

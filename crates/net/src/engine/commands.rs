@@ -146,6 +146,14 @@ impl Engine {
         n
     }
 
+    /// Whether a write would find room in this end's send buffer now.
+    pub(crate) fn is_writable(&self, s: Socket) -> bool {
+        self.hosts[s.host]
+            .endpoint
+            .connection(s.id)
+            .is_some_and(|c| c.is_writable())
+    }
+
     /// Octets this end has written that are not yet acknowledged.
     pub(crate) fn unacknowledged(&self, s: Socket) -> usize {
         self.hosts[s.host]

@@ -212,6 +212,10 @@ pub struct TcpOverrides {
     /// `tcp_sndbuf_expand`: 2 × max(10, cwnd) × 2304 octets), 1–2147483647,
     /// or `"fixed"` (`Some(None)`): `rfc` `"fixed"`, `linux` 4194304.
     pub send_buffer_max: Option<Option<u32>>,
+    /// `tso_defer`: whether a send of less than a burst waits for the next
+    /// ACK as Linux's `tcp_tso_should_defer` decides (`rfc` false, `linux`
+    /// true).
+    pub tso_defer: Option<bool>,
 }
 
 /// Every key of a `[tcp]` table.
@@ -271,6 +275,7 @@ pub(crate) const TCP_KEYS: &[&str] = &[
     "cwnd_accounting",
     "nagle",
     "send_buffer_max",
+    "tso_defer",
 ];
 
 /// The largest window-scale shift `window_scale` takes (RFC 7323 §2.3:
@@ -337,6 +342,7 @@ impl TcpOverrides {
             cwnd_accounting: self.cwnd_accounting.or(below.cwnd_accounting),
             nagle: self.nagle.or(below.nagle),
             send_buffer_max: self.send_buffer_max.or(below.send_buffer_max),
+            tso_defer: self.tso_defer.or(below.tso_defer),
         }
     }
 
@@ -539,6 +545,9 @@ impl TcpOverrides {
         }
         if let Some(v) = o.send_buffer_max {
             c.send_buffer_max = v;
+        }
+        if let Some(v) = o.tso_defer {
+            c.tso_defer = v;
         }
     }
 }
@@ -762,6 +771,7 @@ pub(crate) fn read(field: &Field<'_>) -> Result<TcpOverrides, ConfigError> {
                 )
                 .map(Some),
         })?,
+        tso_defer: t.opt("tso_defer", Field::boolean)?,
         nagle: t.opt("nagle", |f| {
             f.choice(&[
                 ("rfc896", Nagle::Rfc896),

@@ -180,6 +180,9 @@ pub struct Connection {
     /// The end of the last segment smaller than the MSS sent (Linux
     /// `snd_sml`, for [`crate::Nagle::Minshall`]).
     snd_sml: SeqNum,
+    /// When data last went out (Linux `tcp_wstamp_ns`, for
+    /// [`Config::tso_defer`]).
+    last_xmit: Instant,
     /// The application shut down its write side: a FIN follows the data.
     shut_wr: bool,
     /// Our FIN has been sent (its sequence number is the end of the data).
@@ -281,6 +284,7 @@ impl Connection {
             mid_write: false,
             sent: 0,
             snd_sml: iss,
+            last_xmit: Instant::ZERO,
             shut_wr: false,
             fin_sent: false,
             irs: SeqNum(0),

@@ -5,6 +5,7 @@
 
 use super::Connection;
 use crate::config::{AbortReset, Nagle, Push, RetransmissionRtt};
+use crate::congestion::CongestionControl;
 use crate::event::{RetransmitCause, TimerKind, Transmit};
 use crate::segment::{Flags, Segment};
 use crate::seq::SeqNum;
@@ -236,6 +237,7 @@ impl Connection {
         let mut sent_data = false;
         let mut sent_any = false;
         let mut probe_left = probe;
+        let mut burst_started = false;
         loop {
             if !probe {
                 if let Some(i) = self.rec.board.first_to_retransmit() {
@@ -275,6 +277,15 @@ impl Connection {
                 if len == 0 || !worth_it || (!force && !probe_left && self.nagle_holds(len)) {
                     break;
                 }
+                // One decision per burst, as the kernel sends what the
+                // window allows as one TSO packet.
+                if !burst_started && !force && !probe_left && self.tso_defers(now, unsent, room) {
+                    // Waiting on the window counts as limited by it
+                    // (`tcp_tso_should_defer` sets `is_cwnd_limited`).
+                    self.rec.cwnd_limited = true;
+                    break;
+                }
+                burst_started = true;
                 force = false;
                 probe_left = false;
                 if self.snd_una == self.snd_nxt {
@@ -361,11 +372,63 @@ impl Connection {
         }
     }
 
+    /// Linux `tcp_tso_should_defer` ([`crate::Config::tso_defer`]): whether
+    /// new data waits for the next ACK, `unsent` octets being ready and
+    /// `room` octets allowed by the peer's window.
+    fn tso_defers(&self, now: Instant, unsent: u64, room: u32) -> bool {
+        let mss = u64::from(self.send_mss.max(1));
+        if !self.config.tso_defer
+            || unsent <= mss
+            || self.rec.state >= super::recovery::CaState::Recovery
+        {
+            return false;
+        }
+        // Only right after a transmission.
+        if now.saturating_duration_since(self.last_xmit) > crate::time::Duration::from_millis(1) {
+            return false;
+        }
+        let cwnd = self.cwnd_units_now();
+        let in_flight = self.in_flight_units();
+        if cwnd <= in_flight {
+            return false;
+        }
+        let limit = u64::from(room).min((cwnd - in_flight) * mss);
+        // The burst size, `tcp_tso_autosize`: 1 ms of the pacing rate (2×
+        // cwnd/SRTT in slow start below half ssthresh, else 1.2×), at least
+        // 2 segments.
+        let Some(srtt) = self.rtt.srtt().filter(|d| d.as_nanos() > 0) else {
+            return false;
+        };
+        let ratio = if self.rec.cc.cwnd() < self.rec.cc.ssthresh() / 2 {
+            200
+        } else {
+            120
+        };
+        let rate =
+            u128::from(cwnd * mss) * 1_000_000_000 * ratio / 100 / u128::from(srtt.as_nanos());
+        let burst = ((rate >> 10) as u64 / mss).max(2);
+        if limit >= burst * mss {
+            return false;
+        }
+        // A third of the window.
+        if limit >= u64::from(self.snd_wnd).min(cwnd * mss) / 3 {
+            return false;
+        }
+        // The next ACK may come too late: half an SRTT since the head went.
+        match self.rec.board.first() {
+            Some(head) => {
+                now.saturating_duration_since(head.sent_at).as_nanos() >= srtt.as_nanos() / 2
+            }
+            None => false,
+        }
+    }
+
     /// Bookkeeping after a first transmission of `len` octets from stream
     /// offset `start` (and the FIN): the scoreboard, RFC 6298 rule 5.1,
     /// PRR's count, and the tail loss probe (Linux `tcp_event_new_data_sent`
     /// and the end of `tcp_write_xmit`).
     fn note_new_data(&mut self, now: Instant, start: u64, len: u32, fin: bool) {
+        self.last_xmit = now;
         let was_empty = self.rec.board.is_empty();
         let probe_pending = self.timers.is_armed(TimerKind::LossProbe);
         self.rec.board.push(start, len, fin, now);

@@ -116,7 +116,7 @@ pub(super) struct Recovery {
     // sender back.
     max_out: u32,
     usage_end: u64,
-    cwnd_limited: bool,
+    pub(super) cwnd_limited: bool,
     /// The window and threshold before the current reduction, for undo.
     undo: Option<(u32, u32)>,
     /// The TSval of the episode's first retransmission (Linux
@@ -1034,6 +1034,7 @@ impl Connection {
         let restart =
             i == 0 && self.mode() == Mode::Rack && !self.timers.is_armed(TimerKind::Reorder);
         self.note_sent(now, end, true);
+        self.last_xmit = now;
         self.rec.board.retransmitted(i, now);
         self.note_recovery_send(self.units_of(s.size()));
         if restart {
