@@ -757,6 +757,17 @@ impl Connection {
         if at > next as i64 || had_gap || advanced == 0 {
             return AckNeed::Now;
         }
+        // In-order data after a silence longer than the RTO: quick-ACK
+        // mode again, so that a sender restarting its window is not held
+        // by delayed ACKs (Linux `tcp_event_data_recv`: `m > icsk_rto` →
+        // `tcp_incr_quickack`).
+        let idle = self
+            .last_data_at
+            .is_some_and(|t| self.clock.saturating_duration_since(t) > self.rtt.rto());
+        self.last_data_at = Some(self.clock);
+        if idle {
+            self.quickacks = self.quickacks.max(self.config.quickacks);
+        }
         self.linux_before_ack();
         if self.quickacks > 0 {
             self.quickacks -= 1;

@@ -247,6 +247,8 @@ pub struct Connection {
     unacked_full: u32,
     /// Linux quick-ACK budget left.
     quickacks: u32,
+    /// When in-order data last arrived (Linux `icsk_ack.lrcvtime`).
+    last_data_at: Option<Instant>,
     /// The application released the socket (orphan).
     released: bool,
 
@@ -310,6 +312,7 @@ impl Connection {
             ack_pending: false,
             unacked_full: 0,
             quickacks: config.quickacks,
+            last_data_at: None,
             released: false,
             opt: negotiate::Negotiated::default(),
             clock: Instant::ZERO,

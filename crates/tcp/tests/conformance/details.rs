@@ -1007,3 +1007,34 @@ fn psh_ends_each_burst_in_linux_and_the_buffer_in_rfc() {
         s.expect_none();
     }
 }
+
+/// `linux`: quick-ACK mode comes back after a silence longer than the RTO
+/// (Linux `tcp_event_data_recv`: data arriving more than `icsk_rto` after
+/// the last is `tcp_incr_quickack`). Sixteen 1000-octet segments at once
+/// use up the quick ACKs of the connection's start (`TCP_MAX_QUICKACKS`);
+/// the seventeenth, 1 ms later, waits the delayed-ACK time (40 ms). After
+/// 2 s without data (the RTO is the initial 1 s: no RTT sample yet on
+/// this side), a segment is acknowledged at once again.
+#[test]
+fn linux_quick_acks_again_after_an_idle_period() {
+    let mut s = established_with_sack(Config::linux());
+    let id = conn(&s.endpoint);
+    let mut seq = X + 1;
+    let mut buf = vec![0u8; 1000];
+    for _ in 0..16 {
+        s.inject(&data(&s, seq, &[1; 1000]));
+        seq += 1000;
+        s.expect(Expect::flags(A).ack(seq).at(s.now));
+        assert_eq!(s.command(|ep, _| ep.recv(id, &mut buf)), 1000);
+    }
+    s.advance_to(s.now + tcpsim_tcp::Duration::from_millis(1));
+    s.inject(&data(&s, seq, &[1; 1000]));
+    seq += 1000;
+    let due = s.now + tcpsim_tcp::Duration::from_millis(40);
+    s.expect(Expect::flags(A).ack(seq).at(due));
+    assert_eq!(s.command(|ep, _| ep.recv(id, &mut buf)), 1000);
+    s.advance_to(s.now + tcpsim_tcp::Duration::from_secs(2));
+    s.inject(&data(&s, seq, &[1; 1000]));
+    seq += 1000;
+    s.expect(Expect::flags(A).ack(seq).at(s.now));
+}
