@@ -124,6 +124,10 @@ fn simulate() -> Result<RunResult, tcpsim_net::BuildError> {
     config.window_scale = Some(7);
     config.sack = true;
     config.timestamps = true;
+    // Nagle off (`TCP_NODELAY`): the short second segment goes with the
+    // first, not after its ACK (RFC 1122 §4.2.3.4), so that it arrives out
+    // of order when the first is dropped.
+    config.nagle = tcpsim_tcp::Nagle::Off;
     let mut b = SimBuilder::new(SEED);
     b.pcap(true);
     let client = b.host("client", Ipv4Addr::new(10, 0, 0, 1), config);

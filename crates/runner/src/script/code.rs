@@ -30,6 +30,7 @@ const CONSTANTS: &[(&str, i64)] = &[
     ("TCPI_OPT_WSCALE", 4),
     ("TCPI_OPT_ECN", 8),
     ("TCPI_OPT_SYN_DATA", 32),
+    ("TCP_INFINITE_SSTHRESH", 0x7fff_ffff),
 ];
 
 /// The `tcpi_*` fields tcpsim reports.
@@ -37,6 +38,13 @@ fn field(info: &TcpInfo, name: &str) -> Option<i64> {
     Some(match name {
         "tcpi_state" => i64::from(info.state),
         "tcpi_ca_state" => i64::from(info.ca_state),
+        "tcpi_snd_cwnd" => i64::from(info.snd_cwnd),
+        "tcpi_snd_ssthresh" => i64::from(info.snd_ssthresh),
+        "tcpi_unacked" => i64::from(info.unacked),
+        "tcpi_sacked" => i64::from(info.sacked),
+        "tcpi_lost" => i64::from(info.lost),
+        "tcpi_retrans" => i64::from(info.retrans),
+        "tcpi_total_retrans" => i64::from(info.total_retrans),
         "tcpi_retransmits" => i64::from(info.retransmits),
         "tcpi_probes" => i64::from(info.probes),
         "tcpi_backoff" => i64::from(info.backoff),

@@ -13,9 +13,27 @@ use crate::state::State;
 pub struct TcpInfo {
     /// `tcpi_state`: the kernel's state number ([`TcpInfo::linux_state`]).
     pub state: u8,
-    /// `tcpi_ca_state`: 0 (`TCP_CA_Open`), or 4 (`TCP_CA_Loss`) from a
-    /// retransmission timeout until everything sent before it is acknowledged.
+    /// `tcpi_ca_state`: 0 (`TCP_CA_Open`), 1 (`TCP_CA_Disorder`: SACKs or
+    /// duplicate ACKs, nothing judged lost), 3 (`TCP_CA_Recovery`), or 4
+    /// (`TCP_CA_Loss`) from a retransmission timeout until everything sent
+    /// before it is acknowledged.
     pub ca_state: u8,
+    /// `tcpi_snd_cwnd`: the congestion window in segments (rounded down
+    /// under `rfc`'s octet counting).
+    pub snd_cwnd: u32,
+    /// `tcpi_snd_ssthresh` in segments; `TCP_INFINITE_SSTHRESH`
+    /// (0x7fffffff) before any loss.
+    pub snd_ssthresh: u32,
+    /// `tcpi_unacked`: segments in flight (`packets_out`).
+    pub unacked: u32,
+    /// `tcpi_sacked`: segments SACKed.
+    pub sacked: u32,
+    /// `tcpi_lost`: segments judged lost and not yet sent again.
+    pub lost: u32,
+    /// `tcpi_retrans`: retransmissions in flight.
+    pub retrans: u32,
+    /// `tcpi_total_retrans`: segments sent again in all.
+    pub total_retrans: u32,
     /// `tcpi_retransmits`: consecutive expiries of the retransmission timer.
     pub retransmits: u32,
     /// `tcpi_probes`: zero-window probes sent and not answered by an ACK of new data.
@@ -83,6 +101,16 @@ impl Connection {
         TcpInfo {
             state: TcpInfo::linux_state(self.state),
             ca_state: self.rec.state.linux_number(),
+            snd_cwnd: self.reported_cwnd() / u32::from(self.send_mss).max(1),
+            snd_ssthresh: self
+                .rec
+                .ssthresh()
+                .map_or(0x7fff_ffff, |s| s / u32::from(self.send_mss).max(1)),
+            unacked: self.rec.board.len() as u32,
+            sacked: self.rec.board.sacked().segments,
+            lost: self.rec.board.lost().segments,
+            retrans: self.rec.board.retrans().segments,
+            total_retrans: self.total_retrans,
             retransmits: self.retransmits,
             probes: self.probes,
             backoff: if probing {

@@ -240,6 +240,8 @@ pub struct Connection {
     syn_acked: bool,
     /// Loss-recovery counters for reports.
     stats: RecoveryStats,
+    /// Data segments sent again in all (`tcpi_total_retrans`).
+    total_retrans: u32,
 
     // Acknowledgment policy.
     ack_pending: bool,
@@ -309,6 +311,7 @@ impl Connection {
             probe_backoff: 0,
             syn_acked: false,
             stats: RecoveryStats::default(),
+            total_retrans: 0,
             ack_pending: false,
             unacked_full: 0,
             quickacks: config.quickacks,

@@ -91,6 +91,9 @@ pub(super) struct Recovery {
     /// Duplicate ACKs in a row (RFC 5681 §2; RFC 6675 counts ACKs with new
     /// SACK information).
     dupacks: u32,
+    /// Linux without SACK: duplicate ACKs counted as segments that arrived
+    /// (`sacked_out` of `tcp_add_reno_sack`, `tcp_remove_reno_sacks`).
+    reno_sacked: u32,
     /// Octets sent beyond cwnd by limited transmit since the duplicate ACKs
     /// began, which FlightSize for ssthresh leaves out (RFC 5681 §3.2 step
     /// 2: "additional data sent in limited transmit MUST NOT be included").
@@ -138,6 +141,7 @@ impl Recovery {
             state: CaState::Open,
             high: None,
             dupacks: 0,
+            reno_sacked: 0,
             limited_octets: 0,
             prr_delivered: 0,
             prr_out: 0,
@@ -212,7 +216,14 @@ impl Connection {
     pub(super) fn in_flight_units(&self) -> u64 {
         let b = &self.rec.board;
         if self.segments_counted() {
-            return u64::from(b.pipe().segments);
+            // Without SACK, Linux counts each duplicate ACK as a segment
+            // that left (`tcp_add_reno_sack`).
+            let reno = if self.mode() == Mode::NewReno {
+                self.rec.reno_sacked
+            } else {
+                0
+            };
+            return u64::from(b.pipe().segments.saturating_sub(reno));
         }
         match self.rec.state {
             CaState::Loss => b.pipe().octets,
@@ -360,6 +371,14 @@ impl Connection {
                     && !seg.flags.fin()
                     && self.snd_wnd == prior_wnd
                     && !self.rec.board.is_empty();
+                if self.segments_counted() {
+                    self.linux_reno_ack(now, advanced, dup, acked);
+                    if advanced {
+                        self.head_sent_at = now;
+                        self.set_xmit_timer(now);
+                    }
+                    return;
+                }
                 self.newreno_ack(now, advanced, dup, acked);
             }
             Mode::Sack => {
@@ -516,6 +535,66 @@ impl Connection {
                 self.rec.cc.set_cwnd(cwnd);
             }
             CaState::Loss => {}
+        }
+    }
+
+    /// Linux without SACK (`tcp_is_reno`): duplicate ACKs stand in for SACKs
+    /// (`tcp_add_reno_sack`: each one a segment that arrived, so limited
+    /// transmit comes from the pipe), recovery begins when more than three
+    /// are counted (`tcp_time_to_recover`, `tcp_dupack_heuristics`) with the
+    /// first outstanding segment marked lost (`tcp_newreno_mark_lost`, and
+    /// again on each partial ACK), and PRR paces it, as with SACK; an ACK of
+    /// new data delivers what it covers less the duplicates already counted
+    /// (`tcp_remove_reno_sacks`), at least one.
+    fn linux_reno_ack(&mut self, now: Instant, advanced: bool, dup: bool, acked: Delivered) {
+        let una = self.send_buf.head() + u64::from(self.fin_acked());
+        let mut delivered = 0u32;
+        if advanced {
+            let n = acked.segments;
+            if n > 0 {
+                delivered = n.saturating_sub(self.rec.reno_sacked).max(1);
+                self.rec.reno_sacked = self.rec.reno_sacked.saturating_sub(n - 1);
+            }
+        } else if dup {
+            let out = self.rec.board.len() as u32;
+            let holes = self.rec.board.lost().segments.max(1).min(out);
+            let before = self.rec.reno_sacked;
+            self.rec.reno_sacked = (before + 1).min(out.saturating_sub(holes));
+            delivered = self.rec.reno_sacked - before;
+        }
+        match self.rec.state {
+            CaState::Recovery if una >= self.rec.high.unwrap_or(0) => {
+                let ss = self.rec.cc.ssthresh();
+                self.rec.cc.set_cwnd(ss);
+                self.rec.state = CaState::Open;
+            }
+            CaState::Recovery if advanced => {
+                // A partial ACK: the next hole is lost too.
+                self.rec.board.mark_lost(0);
+            }
+            CaState::Loss if una >= self.rec.high.unwrap_or(0) => self.rec.state = CaState::Open,
+            _ => {}
+        }
+        if self.rec.state <= CaState::Disorder {
+            if self.rec.reno_sacked + 1 > DUP_THRESH && !self.rec.board.is_empty() {
+                self.enter_recovery(now);
+                self.rec.board.mark_lost(0);
+            } else {
+                self.rec.state = if self.rec.reno_sacked > 0 {
+                    CaState::Disorder
+                } else {
+                    CaState::Open
+                };
+            }
+        }
+        let d = Delivered {
+            segments: delivered,
+            ..acked
+        };
+        if self.rec.state == CaState::Recovery {
+            self.prr(u64::from(delivered), false, advanced);
+        } else if advanced {
+            self.grow(now, d);
         }
     }
 
@@ -989,6 +1068,7 @@ impl Connection {
         self.rec.state = CaState::Loss;
         self.rec.high = Some(self.sent + u64::from(self.fin_sent));
         self.rec.dupacks = 0;
+        self.rec.reno_sacked = 0;
         self.rec.tlp_high = None;
         self.rec.undo = None;
         self.timers.stop(TimerKind::LossProbe);
@@ -1021,6 +1101,7 @@ impl Connection {
             .copy_out(s.start, s.len as usize, &mut seg.payload);
         let end = seq + s.len + u32::from(s.fin);
         self.emit(seg, Some(cause));
+        self.total_retrans += 1;
         if self.rec.undo.is_some() && self.rec.retrans_tsval.is_none() {
             self.rec.retrans_tsval = self
                 .out

@@ -315,6 +315,13 @@ impl Script {
         Some(s)
     }
 
+    /// Every segment the endpoint has sent and not yet taken, now (the
+    /// clock does not move).
+    pub fn take_sent(&mut self) -> Vec<Sent> {
+        self.taken += self.sent.len();
+        self.sent.drain(..).collect()
+    }
+
     /// Takes the next segment the endpoint sends (see
     /// [`Script::next_sent`]) and checks it against `expect`; panics with
     /// both, and the names of the fields that differ, if it does not match.

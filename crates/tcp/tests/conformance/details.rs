@@ -1038,3 +1038,54 @@ fn linux_quick_acks_again_after_an_idle_period() {
     seq += 1000;
     s.expect(Expect::flags(A).ack(seq).at(s.now));
 }
+
+/// `linux` with a peer that does not offer SACK: duplicate ACKs stand in
+/// for SACK blocks (Linux `tcp_add_reno_sack`), so each of the first two
+/// lets a new segment out (RFC 3042's limited transmit, here from the
+/// pipe: 10 in flight, one counted as arrived, cwnd 10); an ACK of 3
+/// segments after two duplicates delivers 3 − 2 = 1 (`tcp_remove_reno_sacks`),
+/// slow start makes cwnd 11, and with 9 in flight 2 segments go.
+#[test]
+fn linux_without_sack_counts_duplicate_acks_as_segments_that_left() {
+    let mut config = Config::linux();
+    config.isn = IsnMode::Fixed(Y);
+    config.timestamps = false;
+    let mut s = listening(config);
+    let mut syn = s.segment(Flags::SYN, X, 0);
+    syn.mss = Some(1000);
+    syn.window = 32792;
+    s.inject(&syn);
+    s.expect(Expect::flags(SA).seq(Y).ack(X + 1));
+    let mut ack = s.segment(A, X + 1, Y + 1);
+    ack.window = 32792;
+    s.inject(&ack);
+    let id = conn(&s.endpoint);
+    s.advance_to(Instant::from_millis(100));
+    s.command(|ep, now| ep.send(now, id, &[3; 15000]).unwrap());
+    let sent = |s: &mut tcpsim_tcp::testing::Script| {
+        s.take_sent()
+            .into_iter()
+            .map(|t| (t.segment.seq.0.wrapping_sub(Y + 1), t.segment.payload.len()))
+            .collect::<Vec<_>>()
+    };
+    let iw: Vec<(u32, usize)> = (0..10).map(|k| (1000 * k, 1000)).collect();
+    assert_eq!(sent(&mut s), iw);
+    let dup = |s: &mut tcpsim_tcp::testing::Script, ack: u32| {
+        let mut a = s.segment(A, X + 1, Y + 1 + ack);
+        a.window = 32792;
+        s.inject(&a);
+    };
+    s.advance_to(Instant::from_millis(210));
+    dup(&mut s, 0);
+    assert_eq!(sent(&mut s), [(10_000, 1000)], "the first duplicate");
+    s.advance_to(Instant::from_millis(220));
+    dup(&mut s, 0);
+    assert_eq!(sent(&mut s), [(11_000, 1000)], "the second duplicate");
+    s.advance_to(Instant::from_millis(230));
+    dup(&mut s, 3000);
+    assert_eq!(
+        sent(&mut s),
+        [(12_000, 1000), (13_000, 1000)],
+        "cwnd 11, 9 in flight"
+    );
+}
