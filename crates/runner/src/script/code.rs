@@ -320,6 +320,13 @@ mod tests {
         TcpInfo {
             state: 1,
             ca_state: 0,
+            snd_cwnd: 10,
+            snd_ssthresh: 0x7fff_ffff,
+            unacked: 0,
+            sacked: 0,
+            lost: 0,
+            retrans: 0,
+            total_retrans: 0,
             retransmits: 0,
             probes: 3,
             backoff: 2,
@@ -349,6 +356,8 @@ mod tests {
     #[test]
     fn asserts_compare_fields_constants_and_arithmetic() {
         assert!(holds("assert tcpi_probes == 3, tcpi_probes"));
+        assert!(holds("assert tcpi_snd_cwnd == 10"));
+        assert!(holds("assert tcpi_snd_ssthresh == TCP_INFINITE_SSTHRESH"));
         assert!(holds("assert tcpi_state == TCP_ESTABLISHED"));
         assert!(holds("assert tcpi_options & TCPI_OPT_SACK == 2"));
         assert!(holds("assert tcpi_options | 8 == 15"));
