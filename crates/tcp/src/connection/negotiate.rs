@@ -286,11 +286,28 @@ impl Connection {
         if !self.opt.sack {
             return;
         }
+        // One entry per block: arrivals that now lie in the same range as
+        // this one are that block already (RFC 2018 §4: "as many distinct
+        // SACK blocks as possible"; Linux `tcp_sack_new_ofo_skb` moves the
+        // block it extends to the front). Kept, the older distinct blocks
+        // would fall off the list behind repeats of one block.
+        let range = self
+            .recv_buf
+            .pending_ranges()
+            .find(|&(s, e)| s <= at && at < e);
         let len = usize::from(self.opt.recent_len);
-        let keep = len.min(MAX_SACK_BLOCKS - 1);
-        self.opt.recent.copy_within(0..keep, 1);
+        let mut kept = [0u64; MAX_SACK_BLOCKS];
+        let mut n = 0;
+        for &r in &self.opt.recent[..len] {
+            let same = range.is_some_and(|(s, e)| s <= r && r < e);
+            if !same && n < MAX_SACK_BLOCKS - 1 {
+                kept[n] = r;
+                n += 1;
+            }
+        }
         self.opt.recent[0] = at;
-        self.opt.recent_len = (keep + 1) as u8;
+        self.opt.recent[1..=n].copy_from_slice(&kept[..n]);
+        self.opt.recent_len = (n + 1) as u8;
     }
 
     /// The text of an arriving segment, which starts at sequence number

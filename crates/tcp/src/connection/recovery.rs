@@ -227,7 +227,9 @@ impl Connection {
         }
         match self.rec.state {
             CaState::Loss => b.pipe().octets,
-            CaState::Recovery if self.mode() == Mode::Sack => b.pipe().octets,
+            // RFC 6675 §5 step (2): limited transmit by the pipe, and
+            // recovery by it (steps 4.4, C).
+            CaState::Disorder | CaState::Recovery if self.mode() == Mode::Sack => b.pipe().octets,
             _ => b.out_octets(),
         }
     }
@@ -238,6 +240,7 @@ impl Connection {
     pub(super) fn cwnd_room(&self) -> u64 {
         let mut cwnd = self.cwnd_units();
         let limited = !self.segments_counted()
+            && self.mode() == Mode::NewReno
             && matches!(self.rec.state, CaState::Open | CaState::Disorder)
             && self.rec.dupacks < DUP_THRESH;
         if limited {
@@ -382,9 +385,11 @@ impl Connection {
                 self.newreno_ack(now, advanced, dup, acked);
             }
             Mode::Sack => {
-                // RFC 6675 §2: new SACK information on an ACK that does not
-                // advance SND.UNA (and is not older than it).
-                let dup = !advanced && seg.ack == self.snd_una && sacked.segments > 0;
+                // RFC 6675 §2: an ACK with SACK information for octets not
+                // yet acknowledged or SACKed is a duplicate, "regardless of
+                // its status as a cumulative acknowledgment" (§5 (B)); an
+                // older ACK than SND.UNA is not.
+                let dup = seg.ack >= self.snd_una && sacked.segments > 0;
                 self.sack_ack(now, advanced, dup, acked);
             }
             Mode::Rack => {
@@ -644,10 +649,13 @@ impl Connection {
         if self.rec.board.sacked().segments > 0 {
             self.mark_lost_rfc6675();
         }
+        // §5 (C) then (B): a cumulative ACK resets DupAcks, a duplicate
+        // (outside recovery) counts one.
         if advanced {
             self.rec.dupacks = 0;
             self.rec.limited_octets = 0;
-        } else if dup {
+        }
+        if dup && self.rec.state <= CaState::Disorder {
             self.rec.dupacks += 1;
         }
         match self.rec.state {

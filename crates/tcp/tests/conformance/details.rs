@@ -1089,3 +1089,36 @@ fn linux_without_sack_counts_duplicate_acks_as_segments_that_left() {
         "cwnd 11, 9 in flight"
     );
 }
+
+/// RFC 2018 §4: the receiver "SHOULD include as many distinct SACK blocks
+/// as possible"; the block holding the latest arrival comes first (Linux
+/// `tcp_sack_new_ofo_skb` moves the block a segment extends to the front).
+/// Two holes: x+1001:x+2001 arrives (block A), then x+3001 onwards in five
+/// segments (block B, growing). Every ACK after the first of B reports B
+/// first and A second — also after B has been extended four times, when
+/// the four latest arrivals all lie in B (review finding: A was dropped
+/// then).
+#[test]
+fn sack_reports_every_distinct_block_when_one_keeps_growing() {
+    for config in [Config::rfc(), Config::linux()] {
+        let mut s = established_with_sack(config);
+        let mut d = data(&s, X + 1001, &[1; 1000]);
+        d.flags = A;
+        s.inject(&d);
+        let ack = s.expect(Expect::flags(A).ack(X + 1));
+        assert_eq!(sack_blocks(&ack), [(X + 1001, X + 2001)]);
+        for k in 0..5u32 {
+            let mut d = data(&s, X + 3001 + 1000 * k, &[1; 1000]);
+            d.flags = A;
+            s.inject(&d);
+            let ack = s.expect(Expect::flags(A).ack(X + 1));
+            assert_eq!(
+                sack_blocks(&ack),
+                [(X + 3001, X + 4001 + 1000 * k), (X + 1001, X + 2001)],
+                "{} after {} segments of B",
+                config.profile,
+                k + 1
+            );
+        }
+    }
+}
