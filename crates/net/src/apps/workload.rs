@@ -166,8 +166,10 @@ impl WorkloadApp {
             return;
         };
         // One write of the rest of the stream, so TCP sees it at once and
-        // segments it by MSS, as a real application's single write() would.
-        let bytes = total - from;
+        // segments it by MSS, as a real application's single write() would;
+        // no more of it built than a bounded send buffer can take (the
+        // rest goes on at the next `Writable`, as it would anyway).
+        let bytes = (total - from).min(engine.write_limit(s).unwrap_or(u64::MAX));
         let start = (from % PATTERN.len() as u64) as usize;
         let taken = if start == 0 && bytes <= PATTERN.len() as u64 {
             engine.send(s, &PATTERN[..bytes as usize])

@@ -146,6 +146,18 @@ impl Engine {
         n
     }
 
+    /// The most one write can hand this end's TCP now: what its bounded
+    /// send buffer (at its current size) could take — the room below the
+    /// size, with the last buffer it may begin filling to 64 KiB past it,
+    /// and a buffer being split as it is sent — or `None` when the buffer
+    /// is unbounded. A writer need not build more of its data than this.
+    pub(crate) fn write_limit(&self, s: Socket) -> Option<u64> {
+        let c = self.hosts[s.host].endpoint.connection(s.id)?;
+        let size = u64::from(c.send_buffer()?);
+        let used = c.send_buffer_used();
+        Some(size.saturating_sub(used) + 2 * u64::from(tcpsim_tcp::SEND_BUFFER_GOAL_MAX))
+    }
+
     /// Whether a write would find room in this end's send buffer now.
     pub(crate) fn is_writable(&self, s: Socket) -> bool {
         self.hosts[s.host]
