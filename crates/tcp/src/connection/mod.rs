@@ -810,7 +810,7 @@ impl Connection {
         self.rcv.peer_mss = peer_mss;
         self.send_mss = self.payload_room(self.config.mss.min(peer_mss).max(1));
         // The initial window counts in the segments now known.
-        self.rec = recovery::Recovery::new(&self.config, self.send_mss);
+        self.rec.reset_window(&self.config, self.send_mss);
         self.snd_wnd = u32::from(syn.window);
         self.max_snd_wnd = self.max_snd_wnd.max(self.snd_wnd);
         self.snd_wl1 = syn.seq;

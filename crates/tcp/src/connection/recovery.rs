@@ -161,6 +161,17 @@ impl Recovery {
         }
     }
 
+    /// A fresh controller with the initial window for `mss` (once the
+    /// handshake has fixed the MSS).
+    pub(super) fn reset_window(&mut self, config: &crate::Config, mss: u16) {
+        let mss = u32::from(mss).max(1);
+        self.cc = Controller::new(
+            config.congestion_control,
+            config.initial_cwnd.bytes(mss),
+            config.kernel_tick,
+        );
+    }
+
     /// The slow-start threshold, if a loss has set it.
     pub(super) fn ssthresh(&self) -> Option<u32> {
         Some(self.cc.ssthresh()).filter(|&s| s != u32::MAX)
