@@ -80,11 +80,15 @@ ALL_SCENARIOS=(normal syn_lost_first synack_lost_first client_fin_lost
                synack_lost_twice handshake_ack_lost_data fin_ack_delay data_fin_ack_delay
                data_lost_mid data_two_holes data_lost_retransmission data_first_lost
                data_tail_lost data_tail_fin_lost data_burst_lost data_reordered acks_lost
-               bulk_200k psh_window_limited psh_cwnd_limited)
+               bulk_200k psh_window_limited psh_cwnd_limited
+               rto_spurious rto_spurious_tlp rto_burst_tail rto_burst_tail_tlp
+               rto_after_recovery_multi)
 # The loss-recovery scenarios: each is run REPEAT times (see "repeats" below).
 REPEAT_SCENARIOS=(data_lost_mid data_two_holes data_lost_retransmission data_first_lost
                   data_tail_lost data_tail_fin_lost data_burst_lost data_reordered acks_lost
-                  bulk_200k psh_window_limited psh_cwnd_limited)
+                  bulk_200k psh_window_limited psh_cwnd_limited
+                  rto_spurious rto_spurious_tlp rto_burst_tail rto_burst_tail_tlp
+                  rto_after_recovery_multi)
 REPEAT=${REPEAT:-3}
 
 log() { printf '[capture %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
@@ -232,7 +236,7 @@ nth_chain() {
 }
 
 define_scenario() {
-    DESC="" PORT=80 SERVER=1 RULE_S="" RULE_C="" RULE_S_OUT="" MODE=basic PEER_ARGS="" DL_ARGS=()
+    DESC="" PORT=80 SERVER=1 RULE_S="" RULE_C="" RULE_S_OUT="" MODE=basic PEER_ARGS="" DL_ARGS=() NSTAT=0
     case "$1" in
     normal)
         DESC="no fault; $APPS" ;;
@@ -350,6 +354,34 @@ $CDATA tcp sequence @seqlost ip saddr != @rexmit add @rexmit { ip saddr } counte
     psh_cwnd_limited)
         DESC="no fault; where PSH goes when cwnd cuts a write; apps: client connect, send 30000 bytes in one sendall(), sleep 1 s, shutdown(SHUT_WR), read to EOF, close; server accept, read to EOF, close; client reads TCP_INFO every 1 ms after the send"
         MODE=data PEER_ARGS="--bytes 30000 --shutdown-after 1 --tcp-info-poll 1" ;;
+    # The RTO scenarios (README "Retransmission timeouts"): as the loss-
+    # recovery ones, and NSTAT=1 copies each namespace's non-zero TCP MIB
+    # counters (nstat: TCPTimeouts, TCPLossUndo, TCPSpuriousRTOs, ...) into
+    # the header, which name the kernel's undo and recovery paths.
+    rto_spurious)
+        DESC="no drop; the delay line holds the server's 2nd..12th TCP segments (the 1st is the SYN-ACK: its ten ACKs of the first flight and its ACK of the client's tail loss probe) 300 ms longer (310 ms instead of 10), past the client's RTO; later server segments are not held and overtake them; apps: 20000 bytes; $DATA_APPS"
+        DL_ARGS=(--hold b2a:2:12:300)
+        MODE=data PEER_ARGS="--bytes 20000 --tcp-info-poll 1" NSTAT=1 ;;
+    rto_spurious_tlp)
+        DESC="no drop; the delay line holds the server's 2nd..11th TCP segments (the 1st is the SYN-ACK: its ten ACKs of the first flight) 300 ms longer (310 ms instead of 10); later server segments are not held and overtake them (the ACK of the tail loss probe ends the stall before the RTO); apps: 20000 bytes; $DATA_APPS"
+        DL_ARGS=(--hold b2a:2:11:300)
+        MODE=data PEER_ARGS="--bytes 20000 --tcp-info-poll 1" NSTAT=1 ;;
+    rto_burst_tail)
+        DESC="the client's 11th..15th data segments are dropped once each (server input): the last four of the write, the 14th carrying the FIN, and the tail loss probe (the 15th, the first retransmission of the 14th with its FIN); apps: 20000 bytes; $DATA_APPS"
+        RULE_S=$(nth_chain d "$CDATA" 15 11 12 13 14 15)
+        MODE=data PEER_ARGS="--bytes 20000 --tcp-info-poll 1" NSTAT=1 ;;
+    rto_burst_tail_tlp)
+        DESC="the client's 11th..14th data segments, the last four of the write, the 14th carrying the FIN, are dropped once each (server input); the tail loss probe gets through; apps: 20000 bytes; $DATA_APPS"
+        RULE_S=$(nth_chain d "$CDATA" 14 11 12 13 14)
+        MODE=data PEER_ARGS="--bytes 20000 --tcp-info-poll 1" NSTAT=1 ;;
+    rto_after_recovery_multi)
+        DESC="the client's 3rd and 7th data segments are dropped, and so is the first later segment that starts at each of their sequence numbers, their first retransmissions (server input); apps: 20000 bytes; $DATA_APPS"
+        # As data_lost_retransmission, with a latch per sequence number
+        # (@seqrex) instead of one per address: each lost segment's first
+        # retransmission is dropped.
+        RULE_S="$(NTH_ON_DROP='add @seqlost { tcp sequence }' nth_chain d "$CDATA" 7 3 7)
+$CDATA tcp sequence @seqlost tcp sequence != @seqrex add @seqrex { tcp sequence } counter drop"
+        MODE=data PEER_ARGS="--bytes 20000 --tcp-info-poll 1" NSTAT=1 ;;
     *)
         echo "unknown scenario: $1 (known: ${ALL_SCENARIOS[*]})" >&2; return 1 ;;
     esac
@@ -491,6 +523,14 @@ run_scenario_once() {   # run_scenario_once NAME [OUTDIR]; sets TCPDUMP_DROPPED
         for ns in "$NS_C" "$NS_S"; do
             while IFS= read -r c; do [ -n "$c" ] && comments+=("tcp_metrics ($([ "$ns" = "$NS_C" ] && echo client || echo server) netns, after the run): $c"); done \
                 < <(ip netns exec "$ns" ip tcp_metrics show 2>/dev/null || true)
+        done
+    fi
+    if [ "$NSTAT" = 1 ]; then
+        # the namespace's TCP MIB counters (/proc/net/snmp, /proc/net/netstat;
+        # per namespace, and the namespaces are fresh): the non-zero ones
+        for ns in "$NS_C" "$NS_S"; do
+            c=$(ip netns exec "$ns" nstat -as 2>/dev/null | awk '$1 ~ /^(Tcp|TcpExt)/ { printf "%s%s %s", (n++ ? " " : ""), $1, $2 }' || true)
+            comments+=("nstat ($([ "$ns" = "$NS_C" ] && echo client || echo server) netns, after the run, non-zero Tcp/TcpExt counters): ${c:-none}")
         done
     fi
     [ "$SERVER" = 1 ] && ! grep -q "accept returned" "$slog" 2>/dev/null &&

@@ -13,6 +13,7 @@ A tun device lives only while its file descriptor is open, so killing this
 process removes both devices.
 
 usage: delayline.py NS_A DEV_A NS_B DEV_B DELAY_MS [--extra DIR:N:MS]...
+                   [--hold DIR:N:M:MS]...
 
 --extra DIR:N:MS holds the N-th TCP segment with payload (IPv4, payload =
 IP total length - IP header - TCP header > 0; retransmissions count too)
@@ -21,6 +22,15 @@ other way) MS milliseconds longer than DELAY_MS, so the packets behind it
 overtake it (a reordering).  Each such packet is reported on stdout as
 `extra delay: ...` with its sequence number relative to the first SYN seen
 in that direction.
+
+--hold DIR:N:M:MS holds the N-th to the M-th TCP segments of any kind (SYNs
+and pure ACKs count; retransmissions too) that travel in direction DIR MS
+milliseconds longer each (used to delay the server's ACKs of one flight past
+the client's RTO: `rto_spurious`, `rto_spurious_tlp`).  They keep their
+order among themselves; later packets are not held, so they overtake them.
+Each held packet is reported as `extra delay: DIR TCP segment #K of N..M
+(flags ..., rel seq S, rel ack A, len L) held MS ms longer`, the ack
+relative to the first SYN seen in the other direction.
 """
 import ctypes, errno, fcntl, heapq, os, select, signal, struct, sys, time
 
@@ -52,7 +62,7 @@ def open_tun(name):
 
 
 def tcp_of(pkt):
-    """(seq, flags, payload length) of an IPv4 TCP packet, else None."""
+    """(seq, flags, payload length, ack) of an IPv4 TCP packet, else None."""
     if len(pkt) < 20 or pkt[0] >> 4 != 4 or pkt[9] != 6:
         return None
     ihl = (pkt[0] & 15) * 4
@@ -61,20 +71,31 @@ def tcp_of(pkt):
         return None
     seq = struct.unpack("!I", pkt[ihl + 4:ihl + 8])[0]
     doff = (pkt[ihl + 12] >> 4) * 4
-    return seq, pkt[ihl + 13], total - ihl - doff
+    ack = struct.unpack("!I", pkt[ihl + 8:ihl + 12])[0]
+    return seq, pkt[ihl + 13], total - ihl - doff, ack
+
+
+def flag_text(f):
+    return "".join(c for bit, c in ((2, "S"), (1, "F"), (4, "R"), (8, "P"), (16, "A")) if f & bit) or "-"
 
 
 def main():
     ns_a, dev_a, ns_b, dev_b, delay_ms = sys.argv[1:6]
     extra = {}                    # (dir, n) -> extra delay in ns
+    hold = []                     # (dir, n, m, extra delay in ns)
     rest = sys.argv[6:]
     while rest:
-        if rest[0] != "--extra" or len(rest) < 2:
-            raise SystemExit("usage: delayline.py NS_A DEV_A NS_B DEV_B DELAY_MS [--extra DIR:N:MS]...")
-        d, n, ms = rest[1].split(":")
+        if rest[0] not in ("--extra", "--hold") or len(rest) < 2:
+            raise SystemExit("usage: delayline.py NS_A DEV_A NS_B DEV_B DELAY_MS [--extra DIR:N:MS]... [--hold DIR:N:M:MS]...")
+        if rest[0] == "--extra":
+            d, n, ms = rest[1].split(":")
+        else:
+            d, n, m, ms = rest[1].split(":")
+            hold.append((d, int(n), int(m), int(float(ms) * 1_000_000)))
         if d not in ("a2b", "b2a"):
-            raise SystemExit("--extra: DIR is a2b or b2a")
-        extra[(d, int(n))] = int(float(ms) * 1_000_000)
+            raise SystemExit("%s: DIR is a2b or b2a" % rest[0])
+        if rest[0] == "--extra":
+            extra[(d, int(n))] = int(float(ms) * 1_000_000)
         rest = rest[2:]
     delay_ns = int(float(delay_ms) * 1_000_000)
     enter_netns(ns_a)
@@ -84,6 +105,7 @@ def main():
     other = {fa: fb, fb: fa}
     dirname = {fa: "a2b", fb: "b2a"}
     ndata = {"a2b": 0, "b2a": 0}  # TCP segments with payload read so far
+    nseg = {"a2b": 0, "b2a": 0}   # TCP segments of any kind read so far (--hold)
     isn = {}                      # dir -> seq of the first SYN
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     print("ready", flush=True)
@@ -106,12 +128,21 @@ def main():
                 except BlockingIOError:
                     break
                 due = now + delay_ns
-                if extra:
+                if extra or hold:
                     d, t = dirname[fd], tcp_of(pkt)
                     if t is not None:
-                        seq, flags, plen = t
+                        seq, flags, plen, ack = t
                         if flags & 2 and d not in isn:
                             isn[d] = seq
+                        nseg[d] += 1
+                        for hd, hn, hm, hx in hold:
+                            if hd == d and hn <= nseg[d] <= hm:
+                                due += hx
+                                o = "b2a" if d == "a2b" else "a2b"
+                                print("extra delay: %s TCP segment #%d of %d..%d (flags %s, rel seq %d, rel ack %d, len %d) held %.3f ms longer"
+                                      % (d, nseg[d], hn, hm, flag_text(flags), (seq - isn.get(d, 0)) % 2**32,
+                                         (ack - isn.get(o, 0)) % 2**32 if flags & 16 else 0, plen, hx / 1e6),
+                                      flush=True)
                         if plen > 0:
                             ndata[d] += 1
                             x = extra.get((d, ndata[d]))
