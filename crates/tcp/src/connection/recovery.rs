@@ -780,7 +780,12 @@ impl Connection {
     ) -> bool {
         let una = self.send_buf.head() + u64::from(self.fin_acked());
         self.tlp_ack(now, advanced, una);
-        if advanced && self.rec.state == CaState::Recovery {
+        if advanced && matches!(self.rec.state, CaState::Recovery | CaState::Loss) {
+            // The Eifel test in recovery and after a timeout (Linux
+            // `tcp_try_undo_partial`, `tcp_try_undo_loss`;
+            // `tests/data/linux/rto_spurious.trace`: the ACK of the held
+            // flight echoes the probe's TSval, older than the RTO's
+            // retransmission, and the timeout is undone).
             self.try_undo(tsecr);
         }
         // The episode ends when everything sent before it is acknowledged
@@ -1074,6 +1079,11 @@ impl Connection {
             self.retransmits <= 1
         };
         if new_episode {
+            // Undo information (Linux `tcp_init_undo` in `tcp_enter_loss`):
+            // the window and threshold before, kept under RACK.
+            self.rec.undo =
+                (self.mode() == Mode::Rack).then(|| (self.rec.cc.cwnd(), self.rec.cc.ssthresh()));
+            self.rec.retrans_tsval = None;
             let flight = if self.segments_counted() {
                 (self.in_flight_units() as u32).saturating_mul(mss)
             } else {
@@ -1089,7 +1099,6 @@ impl Connection {
         self.rec.dupacks = 0;
         self.rec.reno_sacked = 0;
         self.rec.tlp_high = None;
-        self.rec.undo = None;
         self.timers.stop(TimerKind::LossProbe);
         self.timers.stop(TimerKind::Reorder);
     }

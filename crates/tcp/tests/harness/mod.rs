@@ -63,6 +63,8 @@ pub struct Record {
     pub mss: Option<u16>,
     /// The other options.
     pub options: tcpsim_tcp::Options,
+    /// The delay a fault added on the way.
+    pub extra_delay: Duration,
 }
 
 pub struct Pair {
@@ -489,6 +491,10 @@ impl Hooks for App<'_> {
             ack: seg.ack.0,
             len: seg.payload.len(),
             dropped: matches!(verdict, Some(Action::Drop | Action::Corrupt)),
+            extra_delay: match verdict {
+                Some(Action::Delay(d)) => d,
+                _ => Duration::ZERO,
+            },
             window: seg.window,
             mss: seg.mss,
             options: seg.options,
