@@ -1188,3 +1188,30 @@ fn linux_trace_rto_spurious() {
     assert_eq!(s.ssthresh, None);
     assert_eq!((s.tlp_probes, s.rtos, s.undos), (1, 1, 1));
 }
+
+/// As `rto_spurious` with the probe's ACK not held: the probe of new data
+/// (14481, 2·SRTT + 2 ticks after the last send) is acknowledged with
+/// everything before it, so no timeout fires at all; cwnd 21, ssthresh
+/// unset. Compared up to 200 ms: past the client's last ACK (105.9 ms),
+/// before the held ACKs arrive (340 ms).
+#[test]
+fn linux_trace_rto_spurious_tlp() {
+    let p = compare_data_with(
+        "rto_spurious_tlp",
+        trace!("rto_spurious_tlp"),
+        20_000,
+        Strict {
+            windows: false,
+            server_acks: true,
+            until_us: 200_000,
+        },
+        |p| {
+            for n in 1..=10 {
+                p.delay_nth(Side::Server, SegmentKind::Ack, n, ms(300));
+            }
+        },
+    );
+    let s = p.recovery_stats(Side::Client);
+    assert_eq!((s.cwnd, s.ssthresh), (21 * 1448, None));
+    assert_eq!((s.tlp_probes, s.rtos, s.undos), (1, 0, 0));
+}
