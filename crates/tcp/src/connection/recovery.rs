@@ -122,6 +122,12 @@ pub(super) struct Recovery {
     pub(super) cwnd_limited: bool,
     /// The window and threshold before the current reduction, for undo.
     undo: Option<(u32, u32)>,
+    /// Retransmissions of the episode not yet reported duplicated by a
+    /// D-SACK (Linux `undo_retrans`; `None` before the first): at zero the
+    /// episode was spurious (RFC 3708).
+    undo_retrans: Option<u32>,
+    /// SND.UNA (as an offset) when the episode began (`undo_marker`).
+    undo_marker: u64,
     /// The TSval of the episode's first retransmission (Linux
     /// `retrans_stamp`): an ACK echoing an older one answers an original
     /// (RFC 3522's Eifel test, `tcp_packet_delayed`).
@@ -157,6 +163,8 @@ impl Recovery {
             usage_end: 0,
             cwnd_limited: false,
             undo: None,
+            undo_retrans: None,
+            undo_marker: 0,
             retrans_tsval: None,
         }
     }
@@ -269,6 +277,12 @@ impl Connection {
     fn offset_of(&self, seq: crate::seq::SeqNum) -> u64 {
         let d = seq - self.snd_una;
         self.send_buf.head() + u64::from(d)
+    }
+
+    /// The stream offset of `seq` at or below SND.UNA.
+    fn offset_of_past(&self, seq: crate::seq::SeqNum) -> u64 {
+        let back = u64::from(self.snd_una - seq);
+        (self.send_buf.head() + u64::from(self.fin_acked())).saturating_sub(back)
     }
 
     /// Why a lost segment is sent again now.
@@ -441,6 +455,18 @@ impl Connection {
         let dsack = list.first().is_some_and(|&(l, r)| {
             r <= seg.ack || list.get(1).is_some_and(|&(l2, r2)| l2 <= l && r <= r2)
         });
+        // A D-SACK of data below SND.UNA sent after the episode began
+        // reports one of its retransmissions duplicated (Linux
+        // `tcp_check_dsack`, RFC 3708 §3).
+        if let (true, Some(&(_, r))) = (dsack, list.first()) {
+            let end_below_una = r <= self.snd_una;
+            let after_marker = r > self.snd_una || self.offset_of_past(r) > self.rec.undo_marker;
+            if end_below_una && after_marker {
+                if let Some(n) = self.rec.undo_retrans.as_mut() {
+                    *n = n.saturating_sub(1);
+                }
+            }
+        }
         for (i, &(l, r)) in list.iter().enumerate() {
             if (i == 0 && dsack) || r <= l || r > self.snd_nxt || l < self.snd_una {
                 continue;
@@ -780,6 +806,7 @@ impl Connection {
     ) -> bool {
         let una = self.send_buf.head() + u64::from(self.fin_acked());
         self.tlp_ack(now, advanced, una);
+        self.try_undo_dsack();
         if advanced && matches!(self.rec.state, CaState::Recovery | CaState::Loss) {
             // The Eifel test in recovery and after a timeout (Linux
             // `tcp_try_undo_partial`, `tcp_try_undo_loss`;
@@ -851,6 +878,7 @@ impl Connection {
         self.rec.cc.restore(cwnd, ssthresh);
         self.rec.board.clear_lost();
         self.rec.undo = None;
+        self.rec.undo_retrans = None;
         self.rec.retrans_tsval = None;
         self.rec.reord_seen = true;
         self.rec.rack_advanced = true;
@@ -862,11 +890,38 @@ impl Connection {
         self.stats.undos += 1;
     }
 
+    /// RFC 3708 (Linux `tcp_try_undo_dsack`, and `tcp_may_undo` at the end
+    /// of an episode): every retransmission of the episode came back as a
+    /// D-SACK, so none was needed and the reduction is undone — also after
+    /// the episode ended, for a D-SACK that comes late.
+    fn try_undo_dsack(&mut self) {
+        let (Some((cwnd, ssthresh)), Some(0)) = (self.rec.undo, self.rec.undo_retrans) else {
+            return;
+        };
+        self.rec.cc.restore(cwnd, ssthresh);
+        self.rec.board.clear_lost();
+        self.rec.undo = None;
+        self.rec.undo_retrans = None;
+        self.rec.retrans_tsval = None;
+        self.rec.reord_seen = true;
+        self.rec.rack_advanced = true;
+        if self.rec.state >= CaState::Recovery {
+            self.rec.state = if self.rec.board.sacked().segments > 0 {
+                CaState::Disorder
+            } else {
+                CaState::Open
+            };
+        }
+        self.stats.undos += 1;
+    }
+
     /// Linux `tcp_enter_recovery` with `tcp_init_cwnd_reduction`.
     fn enter_recovery(&mut self, now: Instant) {
         let mss = self.mss32();
         let cwnd = self.rec.cc.cwnd();
         self.rec.undo = Some((cwnd, self.rec.cc.ssthresh()));
+        self.rec.undo_retrans = None;
+        self.rec.undo_marker = self.send_buf.head();
         self.rec.retrans_tsval = None;
         self.rec.prior_cwnd = self.cwnd_units();
         self.rec.prr_delivered = 0;
@@ -1130,6 +1185,9 @@ impl Connection {
         let end = seq + s.len + u32::from(s.fin);
         self.emit(seg, Some(cause));
         self.total_retrans += 1;
+        if self.rec.undo.is_some() {
+            self.rec.undo_retrans = Some(self.rec.undo_retrans.unwrap_or(0) + 1);
+        }
         if self.rec.undo.is_some() && self.rec.retrans_tsval.is_none() {
             self.rec.retrans_tsval = self
                 .out

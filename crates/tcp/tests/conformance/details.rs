@@ -1122,3 +1122,43 @@ fn sack_reports_every_distinct_block_when_one_keeps_growing() {
         }
     }
 }
+
+/// RFC 3708 (Linux `tcp_try_undo_dsack` / `tcp_may_undo`): without
+/// timestamps the Eifel test cannot tell a spurious retransmission, but a
+/// D-SACK can. 20000 octets, the 5th segment held 5 ms on a 10 ms path
+/// (as in `tests/data/linux/data_reordered.trace`, timestamps off here):
+/// three later segments are SACKed first, RACK retransmits the 5th (its
+/// reordering window is 0 at three SACKs) and PRR reduces the window; the
+/// original then arrives, and the retransmission after it is reported back
+/// as a D-SACK, the only retransmission of the episode: the reduction is
+/// undone, ssthresh unset again.
+#[test]
+fn linux_undoes_a_spurious_recovery_when_every_retransmission_is_dsacked() {
+    use crate::harness::{Pair, Side, ms};
+    use tcpsim_tcp::SegmentKind;
+    let config = Config {
+        timestamps: false,
+        ..Config::linux()
+    };
+    let mut p = Pair::new(config, ms(10));
+    p.send_on_connect[Side::Client as usize] = Some(vec![9; 20_000]);
+    p.delay_nth(Side::Client, SegmentKind::Data, 5, ms(5));
+    p.connect();
+    // No FIN yet: the D-SACK comes on a plain ACK.
+    p.run_until(crate::harness::at_ms(500));
+    assert_eq!(p.received[Side::Server as usize].len(), 20_000);
+    let id = p.conn(Side::Client);
+    let s = p.client.connection(id).unwrap().recovery_stats();
+    assert_eq!(
+        (s.rack_losses, s.undos, s.rtos),
+        (1, 1, 0),
+        "{}",
+        p.log_text()
+    );
+    assert_eq!(s.ssthresh, None);
+    assert!(
+        p.log
+            .iter()
+            .any(|l| l.contains("C>S") && l.ends_with("rtx"))
+    );
+}
