@@ -216,9 +216,19 @@ fn bad_command_lines_exit_2_with_a_clear_message() {
             vec!["run", "no/such/file.toml"],
             "no/such/file.toml: cannot read",
         ),
-        (vec!["run", &dir_s], "cannot read"),
-        (vec!["validate", &garbage], "garbage.toml:1:5: invalid TOML"),
-        (vec!["run", &garbage], "garbage.toml:1:5: invalid TOML"),
+        (
+            vec!["run", &dir_s],
+            "is a directory (expected an experiment file)",
+        ),
+        // Not UTF-8: refused at the first bad byte, not replaced (issue 16).
+        (
+            vec!["validate", &garbage],
+            "garbage.toml:1:1: expected UTF-8 text, found the byte 0xff",
+        ),
+        (
+            vec!["run", &garbage],
+            "garbage.toml:1:1: expected UTF-8 text, found the byte 0xff",
+        ),
         (
             vec!["validate", &empty],
             "empty.toml:1:1: the file is empty",

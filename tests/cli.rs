@@ -355,3 +355,68 @@ fn pcap_is_written() {
         "nanosecond pcap magic"
     );
 }
+
+/// Issue 16: `check` of a folder with no experiments, or of a path that
+/// does not exist, is bad input (exit 2), not a green run; a symlink loop
+/// is walked once.
+#[test]
+fn check_refuses_empty_and_missing_paths_and_walks_a_loop_once() {
+    let dir = scratch("check-paths");
+    let empty = dir.join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let o = tcpsim(&["check", empty.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("no *.toml files found under"),
+        "{}",
+        stderr(&o)
+    );
+    let missing = dir.join("missing");
+    let o = tcpsim(&["check", missing.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("No such file"), "{}", stderr(&o));
+    let sub = dir.join("loop").join("sub");
+    std::fs::create_dir_all(&sub).unwrap();
+    write(&sub, "lost-syn.toml", LOST_SYN);
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(dir.join("loop"), sub.join("back")).unwrap();
+    let o = tcpsim(&["check", dir.join("loop").to_str().unwrap()]);
+    let out = stdout(&o);
+    let verdicts = out
+        .lines()
+        .filter(|l| l.starts_with("ok ") || l.starts_with("FAIL "))
+        .count();
+    assert_eq!(verdicts, 1, "{out}");
+    // (No golden beside it, so it fails; once.)
+    assert!(out.ends_with("0 passed, 1 failed\n"), "{out}");
+}
+
+/// Issue 16: only regular files are read (a FIFO used to block `validate`
+/// for ever, `/dev/zero` to fill memory), and bytes that are not UTF-8 are
+/// an error at their line and column, not replaced.
+#[test]
+fn validate_reads_regular_utf8_files_only() {
+    let o = tcpsim(&["validate", "/dev/zero"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("not a regular file"), "{}", stderr(&o));
+    let dir = scratch("validate-files");
+    let bad = dir.join("bad.toml");
+    std::fs::write(&bad, b"name = \"x\"\nseed = 1 \xff\n").unwrap();
+    let o = tcpsim(&["validate", bad.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("bad.toml:2:10: expected UTF-8 text, found the byte 0xff"),
+        "{}",
+        stderr(&o)
+    );
+    #[cfg(unix)]
+    {
+        let fifo = dir.join("fifo.toml");
+        let made = Command::new("mkfifo").arg(&fifo).status();
+        if made.is_ok_and(|s| s.success()) {
+            let o = tcpsim(&["validate", fifo.to_str().unwrap()]);
+            assert_eq!(o.status.code(), Some(2));
+            assert!(stderr(&o).contains("not a regular file"), "{}", stderr(&o));
+        }
+    }
+}

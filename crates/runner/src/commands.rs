@@ -56,8 +56,7 @@ pub fn parse_sets(sets: &[String]) -> Result<Vec<(String, String)>, String> {
 }
 
 fn read_source(file: &Path) -> Result<String, String> {
-    let bytes = std::fs::read(file).map_err(|e| format!("{}: cannot read: {e}", file.display()))?;
-    Ok(String::from_utf8_lossy(&bytes).into_owned())
+    crate::input::read_text(file, "experiment file", crate::input::MAX_EXPERIMENT_FILE)
 }
 
 fn print(s: &str) -> u8 {
@@ -319,10 +318,10 @@ fn emit_aggregate(agg: &sweep::Aggregate, format: SweepFormat) -> u8 {
 pub fn merge(files: &[PathBuf], format: SweepFormat) -> u8 {
     let mut lines = Vec::new();
     for f in files {
-        let text = match std::fs::read_to_string(f) {
+        let text = match crate::input::read_text(f, "sweep shard", crate::input::MAX_SHARD_FILE) {
             Ok(t) => t,
             Err(e) => {
-                eprintln!("error: {}: cannot read: {e}", f.display());
+                eprintln!("error: {e}");
                 return BAD_INPUT;
             }
         };

@@ -13,6 +13,7 @@ pub mod commands;
 pub mod diagram;
 pub mod evaluate;
 pub mod experiment;
+pub mod input;
 pub mod plot;
 pub mod report;
 pub mod script;

@@ -48,26 +48,7 @@ fn tcp_overrides(sets: &[String]) -> Result<crate::TcpOverrides, String> {
 }
 
 fn read(file: &Path) -> Result<String, String> {
-    let meta =
-        std::fs::metadata(file).map_err(|e| format!("{}: cannot read: {e}", file.display()))?;
-    if !meta.is_file() {
-        return Err(format!("{}: not a regular file", file.display()));
-    }
-    if meta.len() > MAX_SCRIPT_FILE {
-        return Err(format!(
-            "{}: {} bytes, more than the limit of {MAX_SCRIPT_FILE} bytes for a script",
-            file.display(),
-            meta.len()
-        ));
-    }
-    let bytes = std::fs::read(file).map_err(|e| format!("{}: cannot read: {e}", file.display()))?;
-    String::from_utf8(bytes).map_err(|e| {
-        format!(
-            "{}: not UTF-8 text (invalid byte at offset {})",
-            file.display(),
-            e.utf8_error().valid_up_to()
-        )
-    })
+    crate::input::read_text(file, "script", MAX_SCRIPT_FILE)
 }
 
 /// `tcpsim script`.

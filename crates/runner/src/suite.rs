@@ -28,29 +28,50 @@ pub fn collect(paths: &[PathBuf]) -> std::io::Result<Vec<PathBuf>> {
 }
 
 /// Every file named `*.EXT` under the directories of `paths`, and every
-/// file `paths` names directly whatever its name, sorted, each once.
+/// file `paths` names directly whatever its name, sorted, each once. A
+/// path that does not exist is an error, and so is finding nothing (a
+/// mistyped CI path must not pass); a directory reached twice (a symlink
+/// loop) is walked once.
 pub fn collect_with(paths: &[PathBuf], ext: &str) -> std::io::Result<Vec<PathBuf>> {
     let mut out = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
     for p in paths {
-        if p.is_dir() {
-            walk(p, ext, &mut out)?;
+        let meta = std::fs::metadata(p)
+            .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", p.display())))?;
+        if meta.is_dir() {
+            walk(p, ext, &mut out, &mut seen)?;
         } else {
             out.push(p.clone());
         }
     }
     out.sort();
     out.dedup();
+    if out.is_empty() {
+        let under: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            format!("no *.{ext} files found under {}", under.join(", ")),
+        ));
+    }
     Ok(out)
 }
 
-fn walk(dir: &Path, ext: &str, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+fn walk(
+    dir: &Path,
+    ext: &str,
+    out: &mut Vec<PathBuf>,
+    seen: &mut std::collections::BTreeSet<PathBuf>,
+) -> std::io::Result<()> {
+    if !seen.insert(std::fs::canonicalize(dir)?) {
+        return Ok(()); // reached again through a symlink
+    }
     let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
         .map(|e| e.map(|e| e.path()))
         .collect::<Result<_, _>>()?;
     entries.sort();
     for p in entries {
         if p.is_dir() {
-            walk(&p, ext, out)?;
+            walk(&p, ext, out, seen)?;
         } else if p.extension().is_some_and(|e| e == ext) {
             out.push(p);
         }
@@ -96,18 +117,18 @@ pub fn check_file(path: &Path, bless: bool) -> FileResult {
         failure: Some(why),
     };
     let name = path.display().to_string();
-    let bytes = match std::fs::read(path) {
-        Ok(b) => b,
-        Err(e) => return fail(format!("cannot read: {e}")),
-    };
-    let source = String::from_utf8_lossy(&bytes);
+    let source =
+        match crate::input::read_text(path, "experiment file", crate::input::MAX_EXPERIMENT_FILE) {
+            Ok(s) => s,
+            Err(e) => return fail(format!("{e}\n")),
+        };
     let exp = match crate::experiment::parse(&source, &name) {
         Ok(e) => e,
-        Err(e) => return fail(format!("invalid: {e}")),
+        Err(e) => return fail(format!("invalid: {e}\n")),
     };
     let sim = match build(&exp, exp.seed, Keep::ALL) {
         Ok(s) => s,
-        Err(e) => return fail(format!("invalid: {e}")),
+        Err(e) => return fail(format!("invalid: {e}\n")),
     };
     let r = sim.run();
     let checks = evaluate(&exp, &r);
