@@ -596,7 +596,7 @@ mod tests {
         for round in 0..100 {
             if round == 43 {
                 let w = c.cwnd() / MSS;
-                assert!((95..=102).contains(&w), "{w} segments at K");
+                assert!((97..=101).contains(&w), "{w} segments at K");
             }
             let w = c.cwnd() / MSS;
             for _ in 0..w {

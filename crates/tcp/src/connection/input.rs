@@ -469,7 +469,7 @@ impl Connection {
     }
 
     /// Our FIN has been sent and everything up to it is acknowledged.
-    fn our_fin_acked(&self) -> bool {
+    pub(super) fn our_fin_acked(&self) -> bool {
         self.fin_sent && self.snd_una == self.snd_nxt
     }
 

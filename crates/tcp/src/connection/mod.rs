@@ -628,7 +628,7 @@ impl Connection {
         if self.send_locked {
             return;
         }
-        if self.in_flight_units() >= self.cwnd_units_now() {
+        if self.in_flight_units() >= self.cwnd_units() {
             return; // the window is full: more buffer would not help
         }
         let segments = (self.reported_cwnd() / u32::from(self.send_mss).max(1))

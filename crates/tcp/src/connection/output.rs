@@ -387,7 +387,7 @@ impl Connection {
         if now.saturating_duration_since(self.last_xmit) > crate::time::Duration::from_millis(1) {
             return false;
         }
-        let cwnd = self.cwnd_units_now();
+        let cwnd = self.cwnd_units();
         let in_flight = self.in_flight_units();
         if cwnd <= in_flight {
             return false;

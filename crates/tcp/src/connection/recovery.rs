@@ -204,18 +204,13 @@ impl Connection {
     }
 
     /// The window in the accounting's units (segments or octets).
-    fn cwnd_units(&self) -> u64 {
+    pub(super) fn cwnd_units(&self) -> u64 {
         let cwnd = u64::from(self.rec.cc.cwnd());
         if self.segments_counted() {
             (cwnd / u64::from(self.mss32())).max(1)
         } else {
             cwnd
         }
-    }
-
-    /// The window in its units, for the send buffer's growth rule.
-    pub(super) fn cwnd_units_now(&self) -> u64 {
-        self.cwnd_units()
     }
 
     /// The window in octets as reports show it: whole segments under
@@ -282,7 +277,7 @@ impl Connection {
     /// The stream offset of `seq` at or below SND.UNA.
     fn offset_of_past(&self, seq: crate::seq::SeqNum) -> u64 {
         let back = u64::from(self.snd_una - seq);
-        (self.send_buf.head() + u64::from(self.fin_acked())).saturating_sub(back)
+        (self.una_offset()).saturating_sub(back)
     }
 
     /// Why a lost segment is sent again now.
@@ -336,7 +331,7 @@ impl Connection {
         let una = self.send_buf.head();
         if una >= self.rec.usage_end || limited || out > self.rec.max_out {
             self.rec.max_out = out;
-            self.rec.usage_end = self.sent + u64::from(self.fin_sent);
+            self.rec.usage_end = self.nxt_offset();
             self.rec.cwnd_limited = limited;
         }
     }
@@ -512,7 +507,7 @@ impl Connection {
 
     fn newreno_ack(&mut self, now: Instant, advanced: bool, dup: bool, acked: Delivered) {
         let mss = self.mss32();
-        let una = self.send_buf.head() + u64::from(self.fin_acked());
+        let una = self.una_offset();
         if advanced {
             self.rec.dupacks = 0;
             self.rec.limited_octets = 0;
@@ -562,7 +557,7 @@ impl Connection {
                 if self.rec.dupacks == DUP_THRESH && after_last {
                     let flight = self.flight_for_ssthresh();
                     self.rec.cc.on_loss(now, flight, mss);
-                    self.rec.high = Some(self.sent + u64::from(self.fin_sent));
+                    self.rec.high = Some(self.nxt_offset());
                     let ss = self.rec.cc.ssthresh();
                     self.rec.cc.set_cwnd(ss.saturating_add(3 * mss));
                     self.rec.state = CaState::Recovery;
@@ -589,7 +584,7 @@ impl Connection {
     /// new data delivers what it covers less the duplicates already counted
     /// (`tcp_remove_reno_sacks`), at least one.
     fn linux_reno_ack(&mut self, now: Instant, advanced: bool, dup: bool, acked: Delivered) {
-        let una = self.send_buf.head() + u64::from(self.fin_acked());
+        let una = self.una_offset();
         let mut delivered = 0u32;
         if advanced {
             let n = acked.segments;
@@ -640,9 +635,15 @@ impl Connection {
         }
     }
 
-    /// Our FIN is acknowledged.
-    fn fin_acked(&self) -> bool {
-        self.fin_sent && self.snd_una == self.snd_nxt
+    /// SND.UNA as a stream offset (our FIN, once acknowledged, counts one).
+    fn una_offset(&self) -> u64 {
+        self.send_buf.head() + u64::from(self.our_fin_acked())
+    }
+
+    /// SND.NXT as a stream offset: the end of what was sent, FIN included
+    /// (RFC 6582 `recover`, Linux `high_seq`, `tlp_high_seq`).
+    fn nxt_offset(&self) -> u64 {
+        self.sent + u64::from(self.fin_sent)
     }
 
     /// Window growth for an ACK outside recovery (slow start or
@@ -682,7 +683,7 @@ impl Connection {
 
     fn sack_ack(&mut self, now: Instant, advanced: bool, dup: bool, acked: Delivered) {
         let mss = self.mss32();
-        let una = self.send_buf.head() + u64::from(self.fin_acked());
+        let una = self.una_offset();
         if self.rec.board.sacked().segments > 0 {
             self.mark_lost_rfc6675();
         }
@@ -719,7 +720,7 @@ impl Connection {
                     self.rec.cc.on_loss(now, flight, mss);
                     let ss = self.rec.cc.ssthresh();
                     self.rec.cc.set_cwnd(ss);
-                    self.rec.high = Some(self.sent + u64::from(self.fin_sent));
+                    self.rec.high = Some(self.nxt_offset());
                     self.rec.state = CaState::Recovery;
                     let first = self.rec.board.iter().position(|s| !s.is_sacked());
                     if let Some(i) = first {
@@ -804,7 +805,7 @@ impl Connection {
         delivered: Delivered,
         tsecr: Option<u32>,
     ) -> bool {
-        let una = self.send_buf.head() + u64::from(self.fin_acked());
+        let una = self.una_offset();
         self.tlp_ack(now, advanced, una);
         self.try_undo_dsack();
         if advanced && matches!(self.rec.state, CaState::Recovery | CaState::Loss) {
@@ -875,29 +876,13 @@ impl Connection {
         if !delayed || self.rec.board.retrans().segments > 0 {
             return;
         }
-        self.rec.cc.restore(cwnd, ssthresh);
-        self.rec.board.clear_lost();
-        self.rec.undo = None;
-        self.rec.undo_retrans = None;
-        self.rec.retrans_tsval = None;
-        self.rec.reord_seen = true;
-        self.rec.rack_advanced = true;
-        self.rec.state = if self.rec.board.sacked().segments > 0 {
-            CaState::Disorder
-        } else {
-            CaState::Open
-        };
-        self.stats.undos += 1;
+        self.undo_reduction(cwnd, ssthresh);
     }
 
-    /// RFC 3708 (Linux `tcp_try_undo_dsack`, and `tcp_may_undo` at the end
-    /// of an episode): every retransmission of the episode came back as a
-    /// D-SACK, so none was needed and the reduction is undone — also after
-    /// the episode ended, for a D-SACK that comes late.
-    fn try_undo_dsack(&mut self) {
-        let (Some((cwnd, ssthresh)), Some(0)) = (self.rec.undo, self.rec.undo_retrans) else {
-            return;
-        };
+    /// Linux `tcp_undo_cwnd_reduction`: the window and threshold from
+    /// before the episode, its loss marks forgotten, reordering noted (so
+    /// RACK's window widens) and the episode over.
+    fn undo_reduction(&mut self, cwnd: u32, ssthresh: u32) {
         self.rec.cc.restore(cwnd, ssthresh);
         self.rec.board.clear_lost();
         self.rec.undo = None;
@@ -915,6 +900,17 @@ impl Connection {
         self.stats.undos += 1;
     }
 
+    /// RFC 3708 (Linux `tcp_try_undo_dsack`, and `tcp_may_undo` at the end
+    /// of an episode): every retransmission of the episode came back as a
+    /// D-SACK, so none was needed and the reduction is undone — also after
+    /// the episode ended, for a D-SACK that comes late.
+    fn try_undo_dsack(&mut self) {
+        let (Some((cwnd, ssthresh)), Some(0)) = (self.rec.undo, self.rec.undo_retrans) else {
+            return;
+        };
+        self.undo_reduction(cwnd, ssthresh);
+    }
+
     /// Linux `tcp_enter_recovery` with `tcp_init_cwnd_reduction`.
     fn enter_recovery(&mut self, now: Instant) {
         let mss = self.mss32();
@@ -928,7 +924,7 @@ impl Connection {
         self.rec.prr_out = 0;
         let flight = (self.in_flight_units() as u32).saturating_mul(mss);
         self.rec.cc.on_loss(now, flight, mss);
-        self.rec.high = Some(self.sent + u64::from(self.fin_sent));
+        self.rec.high = Some(self.nxt_offset());
         self.rec.state = CaState::Recovery;
         self.rec.tlp_high = None;
     }
@@ -1077,27 +1073,20 @@ impl Connection {
     /// new data if the peer's window lets a segment out, else the last
     /// segment again; once per tail.
     pub(super) fn on_loss_probe(&mut self, now: Instant) {
-        if self.rec.tlp_high.is_none() && !self.rec.board.is_empty() {
-            let before = self.rec.board.len();
-            self.push_probe(now);
-            let probe_sent = if self.rec.board.len() > before {
-                self.rec.tlp_retrans = false;
-                true
-            } else {
-                let last = self.rec.board.len() - 1;
-                self.retransmit_entry(now, last, RetransmitCause::Tlp);
-                self.rec.tlp_retrans = true;
-                true
-            };
-            if probe_sent {
-                self.stats.tlp_probes += 1;
-                self.rec.tlp_high = Some(self.sent + u64::from(self.fin_sent));
-                // Restart the timer from now (`icsk_pending = 0`).
-                self.rearm_rto(now, false);
-                return;
-            }
+        if self.rec.tlp_high.is_some() || self.rec.board.is_empty() {
+            self.rearm_rto(now, true);
+            return;
         }
-        self.rearm_rto(now, true);
+        let before = self.rec.board.len();
+        self.push_probe(now);
+        self.rec.tlp_retrans = self.rec.board.len() == before;
+        if self.rec.tlp_retrans {
+            self.retransmit_entry(now, before - 1, RetransmitCause::Tlp);
+        }
+        self.stats.tlp_probes += 1;
+        self.rec.tlp_high = Some(self.nxt_offset());
+        // Restart the timer from now (`icsk_pending = 0`).
+        self.rearm_rto(now, false);
     }
 
     /// RACK's reordering timer fired (Linux `tcp_rack_reo_timeout`).
@@ -1150,7 +1139,7 @@ impl Connection {
         }
         self.rec.board.mark_all_lost();
         self.rec.state = CaState::Loss;
-        self.rec.high = Some(self.sent + u64::from(self.fin_sent));
+        self.rec.high = Some(self.nxt_offset());
         self.rec.dupacks = 0;
         self.rec.reno_sacked = 0;
         self.rec.tlp_high = None;

@@ -314,9 +314,6 @@ impl Scoreboard {
                 break;
             }
         }
-        if self.sent.is_empty() {
-            self.high_sacked = to;
-        }
         self.high_sacked = self.high_sacked.max(to);
         d
     }
