@@ -1668,7 +1668,8 @@ fn link_errors() {
         11,
         5,
         Some("links.0.b"),
-        "unknown host \"sevrer\": expected one of \"client\", \"server\"",
+        // The misspelt name gets a suggestion, as an unknown key does.
+        "unknown host \"sevrer\" (did you mean \"server\"?): expected one of \"client\", \"server\"",
     );
     bad(
         &with_hosts("[[links]]\na = \"clint\"\nb = \"server\"\n"),

@@ -40,12 +40,7 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
-    pub(crate) fn new(
-        file: &str,
-        location: Location,
-        key: Option<String>,
-        message: String,
-    ) -> ConfigError {
+    fn new(file: &str, location: Location, key: Option<String>, message: String) -> ConfigError {
         ConfigError {
             file: file.to_owned(),
             location,
@@ -106,14 +101,67 @@ impl fmt::Display for ConfigError {
     }
 }
 
-/// Where a node of the document came from, before it is turned into a
-/// line and column.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum Origin {
-    /// A byte offset into the file.
-    File(usize),
-    /// The `--set` override with this index.
-    Set(usize),
+/// What an error needs to be located: the file name, its text and the
+/// `--set` overrides.
+///
+/// Every value of the document has a *position*: a byte offset into the
+/// file, or, past the file's end, into the `--set` values, as if each
+/// VALUE followed the file's text after one separating byte. Positions are
+/// what the document tree and the typed model's `Spanned` values keep; they
+/// become a line and column (or the `--set` they came from) only when an
+/// error is shown.
+pub(crate) struct Ctx<'a> {
+    pub(crate) file: &'a str,
+    pub(crate) source: &'a str,
+    pub(crate) sets: &'a [(String, String)],
+}
+
+impl Ctx<'_> {
+    /// The position of the first byte of `--set` number `index`'s VALUE.
+    pub(crate) fn set_position(&self, index: usize) -> usize {
+        let before: usize = self.sets[..index.min(self.sets.len())]
+            .iter()
+            .map(|(_, value)| value.len() + 1)
+            .sum();
+        self.source.len() + 1 + before
+    }
+
+    /// Where position `at` is: a line and column of the file, or a `--set`.
+    fn location(&self, at: usize) -> Location {
+        if at <= self.source.len() {
+            let (line, column) = line_column(self.source, at);
+            return Location::File { line, column };
+        }
+        let index = (0..self.sets.len())
+            .rev()
+            .find(|&i| self.set_position(i) <= at)
+            .unwrap_or(0);
+        let (path, value) = self.sets.get(index).cloned().unwrap_or_default();
+        Location::Set { path, value }
+    }
+
+    /// An error at position `at`, about `key` (a dotted path).
+    pub(crate) fn error(
+        &self,
+        at: usize,
+        key: Option<&str>,
+        message: impl Into<String>,
+    ) -> ConfigError {
+        ConfigError::new(
+            self.file,
+            self.location(at),
+            key.map(str::to_owned),
+            message.into(),
+        )
+    }
+
+    /// `line 5` or `--set PATH=VALUE`, to point back at an earlier definition.
+    pub(crate) fn describe(&self, at: usize) -> String {
+        match self.location(at) {
+            Location::File { line, .. } => format!("line {line}"),
+            Location::Set { path, value } => format!("--set {path}={value}"),
+        }
+    }
 }
 
 /// The 1-based line and character column of byte `offset` in `source`

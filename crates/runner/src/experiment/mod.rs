@@ -11,21 +11,27 @@
 //! front: [`limits`] lists every limit with its value.
 //!
 //! How it works: `toml` parses the text into a tree that keeps the position
-//! of every key and value ([`toml::de::DeTable`]); the overrides replace
-//! values in that tree; the decoder then reads the tree with
-//! `deny_unknown_fields` semantics, so every error, from a syntax error to
-//! "unknown host in a link", points at the text (or the `--set`) that
-//! caused it.
+//! of every key and value ([`toml::de::DeTable`], copied in file order);
+//! the overrides replace values in that tree, once; serde then reads the
+//! tree into typed structs (`#[derive(Deserialize)]`,
+//! `deny_unknown_fields`) through the parser's own deserializer, which
+//! words and places every error; one validation pass over those structs
+//! checks what needs more than one value and builds the [`Experiment`]. So
+//! every error, from a syntax error to "unknown host in a link", points at
+//! the text (or the `--set`) that caused it. Durations and rates are parsed
+//! by the project's own exact integer parser ([`parse_duration`],
+//! [`parse_rate`]): no crate reads `"1.1s"` as exactly 1 100 000 000 ns.
 
-mod decode;
+mod de;
 mod error;
-mod expect;
+mod file;
+mod leaf;
 pub mod limits;
 mod model;
-mod reader;
 mod tcp;
 mod tree;
 mod units;
+mod validate;
 
 pub use error::{ConfigError, Location};
 pub use model::{
@@ -35,8 +41,7 @@ pub use model::{
 pub use tcp::TcpOverrides;
 pub use units::{SeedRange, parse_duration, parse_rate};
 
-use error::Origin;
-use reader::{Ctx, Tbl};
+use error::Ctx;
 use tree::{Node, Value};
 
 /// Parses and checks the experiment file `file` whose text is `source`.
@@ -110,15 +115,100 @@ pub fn parse_with_overrides(
     sets: &[(String, String)],
 ) -> Result<Experiment, ConfigError> {
     let cx = Ctx { file, source, sets };
-    let mut root = tree::parse_document(&cx)?;
-    for (i, (path, value)) in sets.iter().enumerate() {
-        let node = tree::parse_set_value(&cx, i, value)?;
-        tree::apply(&cx, &mut root, path, node, &Origin::Set(i))?;
-    }
+    let root = document(&cx)?;
     let name = default_name(file);
-    let experiment = decode::experiment(&cx, &root, &name)?;
+    let experiment = read(&cx, &root, &name)?;
     check_grid(&cx, &root, &name)?;
     Ok(experiment)
+}
+
+/// One point of a sweep's grid: its values as `--set` pairs, and the
+/// experiment there.
+pub type Point = (Vec<(String, String)>, Experiment);
+
+/// Parses `file` with its `--set` overrides like [`parse_with_overrides`],
+/// then returns the experiment at every point of its `[sweep] grid`, in
+/// [`Sweep::points`] order, each with that point's grid values as
+/// `--set` pairs (`("links.0.loss", "0.1")`).
+///
+/// Each experiment is the one `parse_with_overrides` gives with `sets`
+/// followed by the point's pairs, but the text is read once: each point's
+/// values are put into a copy of the parsed document. An error in a point
+/// is placed at the grid value that caused it. A file without a grid has
+/// one point, with no pairs.
+///
+/// ```
+/// use tcpsim_runner::experiment::parse_points;
+///
+/// let source = "[[hosts]]\nname = \"a\"\naddr = \"10.0.0.1\"\n\
+///               [sweep]\ngrid = { seed = [1, 2], duration = [\"1s\", \"2s\"] }\n";
+/// let points = parse_points(source, "x.toml", &[]).unwrap();
+/// let seeds: Vec<u64> = points.iter().map(|(_, e)| e.seed).collect();
+/// assert_eq!(seeds, [1, 1, 2, 2]);
+/// assert_eq!(points[1].0, [("seed".to_string(), "1".to_string()),
+///                          ("duration".to_string(), "\"2s\"".to_string())]);
+/// ```
+pub fn parse_points(
+    source: &str,
+    file: &str,
+    sets: &[(String, String)],
+) -> Result<Vec<Point>, ConfigError> {
+    let cx = Ctx { file, source, sets };
+    let root = document(&cx)?;
+    let name = default_name(file);
+    let base = read(&cx, &root, &name)?;
+    let grid = tree::grid(&root);
+    // The points in `Sweep::points` order: the first path varies slowest.
+    let mut points: Vec<Vec<(&str, usize, &Node)>> = vec![Vec::new()];
+    for entry in grid {
+        let Value::Array(values) = &entry.node.value else {
+            continue;
+        };
+        let mut next = Vec::with_capacity(points.len().saturating_mul(values.len()));
+        for point in &points {
+            for value in values {
+                let mut p = point.clone();
+                p.push((entry.key.as_str(), entry.key_at, value));
+                next.push(p);
+            }
+        }
+        points = next;
+    }
+    if grid.is_empty() {
+        return Ok(vec![(Vec::new(), base)]);
+    }
+    for entry in grid {
+        check_grid_path(&cx, entry)?;
+    }
+    let mut out = Vec::with_capacity(points.len());
+    for point in points {
+        let mut doc = root.clone();
+        let mut pairs = Vec::with_capacity(point.len());
+        for (path, key_at, value) in point {
+            let shown = tree::to_toml(&cx, path, value)?.to_string();
+            tree::apply(&cx, &mut doc, path, value.clone(), key_at)?;
+            pairs.push((path.to_owned(), shown));
+        }
+        out.push((pairs, read(&cx, &doc, &name)?));
+    }
+    Ok(out)
+}
+
+/// The document with the `--set` overrides applied, in order.
+fn document(cx: &Ctx<'_>) -> Result<Node, ConfigError> {
+    let mut root = tree::parse_document(cx)?;
+    for (i, (path, value)) in cx.sets.iter().enumerate() {
+        let node = tree::parse_set_value(cx, i, value)?;
+        tree::apply(cx, &mut root, path, node, cx.set_position(i))?;
+    }
+    Ok(root)
+}
+
+/// The experiment of the document `root`: the typed file read by serde,
+/// then validated.
+fn read(cx: &Ctx<'_>, root: &Node, name: &str) -> Result<Experiment, ConfigError> {
+    let typed: file::File = de::from_tree(cx, root)?;
+    validate::experiment(cx, &typed, root, name)
 }
 
 /// The stem of the file name, or `experiment`.
@@ -130,44 +220,139 @@ fn default_name(file: &str) -> String {
         .unwrap_or_else(|| "experiment".to_owned())
 }
 
-/// Checks every value of `[sweep] grid` by applying it to the document (as
-/// `--set` would) and reading the result; errors point at the grid's key or
-/// value.
+/// Refuses a grid path into `[sweep]` itself, at its key.
+fn check_grid_path(cx: &Ctx<'_>, entry: &tree::Entry) -> Result<(), ConfigError> {
+    let path = entry.key.as_str();
+    if path == "sweep" || path.starts_with("sweep.") {
+        return Err(cx.error(
+            entry.key_at,
+            Some(&format!("sweep.grid.{path}")),
+            "a grid cannot vary [sweep] itself: expected a path into the experiment, like \"links.0.loss\"",
+        ));
+    }
+    Ok(())
+}
+
+/// Checks every value of `[sweep] grid` by putting it into the document
+/// (as `--set` would, in a copy without `[sweep]`) and reading the result;
+/// errors point at the grid's key or value. The text is not read again.
 fn check_grid(cx: &Ctx<'_>, root: &Node, name: &str) -> Result<(), ConfigError> {
-    let Value::Table(entries) = &root.value else {
+    let grid = tree::grid(root);
+    if grid.is_empty() {
         return Ok(());
-    };
-    let Some(sweep) = entries.iter().find(|e| e.key == "sweep") else {
-        return Ok(());
-    };
-    let sweep = Tbl::new(cx, "sweep".to_owned(), &sweep.node)?;
-    let Some(grid) = sweep.get("grid") else {
-        return Ok(());
-    };
-    let Value::Table(grid) = &grid.node.value else {
-        return Ok(());
-    };
+    }
     let mut base = root.clone();
     if let Value::Table(entries) = &mut base.value {
         entries.retain(|e| e.key != "sweep");
     }
     for entry in grid {
-        let path = entry.key.as_str();
-        if path == "sweep" || path.starts_with("sweep.") {
-            return Err(cx.error(
-                &entry.key_at,
-                Some(&format!("sweep.grid.{path}")),
-                "a grid cannot vary [sweep] itself: expected a path into the experiment, like \"links.0.loss\"",
-            ));
-        }
+        check_grid_path(cx, entry)?;
         let Value::Array(values) = &entry.node.value else {
             continue;
         };
         for value in values {
             let mut point = base.clone();
-            tree::apply(cx, &mut point, path, value.clone(), &entry.key_at)?;
-            decode::experiment(cx, &point, name)?;
+            tree::apply(cx, &mut point, &entry.key, value.clone(), entry.key_at)?;
+            read(cx, &point, name)?;
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HOSTS: &str = "[[hosts]]\nname = \"client\"\naddr = \"10.0.0.1\"\n\
+                         [[hosts]]\nname = \"server\"\naddr = \"10.0.0.2\"\nlisten = [80]\n\
+                         [[links]]\na = \"client\"\nb = \"server\"\n";
+
+    fn sets(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        list.iter()
+            .map(|(p, v)| (p.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn every_grid_point_is_what_its_sets_give() {
+        let source = format!(
+            "{HOSTS}[[connections]]\nclient = \"client\"\nserver = \"server\"\nport = 80\n\
+             [sweep]\nseeds = \"1..=3\"\n\
+             grid = {{ \"links.0.loss\" = [0.0, 0.5], \"links.0.delay\" = [\"1ms\", \"2ms\", \"3ms\"], \
+             \"hosts.1.listen\" = [[80], [80, 81]] }}\n"
+        );
+        let base = [("tcp.initial_rto".to_string(), "2s".to_string())];
+        let points = parse_points(&source, "x.toml", &base).unwrap();
+        assert_eq!(points.len(), 2 * 3 * 2);
+        let grid = parse_with_overrides(&source, "x.toml", &base)
+            .unwrap()
+            .sweep
+            .unwrap()
+            .points();
+        for ((pairs, exp), point) in points.iter().zip(grid) {
+            let expected: Vec<(String, String)> = point
+                .iter()
+                .map(|(k, v)| (k.clone(), v.to_string()))
+                .collect();
+            assert_eq!(*pairs, expected);
+            let mut all = base.to_vec();
+            all.extend(expected);
+            assert_eq!(*exp, parse_with_overrides(&source, "x.toml", &all).unwrap());
+        }
+        // The first path varies slowest.
+        let delays: Vec<u64> = points
+            .iter()
+            .map(|(_, e)| e.links[0].a_to_b.delay.as_nanos() / 1_000_000)
+            .collect();
+        assert_eq!(delays, [1, 1, 2, 2, 3, 3, 1, 1, 2, 2, 3, 3]);
+        // Without a grid: one point, no pairs.
+        let one = parse_points(HOSTS, "x.toml", &[]).unwrap();
+        assert_eq!(one, vec![(Vec::new(), parse(HOSTS, "x.toml").unwrap())]);
+    }
+
+    #[test]
+    fn a_grid_error_is_at_the_grid_value() {
+        // Line 12 (HOSTS is 10 lines, then `[sweep]`); `grid = { ` 9 +
+        // `"links.0.queue"` 15 + ` = [` 4 + `1, ` 3 = 31 characters.
+        let source = format!("{HOSTS}[sweep]\ngrid = {{ \"links.0.queue\" = [1, 0] }}\n");
+        let err = parse_points(&source, "x.toml", &[]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "x.toml:12:32: links.0.queue: expected a queue of at least 1 packet, found 0"
+        );
+        assert_eq!(err, parse(&source, "x.toml").unwrap_err());
+    }
+
+    #[test]
+    fn errors_inside_a_set_value_name_the_set_and_the_element() {
+        let list = sets(&[("seed", "3"), ("hosts.1.listen", "[80, 0]")]);
+        let err = parse_with_overrides(HOSTS, "x.toml", &list).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "--set hosts.1.listen=[80, 0]: hosts.1.listen.1: expected a port between 1 and 65535, found 0"
+        );
+        // A key a set creates is placed at that set, after the file's keys.
+        let list = sets(&[("seed", "3"), ("tcp.mss", "0")]);
+        let err = parse_with_overrides(HOSTS, "x.toml", &list).unwrap_err();
+        assert_eq!(
+            err.location(),
+            &Location::Set {
+                path: "tcp.mss".into(),
+                value: "0".into()
+            }
+        );
+    }
+
+    #[test]
+    fn a_table_over_its_limit_is_refused_before_any_is_read() {
+        // Every host is wrong, but only the count is reported.
+        let many = "[[hosts]]\nname = 1\n".repeat(limits::MAX_HOSTS + 1);
+        let err = parse(&many, "x.toml").unwrap_err();
+        assert_eq!(err.key(), Some("hosts.10000"), "{err}");
+        assert_eq!(err.line(), Some(2 * limits::MAX_HOSTS + 1));
+        assert!(
+            err.message().starts_with("too many [[hosts]] tables"),
+            "{err}"
+        );
+    }
 }

@@ -10,144 +10,189 @@ use tcpsim_tcp::{
 
 use tcpsim_tcp::congestion::InitialCwnd;
 
-use super::error::ConfigError;
-use super::reader::{Field, Tbl};
-use super::tree::Value;
+use super::leaf::{
+    FinWait2, InitialWindowSegments, Isn, Mss, PositiveDuration, Quickacks, RecvBuffer, RecvWindow,
+    Retries, SendBuffer, SendBufferMax, SendBufferOverhead, UserTimeout, WindowScale, opt,
+};
 
 /// Overrides of the TCP parameters; `None` keeps the value from the layer
-/// below. Every key of `[tcp]` has a field of the same name.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// below. Every key of `[tcp]` has a field of the same name, in the order
+/// an unknown key's message lists them.
+///
+/// It deserializes from a `[tcp]` table with the experiment file's checks
+/// (each key's type and range, no unknown keys); the file's errors are
+/// worded and placed by the experiment parser's own deserializer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table")]
 pub struct TcpOverrides {
     /// `initial_rto`: RTO before any RTT sample (longer than zero).
+    #[serde(default, deserialize_with = "opt::<PositiveDuration, _>")]
     pub initial_rto: Option<Duration>,
     /// `min_rto`: the RTO's lower bound (`rfc`) or variance floor (`linux`).
+    #[serde(default, deserialize_with = "opt::<Duration, _>")]
     pub min_rto: Option<Duration>,
     /// `max_rto`: the RTO's upper bound (longer than zero).
+    #[serde(default, deserialize_with = "opt::<PositiveDuration, _>")]
     pub max_rto: Option<Duration>,
     /// `syn_retries`: SYN retransmissions before giving up (0–255).
+    #[serde(default, deserialize_with = "opt::<Retries, _>")]
     pub syn_retries: Option<u32>,
     /// `synack_retries`: SYN-ACK retransmissions before giving up (0–255).
+    #[serde(default, deserialize_with = "opt::<Retries, _>")]
     pub synack_retries: Option<u32>,
     /// `syn_linear_timeouts`: SYN retransmissions at the initial RTO before
     /// backing off (0–255).
+    #[serde(default, deserialize_with = "opt::<Retries, _>")]
     pub syn_linear_timeouts: Option<u32>,
     /// `fin_retries`: retransmissions for a released socket (0–255).
+    #[serde(default, deserialize_with = "opt::<Retries, _>")]
     pub fin_retries: Option<u32>,
     /// `data_retries`: data and FIN retransmissions before giving up (0–255).
+    #[serde(default, deserialize_with = "opt::<Retries, _>")]
     pub data_retries: Option<u32>,
     /// `msl`: maximum segment lifetime.
+    #[serde(default, deserialize_with = "opt::<Duration, _>")]
     pub msl: Option<Duration>,
     /// `time_wait`: how long TIME-WAIT lasts.
+    #[serde(default, deserialize_with = "opt::<Duration, _>")]
     pub time_wait: Option<Duration>,
     /// `fin_wait_2_timeout`: a duration, or `"none"` for no limit (`Some(None)`).
+    #[serde(default, deserialize_with = "opt::<FinWait2, _>")]
     pub fin_wait_2_timeout: Option<Option<Duration>>,
-    /// `user_timeout`: `TCP_USER_TIMEOUT`, a duration, or `"none"` (the
-    /// default) for no limit (`Some(None)`).
-    pub user_timeout: Option<Option<Duration>>,
     /// `mss`: the MSS announced and used, 1–65495 (65535 less the IPv4 and
     /// TCP headers).
+    #[serde(default, deserialize_with = "opt::<Mss, _>")]
     pub mss: Option<u16>,
     /// `recv_window`: a fixed receive window, 1–65535: the buffer holds
     /// that many octets, announced as the window less what is unread,
     /// instead of following `recv_buffer` (unset in both profiles).
+    #[serde(default, deserialize_with = "opt::<RecvWindow, _>")]
     pub recv_window: Option<u16>,
     /// `recv_buffer`: a receive buffer the application fixed, in bytes
     /// (1–2147483647), as `SO_RCVBUF` leaves it (the value
     /// `getsockopt(SO_RCVBUF)` reports): the window-scale shift offered
     /// follows it. Counted as `recv_memory` says.
+    #[serde(default, deserialize_with = "opt::<RecvBuffer, _>")]
     pub recv_buffer: Option<u32>,
     /// `recv_buffer_max`: how far a buffer the application did not fix may
     /// grow, in bytes (Linux `tcp_rmem[2]`; `linux` 33554432).
+    #[serde(default, deserialize_with = "opt::<RecvBuffer, _>")]
     pub recv_buffer_max: Option<u32>,
     /// `recv_memory`: how the receive buffer is counted, `"octets"` (data
     /// octets, RFC 9293 §3.8.6; `rfc`) or `"linux"` (the kernel's memory
     /// accounting and window selection; `linux`).
+    #[serde(default, deserialize_with = "opt::<RecvMemory, _>")]
     pub recv_memory: Option<RecvMemory>,
     /// `shrink_window`: with `recv_memory = "linux"` and window scaling,
     /// let the window shrink as the memory fills (Linux
     /// `tcp_shrink_window`), `true` or `false` (both profiles `false`).
+    #[serde(default, deserialize_with = "opt::<bool, _>")]
     pub shrink_window: Option<bool>,
     /// `delayed_ack`: longest delay of an ACK; `"0s"` acknowledges at once.
+    #[serde(default, deserialize_with = "opt::<Duration, _>")]
     pub delayed_ack: Option<Duration>,
     /// `isn`: `"clock"` (clock-driven, RFC 9293 §3.4.1; both profiles),
     /// `"random"` or a fixed initial sequence number (0–4294967295).
+    #[serde(default, deserialize_with = "opt::<Isn, _>")]
     pub isn: Option<IsnMode>,
     /// `isn_clock`: the tick of the clock-driven ISN (longer than zero):
     /// `rfc` 4 µs, `linux` 64 ns.
+    #[serde(default, deserialize_with = "opt::<PositiveDuration, _>")]
     pub isn_clock: Option<Duration>,
     /// `rst_in_time_wait`: `"close"` or `"ignore"`.
+    #[serde(default, deserialize_with = "opt::<RstInTimeWait, _>")]
     pub rst_in_time_wait: Option<RstInTimeWait>,
     /// `rto_formula`: `"rfc6298"` (RTO = max(min_rto, SRTT + max(G,
     /// 4·RTTVAR)), RFC 6298 §2; `rfc` default) or `"linux"` (SRTT +
     /// max(min_rto, 4·RTTVAR), `__tcp_set_rto`; `linux` default).
+    #[serde(default, deserialize_with = "opt::<RtoFormula, _>")]
     pub rto_formula: Option<RtoFormula>,
     /// `retransmission_rtt`: `"karn"` (retransmissions are not timed, RFC
     /// 6298 §3; `rfc`) or `"sample"` (they are, as Linux does through
     /// timestamps; `linux`).
+    #[serde(default, deserialize_with = "opt::<RetransmissionRtt, _>")]
     pub retransmission_rtt: Option<RetransmissionRtt>,
     /// `abort_reset`: what an abort sends, `"rst"` (RFC 9293 §3.10.5;
     /// `rfc`) or `"rst-ack"` (`tcp_send_active_reset`; `linux`).
+    #[serde(default, deserialize_with = "opt::<AbortReset, _>")]
     pub abort_reset: Option<AbortReset>,
     /// `duplicate_syn`: the reply to a duplicate SYN in SYN-RECEIVED,
     /// `"ack"` (RFC 9293 §3.10.7.4; `rfc`) or `"syn-ack"` (the SYN-ACK
     /// again, Linux `tcp_check_req`; `linux`).
+    #[serde(default, deserialize_with = "opt::<DuplicateSyn, _>")]
     pub duplicate_syn: Option<DuplicateSyn>,
     /// `ack_of_fin`: how soon a FIN that starts the passive close is
     /// acknowledged, `"now"` (RFC 9293 §3.10.7.4; `rfc`) or `"delayed"`
     /// (Linux `tcp_fin`, three-segment close; `linux`).
+    #[serde(default, deserialize_with = "opt::<AckOfFin, _>")]
     pub ack_of_fin: Option<AckOfFin>,
     /// `quickacks`: data segments acknowledged at once at the start of a
     /// connection (0–255): `rfc` 0, `linux` 16 (`TCP_MAX_QUICKACKS`).
+    #[serde(default, deserialize_with = "opt::<Quickacks, _>")]
     pub quickacks: Option<u32>,
     /// `syn_retry_count`: `"includes-linear"` (`syn_retries` counts every
     /// SYN retransmission; `rfc`) or `"plus-linear"` (the
     /// `syn_linear_timeouts` come on top, `tcp_write_timeout`; `linux`).
+    #[serde(default, deserialize_with = "opt::<SynRetryCount, _>")]
     pub syn_retry_count: Option<SynRetryCount>,
     /// `data_retry_model`: how `data_retries` and `fin_retries` give up,
     /// `"count"` (after that many retransmissions; `rfc`) or
     /// `"linux-timeout"` (after the time Linux's `tcp_model_timeout` allows
     /// them; `linux`).
+    #[serde(default, deserialize_with = "opt::<RetryModel, _>")]
     pub data_retry_model: Option<RetryModel>,
     /// `window_scale`: the window-scale shift offered in SYN and SYN-ACK,
     /// 0–14 (RFC 7323 §2.3), or `"none"` to offer no window scaling
     /// (`Some(None)`): `rfc` `"none"`, `linux` 10.
+    #[serde(default, deserialize_with = "opt::<WindowScale, _>")]
     pub window_scale: Option<Option<u8>>,
     /// `sack`: offer and use SACK (RFC 2018), `true` or `false`:
     /// `rfc` `false`, `linux` `true`.
+    #[serde(default, deserialize_with = "opt::<bool, _>")]
     pub sack: Option<bool>,
     /// `timestamps`: offer and use timestamps (RFC 7323 §3–5), `true` or
     /// `false`: `rfc` `false`, `linux` `true`.
+    #[serde(default, deserialize_with = "opt::<bool, _>")]
     pub timestamps: Option<bool>,
     /// `ts_clock`: the tick of the timestamp clock (longer than zero): 1 ms
     /// in both profiles.
+    #[serde(default, deserialize_with = "opt::<PositiveDuration, _>")]
     pub ts_clock: Option<Duration>,
     /// `window_rounding`: how a scaled window is rounded, `"down"` (RFC
     /// 7323 §2.3; `rfc`) or `"up"` (Linux `tcp_select_window`; `linux`).
+    #[serde(default, deserialize_with = "opt::<WindowRounding, _>")]
     pub window_rounding: Option<WindowRounding>,
     /// `rttm`: RTT samples from the timestamp echo on every ACK that
     /// advances SND.UNA (RFC 7323 §4.1), `true` (`rfc`) or `false` (`linux`).
+    #[serde(default, deserialize_with = "opt::<bool, _>")]
     pub rttm: Option<bool>,
     /// `initial_window`: the window of SYN and SYN-ACK, `"exact"`
     /// (`recv_window`; `rfc`) or `"mss-multiple"` (rounded
     /// down to a multiple of the payload size, Linux
     /// `tcp_select_initial_window`).
+    #[serde(default, deserialize_with = "opt::<InitialWindow, _>")]
     pub initial_window: Option<InitialWindow>,
     /// `ack_above_snd_nxt`: `"ack"` (RFC 9293 §3.10.7.4; `rfc`) or `"drop"`
     /// (silently, Linux `tcp_ack`; `linux`).
+    #[serde(default, deserialize_with = "opt::<AckAboveSndNxt, _>")]
     pub ack_above_snd_nxt: Option<AckAboveSndNxt>,
     /// `fin_in_zero_window`: a bare FIN into a zero window, `"drop"` (`rfc`)
     /// or `"accept"` (Linux `tcp_data_queue`; `linux`).
+    #[serde(default, deserialize_with = "opt::<FinInZeroWindow, _>")]
     pub fin_in_zero_window: Option<FinInZeroWindow>,
     /// `kernel_tick`: the kernel timer tick (longer than zero) at which
     /// `ack_of_fin = "delayed"` acknowledges a FIN that came before any
     /// data: 4 ms.
+    #[serde(default, deserialize_with = "opt::<PositiveDuration, _>")]
     pub kernel_tick: Option<Duration>,
     /// `invalid_ack_interval`: the least time (longer than zero) between
     /// two answers to data-less segments that fail PAWS: 500 ms.
+    #[serde(default, deserialize_with = "opt::<PositiveDuration, _>")]
     pub invalid_ack_interval: Option<Duration>,
     /// `persist_give_up`: when unanswered zero-window probes give up,
     /// `"like-data"` (by the data rule; `rfc`) or `"probes"` (after
     /// `data_retries` probes, counted; Linux `tcp_probe_timer`; `linux`).
+    #[serde(default, deserialize_with = "opt::<PersistGiveUp, _>")]
     pub persist_give_up: Option<PersistGiveUp>,
     /// `half_open_rst_syn`: a RST or a new SYN in the window of a passive
     /// open's SYN-RECEIVED, `"rfc9293"` (a RST at RCV.NXT deletes the
@@ -155,6 +200,7 @@ pub struct TcpOverrides {
     /// ACK, a SYN deletes it silently; `rfc`) or `"linux"` (any RST in the
     /// window deletes it silently, a SYN is answered with RST and deletes
     /// it; `tcp_check_req`; `linux`).
+    #[serde(default, deserialize_with = "opt::<HalfOpenRstSyn, _>")]
     pub half_open_rst_syn: Option<HalfOpenRstSyn>,
     /// `time_wait_segments`: which segments TIME-WAIT answers and which
     /// restart its timer, `"rfc9293"` (a retransmitted FIN restarts it, a
@@ -162,126 +208,78 @@ pub struct TcpOverrides {
     /// or `"linux"` (a bare segment at RCV.NXT and every ACK restart it, a
     /// RST not at RCV.NXT is dropped; `tcp_timewait_state_process`;
     /// `linux`).
+    #[serde(default, deserialize_with = "opt::<TimeWaitSegments, _>")]
     pub time_wait_segments: Option<TimeWaitSegments>,
     /// `ts_recent_update`: when an arriving TSval becomes TS.Recent,
     /// `"rfc7323"` (right after the sequence-number check, RFC 7323 §5.3
     /// R3; `rfc`) or `"linux"` (only once the ACK is acceptable, SND.UNA =<
     /// SEG.ACK =< SND.NXT; `tcp_ack`; `linux`).
+    #[serde(default, deserialize_with = "opt::<TsRecentUpdate, _>")]
     pub ts_recent_update: Option<TsRecentUpdate>,
     /// `fin_sack`: what taking the peer's FIN does to the SACK state,
     /// `"rfc2883"` (nothing: a segment repeating data with a new FIN gets
     /// a D-SACK and an ACK at once; `rfc`) or `"linux"` (SACK blocks and a
     /// pending D-SACK are cleared, and such a segment is acknowledged as
     /// its FIN is; `tcp_fin`, `tcp_sack_reset`; `linux`).
+    #[serde(default, deserialize_with = "opt::<FinSack, _>")]
     pub fin_sack: Option<FinSack>,
     /// `push`: which new data segments carry PSH, `"rfc1122"` (the one that
     /// empties the send buffer, RFC 1122 §4.2.2.2; `rfc`) or `"linux"`
     /// (also the last of each transmission burst, as packetdrill sees
     /// Linux; `linux`).
+    #[serde(default, deserialize_with = "opt::<Push, _>")]
     pub push: Option<Push>,
+    /// `user_timeout`: `TCP_USER_TIMEOUT`, a duration, or `"none"` (the
+    /// default) for no limit (`Some(None)`).
+    #[serde(default, deserialize_with = "opt::<UserTimeout, _>")]
+    pub user_timeout: Option<Option<Duration>>,
     /// `send_buffer`: the size of the send buffer in octets, counted as
     /// Linux counts `sk_sndbuf` (each buffer's octets plus
     /// `send_buffer_overhead`), 1–2147483647, or `"unbounded"`
     /// (`Some(None)`): `rfc` `"unbounded"`, `linux` 46080 (`tcp_sndbuf_expand`
     /// at ESTABLISHED). A write takes what fits and the application writes
     /// the rest as room frees.
+    #[serde(default, deserialize_with = "opt::<SendBuffer, _>")]
     pub send_buffer: Option<Option<u32>>,
     /// `send_buffer_overhead`: what each buffer costs beyond its octets
     /// (the kernel's `skb` truesize), 0–65535: `rfc` 0, `linux` 832.
+    #[serde(default, deserialize_with = "opt::<SendBufferOverhead, _>")]
     pub send_buffer_overhead: Option<u32>,
     /// `congestion_control`: `"reno"` (RFC 5681; `rfc`) or `"cubic"` (RFC
     /// 9438; `linux`).
+    #[serde(default, deserialize_with = "opt::<CongestionAlgorithm, _>")]
     pub congestion_control: Option<CongestionAlgorithm>,
     /// `initial_cwnd`: `"rfc3390"` (min(4·MSS, max(2·MSS, 4380)); `rfc`)
     /// or a number of segments, 1–1000 (`linux` 10, RFC 6928).
+    #[serde(default, deserialize_with = "opt::<InitialWindowSegments, _>")]
     pub initial_cwnd: Option<InitialCwnd>,
     /// `loss_recovery`: `"newreno"` (duplicate ACKs, RFC 5681/6582/3042,
     /// with SACK RFC 6675; `rfc`) or `"rack"` (RACK-TLP, RFC 8985, with PRR,
     /// RFC 6937; `linux`).
+    #[serde(default, deserialize_with = "opt::<LossRecovery, _>")]
     pub loss_recovery: Option<LossRecovery>,
     /// `cwnd_accounting`: `"rfc5681"` (octets, FlightSize; `rfc`) or
     /// `"linux"` (segments in flight, growth only while cwnd-limited;
     /// `linux`).
+    #[serde(default, deserialize_with = "opt::<CwndAccounting, _>")]
     pub cwnd_accounting: Option<CwndAccounting>,
     /// `nagle`: `"rfc896"` (a segment smaller than the MSS waits while
     /// data is unacknowledged, RFC 1122 §4.2.3.4; `rfc`), `"minshall"`
     /// (only while a small segment is unacknowledged; `linux`) or `"off"`
     /// (`TCP_NODELAY`).
+    #[serde(default, deserialize_with = "opt::<Nagle, _>")]
     pub nagle: Option<Nagle>,
     /// `send_buffer_max`: how far the send buffer grows with cwnd (Linux
     /// `tcp_sndbuf_expand`: 2 × max(10, cwnd) × 2304 octets), 1–2147483647,
     /// or `"fixed"` (`Some(None)`): `rfc` `"fixed"`, `linux` 4194304.
+    #[serde(default, deserialize_with = "opt::<SendBufferMax, _>")]
     pub send_buffer_max: Option<Option<u32>>,
     /// `tso_defer`: whether a send of less than a burst waits for the next
     /// ACK as Linux's `tcp_tso_should_defer` decides (`rfc` false, `linux`
     /// true).
+    #[serde(default, deserialize_with = "opt::<bool, _>")]
     pub tso_defer: Option<bool>,
 }
-
-/// Every key of a `[tcp]` table.
-pub(crate) const TCP_KEYS: &[&str] = &[
-    "initial_rto",
-    "min_rto",
-    "max_rto",
-    "syn_retries",
-    "synack_retries",
-    "syn_linear_timeouts",
-    "fin_retries",
-    "data_retries",
-    "msl",
-    "time_wait",
-    "fin_wait_2_timeout",
-    "mss",
-    "recv_window",
-    "recv_buffer",
-    "recv_buffer_max",
-    "recv_memory",
-    "shrink_window",
-    "delayed_ack",
-    "isn",
-    "isn_clock",
-    "rst_in_time_wait",
-    "rto_formula",
-    "retransmission_rtt",
-    "abort_reset",
-    "duplicate_syn",
-    "ack_of_fin",
-    "quickacks",
-    "syn_retry_count",
-    "data_retry_model",
-    "window_scale",
-    "sack",
-    "timestamps",
-    "ts_clock",
-    "window_rounding",
-    "rttm",
-    "initial_window",
-    "ack_above_snd_nxt",
-    "fin_in_zero_window",
-    "kernel_tick",
-    "invalid_ack_interval",
-    "persist_give_up",
-    "half_open_rst_syn",
-    "time_wait_segments",
-    "ts_recent_update",
-    "fin_sack",
-    "push",
-    "user_timeout",
-    "send_buffer",
-    "send_buffer_overhead",
-    "congestion_control",
-    "initial_cwnd",
-    "loss_recovery",
-    "cwnd_accounting",
-    "nagle",
-    "send_buffer_max",
-    "tso_defer",
-];
-
-/// The largest window-scale shift `window_scale` takes (RFC 7323 §2.3:
-/// "the shift count MUST be limited to 14"). `Config` itself sends and
-/// uses a larger shift as 14; an experiment file rejects it instead.
-const MAX_WINDOW_SCALE: i128 = 14;
 
 impl TcpOverrides {
     /// `self` laid over `below`: each field of `self` that is set wins.
@@ -550,236 +548,6 @@ impl TcpOverrides {
             c.tso_defer = v;
         }
     }
-}
-
-/// Reads a `[tcp]` table (or a host's `tcp = { ... }`).
-pub(crate) fn read(field: &Field<'_>) -> Result<TcpOverrides, ConfigError> {
-    let t: Tbl<'_> = field.table()?;
-    t.deny_unknown(TCP_KEYS)?;
-    let retries = |f: &Field<'_>| f.int(0, 255, "a retry count between 0 and 255");
-    Ok(TcpOverrides {
-        initial_rto: t.opt("initial_rto", Field::positive_duration)?,
-        min_rto: t.opt("min_rto", Field::duration)?,
-        max_rto: t.opt("max_rto", Field::positive_duration)?,
-        syn_retries: t.opt("syn_retries", retries)?,
-        synack_retries: t.opt("synack_retries", retries)?,
-        syn_linear_timeouts: t.opt("syn_linear_timeouts", retries)?,
-        fin_retries: t.opt("fin_retries", retries)?,
-        data_retries: t.opt("data_retries", retries)?,
-        msl: t.opt("msl", Field::duration)?,
-        time_wait: t.opt("time_wait", Field::duration)?,
-        fin_wait_2_timeout: t.opt("fin_wait_2_timeout", |f| match &f.node.value {
-            Value::String(s) if s == "none" => Ok(None),
-            Value::String(_) => f.duration().map(Some),
-            _ => Err(f.expected("a duration like \"60s\" or \"none\"")),
-        })?,
-        user_timeout: t.opt("user_timeout", |f| match &f.node.value {
-            Value::String(s) if s == "none" => Ok(None),
-            Value::String(_) => f.positive_duration().map(Some),
-            _ => Err(f.expected("a duration like \"3s\" or \"none\"")),
-        })?,
-        mss: t.opt("mss", |f| {
-            f.int(1, 65495, "an MSS between 1 and 65495 bytes")
-        })?,
-        recv_window: t.opt("recv_window", |f| {
-            f.int(1, 65535, "a receive window between 1 and 65535 bytes")
-        })?,
-        recv_buffer: t.opt("recv_buffer", |f| {
-            f.int(
-                1,
-                i128::from(i32::MAX),
-                "a receive buffer between 1 and 2147483647 bytes",
-            )
-        })?,
-        recv_buffer_max: t.opt("recv_buffer_max", |f| {
-            f.int(
-                1,
-                i128::from(i32::MAX),
-                "a receive buffer between 1 and 2147483647 bytes",
-            )
-        })?,
-        recv_memory: t.opt("recv_memory", |f| {
-            f.choice(&[("octets", RecvMemory::Octets), ("linux", RecvMemory::Linux)])
-        })?,
-        shrink_window: t.opt("shrink_window", Field::boolean)?,
-        delayed_ack: t.opt("delayed_ack", Field::duration)?,
-        isn: t.opt("isn", |f| match &f.node.value {
-            Value::String(s) if s == "random" => Ok(IsnMode::Random),
-            Value::String(s) if s == "clock" => Ok(IsnMode::Clock),
-            _ => f
-                .int(
-                    0,
-                    i128::from(u32::MAX),
-                    "\"clock\", \"random\" or an initial sequence number between 0 and 4294967295",
-                )
-                .map(IsnMode::Fixed),
-        })?,
-        isn_clock: t.opt("isn_clock", Field::positive_duration)?,
-        rst_in_time_wait: t.opt("rst_in_time_wait", |f| {
-            f.choice(&[
-                ("close", RstInTimeWait::Close),
-                ("ignore", RstInTimeWait::Ignore),
-            ])
-        })?,
-        rto_formula: t.opt("rto_formula", |f| {
-            f.choice(&[
-                ("rfc6298", RtoFormula::Rfc6298),
-                ("linux", RtoFormula::Linux),
-            ])
-        })?,
-        retransmission_rtt: t.opt("retransmission_rtt", |f| {
-            f.choice(&[
-                ("karn", RetransmissionRtt::Karn),
-                ("sample", RetransmissionRtt::Sample),
-            ])
-        })?,
-        abort_reset: t.opt("abort_reset", |f| {
-            f.choice(&[("rst", AbortReset::Rst), ("rst-ack", AbortReset::RstAck)])
-        })?,
-        duplicate_syn: t.opt("duplicate_syn", |f| {
-            f.choice(&[
-                ("ack", DuplicateSyn::Ack),
-                ("syn-ack", DuplicateSyn::SynAck),
-            ])
-        })?,
-        ack_of_fin: t.opt("ack_of_fin", |f| {
-            f.choice(&[("now", AckOfFin::Now), ("delayed", AckOfFin::Delayed)])
-        })?,
-        quickacks: t.opt("quickacks", |f| {
-            f.int(0, 255, "a quick-ACK count between 0 and 255")
-        })?,
-        syn_retry_count: t.opt("syn_retry_count", |f| {
-            f.choice(&[
-                ("includes-linear", SynRetryCount::IncludesLinear),
-                ("plus-linear", SynRetryCount::PlusLinear),
-            ])
-        })?,
-        data_retry_model: t.opt("data_retry_model", |f| {
-            f.choice(&[
-                ("count", RetryModel::Count),
-                ("linux-timeout", RetryModel::LinuxTimeout),
-            ])
-        })?,
-        window_scale: t.opt("window_scale", |f| match &f.node.value {
-            Value::String(s) if s == "none" => Ok(None),
-            _ => f
-                .int(
-                    0,
-                    MAX_WINDOW_SCALE,
-                    &format!(
-                        "a window-scale shift between 0 and {MAX_WINDOW_SCALE} (RFC 7323 §2.3) or \"none\""
-                    ),
-                )
-                .map(Some),
-        })?,
-        sack: t.opt("sack", Field::boolean)?,
-        timestamps: t.opt("timestamps", Field::boolean)?,
-        ts_clock: t.opt("ts_clock", Field::positive_duration)?,
-        window_rounding: t.opt("window_rounding", |f| {
-            f.choice(&[("down", WindowRounding::Down), ("up", WindowRounding::Up)])
-        })?,
-        rttm: t.opt("rttm", Field::boolean)?,
-        initial_window: t.opt("initial_window", |f| {
-            f.choice(&[
-                ("exact", InitialWindow::Exact),
-                ("mss-multiple", InitialWindow::MssMultiple),
-            ])
-        })?,
-        ack_above_snd_nxt: t.opt("ack_above_snd_nxt", |f| {
-            f.choice(&[("ack", AckAboveSndNxt::Ack), ("drop", AckAboveSndNxt::Drop)])
-        })?,
-        fin_in_zero_window: t.opt("fin_in_zero_window", |f| {
-            f.choice(&[("drop", FinInZeroWindow::Drop), ("accept", FinInZeroWindow::Accept)])
-        })?,
-        kernel_tick: t.opt("kernel_tick", Field::positive_duration)?,
-        invalid_ack_interval: t.opt("invalid_ack_interval", Field::positive_duration)?,
-        persist_give_up: t.opt("persist_give_up", |f| {
-            f.choice(&[("like-data", PersistGiveUp::LikeData), ("probes", PersistGiveUp::Probes)])
-        })?,
-        half_open_rst_syn: t.opt("half_open_rst_syn", |f| {
-            f.choice(&[
-                ("rfc9293", HalfOpenRstSyn::Rfc9293),
-                ("linux", HalfOpenRstSyn::Linux),
-            ])
-        })?,
-        time_wait_segments: t.opt("time_wait_segments", |f| {
-            f.choice(&[
-                ("rfc9293", TimeWaitSegments::Rfc9293),
-                ("linux", TimeWaitSegments::Linux),
-            ])
-        })?,
-        ts_recent_update: t.opt("ts_recent_update", |f| {
-            f.choice(&[
-                ("rfc7323", TsRecentUpdate::Rfc7323),
-                ("linux", TsRecentUpdate::Linux),
-            ])
-        })?,
-        fin_sack: t.opt("fin_sack", |f| {
-            f.choice(&[("rfc2883", FinSack::Rfc2883), ("linux", FinSack::Linux)])
-        })?,
-        push: t.opt("push", |f| {
-            f.choice(&[("rfc1122", Push::Rfc1122), ("linux", Push::Linux)])
-        })?,
-        send_buffer: t.opt("send_buffer", |f| match &f.node.value {
-            Value::String(s) if s == "unbounded" => Ok(None),
-            _ => f
-                .int(
-                    1,
-                    i128::from(i32::MAX),
-                    "a send buffer between 1 and 2147483647 bytes or \"unbounded\"",
-                )
-                .map(Some),
-        })?,
-        send_buffer_overhead: t.opt("send_buffer_overhead", |f| {
-            f.int(0, 65535, "a per-buffer overhead between 0 and 65535 bytes")
-        })?,
-        congestion_control: t.opt("congestion_control", |f| {
-            f.choice(&[
-                ("reno", CongestionAlgorithm::Reno),
-                ("cubic", CongestionAlgorithm::Cubic),
-            ])
-        })?,
-        initial_cwnd: t.opt("initial_cwnd", |f| match &f.node.value {
-            Value::String(s) if s == "rfc3390" => Ok(InitialCwnd::Rfc3390),
-            _ => f
-                .int(
-                    1,
-                    1000,
-                    "an initial window between 1 and 1000 segments or \"rfc3390\"",
-                )
-                .map(InitialCwnd::Segments),
-        })?,
-        loss_recovery: t.opt("loss_recovery", |f| {
-            f.choice(&[
-                ("newreno", LossRecovery::NewReno),
-                ("rack", LossRecovery::Rack),
-            ])
-        })?,
-        cwnd_accounting: t.opt("cwnd_accounting", |f| {
-            f.choice(&[
-                ("rfc5681", CwndAccounting::Rfc5681),
-                ("linux", CwndAccounting::Linux),
-            ])
-        })?,
-        send_buffer_max: t.opt("send_buffer_max", |f| match &f.node.value {
-            Value::String(s) if s == "fixed" => Ok(None),
-            _ => f
-                .int(
-                    1,
-                    i128::from(i32::MAX),
-                    "a largest send buffer between 1 and 2147483647 bytes or \"fixed\"",
-                )
-                .map(Some),
-        })?,
-        tso_defer: t.opt("tso_defer", Field::boolean)?,
-        nagle: t.opt("nagle", |f| {
-            f.choice(&[
-                ("rfc896", Nagle::Rfc896),
-                ("minshall", Nagle::Minshall),
-                ("off", Nagle::Off),
-            ])
-        })?,
-    })
 }
 
 #[cfg(test)]

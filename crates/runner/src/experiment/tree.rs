@@ -1,23 +1,24 @@
-//! The parsed document as a tree whose every value and key remembers where
-//! it came from (a byte offset in the file, or a `--set` override), so that
-//! every later error, syntactic or semantic, can name a line and column.
+//! The parsed document as a tree whose every value and key remembers its
+//! position (see [`Ctx`]: a byte offset in the file, or in a `--set`
+//! value), so that every later error, syntactic or semantic, can name a
+//! line and column.
 //!
 //! `toml` parses the text ([`toml::de::DeTable`] keeps spans); this module
-//! copies it into an owned tree with entries in file order, applies
-//! `--set PATH=VALUE` overrides to it, and turns values back into
-//! [`toml::Value`] for the sweep grid.
+//! copies it into an owned tree with entries in file order (`toml`'s tables
+//! are sorted by key), applies `--set PATH=VALUE` overrides and sweep grid
+//! values to it, and turns values back into [`toml::Value`] for the sweep
+//! grid. The typed model is deserialized from this tree (`de.rs`).
 
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
-use super::error::{ConfigError, Origin};
-use super::reader::Ctx;
+use super::error::{ConfigError, Ctx};
 
-/// A value of the document with its origin.
+/// A value of the document with its position.
 #[derive(Clone, Debug)]
 pub(crate) struct Node {
     pub(crate) value: Value,
-    pub(crate) at: Origin,
+    pub(crate) at: usize,
 }
 
 /// A TOML value. Integers are kept wide so that range errors can quote
@@ -37,7 +38,7 @@ pub(crate) enum Value {
 #[derive(Clone, Debug)]
 pub(crate) struct Entry {
     pub(crate) key: String,
-    pub(crate) key_at: Origin,
+    pub(crate) key_at: usize,
     pub(crate) node: Node,
 }
 
@@ -89,18 +90,14 @@ pub(crate) fn parse_document(cx: &Ctx<'_>) -> Result<Node, ConfigError> {
         } else if !message.contains("expected") {
             message.push_str("; expected valid TOML syntax");
         }
-        cx.error(
-            &Origin::File(span.start),
-            None,
-            format!("invalid TOML: {message}"),
-        )
+        cx.error(span.start, None, format!("invalid TOML: {message}"))
     })?;
     let span = doc.span();
     let root = Spanned::new(span, DeValue::Table(doc.into_inner()));
-    let node = convert(cx, &root, &|start| Origin::File(start))?;
+    let node = convert(cx, &root, 0)?;
     if matches!(&node.value, Value::Table(t) if t.is_empty()) {
         return Err(cx.error(
-            &Origin::File(0),
+            0,
             None,
             "the file is empty: expected an experiment with at least one [[hosts]] table",
         ));
@@ -112,28 +109,26 @@ pub(crate) fn parse_document(cx: &Ctx<'_>) -> Result<Node, ConfigError> {
 /// (`0.2`, `3`, `"3s"`, `[80, 81]`), or, when it is not valid TOML, the
 /// text itself as a string (`3s`, `10.0.0.1`).
 pub(crate) fn parse_set_value(cx: &Ctx<'_>, index: usize, text: &str) -> Result<Node, ConfigError> {
+    let base = cx.set_position(index);
     match DeValue::parse(text) {
-        Ok(value) => convert(cx, &value, &|_| Origin::Set(index)),
+        Ok(value) => convert(cx, &value, base),
         Err(_) => Ok(Node {
             value: Value::String(text.to_owned()),
-            at: Origin::Set(index),
+            at: base,
         }),
     }
 }
 
-fn convert(
-    cx: &Ctx<'_>,
-    value: &Spanned<DeValue<'_>>,
-    origin: &dyn Fn(usize) -> Origin,
-) -> Result<Node, ConfigError> {
-    let at = origin(value.span().start);
+/// Copies `value` (parsed from a text that starts at position `base`).
+fn convert(cx: &Ctx<'_>, value: &Spanned<DeValue<'_>>, base: usize) -> Result<Node, ConfigError> {
+    let at = base + value.span().start;
     let v = match value.get_ref() {
         DeValue::String(s) => Value::String(s.to_string()),
         DeValue::Integer(i) => match i128::from_str_radix(i.as_str(), i.radix()) {
             Ok(n) => Value::Integer(n),
             Err(_) => {
                 return Err(cx.error(
-                    &at,
+                    at,
                     None,
                     format!(
                         "expected an integer that fits in 64 bits, found {}",
@@ -145,7 +140,7 @@ fn convert(
         DeValue::Float(f) => match f.as_str().parse::<f64>() {
             Ok(x) => Value::Float(x),
             Err(_) => {
-                return Err(cx.error(&at, None, format!("expected a float, found {}", f.as_str())));
+                return Err(cx.error(at, None, format!("expected a float, found {}", f.as_str())));
             }
         },
         DeValue::Boolean(b) => Value::Boolean(*b),
@@ -153,7 +148,7 @@ fn convert(
         DeValue::Array(items) => Value::Array(
             items
                 .iter()
-                .map(|item| convert(cx, item, origin))
+                .map(|item| convert(cx, item, base))
                 .collect::<Result<_, _>>()?,
         ),
         DeValue::Table(table) => {
@@ -161,20 +156,35 @@ fn convert(
             for (key, node) in table.iter() {
                 entries.push(Entry {
                     key: key.get_ref().to_string(),
-                    key_at: origin(key.span().start),
-                    node: convert(cx, node, origin)?,
+                    key_at: base + key.span().start,
+                    node: convert(cx, node, base)?,
                 });
             }
             // `toml` keeps keys sorted; the file's order is the order of the
-            // keys' positions (stable, so `--set` values keep theirs).
-            entries.sort_by_key(|e| match e.key_at {
-                Origin::File(offset) => offset,
-                Origin::Set(_) => usize::MAX,
-            });
+            // keys' positions.
+            entries.sort_by_key(|e| e.key_at);
             Value::Table(entries)
         }
     };
     Ok(Node { value: v, at })
+}
+
+/// The entries of `[sweep] grid` in the document `root` (path = values),
+/// in file order; none when there is no grid table.
+pub(crate) fn grid(root: &Node) -> &[Entry] {
+    fn get<'n>(node: &'n Node, key: &str) -> Option<&'n Node> {
+        match &node.value {
+            Value::Table(entries) => entries.iter().find(|e| e.key == key).map(|e| &e.node),
+            _ => None,
+        }
+    }
+    match get(root, "sweep")
+        .and_then(|s| get(s, "grid"))
+        .map(|g| &g.value)
+    {
+        Some(Value::Table(entries)) => entries,
+        _ => &[],
+    }
 }
 
 /// The longest `--set` or grid path. Far deeper than any experiment key;
@@ -191,7 +201,7 @@ pub(crate) fn apply(
     root: &mut Node,
     path: &str,
     value: Node,
-    at: &Origin,
+    at: usize,
 ) -> Result<(), ConfigError> {
     let segments: Vec<&str> = path.split('.').collect();
     if segments.len() > MAX_PATH_KEYS {
@@ -236,7 +246,7 @@ fn step<'n>(
     node: &'n mut Node,
     parent: &str,
     segment: &str,
-    at: &Origin,
+    at: usize,
     create_table: bool,
 ) -> Result<&'n mut Node, ConfigError> {
     let here = if parent.is_empty() {
@@ -257,11 +267,8 @@ fn step<'n>(
                     };
                     entries.push(Entry {
                         key: segment.to_owned(),
-                        key_at: at.clone(),
-                        node: Node {
-                            value,
-                            at: at.clone(),
-                        },
+                        key_at: at,
+                        node: Node { value, at },
                     });
                     entries.len() - 1
                 }
@@ -307,7 +314,7 @@ pub(crate) fn to_toml(cx: &Ctx<'_>, path: &str, node: &Node) -> Result<toml::Val
             Ok(i) => toml::Value::Integer(i),
             Err(_) => {
                 return Err(cx.error(
-                    &node.at,
+                    node.at,
                     Some(path),
                     format!("expected an integer that fits in 64 bits, found {i}"),
                 ));

@@ -1,0 +1,692 @@
+//! The one validation pass: from the typed file (`file.rs`), whose every
+//! value already has its type and range, to the checked [`Experiment`].
+//! Here are the checks that need more than one value: required keys, every
+//! host name resolved to its id once, names and addresses used twice, a
+//! link to itself, `end` after `start`, keys that do not go with an action
+//! or a close mode, the totals after `count` expansion and the size of a
+//! sweep. Each error is placed at the position the typed file kept for the
+//! value (or key, or table) it is about; the first one found ends the pass.
+
+use tcpsim_tcp::{DEFAULT_EPHEMERAL_PORTS, Duration, Profile, SegmentKind};
+use toml::Spanned;
+
+use super::de::{Keyed, closest};
+use super::error::{ConfigError, Ctx};
+use super::file::{self, Settings};
+use super::leaf::{Action, Choice, Entries, HostRef, Leaf, Nth, OneOrMany, Tables, Val};
+use super::limits::{
+    MAX_CONNECTIONS, MAX_GRID_POINTS, MAX_SWEEP_RUNS, MAX_TOTAL_SEND_BYTES, pretty,
+};
+use super::model::{
+    CloseMode, ConnectionSpec, Expect, Experiment, Fault, FaultAction, Host, HostId, Link,
+    LinkParams, Loss, OpenMode, Sweep,
+};
+use super::tree::{self, Node, Value};
+use super::units::SeedRange;
+
+/// Checks `f`, read from the document `root`; `default_name` is the name
+/// when the file gives none.
+pub(crate) fn experiment(
+    cx: &Ctx<'_>,
+    f: &file::File,
+    root: &Node,
+    default_name: &str,
+) -> Result<Experiment, ConfigError> {
+    let seed = f.seed.value().unwrap_or(1);
+    let file = Table::new(cx, root.at, String::new());
+    let hosts = hosts(&file, f)?;
+    let v = Check { cx, hosts: &hosts };
+    let links = v.links(tables(&f.links))?;
+    let faults = (tables(&f.faults).iter().enumerate())
+        .map(|(i, t)| v.fault(&Table::of(cx, "faults", i, t), t.get_ref()))
+        .collect::<Result<_, _>>()?;
+    let connections = v.connections(tables(&f.connections))?;
+    let expect = f.expect.as_ref().map(|e| v.expect(e)).transpose()?;
+    let sweep = f
+        .sweep
+        .as_ref()
+        .map(|s| sweep(cx, s, seed, root))
+        .transpose()?;
+    Ok(Experiment {
+        name: f.name.value().unwrap_or_else(|| default_name.to_owned()),
+        description: f.description.value().unwrap_or_default(),
+        seed,
+        duration: f.duration.value().unwrap_or(Duration::from_secs(600)),
+        profile: f.profile.value().unwrap_or(Profile::Rfc),
+        tcp: f.tcp.unwrap_or_default(),
+        hosts,
+        links,
+        faults,
+        connections,
+        expect: expect.unwrap_or_default(),
+        sweep,
+    })
+}
+
+/// The tables of an optional array of tables.
+fn tables<T>(t: &Option<Tables<T>>) -> &[Spanned<T>] {
+    t.as_ref().map_or(&[], |t| &t.0)
+}
+
+/// The entries of an optional table read as entries.
+fn entries<K, V>(m: &Option<Entries<K, V>>) -> &[(K, V)] {
+    m.as_ref().map_or(&[], |m| &m.0)
+}
+
+/// The value of an optional key of the typed file, without its wrappers.
+trait Field {
+    type Out;
+    fn value(&self) -> Option<Self::Out>;
+}
+
+impl<T: Leaf<Value: Clone>> Field for Option<Val<T>> {
+    type Out = T::Value;
+    fn value(&self) -> Option<T::Value> {
+        self.as_ref().map(|v| v.0.clone())
+    }
+}
+
+impl<T: Leaf<Value: Clone>> Field for Option<Spanned<Val<T>>> {
+    type Out = T::Value;
+    fn value(&self) -> Option<T::Value> {
+        self.as_ref().map(|v| v.get_ref().0.clone())
+    }
+}
+
+impl<T: Leaf<Value: Clone>> Field for Option<Keyed<Val<T>>> {
+    type Out = T::Value;
+    fn value(&self) -> Option<T::Value> {
+        self.as_ref().map(|v| v.0.get_ref().0.clone())
+    }
+}
+
+/// A table of the file being checked: where it is, and its dotted path.
+struct Table<'a> {
+    cx: &'a Ctx<'a>,
+    at: usize,
+    path: String,
+}
+
+impl<'a> Table<'a> {
+    fn new(cx: &'a Ctx<'a>, at: usize, path: String) -> Table<'a> {
+        Table { cx, at, path }
+    }
+
+    /// Table `i` of the array `key`.
+    fn of<T>(cx: &'a Ctx<'a>, key: &str, i: usize, t: &Spanned<T>) -> Table<'a> {
+        Table::new(cx, t.span().start, format!("{key}.{i}"))
+    }
+
+    /// The dotted path of `key` in this table.
+    fn key(&self, key: &str) -> String {
+        match self.path.as_str() {
+            "" => key.to_owned(),
+            path => format!("{path}.{key}"),
+        }
+    }
+
+    /// An error about `key`, at position `at`.
+    fn error(&self, at: usize, key: &str, message: impl Into<String>) -> ConfigError {
+        self.cx.error(at, Some(&self.key(key)), message)
+    }
+
+    /// The value of a required `key`, or "missing key" at the table.
+    fn need<'t, T>(&self, v: &'t Option<T>, key: &str, what: &str) -> Result<&'t T, ConfigError> {
+        let missing = || self.error(self.at, key, format!("missing key: expected {what}"));
+        v.as_ref().ok_or_else(missing)
+    }
+}
+
+fn hosts(file: &Table<'_>, f: &file::File) -> Result<Vec<Host>, ConfigError> {
+    let cx = file.cx;
+    let tables = file.need(&f.hosts, "hosts", "at least one [[hosts]] table")?;
+    let tables = &tables.get_ref().0;
+    if tables.is_empty() {
+        let at = f.hosts.as_ref().map_or(file.at, |t| t.span().start);
+        let message = "expected at least one [[hosts]] table, found an empty array";
+        return Err(file.error(at, "hosts", message));
+    }
+    let mut hosts: Vec<Host> = Vec::with_capacity(tables.len());
+    // Where each host's name and address were given, for "already used" errors.
+    let mut seen: Vec<(usize, usize)> = Vec::new();
+    for (i, t) in tables.iter().enumerate() {
+        let tab = Table::of(cx, "hosts", i, t);
+        let t = t.get_ref();
+        let name = tab.need(&t.name, "name", "the host's name, like \"client\"")?;
+        let (name_at, name) = (name.span().start, &name.get_ref().0);
+        if let Some(j) = hosts.iter().position(|h| h.name == *name) {
+            return Err(tab.error(
+                name_at,
+                "name",
+                format!(
+                    "duplicate host name {name:?}: expected a name not used before (hosts.{j}, {})",
+                    cx.describe(seen[j].0)
+                ),
+            ));
+        }
+        let addr = tab.need(
+            &t.addr,
+            "addr",
+            "the host's IPv4 address, like \"10.0.0.1\"",
+        )?;
+        let (addr_at, addr) = (addr.span().start, addr.get_ref().0);
+        if let Some(j) = hosts.iter().position(|h| h.addr == addr) {
+            return Err(tab.error(
+                addr_at,
+                "addr",
+                format!(
+                    "duplicate address {addr}: expected an address no other host has (hosts.{j} {:?}, {})",
+                    hosts[j].name,
+                    cx.describe(seen[j].1)
+                ),
+            ));
+        }
+        let mut listen: Vec<u16> = Vec::new();
+        for (n, port) in t.listen.iter().flat_map(|l| l.0.iter()).enumerate() {
+            let p = *port.get_ref();
+            if listen.contains(&p) {
+                let message = format!("port {p} is listed twice: expected each port once");
+                return Err(tab.error(port.span().start, &format!("listen.{n}"), message));
+            }
+            listen.push(p);
+        }
+        seen.push((name_at, addr_at));
+        hosts.push(Host {
+            name: name.clone(),
+            addr,
+            listen,
+            tcp: t.tcp.unwrap_or_default(),
+            ephemeral_ports: t.ephemeral_ports.value().unwrap_or(DEFAULT_EPHEMERAL_PORTS),
+        });
+    }
+    Ok(hosts)
+}
+
+/// The checks that need the hosts.
+struct Check<'a> {
+    cx: &'a Ctx<'a>,
+    hosts: &'a [Host],
+}
+
+impl Check<'_> {
+    /// The id of the host called `name` (given at `at`, about `key`). Every
+    /// reference to a host is resolved here, once, so what comes after the
+    /// parser never meets a host name it cannot find.
+    fn host(&self, name: &str, at: usize, key: &str) -> Result<HostId, ConfigError> {
+        if let Some(id) = self.hosts.iter().position(|h| h.name == name) {
+            return Ok(id);
+        }
+        let names: Vec<&str> = self.hosts.iter().map(|h| h.name.as_str()).collect();
+        let mut message = format!("unknown host {name:?}");
+        if let Some(near) = closest(name, &names) {
+            message.push_str(&format!(" (did you mean {near:?}?)"));
+        }
+        let known: Vec<String> = names.iter().map(|n| format!("{n:?}")).collect();
+        message.push_str(&format!(": expected one of {}", known.join(", ")));
+        Err(self.cx.error(at, Some(key), message))
+    }
+
+    /// The host that `key` of table `tab` names.
+    fn host_ref(
+        &self,
+        tab: &Table<'_>,
+        r: &Spanned<Val<HostRef>>,
+        key: &str,
+    ) -> Result<HostId, ConfigError> {
+        self.host(&r.get_ref().0, r.span().start, &tab.key(key))
+    }
+
+    /// The host that a required `key` of table `tab` names, and where.
+    fn required_host(
+        &self,
+        tab: &Table<'_>,
+        r: &Option<Spanned<Val<HostRef>>>,
+        key: &str,
+        what: &str,
+    ) -> Result<(HostId, usize), ConfigError> {
+        let r = tab.need(r, key, what)?;
+        Ok((self.host_ref(tab, r, key)?, r.span().start))
+    }
+
+    fn links(&self, tables: &[Spanned<file::Link>]) -> Result<Vec<Link>, ConfigError> {
+        let mut links: Vec<Link> = Vec::with_capacity(tables.len());
+        for (i, t) in tables.iter().enumerate() {
+            let tab = Table::of(self.cx, "links", i, t);
+            let t = t.get_ref();
+            let (a, _) =
+                self.required_host(&tab, &t.a, "a", "the host at one end, like a = \"client\"")?;
+            let (b, b_at) = self.required_host(
+                &tab,
+                &t.b,
+                "b",
+                "the host at the other end, like b = \"server\"",
+            )?;
+            let (a_name, b_name) = (&self.hosts[a].name, &self.hosts[b].name);
+            if a == b {
+                return Err(tab.error(
+                    b_at,
+                    "b",
+                    format!("a link from {a_name:?} to itself: expected a host other than a = {a_name:?}"),
+                ));
+            }
+            let same = |l: &Link| (l.a == a && l.b == b) || (l.a == b && l.b == a);
+            if let Some(j) = links.iter().position(same) {
+                return Err(tab.error(
+                    b_at,
+                    "b",
+                    format!(
+                        "a second link between {a_name:?} and {b_name:?}: expected at most one link per pair of hosts (the first is links.{j})"
+                    ),
+                ));
+            }
+            let both = self.partial(t.settings(), &tab.path)?;
+            let direction = |d: &Option<file::Direction>, name: &str| match d {
+                Some(d) => Ok(self.partial(d.settings(), &tab.key(name))?.over(&both)),
+                None => Ok(both.over(&Partial::default())),
+            };
+            let a_to_b = direction(&t.a_to_b, "a_to_b")?;
+            let b_to_a = direction(&t.b_to_a, "b_to_a")?;
+            links.push(Link {
+                a,
+                b,
+                a_to_b,
+                b_to_a,
+            });
+        }
+        Ok(links)
+    }
+
+    /// The settings of the table at `path`, with its `loss` checked.
+    fn partial<'s>(&self, s: Settings<'s>, path: &str) -> Result<Partial<'s>, ConfigError> {
+        let loss = s.loss.map(|l| self.loss(l, path)).transpose()?;
+        Ok(Partial { s, loss })
+    }
+
+    /// `loss` of the table at `path`: a probability (0 means no loss), or
+    /// a Gilbert–Elliott table.
+    fn loss(&self, l: &Spanned<file::Loss>, path: &str) -> Result<Loss, ConfigError> {
+        let t = match l.get_ref() {
+            file::Loss::Probability(p) if *p == 0.0 => return Ok(Loss::None),
+            file::Loss::Probability(p) => return Ok(Loss::Bernoulli(*p)),
+            file::Loss::Table(t) => t,
+        };
+        let tab = Table::new(self.cx, l.span().start, format!("{path}.loss"));
+        tab.need(&t.model, "model", "model = \"gilbert-elliott\"")?;
+        let p = tab
+            .need(&t.p, "p", "p, the probability of moving to the bad state")?
+            .0;
+        // tc's defaults (iproute2 q_netem.c, "gemodel"): r = 1 - p, 1-h = 1, 1-k = 0.
+        let (r, h, k) = (t.r.value(), t.h.value(), t.k.value());
+        Ok(Loss::GilbertElliott {
+            p,
+            r: r.unwrap_or(1.0 - p),
+            h: h.unwrap_or(0.0),
+            k: k.unwrap_or(1.0),
+        })
+    }
+
+    fn fault(&self, tab: &Table<'_>, t: &file::Fault) -> Result<Fault, ConfigError> {
+        const ACTION: &str =
+            "action = \"drop\" | \"delay\" | \"duplicate\" | \"corrupt\" | \"partition\"";
+        let action = tab.need(&t.action, "action", ACTION)?.0;
+        let action = match (action, &t.extra) {
+            (Action::Delay, extra) => {
+                let what = "extra = a duration like \"300ms\" for action = \"delay\"";
+                FaultAction::Delay(tab.need(extra, "extra", what)?.0.get_ref().0)
+            }
+            (other, Some(extra)) => {
+                return Err(tab.error(
+                    extra.0.span().start,
+                    "extra",
+                    format!(
+                        "`extra` applies only to action = \"delay\": expected no extra with action = {:?}",
+                        other.name()
+                    ),
+                ));
+            }
+            (Action::Drop, None) => FaultAction::Drop,
+            (Action::Duplicate, None) => FaultAction::Duplicate,
+            (Action::Corrupt, None) => FaultAction::Corrupt,
+            (Action::Partition, None) => FaultAction::Partition,
+        };
+        let from = t
+            .from
+            .as_ref()
+            .map(|r| self.host_ref(tab, r, "from"))
+            .transpose()?;
+        let to =
+            t.to.as_ref()
+                .map(|r| self.host_ref(tab, r, "to"))
+                .transpose()?;
+        if let (Some(to), Some(r)) = (to.filter(|&to| from == Some(to)), &t.to) {
+            return Err(tab.error(
+                r.span().start,
+                "to",
+                format!(
+                    "from and to are both {:?}: expected a host other than from",
+                    self.hosts[to].name
+                ),
+            ));
+        }
+        if action == FaultAction::Partition {
+            let keys = [
+                ("segment", t.segment.as_ref().map(Keyed::at)),
+                ("nth", t.nth.as_ref().map(Keyed::at)),
+            ];
+            if let Some((name, Some(key_at))) = keys.into_iter().find(|(_, at)| at.is_some()) {
+                return Err(tab.error(
+                    key_at,
+                    name,
+                    format!(
+                        "`{name}` does not apply to action = \"partition\", which cuts every segment: expected only from, to, start and end"
+                    ),
+                ));
+            }
+        }
+        // The kinds in classification order, without repeats; `ANY` is all.
+        let kinds = t.segment.as_ref().map(|k| k.0.get_ref().values());
+        let segment = match kinds {
+            Some(kinds) if !kinds.contains(&&None) => (SegmentKind::ALL.into_iter())
+                .filter(|k| kinds.contains(&&Some(*k)))
+                .collect(),
+            _ => SegmentKind::ALL.to_vec(),
+        };
+        let nth = t
+            .nth
+            .as_ref()
+            .map(|n| nth(tab, n.0.get_ref()))
+            .transpose()?;
+        let start = t.start.value();
+        let end = t.end.value();
+        if let (Some(start), Some(end), Some(e)) = (start, end, &t.end) {
+            if end <= start {
+                let message = format!("expected an end after start = \"{start}\", found \"{end}\"");
+                return Err(tab.error(e.span().start, "end", message));
+            }
+        }
+        Ok(Fault {
+            action,
+            from,
+            to,
+            segment,
+            nth,
+            start,
+            end,
+        })
+    }
+
+    /// `[[connections]]`, with the totals after `count` expansion: at most
+    /// [`MAX_CONNECTIONS`] connections and [`MAX_TOTAL_SEND_BYTES`] octets
+    /// written.
+    fn connections(
+        &self,
+        tables: &[Spanned<file::Connection>],
+    ) -> Result<Vec<ConnectionSpec>, ConfigError> {
+        let mut specs = Vec::with_capacity(tables.len());
+        let (mut total, mut bytes): (u64, u64) = (0, 0);
+        for (i, t) in tables.iter().enumerate() {
+            let tab = Table::of(self.cx, "connections", i, t);
+            let t = t.get_ref();
+            let spec = self.connection(&tab, t)?;
+            // A total that goes over is reported at `field`, else at the
+            // count, else at the table.
+            let at = |k, v: &Option<Spanned<_>>| v.as_ref().map(|v| (k, v.span().start));
+            let count = t.count.as_ref().map(|v| ("count", v.span().start));
+            let blame = |field: Option<(&str, usize)>, message: String| match field.or(count) {
+                Some((k, at)) => tab.error(at, k, message),
+                None => self.cx.error(tab.at, Some(&tab.path), message),
+            };
+            let count = u64::from(spec.count);
+            total = total.saturating_add(count);
+            if total > MAX_CONNECTIONS {
+                return Err(blame(
+                    None,
+                    format!(
+                        "too many connections: expected at most {} in a run (after count expansion), found {} so far",
+                        pretty(MAX_CONNECTIONS.into()),
+                        pretty(total.into())
+                    ),
+                ));
+            }
+            let per = spec.client_sends.saturating_add(spec.server_sends);
+            bytes = bytes.saturating_add(per.saturating_mul(count));
+            if bytes > MAX_TOTAL_SEND_BYTES {
+                let field = if spec.count > 1 {
+                    None
+                } else if spec.client_sends >= spec.server_sends {
+                    at("client_sends", &t.client_sends)
+                } else {
+                    at("server_sends", &t.server_sends)
+                };
+                return Err(blame(
+                    field,
+                    format!(
+                        "too much data: expected at most {} octets written by all connections together (4 GiB; the applications' data is held in memory), found {} so far",
+                        pretty(MAX_TOTAL_SEND_BYTES.into()),
+                        pretty(bytes.into())
+                    ),
+                ));
+            }
+            specs.push(spec);
+        }
+        Ok(specs)
+    }
+
+    fn connection(
+        &self,
+        tab: &Table<'_>,
+        t: &file::Connection,
+    ) -> Result<ConnectionSpec, ConfigError> {
+        let client_what = "the host that does the active open, like client = \"client\"";
+        let (client, _) = self.required_host(tab, &t.client, "client", client_what)?;
+        let server_what = "the host it connects to, like server = \"server\"";
+        let (server, server_at) = self.required_host(tab, &t.server, "server", server_what)?;
+        if client == server {
+            return Err(tab.error(
+                server_at,
+                "server",
+                format!(
+                    "client and server are both {:?}: expected a server other than the client",
+                    self.hosts[server].name
+                ),
+            ));
+        }
+        let port = tab
+            .need(&t.port, "port", "the server's port, like port = 80")?
+            .0;
+        let open = t.open.value().unwrap_or(OpenMode::Active);
+        let client_port = t.client_port.value();
+        if let (OpenMode::Simultaneous, None, Some(f)) = (open, client_port, &t.open) {
+            return Err(tab.error(
+                f.span().start,
+                "open",
+                "open = \"simultaneous\" needs client_port: expected a client_port = N beside it (the port the server connects to)",
+            ));
+        }
+        let close = t.close.value().unwrap_or(CloseMode::ClientFirst);
+        match (close, &t.close_at, &t.close) {
+            (CloseMode::Simultaneous, None, Some(f)) => {
+                return Err(tab.error(
+                    f.span().start,
+                    "close",
+                    "close = \"simultaneous\" needs close_at: expected a close_at = \"2s\" beside it",
+                ));
+            }
+            (CloseMode::None, Some(k), _) => {
+                return Err(tab.error(
+                    k.at(),
+                    "close_at",
+                    "close_at has no effect with close = \"none\": expected no close_at, or another close mode",
+                ));
+            }
+            _ => {}
+        }
+        Ok(ConnectionSpec {
+            client,
+            server,
+            port,
+            open_at: t.open_at.value().unwrap_or(Duration::ZERO),
+            open,
+            client_port,
+            client_sends: t.client_sends.value().unwrap_or(0),
+            server_sends: t.server_sends.value().unwrap_or(0),
+            close,
+            close_at: t.close_at.value(),
+            count: t.count.value().unwrap_or(1),
+            interval: t.interval.value().unwrap_or(Duration::ZERO),
+        })
+    }
+
+    fn expect(&self, e: &file::Expect) -> Result<Expect, ConfigError> {
+        let by_kind =
+            |m: &Option<file::ByKind<_>>| entries(m).iter().map(|(k, v)| (k.0, v.0)).collect();
+        let mut retransmit_at = Vec::new();
+        for (kind, times) in entries(&e.retransmit_at) {
+            let mut out: Vec<Duration> = Vec::new();
+            for (n, t) in times.0.iter().enumerate() {
+                let t_v = *t.get_ref();
+                if let Some(&last) = out.last().filter(|&&last| t_v < last) {
+                    return Err(self.cx.error(
+                        t.span().start,
+                        Some(&format!("expect.retransmit_at.{}.{n}", kind.0.name())),
+                        format!(
+                            "expected times in increasing order: \"{t_v}\" comes after \"{last}\""
+                        ),
+                    ));
+                }
+                out.push(t_v);
+            }
+            retransmit_at.push((kind.0, out));
+        }
+        // A host named as a key: its id, the error at the key.
+        let host = |map: &str, name: &Spanned<String>| {
+            let key = format!("expect.{map}.{}", name.get_ref());
+            self.host(name.get_ref(), name.span().start, &key)
+        };
+        let mut states = Vec::new();
+        for (name, list) in entries(&e.states) {
+            states.push((
+                host("states", name)?,
+                list.0.iter().map(|s| *s.get_ref()).collect(),
+            ));
+        }
+        let mut final_state = Vec::new();
+        for (name, state) in entries(&e.final_state) {
+            final_state.push((host("final_state", name)?, state.0));
+        }
+        Ok(Expect {
+            outcome: e.outcome.value(),
+            established_within: e.established_within.value(),
+            closed_within: e.closed_within.value(),
+            retransmissions: by_kind(&e.retransmissions),
+            sent: by_kind(&e.sent),
+            retransmit_at,
+            tolerance: e.tolerance.value().unwrap_or(Duration::ZERO),
+            states,
+            final_state,
+        })
+    }
+}
+
+/// `nth` of table `tab`: each number once, in increasing order.
+fn nth(tab: &Table<'_>, n: &OneOrMany<Nth>) -> Result<Vec<u32>, ConfigError> {
+    let mut nth: Vec<u32> = Vec::new();
+    let items = match n {
+        OneOrMany::One(v) => return Ok(vec![*v]),
+        OneOrMany::Many(items) => items,
+    };
+    for (i, item) in items.iter().enumerate() {
+        let v = *item.get_ref();
+        if nth.contains(&v) {
+            let message = format!("{v} is listed twice: expected each number once");
+            return Err(tab.error(item.span().start, &format!("nth.{i}"), message));
+        }
+        nth.push(v);
+    }
+    nth.sort_unstable();
+    Ok(nth)
+}
+
+/// The settings one table gives, its `loss` checked; the rest come from
+/// the table below it.
+#[derive(Default)]
+struct Partial<'a> {
+    s: Settings<'a>,
+    loss: Option<Loss>,
+}
+
+impl Partial<'_> {
+    /// `self` over `below`, with netem's defaults for what neither sets.
+    fn over(&self, below: &Partial<'_>) -> LinkParams {
+        let d = LinkParams::default();
+        let (s, b) = (&self.s, &below.s);
+        LinkParams {
+            delay: s.delay.or(b.delay).unwrap_or(d.delay),
+            jitter: s.jitter.or(b.jitter).unwrap_or(d.jitter),
+            distribution: s.distribution.or(b.distribution).unwrap_or(d.distribution),
+            loss: self.loss.or(below.loss).unwrap_or(d.loss),
+            duplicate: s.duplicate.or(b.duplicate).unwrap_or(d.duplicate),
+            corrupt: s.corrupt.or(b.corrupt).unwrap_or(d.corrupt),
+            reorder: s.reorder.or(b.reorder).unwrap_or(d.reorder),
+            reorder_gap: s.reorder_gap.or(b.reorder_gap).unwrap_or(d.reorder_gap),
+            rate_bps: s.rate.or(b.rate).unwrap_or(d.rate_bps),
+            queue: s.queue.or(b.queue).unwrap_or(d.queue),
+        }
+    }
+}
+
+/// `[sweep]`: its seeds, and the grid's paths with their values (taken
+/// from the document `root`), within the limits on points and runs. The
+/// values themselves are checked against the experiment by the caller.
+fn sweep(
+    cx: &Ctx<'_>,
+    s: &Spanned<file::Sweep>,
+    seed: u64,
+    root: &Node,
+) -> Result<Sweep, ConfigError> {
+    let t = s.get_ref();
+    let seeds = t.seeds.value().unwrap_or(SeedRange::single(seed));
+    let mut grid = Vec::new();
+    let mut points: u64 = 1;
+    let entries = t.grid.iter().flat_map(|g| g.get_ref().0.iter());
+    // The typed grid and the document's list the same entries in the same order.
+    for ((path, values), entry) in entries.zip(tree::grid(root)) {
+        let key = format!("sweep.grid.{}", path.get_ref());
+        points = points.saturating_mul(values.get_ref().0 as u64);
+        if points > MAX_GRID_POINTS {
+            return Err(cx.error(
+                values.span().start,
+                Some(&key),
+                format!(
+                    "too many grid points: expected at most {} (the product of the lists' lengths), found {} so far",
+                    pretty(MAX_GRID_POINTS.into()),
+                    pretty(points.into())
+                ),
+            ));
+        }
+        let Value::Array(nodes) = &entry.node.value else {
+            continue;
+        };
+        let values = (nodes.iter().enumerate())
+            .map(|(i, v)| tree::to_toml(cx, &format!("{key}.{i}"), v))
+            .collect::<Result<_, _>>()?;
+        grid.push((path.get_ref().clone(), values));
+    }
+    let runs = u128::from(points) * seeds.len();
+    if runs > MAX_SWEEP_RUNS {
+        let message = format!(
+            "too many runs: expected at most {} (grid points x seeds), found {} ({} points x {} seeds)",
+            pretty(MAX_SWEEP_RUNS),
+            pretty(runs),
+            pretty(points.into()),
+            pretty(seeds.len())
+        );
+        let (at, key) = match (&t.seeds, &t.grid) {
+            (Some(v), _) => (v.span().start, "sweep.seeds"),
+            (None, Some(g)) => (g.span().start, "sweep.grid"),
+            (None, None) => (s.span().start, "sweep"),
+        };
+        return Err(cx.error(at, Some(key), message));
+    }
+    Ok(Sweep { seeds, grid })
+}
