@@ -26,6 +26,6 @@ pub mod timeline;
 
 pub use experiment::{
     CloseMode, ConfigError, ConnectionSpec, Distribution, Expect, Experiment, Fault, FaultAction,
-    Host, HostId, Link, LinkParams, Location, Loss, OpenMode, Outcome, SeedRange, Sweep,
-    TcpOverrides, parse, parse_duration, parse_rate, parse_with_overrides,
+    Host, HostId, Link, LinkParams, Location, Loss, OpenMode, Outcome, SeedRange, SocketSpec, Step,
+    Sweep, TcpOverrides, parse, parse_duration, parse_rate, parse_with_overrides,
 };

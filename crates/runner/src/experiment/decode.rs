@@ -6,6 +6,7 @@ use std::net::Ipv4Addr;
 
 use tcpsim_tcp::{DEFAULT_EPHEMERAL_PORTS, Duration, Profile, SegmentKind};
 
+use super::apps;
 use super::error::{ConfigError, Origin};
 use super::expect;
 use super::limits::{
@@ -174,11 +175,22 @@ fn connections(f: &Field<'_>, hosts: &[Host]) -> Result<Vec<ConnectionSpec>, Con
                 ),
             ));
         }
-        let per = spec.client_sends.saturating_add(spec.server_sends);
+        let lists = [&spec.client_app, &spec.server_app]
+            .map(|l| l.as_deref().map_or(0, apps::written))
+            .into_iter()
+            .fold(0, u64::saturating_add);
+        let per = spec
+            .client_sends
+            .saturating_add(spec.server_sends)
+            .saturating_add(lists);
         bytes = bytes.saturating_add(per.saturating_mul(count));
         if bytes > MAX_TOTAL_SEND_BYTES {
             let key = if spec.count > 1 {
                 "count"
+            } else if spec.client_app.is_some() {
+                "client_app"
+            } else if spec.server_app.is_some() {
+                "server_app"
             } else if spec.client_sends >= spec.server_sends {
                 "client_sends"
             } else {
@@ -193,9 +205,62 @@ fn connections(f: &Field<'_>, hosts: &[Host]) -> Result<Vec<ConnectionSpec>, Con
                 ),
             ));
         }
+        listener_options(&t, &spec, &specs, hosts)?;
         specs.push(spec);
     }
     Ok(specs)
+}
+
+/// `server_socket` is set on the server's listening socket: the server
+/// must listen on the port (unless both ends connect), and every
+/// connection to that port shares the listener's options.
+fn listener_options(
+    t: &Tbl<'_>,
+    spec: &ConnectionSpec,
+    before: &[ConnectionSpec],
+    hosts: &[Host],
+) -> Result<(), ConfigError> {
+    if spec.open == OpenMode::Simultaneous {
+        return Ok(());
+    }
+    let server = &hosts[spec.server];
+    let Some(f) = t.get("server_socket") else {
+        // Another connection may have set options on this listener.
+        if let Some(i) = before.iter().position(|o| {
+            o.open == OpenMode::Active
+                && o.server == spec.server
+                && o.port == spec.port
+                && !o.server_socket.is_empty()
+        }) {
+            return Err(t.cx.error(
+                t.at,
+                Some(&t.path),
+                format!(
+                    "connections.{i} set server_socket on {:?} port {}, the listener this connection reaches too: expected the same server_socket here",
+                    server.name, spec.port
+                ),
+            ));
+        }
+        return Ok(());
+    };
+    if !server.listen.contains(&spec.port) {
+        return Err(f.key_error(format!(
+            "server_socket is set on the listening socket, and {:?} does not listen on port {}: expected {} in its listen, or no server_socket",
+            server.name, spec.port, spec.port
+        )));
+    }
+    if let Some(i) = before.iter().position(|o| {
+        o.open == OpenMode::Active
+            && o.server == spec.server
+            && o.port == spec.port
+            && o.server_socket != spec.server_socket
+    }) {
+        return Err(f.error(format!(
+            "connections.{i} reaches the same listener ({:?} port {}) with other socket options: expected the same server_socket for every connection to one listener",
+            server.name, spec.port
+        )));
+    }
+    Ok(())
 }
 
 /// A reference to a host by name, resolved to the host's id.
@@ -634,6 +699,10 @@ fn connection(t: &Tbl<'_>, hosts: &[Host]) -> Result<ConnectionSpec, ConfigError
         "close_at",
         "count",
         "interval",
+        "client_app",
+        "server_app",
+        "client_socket",
+        "server_socket",
     ])?;
     let client = host_id(
         &t.require(
@@ -725,6 +794,11 @@ fn connection(t: &Tbl<'_>, hosts: &[Host]) -> Result<ConnectionSpec, ConfigError
     let interval = t
         .opt("interval", Field::duration)?
         .unwrap_or(Duration::ZERO);
+    let client_app = t.opt("client_app", apps::steps)?;
+    let server_app = t.opt("server_app", apps::steps)?;
+    apps::check_forms(t, client_app.is_some(), server_app.is_some(), close)?;
+    let client_socket = t.opt("client_socket", apps::socket)?.unwrap_or_default();
+    let server_socket = t.opt("server_socket", apps::socket)?.unwrap_or_default();
     Ok(ConnectionSpec {
         client,
         server,
@@ -738,5 +812,9 @@ fn connection(t: &Tbl<'_>, hosts: &[Host]) -> Result<ConnectionSpec, ConfigError
         close_at,
         count,
         interval,
+        client_app,
+        server_app,
+        client_socket,
+        server_socket,
     })
 }

@@ -17,12 +17,14 @@
 //! "unknown host in a link", points at the text (or the `--set`) that
 //! caused it.
 
+mod apps;
 mod decode;
 mod error;
 mod expect;
 pub mod limits;
 mod model;
 mod reader;
+mod steps;
 mod tcp;
 mod tree;
 mod units;
@@ -30,7 +32,7 @@ mod units;
 pub use error::{ConfigError, Location};
 pub use model::{
     CloseMode, ConnectionSpec, Distribution, Expect, Experiment, Fault, FaultAction, Host, HostId,
-    Link, LinkParams, Loss, OpenMode, Outcome, Sweep,
+    Link, LinkParams, Loss, OpenMode, Outcome, SocketSpec, Step, Sweep,
 };
 pub use tcp::TcpOverrides;
 pub use units::{SeedRange, parse_duration, parse_rate};

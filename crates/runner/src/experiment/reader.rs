@@ -292,7 +292,7 @@ impl<'a> Field<'a> {
 
 /// The allowed key closest to `key` (same letters ignoring case and `-`/`_`,
 /// or at most two edits away), for "did you mean" hints.
-fn closest<'k>(key: &str, allowed: &[&'k str]) -> Option<&'k str> {
+pub(crate) fn closest<'k>(key: &str, allowed: &[&'k str]) -> Option<&'k str> {
     let norm = |s: &str| s.to_ascii_lowercase().replace('-', "_");
     let k = norm(key);
     if let Some(a) = allowed.iter().find(|a| norm(a) == k) {
