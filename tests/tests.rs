@@ -4,4 +4,5 @@ mod async_equivalence;
 mod bad_input;
 mod cli;
 mod determinism;
+mod kernel_configs;
 mod properties;
