@@ -6,3 +6,4 @@ mod cli;
 mod determinism;
 mod kernel_configs;
 mod properties;
+mod reference;
