@@ -90,7 +90,11 @@ pub(crate) fn check_forms(
         clash("server_app", "server_sends")?;
     }
     if client_app && server_app {
-        clash("client_app and server_app", "close")?;
+        if let Some(f) = t.get("close") {
+            return Err(f.key_error(
+                "close is the shorthand's close mode, and both ends have step lists: expected no close (each list says how its end closes)",
+            ));
+        }
     }
     // close_at is when the closer closes: not for an end with a list.
     let closer_has_list = match close {
