@@ -5,3 +5,4 @@ mod bad_input;
 mod cli;
 mod determinism;
 mod properties;
+mod report_types;

@@ -284,7 +284,19 @@ pub fn sweep(
     let code = if shard.is_some() {
         let mut out = String::new();
         for r in &records {
-            out.push_str(&sweep::to_line(&plan.name, &name, &sets, r));
+            let line = sweep::Line {
+                name: plan.name.clone(),
+                file: name.clone(),
+                sets: sets.clone(),
+                record: r.clone(),
+            };
+            match serde_json::to_string(&line) {
+                Ok(s) => out.push_str(&s),
+                Err(e) => {
+                    eprintln!("internal error: {e}");
+                    return INTERNAL;
+                }
+            }
             out.push('\n');
         }
         print(&out)
