@@ -9,11 +9,12 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::{Command, Output};
 
+use tcpsim::net::RunResult;
 use tcpsim::runner::build::{Keep, build};
-use tcpsim::runner::evaluate::evaluate;
-use tcpsim::runner::parse_with_overrides;
-use tcpsim::runner::report::{Call, EventKind, Meta, Report, report};
+use tcpsim::runner::evaluate::{Check, evaluate};
+use tcpsim::runner::report::{self, Call, EventKind, Meta, Report, ReportWriter, report};
 use tcpsim::runner::sweep::{self, Aggregate, Line, Plan};
+use tcpsim::runner::{Experiment, parse_with_overrides};
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -67,12 +68,13 @@ fn read(file: &str) -> String {
     std::fs::read_to_string(root().join(file)).expect("the config reads")
 }
 
-/// The report of `file` with its own seed, built as `tcpsim run FILE
-/// --format json` builds it.
-fn library_report(file: &str) -> Report {
+/// The run of `file` with its own seed and its expectations' checks, as
+/// `tcpsim run FILE --format json` makes them; `trace`: whether the run
+/// keeps its events.
+fn library_run(file: &str, trace: bool) -> (Experiment, RunResult, Vec<Check>) {
     let exp = parse_with_overrides(&read(file), file, &[]).expect("the config parses");
     let keep = Keep {
-        trace: true,
+        trace,
         pcap: false,
         paths: true,
     };
@@ -80,7 +82,25 @@ fn library_report(file: &str) -> Report {
         .expect("the config builds")
         .run();
     let checks = evaluate(&exp, &r);
+    (exp, r, checks)
+}
+
+/// The report of `file` with its own seed, built as `tcpsim run FILE
+/// --format json` builds it.
+fn library_report(file: &str) -> Report {
+    let (exp, r, checks) = library_run(file, true);
     report(&Meta::new(&exp, exp.seed), &r, &checks)
+}
+
+/// The report of a run, written with a [`ReportWriter`] one event at a
+/// time.
+fn streamed(exp: &Experiment, r: &RunResult, checks: &[Check]) -> Vec<u8> {
+    let head = Report::without_events(&Meta::new(exp, exp.seed), r, checks);
+    let mut w = ReportWriter::begin(Vec::new(), &head).unwrap();
+    for e in report::events(r) {
+        w.event(&e).unwrap();
+    }
+    w.finish(&head).unwrap()
 }
 
 /// What `run --format json` writes for `report`.
@@ -156,6 +176,24 @@ fn every_config_report_is_the_binary_output_and_reads_back_equal() {
     );
     assert!(with_options > 0 && with_cause > 0);
     assert!(files.len() >= 30, "{} configs", files.len());
+}
+
+#[test]
+fn every_config_report_streamed_is_the_same_bytes() {
+    for file in configs() {
+        for trace in [true, false] {
+            let (exp, r, checks) = library_run(&file, trace);
+            let whole = report(&Meta::new(&exp, exp.seed), &r, &checks);
+            // Without a trace, no event: `"events": []`.
+            assert_eq!(whole.events.is_empty(), !trace, "{file}");
+            let streamed = String::from_utf8(streamed(&exp, &r, &checks)).unwrap();
+            assert_eq!(
+                streamed,
+                serde_json::to_string_pretty(&whole).unwrap(),
+                "{file}, trace {trace}: streamed, the report differs"
+            );
+        }
+    }
 }
 
 #[test]

@@ -38,6 +38,6 @@ pub use experiment::{
 };
 pub use report::{
     AppEvent, ByteCounts, Call, ConnectionReport, DeliverEvent, DropEvent, EndRecovery, Event,
-    EventKind, Expectation, Recovery, Report, SegmentCounts, SegmentOptions, SegmentReport,
-    SendEvent, StateEvent, TimerEvent,
+    EventKind, Expectation, Recovery, Report, ReportWriter, SegmentCounts, SegmentOptions,
+    SegmentReport, SendEvent, StateEvent, TimerEvent,
 };

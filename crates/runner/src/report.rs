@@ -8,7 +8,8 @@
 //! parts ([`Event`], [`ConnectionReport`], ...), that derive serde's
 //! `Serialize` and `Deserialize`: [`report`] builds it from a run, the JSON
 //! is its serialisation, and `serde_json::from_str::<Report>` reads it back
-//! into an equal value.
+//! into an equal value. [`ReportWriter`] writes the same bytes one event at
+//! a time, for a report whose events are not all kept in memory.
 //!
 //! ```
 //! use tcpsim_runner::report::{EventKind, Report, report, Meta};
@@ -70,8 +71,10 @@ use tcpsim_tcp::{Instant, SegmentKind};
 use crate::evaluate::Check;
 use crate::experiment::Experiment;
 
+mod stream;
 mod types;
 
+pub use stream::ReportWriter;
 pub use types::{
     AppEvent, ByteCounts, Call, ConnectionReport, DeliverEvent, DropEvent, EndRecovery, Event,
     EventKind, Expectation, Recovery, Report, SegmentCounts, SegmentOptions, SegmentReport,
@@ -328,7 +331,8 @@ impl From<&Check> for Expectation {
 
 impl Report {
     /// The report of run `r` with the header `meta` and the checks of its
-    /// `[expect]`, with no event yet ([`report`] adds them).
+    /// `[expect]`, with no event yet: [`report`] adds them, a
+    /// [`ReportWriter`] writes them one by one ([`events`]).
     pub fn without_events(meta: &Meta<'_>, r: &RunResult, checks: &[Check]) -> Report {
         Report {
             tcpsim: env!("CARGO_PKG_VERSION").to_string(),
