@@ -7,3 +7,4 @@ mod determinism;
 mod kernel_configs;
 mod properties;
 mod reference;
+mod report_types;
