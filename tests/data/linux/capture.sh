@@ -53,6 +53,13 @@
 # TCP_INFO (what `ss -ti` shows) before its close, and the client polls it
 # every 1 ms: `ss` itself cannot see the connection at the end, which is a
 # TIME-WAIT minisocket by then.
+#
+# The close scenarios of issue 15 (fin_wait2_orphan*, user_timeout_fin*;
+# README.md "Orphaned FIN-WAIT-2 and the user timeout") run REPEAT times
+# too, wait up to SERVER_WAIT_S for the server app and capture TAIL seconds
+# after it (the 60 s timers), and run `peer.py watch` in both namespaces:
+# ss every 50 ms, because the end of a FIN-WAIT-2 or TIME-WAIT sends
+# nothing.  About 14 minutes for the five.
 
 set -euo pipefail
 
