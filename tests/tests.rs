@@ -4,4 +4,7 @@ mod async_equivalence;
 mod bad_input;
 mod cli;
 mod determinism;
+mod kernel_configs;
 mod properties;
+mod reference;
+mod report_types;

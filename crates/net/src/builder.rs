@@ -17,13 +17,13 @@ use std::sync::Arc;
 
 use tcpsim_tcp::{Config, Duration, Endpoint, SegmentKind};
 
-use crate::engine::{Host, Limits, LinkDir, Network, RunOptions, Topology};
+use crate::engine::{Host, Limits, LinkDir, Listener, Network, RunOptions, Topology};
 use crate::fault::{FaultAction, FaultRule, Faults};
 use crate::link::{Link, LinkParams, LinkParamsError};
 use crate::rng::{name_hash, stream_numbered};
 use crate::sim::{RunResult, Sim};
 use crate::trace::HostId;
-use crate::workload::{OpenMode, Workload};
+use crate::workload::{EndApp, OpenMode, Plan, Workload};
 
 /// Why a simulation could not be built.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -71,7 +71,8 @@ struct HostSpec {
     name: String,
     addr: Ipv4Addr,
     config: Config,
-    listen: Vec<u16>,
+    /// Ports with a listener, each with its own configuration if it has one.
+    listen: Vec<(u16, Option<Arc<Config>>)>,
     ephemeral: (u16, u16),
 }
 
@@ -105,6 +106,9 @@ pub struct SimBuilder {
     links: Vec<(HostId, HostId, LinkParams, LinkParams)>,
     faults: Vec<FaultRule>,
     workloads: Vec<Workload>,
+    /// Step lists and socket options, by connection (only connections
+    /// that have any).
+    ends: Vec<(usize, Arc<[EndApp; 2]>)>,
 }
 
 impl SimBuilder {
@@ -125,6 +129,7 @@ impl SimBuilder {
             links: Vec::new(),
             faults: Vec::new(),
             workloads: Vec::new(),
+            ends: Vec::new(),
         }
     }
 
@@ -173,8 +178,22 @@ impl SimBuilder {
     /// A listener on `port` of `host` from time zero.
     pub fn listen(&mut self, host: HostId, port: u16) -> &mut Self {
         if let Some(h) = self.hosts.get_mut(host) {
-            if !h.listen.contains(&port) {
-                h.listen.push(port);
+            if !h.listen.iter().any(|l| l.0 == port) {
+                h.listen.push((port, None));
+            }
+        }
+        self
+    }
+
+    /// A listener on `port` of `host` from time zero whose connections run
+    /// with `config` instead of the host's (socket options set on the
+    /// listening socket, which the connections it accepts inherit). A
+    /// listener already on that port takes `config`.
+    pub fn listen_with(&mut self, host: HostId, port: u16, config: Arc<Config>) -> &mut Self {
+        if let Some(h) = self.hosts.get_mut(host) {
+            match h.listen.iter_mut().find(|l| l.0 == port) {
+                Some(l) => l.1 = Some(config),
+                None => h.listen.push((port, Some(config))),
             }
         }
         self
@@ -202,6 +221,18 @@ impl SimBuilder {
 
     /// A connection to run.
     pub fn connection(&mut self, w: Workload) -> &mut Self {
+        self.workloads.push(w);
+        self
+    }
+
+    /// A connection to run whose ends may have step lists and socket
+    /// options of their own ([`EndApp`]; an end without steps follows the
+    /// shorthand of `w`). Ends that are the same [`Arc`] for many
+    /// connections are stored once.
+    pub fn connection_with(&mut self, w: Workload, ends: Arc<[EndApp; 2]>) -> &mut Self {
+        if ends.iter().any(|e| !e.is_plain()) {
+            self.ends.push((self.workloads.len(), ends));
+        }
         self.workloads.push(w);
         self
     }
@@ -307,7 +338,7 @@ impl SimBuilder {
             .hosts
             .iter()
             .enumerate()
-            .flat_map(|(i, h)| h.listen.iter().map(move |p| (i, *p)))
+            .flat_map(|(i, h)| h.listen.iter().map(move |(p, c)| (i, *p, c.clone())))
             .collect();
         let mut faults = Faults::default();
         for f in &self.faults {
@@ -325,7 +356,7 @@ impl SimBuilder {
             links,
             faults,
             faults_stream: name_hash("faults"),
-            workloads: self.workloads.as_slice().into(),
+            plan: Plan::new(self.workloads.as_slice().into(), &self.ends),
             listeners,
             options: self.options,
         })
@@ -390,8 +421,8 @@ pub struct Blueprint {
     links: Vec<LinkPlan>,
     faults: Faults,
     faults_stream: u64,
-    workloads: Arc<[Workload]>,
-    listeners: Vec<(HostId, u16)>,
+    plan: Plan,
+    listeners: Vec<Listener>,
     options: RunOptions,
 }
 
@@ -424,7 +455,7 @@ impl Blueprint {
             faults: self.faults.clone(),
             fault_rng: stream_numbered(seed, self.faults_stream),
         };
-        Sim::new(net, &self.listeners, &self.workloads, self.options)
+        Sim::new(net, &self.listeners, &self.plan, self.options)
     }
 
     /// Runs the simulation of `seed` in `sim`, reusing its memory when it
@@ -441,7 +472,7 @@ impl Blueprint {
                 self.faults
                     .draws()
                     .then(|| stream_numbered(seed, self.faults_stream)),
-                (&self.listeners, &self.workloads),
+                (&self.listeners, &self.plan),
                 self.options,
             ),
             _ => *sim = Some(self.sim(seed)),
@@ -454,7 +485,7 @@ impl Blueprint {
 
     /// How many connections a run of it has.
     pub fn connections(&self) -> usize {
-        self.workloads.len()
+        self.plan.workloads.len()
     }
 }
 

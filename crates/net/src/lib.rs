@@ -71,8 +71,10 @@ pub use sim::{RunResult, Sim};
 pub use sim_async::{
     Scenario, ScenarioResult, TaskResult, TcpListener, TcpStream, ToAddr, UnknownHost, spawn, time,
 };
-pub use trace::{AppCall, AppError, DropReason, HostId, SegmentInfo, TraceKind, TraceRecord};
-pub use workload::{CloseMode, OpenMode, Workload};
+pub use trace::{
+    AppCall, AppError, DropReason, HostId, SegmentInfo, Shut, TraceKind, TraceRecord, Wait,
+};
+pub use workload::{CloseMode, EndApp, OpenMode, Step, Workload};
 
 pub use fault::{FaultAction, FaultRule};
 pub use link::{Distribution, Fate, Link, LinkParams, LinkParamsError, Loss, Verdicts};

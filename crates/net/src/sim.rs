@@ -17,10 +17,10 @@ use tcpsim_tcp::Instant;
 use crate::app::{AppId, Application};
 use crate::apps::sockets::Sockets;
 use crate::apps::workload::{WORKLOAD, WorkloadApp};
-use crate::engine::{ConnRecord, Engine, Network, RunOptions, StopReason, Topology};
+use crate::engine::{ConnRecord, Engine, Listener, Network, RunOptions, StopReason, Topology};
 use crate::report::{ConnReport, conn_report};
 use crate::trace::{HostId, TraceRecord};
-use crate::workload::Workload;
+use crate::workload::Plan;
 
 /// Everything a finished run produced.
 #[derive(Clone, Debug)]
@@ -97,13 +97,13 @@ pub struct Sim {
 impl Sim {
     pub(crate) fn new(
         net: Network,
-        listeners: &[(HostId, u16)],
-        workloads: &Arc<[Workload]>,
+        listeners: &[Listener],
+        plan: &Plan,
         options: RunOptions,
     ) -> Sim {
         let mut engine = Engine::new(net, listeners, options);
         let mut apps = Apps::default();
-        apps.workload.start(Arc::clone(workloads), &mut engine);
+        apps.workload.start(plan.clone(), &mut engine);
         Sim { engine, apps }
     }
 
@@ -114,15 +114,13 @@ impl Sim {
         host_rngs: impl Iterator<Item = ChaCha8Rng>,
         link_rngs: impl Iterator<Item = Option<ChaCha8Rng>>,
         fault_rng: Option<ChaCha8Rng>,
-        (listeners, workloads): (&[(HostId, u16)], &Arc<[Workload]>),
+        (listeners, plan): (&[Listener], &Plan),
         options: RunOptions,
     ) {
         self.engine
             .reset(host_rngs, link_rngs, fault_rng, listeners, options);
         self.apps.sockets = Sockets::default();
-        self.apps
-            .workload
-            .start(Arc::clone(workloads), &mut self.engine);
+        self.apps.workload.start(plan.clone(), &mut self.engine);
     }
 
     /// Whether this simulation was made from the blueprint with `topo`.

@@ -112,6 +112,47 @@ pub enum AppCall {
     Eof,
     /// The connection failed.
     Error(AppError),
+    /// A `read` step finished, having read this many octets.
+    Read(u64),
+    /// A `shutdown` step: which side.
+    Shutdown(Shut),
+    /// A waiting step (`sleep`, `at`, `wait acked`) finished.
+    Waited(Wait),
+}
+
+impl AppCall {
+    /// How timelines and diagrams show the call: its name, with the
+    /// octets of a write or a read and the detail of an error.
+    pub fn describe(self) -> String {
+        match self {
+            AppCall::Write(n) => format!("write {n} bytes"),
+            AppCall::Read(n) => format!("read {n} bytes"),
+            AppCall::Error(e) => format!("error: {}", e.detail()),
+            other => other.name().to_owned(),
+        }
+    }
+}
+
+/// Which side a `shutdown` step shuts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shut {
+    /// `SHUT_WR`: FIN after the queued data.
+    Write,
+    /// `SHUT_RD`: no more reading (nothing on the wire).
+    Read,
+    /// `SHUT_RDWR`.
+    Both,
+}
+
+/// What a waiting step waited for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Wait {
+    /// `sleep DUR`.
+    Sleep,
+    /// `at T`.
+    At,
+    /// `wait acked`: everything written was acknowledged.
+    Acked,
 }
 
 impl AppCall {
@@ -126,6 +167,13 @@ impl AppCall {
             AppCall::Abort => "abort",
             AppCall::Eof => "eof",
             AppCall::Error(_) => "error",
+            AppCall::Read(_) => "read",
+            AppCall::Shutdown(Shut::Write) => "shutdown",
+            AppCall::Shutdown(Shut::Read) => "shutdown-read",
+            AppCall::Shutdown(Shut::Both) => "shutdown-both",
+            AppCall::Waited(Wait::Sleep) => "sleep",
+            AppCall::Waited(Wait::At) => "at",
+            AppCall::Waited(Wait::Acked) => "wait-acked",
         }
     }
 }

@@ -1,9 +1,12 @@
 //! From an [`Experiment`] to a ready-to-run [`tcpsim_net::Sim`].
 
-use tcpsim_net::{Blueprint, BuildError, FaultRule, Sim, SimBuilder, Workload};
-use tcpsim_tcp::{Instant, SegmentKind};
+use std::sync::Arc;
 
-use crate::experiment::Experiment;
+use tcpsim_net::{Blueprint, BuildError, EndApp, FaultRule, OpenMode, Sim, SimBuilder, Workload};
+use tcpsim_tcp::{Config, Instant, Nagle, RecvMemory, SegmentKind};
+
+use crate::experiment::{ConnectionSpec, Experiment, SocketSpec};
+use crate::script::sysctl::{DEFAULT_RMEM_MAX, DEFAULT_WMEM_MAX, so_rcvbuf, so_sndbuf};
 
 /// What a run keeps besides the connection reports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -107,8 +110,97 @@ pub fn blueprint(exp: &Experiment, keep: Keep) -> Result<Blueprint, BuildError> 
             end: f.end.map(|t| Instant::ZERO + t),
         });
     }
-    for w in workloads(exp) {
-        b.connection(w);
+    let mut all = workloads(exp).into_iter();
+    for c in &exp.connections {
+        let ends = end_apps(exp, c);
+        let listener = ends.as_ref().and_then(|e| e[1].config.as_ref());
+        if let (Some(config), OpenMode::Active) = (listener, c.open) {
+            // Options set on the listening socket, which its connections inherit.
+            b.listen_with(c.server, c.port, Arc::clone(config));
+        }
+        for w in all.by_ref().take(c.count as usize) {
+            match &ends {
+                Some(ends) => b.connection_with(w, Arc::clone(ends)),
+                None => b.connection(w),
+            };
+        }
     }
     b.blueprint()
+}
+
+/// The step lists and socket configurations of `c`'s ends, client first;
+/// `None` when both ends are the shorthand's on their hosts' sockets.
+fn end_apps(exp: &Experiment, c: &ConnectionSpec) -> Option<Arc<[EndApp; 2]>> {
+    let end = |host, steps: &Option<Vec<tcpsim_net::Step>>, socket: &SocketSpec| EndApp {
+        steps: steps.as_deref().map(Arc::from),
+        // An id with no host is the builder's error to report.
+        config: exp
+            .hosts
+            .get(host)
+            .and_then(|h| socket_config(&exp.host_config(h), socket))
+            .map(Arc::new),
+        linger: socket.linger,
+    };
+    let ends = [
+        end(c.client, &c.client_app, &c.client_socket),
+        end(c.server, &c.server_app, &c.server_socket),
+    ];
+    ends.iter().any(|e| !e.is_plain()).then(|| Arc::new(ends))
+}
+
+/// A host's configuration `base` with an end's socket options applied, as
+/// Linux applies them: `mss` is `TCP_MAXSEG` (the smaller of it and the
+/// host's MSS), `recv_buffer` and `send_buffer` are the values passed to
+/// `SO_RCVBUF` / `SO_SNDBUF` — which Linux doubles and bounds (`rmem_max`,
+/// `wmem_max` of 4 MiB, at least 2304 / 4608), and which lock the buffer
+/// at that size — while the `rfc` profile, which counts buffers in octets,
+/// takes them as they are; `nodelay` turns Nagle's algorithm off,
+/// `user_timeout` is `TCP_USER_TIMEOUT`. `None` when no option changes
+/// TCP (`linger` only changes what a close does).
+pub fn socket_config(base: &Config, s: &SocketSpec) -> Option<Config> {
+    let SocketSpec {
+        mss,
+        recv_buffer,
+        send_buffer,
+        nodelay,
+        user_timeout,
+        linger: _,
+    } = *s;
+    if mss.is_none()
+        && recv_buffer.is_none()
+        && send_buffer.is_none()
+        && nodelay.is_none()
+        && user_timeout.is_none()
+    {
+        return None;
+    }
+    let linux = base.recv_memory == RecvMemory::Linux;
+    let mut c = *base;
+    if let Some(m) = mss {
+        c.mss = m.min(base.mss);
+    }
+    if let Some(bytes) = recv_buffer {
+        c.recv_buffer = if linux {
+            so_rcvbuf(i64::from(bytes), DEFAULT_RMEM_MAX)
+        } else {
+            bytes
+        };
+        c.recv_buffer_locked = true;
+    }
+    if let Some(bytes) = send_buffer {
+        c.send_buffer = Some(if linux {
+            so_sndbuf(i64::from(bytes), DEFAULT_WMEM_MAX)
+        } else {
+            bytes
+        });
+        // SO_SNDBUF locks the size (`SOCK_SNDBUF_LOCK`).
+        c.send_buffer_max = None;
+    }
+    if nodelay == Some(true) {
+        c.nagle = Nagle::Off;
+    }
+    if user_timeout.is_some() {
+        c.user_timeout = user_timeout;
+    }
+    Some(c)
 }

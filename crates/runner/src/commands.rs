@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use crate::build::{Keep, build};
 use crate::evaluate::{Check, evaluate};
 use crate::experiment::{SeedRange, parse_with_overrides};
-use crate::report::{Meta, report};
+use crate::report::{self, Meta, Report, ReportWriter};
 use crate::suite;
 use crate::sweep::{self, Plan};
 use crate::timeline::{render, render_summary};
@@ -62,6 +62,31 @@ fn read_source(file: &Path) -> Result<String, String> {
 fn print(s: &str) -> u8 {
     let mut out = std::io::stdout().lock();
     match out.write_all(s.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => OK,
+        // A closed pipe (`| head`) is not an error worth a code.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => OK,
+        Err(e) => {
+            eprintln!("error: cannot write output: {e}");
+            INTERNAL
+        }
+    }
+}
+
+/// Writes the JSON report of run `r` to standard output, one event at a
+/// time (the events are made from the run's trace as they are written, not
+/// held all at once), and a newline.
+fn write_report(meta: &Meta<'_>, r: &tcpsim_net::RunResult, checks: &[Check]) -> u8 {
+    let head = Report::without_events(meta, r, checks);
+    let out = std::io::BufWriter::new(std::io::stdout().lock());
+    let written = ReportWriter::begin(out, &head).and_then(|mut w| {
+        for e in report::events(r) {
+            w.event(&e)?;
+        }
+        let mut out = w.finish(&head)?;
+        out.write_all(b"\n")?;
+        out.flush()
+    });
+    match written {
         Ok(()) => OK,
         // A closed pipe (`| head`) is not an error worth a code.
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => OK,
@@ -162,16 +187,7 @@ pub fn run(
         }
     }
     let code = match format {
-        RunFormat::Json => {
-            let v = report(&meta, &r, &checks);
-            match serde_json::to_string_pretty(&v) {
-                Ok(s) => print(&(s + "\n")),
-                Err(e) => {
-                    eprintln!("internal error: {e}");
-                    INTERNAL
-                }
-            }
-        }
+        RunFormat::Json => write_report(&meta, &r, &checks),
         RunFormat::Text => {
             let mut text = if quiet {
                 render_summary(&r)
@@ -284,7 +300,19 @@ pub fn sweep(
     let code = if shard.is_some() {
         let mut out = String::new();
         for r in &records {
-            out.push_str(&sweep::to_line(&plan.name, &name, &sets, r));
+            let line = sweep::Line {
+                name: plan.name.clone(),
+                file: name.clone(),
+                sets: sets.clone(),
+                record: r.clone(),
+            };
+            match serde_json::to_string(&line) {
+                Ok(s) => out.push_str(&s),
+                Err(e) => {
+                    eprintln!("internal error: {e}");
+                    return INTERNAL;
+                }
+            }
             out.push('\n');
         }
         print(&out)

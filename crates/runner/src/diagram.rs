@@ -46,7 +46,7 @@
 
 mod layout;
 
-use tcpsim_net::{AppCall, DropReason, HostId, RunResult, TraceKind, TraceRecord};
+use tcpsim_net::{DropReason, HostId, RunResult, TraceKind, TraceRecord};
 use tcpsim_tcp::Instant;
 
 pub use layout::{BREAK, BREAK_AFTER, LABEL_PAD, MIN_STEP, PX_PER_DELAY, short_duration};
@@ -113,11 +113,7 @@ fn mark(rec: &TraceRecord, many: bool) -> Option<Mark> {
             text: format!("{to}{}", tag(conn)),
         }),
         TraceKind::App { host, conn, call } => {
-            let what = match call {
-                AppCall::Write(n) => format!("write {n} bytes"),
-                AppCall::Error(e) => format!("error: {}", e.detail()),
-                other => other.name().to_string(),
-            };
+            let what = call.describe();
             Some(Mark {
                 host,
                 class: "app",

@@ -7,6 +7,13 @@
 //! [`parse_duration`], [`parse_rate`] and [`SeedRange`] are the unit parsers
 //! the command line shares with the files. [`script`] parses packetdrill
 //! scripts (SPEC §7).
+//!
+//! A run's JSON report is a [`Report`] ([`report`] module): public types
+//! that derive serde's `Serialize` and `Deserialize`, so a report written
+//! by `tcpsim run --format json` reads back with
+//! `serde_json::from_str::<Report>`. The sweep aggregate
+//! ([`sweep::Aggregate`]) and the lines of `sweep --shard`
+//! ([`sweep::Line`]) are such types too (SPEC §4).
 
 pub mod build;
 pub mod commands;
@@ -26,6 +33,11 @@ pub mod timeline;
 
 pub use experiment::{
     CloseMode, ConfigError, ConnectionSpec, Distribution, Expect, Experiment, Fault, FaultAction,
-    Host, HostId, Link, LinkParams, Location, Loss, OpenMode, Outcome, SeedRange, Sweep,
-    TcpOverrides, parse, parse_duration, parse_rate, parse_with_overrides,
+    Host, HostId, Link, LinkParams, Location, Loss, OpenMode, Outcome, SeedRange, SocketSpec, Step,
+    Sweep, TcpOverrides, parse, parse_duration, parse_rate, parse_with_overrides,
+};
+pub use report::{
+    AppEvent, ByteCounts, Call, ConnectionReport, DeliverEvent, DropEvent, EndRecovery, Event,
+    EventKind, Expectation, Recovery, Report, ReportWriter, SegmentCounts, SegmentOptions,
+    SegmentReport, SendEvent, StateEvent, TimerEvent,
 };

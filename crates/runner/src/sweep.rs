@@ -6,14 +6,15 @@
 //! runs in any order, but results are stored by index and aggregated in
 //! index order, so the output is the same whatever `--jobs` is. A shard
 //! (`--shard K/N`, K counted from 0) runs the indices `i` with `i % N == K`
-//! and writes one JSON line per run; `merge` aggregates such lines with the
-//! same code, so it gives exactly what one unsharded sweep gives.
+//! and writes one JSON line per run, a [`Line`]; `merge` aggregates such
+//! lines with the same code, so it gives exactly what one unsharded sweep
+//! gives.
 
 use std::io::{IsTerminal, Write};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 use tcpsim_net::{Blueprint, Outcome, Sim};
 
 use crate::build::{Keep, blueprint};
@@ -28,34 +29,65 @@ pub use aggregate::{
     text,
 };
 
-/// What one connection of one run contributes to a sweep.
-#[derive(Clone, Debug, PartialEq)]
+/// What one connection of one run contributes to a sweep; in a shard line,
+/// an entry of `connections`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ConnSample {
-    /// How it ended.
+    /// How it ended, by name (`closed`, `refused`, ...).
+    #[serde(with = "outcome_name")]
     pub outcome: Outcome,
-    /// Nanoseconds from connect to ESTABLISHED (client), if reached.
+    /// Nanoseconds from connect to ESTABLISHED (client), if reached
+    /// (`null` if not).
     pub established_ns: Option<u64>,
-    /// Nanoseconds from connect to the end of a clean close, if any.
+    /// Nanoseconds from connect to the end of a clean close, if any
+    /// (`null` if not).
     pub closed_ns: Option<u64>,
-    /// Retransmissions by kind, in [`KIND_ORDER`].
-    pub retransmissions: [u32; 6],
+    /// Retransmissions by kind, in [`KIND_ORDER`]; a JSON array.
+    pub retransmissions: [u32; KIND_ORDER.len()],
 }
 
-/// One run of a sweep.
-#[derive(Clone, Debug, PartialEq)]
+/// One run of a sweep; in a shard line, the fields after the sweep's.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunRecord {
     /// Position in the sweep.
     pub index: u64,
     /// Grid point.
     pub point: usize,
-    /// The point's values, as `--set` arguments.
+    /// The point's values, as `--set` arguments (path, value); a JSON array
+    /// of `[path, value]` pairs.
     pub params: Vec<(String, String)>,
     /// The seed.
     pub seed: u64,
-    /// One sample per connection.
+    /// One sample per connection, in experiment order.
+    #[serde(rename = "connections")]
     pub conns: Vec<ConnSample>,
     /// Names of the expectations that failed.
     pub failed: Vec<String>,
+}
+
+/// [`Outcome`] by its report name: `tcpsim_net` has no serde, so the
+/// conversion is written here, with [`Outcome::name`] and
+/// [`Outcome::from_name`].
+mod outcome_name {
+    use serde::de::{Deserialize, Deserializer, Error};
+    use serde::ser::Serializer;
+    use tcpsim_net::Outcome;
+
+    pub(super) fn serialize<S: Serializer>(o: &Outcome, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(o.name())
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Outcome, D::Error> {
+        let name = String::deserialize(d)?;
+        Outcome::from_name(&name).ok_or_else(|| {
+            let names: Vec<&str> = Outcome::ALL.iter().map(|o| o.name()).collect();
+            D::Error::custom(format!(
+                "unknown outcome {name:?}, expected one of {}",
+                names.join(", ")
+            ))
+        })
+    }
 }
 
 /// A sweep to run.
@@ -248,110 +280,27 @@ pub fn replay(
 
 // ----- shard lines -----
 
-/// One run as a JSON line (`sweep --shard`).
-pub fn to_line(name: &str, file: &str, sets: &[(String, String)], r: &RunRecord) -> String {
-    let conns: Vec<Value> = r
-        .conns
-        .iter()
-        .map(|c| {
-            json!({
-                "outcome": c.outcome.name(),
-                "established_ns": c.established_ns,
-                "closed_ns": c.closed_ns,
-                "retransmissions": c.retransmissions,
-            })
-        })
-        .collect();
-    let params: Vec<Value> = r.params.iter().map(|(k, v)| json!([k, v])).collect();
-    let sets: Vec<Value> = sets.iter().map(|(k, v)| json!([k, v])).collect();
-    json!({
-        "experiment": name,
-        "file": file,
-        "sets": sets,
-        "index": r.index,
-        "point": r.point,
-        "params": params,
-        "seed": r.seed,
-        "connections": conns,
-        "failed": r.failed,
-    })
-    .to_string()
-}
-
-/// A shard line read back: the run and its sweep's name, file and `--set`s.
+/// One line of `sweep --shard` output: a run, with the name, file and
+/// `--set` arguments of its sweep, so that `merge` can check that its
+/// shards belong together. Written as compact JSON
+/// (`serde_json::to_string`), one object per line: `experiment`, `file`, `sets`, then the fields of
+/// [`RunRecord`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Line {
     /// Experiment name.
+    #[serde(rename = "experiment")]
     pub name: String,
-    /// File the sweep ran.
+    /// File the sweep ran, as given on the command line.
     pub file: String,
-    /// `--set` arguments of the sweep.
+    /// `--set` arguments of the sweep (path, value); a JSON array of
+    /// `[path, value]` pairs.
     pub sets: Vec<(String, String)>,
     /// The run.
+    #[serde(flatten)]
     pub record: RunRecord,
-}
-
-fn pairs(v: &Value) -> Option<Vec<(String, String)>> {
-    v.as_array()?
-        .iter()
-        .map(|p| {
-            Some((
-                p.get(0)?.as_str()?.to_string(),
-                p.get(1)?.as_str()?.to_string(),
-            ))
-        })
-        .collect()
 }
 
 /// Parses one shard line.
 pub fn from_line(line: &str) -> Result<Line, String> {
-    let v: Value = serde_json::from_str(line).map_err(|e| e.to_string())?;
-    let bad = |what: &str| format!("missing or invalid {what:?}");
-    let conns = v["connections"]
-        .as_array()
-        .ok_or_else(|| bad("connections"))?
-        .iter()
-        .map(|c| {
-            let outcome = c["outcome"]
-                .as_str()
-                .and_then(Outcome::from_name)
-                .ok_or_else(|| bad("outcome"))?;
-            let mut rtx = [0u32; 6];
-            let arr = c["retransmissions"]
-                .as_array()
-                .ok_or_else(|| bad("retransmissions"))?;
-            for (slot, x) in rtx.iter_mut().zip(arr) {
-                *slot = x
-                    .as_u64()
-                    .and_then(|n| u32::try_from(n).ok())
-                    .ok_or_else(|| bad("retransmissions"))?;
-            }
-            Ok(ConnSample {
-                outcome,
-                established_ns: c["established_ns"].as_u64(),
-                closed_ns: c["closed_ns"].as_u64(),
-                retransmissions: rtx,
-            })
-        })
-        .collect::<Result<Vec<_>, String>>()?;
-    Ok(Line {
-        name: v["experiment"]
-            .as_str()
-            .ok_or_else(|| bad("experiment"))?
-            .to_string(),
-        file: v["file"].as_str().ok_or_else(|| bad("file"))?.to_string(),
-        sets: pairs(&v["sets"]).ok_or_else(|| bad("sets"))?,
-        record: RunRecord {
-            index: v["index"].as_u64().ok_or_else(|| bad("index"))?,
-            point: v["point"].as_u64().ok_or_else(|| bad("point"))? as usize,
-            params: pairs(&v["params"]).ok_or_else(|| bad("params"))?,
-            seed: v["seed"].as_u64().ok_or_else(|| bad("seed"))?,
-            conns,
-            failed: v["failed"]
-                .as_array()
-                .ok_or_else(|| bad("failed"))?
-                .iter()
-                .filter_map(|s| s.as_str().map(str::to_string))
-                .collect(),
-        },
-    })
+    serde_json::from_str(line).map_err(|e| e.to_string())
 }

@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::net::SocketAddrV4;
 
-use tcpsim_net::{AppCall, ConnReport, EndReport, RunResult, SegmentInfo, TraceKind};
+use tcpsim_net::{ConnReport, EndReport, RunResult, SegmentInfo, TraceKind};
 use tcpsim_tcp::{Flags, Instant, SackBlocks, SegmentKind, SeqNum};
 
 use crate::report::{Meta, options_in_use};
@@ -122,11 +122,7 @@ pub fn render(h: &Meta<'_>, r: &RunResult) -> String {
             let t = seconds(rec.at);
             let line = match rec.kind {
                 TraceKind::App { host, conn, call } => {
-                    let what = match call {
-                        AppCall::Write(n) => format!("write {n} bytes"),
-                        AppCall::Error(e) => format!("error: {}", e.detail()),
-                        other => other.name().to_string(),
-                    };
+                    let what = call.describe();
                     format!("{:w$}  app {what}{}", name(host), conn_tag(conn), w = width)
                 }
                 TraceKind::State {

@@ -182,6 +182,10 @@ fn spec_example_parses_to_the_values_it_states() {
             close_at: None,
             count: 1,
             interval: Duration::ZERO,
+            client_app: None,
+            server_app: None,
+            client_socket: tcpsim_runner::SocketSpec::default(),
+            server_socket: tcpsim_runner::SocketSpec::default(),
         }],
         expect: Expect {
             outcome: Some(Outcome::Closed),

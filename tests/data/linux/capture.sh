@@ -53,6 +53,13 @@
 # TCP_INFO (what `ss -ti` shows) before its close, and the client polls it
 # every 1 ms: `ss` itself cannot see the connection at the end, which is a
 # TIME-WAIT minisocket by then.
+#
+# The close scenarios of issue 15 (fin_wait2_orphan*, user_timeout_fin*;
+# README.md "Orphaned FIN-WAIT-2 and the user timeout") run REPEAT times
+# too, wait up to SERVER_WAIT_S for the server app and capture TAIL seconds
+# after it (the 60 s timers), and run `peer.py watch` in both namespaces:
+# ss every 50 ms, because the end of a FIN-WAIT-2 or TIME-WAIT sends
+# nothing.  About 14 minutes for the five.
 
 set -euo pipefail
 
@@ -82,13 +89,17 @@ ALL_SCENARIOS=(normal syn_lost_first synack_lost_first client_fin_lost
                data_tail_lost data_tail_fin_lost data_burst_lost data_reordered acks_lost
                bulk_200k psh_window_limited psh_cwnd_limited
                rto_spurious rto_spurious_tlp rto_burst_tail rto_burst_tail_tlp
-               rto_after_recovery_multi)
+               rto_after_recovery_multi
+               fin_wait2_orphan fin_wait2_orphan_early fin_wait2_orphan_late_ack
+               user_timeout_fin user_timeout_fin_orphan)
 # The loss-recovery scenarios: each is run REPEAT times (see "repeats" below).
 REPEAT_SCENARIOS=(data_lost_mid data_two_holes data_lost_retransmission data_first_lost
                   data_tail_lost data_tail_fin_lost data_burst_lost data_reordered acks_lost
                   bulk_200k psh_window_limited psh_cwnd_limited
                   rto_spurious rto_spurious_tlp rto_burst_tail rto_burst_tail_tlp
-                  rto_after_recovery_multi)
+                  rto_after_recovery_multi
+                  fin_wait2_orphan fin_wait2_orphan_early fin_wait2_orphan_late_ack
+                  user_timeout_fin user_timeout_fin_orphan)
 REPEAT=${REPEAT:-3}
 
 log() { printf '[capture %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
@@ -113,6 +124,7 @@ if chrt -f 60 true 2>/dev/null; then RT_DL=(chrt -f 60); RT_APP=(chrt -f 50); fi
 # ---------------------------------------------------------------- cleanup
 WORK="$(mktemp -d /tmp/tcpsim-linux-capture.XXXXXX)"
 PIDS=()
+WATCH_PIDS=()   # the ss watchers of the running scenario (also in PIDS)
 
 remember_pid() { PIDS+=("$1"); echo "$1" >>"$PIDFILE"; }
 
@@ -200,7 +212,13 @@ read_sysctls() {   # read_sysctls NS NAMES... -> "name=value ..."
 # RULE_S_OUT (nft rule on the server netns output hook; used as a latch only),
 # MODE (peer.py --mode for both apps; see peer.py), PEER_ARGS (more peer.py
 # options for both apps), DL_ARGS (more delayline.py options, an array).  A
-# rule variable may hold several rules, one per line.
+# rule variable may hold several rules, one per line.  The issue-15 close
+# scenarios also set: SERVER_WAIT_S (how long to wait for the server app's
+# "done" after the client app exited; default 10), TAIL (seconds of capture
+# after that; default TAIL_S), WATCH=1 (run `peer.py watch` in both
+# namespaces: the sockets' states and timers from ss, every 50 ms, into the
+# `# app:` lines) and RUN_SUMMARY=1 (a `# runs:` header line with the FIN
+# and RST segments, the errno lines and the ss lines of every run).
 APPS="apps: server listen :80, accept, read to EOF, close; client connect, shutdown(SHUT_WR), read to EOF, close"
 FIRST='ip saddr != @once add @once { ip saddr }'   # the first-match latch (see top)
 SYN='tcp flags & (syn | ack) == syn'
@@ -237,6 +255,7 @@ nth_chain() {
 
 define_scenario() {
     DESC="" PORT=80 SERVER=1 RULE_S="" RULE_C="" RULE_S_OUT="" MODE=basic PEER_ARGS="" DL_ARGS=() NSTAT=0
+    SERVER_WAIT_S=10 TAIL=$TAIL_S WATCH=0 RUN_SUMMARY=0
     case "$1" in
     normal)
         DESC="no fault; $APPS" ;;
@@ -382,6 +401,33 @@ $CDATA tcp sequence @seqlost ip saddr != @rexmit add @rexmit { ip saddr } counte
         RULE_S="$(NTH_ON_DROP='add @seqlost { tcp sequence }' nth_chain d "$CDATA" 7 3 7)
 $CDATA tcp sequence @seqlost tcp sequence != @seqrex add @seqrex { tcp sequence } counter drop"
         MODE=data PEER_ARGS="--bytes 20000 --tcp-info-poll 1" NSTAT=1 ;;
+    # The close scenarios of issue 15 (README "Orphaned FIN-WAIT-2 and the
+    # user timeout"): what a released socket and TCP_USER_TIMEOUT do.  ss is
+    # watched in both namespaces (WATCH=1), because the end of a FIN-WAIT-2
+    # or TIME-WAIT is not on the wire.
+    fin_wait2_orphan)
+        DESC="no fault; apps: client connect, close() at once (the socket is released: FIN, then an orphaned FIN-WAIT-2 once the FIN is ACKed); server accept, read to EOF, close() 70 s after accept returned, after the client's tcp_fin_timeout (60 s); ss watched in both namespaces every 50 ms"
+        MODE=fin_wait2_orphan PEER_ARGS="--server-close-after 70" NSTAT=1 WATCH=1 RUN_SUMMARY=1
+        SERVER_WAIT_S=80 ;;
+    fin_wait2_orphan_early)
+        DESC="no fault; apps: client connect, close() at once (the socket is released: FIN, then an orphaned FIN-WAIT-2 once the FIN is ACKed); server accept, read to EOF, close() 30 s after accept returned, before the client's tcp_fin_timeout (60 s); capture and ss watch go on 65 s after the server's close, to see the client's TIME-WAIT end; ss watched in both namespaces every 50 ms"
+        MODE=fin_wait2_orphan PEER_ARGS="--server-close-after 30" NSTAT=1 WATCH=1 RUN_SUMMARY=1
+        SERVER_WAIT_S=40 TAIL=65 ;;
+    fin_wait2_orphan_late_ack)
+        DESC="the server's first six pure ACKs (its ACKs of the client's FIN and of the first five retransmissions of that FIN) are dropped (client input), so the client's FIN-WAIT-2 begins about 7 s after its close(); apps: client connect, close() at once (the socket is released); server accept, read to EOF, close() 75 s after accept returned; ss watched in both namespaces every 50 ms (does the 60 s count from the close or from the ACK of the FIN?)"
+        RULE_C=$(nth_chain a "$SACK_PURE" 6 1 2 3 4 5 6)
+        MODE=fin_wait2_orphan PEER_ARGS="--server-close-after 75" NSTAT=1 WATCH=1 RUN_SUMMARY=1
+        SERVER_WAIT_S=85 ;;
+    user_timeout_fin)
+        DESC="every client segment with FIN is dropped (server input); apps: client TCP_USER_TIMEOUT 3000 ms set before connect, connect, send 1000 bytes, sleep 100 ms (they are ACKed by then), shutdown(SHUT_WR), read (to EOF or an error), close; server accept, read to EOF (it never comes), so it stays open; ss watched in both namespaces every 50 ms"
+        RULE_S="tcp dport 80 $FIN counter drop"
+        MODE=user_timeout_fin PEER_ARGS="--user-timeout 3000" NSTAT=1 WATCH=1 RUN_SUMMARY=1
+        SERVER_WAIT_S=0 ;;
+    user_timeout_fin_orphan)
+        DESC="every client segment with FIN is dropped (server input); apps: client TCP_USER_TIMEOUT 3000 ms set before connect, connect, send 1000 bytes, sleep 100 ms (they are ACKed by then), close() (the socket is released; its FIN is an orphan's); server accept, read to EOF (it never comes), so it stays open; capture and ss watch go on 8 s after the client app exited; ss watched in both namespaces every 50 ms"
+        RULE_S="tcp dport 80 $FIN counter drop"
+        MODE=user_timeout_fin_orphan PEER_ARGS="--user-timeout 3000" NSTAT=1 WATCH=1 RUN_SUMMARY=1
+        SERVER_WAIT_S=0 TAIL=8 ;;
     *)
         echo "unknown scenario: $1 (known: ${ALL_SCENARIOS[*]})" >&2; return 1 ;;
     esac
@@ -486,6 +532,23 @@ run_scenario_once() {   # run_scenario_once NAME [OUTDIR]; sets TCPDUMP_DROPPED
         grep -q listening "$slog" || { log "server did not start"; return 1; }
     fi
 
+    local wlogs=()
+    if [ "$WATCH" = 1 ]; then
+        # ss in each namespace (normal priority, not chrt: see peer.py)
+        for ns in "$NS_C" "$NS_S"; do
+            local wl="$WORK/$name.ss-$([ "$ns" = "$NS_C" ] && echo client || echo server).log"
+            rm -f "$wl"
+            ip netns exec "$ns" python3 "$HERE/peer.py" watch "$ADDR_S" "$PORT" "$wl" \
+                --watch-label "$([ "$ns" = "$NS_C" ] && echo client || echo server)-ss" &
+            remember_pid $!
+            WATCH_PIDS+=($!)
+            wlogs+=("$wl")
+        done
+        for wl in "${wlogs[@]}"; do
+            for i in $(seq 50); do grep -q watching "$wl" 2>/dev/null && break; sleep 0.1; done
+        done
+    fi
+
     # shellcheck disable=SC2086
     ip netns exec "$NS_C" "${RT_APP[@]}" python3 "$HERE/peer.py" client "$ADDR_S" "$PORT" "$clog" \
         --mode "$MODE" --bind-port "$BIND_PORT" $PEER_ARGS &
@@ -501,9 +564,12 @@ run_scenario_once() {   # run_scenario_once NAME [OUTDIR]; sets TCPDUMP_DROPPED
     # Give the server (if it accepted) time to finish, then capture the tail
     # (retransmissions by orphaned sockets, TIME-WAIT re-ACKs).
     if [ "$SERVER" = 1 ] && grep -q "accept returned" "$slog" 2>/dev/null; then
-        for i in $(seq 100); do grep -q " done$" "$slog" && break; sleep 0.1; done
+        for i in $(seq $((SERVER_WAIT_S * 10))); do grep -q " done$" "$slog" && break; sleep 0.1; done
     fi
-    sleep "$TAIL_S"
+    sleep "$TAIL"
+    local p
+    for p in "${WATCH_PIDS[@]}"; do stop_pid "$p" TERM; done
+    WATCH_PIDS=()
     stop_pid "$tdpid" INT
     cat "$WORK/tcpdump.out" | grep -E "packets (captured|received|dropped)" | sed 's/^/  tcpdump: /' >&2 || true
     TCPDUMP_DROPPED=$(sed -n 's/^\([0-9]*\) packets\{0,1\} dropped by kernel$/\1/p' "$WORK/tcpdump.out")
@@ -545,6 +611,7 @@ run_scenario_once() {   # run_scenario_once NAME [OUTDIR]; sets TCPDUMP_DROPPED
 
     local applogs=(--app-log "$clog")
     [ "$SERVER" = 1 ] && applogs+=(--app-log "$slog")
+    for c in "${wlogs[@]}"; do applogs+=(--app-log "$c"); done
     local cargs=()
     for c in "${comments[@]}"; do cargs+=(--comment "$c"); done
     python3 "$HERE/pcap2trace.py" "$pcap" -o "$out/$name.trace" \
@@ -633,8 +700,22 @@ first_difference() {   # first_difference TRACE_A TRACE_B
     paste -d'|' <(sender_segments "$1") <(sender_segments "$2") |
         awk -F'|' '$1 != $2 { printf "client segment #%d is \"%s\" in run A, \"%s\" in run B", NR, $1, $2; exit }'
 }
+# run_summary TRACE (RUN_SUMMARY=1): the segments with FIN or RST (t_us dir
+# flags), the app lines with an errno, and the client's socket states from
+# the ss watch from t_us 0 on (t_us, state, timer, bracket; without the
+# queues, the addresses and the `gone:` lines), for the `# variant:` line.
+run_summary() {
+    grep -v '^#' "$1" | awk '$3 ~ /[FR]/ { printf "%s%s %s %s", (n++ ? ", " : "segments with FIN or RST: "), $1, $2, $3 }'
+    awk '/^# app: / && (/errno=/ || ($4 == "client-ss" && $6 != "gone:")) {
+            t = substr($3, 6); if (t < 0) next
+            sub(/ \[prev ss -/, " [-")
+            out = t
+            for (i = ($4 == "client-ss" ? 6 : 4); i <= NF; i++)
+                if ($i !~ /^[0-9]+$/ && $i !~ /:([0-9]+|\*)$/) out = out " " $i
+            printf "%s%s", (n++ ? ", " : "; app errno and client ss: "), out }' "$1"
+}
 capture_repeat() {   # capture_repeat NAME
-    local name=$1 tmp="$WORK/repeats/$1" try sig first="" alt="" alt_try="" letter tally="" nsrv="" diff="" psh=""
+    local name=$1 tmp="$WORK/repeats/$1" try sig first="" alt="" alt_try="" letter tally="" nsrv="" diff="" psh="" summary=""
     for try in $(seq "$REPEAT"); do
         run_scenario "$name" "$tmp/$try"
         sig=$(sender_segments "$tmp/$try/$name.trace" | md5sum | cut -c1-32)
@@ -648,8 +729,11 @@ capture_repeat() {   # capture_repeat NAME
         psh+="run $try: $(grep -v '^#' "$tmp/$try/$name.trace" | awk '$2 == "C>S" && $3 ~ /P/ { printf "%s%s:%s", (n++ ? " " : ""), $4, $6 }'); "
         nsrv+="$(grep -v '^#' "$tmp/$try/$name.trace" | awk '$2 == "S>C"' | wc -l) "
         log "    run $try: outcome $letter ($(sender_segments "$tmp/$try/$name.trace" | wc -l) client segments)"
+        [ "$RUN_SUMMARY" = 1 ] && summary+="run $try: $(run_summary "$tmp/$try/$name.trace"); "
     done
+    summary=${summary%; }
     local runs="runs of this scenario in order: $tally ($REPEAT runs; outcome = the client's segments: flags without PSH, rel_seq, len, in order); server segments per run: ${nsrv% }; client segments with PSH (rel_seq:len) per run: ${psh%; }"
+    [ "$RUN_SUMMARY" = 1 ] && runs+="; per run (the kept run first): $summary"
     [ -n "$alt" ] && diff=$(first_difference "$tmp/1/$name.trace" "$tmp/$alt_try/$name.trace")
     mv "$tmp/1/$name.pcap" "$OUT/$name.pcap"
     if [ -n "$alt" ]; then

@@ -2,6 +2,7 @@
 """The two applications of every scenario (standard library only).
 
 usage: peer.py server|client ADDR PORT LOG [--mode MODE] [--bind-port P]
+       peer.py watch ADDR PORT LOG [--watch-label L] [--watch-interval MS]
 
 MODE picks what the applications do (default `basic`, the behaviour of the
 first captures; capture.sh passes the scenario's mode):
@@ -55,6 +56,38 @@ first captures; capture.sh passes the scenario's mode):
                listener before listen(), so the accepted socket advertises a
                small window; --read-delay S (server) sleeps S seconds after
                accept before it reads (the PSH scenarios).
+  fin_wait2_orphan
+               client: connect; as soon as connect returns, close() (the
+               socket is released: FIN, then, once the FIN is ACKed, an
+               orphaned FIN-WAIT-2).  server: read to EOF, then do nothing
+               until --server-close-after S seconds after accept() returned
+               (default 70), then close() (its FIN).
+  user_timeout_fin
+               client: TCP_USER_TIMEOUT --user-timeout MS (default 3000) set
+               before connect, connect, send 1000 bytes, sleep 100 ms (they
+               are ACKed by then; the tcp_info logged after the sleep shows
+               unacked:0), shutdown(SHUT_WR), read (to EOF or an error),
+               close.  server: accept, read to EOF (it never sees it when the
+               client's FINs are dropped), close; so it stays open.
+  user_timeout_fin_orphan
+               client: as user_timeout_fin, but close() instead of the
+               shutdown and the read (the FIN is sent by a released socket).
+               server: as user_timeout_fin.
+
+Role `watch` is no application: it runs `ss -tanoH` (state all, TCP
+sockets with local or remote port PORT; ADDR is not used) every
+--watch-interval MS (default 50) in the namespace it is started in and
+logs, as role --watch-label, every socket line whose state, queues,
+addresses, timer kind or retransmission count changed (`ss: LINE`, and
+`ss: gone: LINE` for the line it replaces or that went away), and
+`ss: (no socket)` when none is left.  Its times are those of the ss
+call's return; each line ends in `[prev ss -X ms]`, how long before it
+the previous call returned (the change came in between; ss itself takes
+a few ms).  That is how the scenarios above see what the wire does not
+show: when an orphaned FIN-WAIT-2 or a TIME-WAIT socket goes away, and
+the timer the kernel gave it (`timer:(timewait,59sec,0)`).  It runs at
+normal priority (not chrt), so it does not delay the apps or the delay
+line.
 
 TCP_INFO: in every mode, each side reads getsockopt(TCP_INFO) (the struct
 that `ss -ti` prints, through inet_diag) right before its final close() and
@@ -80,12 +113,13 @@ pcap2trace.py puts app events on the trace's time axis by subtracting the pcap
 timestamp of the first captured segment.  CLOCK_MONOTONIC is logged too so
 that pcap2trace.py can check that CLOCK_REALTIME did not step during the run.
 """
-import argparse, errno, os, signal, socket, struct, sys, threading, time
+import argparse, errno, os, re, signal, socket, struct, subprocess, sys, threading, time
 
 MODES = ("basic", "data_close", "half_close_server_writes", "simultaneous_close",
          "close_unread", "linger0", "reconnect_timewait_client",
          "reconnect_timewait_server", "handshake_ack_lost_data", "fin_ack_delay",
-         "data_fin_ack_delay", "data")
+         "data_fin_ack_delay", "data", "fin_wait2_orphan", "user_timeout_fin",
+         "user_timeout_fin_orphan")
 CC = b"cubic"
 
 TCP_STATES = {1: "ESTAB", 2: "SYN-SENT", 3: "SYN-RECV", 4: "FIN-WAIT-1", 5: "FIN-WAIT-2",
@@ -162,9 +196,38 @@ def tcp_info_key(i):
                                     "dsack_dups", "backoff"))
 
 
+def watch(a, log):
+    """Role watch: log the changes of `ss -tanoH` for port a.port (see the docstring)."""
+    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+    filt = "( sport = :%d or dport = :%d )" % (a.port, a.port)
+    last, last_lines, prev = None, [], None
+    log("watching TCP sockets with port %d every %g ms" % (a.port, a.watch_interval))
+    while True:
+        r = subprocess.run(["ss", "-tanoH", "state", "all", filt], capture_output=True, text=True)
+        now = time.monotonic_ns()
+        # the change came after the previous ss call (bracket of each line)
+        since = "" if prev is None else " [prev ss -%.1fms]" % ((now - prev) / 1e6)
+        prev = now
+        lines = sorted(" ".join(l.split()) for l in r.stdout.splitlines() if l.strip())
+        # what makes a change: everything but the time left on a timer
+        key = [re.sub(r"timer:\(([a-z_-]+),[^,]*,", r"timer:(\1,*,", l) for l in lines]
+        if key != last:
+            old = dict(zip(last or [], last_lines))
+            for k in old:
+                if k not in key:
+                    log("ss: gone: " + old[k] + since)
+            for l, k in zip(lines, key):
+                if k not in old:
+                    log("ss: " + l + since)
+            if not lines:
+                log("ss: (no socket)" + since)
+            last, last_lines = key, lines
+        time.sleep(a.watch_interval / 1000)
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("role", choices=("server", "client"))
+    ap.add_argument("role", choices=("server", "client", "watch"))
     ap.add_argument("addr")
     ap.add_argument("port", type=int)
     ap.add_argument("logpath")
@@ -181,8 +244,16 @@ def main():
                     help="server: seconds to sleep after accept before reading")
     ap.add_argument("--tcp-info-poll", type=float, default=0.0,
                     help="client: read TCP_INFO every this many ms, log changes (0: off)")
+    ap.add_argument("--server-close-after", type=float, default=70.0,
+                    help="mode fin_wait2_orphan (server): seconds from accept to close")
+    ap.add_argument("--user-timeout", type=int, default=3000,
+                    help="modes user_timeout_fin*: TCP_USER_TIMEOUT in ms, set before connect")
+    ap.add_argument("--watch-label", default="watch", help="role watch: the role name in its log lines")
+    ap.add_argument("--watch-interval", type=float, default=50.0, help="role watch: ms between ss calls")
     a = ap.parse_args()
     role, mode = a.role, a.mode
+    if role == "watch":
+        role = a.watch_label
     logf = open(a.logpath, "a", buffering=1)
 
     def log(text):
@@ -238,6 +309,10 @@ def main():
         while time.time_ns() < deadline_ns:
             pass
 
+    if a.role == "watch":
+        watch(a, log)
+        return
+
     if role == "server":
         signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
         ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -274,6 +349,13 @@ def main():
                 log("slept 200 ms")
             elif mode == "reconnect_timewait_server":
                 pass                      # close at once: the server closes first
+            elif mode == "fin_wait2_orphan":
+                t_acc = time.monotonic()
+                recv_to_eof(c)
+                rest = t_acc + a.server_close_after - time.monotonic()
+                if rest > 0:
+                    time.sleep(rest)
+                log("slept until %g s after accept returned" % a.server_close_after)
             else:
                 if a.read_delay > 0:
                     time.sleep(a.read_delay)
@@ -291,6 +373,10 @@ def main():
     def connect(bind_port=None):
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         set_cc(s, "socket")
+        if mode.startswith("user_timeout_"):
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, a.user_timeout)
+            log("TCP_USER_TIMEOUT %d ms set (reads back %d)"
+                % (a.user_timeout, s.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT)))
         if a.sndbuf:
             # SO_SNDBUFFORCE (32; root) is not capped by net.core.wmem_max
             s.setsockopt(socket.SOL_SOCKET, getattr(socket, "SO_SNDBUFFORCE", 32), a.sndbuf)
@@ -402,6 +488,17 @@ def main():
         log("SO_LINGER {1, 0} set")
         close(s)
         return
+    elif mode == "fin_wait2_orphan":
+        close(s)                  # released at once: the FIN-WAIT-2 is an orphan's
+        return
+    elif mode.startswith("user_timeout_"):
+        send(s, 1000)
+        time.sleep(0.100)
+        log("slept 100 ms; tcp_info " + tcp_info_text(tcp_info_raw(s)))
+        if mode == "user_timeout_fin_orphan":
+            close(s)              # the FIN and its retransmissions are an orphan's
+            return
+        shutdown(s)
     recv_to_eof(s)
     close(s)
 

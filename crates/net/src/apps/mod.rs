@@ -2,4 +2,5 @@
 //! workload and the async sockets.
 
 pub(crate) mod sockets;
+pub(crate) mod steps;
 pub(crate) mod workload;

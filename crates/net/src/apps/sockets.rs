@@ -16,7 +16,7 @@ use tcpsim_tcp::{CommandError, ConnId, Event, Instant};
 use crate::app::{AppEvent, AppId, Application, Interests, Socket};
 use crate::engine::{ConnRecord, Engine};
 use crate::facts::End;
-use crate::trace::{AppError, HostId};
+use crate::trace::{AppCall, AppError, HostId};
 use crate::workload::{CloseMode, OpenMode, Workload};
 
 /// The sockets' place in the application table.
@@ -263,7 +263,7 @@ impl Sockets {
         let conn = engine
             .conns
             .create(SOCKETS, Interests::ALL, now, host, server, remote.port());
-        match engine.connect(conn, End::Client, remote, None) {
+        match engine.connect(conn, End::Client, remote, None, None) {
             Ok(s) => {
                 self.streams.insert(key(s), StreamState::default());
                 engine.flush(host);
@@ -390,7 +390,7 @@ impl Sockets {
         if engine.is_shut(s) {
             return Ok(());
         }
-        let r = engine.shutdown(s);
+        let r = engine.shutdown(s, AppCall::Close);
         engine.flush(s.host);
         r.map_err(|_| io::Error::from(io::ErrorKind::NotConnected))
     }

@@ -1,6 +1,8 @@
 //! The built-in application of `[[connections]]`: each [`Workload`] opens
-//! its connection at `open_at`, writes its byte counts once established,
-//! reads everything that arrives, and closes as its [`CloseMode`] says.
+//! its connection at `open_at`; each end then either runs its own step
+//! list ([`EndApp::steps`], carried out by [`super::steps`]) or follows the
+//! shorthand: it writes its byte count once established, reads everything
+//! that arrives, and closes as the [`CloseMode`] says.
 //!
 //! A write the send buffer cannot take at once goes on where it stopped
 //! each time TCP reports room ([`Event::Writable`]), as a blocking
@@ -19,10 +21,12 @@ use std::sync::Arc;
 
 use tcpsim_tcp::Event;
 
+use super::steps::Runner;
 use crate::app::{AppEvent, AppId, Application, Interests, Socket};
-use crate::engine::{ConnRecord, Engine};
+use crate::engine::{ConnRecord, Engine, ix};
 use crate::facts::End;
-use crate::workload::{CloseMode, OpenMode, Workload};
+use crate::trace::AppCall;
+use crate::workload::{CloseMode, EndApp, OpenMode, Plan, Workload};
 
 /// The workload's place in the application table.
 pub(crate) const WORKLOAD: AppId = AppId(0);
@@ -34,6 +38,18 @@ const INTERESTS: Interests = Interests::of(&[
     Event::AllAcked,
     Event::EndOfStream,
     Event::Writable,
+]);
+
+/// The events a connection with a step list reacts to: also the failures
+/// that end a list.
+const STEP_INTERESTS: Interests = Interests::of(&[
+    Event::Connected,
+    Event::Readable,
+    Event::AllAcked,
+    Event::EndOfStream,
+    Event::Writable,
+    Event::Reset,
+    Event::TimedOut,
 ]);
 
 /// The octets applications write: a fixed pattern, so runs need no
@@ -48,21 +64,44 @@ const PATTERN: [u8; 256] = {
     p
 };
 
-/// Timer tokens: `2·conn` opens connection `conn`, `2·conn + 1` is its
-/// `close_at`.
+/// Timer tokens: `4·conn` opens connection `conn`, `4·conn + 1` is its
+/// `close_at`, `4·conn + 2` and `+ 3` wake its client's and its server's
+/// step list.
 const fn open_token(conn: u32) -> u64 {
-    2 * conn as u64
+    4 * conn as u64
+}
+
+/// The token that wakes the step list of `end` of `conn`.
+pub(crate) const fn step_token(conn: u32, end: End) -> u64 {
+    open_token(conn)
+        + match end {
+            End::Client => 2,
+            End::Server => 3,
+        }
 }
 
 /// The `[[connections]]` of an experiment, as one application. Connection
 /// `i` of the run is workload `i` (they are created first, in order).
 #[derive(Debug, Default)]
 pub(crate) struct WorkloadApp {
-    workloads: Arc<[Workload]>,
+    plan: Plan,
     /// What applications write (the pattern), kept between writes.
     write_buf: Vec<u8>,
     /// Writes the send buffer has not taken in full, by connection and end.
     pending: BTreeMap<(u32, End), Pending>,
+    /// The step lists that have started, by connection and end.
+    pub(super) runners: BTreeMap<(u32, End), Runner>,
+}
+
+/// How far a write got.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Written {
+    /// All of it is in the send buffer.
+    All,
+    /// Part of it waits for room ([`Event::Writable`]).
+    Waiting,
+    /// The connection takes no more data.
+    Failed,
 }
 
 /// A write that waits for room in the send buffer.
@@ -78,7 +117,8 @@ struct Pending {
 
 impl WorkloadApp {
     /// Registers every connection and queues its open and its `close_at`.
-    pub(crate) fn start(&mut self, workloads: Arc<[Workload]>, engine: &mut Engine) {
+    pub(crate) fn start(&mut self, plan: Plan, engine: &mut Engine) {
+        let workloads = Arc::clone(&plan.workloads);
         // Room for every connection from the start: no growth (and no copy
         // of a large table) while the run builds up. (Small runs grow as
         // they go, which costs less than counting.)
@@ -95,20 +135,48 @@ impl WorkloadApp {
         }
         engine.conns.reserve(workloads.len());
         engine.reserve_events(workloads.len());
-        for w in workloads.iter() {
+        self.pending.clear();
+        self.runners.clear();
+        for (i, w) in workloads.iter().enumerate() {
+            let steps = plan
+                .ends(i as u32)
+                .is_some_and(|e| e.iter().any(|e| e.steps.is_some()));
+            let interests = if steps { STEP_INTERESTS } else { INTERESTS };
             let conn = engine
                 .conns
-                .create(WORKLOAD, INTERESTS, w.open_at, w.client, w.server, w.port);
+                .create(WORKLOAD, interests, w.open_at, w.client, w.server, w.port);
             engine.schedule_app(w.open_at, WORKLOAD, open_token(conn));
             if let Some(t) = w.close_at {
                 engine.schedule_app(t, WORKLOAD, open_token(conn) + 1);
             }
         }
-        self.workloads = workloads;
+        self.plan = plan;
     }
 
     fn workload(&self, conn: u32) -> &Workload {
-        &self.workloads[conn as usize]
+        &self.plan.workloads[conn as usize]
+    }
+
+    /// The [`EndApp`] of `end` of `conn`, if it has one.
+    fn end_app(&self, conn: u32, end: End) -> Option<&EndApp> {
+        self.plan.ends(conn).map(|e| &e[ix(end)])
+    }
+
+    /// Whether `end` of `conn` runs a step list instead of the shorthand.
+    pub(super) fn has_steps(&self, conn: u32, end: End) -> bool {
+        self.end_app(conn, end).is_some_and(|e| e.steps.is_some())
+    }
+
+    /// The step list of `end` of `conn` (empty for a shorthand end).
+    pub(super) fn steps(&self, conn: u32, end: End) -> &[crate::workload::Step] {
+        self.end_app(conn, end)
+            .and_then(|e| e.steps.as_deref())
+            .unwrap_or(&[])
+    }
+
+    /// Whether a close of `end` of `conn` aborts (`SO_LINGER` 0).
+    pub(super) fn linger_aborts(&self, conn: u32, end: End) -> bool {
+        self.end_app(conn, end).is_some_and(EndApp::linger_aborts)
     }
 
     /// `open_at`: the client connects (and, for a simultaneous open, the
@@ -116,17 +184,31 @@ impl WorkloadApp {
     fn open(&mut self, engine: &mut Engine, c: u32) {
         let w = *self.workload(c);
         let server_addr = SocketAddrV4::new(engine.hosts[w.server].addr, w.port);
-        let _ = engine.connect(c, End::Client, server_addr, w.client_port);
+        let config = |end| self.end_app(c, end).and_then(|e| e.config.as_ref());
+        let _ = engine.connect(
+            c,
+            End::Client,
+            server_addr,
+            w.client_port,
+            config(End::Client),
+        );
         if w.open == OpenMode::Simultaneous {
             let port = w.client_port.unwrap_or(0);
             let client_addr = SocketAddrV4::new(engine.hosts[w.client].addr, port);
-            let _ = engine.connect(c, End::Server, client_addr, Some(w.port));
+            let _ = engine.connect(
+                c,
+                End::Server,
+                client_addr,
+                Some(w.port),
+                config(End::Server),
+            );
             engine.flush(w.server);
         }
         engine.flush(w.client);
     }
 
-    /// `close_at`: the closer (or both) closes.
+    /// `close_at`: the closer (or both) closes; an end with a step list
+    /// does what its list says instead.
     fn close_at(&mut self, engine: &mut Engine, c: u32) {
         let w = *self.workload(c);
         match w.close {
@@ -161,9 +243,16 @@ impl WorkloadApp {
 
     /// Writes octets `from..total` of the stream (octet i is i mod 256);
     /// what the send buffer does not take waits for [`Event::Writable`].
-    fn write(&mut self, engine: &mut Engine, c: u32, end: End, from: u64, total: u64) {
+    pub(super) fn write(
+        &mut self,
+        engine: &mut Engine,
+        c: u32,
+        end: End,
+        from: u64,
+        total: u64,
+    ) -> Written {
         let Some(s) = engine.socket(c, end) else {
-            return;
+            return Written::Failed;
         };
         // One write of the rest of the stream, so TCP sees it at once and
         // segments it by MSS, as a real application's single write() would;
@@ -200,23 +289,33 @@ impl WorkloadApp {
                     eof,
                 },
             );
+            return Written::Waiting;
         } else if let Some(p) = self.pending.remove(&(c, end)) {
             if p.eof {
                 self.eof(engine, s);
             }
         }
+        if taken.is_ok() {
+            Written::All
+        } else {
+            Written::Failed
+        }
     }
 
     /// The send buffer has room: a waiting write goes on.
-    fn writable(&mut self, engine: &mut Engine, s: Socket) {
-        if let Some(p) = self.pending.get(&(s.conn, s.end)).copied() {
-            self.write(engine, s.conn, s.end, p.written, p.total);
+    pub(super) fn writable(&mut self, engine: &mut Engine, s: Socket) -> Written {
+        match self.pending.get(&(s.conn, s.end)).copied() {
+            Some(p) => self.write(engine, s.conn, s.end, p.written, p.total),
+            None => Written::All,
         }
     }
 
     /// The application at `end` closes: FIN after its data, or RST in the
     /// abort modes. Does nothing the second time.
     fn close(&mut self, engine: &mut Engine, c: u32, end: End) {
+        if self.has_steps(c, end) {
+            return;
+        }
         let Some(s) = engine.socket(c, end) else {
             return;
         };
@@ -232,7 +331,7 @@ impl WorkloadApp {
         if abort {
             engine.abort(s);
         } else {
-            let _ = engine.shutdown(s);
+            let _ = engine.shutdown(s, AppCall::Close);
         }
     }
 
@@ -248,13 +347,21 @@ impl WorkloadApp {
             return;
         }
         self.close(engine, s.conn, s.end);
-        engine.release(s, false);
+        if self.linger_aborts(s.conn, s.end) && !engine.is_aborted(s) {
+            engine.abort(s);
+        } else {
+            engine.release(s, false);
+        }
     }
 }
 
 impl Application for WorkloadApp {
     fn on_event(&mut self, engine: &mut Engine, ev: AppEvent) {
         let s = ev.socket;
+        if self.has_steps(s.conn, s.end) {
+            self.step_event(engine, s, ev.event);
+            return;
+        }
         match ev.event {
             Event::Readable => {
                 // An application that runs goes on with a write that was
@@ -263,7 +370,7 @@ impl Application for WorkloadApp {
                 // room an ACK of this instant made may be reported after
                 // the data.
                 if engine.is_writable(s) {
-                    self.writable(engine, s);
+                    let _ = self.writable(engine, s);
                 }
                 engine.recv_all(s);
             }
@@ -279,18 +386,30 @@ impl Application for WorkloadApp {
                 }
             }
             Event::EndOfStream => self.eof(engine, s),
-            Event::Writable => self.writable(engine, s),
+            Event::Writable => {
+                let _ = self.writable(engine, s);
+            }
             _ => return,
         }
         engine.flush(s.host);
     }
 
     fn on_timer(&mut self, engine: &mut Engine, token: u64) {
-        let conn = (token / 2) as u32;
-        if token % 2 == 0 {
-            self.open(engine, conn);
-        } else {
-            self.close_at(engine, conn);
+        let conn = (token / 4) as u32;
+        match token % 4 {
+            0 => self.open(engine, conn),
+            1 => self.close_at(engine, conn),
+            2 => self.wake(engine, conn, End::Client),
+            _ => self.wake(engine, conn, End::Server),
+        }
+    }
+
+    fn timer_pending(&self, token: u64) -> bool {
+        let conn = (token / 4) as u32;
+        match token % 4 {
+            2 => self.is_sleeping(conn, End::Client),
+            3 => self.is_sleeping(conn, End::Server),
+            _ => true,
         }
     }
 

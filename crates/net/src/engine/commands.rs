@@ -7,8 +7,9 @@
 //! out ([`Engine::flush`]).
 
 use std::net::SocketAddrV4;
+use std::sync::Arc;
 
-use tcpsim_tcp::{CommandError, ConnectError, ListenError};
+use tcpsim_tcp::{CommandError, Config, ConnectError, ListenError};
 
 use super::Engine;
 use super::registry::ix;
@@ -65,14 +66,16 @@ impl Engine {
     }
 
     /// `connect()`: `end` of `conn`, on its host, opens towards `remote`
-    /// from `local_port` (`None`: the next ephemeral port). Without a free
-    /// port the end fails at once.
+    /// from `local_port` (`None`: the next ephemeral port), with `config`
+    /// instead of the host's when given. Without a free port the end fails
+    /// at once.
     pub(crate) fn connect(
         &mut self,
         conn: u32,
         end: End,
         remote: SocketAddrV4,
         local_port: Option<u16>,
+        config: Option<&Arc<Config>>,
     ) -> Result<Socket, AppError> {
         let now = self.now;
         let host = self.conns.get(conn).hosts[ix(end)];
@@ -81,7 +84,12 @@ impl Engine {
             conn: Some(conn),
             call: AppCall::Connect,
         });
-        match self.hosts[host].endpoint.connect(now, remote, local_port) {
+        let ep = &mut self.hosts[host].endpoint;
+        let opened = match config {
+            Some(c) => ep.connect_with(now, remote, local_port, Arc::clone(c)),
+            None => ep.connect(now, remote, local_port),
+        };
+        match opened {
             Ok(id) => {
                 self.conns.bind(host, id, conn, end);
                 let local = self.hosts[host].endpoint.connection(id).map(|c| c.local());
@@ -135,6 +143,38 @@ impl Engine {
         n
     }
 
+    /// Reads at most `max` octets and throws them away; returns the octets
+    /// read.
+    pub(crate) fn recv_up_to(&mut self, s: Socket, max: u64) -> u64 {
+        let mut buf = std::mem::take(&mut self.read_buf);
+        let want = max.min(self.readable(s) as u64) as usize;
+        buf.clear();
+        buf.resize(want, 0);
+        let n = self.hosts[s.host].endpoint.recv(s.id, &mut buf);
+        buf.clear();
+        self.read_buf = buf;
+        self.conns.end_mut(s.conn, s.end).bytes_read += n as u64;
+        n as u64
+    }
+
+    /// Octets ready to be read on this end.
+    pub(crate) fn readable(&self, s: Socket) -> usize {
+        self.hosts[s.host]
+            .endpoint
+            .connection(s.id)
+            .map_or(0, |c| c.readable())
+    }
+
+    /// Whether this end has read everything it will ever get: the peer's
+    /// FIN has arrived and nothing is left to read, or the connection is
+    /// gone.
+    pub(crate) fn at_eof(&self, s: Socket) -> bool {
+        self.hosts[s.host]
+            .endpoint
+            .connection(s.id)
+            .is_none_or(|c| c.is_eof() && c.readable() == 0)
+    }
+
     /// Reads everything readable now and throws it away; returns the
     /// octets read.
     pub(crate) fn recv_all(&mut self, s: Socket) -> usize {
@@ -180,15 +220,20 @@ impl Engine {
         self.conns.get(s.conn).shut[ix(s.end)]
     }
 
-    /// `shutdown(SHUT_WR)`: FIN after the queued data. Only the first call
-    /// does anything.
-    pub(crate) fn shutdown(&mut self, s: Socket) -> Result<(), CommandError> {
+    /// Whether an application aborted this end's connection.
+    pub(crate) fn is_aborted(&self, s: Socket) -> bool {
+        self.conns.get(s.conn).aborted
+    }
+
+    /// `shutdown(SHUT_WR)`: FIN after the queued data, recorded as `call`.
+    /// Only the first call does anything.
+    pub(crate) fn shutdown(&mut self, s: Socket, call: AppCall) -> Result<(), CommandError> {
         let r = self.conns.get_mut(s.conn);
         if r.shut[ix(s.end)] {
             return Ok(());
         }
         r.shut[ix(s.end)] = true;
-        self.record_call(s, AppCall::Close);
+        self.record_call(s, call);
         let now = self.now;
         self.hosts[s.host].endpoint.shutdown(now, s.id)
     }
@@ -207,7 +252,7 @@ impl Engine {
     }
 
     /// Records an application call on a socket.
-    fn record_call(&mut self, s: Socket, call: AppCall) {
+    pub(crate) fn record_call(&mut self, s: Socket, call: AppCall) {
         self.record(TraceKind::App {
             host: s.host,
             conn: Some(s.conn),

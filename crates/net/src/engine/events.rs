@@ -85,11 +85,20 @@ impl Engine {
                     }
                 }
             }
-            Event::EndOfStream => self.record(TraceKind::App {
-                host: h,
-                conn,
-                call: AppCall::Eof,
-            }),
+            // An application that released its socket reads nothing more.
+            Event::EndOfStream => {
+                let released = self.hosts[h]
+                    .endpoint
+                    .connection(id)
+                    .is_some_and(|c| c.is_released());
+                if !released {
+                    self.record(TraceKind::App {
+                        host: h,
+                        conn,
+                        call: AppCall::Eof,
+                    });
+                }
+            }
             Event::Closed => {
                 if let Some((c, end)) = mapped {
                     let now = self.now;

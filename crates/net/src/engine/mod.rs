@@ -43,8 +43,12 @@ mod registry;
 mod topology;
 
 pub use queue::EventQueue;
-pub(crate) use registry::{ConnRecord, Registry};
+pub(crate) use registry::{ConnRecord, Registry, ix};
 pub(crate) use topology::Topology;
+
+/// A listener opened at time zero: host, port, and the configuration its
+/// connections run with when it is not the host's.
+pub(crate) type Listener = (HostId, u16, Option<Arc<tcpsim_tcp::Config>>);
 
 /// Why a run stopped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -186,7 +190,7 @@ pub(crate) struct Engine {
 
 impl Engine {
     /// A new engine with `listeners` open from time zero.
-    pub(crate) fn new(net: Network, listeners: &[(HostId, u16)], options: RunOptions) -> Engine {
+    pub(crate) fn new(net: Network, listeners: &[Listener], options: RunOptions) -> Engine {
         let Network {
             topo,
             hosts,
@@ -228,7 +232,7 @@ impl Engine {
         host_rngs: impl Iterator<Item = ChaCha8Rng>,
         link_rngs: impl Iterator<Item = Option<ChaCha8Rng>>,
         fault_rng: Option<ChaCha8Rng>,
-        listeners: &[(HostId, u16)],
+        listeners: &[Listener],
         options: RunOptions,
     ) {
         self.options = options;
@@ -256,10 +260,14 @@ impl Engine {
         self.open_listeners(listeners);
     }
 
-    fn open_listeners(&mut self, listeners: &[(HostId, u16)]) {
-        for &(host, port) in listeners {
+    fn open_listeners(&mut self, listeners: &[Listener]) {
+        for (host, port, config) in listeners {
+            let (host, port) = (*host, *port);
             // Ports were checked by the builder; a second listen on one port is a no-op.
-            let _ = self.hosts[host].endpoint.listen(port);
+            let _ = match config {
+                Some(c) => self.hosts[host].endpoint.listen_with(port, Arc::clone(c)),
+                None => self.hosts[host].endpoint.listen(port),
+            };
             self.record(TraceKind::App {
                 host,
                 conn: None,

@@ -277,6 +277,11 @@ impl<'de> de::Deserializer<'de> for NodeDe<'_, '_> {
             return visitor.visit_map(SpannedDeserializer::new(self, at..at));
         }
         let _ = fields;
+        // A derived struct would also take an array, field by field: a
+        // table of the file is a table.
+        if let Value::Array(_) = self.node.value {
+            return self.place(Err(de::Error::invalid_type(de::Unexpected::Seq, &visitor)));
+        }
         self.deserialize_any(visitor)
     }
 
@@ -431,16 +436,21 @@ impl<'de> de::Deserializer<'de> for KeyDe<'_> {
 /// The newtype name by which [`Keyed`] asks for its key's position.
 const KEYED: &str = "$tcpsim::Keyed";
 
-/// A value with the position of its key instead of its own: for the errors
-/// about a key that should not be there at all (`extra` without
+/// A value with the position of its key as well as its own: for the
+/// errors about a key that should not be there at all (`extra` without
 /// `action = "delay"`), which point at the key as an editor would.
-/// Through any other deserializer it is the value's own span.
-pub(crate) struct Keyed<T>(pub(crate) Spanned<T>);
+/// Through any other deserializer the key's position is the value's.
+pub(crate) struct Keyed<T> {
+    /// Where the key is.
+    pub(crate) key: usize,
+    /// The value, with its own position.
+    pub(crate) value: Spanned<T>,
+}
 
 impl<T> Keyed<T> {
     /// The position of the key.
     pub(crate) fn at(&self) -> usize {
-        self.0.span().start
+        self.key
     }
 }
 
@@ -456,7 +466,12 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Keyed<T> {
                 self,
                 d: D,
             ) -> Result<Keyed<T>, D::Error> {
-                Spanned::deserialize(d).map(Keyed)
+                // The outer span is the key's, the inner one the value's.
+                let keyed = Spanned::<Spanned<T>>::deserialize(d)?;
+                Ok(Keyed {
+                    key: keyed.span().start,
+                    value: keyed.into_inner(),
+                })
             }
         }
         d.deserialize_newtype_struct(KEYED, KeyedVisitor(PhantomData))
@@ -496,9 +511,76 @@ impl<'de> de::Deserializer<'de> for KeyedDe<'_, '_> {
     }
 }
 
+/// The keys a table type accepts, in its order: what `deny_unknown_fields`
+/// lists when it refuses a key, asked of a table that holds only a key no
+/// table has.
+pub(crate) fn keys_of<T: for<'de> Deserialize<'de>>() -> &'static [&'static str] {
+    struct Probe;
+    #[derive(Debug)]
+    struct Found(&'static [&'static str]);
+    impl fmt::Display for Found {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("probe")
+        }
+    }
+    impl std::error::Error for Found {}
+    impl de::Error for Found {
+        fn custom<M: fmt::Display>(_: M) -> Found {
+            Found(&[])
+        }
+        fn unknown_field(_: &str, expected: &'static [&'static str]) -> Found {
+            Found(expected)
+        }
+    }
+    impl<'de> MapAccess<'de> for Probe {
+        type Error = Found;
+        fn next_key_seed<K: DeserializeSeed<'de>>(
+            &mut self,
+            seed: K,
+        ) -> Result<Option<K::Value>, Found> {
+            seed.deserialize("\u{0}".into_deserializer()).map(Some)
+        }
+        fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, _: V) -> Result<V::Value, Found> {
+            Err(Found(&[]))
+        }
+    }
+    impl<'de> de::Deserializer<'de> for Probe {
+        type Error = Found;
+        fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Found> {
+            visitor.visit_map(self)
+        }
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+            bytes byte_buf option unit unit_struct newtype_struct seq tuple
+            tuple_struct map struct enum identifier ignored_any
+        }
+    }
+    match T::deserialize(Probe) {
+        Err(Found(keys)) => keys,
+        Ok(_) => &[],
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keys_are_the_derived_lists() {
+        use crate::experiment::{SocketSpec, file};
+        assert_eq!(keys_of::<file::Sweep>(), ["seeds", "grid"],);
+        assert_eq!(
+            keys_of::<SocketSpec>(),
+            [
+                "mss",
+                "recv_buffer",
+                "send_buffer",
+                "nodelay",
+                "user_timeout",
+                "linger"
+            ]
+        );
+    }
 
     #[test]
     fn suggestions() {

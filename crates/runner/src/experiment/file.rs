@@ -24,9 +24,10 @@ use super::leaf::{
     Action, Addr, ConnCount, Entries, ExpectCount, ExperimentName, FaultSegment, FileSeed,
     GilbertElliott, HostName, HostRef, Kind, Leaf, List, Nth, OneOrMany, Port, PortRange,
     PositiveDuration, Probability, Queue, Rate, ReorderGap, Scalar, Seeds, SendBytes, StateName,
-    Table, Tables, Text, Time, Val,
+    StepText, Table, Tables, Text, Time, Val,
 };
 use super::limits::{MAX_FAULTS, MAX_HOSTS, MAX_LINKS};
+use super::model::SocketSpec;
 use super::tcp::TcpOverrides;
 
 /// The whole file.
@@ -234,12 +235,16 @@ pub(crate) struct Connection {
     pub open_at: Option<Val<Duration>>,
     pub open: Option<Spanned<Val<OpenMode>>>,
     pub client_port: Option<Val<Port>>,
-    pub client_sends: Option<Spanned<Val<SendBytes>>>,
-    pub server_sends: Option<Spanned<Val<SendBytes>>>,
-    pub close: Option<Spanned<Val<CloseMode>>>,
+    pub client_sends: Option<Keyed<Val<SendBytes>>>,
+    pub server_sends: Option<Keyed<Val<SendBytes>>>,
+    pub close: Option<Keyed<Val<CloseMode>>>,
     pub close_at: Option<Keyed<Val<Duration>>>,
     pub count: Option<Spanned<Val<ConnCount>>>,
     pub interval: Option<Val<Duration>>,
+    pub client_app: Option<Spanned<List<StepText>>>,
+    pub server_app: Option<Spanned<List<StepText>>>,
+    pub client_socket: Option<SocketSpec>,
+    pub server_socket: Option<Keyed<SocketSpec>>,
 }
 
 impl Table for Connection {

@@ -14,7 +14,7 @@ use core::marker::PhantomData;
 use std::net::Ipv4Addr;
 
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Unexpected, Visitor};
-use tcpsim_net::{CloseMode, Distribution, OpenMode, Outcome};
+use tcpsim_net::{CloseMode, Distribution, OpenMode, Outcome, Step};
 use tcpsim_tcp::congestion::InitialCwnd;
 use tcpsim_tcp::{
     AbortReset, AckAboveSndNxt, AckOfFin, CongestionAlgorithm, CwndAccounting, DuplicateSyn,
@@ -25,7 +25,9 @@ use tcpsim_tcp::{
 };
 use toml::Spanned;
 
+use super::apps::MAX_STEPS;
 use super::limits::{MAX_CONNECTIONS, MAX_SEND_BYTES, pretty};
+use super::steps::parse_step;
 use super::units::{SeedRange, parse_duration, parse_port_range, parse_rate};
 
 /// One TOML value as a leaf sees it. Arrays, tables and datetimes are
@@ -215,6 +217,9 @@ pub(crate) fn opt<'de, T: Leaf, D: Deserializer<'de>>(d: D) -> Result<Option<T::
 pub(crate) trait Listed: Leaf {
     /// "an array of ports, like [80]".
     const LIST: &'static str;
+    /// The most elements a list may have, and what they are called in
+    /// the error; a longer list is refused before any element is read.
+    const MAX: (usize, &'static str) = (usize::MAX, "values");
 }
 
 /// An array of leaves, each with its position.
@@ -229,6 +234,12 @@ impl<'de, T: Listed> Deserialize<'de> for List<T> {
                 f.write_str(T::LIST)
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<List<T>, A::Error> {
+                let (max, what) = T::MAX;
+                if let Some(n) = seq.size_hint().filter(|&n| n > max) {
+                    return Err(de::Error::custom(format!(
+                        "expected at most {max} {what} in a list, found {n}"
+                    )));
+                }
                 let mut items = Vec::new();
                 while let Some(item) = seq.next_element::<Spanned<Val<T>>>()? {
                     let span = item.span();
@@ -598,6 +609,12 @@ leaves! {
             .map_err(|_| Bad::expected("a seed range like \"1..=1000\"")),
         _ => Err(Bad::expected("a seed range like \"1..=1000\"")),
     };
+    /// One step of `client_app` / `server_app` (`steps.rs`).
+    StepText: Step = |v| parse_step(v.str("a step, like \"write 3000\"")?).map_err(Bad::Message);
+    /// A socket's `mss` (`TCP_MAXSEG`).
+    SocketMss: u16 = |v| v.int(88, 32767, "an MSS between 88 and 32767 (TCP_MAXSEG)");
+    /// A socket's `recv_buffer` / `send_buffer`.
+    SocketBuffer: u32 = |v| v.int(1, 1 << 30, "a buffer size in bytes between 1 and 1073741824 (1 GiB)");
     /// A retry count of `[tcp]`.
     Retries: u32 = |v| v.int(0, 255, "a retry count between 0 and 255");
     /// `fin_wait_2_timeout`: a duration, or `"none"`.
@@ -656,6 +673,12 @@ leaves! {
         _ => v.int(1, 1000, "an initial window between 1 and 1000 segments or \"rfc3390\"")
             .map(InitialCwnd::Segments),
     };
+}
+
+impl Listed for StepText {
+    const LIST: &'static str =
+        "an array of steps, like [\"write 3000\", \"shutdown\", \"read eof\", \"close\"]";
+    const MAX: (usize, &'static str) = (MAX_STEPS, "steps");
 }
 
 impl Listed for Port {

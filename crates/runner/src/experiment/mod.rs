@@ -22,12 +22,14 @@
 //! by the project's own exact integer parser ([`parse_duration`],
 //! [`parse_rate`]): no crate reads `"1.1s"` as exactly 1 100 000 000 ns.
 
+mod apps;
 mod de;
 mod error;
 mod file;
 mod leaf;
 pub mod limits;
 mod model;
+mod steps;
 mod tcp;
 mod tree;
 mod units;
@@ -36,7 +38,7 @@ mod validate;
 pub use error::{ConfigError, Location};
 pub use model::{
     CloseMode, ConnectionSpec, Distribution, Expect, Experiment, Fault, FaultAction, Host, HostId,
-    Link, LinkParams, Loss, OpenMode, Outcome, Sweep,
+    Link, LinkParams, Loss, OpenMode, Outcome, SocketSpec, Step, Sweep,
 };
 pub use tcp::TcpOverrides;
 pub use units::{SeedRange, parse_duration, parse_rate};
@@ -192,6 +194,37 @@ pub fn parse_points(
         out.push((pairs, read(&cx, &doc, &name)?));
     }
     Ok(out)
+}
+
+/// Every table of the experiment file with the keys it accepts, in the
+/// order its "unknown key" errors list them: `("", top-level keys)`,
+/// `("tcp", ...)` (also a host's `tcp`), `("hosts", ...)`, `("links",
+/// ...)`, `("links.a_to_b", ...)` (also `b_to_a`), `("links.loss", ...)`
+/// (a Gilbert–Elliott table), `("faults", ...)`, `("connections", ...)`,
+/// `("connections.client_socket", ...)` (also `server_socket`),
+/// `("expect", ...)`, `("sweep", ...)`. The lists are the decoder's own, so
+/// a reference or a schema can be held against them.
+///
+/// ```
+/// let keys = tcpsim_runner::experiment::keys();
+/// let (_, hosts) = keys.iter().find(|(table, _)| *table == "hosts").unwrap();
+/// assert_eq!(*hosts, ["name", "addr", "listen", "tcp", "ephemeral_ports"]);
+/// ```
+pub fn keys() -> Vec<(&'static str, &'static [&'static str])> {
+    use de::keys_of;
+    vec![
+        ("", keys_of::<file::File>()),
+        ("tcp", keys_of::<TcpOverrides>()),
+        ("hosts", keys_of::<file::Host>()),
+        ("links", keys_of::<file::Link>()),
+        ("links.a_to_b", keys_of::<file::Direction>()),
+        ("links.loss", keys_of::<file::LossTable>()),
+        ("faults", keys_of::<file::Fault>()),
+        ("connections", keys_of::<file::Connection>()),
+        ("connections.client_socket", keys_of::<SocketSpec>()),
+        ("expect", keys_of::<file::Expect>()),
+        ("sweep", keys_of::<file::Sweep>()),
+    ]
 }
 
 /// The document with the `--set` overrides applied, in order.

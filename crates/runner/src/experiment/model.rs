@@ -8,6 +8,7 @@ use std::net::Ipv4Addr;
 
 use tcpsim_tcp::{Config, Duration, Profile, SegmentKind, State};
 
+use super::leaf::{PositiveDuration, SocketBuffer, SocketMss, opt};
 use super::tcp::TcpOverrides;
 
 use super::units::SeedRange;
@@ -17,7 +18,7 @@ use super::units::SeedRange;
 /// [`OpenMode`], a fault's `action` (with `extra` for `delay`) a
 /// [`FaultAction`].
 pub use tcpsim_net::{
-    CloseMode, Distribution, FaultAction, HostId, LinkParams, Loss, OpenMode, Outcome,
+    CloseMode, Distribution, FaultAction, HostId, LinkParams, Loss, OpenMode, Outcome, Step,
 };
 
 /// One experiment file, validated and with every default filled in.
@@ -179,6 +180,52 @@ pub struct ConnectionSpec {
     pub count: u32,
     /// `interval`: time between the opens of those connections; default 0.
     pub interval: Duration,
+    /// `client_app`: the client's step list instead of the shorthand
+    /// (`client_sends` and its part of `close`); `None` when absent.
+    pub client_app: Option<Vec<Step>>,
+    /// `server_app`: the server's step list instead of the shorthand.
+    pub server_app: Option<Vec<Step>>,
+    /// `client_socket`: the client's socket options; all unset by default.
+    pub client_socket: SocketSpec,
+    /// `server_socket`: the server's socket options, set on its listening
+    /// socket (every connection accepted on that port shares them).
+    pub server_socket: SocketSpec,
+}
+
+/// `client_socket` / `server_socket`: socket options of one end, each
+/// `None` when not set (the host's `[tcp]` settings apply).
+///
+/// It deserializes from such a table with the experiment file's checks,
+/// like [`TcpOverrides`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table")]
+pub struct SocketSpec {
+    /// `mss` (`TCP_MAXSEG`): the MSS the end announces and sends at most,
+    /// 88..=32767; the smaller of it and the host's `mss` is used.
+    #[serde(default, deserialize_with = "opt::<SocketMss, _>")]
+    pub mss: Option<u16>,
+    /// `recv_buffer` (`SO_RCVBUF`), in bytes, as passed to `setsockopt`.
+    #[serde(default, deserialize_with = "opt::<SocketBuffer, _>")]
+    pub recv_buffer: Option<u32>,
+    /// `send_buffer` (`SO_SNDBUF`), in bytes, as passed to `setsockopt`.
+    #[serde(default, deserialize_with = "opt::<SocketBuffer, _>")]
+    pub send_buffer: Option<u32>,
+    /// `nodelay` (`TCP_NODELAY`): Nagle's algorithm off when true.
+    #[serde(default, deserialize_with = "opt::<bool, _>")]
+    pub nodelay: Option<bool>,
+    /// `user_timeout` (`TCP_USER_TIMEOUT`, RFC 5482), longer than zero.
+    #[serde(default, deserialize_with = "opt::<PositiveDuration, _>")]
+    pub user_timeout: Option<Duration>,
+    /// `linger` (`SO_LINGER`): "0s" makes a close send RST.
+    #[serde(default, deserialize_with = "opt::<Duration, _>")]
+    pub linger: Option<Duration>,
+}
+
+impl SocketSpec {
+    /// Whether no option is set.
+    pub fn is_empty(&self) -> bool {
+        *self == SocketSpec::default()
+    }
 }
 
 /// `[expect]`: every key optional; each becomes one named check. Maps keep

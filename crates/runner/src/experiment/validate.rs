@@ -10,10 +10,13 @@
 use tcpsim_tcp::{DEFAULT_EPHEMERAL_PORTS, Duration, Profile, SegmentKind};
 use toml::Spanned;
 
+use super::apps;
 use super::de::{Keyed, closest};
 use super::error::{ConfigError, Ctx};
 use super::file::{self, Settings};
-use super::leaf::{Action, Choice, Entries, HostRef, Leaf, Nth, OneOrMany, Tables, Val};
+use super::leaf::{
+    Action, Choice, Entries, HostRef, Leaf, List, Nth, OneOrMany, StepText, Tables, Val,
+};
 use super::limits::{
     MAX_CONNECTIONS, MAX_GRID_POINTS, MAX_SWEEP_RUNS, MAX_TOTAL_SEND_BYTES, pretty,
 };
@@ -96,15 +99,15 @@ impl<T: Leaf<Value: Clone>> Field for Option<Spanned<Val<T>>> {
 impl<T: Leaf<Value: Clone>> Field for Option<Keyed<Val<T>>> {
     type Out = T::Value;
     fn value(&self) -> Option<T::Value> {
-        self.as_ref().map(|v| v.0.get_ref().0.clone())
+        self.as_ref().map(|v| v.value.get_ref().0.clone())
     }
 }
 
 /// A table of the file being checked: where it is, and its dotted path.
-struct Table<'a> {
-    cx: &'a Ctx<'a>,
-    at: usize,
-    path: String,
+pub(crate) struct Table<'a> {
+    pub(crate) cx: &'a Ctx<'a>,
+    pub(crate) at: usize,
+    pub(crate) path: String,
 }
 
 impl<'a> Table<'a> {
@@ -126,7 +129,7 @@ impl<'a> Table<'a> {
     }
 
     /// An error about `key`, at position `at`.
-    fn error(&self, at: usize, key: &str, message: impl Into<String>) -> ConfigError {
+    pub(crate) fn error(&self, at: usize, key: &str, message: impl Into<String>) -> ConfigError {
         self.cx.error(at, Some(&self.key(key)), message)
     }
 
@@ -332,11 +335,11 @@ impl Check<'_> {
         let action = match (action, &t.extra) {
             (Action::Delay, extra) => {
                 let what = "extra = a duration like \"300ms\" for action = \"delay\"";
-                FaultAction::Delay(tab.need(extra, "extra", what)?.0.get_ref().0)
+                FaultAction::Delay(tab.need(extra, "extra", what)?.value.get_ref().0)
             }
             (other, Some(extra)) => {
                 return Err(tab.error(
-                    extra.0.span().start,
+                    extra.at(),
                     "extra",
                     format!(
                         "`extra` applies only to action = \"delay\": expected no extra with action = {:?}",
@@ -384,7 +387,7 @@ impl Check<'_> {
             }
         }
         // The kinds in classification order, without repeats; `ANY` is all.
-        let kinds = t.segment.as_ref().map(|k| k.0.get_ref().values());
+        let kinds = t.segment.as_ref().map(|k| k.value.get_ref().values());
         let segment = match kinds {
             Some(kinds) if !kinds.contains(&&None) => (SegmentKind::ALL.into_iter())
                 .filter(|k| kinds.contains(&&Some(*k)))
@@ -394,7 +397,7 @@ impl Check<'_> {
         let nth = t
             .nth
             .as_ref()
-            .map(|n| nth(tab, n.0.get_ref()))
+            .map(|n| nth(tab, n.value.get_ref()))
             .transpose()?;
         let start = t.start.value();
         let end = t.end.value();
@@ -430,7 +433,7 @@ impl Check<'_> {
             let spec = self.connection(&tab, t)?;
             // A total that goes over is reported at `field`, else at the
             // count, else at the table.
-            let at = |k, v: &Option<Spanned<_>>| v.as_ref().map(|v| (k, v.span().start));
+            let at = |k, v: Option<usize>| v.map(|at| (k, at));
             let count = t.count.as_ref().map(|v| ("count", v.span().start));
             let blame = |field: Option<(&str, usize)>, message: String| match field.or(count) {
                 Some((k, at)) => tab.error(at, k, message),
@@ -448,15 +451,25 @@ impl Check<'_> {
                     ),
                 ));
             }
-            let per = spec.client_sends.saturating_add(spec.server_sends);
+            let lists = [&spec.client_app, &spec.server_app]
+                .map(|l| l.as_deref().map_or(0, apps::written))
+                .into_iter()
+                .fold(0, u64::saturating_add);
+            let per = (spec.client_sends.saturating_add(spec.server_sends)).saturating_add(lists);
             bytes = bytes.saturating_add(per.saturating_mul(count));
             if bytes > MAX_TOTAL_SEND_BYTES {
+                let value = |v: &Option<Keyed<_>>| v.as_ref().map(|v| v.value.span().start);
+                let list = |v: &Option<Spanned<_>>| v.as_ref().map(|v| v.span().start);
                 let field = if spec.count > 1 {
                     None
+                } else if t.client_app.is_some() {
+                    at("client_app", list(&t.client_app))
+                } else if t.server_app.is_some() {
+                    at("server_app", list(&t.server_app))
                 } else if spec.client_sends >= spec.server_sends {
-                    at("client_sends", &t.client_sends)
+                    at("client_sends", value(&t.client_sends))
                 } else {
-                    at("server_sends", &t.server_sends)
+                    at("server_sends", value(&t.server_sends))
                 };
                 return Err(blame(
                     field,
@@ -467,6 +480,7 @@ impl Check<'_> {
                     ),
                 ));
             }
+            apps::listener_options(&tab, t, &spec, &specs, self.hosts)?;
             specs.push(spec);
         }
         Ok(specs)
@@ -507,7 +521,7 @@ impl Check<'_> {
         match (close, &t.close_at, &t.close) {
             (CloseMode::Simultaneous, None, Some(f)) => {
                 return Err(tab.error(
-                    f.span().start,
+                    f.value.span().start,
                     "close",
                     "close = \"simultaneous\" needs close_at: expected a close_at = \"2s\" beside it",
                 ));
@@ -521,6 +535,14 @@ impl Check<'_> {
             }
             _ => {}
         }
+        let list = |key, l: &Option<Spanned<List<StepText>>>| {
+            l.as_ref()
+                .map(|l| apps::steps(tab, key, &l.get_ref().0))
+                .transpose()
+        };
+        let client_app = list("client_app", &t.client_app)?;
+        let server_app = list("server_app", &t.server_app)?;
+        apps::check_forms(tab, t, close)?;
         Ok(ConnectionSpec {
             client,
             server,
@@ -534,6 +556,13 @@ impl Check<'_> {
             close_at: t.close_at.value(),
             count: t.count.value().unwrap_or(1),
             interval: t.interval.value().unwrap_or(Duration::ZERO),
+            client_app,
+            server_app,
+            client_socket: t.client_socket.unwrap_or_default(),
+            server_socket: t
+                .server_socket
+                .as_ref()
+                .map_or_else(Default::default, |s| *s.value.get_ref()),
         })
     }
 

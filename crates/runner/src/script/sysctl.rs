@@ -3,7 +3,7 @@
 //! behaviour tcpsim has fixed or does not model are named as such; others
 //! are unknown. No shell command is ever run.
 
-use tcpsim_tcp::{Config, Duration};
+use tcpsim_tcp::{Config, CongestionAlgorithm, Duration, LossRecovery};
 
 /// What a sysctl setting did.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -86,17 +86,18 @@ const NOT_MODELLED: &[(&str, &str)] = &[
     ("tcp_frto", "F-RTO is not modelled"),
     ("tcp_dsack", "D-SACK blocks are always sent when SACK is on"),
     ("tcp_fack", "FACK is not modelled (removed from Linux 4.15)"),
-    ("tcp_reordering", "loss recovery is not modelled yet"),
     (
-        "tcp_congestion_control",
-        "congestion control is not modelled yet",
+        "tcp_reordering",
+        "the initial reordering degree is fixed at 3 (the duplicate-ACK threshold)",
     ),
     (
         "tcp_slow_start_after_idle",
-        "congestion control is not modelled yet",
+        "the congestion window is not restarted after idle (RFC 7661, tcp_cwnd_restart)",
     ),
-    ("tcp_early_retrans", "tail loss probes are not modelled yet"),
-    ("tcp_recovery", "RACK is not modelled yet"),
+    (
+        "tcp_early_retrans",
+        "tail loss probes come with RACK (tcp_recovery, [tcp] loss_recovery = \"rack\") and are not switched alone",
+    ),
     (
         "tcp_tso_win_divisor",
         "TSO is modelled as back-to-back MSS-sized segments",
@@ -272,6 +273,26 @@ pub fn apply(
         }
         "net.ipv4.tcp_syn_linear_timeouts" => config.syn_linear_timeouts = retries(value)?,
         "net.ipv4.tcp_rto_min_us" => config.min_rto = Duration::from_micros(int(value)?),
+        "net.ipv4.tcp_congestion_control" => {
+            config.congestion_control = match value {
+                "reno" => CongestionAlgorithm::Reno,
+                "cubic" => CongestionAlgorithm::Cubic,
+                _ => {
+                    return Err(format!(
+                        "expected \"reno\" or \"cubic\" (the controllers tcpsim models), found `{value}`"
+                    ));
+                }
+            };
+        }
+        // Bit 0 is RACK (Linux `TCP_RACK_LOSS_DETECTION`); without it the
+        // kernel detects losses by the duplicate-ACK threshold.
+        "net.ipv4.tcp_recovery" => {
+            config.loss_recovery = if int(value)? & 1 == 1 {
+                LossRecovery::Rack
+            } else {
+                LossRecovery::NewReno
+            };
+        }
         _ => {
             return Ok(match NOT_MODELLED.iter().find(|(n, _)| *n == short) {
                 Some((_, why)) => Effect::NotModelled(why),
@@ -533,6 +554,25 @@ mod tests {
         assert_eq!(c.syn_retries, Some(5));
         assert_eq!(c.synack_retries, Some(5));
         assert!(c.timestamps && c.sack);
+    }
+
+    #[test]
+    fn congestion_control_and_recovery_are_settings() {
+        let mut c = Config::rfc();
+        let mut m = Memory::default();
+        apply(&mut c, &mut m, "net.ipv4.tcp_congestion_control", "cubic").unwrap();
+        assert_eq!(c.congestion_control, CongestionAlgorithm::Cubic);
+        apply(&mut c, &mut m, "net.ipv4.tcp_congestion_control", "reno").unwrap();
+        assert_eq!(c.congestion_control, CongestionAlgorithm::Reno);
+        // BBR is not modelled: an error, not a silent CUBIC.
+        assert!(apply(&mut c, &mut m, "net.ipv4.tcp_congestion_control", "bbr").is_err());
+        // Bit 0 of tcp_recovery is RACK (Linux TCP_RACK_LOSS_DETECTION).
+        apply(&mut c, &mut m, "net.ipv4.tcp_recovery", "1").unwrap();
+        assert_eq!(c.loss_recovery, LossRecovery::Rack);
+        apply(&mut c, &mut m, "net.ipv4.tcp_recovery", "0").unwrap();
+        assert_eq!(c.loss_recovery, LossRecovery::NewReno);
+        apply(&mut c, &mut m, "net.ipv4.tcp_recovery", "5").unwrap();
+        assert_eq!(c.loss_recovery, LossRecovery::Rack);
     }
 
     #[test]
