@@ -377,6 +377,24 @@ mod tests {
     }
 
     #[test]
+    fn a_step_list_over_its_limit_is_refused_before_any_step_is_read() {
+        // Every step is wrong, but only the length is reported, at the list.
+        let steps = vec!["\"nonsense\""; apps::MAX_STEPS + 1].join(", ");
+        let source = format!(
+            "{HOSTS}[[connections]]\nclient = \"client\"\nserver = \"server\"\nport = 80\n\
+             client_app = [{steps}]\n"
+        );
+        let err = parse(&source, "x.toml").unwrap_err();
+        // Line 15, after "client_app = ".
+        assert_eq!((err.line(), err.column()), (Some(15), Some(14)), "{err}");
+        assert_eq!(err.key(), Some("connections.0.client_app"));
+        assert_eq!(
+            err.message(),
+            "expected at most 10000 steps in a list, found 10001"
+        );
+    }
+
+    #[test]
     fn a_table_over_its_limit_is_refused_before_any_is_read() {
         // Every host is wrong, but only the count is reported.
         let many = "[[hosts]]\nname = 1\n".repeat(limits::MAX_HOSTS + 1);
