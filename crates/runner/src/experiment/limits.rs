@@ -17,7 +17,7 @@
 //! Why these values: an application writes all its data into the send
 //! buffer at once, so `client_sends` is resident memory; each connection
 //! costs about a kilobyte in the engine and its report; a sweep keeps one
-//! record per run and the parser reads the file once per grid point. The
+//! record per run and builds one experiment per grid point. The
 //! limits are far above any experiment in `configs/` and far below what the
 //! machine the CI runs on (24 GiB) could not hold.
 //!

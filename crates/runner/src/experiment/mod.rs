@@ -21,6 +21,18 @@
 //! the text (or the `--set`) that caused it. Durations and rates are parsed
 //! by the project's own exact integer parser ([`parse_duration`],
 //! [`parse_rate`]): no crate reads `"1.1s"` as exactly 1 100 000 000 ns.
+//! A `[sweep]` grid is checked, and [`parse_points`] builds every point,
+//! by grafting grid values into copies of that tree: the text is read once.
+//! [`keys`] lists every table's keys as the decoder accepts them.
+//!
+//! | file | does |
+//! |---|---|
+//! | `tree.rs` | the document tree, `--set` and grid values applied to it |
+//! | `de.rs` | serde's `Deserializer` over the tree; errors in the project's words |
+//! | `leaf.rs` | each kind of value: its type, range and wording |
+//! | `file.rs` | the typed structs of the file (`TcpOverrides` and `SocketSpec` are public) |
+//! | `validate.rs`, `apps.rs` | the one validation pass, to [`Experiment`] |
+//! | `steps.rs`, `units.rs` | the texts of a step, a duration, a rate, a range |
 
 mod apps;
 mod de;

@@ -282,7 +282,9 @@ impl Sweep {
     /// Every point of the grid: one value per path, the first path varying
     /// slowest (nested loops in file order). An empty grid has one point
     /// with no values. Each value can be passed to
-    /// [`parse_with_overrides`](crate::parse_with_overrides) as `value.to_string()`.
+    /// [`parse_with_overrides`](crate::parse_with_overrides) as `value.to_string()`;
+    /// [`parse_points`](crate::experiment::parse_points) gives every point's
+    /// experiment from one parse.
     pub fn points(&self) -> Vec<Vec<(String, toml::Value)>> {
         let mut points = vec![Vec::new()];
         for (path, values) in &self.grid {
