@@ -81,7 +81,8 @@ enum Command {
         /// Override a field by dotted path.
         #[arg(long = "set", value_name = "PATH=VALUE")]
         set: Vec<String>,
-        /// Worker threads (default: all cores). The output does not depend on it.
+        /// Worker threads (default: all cores; at most the cores and the runs there are, and
+        /// fewer if the system refuses threads). The output does not depend on it.
         #[arg(long)]
         jobs: Option<usize>,
         /// Output format.
@@ -156,6 +157,13 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
         .init();
+    // A closed standard output (`>&-`) reads as a sink to Rust's std (it
+    // swallows EBADF), and the first file opened would take descriptor 1:
+    // refuse it before anything is opened.
+    if !stdout_is_open() {
+        eprintln!("error: standard output is closed: expected an open file, pipe or terminal");
+        return ExitCode::from(commands::INTERNAL);
+    }
     let cli = Cli::parse();
     let code = match cli.command {
         Command::Run {
@@ -222,4 +230,35 @@ fn main() -> ExitCode {
         }),
     };
     ExitCode::from(code)
+}
+
+/// Whether standard output was open when tcpsim started. Rust's runtime
+/// reopens a closed descriptor 0, 1 or 2 on `/dev/null`, read-write, before
+/// `main` (so that no file opened later lands on it); a shell's
+/// `>/dev/null` opens it write-only. So on Linux descriptor 1 on
+/// `/dev/null` in read-write mode (`/proc/self/fdinfo/1`, `flags` with
+/// `O_ACCMODE` = `O_RDWR`) means it was closed. (`1<>/dev/null` looks the
+/// same, and is refused too.)
+#[cfg(target_os = "linux")]
+fn stdout_is_open() -> bool {
+    let on_null =
+        std::fs::read_link("/proc/self/fd/1").is_ok_and(|p| p == std::path::Path::new("/dev/null"));
+    if !on_null {
+        return true;
+    }
+    let flags = std::fs::read_to_string("/proc/self/fdinfo/1")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find_map(|l| l.strip_prefix("flags:"))
+                .and_then(|f| u32::from_str_radix(f.trim(), 8).ok())
+        });
+    // O_ACCMODE is 3, O_RDWR 2.
+    flags.is_none_or(|f| f & 3 != 2)
+}
+
+/// Elsewhere a closed standard output cannot be told from `/dev/null`.
+#[cfg(not(target_os = "linux"))]
+fn stdout_is_open() -> bool {
+    true
 }

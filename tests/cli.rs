@@ -420,3 +420,77 @@ fn validate_reads_regular_utf8_files_only() {
         }
     }
 }
+
+/// Output errors (issue 16): a full disk is exit 3 with a message, a closed
+/// pipe (`| head`) a quiet exit 0, a closed standard output (`>&-`) exit 3
+/// before anything runs; never a panic.
+#[test]
+fn output_errors_exit_3_and_a_closed_pipe_is_quiet() {
+    let bin = env!("CARGO_BIN_EXE_tcpsim");
+    let sh = |script: &str| {
+        Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .arg(bin)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .expect("sh runs")
+    };
+    let full = sh(r#""$0" validate configs/handshake.toml configs/abort.toml >/dev/full"#);
+    assert_eq!(full.status.code(), Some(3), "{}", stderr(&full));
+    assert!(
+        stderr(&full).contains("cannot write output"),
+        "{}",
+        stderr(&full)
+    );
+    assert!(!stderr(&full).contains("panicked"));
+    for args in [
+        "validate configs/*.toml",
+        "run configs/handshake.toml",
+        "check configs/",
+    ] {
+        let o = sh(&format!(r#""$0" {args} | head -c 1 >/dev/null"#));
+        assert!(!stderr(&o).contains("panicked"), "{args}: {}", stderr(&o));
+        assert!(!stderr(&o).contains("error"), "{args}: {}", stderr(&o));
+    }
+    let closed = sh(r#""$0" validate configs/handshake.toml >&-"#);
+    assert_eq!(closed.status.code(), Some(3), "{}", stderr(&closed));
+    assert!(stderr(&closed).contains("standard output is closed"));
+    let null = sh(r#""$0" validate configs/handshake.toml >/dev/null"#);
+    assert_eq!(null.status.code(), Some(0), "{}", stderr(&null));
+}
+
+/// `--jobs` far beyond the machine starts no more threads than cores or
+/// runs, and changes nothing in the output.
+#[test]
+fn a_huge_jobs_count_gives_the_same_sweep() {
+    let one = tcpsim(&[
+        "sweep",
+        "configs/handshake.toml",
+        "--seeds",
+        "1..=50",
+        "--jobs",
+        "1",
+    ]);
+    let many = tcpsim(&[
+        "sweep",
+        "configs/handshake.toml",
+        "--seeds",
+        "1..=50",
+        "--jobs",
+        "1000000",
+    ]);
+    assert_eq!(one.status.code(), Some(0), "{}", stderr(&one));
+    assert_eq!(many.status.code(), Some(0), "{}", stderr(&many));
+    assert_eq!(stdout(&one), stdout(&many));
+    assert_eq!(
+        tcpsim::runner::sweep::workers(1_000_000, 3),
+        1.max(3.min(cores()))
+    );
+    assert_eq!(tcpsim::runner::sweep::workers(0, 10), 1);
+    assert!(tcpsim::runner::sweep::workers(1_000_000, 1_000_000) <= cores());
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
+}

@@ -403,15 +403,21 @@ pub fn validate(files: &[PathBuf]) -> u8 {
         match read_source(f)
             .and_then(|s| crate::experiment::parse(&s, &name).map_err(|e| e.to_string()))
         {
-            Ok(exp) => println!(
-                "ok {name}: {} hosts, {} links, {} connections",
-                exp.hosts.len(),
-                exp.links.len(),
-                exp.connections
-                    .iter()
-                    .map(|c| u64::from(c.count))
-                    .sum::<u64>()
-            ),
+            Ok(exp) => {
+                let line = format!(
+                    "ok {name}: {} hosts, {} links, {} connections\n",
+                    exp.hosts.len(),
+                    exp.links.len(),
+                    exp.connections
+                        .iter()
+                        .map(|c| u64::from(c.count))
+                        .sum::<u64>()
+                );
+                match print(&line) {
+                    OK => {}
+                    failed => return failed,
+                }
+            }
             Err(e) => {
                 eprintln!("error: {e}");
                 code = BAD_INPUT;

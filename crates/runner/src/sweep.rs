@@ -196,7 +196,8 @@ impl Plan {
         })
     }
 
-    /// Runs the given indices on `jobs` threads; results in index order.
+    /// Runs the given indices on `jobs` threads (see [`workers`]); results
+    /// in index order.
     ///
     /// Workers claim runs in batches of [`BATCH`] consecutive positions
     /// and keep their results to themselves until the end, so they share
@@ -209,36 +210,47 @@ impl Plan {
         let progress = std::io::stderr().is_terminal() && indices.len() > 1;
         let total = indices.len();
         let batches: Mutex<Vec<Batch>> = Mutex::new(Vec::new());
+        let workers = workers(jobs, total.div_ceil(BATCH));
         std::thread::scope(|s| {
-            for _ in 0..jobs.max(1) {
-                s.spawn(|| {
-                    let mut mine = Vec::new();
-                    let mut scratch = None;
-                    loop {
-                        let start = next.fetch_add(BATCH, Ordering::Relaxed);
-                        if start >= total {
-                            break;
-                        }
-                        let end = (start + BATCH).min(total);
-                        let runs: Vec<_> = indices[start..end]
-                            .iter()
-                            .map(|&i| self.run_one_in(i, &mut scratch))
-                            .collect();
-                        mine.push((start, runs));
-                        let n = done.fetch_add((end - start) as u64, Ordering::Relaxed)
-                            + (end - start) as u64;
-                        if progress {
-                            let mut e = std::io::stderr().lock();
-                            let _ = write!(e, "\r{n}/{total} runs");
-                            if n as usize == total {
-                                let _ = writeln!(e);
-                            }
+            let work = || {
+                let mut mine = Vec::new();
+                let mut scratch = None;
+                loop {
+                    let start = next.fetch_add(BATCH, Ordering::Relaxed);
+                    if start >= total {
+                        break;
+                    }
+                    let end = (start + BATCH).min(total);
+                    let runs: Vec<_> = indices[start..end]
+                        .iter()
+                        .map(|&i| self.run_one_in(i, &mut scratch))
+                        .collect();
+                    mine.push((start, runs));
+                    let n = done.fetch_add((end - start) as u64, Ordering::Relaxed)
+                        + (end - start) as u64;
+                    if progress {
+                        let mut e = std::io::stderr().lock();
+                        let _ = write!(e, "\r{n}/{total} runs");
+                        if n as usize == total {
+                            let _ = writeln!(e);
                         }
                     }
-                    if let Ok(mut all) = batches.lock() {
-                        all.append(&mut mine);
-                    }
-                });
+                }
+                if let Ok(mut all) = batches.lock() {
+                    all.append(&mut mine);
+                }
+            };
+            // A thread the system refuses (a process limit) leaves its
+            // share to the others; with none, this thread does it all.
+            let mut spawned = 0;
+            for _ in 0..workers {
+                if std::thread::Builder::new().spawn_scoped(s, work).is_err() {
+                    break;
+                }
+                spawned += 1;
+            }
+            if spawned == 0 {
+                work();
             }
         });
         let mut batches = batches
@@ -303,4 +315,13 @@ pub struct Line {
 /// Parses one shard line.
 pub fn from_line(line: &str) -> Result<Line, String> {
     serde_json::from_str(line).map_err(|e| e.to_string())
+}
+
+/// How many worker threads `jobs` gives for `batches` batches of runs: at
+/// least one, and no more than there are batches to share or than the
+/// machine runs at once (`std::thread::available_parallelism`), so a huge
+/// `--jobs` starts no idle threads.
+pub fn workers(jobs: usize, batches: usize) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    jobs.min(batches).min(cores).max(1)
 }

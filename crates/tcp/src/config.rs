@@ -480,8 +480,12 @@ pub struct Config {
     /// in addition to the retry rules. Linux's rule (`tcp_write_timeout`,
     /// `tcp_clamp_rto_to_user_timeout`, `tcp_probe_timer`): once
     /// retransmitting, each timer interval is cut to the time left, so
-    /// the connection gives up exactly when the timeout is reached. `None`
-    /// (both profiles) sets no such limit.
+    /// the connection gives up exactly when the timeout is reached. It is
+    /// counted as [`Config::data_retry_model`] counts: from the data's
+    /// transmission ([`RetryModel::Count`]), or from its first
+    /// retransmission that is not a loss probe, Linux's `retrans_stamp`
+    /// ([`RetryModel::LinuxTimeout`]). `None` (both profiles) sets no such
+    /// limit.
     pub user_timeout: Option<Duration>,
     /// The MSS this host announces and the largest payload it sends: 1460.
     pub mss: u16,
@@ -568,7 +572,8 @@ pub struct Config {
     pub syn_retry_count: SynRetryCount,
     /// How a data or FIN retry count gives up: `rfc` [`RetryModel::Count`]
     /// (a count of retransmissions), `linux` [`RetryModel::LinuxTimeout`]
-    /// (elapsed time from `tcp_model_timeout`, `net/ipv4/tcp_timer.c`).
+    /// (elapsed time from `tcp_model_timeout`, `net/ipv4/tcp_timer.c`,
+    /// counted from the first retransmission: `retrans_stamp`).
     pub data_retry_model: RetryModel,
     /// The window-scale shift offered in SYN and SYN-ACK (RFC 7323 §2); `None`
     /// offers no window scaling. Above 14 is sent and used as 14 (RFC 7323 §2.3).

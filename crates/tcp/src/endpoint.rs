@@ -24,6 +24,7 @@ use crate::config::{Config, IsnMode};
 use crate::connection::{CommandError, Connection, Queues, RecoveryStats};
 use crate::event::{Event, Transmit};
 use crate::hash::FixedState;
+use crate::ports::EphemeralPorts;
 use crate::segment::{Flags, Segment};
 use crate::seq::SeqNum;
 use crate::state::State;
@@ -106,6 +107,8 @@ pub struct Endpoint {
     listeners: Vec<(u16, Option<Arc<Config>>)>,
     ephemeral: (u16, u16),
     next_port: u16,
+    /// The ephemeral ports in use, per remote address an open asked for.
+    ports: EphemeralPorts,
     timers: BinaryHeap<Reverse<(Instant, u32, u32)>>,
     /// About how many entries of `timers` are stale (see `compact_timers`).
     stale_timers: usize,
@@ -161,6 +164,7 @@ impl Endpoint {
             listeners: Vec::new(),
             ephemeral: DEFAULT_EPHEMERAL_PORTS,
             next_port: DEFAULT_EPHEMERAL_PORTS.0,
+            ports: EphemeralPorts::new(DEFAULT_EPHEMERAL_PORTS.0, DEFAULT_EPHEMERAL_PORTS.1),
             timers: BinaryHeap::new(),
             stale_timers: 0,
             lent: Queues::default(),
@@ -176,6 +180,7 @@ impl Endpoint {
         assert!(lo <= hi, "empty ephemeral port range {lo}-{hi}");
         self.ephemeral = (lo, hi);
         self.next_port = lo;
+        self.ports.reset(lo, hi);
     }
 
     /// This host's address.
@@ -319,17 +324,20 @@ impl Endpoint {
         SocketAddrV4::new(self.addr, port)
     }
 
+    /// The next port from `next_port` upwards, cyclically, that makes the
+    /// 4-tuple unique; `next_port` moves past it (a failure leaves it
+    /// where it was, as a full scan would bring it back there).
     fn ephemeral_port(&mut self, remote: SocketAddrV4) -> Result<u16, ConnectError> {
         let (lo, hi) = self.ephemeral;
-        let span = u32::from(hi - lo) + 1;
-        for _ in 0..span {
-            let port = self.next_port;
-            self.next_port = if port >= hi { lo } else { port + 1 };
-            if !self.by_tuple.contains_key(&tuple_key(port, remote)) {
-                return Ok(port);
-            }
-        }
-        Err(ConnectError::NoEphemeralPort(lo, hi))
+        let by_tuple = &self.by_tuple;
+        let port = self
+            .ports
+            .free_from(self.next_port, remote, |p| {
+                by_tuple.contains_key(&tuple_key(p, remote))
+            })
+            .ok_or(ConnectError::NoEphemeralPort(lo, hi))?;
+        self.next_port = if port >= hi { lo } else { port + 1 };
+        Ok(port)
     }
 
     /// The endpoint's secret for F(4-tuple, secret): drawn from its stream
@@ -406,6 +414,10 @@ impl Endpoint {
             generation: self.slots[index as usize].generation,
         };
         self.by_tuple.insert(key, id);
+        if let Some(c) = self.connection(id) {
+            let (port, remote) = (c.local().port(), c.remote());
+            self.ports.note(port, remote, true);
+        }
         self.collect(id, mark);
         id
     }
@@ -469,6 +481,7 @@ impl Endpoint {
             let key = tuple_key(conn.local().port(), conn.remote());
             if self.by_tuple.get(&key) == Some(&id) {
                 self.by_tuple.remove(&key);
+                self.ports.note(conn.local().port(), conn.remote(), false);
             }
             if conn.readable() > 0 && !conn.is_released() {
                 if slot.scheduled.take().is_some() {
@@ -531,6 +544,7 @@ impl Endpoint {
         self.by_tuple.clear();
         self.listeners.clear();
         self.next_port = self.ephemeral.0;
+        self.ports.reset(self.ephemeral.0, self.ephemeral.1);
         self.timers.clear();
         self.stale_timers = 0;
         self.lent.out.clear();

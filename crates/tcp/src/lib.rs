@@ -57,6 +57,7 @@ mod endpoint;
 mod event;
 mod hash;
 pub mod options;
+mod ports;
 mod rtt;
 mod segment;
 mod seq;

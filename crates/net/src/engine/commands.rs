@@ -243,6 +243,7 @@ impl Engine {
     /// close unless it shut down or aborted before.
     pub(crate) fn release(&mut self, s: Socket, announce: bool) {
         let r = self.conns.get_mut(s.conn);
+        r.released[ix(s.end)] = true;
         if announce && !r.shut[ix(s.end)] && !r.aborted {
             r.shut[ix(s.end)] = true;
             self.record_call(s, AppCall::Close);

@@ -87,10 +87,7 @@ impl Engine {
             }
             // An application that released its socket reads nothing more.
             Event::EndOfStream => {
-                let released = self.hosts[h]
-                    .endpoint
-                    .connection(id)
-                    .is_some_and(|c| c.is_released());
+                let released = mapped.is_some_and(|(c, end)| self.conns.get(c).released[ix(end)]);
                 if !released {
                     self.record(TraceKind::App {
                         host: h,
@@ -118,9 +115,14 @@ impl Engine {
                 };
                 // A server end that never reached ESTABLISHED was never
                 // accepted: its application does not see it fail.
-                let seen = mapped.is_none_or(|(c, end)| {
-                    end == End::Client || self.conns.get(c).ends[ix(end)].established.is_some()
-                });
+                // Nor does one that released its socket (close, or the
+                // shorthand's release at end-of-stream): nobody is left to
+                // be told.
+                let released = mapped.is_some_and(|(c, end)| self.conns.get(c).released[ix(end)]);
+                let seen = !released
+                    && mapped.is_none_or(|(c, end)| {
+                        end == End::Client || self.conns.get(c).ends[ix(end)].established.is_some()
+                    });
                 if seen {
                     self.record(TraceKind::App {
                         host: h,

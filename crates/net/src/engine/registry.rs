@@ -46,6 +46,9 @@ pub(crate) struct ConnRecord {
     pub(crate) shut: [bool; 2],
     /// Whether an application aborted the connection.
     pub(crate) aborted: bool,
+    /// Whether each end's application released its socket (`close()`):
+    /// it hears of nothing more.
+    pub(crate) released: [bool; 2],
 }
 
 /// The index of an end in two-element arrays.
@@ -123,6 +126,7 @@ impl Registry {
             passive: false,
             shut: [false, false],
             aborted: false,
+            released: [false, false],
         });
         (self.records.len() - 1) as u32
     }

@@ -600,6 +600,12 @@ impl Connection {
         }
         self.snd_una = ack;
         self.retransmits = 0;
+        // No retransmitted data left outstanding (Linux
+        // `tcp_any_retrans_done`): the next loss starts a new count.
+        let board = &self.rec.board;
+        if board.retrans().segments == 0 && !board.first().is_some_and(|s| s.ever_retransmitted()) {
+            self.retrans_stamp = None;
+        }
         if self.config.rttm && self.opt.ts {
             // RFC 7323 §4.1: every ACK that advances SND.UNA is a sample.
             if let Some(rtt) = self.ts_rtt(seg) {

@@ -222,6 +222,12 @@ pub struct Connection {
     retransmits: u32,
     /// When the oldest unacknowledged segment was first sent.
     head_sent_at: Instant,
+    /// When the first retransmission of what is outstanding went out (an
+    /// RTO, fast or RACK retransmission; not a tail loss probe), until no
+    /// retransmitted data is outstanding: Linux's `retrans_stamp`, from
+    /// which [`crate::RetryModel::LinuxTimeout`] measures the give-up time and
+    /// the user timeout.
+    retrans_stamp: Option<Instant>,
     /// The retransmission timer expired while waiting for the ACK of our SYN.
     syn_timed_out: bool,
     /// Loss recovery and congestion control: the scoreboard, the
@@ -304,6 +310,7 @@ impl Connection {
             rtt_probe: None,
             retransmits: 0,
             head_sent_at: Instant::ZERO,
+            retrans_stamp: None,
             syn_timed_out: false,
             rec: recovery::Recovery::new(&config, config.mss),
             probes: 0,

@@ -56,6 +56,18 @@ impl Connection {
                 u32::from(segment.window) << self.opt.rcv_shift
             };
         }
+        // Linux sets `retrans_stamp` in tcp_retransmit_skb, which the loss
+        // probe (tcp_send_loss_probe) and the handshake's own paths do not
+        // take.
+        if self.retrans_stamp.is_none()
+            && !segment.flags.syn()
+            && matches!(
+                retransmission,
+                Some(RetransmitCause::Rto | RetransmitCause::Fast | RetransmitCause::Rack)
+            )
+        {
+            self.retrans_stamp = Some(self.clock);
+        }
         self.out.push_back(Transmit {
             segment,
             retransmission,

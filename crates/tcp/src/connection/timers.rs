@@ -8,7 +8,7 @@
 //! of the `arm_*` functions here.
 
 use super::Connection;
-use crate::config::{PersistGiveUp, RetryLimit};
+use crate::config::{PersistGiveUp, RetryLimit, RetryModel};
 use crate::event::{Event, RetransmitCause, TimerKind};
 use crate::segment::Flags;
 use crate::state::State;
@@ -187,13 +187,15 @@ impl Connection {
         // during the handshake); window probing has its own timer.
         debug_assert!(handshaking || self.snd_una != self.snd_nxt);
         self.retransmits += 1;
+        let since = self.give_up_since();
         let give_up = match self.retry_limit() {
             RetryLimit::Retries(n) => self.retransmits > n,
-            RetryLimit::Elapsed(limit) => now - self.head_sent_at >= limit,
+            RetryLimit::Elapsed(limit) => since.is_some_and(|t| now - t >= limit),
         } || self
             .config
             .user_timeout
-            .is_some_and(|t| now - self.head_sent_at >= t);
+            .zip(since)
+            .is_some_and(|(limit, t)| now - t >= limit);
         if give_up {
             // No RST on giving up (CONFORMANCE 4; Linux tcp_write_err).
             self.enter_closed(Event::TimedOut);
@@ -220,14 +222,32 @@ impl Connection {
         }
         // The next expiry no later than the user timeout (Linux
         // tcp_clamp_rto_to_user_timeout), where it gives up.
-        if let (Some(t), Some(due)) = (
+        if let (Some(t), Some(due), Some(since)) = (
             self.config.user_timeout,
             self.timers.get(TimerKind::Retransmit),
+            self.give_up_since(),
         ) {
-            let deadline = self.head_sent_at + t;
+            let deadline = since + t;
             if deadline < due {
                 self.timers.set(TimerKind::Retransmit, deadline);
             }
+        }
+    }
+
+    /// Where the elapsed-time give-up rule and the user timeout count from:
+    /// RFC 9293 §3.8.3 and RFC 5482 from when the unacknowledged data was
+    /// sent ([`RetryModel::Count`]); Linux (`retransmits_timed_out` and
+    /// `tcp_clamp_rto_to_user_timeout`, [`RetryModel::LinuxTimeout`]) from
+    /// its first retransmission (`retrans_stamp`), so not before the first
+    /// expiry, and a tail loss probe does not start it
+    /// (`tests/data/linux/user_timeout_fin.trace`: FIN at 120.6 ms, probe at
+    /// 346.2 ms, RTO retransmission at 574.2 ms, and the read fails with
+    /// ETIMEDOUT 3.01–3.02 s after that one). During the handshake
+    /// always from the first SYN.
+    fn give_up_since(&self) -> Option<Instant> {
+        match self.config.data_retry_model {
+            RetryModel::LinuxTimeout if self.syn_acked => self.retrans_stamp,
+            _ => Some(self.head_sent_at),
         }
     }
 }

@@ -134,24 +134,28 @@ fn data_give_up_after_r2_rfc() {
     assert!(!p.log_text().contains(" R"));
 }
 
-/// `TCP_USER_TIMEOUT` (RFC 9293 §3.8.3; Linux `tcp_write_timeout` with
-/// `tcp_clamp_rto_to_user_timeout`): data sent at 0.1 s and never
-/// acknowledged, user timeout 3 s, so the connection is aborted at 3.1 s
-/// exactly. `rfc`: RTO 1 s, retransmission at 1.1 s, the next expiry
+/// `TCP_USER_TIMEOUT` (RFC 9293 §3.8.3, RFC 5482; Linux
+/// `tcp_write_timeout` with `tcp_clamp_rto_to_user_timeout`): data sent at
+/// 0.1 s and never acknowledged, user timeout 3 s. `rfc` counts from the
+/// data's transmission: RTO 1 s, retransmission at 1.1 s, the next expiry
 /// (1.1 + 2 = 3.1 s) is the deadline: timed out there, no third segment.
 /// `linux` (RTO 3 × the 100 ms handshake RTT = 300 ms): the one segment in
 /// flight gets a tail loss probe at min(2·SRTT + 200 ms, RTO) = 300 ms
 /// after it, 0.4 s (RFC 8985 §7.2), which restarts the timer without
-/// backing it off; then the RTO at 0.7 s, doubling: 1.3, 2.5 s, and the
-/// next interval (1.2 s) cut to the deadline 3.1 s. No RST. (The kernel
-/// selftest `tcp_user_timeout_user_timeout.pkt` expects the probe too.)
+/// backing it off; then the RTO at 0.7 s, doubling: 1.3, 2.5 s. Linux
+/// counts the user timeout from the first retransmission that is not a
+/// probe (`retrans_stamp`, set in tcp_retransmit_skb): 0.7 + 3 = 3.7 s,
+/// where the next interval (2.4 s) is cut to. The kernel does so in
+/// `tests/data/linux/user_timeout_fin.trace` (FIN at 120.6 ms, probe at
+/// 346.2 ms, RTO retransmission at 574.2 ms, ETIMEDOUT at 3.59 s). No RST.
 #[test]
 fn user_timeout_aborts_at_the_deadline() {
-    for (config, sends) in [
-        (Config::rfc(), &["100ms", "1.1s"][..]),
+    for (config, sends, aborted) in [
+        (Config::rfc(), &["100ms", "1.1s"][..], 3_100),
         (
             Config::linux(),
             &["100ms", "400ms", "700ms", "1.3s", "2.5s"][..],
+            3_700,
         ),
     ] {
         let config = Config {
@@ -172,7 +176,7 @@ fn user_timeout_aborts_at_the_deadline() {
         assert_eq!(times, sends, "{}", config.profile);
         assert_eq!(
             p.saw(Side::Client, tcpsim_tcp::Event::TimedOut),
-            Some(at_ms(3_100)),
+            Some(at_ms(aborted)),
             "{}",
             config.profile
         );
