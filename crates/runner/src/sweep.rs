@@ -109,39 +109,27 @@ impl Plan {
         (self.points.len() as u128 * self.seeds.len()).min(u128::from(u64::MAX)) as u64
     }
 
-    /// Builds the plan: the file parsed once per grid point.
+    /// Builds the plan: the file parsed once, and each grid point's
+    /// experiment made from that parse
+    /// ([`parse_points`](crate::experiment::parse_points)).
     pub fn new(
         source: &str,
         file: &str,
         sets: &[(String, String)],
         seeds: Option<SeedRange>,
     ) -> Result<Plan, ConfigError> {
-        let base = crate::experiment::parse_with_overrides(source, file, sets)?;
+        let points = crate::experiment::parse_points(source, file, sets)?;
+        let base = &points[0].1;
         let seeds = seeds
             .or_else(|| base.sweep.as_ref().map(|s| s.seeds))
             .unwrap_or(SeedRange::single(base.seed));
-        let grid = base
-            .sweep
-            .as_ref()
-            .map(|s| s.points())
-            .unwrap_or_else(|| vec![Vec::new()]);
-        let mut points = Vec::with_capacity(grid.len());
-        for point in grid {
-            let params: Vec<(String, String)> = point
-                .iter()
-                .map(|(k, v)| (k.clone(), v.to_string()))
-                .collect();
-            let mut all = sets.to_vec();
-            all.extend(params.iter().cloned());
-            let exp = crate::experiment::parse_with_overrides(source, file, &all)?;
-            points.push((params, exp));
-        }
+        let name = base.name.clone();
         let blueprints = points
             .iter()
             .map(|(_, exp)| blueprint(exp, Keep::for_expectations(exp)).map_err(|e| e.to_string()))
             .collect();
         Ok(Plan {
-            name: base.name,
+            name,
             seeds,
             points,
             blueprints,
