@@ -303,7 +303,7 @@ fn shard_lines_are_the_binary_output_and_read_back_equal() {
 
 /// 64-bit FNV-1a (offset basis 0xcbf29ce484222325, prime 2^40 + 2^8 +
 /// 0xb3), written out here to hold the digest to its definition.
-fn fnv1a64(bytes: &[u8]) -> u64 {
+pub(crate) fn fnv1a64(bytes: &[u8]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for &b in bytes {
         h ^= u64::from(b);

@@ -24,8 +24,8 @@ use super::line::{Line, SweepId, sets_text};
 use crate::input::MAX_SHARD_FILE;
 
 /// The longest shard line read, in bytes (256 MiB): a run of a million
-/// connections (the most an experiment has) writes about 170 bytes for
-/// each at most.
+/// connections (the most an experiment has) writes at most about 190
+/// bytes for each (20-digit times, 10-digit counts).
 pub const MAX_SHARD_LINE: usize = 256 << 20;
 
 /// Why shards do not merge. Every message but [`MergeError::Incomplete`]'s
@@ -572,6 +572,9 @@ fn each_line(
         if text.trim().is_empty() {
             continue;
         }
+        // Without its line end, so that a position is the column in it.
+        let text = text.strip_suffix('\n').unwrap_or(text);
+        let text = text.strip_suffix('\r').unwrap_or(text);
         if !f(n, text)? {
             break;
         }
@@ -607,4 +610,107 @@ fn locate(inputs: &dyn Inputs, index: u64, input: usize, line: usize) -> Option<
         }
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sweep::Seeds;
+
+    /// Shard `k` of `n` of a sweep of one point and seeds 1..=`seeds`, as
+    /// `sweep --shard` writes it (runs without connections).
+    fn shard(seeds: u64, k: u64, n: u64) -> String {
+        let id = SweepId::new(
+            "t",
+            b"name = \"t\"\n",
+            &[],
+            Seeds {
+                first: 1,
+                last: seeds,
+            },
+            1,
+        );
+        (k..seeds)
+            .step_by(n as usize)
+            .map(|index| {
+                let line = Line {
+                    sweep: id.clone(),
+                    file: "t.toml".into(),
+                    shard: k,
+                    shards: n,
+                    record: RunRecord {
+                        index,
+                        point: 0,
+                        params: Vec::new(),
+                        seed: 1 + index,
+                        conns: Vec::new(),
+                        failed: Vec::new(),
+                    },
+                };
+                serde_json::to_string(&line).unwrap() + "\n"
+            })
+            .collect()
+    }
+
+    fn texts(shards: &[(u64, u64, u64)]) -> Vec<(String, String)> {
+        shards
+            .iter()
+            .map(|&(seeds, k, n)| (format!("s{k}"), shard(seeds, k, n)))
+            .collect()
+    }
+
+    #[test]
+    fn a_split_into_more_shards_than_runs_merges_without_the_empty_ones() {
+        // 3 runs in 5 shards: shards 3 and 4 hold nothing.
+        assert_eq!(shard(3, 3, 5), "");
+        let merged = merge(&Texts(&texts(&[(3, 2, 5), (3, 0, 5), (3, 1, 5)]))).unwrap();
+        let indices: Vec<u64> = merged.records.iter().map(|r| r.index).collect();
+        assert_eq!(indices, [0, 1, 2]);
+        assert_eq!(merged.file, "t.toml");
+    }
+
+    #[test]
+    fn many_missing_shards_are_summed_up_after_the_first_eight() {
+        // 20 runs in 20 shards, only shard 0 given: shards 1 to 8 are
+        // listed, the 11 others (9 to 19) summed up.
+        let err = merge(&Texts(&texts(&[(20, 0, 20)]))).unwrap_err();
+        let MergeError::Incomplete {
+            found,
+            total,
+            missing,
+            ..
+        } = &err
+        else {
+            panic!("{err}");
+        };
+        assert_eq!((*found, *total), (1, 20));
+        assert_eq!(missing.len(), 9);
+        assert_eq!(missing[0], "shard 1/20 is missing: its 1 run (index 1)");
+        assert_eq!(missing[7], "shard 8/20 is missing: its 1 run (index 8)");
+        assert_eq!(missing[8], "and 11 runs of 11 more shards");
+    }
+
+    #[test]
+    fn a_partial_shard_lists_its_first_missing_indices() {
+        // 40 runs in 2 shards; shard 1 (indices 1, 3, ..., 39) lost all
+        // but its first line.
+        let mut t = texts(&[(40, 0, 2), (40, 1, 2)]);
+        t[1].1 = t[1].1.lines().next().unwrap().to_string() + "\n";
+        let err = merge(&Texts(&t)).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "incomplete sweep \"t\": 21 of 40 runs read, 19 missing:\n  \
+             shard 1/2 (s1): 19 of its 20 runs missing (index 3, 5, 7, 9, 11, ...)"
+        );
+    }
+
+    #[test]
+    fn blank_lines_are_skipped_and_counted() {
+        let mut t = texts(&[(4, 0, 2), (4, 1, 2)]);
+        t[0].1 = format!("\n{}", t[0].1);
+        t[1].1 = format!("{}\r\n\n{{", t[1].1);
+        // s1: 2 runs, then a CRLF blank line (3), a blank line (4), "{" (5).
+        let err = merge(&Texts(&t)).unwrap_err().to_string();
+        assert_eq!(err, "s1:5:1: EOF while parsing an object");
+    }
 }
