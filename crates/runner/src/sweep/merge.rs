@@ -385,7 +385,13 @@ impl Merger<'_> {
         }
         self.seen[word] |= bit;
         self.first_shard[input].get_or_insert(k);
-        self.records.push(line.record);
+        let mut record = line.record;
+        // serde grows the lists as it reads them (to 4 entries at
+        // least): what is kept is only what they hold.
+        record.conns.shrink_to_fit();
+        record.params.shrink_to_fit();
+        record.failed.shrink_to_fit();
+        self.records.push(record);
         Ok(())
     }
 
