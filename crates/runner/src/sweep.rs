@@ -222,7 +222,7 @@ impl Plan {
     /// Runs the given indices on `jobs` threads (see [`workers`]); results
     /// in index order.
     ///
-    /// Workers claim runs in batches of [`BATCH`] consecutive positions
+    /// Workers claim runs in batches of `BATCH` (64) consecutive positions
     /// and keep their results to themselves until the end, so they share
     /// one counter touched once per batch and nothing else: with runs of a
     /// few microseconds, a lock or counter per run would cost more than
