@@ -494,3 +494,320 @@ fn a_huge_jobs_count_gives_the_same_sweep() {
 fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, usize::from)
 }
+
+// ----- merge: only a complete set of one sweep's shards (issue 16) -----
+
+/// `tcpsim ARGS` run in `dir`.
+fn tcpsim_in(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tcpsim"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("the tcpsim binary runs")
+}
+
+/// `sweep.toml` (the [`SWEEP`] experiment: 2 grid points x 40 seeds = 80
+/// runs) in a fresh directory, and its `n` shards `shardK.jsonl` made with
+/// the extra arguments `args`; their paths.
+fn sweep_shards(test: &str, n: u64, args: &[&str]) -> (PathBuf, Vec<String>) {
+    let dir = scratch(test);
+    let f = write(&dir, "sweep.toml", SWEEP);
+    let files = (0..n)
+        .map(|k| {
+            let shard = format!("{k}/{n}");
+            let mut a = vec!["sweep", f.as_str(), "--shard", &shard];
+            a.extend(args);
+            let o = tcpsim(&a);
+            assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+            write(&dir, &format!("shard{k}.jsonl"), &stdout(&o))
+        })
+        .collect();
+    (dir, files)
+}
+
+/// `merge FILES`: exit 2, and its message (without `error: `).
+fn refused(files: &[&str]) -> String {
+    let mut args = vec!["merge"];
+    args.extend(files);
+    let o = tcpsim(&args);
+    assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
+    assert!(o.stdout.is_empty(), "{}", stdout(&o));
+    let err = stderr(&o);
+    assert!(!err.contains("panicked"), "{err}");
+    err.strip_prefix("error: ")
+        .unwrap_or_else(|| panic!("{err}"))
+        .trim_end()
+        .to_string()
+}
+
+/// `text` with its line `n` (from 1) edited by `edit`.
+fn edit_line(text: &str, n: usize, edit: impl Fn(&str) -> String) -> String {
+    text.lines()
+        .enumerate()
+        .map(|(i, l)| if i + 1 == n { edit(l) } else { l.to_string() } + "\n")
+        .collect()
+}
+
+/// Shard K of N over 80 runs holds the indices K, K + N, ... below 80:
+/// with N = 3, shards 0 and 1 have ⌈80/3⌉ = 27 runs, shard 2 has 26.
+#[test]
+fn merge_refuses_a_missing_shard() {
+    let (_, s) = sweep_shards("merge_refuses_a_missing_shard", 3, &[]);
+    assert_eq!(
+        refused(&[&s[0], &s[2]]),
+        "incomplete sweep \"sweep\": 53 of 80 runs read, 27 missing:\n  \
+         shard 1/3 is missing: its 27 runs (index 1, 4, 7, 10, 13, ...)"
+    );
+    // One shard of three alone is not a result.
+    assert_eq!(
+        refused(&[&s[0]]),
+        "incomplete sweep \"sweep\": 27 of 80 runs read, 53 missing:\n  \
+         shard 1/3 is missing: its 27 runs (index 1, 4, 7, 10, 13, ...)\n  \
+         shard 2/3 is missing: its 26 runs (index 2, 5, 8, 11, 14, ...)"
+    );
+}
+
+#[test]
+fn merge_refuses_a_deleted_line() {
+    let (dir, s) = sweep_shards("merge_refuses_a_deleted_line", 3, &[]);
+    let text = std::fs::read_to_string(&s[0]).unwrap();
+    // Line 5 of shard 0 is its fifth run, index 4 x 3 = 12.
+    let cut = write(&dir, "cut.jsonl", &edit_line(&text, 5, |_| String::new()));
+    assert_eq!(
+        refused(&[&cut, &s[1], &s[2]]),
+        format!(
+            "incomplete sweep \"sweep\": 79 of 80 runs read, 1 missing:\n  \
+             shard 0/3 ({cut}): 1 of its 27 runs missing (index 12)"
+        )
+    );
+}
+
+#[test]
+fn merge_refuses_a_duplicated_shard_or_run() {
+    let (dir, s) = sweep_shards("merge_refuses_a_duplicated_shard_or_run", 3, &[]);
+    // The same file twice: its first line is the first duplicate.
+    assert_eq!(
+        refused(&[&s[0], &s[1], &s[2], &s[1]]),
+        format!(
+            "{}:1: run 1 of shard 1/3 is already in {}:1 (a shard given twice?)",
+            s[1], s[1]
+        )
+    );
+    // A copy of a shard under another name.
+    let text = std::fs::read_to_string(&s[0]).unwrap();
+    let copy = write(&dir, "copy.jsonl", &text);
+    assert_eq!(
+        refused(&[&s[0], &copy, &s[1], &s[2]]),
+        format!(
+            "{copy}:1: run 0 of shard 0/3 is already in {}:1 (a shard given twice?)",
+            s[0]
+        )
+    );
+    // One line twice: line 3 of shard 0 (run 6) again as line 28.
+    let third = text.lines().nth(2).unwrap();
+    let twice = write(&dir, "twice.jsonl", &format!("{text}{third}\n"));
+    assert_eq!(
+        refused(&[&twice, &s[1], &s[2]]),
+        format!("{twice}:28: run 6 of shard 0/3 is already in {twice}:3 (a shard given twice?)")
+    );
+}
+
+#[test]
+fn merge_refuses_a_shard_of_other_seeds_sets_file_or_split() {
+    let (dir, s) = sweep_shards("merge_refuses_a_shard_of_other_seeds", 3, &[]);
+    let f = dir.join("sweep.toml").display().to_string();
+    let other = |args: &[&str], name: &str| {
+        let mut a = vec!["sweep", f.as_str()];
+        a.extend(args);
+        let o = tcpsim(&a);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        write(&dir, name, &stdout(&o))
+    };
+    let seeds = other(&["--seeds", "1..=20", "--shard", "1/3"], "seeds.jsonl");
+    assert_eq!(
+        refused(&[&s[0], &seeds, &s[2]]),
+        format!(
+            "{seeds}:1: a shard of another sweep than {}:1: seeds 1..=20, expected 1..=40",
+            s[0]
+        )
+    );
+    let sets = other(
+        &["--set", "links.0.delay=20ms", "--shard", "1/3"],
+        "sets.jsonl",
+    );
+    assert_eq!(
+        refused(&[&s[0], &sets, &s[2]]),
+        format!(
+            "{sets}:1: a shard of another sweep than {}:1: --set arguments \
+             [links.0.delay=20ms], expected none",
+            s[0]
+        )
+    );
+    let split = other(&["--shard", "1/2"], "split.jsonl");
+    assert_eq!(
+        refused(&[&s[0], &split]),
+        format!(
+            "{split}:1: a shard of another split than {}:1: 2 shards, expected 3",
+            s[0]
+        )
+    );
+    // The same path, edited between two shards (a delay of 11 ms).
+    let edited = SWEEP.replace("delay = \"10ms\"", "delay = \"11ms\"");
+    std::fs::write(&f, &edited).unwrap();
+    let file = other(&["--shard", "1/3"], "edited.jsonl");
+    assert_eq!(
+        refused(&[&s[0], &file, &s[2]]),
+        format!(
+            "{file}:1: a shard of another sweep than {}:1: file digest fnv1a64:{:016x}, \
+             expected fnv1a64:{:016x}",
+            s[0],
+            crate::report_types::fnv1a64(edited.as_bytes()),
+            crate::report_types::fnv1a64(SWEEP.as_bytes()),
+        )
+    );
+    // Another experiment of the same grid and seeds.
+    std::fs::write(&f, SWEEP.replace("name = \"sweep\"", "name = \"other\"")).unwrap();
+    let name = other(&["--shard", "1/3"], "name.jsonl");
+    assert_eq!(
+        refused(&[&s[0], &name, &s[2]]),
+        format!(
+            "{name}:1: a shard of another sweep than {}:1: experiment \"other\", expected \"sweep\"",
+            s[0]
+        )
+    );
+}
+
+#[test]
+fn shards_of_one_file_spelled_three_ways_merge() {
+    let dir = scratch("shards_of_one_file_spelled_three_ways_merge");
+    write(&dir, "sweep.toml", SWEEP);
+    let abs = dir.join("sweep.toml").display().to_string();
+    let mut files = Vec::new();
+    for (k, spelling) in ["sweep.toml", "./sweep.toml", abs.as_str()]
+        .iter()
+        .enumerate()
+    {
+        let o = tcpsim_in(&dir, &["sweep", spelling, "--shard", &format!("{k}/3")]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        assert!(
+            stdout(&o).contains(&format!("\"file\":{spelling:?}")),
+            "{}",
+            stdout(&o)
+        );
+        files.push(write(&dir, &format!("shard{k}.jsonl"), &stdout(&o)));
+    }
+    let whole = tcpsim_in(&dir, &["sweep", "sweep.toml", "--format", "json"]);
+    let mut args = vec!["merge", "--format", "json"];
+    args.extend(files.iter().map(String::as_str));
+    let merged = tcpsim_in(&dir, &args);
+    assert_eq!(merged.status.code(), Some(0), "{}", stderr(&merged));
+    assert_eq!(stdout(&merged), stdout(&whole));
+}
+
+#[test]
+fn merge_refuses_runs_outside_their_shard_or_range() {
+    let (dir, s) = sweep_shards("merge_refuses_runs_outside_their_shard", 3, &[]);
+    let text = std::fs::read_to_string(&s[0]).unwrap();
+    let bad = |name: &str, line: usize, from: &str, to: &str| {
+        let edited = edit_line(&text, line, |l| {
+            assert!(l.contains(from), "{from}: {l}");
+            l.replacen(from, to, 1)
+        });
+        let path = write(&dir, name, &edited);
+        let msg = refused(&[&path, &s[1], &s[2]]);
+        (path, msg)
+    };
+    let (p, m) = bad("range.jsonl", 1, "\"index\":0,", "\"index\":80,");
+    assert_eq!(
+        m,
+        format!("{p}:1: run index 80 is out of range: expected 0..80 (the sweep has 80 runs)")
+    );
+    let (p, m) = bad("modulo.jsonl", 2, "\"index\":3,", "\"index\":4,");
+    assert_eq!(
+        m,
+        format!(
+            "{p}:2: run 4 does not belong to shard 0/3: expected an index i with i mod 3 = 0, \
+             found 4 mod 3 = 1"
+        )
+    );
+    let (p, m) = bad("k.jsonl", 2, "\"shard\":0,", "\"shard\":3,");
+    assert_eq!(m, format!("{p}:2: shard 3/3: expected K/N with 0 <= K < N"));
+    // Run 3 is point 3 / 40 = 0 and seed 1 + 3 mod 40 = 4.
+    let (p, m) = bad("point.jsonl", 2, "\"point\":0,", "\"point\":1,");
+    assert_eq!(
+        m,
+        format!("{p}:2: run 3: grid point 1, expected 0 (index 3 / 40 seeds)")
+    );
+    let (p, m) = bad("seed.jsonl", 2, "\"seed\":4,", "\"seed\":5,");
+    assert_eq!(
+        m,
+        format!("{p}:2: run 3: seed 5, expected 4 (first seed 1 + index 3 mod 40 seeds)")
+    );
+    let (p, m) = bad("params.jsonl", 2, "\"0.0\"]]", "\"0.5\"]]");
+    assert_eq!(
+        m,
+        format!(
+            "{p}:2: run 3: grid point 0 with the values [links.0.loss=0.5], expected \
+             [links.0.loss=0.0] as in {p}:1"
+        )
+    );
+}
+
+#[test]
+fn merge_refuses_negative_absurd_and_malformed_lines() {
+    let (dir, s) = sweep_shards("merge_refuses_negative_absurd_and_malformed", 3, &[]);
+    let text = std::fs::read_to_string(&s[0]).unwrap();
+    let first = text.lines().next().unwrap().to_string();
+    let bad = |name: &str, line: &str| {
+        let path = write(&dir, name, &format!("{line}\n"));
+        (path.clone(), refused(&[&path, &s[1], &s[2]]))
+    };
+    // serde_json's column is that of the token's last character.
+    let col = |line: &str, token: &str| line.find(token).unwrap() + token.len();
+    let neg = first.replacen("\"established_ns\":", "\"established_ns\":-", 1);
+    let token = neg.split("\"established_ns\":").nth(1).unwrap();
+    let number = &token[..token.find(',').unwrap()];
+    let (p, m) = bad("negative.jsonl", &neg);
+    assert_eq!(
+        m,
+        format!(
+            "{p}:1:{}: invalid value: integer `{number}`, expected u64",
+            col(&neg, &format!("\"established_ns\":{number}"))
+        )
+    );
+    let huge = first.replacen(
+        "\"retransmissions\":[0,",
+        "\"retransmissions\":[4294967296,",
+        1,
+    );
+    let (p, m) = bad("huge.jsonl", &huge);
+    assert_eq!(
+        m,
+        format!(
+            "{p}:1:{}: invalid value: integer `4294967296`, expected u32",
+            col(&huge, "[4294967296")
+        )
+    );
+    let runs = first.replacen("\"total_runs\":80,", "\"total_runs\":81,", 1);
+    let (p, m) = bad("runs.jsonl", &runs);
+    assert_eq!(
+        m,
+        format!("{p}:1: 81 total runs: expected 80 (2 grid points x 40 seeds)")
+    );
+    // A line cut short: the end of the line is where JSON ends.
+    let (p, m) = bad("cut.jsonl", &first[..100]);
+    assert_eq!(m, format!("{p}:1:100: EOF while parsing a string"));
+    // Not UTF-8: the byte 0xff after the line's first 10 bytes.
+    let path = dir.join("latin.jsonl");
+    let mut bytes = first.as_bytes()[..10].to_vec();
+    bytes.push(0xff);
+    bytes.extend(&first.as_bytes()[10..]);
+    std::fs::write(&path, bytes).unwrap();
+    let p = path.display().to_string();
+    assert_eq!(
+        refused(&[&p]),
+        format!("{p}:1:11: expected UTF-8 text, found the byte 0xff")
+    );
+    let empty = write(&dir, "empty.jsonl", "\n\n");
+    assert_eq!(refused(&[&empty]), format!("no shard lines in {empty}"));
+}

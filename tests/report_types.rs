@@ -13,6 +13,7 @@ use tcpsim::net::RunResult;
 use tcpsim::runner::build::{Keep, build};
 use tcpsim::runner::evaluate::{Check, evaluate};
 use tcpsim::runner::report::{self, Call, EventKind, Meta, Report, ReportWriter, report};
+use tcpsim::runner::sweep::merge::{Texts, merge};
 use tcpsim::runner::sweep::{self, Aggregate, Line, Plan};
 use tcpsim::runner::{Experiment, parse_with_overrides};
 
@@ -265,7 +266,7 @@ fn sweep_aggregates_are_the_binary_output_and_read_back_equal() {
 fn shard_lines_are_the_binary_output_and_read_back_equal() {
     for file in sweep_configs() {
         let plan = Plan::new(&read(&file), &file, &[], None).unwrap();
-        let mut lines = Vec::new();
+        let mut texts = Vec::new();
         for k in 0..3 {
             let shard = format!("{k}/3");
             let out = stdout_of(&["sweep", &file, "--shard", &shard]);
@@ -274,28 +275,41 @@ fn shard_lines_are_the_binary_output_and_read_back_equal() {
             assert_eq!(out.lines().count(), records.len(), "{file} {shard}");
             for (text, record) in out.lines().zip(records) {
                 let value = Line {
-                    name: plan.name.clone(),
+                    sweep: plan.identity().clone(),
                     file: file.clone(),
-                    sets: Vec::new(),
+                    shard: k,
+                    shards: 3,
                     record,
                 };
                 assert_eq!(text, serde_json::to_string(&value).unwrap(), "{file}");
                 let back: Line = serde_json::from_str(text).unwrap();
                 assert_eq!(back, value, "{file}: {text}");
                 assert_eq!(sweep::from_line(text).unwrap(), value);
-                lines.push(back);
             }
+            texts.push((format!("shard{k}.jsonl"), out));
         }
-        // The lines read back aggregate to the unsharded sweep.
-        let mut records: Vec<_> = lines.into_iter().map(|l| l.record).collect();
-        records.sort_by_key(|r| r.index);
-        let merged = sweep::aggregate(&plan.name, &file, &records, &[]);
+        // The lines read back merge into the unsharded sweep.
+        let merged = merge(&Texts(&texts)).unwrap();
+        assert_eq!(merged.sweep, *plan.identity());
+        assert_eq!(merged.file, file);
+        let agg = sweep::aggregate(&plan.name, &merged.file, &merged.records, &[]);
         assert_eq!(
-            serde_json::to_string_pretty(&merged).unwrap() + "\n",
+            serde_json::to_string_pretty(&agg).unwrap() + "\n",
             stdout_of(&["sweep", &file, "--format", "json"]),
             "{file}"
         );
     }
+}
+
+/// 64-bit FNV-1a (offset basis 0xcbf29ce484222325, prime 2^40 + 2^8 +
+/// 0xb3), written out here to hold the digest to its definition.
+pub(crate) fn fnv1a64(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul((1 << 40) + (1 << 8) + 0xb3);
+    }
+    h
 }
 
 #[test]
@@ -309,9 +323,10 @@ fn a_shard_line_with_sets_and_null_times_reads_back_equal() {
     assert_eq!(record.conns[0].established_ns, None);
     assert_eq!(record.conns[0].closed_ns, None);
     let value = Line {
-        name: plan.name.clone(),
+        sweep: plan.identity().clone(),
         file: file.to_string(),
-        sets: sets.clone(),
+        shard: 0,
+        shards: 1,
         record,
     };
     let text = serde_json::to_string(&value).unwrap();
@@ -341,4 +356,100 @@ fn a_shard_line_with_sets_and_null_times_reads_back_equal() {
     assert_ne!(bad, text);
     let err = sweep::from_line(&bad).unwrap_err();
     assert!(err.contains("unknown outcome \"refused!\""), "{err}");
+}
+
+/// Every key of docs/report.md's shard line, in its order, with the
+/// identity of the sweep: the file's digest is FNV-1a 64 of its bytes, the
+/// seeds and grid those the file states (`configs/random-loss.toml`).
+#[test]
+fn a_shard_line_carries_the_documented_keys_in_order() {
+    let file = "configs/random-loss.toml";
+    let source = read(file);
+    let out = stdout_of(&["sweep", file, "--shard", "1/4"]);
+    let first = out.lines().next().expect("shard 1/4 has a run");
+    let v: serde_json::Value = serde_json::from_str(first).unwrap();
+    let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(
+        keys,
+        [
+            "experiment",
+            "digest",
+            "sets",
+            "seeds",
+            "grid_points",
+            "total_runs",
+            "file",
+            "shard",
+            "shards",
+            "index",
+            "point",
+            "params",
+            "seed",
+            "connections",
+            "failed"
+        ]
+    );
+    assert_eq!(
+        v["digest"],
+        format!("fnv1a64:{:016x}", fnv1a64(source.as_bytes()))
+    );
+    // The file's `[sweep]`: seeds = "1..=200", a grid of 3 loss values,
+    // so 3 x 200 = 600 runs.
+    assert_eq!(v["seeds"], serde_json::json!({"first": 1, "last": 200}));
+    assert_eq!(v["grid_points"], 3);
+    assert_eq!(v["total_runs"], 600);
+    assert_eq!(
+        (v["shard"].clone(), v["shards"].clone()),
+        (1.into(), 4.into())
+    );
+    // Shard 1 of 4 starts at run 1.
+    assert_eq!(v["index"], 1);
+    assert_eq!(v["file"], file);
+}
+
+/// A shard line is read strictly: unknown, missing and duplicated keys,
+/// negative times and counts that do not fit their type are errors.
+#[test]
+fn a_bad_shard_line_is_an_error_not_a_default() {
+    let out = stdout_of(&["sweep", "configs/handshake.toml", "--shard", "0/1"]);
+    let text = out.trim_end();
+    assert!(sweep::from_line(text).is_ok());
+    for (from, to, fragment) in [
+        (
+            "\"shards\":1,",
+            "\"shards\":1,\"extra\":0,",
+            "unknown field `extra`",
+        ),
+        ("\"total_runs\":1,", "", "missing field `total_runs`"),
+        (
+            "\"digest\":",
+            "\"shard\":0,\"digest\":",
+            "duplicate field `shard`",
+        ),
+        (
+            "\"established_ns\":100000000",
+            "\"established_ns\":-100000000",
+            "invalid value: integer `-100000000`, expected u64",
+        ),
+        (
+            "\"retransmissions\":[0,",
+            "\"retransmissions\":[4294967296,",
+            "invalid value: integer `4294967296`, expected u32",
+        ),
+        (
+            "\"index\":0",
+            "\"index\":0.5",
+            "invalid type: floating point `0.5`",
+        ),
+        (
+            "\"seeds\":{\"first\":1,",
+            "\"seeds\":{\"first\":1,\"step\":2,",
+            "unknown field `step`",
+        ),
+    ] {
+        assert!(text.contains(from), "{from}");
+        let bad = text.replacen(from, to, 1);
+        let err = sweep::from_line(&bad).unwrap_err();
+        assert!(err.contains(fragment), "{from} -> {to}: {err}");
+    }
 }

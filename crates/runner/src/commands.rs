@@ -297,35 +297,54 @@ pub fn sweep(
         }
     }
     let any_failed = records.iter().any(|r| !r.failed.is_empty());
-    let code = if shard.is_some() {
-        let mut out = String::new();
-        for r in &records {
-            let line = sweep::Line {
-                name: plan.name.clone(),
-                file: name.clone(),
-                sets: sets.clone(),
-                record: r.clone(),
-            };
-            match serde_json::to_string(&line) {
-                Ok(s) => out.push_str(&s),
-                Err(e) => {
-                    eprintln!("internal error: {e}");
-                    return INTERNAL;
-                }
-            }
-            out.push('\n');
-        }
-        print(&out)
-    } else {
-        emit_aggregate(
+    let code = match shard {
+        Some((k, n)) => write_shard_lines(plan.identity(), &name, k, n, records),
+        None => emit_aggregate(
             &sweep::aggregate(&plan.name, &name, &records, &sets),
             format,
-        )
+        ),
     };
     if code != OK {
         return code;
     }
     if any_failed { FAILED } else { OK }
+}
+
+/// Writes the runs of shard `k` of `n` to standard output, one
+/// [`sweep::Line`] each, as they are made (not held all at once).
+fn write_shard_lines(
+    sweep: &sweep::SweepId,
+    file: &str,
+    k: u64,
+    n: u64,
+    records: Vec<sweep::RunRecord>,
+) -> u8 {
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut written = Ok(());
+    for record in records {
+        let line = sweep::Line {
+            sweep: sweep.clone(),
+            file: file.to_string(),
+            shard: k,
+            shards: n,
+            record,
+        };
+        written = serde_json::to_writer(&mut out, &line)
+            .map_err(std::io::Error::from)
+            .and_then(|()| out.write_all(b"\n"));
+        if written.is_err() {
+            break;
+        }
+    }
+    match written.and_then(|()| out.flush()) {
+        Ok(()) => OK,
+        // A closed pipe (`| head`) is not an error worth a code.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => OK,
+        Err(e) => {
+            eprintln!("error: cannot write output: {e}");
+            INTERNAL
+        }
+    }
 }
 
 fn emit_aggregate(agg: &sweep::Aggregate, format: SweepFormat) -> u8 {
@@ -342,53 +361,25 @@ fn emit_aggregate(agg: &sweep::Aggregate, format: SweepFormat) -> u8 {
     }
 }
 
-/// `tcpsim merge`.
+/// `tcpsim merge`: only a complete set of shards of one sweep merges
+/// (see [`sweep::merge`]); anything else is exit 2 with a message naming
+/// the file and line.
 pub fn merge(files: &[PathBuf], format: SweepFormat) -> u8 {
-    let mut lines = Vec::new();
-    for f in files {
-        let text = match crate::input::read_text(f, "sweep shard", crate::input::MAX_SHARD_FILE) {
-            Ok(t) => t,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return BAD_INPUT;
-            }
-        };
-        for (i, l) in text.lines().enumerate() {
-            if l.trim().is_empty() {
-                continue;
-            }
-            match sweep::from_line(l) {
-                Ok(line) => lines.push(line),
-                Err(e) => {
-                    eprintln!("error: {}:{}: {e}", f.display(), i + 1);
-                    return BAD_INPUT;
-                }
-            }
+    let merged = match sweep::merge::merge(&sweep::merge::Files(files)) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return BAD_INPUT;
         }
-    }
-    let Some(first) = lines.first() else {
-        eprintln!("error: no shard lines to merge");
-        return BAD_INPUT;
     };
-    let (name, file, sets) = (first.name.clone(), first.file.clone(), first.sets.clone());
-    if let Some(other) = lines
-        .iter()
-        .find(|l| l.name != name || l.file != file || l.sets != sets)
-    {
-        eprintln!(
-            "error: shards of different sweeps: {:?} ({}) and {:?} ({})",
-            name, file, other.name, other.file
-        );
-        return BAD_INPUT;
-    }
-    let mut records: Vec<_> = lines.into_iter().map(|l| l.record).collect();
-    records.sort_by_key(|r| r.index);
-    if let Some(w) = records.windows(2).find(|w| w[0].index == w[1].index) {
-        eprintln!("error: run {} appears in more than one shard", w[0].index);
-        return BAD_INPUT;
-    }
-    let any_failed = records.iter().any(|r| !r.failed.is_empty());
-    let code = emit_aggregate(&sweep::aggregate(&name, &file, &records, &sets), format);
+    let any_failed = merged.records.iter().any(|r| !r.failed.is_empty());
+    let agg = sweep::aggregate(
+        &merged.sweep.experiment,
+        &merged.file,
+        &merged.records,
+        &merged.sweep.sets,
+    );
+    let code = emit_aggregate(&agg, format);
     if code != OK {
         return code;
     }

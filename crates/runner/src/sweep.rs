@@ -6,9 +6,11 @@
 //! runs in any order, but results are stored by index and aggregated in
 //! index order, so the output is the same whatever `--jobs` is. A shard
 //! (`--shard K/N`, K counted from 0) runs the indices `i` with `i % N == K`
-//! and writes one JSON line per run, a [`Line`]; `merge` aggregates such
-//! lines with the same code, so it gives exactly what one unsharded sweep
-//! gives.
+//! and writes one JSON line per run, a [`Line`], which carries the sweep's
+//! identity ([`SweepId`]), K, N and the run count; [`merge::merge`] reads
+//! such lines back, refuses any set that is not one whole sweep, and the
+//! runs are aggregated with the same code, so `merge` gives exactly what
+//! one unsharded sweep gives.
 
 use std::io::{IsTerminal, Write};
 use std::sync::Mutex;
@@ -23,11 +25,14 @@ use crate::experiment::{ConfigError, Experiment, SeedRange};
 use crate::timeline::KIND_ORDER;
 
 mod aggregate;
+mod line;
+pub mod merge;
 
 pub use aggregate::{
     Aggregate, FailedSeed, Outcomes, PointAggregate, RetransmissionMeans, Stats, aggregate, csv,
     text,
 };
+pub use line::{Difference, Line, Seeds, SweepId, digest, from_line};
 
 /// What one connection of one run contributes to a sweep; in a shard line,
 /// an entry of `connections`.
@@ -49,6 +54,7 @@ pub struct ConnSample {
 
 /// One run of a sweep; in a shard line, the fields after the sweep's.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RunRecord {
     /// Position in the sweep.
     pub index: u64,
@@ -101,6 +107,8 @@ pub struct Plan {
     /// Each point's simulation, checked and prepared once for every seed
     /// (or why it cannot be built).
     blueprints: Vec<Result<Blueprint, String>>,
+    /// The identity its shard lines carry.
+    identity: SweepId,
 }
 
 impl Plan {
@@ -128,12 +136,27 @@ impl Plan {
             .iter()
             .map(|(_, exp)| blueprint(exp, Keep::for_expectations(exp)).map_err(|e| e.to_string()))
             .collect();
+        let identity = SweepId::new(
+            &base.name,
+            source.as_bytes(),
+            sets,
+            seeds.into(),
+            points.len() as u64,
+        );
         Ok(Plan {
             name,
             seeds,
             points,
             blueprints,
+            identity,
         })
+    }
+
+    /// The sweep's identity, as its shard lines carry it: the experiment's
+    /// name, the digest of `source` (the file's text), the `--set`s, the
+    /// seeds, the grid's point count and the run count.
+    pub fn identity(&self) -> &SweepId {
+        &self.identity
     }
 
     /// Runs run `index`.
@@ -187,7 +210,7 @@ impl Plan {
     /// Runs the given indices on `jobs` threads (see [`workers`]); results
     /// in index order.
     ///
-    /// Workers claim runs in batches of [`BATCH`] consecutive positions
+    /// Workers claim runs in batches of `BATCH` (64) consecutive positions
     /// and keep their results to themselves until the end, so they share
     /// one counter touched once per batch and nothing else: with runs of a
     /// few microseconds, a lock or counter per run would cost more than
@@ -276,33 +299,6 @@ pub fn replay(
         cmd.push_str(&format!(" --set {k}={v}"));
     }
     cmd
-}
-
-// ----- shard lines -----
-
-/// One line of `sweep --shard` output: a run, with the name, file and
-/// `--set` arguments of its sweep, so that `merge` can check that its
-/// shards belong together. Written as compact JSON
-/// (`serde_json::to_string`), one object per line: `experiment`, `file`, `sets`, then the fields of
-/// [`RunRecord`].
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Line {
-    /// Experiment name.
-    #[serde(rename = "experiment")]
-    pub name: String,
-    /// File the sweep ran, as given on the command line.
-    pub file: String,
-    /// `--set` arguments of the sweep (path, value); a JSON array of
-    /// `[path, value]` pairs.
-    pub sets: Vec<(String, String)>,
-    /// The run.
-    #[serde(flatten)]
-    pub record: RunRecord,
-}
-
-/// Parses one shard line.
-pub fn from_line(line: &str) -> Result<Line, String> {
-    serde_json::from_str(line).map_err(|e| e.to_string())
 }
 
 /// How many worker threads `jobs` gives for `batches` batches of runs: at
