@@ -38,9 +38,16 @@ impl Engine {
         self.settle(host);
     }
 
-    /// The socket of one end of a connection, if that end exists.
+    /// The socket of one end of a connection, if its application has it: a
+    /// server end a listener made is the application's once it is
+    /// accepted (established), not while it waits in SYN-RECEIVED, where
+    /// no `close()` can reach it.
     pub(crate) fn socket(&self, conn: u32, end: End) -> Option<Socket> {
         let (host, id) = self.conns.handle(conn, end)?;
+        let r = self.conns.get(conn);
+        if end == End::Server && r.passive && r.ends[ix(end)].established.is_none() {
+            return None;
+        }
         Some(Socket {
             host,
             id,
