@@ -133,6 +133,13 @@ enum Command {
         #[arg(long)]
         verbose: bool,
     },
+    /// Print the JSON Schema (draft 2020-12) of the experiment file, for editors and generators.
+    ///
+    /// `tcpsim schema > tcpsim.schema.json`, then point Taplo or VS Code's Even Better TOML at
+    /// it (docs/editors.md). Generated from the types the files are decoded into; a file the
+    /// schema accepts may still be refused for what only the decoder checks (a host a link
+    /// names, a name used twice, `end` after `start`).
+    Schema,
     /// Combine the outputs of `sweep --shard K/N` into the unsharded result.
     Merge {
         /// Shard outputs (JSON lines).
@@ -210,6 +217,7 @@ fn main() -> ExitCode {
         } => commands::check(&paths, bless, junit.as_deref()),
         Command::Validate { files } => commands::validate(&files),
         Command::Merge { files, format } => commands::merge(&files, format.into()),
+        Command::Schema => commands::schema(),
         Command::Script {
             paths,
             profile,

@@ -418,6 +418,19 @@ pub fn validate(files: &[PathBuf]) -> u8 {
     code
 }
 
+/// `tcpsim schema`: prints the JSON Schema (draft 2020-12) of the
+/// experiment file ([`schema`](crate::experiment::schema)), for editors
+/// and generators.
+pub fn schema() -> u8 {
+    match serde_json::to_string_pretty(&crate::experiment::schema()) {
+        Ok(text) => print(&format!("{text}\n")),
+        Err(e) => {
+            eprintln!("internal error: cannot write the schema: {e}");
+            INTERNAL
+        }
+    }
+}
+
 /// `tcpsim check`.
 pub fn check(paths: &[PathBuf], bless: bool, junit: Option<&Path>) -> u8 {
     let default = [PathBuf::from("configs")];

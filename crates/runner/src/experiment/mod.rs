@@ -23,7 +23,9 @@
 //! [`parse_rate`]): no crate reads `"1.1s"` as exactly 1 100 000 000 ns.
 //! A `[sweep]` grid is checked, and [`parse_points`] builds every point,
 //! by grafting grid values into copies of that tree: the text is read once.
-//! [`keys`] lists every table's keys as the decoder accepts them.
+//! [`keys`] lists every table's keys as the decoder accepts them, and
+//! [`schema()`] is the file's JSON Schema, generated from the same typed
+//! structs (`tcpsim schema`).
 //!
 //! | file | does |
 //! |---|---|
@@ -33,6 +35,7 @@
 //! | `file.rs` | the typed structs of the file (`TcpOverrides` and `SocketSpec` are public) |
 //! | `validate.rs`, `apps.rs` | the one validation pass, to [`Experiment`] |
 //! | `steps.rs`, `units.rs` | the texts of a step, a duration, a rate, a range |
+//! | `schema.rs`, `schema/leaves.rs` | the JSON Schema of the file, of each kind of value |
 
 mod apps;
 mod de;
@@ -41,6 +44,7 @@ mod file;
 mod leaf;
 pub mod limits;
 mod model;
+mod schema;
 mod steps;
 mod tcp;
 mod tree;
@@ -52,6 +56,7 @@ pub use model::{
     CloseMode, ConnectionSpec, Distribution, Expect, Experiment, Fault, FaultAction, Host, HostId,
     Link, LinkParams, Loss, OpenMode, Outcome, SocketSpec, Step, Sweep,
 };
+pub use schema::schema;
 pub use tcp::TcpOverrides;
 pub use units::{SeedRange, parse_duration, parse_rate};
 

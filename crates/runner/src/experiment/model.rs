@@ -8,7 +8,7 @@ use std::net::Ipv4Addr;
 
 use tcpsim_tcp::{Config, Duration, Profile, SegmentKind, State};
 
-use super::leaf::{PositiveDuration, SocketBuffer, SocketMss, opt};
+use super::leaf::{PositiveDuration, SocketBuffer, SocketMss, Val, opt};
 use super::tcp::TcpOverrides;
 
 use super::units::SeedRange;
@@ -197,27 +197,37 @@ pub struct ConnectionSpec {
 ///
 /// It deserializes from such a table with the experiment file's checks,
 /// like [`TcpOverrides`].
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, expecting = "a table")]
+#[schemars(
+    description = "`client_socket` or `server_socket`: socket options of one end, each \
+    changing that socket's TCP setting of the same meaning; all unset by default."
+)]
 pub struct SocketSpec {
     /// `mss` (`TCP_MAXSEG`): the MSS the end announces and sends at most,
     /// 88..=32767; the smaller of it and the host's `mss` is used.
     #[serde(default, deserialize_with = "opt::<SocketMss, _>")]
+    #[schemars(with = "Option<Val<SocketMss>>")]
     pub mss: Option<u16>,
     /// `recv_buffer` (`SO_RCVBUF`), in bytes, as passed to `setsockopt`.
     #[serde(default, deserialize_with = "opt::<SocketBuffer, _>")]
+    #[schemars(with = "Option<Val<SocketBuffer>>")]
     pub recv_buffer: Option<u32>,
     /// `send_buffer` (`SO_SNDBUF`), in bytes, as passed to `setsockopt`.
     #[serde(default, deserialize_with = "opt::<SocketBuffer, _>")]
+    #[schemars(with = "Option<Val<SocketBuffer>>")]
     pub send_buffer: Option<u32>,
     /// `nodelay` (`TCP_NODELAY`): Nagle's algorithm off when true.
     #[serde(default, deserialize_with = "opt::<bool, _>")]
+    #[schemars(with = "Option<Val<bool>>")]
     pub nodelay: Option<bool>,
     /// `user_timeout` (`TCP_USER_TIMEOUT`, RFC 5482), longer than zero.
     #[serde(default, deserialize_with = "opt::<PositiveDuration, _>")]
+    #[schemars(with = "Option<Val<PositiveDuration>>")]
     pub user_timeout: Option<Duration>,
     /// `linger` (`SO_LINGER`): "0s" makes a close send RST.
     #[serde(default, deserialize_with = "opt::<Duration, _>")]
+    #[schemars(with = "Option<Val<Duration>>")]
     pub linger: Option<Duration>,
 }
 

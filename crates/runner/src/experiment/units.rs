@@ -13,7 +13,7 @@ use core::str::FromStr;
 use tcpsim_tcp::Duration;
 
 /// Duration units and their length in nanoseconds.
-const DURATION_UNITS: [(&str, u64); 7] = [
+pub(super) const DURATION_UNITS: [(&str, u64); 7] = [
     ("ns", 1),
     ("us", 1_000),
     ("µs", 1_000),
@@ -26,7 +26,7 @@ const DURATION_UNITS: [(&str, u64); 7] = [
 /// Rate units (compared case-insensitively) and their value in bits per
 /// second. Decimal prefixes are powers of 1000 and binary ones (`Kibit`)
 /// powers of 1024, as in `tc`.
-const RATE_UNITS: [(&str, u64); 9] = [
+pub(super) const RATE_UNITS: [(&str, u64); 9] = [
     ("bit", 1),
     ("kbit", 1_000),
     ("mbit", 1_000_000),
