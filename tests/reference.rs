@@ -5,6 +5,9 @@
 //!   of the reference that documents its table. The keys come from the
 //!   decoder itself: `experiment::keys()`, the lists its typed structs
 //!   refuse unknown keys with.
+//! - Every key of the JSON Schema (`tcpsim schema`), every property name
+//!   of every table at every level, is named in the section of its table:
+//!   a key that exists in the schema but not in the reference fails.
 //! - Every segment kind, state and outcome name is in the reference.
 //! - Every TOML example outside the sections marked
 //!   `<!-- pending: issue 15 steps -->` is a valid experiment (a fragment
@@ -13,8 +16,9 @@
 
 use std::path::Path;
 
+use serde_json::Value;
 use tcpsim::net::Outcome;
-use tcpsim::runner::experiment::{keys, parse};
+use tcpsim::runner::experiment::{keys, parse, schema};
 use tcpsim::tcp::{SegmentKind, State};
 
 /// The reference, relative to the workspace.
@@ -122,6 +126,112 @@ fn every_key_the_decoder_accepts_is_in_the_reference() {
     assert!(
         missing.is_empty(),
         "{REFERENCE} does not document these keys:\n  {}",
+        missing.join("\n  ")
+    );
+}
+
+/// Each table of the schema, by its dotted path (array elements have no
+/// index; a host's `tcp` is `hosts.tcp`), and the text that the heading of
+/// its section in the reference contains.
+const SCHEMA_SECTIONS: [(&str, &str); 16] = [
+    ("", "Top-level keys"),
+    ("tcp", "`[tcp]`"),
+    ("hosts", "`[[hosts]]`"),
+    ("hosts.tcp", "`[tcp]`"),
+    ("links", "`[[links]]`"),
+    ("links.a_to_b", "`[[links]]`"),
+    ("links.b_to_a", "`[[links]]`"),
+    ("links.loss", "`[[links]]`"),
+    ("links.a_to_b.loss", "`[[links]]`"),
+    ("links.b_to_a.loss", "`[[links]]`"),
+    ("faults", "`[[faults]]`"),
+    ("connections", "`[[connections]]`"),
+    ("connections.client_socket", "socket options"),
+    ("connections.server_socket", "socket options"),
+    ("expect", "`[expect]`"),
+    ("sweep", "`[sweep]`"),
+];
+
+/// Every table of the schema `s` below `path`, with its property names:
+/// objects with `properties`, reached through properties, array items,
+/// `anyOf` branches and `$ref`s.
+fn schema_tables(root: &Value, s: &Value, path: &str, out: &mut Vec<(String, Vec<String>)>) {
+    assert!(
+        path.matches('.').count() < 8,
+        "schema nested too deep at {path}"
+    );
+    if let Some(r) = s.get("$ref").and_then(Value::as_str) {
+        let name = r.strip_prefix("#/$defs/").expect("a $ref into $defs");
+        schema_tables(root, &root["$defs"][name], path, out);
+    }
+    if let Some(props) = s.get("properties").and_then(Value::as_object) {
+        let names = props.keys().cloned().collect();
+        match out.iter_mut().find(|(p, _)| p == path) {
+            Some((_, known)) => assert_eq!(*known, names, "two schemas for the table {path:?}"),
+            None => out.push((path.to_owned(), names)),
+        }
+        for (key, sub) in props {
+            let child = match path {
+                "" => key.clone(),
+                p => format!("{p}.{key}"),
+            };
+            schema_tables(root, sub, &child, out);
+        }
+    }
+    if let Some(items) = s.get("items") {
+        schema_tables(root, items, path, out);
+    }
+    for branch in s
+        .get("anyOf")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        schema_tables(root, branch, path, out);
+    }
+}
+
+#[test]
+fn every_key_of_the_schema_is_in_the_reference() {
+    let doc = read(REFERENCE);
+    let all = sections(&doc);
+    let s = serde_json::to_value(schema()).unwrap();
+    let mut tables = Vec::new();
+    schema_tables(&s, &s, "", &mut tables);
+    let mut missing: Vec<String> = Vec::new();
+    let mut count = 0;
+    for (table, keys) in &tables {
+        let Some(&(_, marker)) = SCHEMA_SECTIONS.iter().find(|(t, _)| t == table) else {
+            panic!(
+                "the schema's table {table:?} has no section of {REFERENCE} in this test's \
+                 SCHEMA_SECTIONS: document its table and add it"
+            );
+        };
+        let body = &section(&all, marker).body;
+        for key in keys {
+            count += 1;
+            if !body.contains(&format!("`{key}`")) {
+                missing.push(format!("`{key}` (table {table:?}) under \"{marker}\""));
+            }
+        }
+    }
+    for (table, _) in SCHEMA_SECTIONS {
+        assert!(
+            tables.iter().any(|(t, _)| t == table),
+            "the schema has no table {table:?} any more"
+        );
+    }
+    // The schema's keys are the decoder's: the same tables list the same
+    // keys as experiment::keys() (a host's tcp is the tcp table, a
+    // direction's loss the link's).
+    for (table, keys) in keys() {
+        let (_, in_schema) = tables.iter().find(|(t, _)| t == table).unwrap();
+        assert_eq!(in_schema, keys, "table {table:?}");
+    }
+    assert!(count > 100, "only {count} keys in the schema");
+    assert!(
+        missing.is_empty(),
+        "{REFERENCE} does not document these keys of the schema:\n  {}",
         missing.join("\n  ")
     );
 }
