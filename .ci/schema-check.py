@@ -35,7 +35,7 @@ import sys
 import tomllib
 from pathlib import Path
 
-from jsonschema import Draft202012Validator
+from jsonschema import Draft7Validator, Draft202012Validator
 
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = ROOT / "docs" / "experiment-file.md"
@@ -173,6 +173,7 @@ def errors(validator, document):
 
 
 def validate(validator, path, document, name):
+    """Whether `document` validates; each error is a failure."""
     found = sorted(validator.iter_errors(document), key=lambda e: e.json_path)
     for e in found:
         fail(f"{name}: {e.json_path}: {e.message[:300]}")
@@ -234,21 +235,32 @@ def main():
     end_of_step("the schema itself")
     print(f"schema-check: the schema is valid draft 2020-12 ({count} patterns)")
 
-    validator = Draft202012Validator(schema)
+    # Draft 2020-12, as the schema says; and draft 7, as editors whose
+    # validator predates 2020-12 read it (Taplo's: `$defs` is reached by
+    # JSON pointer, and the schema keeps no validation keyword beside a $ref).
+    validators = [
+        ("2020-12", Draft202012Validator(schema)),
+        ("draft 7", Draft7Validator(schema)),
+    ]
     files = sorted(p for glob in VALID for p in ROOT.glob(glob))
     documents = []
     for path in files:
         name = path.relative_to(ROOT)
         with open(path, "rb") as f:
             document = tomllib.load(f)
-        if validate(validator, path, document, name):
+        ok = [validate(v, path, document, f"{name} ({d})") for d, v in validators]
+        if all(ok):
             documents.append((name, document))
     end_of_step("the repository's experiment files")
-    print(f"schema-check: {len(files)} experiment files validate ({', '.join(VALID)})")
+    print(
+        f"schema-check: {len(files)} experiment files validate as 2020-12 and as "
+        f"draft 7 ({', '.join(VALID)})"
+    )
 
     examples = reference_examples()
     for heading, text in examples:
-        validate(validator, None, tomllib.loads(text), f"{REFERENCE.name}, {heading!r}")
+        for draft, v in validators:
+            validate(v, None, tomllib.loads(text), f"{REFERENCE.name}, {heading!r} ({draft})")
     if len(examples) < 10:
         fail(f"only {len(examples)} examples found in {REFERENCE.name}")
     end_of_step("the reference's examples")
@@ -258,12 +270,15 @@ def main():
         path = ROOT / "tests" / "bad-input" / file
         with open(path, "rb") as f:
             document = tomllib.load(f)
-        found = errors(validator, document)
-        if not found:
-            fail(f"tests/bad-input/{file}: accepted; expected {keyword} at {where}")
-        elif not any(e.validator == keyword and e.json_path == where for e in found):
-            seen = ", ".join(sorted({f"{e.validator} at {e.json_path}" for e in found}))
-            fail(f"tests/bad-input/{file}: refused by {seen}; expected {keyword} at {where}")
+        for draft, v in validators:
+            found = errors(v, document)
+            name = f"tests/bad-input/{file} ({draft})"
+            if not found:
+                fail(f"{name}: accepted; expected {keyword} at {where}")
+            elif not any(e.validator == keyword and e.json_path == where for e in found):
+                seen = ", ".join(sorted({f"{e.validator} at {e.json_path}" for e in found}))
+                fail(f"{name}: refused by {seen}; expected {keyword} at {where}")
+    validator = validators[0][1]
     for name, document in documents:
         broken = copy.deepcopy(document)
         broken["no_such_key"] = 1

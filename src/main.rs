@@ -133,13 +133,6 @@ enum Command {
         #[arg(long)]
         verbose: bool,
     },
-    /// Print the JSON Schema (draft 2020-12) of the experiment file, for editors and generators.
-    ///
-    /// `tcpsim schema > tcpsim.schema.json`, then point Taplo or VS Code's Even Better TOML at
-    /// it (docs/editors.md). Generated from the types the files are decoded into; a file the
-    /// schema accepts may still be refused for what only the decoder checks (a host a link
-    /// names, a name used twice, `end` after `start`).
-    Schema,
     /// Combine the outputs of `sweep --shard K/N` into the unsharded result.
     Merge {
         /// Shard outputs (JSON lines).
@@ -149,6 +142,13 @@ enum Command {
         #[arg(long, value_enum, default_value = "text")]
         format: SweepFmt,
     },
+    /// Print the JSON Schema (draft 2020-12) of the experiment file, for editors and generators.
+    ///
+    /// `tcpsim schema > tcpsim.schema.json`, then point Taplo or VS Code's Even Better TOML at
+    /// it (docs/editors.md). Generated from the types the files are decoded into; a file the
+    /// schema accepts may still be refused for what only the decoder checks (a host a link
+    /// names, a name used twice, `end` after `start`).
+    Schema,
 }
 
 fn main() -> ExitCode {

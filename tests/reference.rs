@@ -237,6 +237,19 @@ fn every_key_of_the_schema_is_in_the_reference() {
 }
 
 #[test]
+fn tcpsim_schema_prints_the_schema() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tcpsim"))
+        .arg("schema")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert!(out.stderr.is_empty(), "{out:?}");
+    let printed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(printed, serde_json::to_value(schema()).unwrap());
+    assert!(out.stdout.ends_with(b"}\n"));
+}
+
+#[test]
 fn every_segment_kind_state_and_outcome_is_in_the_reference() {
     let doc = read(REFERENCE);
     let all = sections(&doc);

@@ -277,10 +277,13 @@ impl LeafSchema for Duration {
 impl LeafSchema for PositiveDuration {
     const DEF: Option<&'static str> = Some("PositiveDuration");
     fn schema(generator: &mut SchemaGenerator) -> Schema {
-        let mut schema = generator.subschema_for::<Val<Duration>>();
-        schema.insert("description".into(), "A duration longer than zero.".into());
-        schema.insert("not".into(), json!({ "pattern": zero() }));
-        schema
+        // `allOf`, not `not` beside the `$ref`: a draft-07 validator (Taplo's)
+        // ignores what stands beside a `$ref`.
+        json_schema!({
+            "description": "A duration longer than zero.",
+            "allOf": [generator.subschema_for::<Val<Duration>>()],
+            "not": { "pattern": zero() },
+        })
     }
 }
 

@@ -56,6 +56,38 @@ fn every_table_of_the_schema_has_the_decoders_keys() {
     assert_eq!(s["$schema"], "https://json-schema.org/draft/2020-12/schema");
 }
 
+/// Every object of `s` that has a `$ref`, with the keywords beside it.
+fn refs<'s>(s: &'s Value, out: &mut Vec<Vec<&'s str>>) {
+    match s {
+        Value::Object(map) => {
+            if map.contains_key("$ref") {
+                out.push(map.keys().map(String::as_str).collect());
+            }
+            map.values().for_each(|v| refs(v, out));
+        }
+        Value::Array(list) => list.iter().for_each(|v| refs(v, out)),
+        _ => {}
+    }
+}
+
+#[test]
+fn nothing_but_annotations_beside_a_ref() {
+    // Draft-07 validators (Taplo's) ignore the keywords beside a `$ref`;
+    // only annotations may stand there.
+    let s = json();
+    let mut found = Vec::new();
+    refs(&s, &mut found);
+    assert!(found.len() > 50);
+    for keys in found {
+        for k in keys {
+            assert!(
+                ["$ref", "description", "default", "title"].contains(&k),
+                "{k} beside a $ref"
+            );
+        }
+    }
+}
+
 #[test]
 fn no_null_no_line_breaks_no_key_prefix() {
     let text = serde_json::to_string(&json()).unwrap();
