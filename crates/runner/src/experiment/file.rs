@@ -22,9 +22,9 @@ use toml::Spanned;
 use super::de::Keyed;
 use super::leaf::{
     Action, Addr, ConnCount, Entries, ExpectCount, ExperimentName, FaultSegment, FileSeed,
-    GilbertElliott, HostName, HostRef, Kind, Leaf, List, Nth, OneOrMany, Port, PortRange,
-    PositiveDuration, Probability, Queue, Rate, ReorderGap, Scalar, Seeds, SendBytes, StateName,
-    StepText, Table, Tables, Text, Time, Val,
+    GilbertElliott, HostCount, HostName, HostRef, Kind, Leaf, List, Nth, OneOrMany, Port,
+    PortRange, PositiveDuration, Probability, Queue, Rate, ReorderGap, Scalar, Seeds, SendBytes,
+    StateName, StepText, Table, Tables, Text, Time, Val,
 };
 use super::limits::{MAX_FAULTS, MAX_HOSTS, MAX_LINKS};
 use super::model::SocketSpec;
@@ -57,6 +57,7 @@ pub(crate) struct Host {
     pub listen: Option<List<Port>>,
     pub tcp: Option<TcpOverrides>,
     pub ephemeral_ports: Option<Val<PortRange>>,
+    pub count: Option<Spanned<Val<HostCount>>>,
 }
 
 impl Table for Host {
