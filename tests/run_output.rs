@@ -81,10 +81,14 @@ const LIMIT_KIB: u64 = 40 * 1024;
 /// buffers and one step's records.
 const BASE_KIB: u64 = 24 * 1024;
 
-/// A single connection sending 64 MiB each way over a 10 Gbit/s link:
-/// about 330 000 events, a few seconds in a debug build.
-fn bulk(dir: &Path) -> String {
-    let mib64 = 64 * 1024 * 1024;
+/// A single connection sending `mib` MiB each way over a 10 Gbit/s link
+/// (64 MiB: about 280 000 events, a few seconds in a debug build), in a
+/// fresh directory of its own.
+fn bulk(name: &str, mib: u64) -> String {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let bytes = mib * 1024 * 1024;
     let text = format!(
         r#"
 name = "bulk-memory"
@@ -106,8 +110,8 @@ rate = "10Gbit"
 client = "client"
 server = "server"
 port = 80
-client_sends = {mib64}
-server_sends = {mib64}
+client_sends = {bytes}
+server_sends = {bytes}
 [expect]
 outcome = "closed"
 retransmit_at = {{ SYN = [] }}
@@ -156,10 +160,7 @@ fn count_lines(out: &mut dyn Read) -> (u64, String) {
 
 #[test]
 fn a_long_run_prints_every_event_in_bounded_memory() {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("run-output-memory");
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = bulk(&dir);
+    let file = bulk("run-output-memory", 64);
 
     // The timeline: a header line, then one line per event up to the
     // first empty line.
@@ -204,4 +205,63 @@ fn a_long_run_prints_every_event_in_bounded_memory() {
     let mut quiet = (0, String::new());
     limited(&["run", &file, "--quiet"], |out| quiet = count_lines(out));
     assert!(quiet.1.contains("ok   retransmit_at.SYN"), "{}", quiet.1);
+}
+
+/// `sh -c SCRIPT` with `$0` the tcpsim binary.
+fn sh(script: &str, tmpdir: Option<&str>) -> Output {
+    let mut c = Command::new("sh");
+    c.arg("-c")
+        .arg(script)
+        .arg(env!("CARGO_BIN_EXE_tcpsim"))
+        .current_dir(root());
+    if let Some(t) = tmpdir {
+        c.env("TMPDIR", t);
+    }
+    c.output().expect("sh runs")
+}
+
+#[test]
+fn output_and_temporary_file_errors_are_exit_codes_not_panics() {
+    let file = bulk("run-output-errors", 1);
+    for format in ["text", "json"] {
+        // A pipe closed after the first byte: quiet, exit 0 (the run's
+        // output is far larger than the buffers).
+        let head = sh(
+            &format!(
+                r#"("$0" run {file} --format {format}; echo "exit $?" >&2) | head -c 1 >/dev/null"#
+            ),
+            None,
+        );
+        let err = String::from_utf8_lossy(&head.stderr);
+        assert_eq!(err, "exit 0\n", "{format}");
+        // A full disk: exit 3, said.
+        let full = sh(
+            &format!(r#""$0" run {file} --format {format} >/dev/full"#),
+            None,
+        );
+        let err = String::from_utf8_lossy(&full.stderr);
+        assert_eq!(full.status.code(), Some(3), "{format}: {err}");
+        assert!(err.contains("cannot write output"), "{format}: {err}");
+        // No temporary directory: exit 3, said, nothing printed.
+        let none = sh(
+            &format!(r#""$0" run {file} --format {format}"#),
+            Some("/nonexistent"),
+        );
+        let err = String::from_utf8_lossy(&none.stderr);
+        assert_eq!(none.status.code(), Some(3), "{format}: {err}");
+        assert!(
+            err.contains("cannot make a temporary file for the event log in /nonexistent"),
+            "{format}: {err}"
+        );
+        assert!(none.stdout.is_empty());
+        assert!(!err.contains("panicked"), "{format}: {err}");
+    }
+    // `--quiet` needs no temporary file.
+    let quiet = sh(&format!(r#""$0" run {file} --quiet"#), Some("/nonexistent"));
+    assert_eq!(
+        quiet.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&quiet.stderr)
+    );
 }

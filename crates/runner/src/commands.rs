@@ -159,7 +159,11 @@ pub fn run(
         match Spill::new() {
             Ok(s) => Some(s),
             Err(e) => {
-                eprintln!("error: cannot make a temporary file for the event log: {e}");
+                eprintln!(
+                    "error: cannot make a temporary file for the event log in {} \
+                     (TMPDIR; --quiet needs none): {e}",
+                    std::env::temp_dir().display()
+                );
                 return INTERNAL;
             }
         }
