@@ -26,8 +26,8 @@
 //! addresses as their four bytes, sequence numbers as four bytes
 //! (little-endian), and a segment's options as a byte of which ones are
 //! there followed by their values. A data segment with timestamps takes
-//! about 35 bytes, against the 100-odd of a [`TraceRecord`] in memory and
-//! the 400-odd of its JSON.
+//! 42 bytes, against the 120 of a [`TraceRecord`] in memory and the 450-odd
+//! of its JSON; the events of a bulk transfer average 37.
 
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
