@@ -80,6 +80,9 @@ REFUSED = [
     ("no-hosts.toml", "required", "$"),
     ("conn-missing-port.toml", "required", "$.connections[0]"),
     ("sweep-grid-varies-sweep.toml", "not", "$.sweep.grid"),
+    ("hosts-count-zero.toml", "minimum", "$.hosts[0].count"),
+    ("hosts-count-without-pattern.toml", "pattern", "$.hosts[0].name"),
+    ("hosts-pattern-without-count.toml", "not", "$.hosts[0].name"),
 ]
 
 # What tests/reference.rs adds around a fragment of an example.

@@ -8,3 +8,4 @@ mod kernel_configs;
 mod properties;
 mod reference;
 mod report_types;
+mod run_output;

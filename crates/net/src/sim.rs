@@ -161,6 +161,65 @@ impl Sim {
         self.finish(stop)
     }
 
+    /// [`Sim::run`], handing each trace record to `sink` as the run goes
+    /// instead of keeping the trace: the trace in memory is never more than
+    /// what one step records (an event, the deliveries at the same instant
+    /// and the applications' reactions), however long the run. The records
+    /// reach `sink` in the order [`Sim::run`] would keep them, from the
+    /// listeners and first connects made when the simulation was built to
+    /// the last event; the result has no trace (`trace` is `None`).
+    ///
+    /// When the simulation keeps no trace ([`crate::SimBuilder::trace`]),
+    /// `sink` is never called. The first error `sink` returns stops the
+    /// run, and is returned.
+    ///
+    /// ```
+    /// use std::net::Ipv4Addr;
+    /// use tcpsim_net::{CloseMode, LinkParams, OpenMode, SimBuilder, Workload};
+    /// use tcpsim_tcp::{Config, Instant};
+    ///
+    /// let sim = || {
+    ///     let mut b = SimBuilder::new(7);
+    ///     let client = b.host("client", Ipv4Addr::new(10, 0, 0, 1), Config::rfc());
+    ///     let server = b.host("server", Ipv4Addr::new(10, 0, 0, 2), Config::rfc());
+    ///     b.listen(server, 80);
+    ///     b.link(client, server, LinkParams::default(), LinkParams::default());
+    ///     b.connection(Workload {
+    ///         client, server, port: 80, open_at: Instant::ZERO, open: OpenMode::Active,
+    ///         client_port: None, client_sends: 1000, server_sends: 0,
+    ///         close: CloseMode::ClientFirst, close_at: None,
+    ///     });
+    ///     b.build().unwrap()
+    /// };
+    /// let mut seen = Vec::new();
+    /// let streamed = sim().run_to(|rec| {
+    ///     seen.push(*rec);
+    ///     Ok::<(), ()>(())
+    /// });
+    /// let kept = sim().run();
+    /// assert!(streamed.unwrap().trace.is_none());
+    /// assert_eq!(Some(seen), kept.trace);
+    /// ```
+    pub fn run_to<E>(
+        mut self,
+        mut sink: impl FnMut(&TraceRecord) -> Result<(), E>,
+    ) -> Result<RunResult, E> {
+        let stop = loop {
+            self.engine.drain_trace(&mut sink)?;
+            if let Some(stop) = self.step() {
+                break stop;
+            }
+        };
+        self.engine.drain_trace(&mut sink)?;
+        let mut result = self.finish(stop);
+        debug_assert!(
+            result.trace.as_ref().is_none_or(Vec::is_empty),
+            "nothing is traced after the last step"
+        );
+        result.trace = None;
+        Ok(result)
+    }
+
     /// [`Sim::run`], leaving the simulation's buffers in place for
     /// [`Sim::reset`].
     pub(crate) fn run_in_place(&mut self) -> RunResult {
@@ -234,5 +293,101 @@ impl Sim {
             host_names: Arc::clone(&self.engine.topo.names),
             host_addrs: Arc::clone(&self.engine.topo.addrs),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+
+    use tcpsim_tcp::{Config, Duration, Instant};
+
+    use crate::link::{Distribution, Loss};
+    use crate::{CloseMode, LinkParams, OpenMode, Outcome, SimBuilder, Workload};
+
+    /// Loss, jitter, duplicates, corruption and reordering, twelve
+    /// connections with data both ways, some at the same instants:
+    /// deliveries and application reactions interleave within steps.
+    fn noisy(trace: bool) -> SimBuilder {
+        let mut b = SimBuilder::new(3);
+        b.trace(trace);
+        let client = b.host("client", Ipv4Addr::new(10, 0, 0, 1), Config::linux());
+        let server = b.host("server", Ipv4Addr::new(10, 0, 0, 2), Config::rfc());
+        b.listen(server, 80);
+        let link = LinkParams {
+            delay: Duration::from_millis(5),
+            jitter: Duration::from_millis(2),
+            distribution: Distribution::Normal,
+            loss: Loss::Bernoulli(0.05),
+            duplicate: 0.02,
+            corrupt: 0.02,
+            reorder: 0.05,
+            ..LinkParams::default()
+        };
+        b.link(client, server, link.clone(), link);
+        for i in 0..12 {
+            b.connection(Workload {
+                client,
+                server,
+                port: 80,
+                open_at: Instant::from_millis(i / 3),
+                open: OpenMode::Active,
+                client_port: None,
+                client_sends: 20_000,
+                server_sends: 7_000,
+                close: CloseMode::ClientFirst,
+                close_at: None,
+            });
+        }
+        b
+    }
+
+    #[test]
+    fn run_to_hands_over_the_trace_run_keeps() {
+        let kept = noisy(true).build().unwrap().run();
+        let mut seen = Vec::new();
+        let streamed = noisy(true)
+            .build()
+            .unwrap()
+            .run_to(|rec| {
+                seen.push(*rec);
+                Ok::<(), ()>(())
+            })
+            .unwrap();
+        let trace = kept.trace.clone().unwrap();
+        assert!(trace.len() > 1000, "{} records", trace.len());
+        assert_eq!(seen, trace);
+        assert_eq!(streamed.trace, None);
+        assert_eq!(streamed.connections, kept.connections);
+        assert_eq!(
+            (streamed.end, streamed.stop_reason, streamed.events),
+            (kept.end, kept.stop_reason, kept.events)
+        );
+        assert!(
+            kept.connections
+                .iter()
+                .any(|c| c.outcome == Outcome::Closed)
+        );
+    }
+
+    #[test]
+    fn run_to_stops_at_the_first_error_and_calls_nothing_without_a_trace() {
+        let mut calls = 0;
+        let err = noisy(true).build().unwrap().run_to(|_| {
+            calls += 1;
+            if calls == 100 { Err(calls) } else { Ok(()) }
+        });
+        assert_eq!(err.unwrap_err(), 100);
+        assert_eq!(calls, 100);
+
+        let quiet = noisy(false)
+            .build()
+            .unwrap()
+            .run_to(|_| Err("called"))
+            .unwrap();
+        assert_eq!(
+            quiet.connections,
+            noisy(false).build().unwrap().run().connections
+        );
     }
 }

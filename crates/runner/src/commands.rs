@@ -7,12 +7,14 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::build::{Keep, build};
-use crate::evaluate::{Check, evaluate};
+use crate::evaluate::{Check, TraceFacts, evaluate_with};
 use crate::experiment::{SeedRange, parse_with_overrides};
-use crate::report::{self, Meta, Report, ReportWriter};
+use crate::report::{Meta, Spill, uses_options};
 use crate::suite;
 use crate::sweep::{self, Plan};
-use crate::timeline::{render, render_summary};
+use crate::timeline::render_summary;
+
+mod run_output;
 
 /// Exit code: ran, every expectation held.
 pub const OK: u8 = 0;
@@ -62,31 +64,6 @@ fn read_source(file: &Path) -> Result<String, String> {
 fn print(s: &str) -> u8 {
     let mut out = std::io::stdout().lock();
     match out.write_all(s.as_bytes()).and_then(|()| out.flush()) {
-        Ok(()) => OK,
-        // A closed pipe (`| head`) is not an error worth a code.
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => OK,
-        Err(e) => {
-            eprintln!("error: cannot write output: {e}");
-            INTERNAL
-        }
-    }
-}
-
-/// Writes the JSON report of run `r` to standard output, one event at a
-/// time (the events are made from the run's trace as they are written, not
-/// held all at once), and a newline.
-fn write_report(meta: &Meta<'_>, r: &tcpsim_net::RunResult, checks: &[Check]) -> u8 {
-    let head = Report::without_events(meta, r, checks);
-    let out = std::io::BufWriter::new(std::io::stdout().lock());
-    let written = ReportWriter::begin(out, &head).and_then(|mut w| {
-        for e in report::events(r) {
-            w.event(&e)?;
-        }
-        let mut out = w.finish(&head)?;
-        out.write_all(b"\n")?;
-        out.flush()
-    });
-    match written {
         Ok(()) => OK,
         // A closed pipe (`| head`) is not an error worth a code.
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => OK,
@@ -171,8 +148,42 @@ pub fn run(
             return BAD_INPUT;
         }
     };
-    let r = sim.run();
-    let checks = evaluate(&exp, &r);
+    // The trace is never held in memory (docs/report.md, "Memory"): each
+    // record goes, as the run makes it, to what the expectations and the
+    // options rule need to know of it and, when events are printed, to a
+    // temporary file that is read back once the run has ended (the report
+    // begins with the end of the run).
+    let mut spill = if summary_only {
+        None
+    } else {
+        match Spill::new() {
+            Ok(s) => Some(s),
+            Err(e) => {
+                eprintln!(
+                    "error: cannot make a temporary file for the event log in {} \
+                     (TMPDIR; --quiet needs none): {e}",
+                    std::env::temp_dir().display()
+                );
+                return INTERNAL;
+            }
+        }
+    };
+    let mut facts = TraceFacts::new(&exp);
+    let mut show_options = false;
+    let ran = sim.run_to(|rec| {
+        facts.observe(rec);
+        show_options |= uses_options(rec);
+        spill.as_mut().map_or(Ok(()), |s| s.push(rec))
+    });
+    let spilled = ran.and_then(|r| Ok((r, spill.map(Spill::finish).transpose()?)));
+    let (mut r, spilled) = match spilled {
+        Ok(done) => done,
+        Err(e) => {
+            eprintln!("error: cannot write the event log to a temporary file: {e}");
+            return INTERNAL;
+        }
+    };
+    let checks = evaluate_with(&exp, &r, &facts);
     if let (Some(path), Some(bytes)) = (pcap, &r.pcap) {
         if let Err(e) = std::fs::write(path, bytes) {
             eprintln!("error: cannot write {}: {e}", path.display());
@@ -180,23 +191,31 @@ pub fn run(
         }
     }
     let meta = Meta::new(&exp, seed);
-    if let Some(path) = diagram {
-        if let Err(e) = std::fs::write(path, crate::diagram::render(&meta, &r)) {
+    if let (Some(path), Some(spilled)) = (diagram, &spilled) {
+        // The diagram lays out every event at once: it holds the trace, for
+        // as long as it takes to draw (diagrams are for short runs).
+        r.trace = match spilled.records().and_then(Iterator::collect) {
+            Ok(trace) => Some(trace),
+            Err(e) => {
+                eprintln!("error: cannot read the event log back from its temporary file: {e}");
+                return INTERNAL;
+            }
+        };
+        let svg = crate::diagram::render(&meta, &r);
+        r.trace = None;
+        if let Err(e) = std::fs::write(path, svg) {
             eprintln!("error: cannot write {}: {e}", path.display());
             return BAD_INPUT;
         }
     }
-    let code = match format {
-        RunFormat::Json => write_report(&meta, &r, &checks),
-        RunFormat::Text => {
-            let mut text = if quiet {
-                render_summary(&r)
-            } else {
-                render(&meta, &r)
-            };
-            text.push_str(&expectations_text(&checks));
-            print(&text)
+    let code = match (format, &spilled) {
+        (RunFormat::Json, Some(spilled)) => {
+            run_output::json(&meta, &r, &checks, spilled, show_options)
         }
+        (RunFormat::Text, Some(spilled)) if !quiet => {
+            run_output::timeline(&meta, &r, &checks, spilled, show_options)
+        }
+        _ => print(&(render_summary(&r) + &expectations_text(&checks))),
     };
     if code != OK {
         return code;

@@ -1,7 +1,7 @@
 //! `[expect]`: each key becomes one named check with its expected and
 //! actual values (tcpsim SPEC §3).
 
-use tcpsim_net::{ConnReport, End, HostId, RunResult, TraceKind};
+use tcpsim_net::{ConnReport, End, HostId, RunResult, TraceKind, TraceRecord};
 use tcpsim_tcp::{Duration, Instant, SegmentKind, State};
 
 use crate::experiment::{Expect, Experiment};
@@ -75,14 +75,116 @@ impl Checks {
     }
 }
 
-/// Evaluates every expectation of `exp` against a run.
+/// What the expectations of an experiment need from a run's event trace,
+/// gathered one record at a time ([`TraceFacts::observe`]), so that a run
+/// whose trace is not kept ([`tcpsim_net::Sim::run_to`]) can be evaluated
+/// ([`evaluate_with`]) in memory that does not grow with the run.
+///
+/// Only `retransmit_at` needs the trace ([`needs_trace`]): the facts are the
+/// time and connection of each retransmission of a kind it names, 16 bytes
+/// each; for an experiment without `retransmit_at` nothing is kept.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TraceFacts {
+    /// The kinds `retransmit_at` names, by [`SegmentKind::ALL`] index.
+    wanted: [bool; SegmentKind::ALL.len()],
+    /// Retransmissions of those kinds by experiment connections, in trace
+    /// order: kind, connection, time.
+    retransmits: Vec<(SegmentKind, u32, Instant)>,
+}
+
+fn kind_index(kind: SegmentKind) -> usize {
+    SegmentKind::ALL
+        .iter()
+        .position(|k| *k == kind)
+        .unwrap_or_default()
+}
+
+impl TraceFacts {
+    /// Nothing wanted, nothing seen.
+    const NONE: TraceFacts = TraceFacts {
+        wanted: [false; SegmentKind::ALL.len()],
+        retransmits: Vec::new(),
+    };
+
+    /// Nothing observed yet, for the expectations of `exp`.
+    pub fn new(exp: &Experiment) -> TraceFacts {
+        let mut wanted = [false; SegmentKind::ALL.len()];
+        for (kind, _) in &exp.expect.retransmit_at {
+            wanted[kind_index(*kind)] = true;
+        }
+        TraceFacts {
+            wanted,
+            retransmits: Vec::new(),
+        }
+    }
+
+    /// The facts of a whole kept trace (none when `r` kept no trace).
+    pub fn of_run(exp: &Experiment, r: &RunResult) -> TraceFacts {
+        let mut facts = TraceFacts::new(exp);
+        for rec in r.trace.iter().flatten() {
+            facts.observe(rec);
+        }
+        facts
+    }
+
+    /// Takes note of one record, the next of the run in trace order.
+    #[inline]
+    pub fn observe(&mut self, rec: &TraceRecord) {
+        if let TraceKind::Send {
+            conn: Some(c),
+            retransmission: Some(_),
+            segment,
+            ..
+        } = rec.kind
+        {
+            let kind = segment.kind();
+            if self.wanted[kind_index(kind)] {
+                self.retransmits.push((kind, c, rec.at));
+            }
+        }
+    }
+
+    /// When each retransmission of `kind` was sent, counted from its
+    /// connection's `opened_ns`, earliest first.
+    fn retransmit_times(&self, r: &RunResult, kind: SegmentKind) -> Vec<Duration> {
+        let mut got: Vec<Duration> = self
+            .retransmits
+            .iter()
+            .filter(|(k, _, _)| *k == kind)
+            .map(|&(_, c, at)| {
+                let opened = r
+                    .connections
+                    .get(c as usize)
+                    .map_or(Instant::ZERO, |c| c.opened);
+                at - opened
+            })
+            .collect();
+        got.sort();
+        got
+    }
+}
+
+/// Evaluates every expectation of `exp` against a run, from its kept
+/// trace where one is needed.
 pub fn evaluate(exp: &Experiment, r: &RunResult) -> Vec<Check> {
     let mut out = Checks {
         detail: true,
         checks: Vec::new(),
         all_passed: true,
     };
-    run_checks(exp, r, &mut out);
+    run_checks(exp, r, None, &mut out);
+    out.checks
+}
+
+/// [`evaluate`] with what the trace showed gathered as the run went
+/// (`facts`), for a run whose trace was not kept.
+pub fn evaluate_with(exp: &Experiment, r: &RunResult, facts: &TraceFacts) -> Vec<Check> {
+    let mut out = Checks {
+        detail: true,
+        checks: Vec::new(),
+        all_passed: true,
+    };
+    run_checks(exp, r, Some(facts), &mut out);
     out.checks
 }
 
@@ -95,7 +197,7 @@ pub fn passes(exp: &Experiment, r: &RunResult) -> bool {
         checks: Vec::new(),
         all_passed: true,
     };
-    run_checks(exp, r, &mut out);
+    run_checks(exp, r, None, &mut out);
     out.all_passed
 }
 
@@ -127,7 +229,9 @@ fn compared_path<'a>(want: &[State], full: &'a [State]) -> &'a [State] {
     }
 }
 
-fn run_checks(exp: &Experiment, r: &RunResult, out: &mut Checks) {
+/// Runs every check of `exp` on `r`; `facts` is what its trace showed,
+/// `None` to gather them from the kept trace, if a check needs them.
+fn run_checks(exp: &Experiment, r: &RunResult, facts: Option<&TraceFacts>, out: &mut Checks) {
     let e: &Expect = &exp.expect;
     let tol = e.tolerance;
     if let Some(want) = e.outcome {
@@ -198,26 +302,18 @@ fn run_checks(exp: &Experiment, r: &RunResult, out: &mut Checks) {
             });
         }
     }
-    for (kind, want) in &e.retransmit_at {
-        let mut got: Vec<Duration> = Vec::new();
-        for t in r.trace.iter().flatten() {
-            if let TraceKind::Send {
-                conn: Some(c),
-                retransmission: Some(_),
-                segment,
-                ..
-            } = t.kind
-            {
-                if segment.kind() == *kind {
-                    let opened = r
-                        .connections
-                        .get(c as usize)
-                        .map_or(Instant::ZERO, |c| c.opened);
-                    got.push(t.at - opened);
-                }
-            }
+    let gathered;
+    let facts = match facts {
+        Some(f) => f,
+        // A sweep's runs mostly: nothing to gather.
+        None if e.retransmit_at.is_empty() => &TraceFacts::NONE,
+        None => {
+            gathered = TraceFacts::of_run(exp, r);
+            &gathered
         }
-        got.sort();
+    };
+    for (kind, want) in &e.retransmit_at {
+        let got = facts.retransmit_times(r, *kind);
         let passed =
             got.len() == want.len() && got.iter().zip(want).all(|(a, b)| close_enough(*a, *b, tol));
         out.push(passed, || {
@@ -287,4 +383,83 @@ pub fn needs_trace(exp: &Experiment) -> bool {
 /// Whether evaluating `exp` needs the state paths.
 pub fn needs_paths(exp: &Experiment) -> bool {
     !exp.expect.states.is_empty()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::build::{Keep, build};
+
+    /// Two connections whose SYNs are lost (the first twice), so that
+    /// `retransmit_at` has times from both, counted from different
+    /// `opened_ns`, and a kind it does not name (DATA) is retransmitted too.
+    /// The rule's 1st, 2nd and 3rd SYNs are connection 0's at 0 s,
+    /// connection 1's at 0.5 s and connection 0's first retransmission at
+    /// 1 s (RFC 6298 initial RTO 1 s); connection 1's at 1.5 s gets through,
+    /// and connection 0's second comes at 1 + 2 s (the RTO doubled): 1 s and
+    /// 3 s after connection 0 opened, 1 s after connection 1 did.
+    const LOST: &str = r#"
+name = "lost"
+[[hosts]]
+name = "client"
+addr = "10.0.0.1"
+[[hosts]]
+name = "server"
+addr = "10.0.0.2"
+listen = [80]
+[[links]]
+a = "client"
+b = "server"
+delay = "10ms"
+[[faults]]
+action = "drop"
+from = "client"
+to = "server"
+segment = "SYN"
+nth = [1, 2, 3]
+[[faults]]
+action = "drop"
+from = "client"
+to = "server"
+segment = "DATA"
+nth = [1]
+[[connections]]
+client = "client"
+server = "server"
+port = 80
+client_sends = 100
+count = 2
+interval = "500ms"
+[expect]
+retransmit_at = { SYN = ["1s", "1s", "3s"], SYN-ACK = [] }
+"#;
+
+    #[test]
+    fn facts_gathered_as_the_run_goes_give_the_checks_of_the_kept_trace() {
+        let exp = crate::parse(LOST, "lost.toml").unwrap();
+        let kept = build(&exp, 1, Keep::ALL).unwrap().run();
+        let mut facts = TraceFacts::new(&exp);
+        let streamed = build(&exp, 1, Keep::ALL)
+            .unwrap()
+            .run_to(|rec| {
+                facts.observe(rec);
+                Ok::<(), ()>(())
+            })
+            .unwrap();
+        assert!(streamed.trace.is_none());
+        // Only the SYN retransmissions are kept: three SYNs, no SYN-ACK,
+        // and not the DATA one.
+        assert_eq!(facts.retransmits.len(), 3, "{:?}", facts.retransmits);
+        let checks = evaluate_with(&exp, &streamed, &facts);
+        assert_eq!(checks, evaluate(&exp, &kept));
+        let syn = &checks[0];
+        assert_eq!(syn.name, "retransmit_at.SYN");
+        assert_eq!(syn.actual, "[1s, 1s, 3s]");
+        assert!(checks.iter().all(|c| c.passed), "{checks:?}");
+        assert_eq!(
+            TraceFacts::of_run(&exp, &kept),
+            facts,
+            "the facts of the kept trace are the same"
+        );
+    }
 }

@@ -66,16 +66,19 @@
 //! ([`crate::timeline`]).
 
 use tcpsim_net::{
-    AppCall, ConnReport, EndReport, KindCounts, RunResult, SegmentInfo, Shut, TraceKind, Wait,
+    AppCall, ConnReport, EndReport, KindCounts, RunResult, SegmentInfo, Shut, TraceKind,
+    TraceRecord, Wait,
 };
 use tcpsim_tcp::{Instant, SegmentKind};
 
 use crate::evaluate::Check;
 use crate::experiment::Experiment;
 
+mod spill;
 mod stream;
 mod types;
 
+pub use spill::{Records, Spill, Spilled};
 pub use stream::ReportWriter;
 pub use types::{
     AppEvent, ByteCounts, Call, ConnectionReport, DeliverEvent, DropEvent, EndRecovery, Event,
@@ -117,12 +120,20 @@ fn ns(t: Instant) -> u64 {
 /// segment in its trace carries an option other than MSS (see the module
 /// docs).
 pub fn options_in_use(r: &RunResult) -> bool {
-    r.trace.iter().flatten().any(|t| match t.kind {
+    r.trace.iter().flatten().any(uses_options)
+}
+
+/// Whether this record alone makes its run show options: a segment that
+/// carries an option other than MSS. [`options_in_use`] is whether some
+/// record of the run does; a run whose trace is not kept
+/// ([`tcpsim_net::Sim::run_to`]) asks each record as it goes.
+pub fn uses_options(rec: &TraceRecord) -> bool {
+    match rec.kind {
         TraceKind::Send { segment, .. }
         | TraceKind::Drop { segment, .. }
         | TraceKind::Deliver { segment, .. } => !segment.options.is_empty(),
         TraceKind::App { .. } | TraceKind::State { .. } | TraceKind::Timer { .. } => false,
-    })
+    }
 }
 
 impl SegmentOptions {

@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::net::SocketAddrV4;
 
-use tcpsim_net::{ConnReport, EndReport, RunResult, SegmentInfo, TraceKind};
+use tcpsim_net::{ConnReport, EndReport, RunResult, SegmentInfo, TraceKind, TraceRecord};
 use tcpsim_tcp::{Flags, Instant, SackBlocks, SegmentKind, SeqNum};
 
 use crate::report::{Meta, options_in_use};
@@ -103,94 +103,131 @@ fn conn_tag(conn: Option<u32>) -> String {
     conn.map(|c| format!("  (conn {c})")).unwrap_or_default()
 }
 
-/// The timeline and summary as text.
-pub fn render(h: &Meta<'_>, r: &RunResult) -> String {
-    let mut out = String::new();
-    let _ = writeln!(out, "# {} - seed {}, profile {}", h.name, h.seed, h.profile);
-    let width = r
-        .host_names
-        .iter()
-        .map(String::len)
-        .max()
-        .unwrap_or(4)
-        .max(4);
-    let name = |i: usize| r.host_names.get(i).map_or("?", String::as_str);
-    let mut rel = Relative::default();
-    let show_options = options_in_use(r);
-    if let Some(trace) = &r.trace {
-        for rec in trace {
-            let t = seconds(rec.at);
-            let line = match rec.kind {
-                TraceKind::App { host, conn, call } => {
-                    let what = call.describe();
-                    format!("{:w$}  app {what}{}", name(host), conn_tag(conn), w = width)
-                }
-                TraceKind::State {
-                    host,
-                    conn,
-                    from,
-                    to,
-                } => format!(
-                    "{:w$}  {from} -> {to}{}",
+/// The first line of a timeline: `# NAME - seed N, profile P`.
+pub fn header(h: &Meta<'_>) -> String {
+    format!("# {} - seed {}, profile {}\n", h.name, h.seed, h.profile)
+}
+
+/// The event lines of a run's timeline, made one trace record at a time,
+/// in the run's order: what [`render`] writes between the header and the
+/// summary, for a run whose trace is read back from elsewhere
+/// ([`crate::report::Spilled`]) rather than kept in the [`RunResult`].
+///
+/// What it keeps grows with the connections, not with the events: the ISN
+/// of each direction, for the relative numbers.
+pub struct Lines<'a> {
+    r: &'a RunResult,
+    width: usize,
+    rel: Relative,
+    show_options: bool,
+}
+
+impl<'a> Lines<'a> {
+    /// The lines of run `r`, whose records show options if
+    /// `show_options` ([`options_in_use`] of the whole run).
+    pub fn new(r: &'a RunResult, show_options: bool) -> Lines<'a> {
+        let width = r
+            .host_names
+            .iter()
+            .map(String::len)
+            .max()
+            .unwrap_or(4)
+            .max(4);
+        Lines {
+            r,
+            width,
+            rel: Relative::default(),
+            show_options,
+        }
+    }
+
+    /// Appends the line of `rec`, the next record of the run, with its
+    /// newline, to `out`.
+    pub fn write(&mut self, out: &mut String, rec: &TraceRecord) {
+        let (r, width) = (self.r, self.width);
+        let name = |i: usize| r.host_names.get(i).map_or("?", String::as_str);
+        let t = seconds(rec.at);
+        let line = match rec.kind {
+            TraceKind::App { host, conn, call } => {
+                let what = call.describe();
+                format!("{:w$}  app {what}{}", name(host), conn_tag(conn), w = width)
+            }
+            TraceKind::State {
+                host,
+                conn,
+                from,
+                to,
+            } => format!(
+                "{:w$}  {from} -> {to}{}",
+                name(host),
+                conn_tag(conn),
+                w = width
+            ),
+            TraceKind::Timer { host, conn, timer } => format!(
+                "{:w$}  timer {timer}{}",
+                name(host),
+                conn_tag(conn),
+                w = width
+            ),
+            TraceKind::Send {
+                host,
+                retransmission,
+                segment,
+                ..
+            } => {
+                let (seq, ack) = self.rel.numbers(&segment);
+                let mut s = format!(
+                    "{:w$} > {:<w$}  {:<6} seq {seq}",
                     name(host),
-                    conn_tag(conn),
-                    w = width
-                ),
-                TraceKind::Timer { host, conn, timer } => format!(
-                    "{:w$}  timer {timer}{}",
-                    name(host),
-                    conn_tag(conn),
-                    w = width
-                ),
-                TraceKind::Send {
-                    host,
-                    retransmission,
-                    segment,
-                    ..
-                } => {
-                    let (seq, ack) = rel.numbers(&segment);
-                    let mut s = format!(
-                        "{:w$} > {:<w$}  {:<6} seq {seq}",
-                        name(host),
-                        r.host_label(*segment.dst.ip()),
-                        tcpdump_flags(segment.flags),
-                        w = width
-                    );
-                    if let Some(ack) = ack {
-                        let _ = write!(s, ", ack {ack}");
-                    }
-                    let _ = write!(s, ", win {}, len {}", segment.win, segment.len);
-                    if show_options && (segment.mss.is_some() || !segment.options.is_empty()) {
-                        let _ = write!(s, " <{}>", rel.options(&segment));
-                    }
-                    if let Some(cause) = retransmission {
-                        let _ = write!(s, "  (retransmission: {cause})");
-                    }
-                    s
-                }
-                TraceKind::Drop {
-                    from,
-                    reason,
-                    segment,
-                    ..
-                } => format!(
-                    "{:w$} > {:<w$}  {:<6} DROPPED ({})",
-                    name(from),
                     r.host_label(*segment.dst.ip()),
                     tcpdump_flags(segment.flags),
-                    reason.name(),
                     w = width
-                ),
-                TraceKind::Deliver { host, segment } => format!(
-                    "{:w$} < {:<w$}  {:<6} delivered",
-                    name(host),
-                    r.host_label(*segment.src.ip()),
-                    tcpdump_flags(segment.flags),
-                    w = width
-                ),
-            };
-            let _ = writeln!(out, "{t}  {line}");
-        }
+                );
+                if let Some(ack) = ack {
+                    let _ = write!(s, ", ack {ack}");
+                }
+                let _ = write!(s, ", win {}, len {}", segment.win, segment.len);
+                if self.show_options && (segment.mss.is_some() || !segment.options.is_empty()) {
+                    let _ = write!(s, " <{}>", self.rel.options(&segment));
+                }
+                if let Some(cause) = retransmission {
+                    let _ = write!(s, "  (retransmission: {cause})");
+                }
+                s
+            }
+            TraceKind::Drop {
+                from,
+                reason,
+                segment,
+                ..
+            } => format!(
+                "{:w$} > {:<w$}  {:<6} DROPPED ({})",
+                name(from),
+                r.host_label(*segment.dst.ip()),
+                tcpdump_flags(segment.flags),
+                reason.name(),
+                w = width
+            ),
+            TraceKind::Deliver { host, segment } => format!(
+                "{:w$} < {:<w$}  {:<6} delivered",
+                name(host),
+                r.host_label(*segment.src.ip()),
+                tcpdump_flags(segment.flags),
+                w = width
+            ),
+        };
+        let _ = writeln!(out, "{t}  {line}");
+    }
+}
+
+/// The timeline and summary as text: the [`header`], a line per record of
+/// the run's kept trace ([`Lines`]), an empty line, the summary
+/// ([`render_summary`]).
+pub fn render(h: &Meta<'_>, r: &RunResult) -> String {
+    let mut out = header(h);
+    let mut lines = Lines::new(r, options_in_use(r));
+    for rec in r.trace.iter().flatten() {
+        lines.write(&mut out, rec);
     }
     let _ = writeln!(out);
     out.push_str(&render_summary(r));

@@ -2556,3 +2556,69 @@ fn user_timeout_key() {
         "a duration like \"3s\" or \"none\"",
     );
 }
+
+/// Generated hosts (SPEC §3): `count` hosts named by the pattern with `{}`
+/// replaced by 0..count, addresses counting up from `addr` (across an octet
+/// boundary: 10.1.0.254, .255, 10.1.1.0), each with the table's other keys;
+/// a link or a connection that names the group on one side stands for one
+/// per member, in member order (with `count`, member 0's connections
+/// first); in `[expect]` the pattern means every member; a member is also
+/// a host of its own name.
+#[test]
+fn generated_hosts_expand_in_member_order() {
+    let text = r#"
+[[hosts]]
+name = "server"
+addr = "10.0.0.1"
+listen = [80]
+
+[[hosts]]
+name = "client-{}"
+addr = "10.1.0.254"
+count = 3
+listen = [8080]
+tcp = { syn_retries = 2 }
+
+[[links]]
+a = "server"
+b = "client-{}"
+delay = "5ms"
+
+[[connections]]
+client = "client-{}"
+server = "server"
+port = 80
+count = 2
+
+[[connections]]
+client = "client-1"
+server = "server"
+port = 80
+
+[expect]
+final_state = { "client-{}" = "CLOSED", server = "CLOSED" }
+"#;
+    let e = parse(text, "gen.toml").unwrap();
+    let names: Vec<&str> = e.hosts.iter().map(|h| h.name.as_str()).collect();
+    assert_eq!(names, ["server", "client-0", "client-1", "client-2"]);
+    let addrs: Vec<String> = e.hosts.iter().map(|h| h.addr.to_string()).collect();
+    assert_eq!(addrs, ["10.0.0.1", "10.1.0.254", "10.1.0.255", "10.1.1.0"]);
+    for h in &e.hosts[1..] {
+        assert_eq!(h.listen, [8080]);
+        assert_eq!(h.tcp, e.hosts[1].tcp);
+    }
+    let links: Vec<(usize, usize)> = e.links.iter().map(|l| (l.a, l.b)).collect();
+    assert_eq!(links, [(0, 1), (0, 2), (0, 3)]);
+    // Three members with count 2 each, then the single connection.
+    let conns: Vec<(usize, u32)> = e.connections.iter().map(|c| (c.client, c.count)).collect();
+    assert_eq!(conns, [(1, 2), (2, 2), (3, 2), (2, 1)]);
+    assert_eq!(
+        e.expect.final_state,
+        [
+            (1, State::Closed),
+            (2, State::Closed),
+            (3, State::Closed),
+            (0, State::Closed)
+        ]
+    );
+}

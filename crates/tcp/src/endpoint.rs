@@ -330,12 +330,28 @@ impl Endpoint {
     fn ephemeral_port(&mut self, remote: SocketAddrV4) -> Result<u16, ConnectError> {
         let (lo, hi) = self.ephemeral;
         let by_tuple = &self.by_tuple;
-        let port = self
-            .ports
-            .free_from(self.next_port, remote, |p| {
-                by_tuple.contains_key(&tuple_key(p, remote))
-            })
-            .ok_or(ConnectError::NoEphemeralPort(lo, hi))?;
+        let free = |p: u16| !by_tuple.contains_key(&tuple_key(p, remote));
+        // The common case, a free port among the next few, needs no set:
+        // the set is made (and kept) only for a remote whose ports are
+        // crowded.
+        let mut quick = None;
+        if !self.ports.tracks(remote) {
+            let mut port = self.next_port;
+            for _ in 0..EphemeralPorts::QUICK.min(u32::from(hi - lo) + 1) {
+                if free(port) {
+                    quick = Some(port);
+                    break;
+                }
+                port = if port >= hi { lo } else { port + 1 };
+            }
+        }
+        let port = match quick {
+            Some(p) => p,
+            None => self
+                .ports
+                .free_from(self.next_port, remote, |p| !free(p))
+                .ok_or(ConnectError::NoEphemeralPort(lo, hi))?,
+        };
         self.next_port = if port >= hi { lo } else { port + 1 };
         Ok(port)
     }

@@ -35,6 +35,15 @@ fn remote_key(remote: SocketAddrV4) -> u64 {
 }
 
 impl EphemeralPorts {
+    /// How many ports from the next one an open tries by lookup before it
+    /// makes the remote's set.
+    pub(crate) const QUICK: u32 = 64;
+
+    /// Whether `remote` has a set.
+    pub(crate) fn tracks(&self, remote: SocketAddrV4) -> bool {
+        self.by_remote.contains_key(&remote_key(remote))
+    }
+
     /// No remote tracked, for the range `lo..=hi`.
     pub(crate) fn new(lo: u16, hi: u16) -> EphemeralPorts {
         EphemeralPorts {

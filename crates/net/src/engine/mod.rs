@@ -324,6 +324,24 @@ impl Engine {
         }
     }
 
+    /// Hands the records traced since the last call to `sink`, oldest
+    /// first, and keeps the buffer's memory for the next ones: what
+    /// [`crate::Sim::run_to`] does after every step, so that the trace in
+    /// memory is never more than one step's. The first error stops the
+    /// handing over (the records not yet handed are dropped) and is
+    /// returned. Nothing to do when the run keeps no trace.
+    pub(crate) fn drain_trace<E>(
+        &mut self,
+        sink: &mut impl FnMut(&TraceRecord) -> Result<(), E>,
+    ) -> Result<(), E> {
+        if let Some(t) = &mut self.trace {
+            for rec in t.drain(..) {
+                sink(&rec)?;
+            }
+        }
+        Ok(())
+    }
+
     /// The next event to process, with the clock moved to it; `Err` once the
     /// run is over, with the reason. `stale(app, token)` says whether an
     /// application's timer is no longer wanted: stale wake-ups (that, or a

@@ -29,9 +29,9 @@ use toml::Spanned;
 use super::de::Keyed;
 use super::leaf::{
     Action, Addr, ConnCount, Entries, ExpectCount, ExperimentName, FaultSegment, FileSeed,
-    GilbertElliott, HostName, HostRef, Kind, Leaf, List, Nth, OneOrMany, Port, PortRange,
-    PositiveDuration, Probability, Queue, Rate, ReorderGap, Scalar, Seeds, SendBytes, StateName,
-    StepText, Table, Tables, Text, Time, Val,
+    GilbertElliott, HostCount, HostName, HostRef, Kind, Leaf, List, Nth, OneOrMany, Port,
+    PortRange, PositiveDuration, Probability, Queue, Rate, ReorderGap, Scalar, Seeds, SendBytes,
+    StateName, StepText, Table, Tables, Text, Time, Val,
 };
 use super::limits::{MAX_FAULTS, MAX_HOSTS, MAX_LINKS};
 use super::model::SocketSpec;
@@ -82,15 +82,25 @@ pub(crate) struct File {
     pub sweep: Option<Spanned<Sweep>>,
 }
 
-/// A `[[hosts]]` table: one host. Hosts are numbered in file order from
-/// 0, as `--set` paths name them (`hosts.0`).
+/// A `[[hosts]]` table: one host, or with `count` a group of generated
+/// hosts. Hosts are numbered in file order from 0, as `--set` paths name
+/// the tables (`hosts.0`).
+// With `count` the name holds `{}`, without it it does not (`validate.rs`
+// checks the same, with its own words).
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, expecting = "a [[hosts]] table")]
+#[schemars(extend(
+    "if" = { "required": ["count"] },
+    "then" = { "properties": { "name": { "pattern": "\\{\\}" } } },
+    "else" = { "properties": { "name": { "not": { "pattern": "\\{\\}" } } } },
+))]
 pub(crate) struct Host {
-    /// The host's name, unique among the hosts.
+    /// The host's name, unique among the hosts; with `count`, a pattern
+    /// with one `{}`, which each member's number (0, 1, ...) replaces.
     #[schemars(with = "Option<Val<HostName>>", required)]
     pub name: Option<Spanned<Val<HostName>>>,
-    /// The host's IPv4 address, unique among the hosts and unicast.
+    /// The host's IPv4 address, unique among the hosts and unicast; with
+    /// `count`, the first of the members' consecutive addresses.
     #[schemars(with = "Option<Val<Addr>>", required)]
     pub addr: Option<Spanned<Val<Addr>>>,
     /// Ports with a listener from t = 0, each listed once.
@@ -102,6 +112,11 @@ pub(crate) struct Host {
     /// included.
     #[schemars(extend("default" = "49152-65535"))]
     pub ephemeral_ports: Option<Val<PortRange>>,
+    /// Generated hosts: how many members the table stands for, each with
+    /// its `listen`, `tcp` and `ephemeral_ports`. A link or connection that
+    /// names the pattern on one side stands for one per member.
+    #[schemars(with = "Option<Val<HostCount>>")]
+    pub count: Option<Spanned<Val<HostCount>>>,
 }
 
 impl Table for Host {

@@ -26,7 +26,7 @@ use tcpsim_tcp::{
 use toml::Spanned;
 
 use super::apps::MAX_STEPS;
-use super::limits::{MAX_CONNECTIONS, MAX_SEND_BYTES, pretty};
+use super::limits::{MAX_CONNECTIONS, MAX_HOSTS, MAX_SEND_BYTES, pretty};
 use super::steps::parse_step;
 use super::units::{SeedRange, parse_duration, parse_port_range, parse_rate};
 
@@ -522,16 +522,26 @@ leaves! {
     };
     /// `seed` in a file: TOML integers are signed 64-bit.
     FileSeed: u64 = |v| v.int(0, i64::MAX.into(), "a seed between 0 and 9223372036854775807 (2^63 - 1)");
-    /// A host's `name`: letters, digits, `-` and `_`.
+    /// A host's `name`: letters, digits, `-` and `_`, and at most one `{}`
+    /// (the member number of generated hosts, checked with `count`).
     HostName: String = |v| {
         let name = v.str("a host name")?;
+        let rest = name.replacen("{}", "", 1);
         let valid = !name.is_empty()
-            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+            && rest.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
         if !valid {
-            return Err(Bad::expected("a host name made of letters, digits, '-' and '_'"));
+            return Err(Bad::expected(
+                "a host name made of letters, digits, '-' and '_' (with one {} for generated hosts)",
+            ));
         }
         Ok(name.to_owned())
     };
+    /// A `[[hosts]]` table's `count`: how many hosts it generates.
+    HostCount: u32 = |v| v.int(
+        1,
+        MAX_HOSTS as i128,
+        "a count of at least 1 and at most 10000 (hosts in a run, after count expansion)",
+    );
     /// A reference to a host by name, resolved after reading.
     HostRef: String = |v| v.str("a host name").map(str::to_owned);
     /// A host's `addr`: a unicast IPv4 address.

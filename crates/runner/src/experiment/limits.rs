@@ -5,7 +5,7 @@
 //!
 //! | limit | value | where the error points |
 //! |---|---|---|
-//! | [`MAX_HOSTS`] | 10 000 `[[hosts]]` | the first host over the limit |
+//! | [`MAX_HOSTS`] | 10 000 hosts, after `count` expansion of generated hosts | the first `[[hosts]]` table (or its `count`) over the limit |
 //! | [`MAX_LINKS`] | 10 000 `[[links]]` | the first link over the limit |
 //! | [`MAX_FAULTS`] | 10 000 `[[faults]]` | the first fault over the limit |
 //! | [`MAX_CONNECTIONS`] | 1 000 000 connections after `count` expansion | the `count` (or the `[[connections]]` table) that goes over |
@@ -28,7 +28,7 @@
 //! an error here but in the run: the connection reports the application
 //! error "no free ephemeral port".
 
-/// Most `[[hosts]]` tables.
+/// Most hosts in a run, after `count` expansion of generated hosts.
 pub const MAX_HOSTS: usize = 10_000;
 
 /// Most `[[links]]` tables.

@@ -225,7 +225,7 @@ pub fn parse_points(
 /// ```
 /// let keys = tcpsim_runner::experiment::keys();
 /// let (_, hosts) = keys.iter().find(|(table, _)| *table == "hosts").unwrap();
-/// assert_eq!(*hosts, ["name", "addr", "listen", "tcp", "ephemeral_ports"]);
+/// assert_eq!(*hosts, ["name", "addr", "listen", "tcp", "ephemeral_ports", "count"]);
 /// ```
 pub fn keys() -> Vec<(&'static str, &'static [&'static str])> {
     use de::keys_of;

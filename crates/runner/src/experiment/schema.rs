@@ -94,7 +94,10 @@ fn tidy_object(obj: &mut Map<String, Value>) {
         match (key.as_str(), value) {
             ("properties" | "$defs", Value::Object(map)) => map.values_mut().for_each(tidy),
             ("anyOf" | "oneOf" | "allOf", Value::Array(list)) => list.iter_mut().for_each(tidy),
-            ("items" | "additionalProperties" | "propertyNames" | "not", v) => tidy(v),
+            (
+                "items" | "additionalProperties" | "propertyNames" | "not" | "if" | "then" | "else",
+                v,
+            ) => tidy(v),
             _ => {}
         }
     }

@@ -7,6 +7,9 @@
 //! sweep. Each error is placed at the position the typed file kept for the
 //! value (or key, or table) it is about; the first one found ends the pass.
 
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+
 use tcpsim_tcp::{DEFAULT_EPHEMERAL_PORTS, Duration, Profile, SegmentKind};
 use toml::Spanned;
 
@@ -18,7 +21,7 @@ use super::leaf::{
     Action, Choice, Entries, HostRef, Leaf, List, Nth, OneOrMany, StepText, Tables, Val,
 };
 use super::limits::{
-    MAX_CONNECTIONS, MAX_GRID_POINTS, MAX_SWEEP_RUNS, MAX_TOTAL_SEND_BYTES, pretty,
+    MAX_CONNECTIONS, MAX_GRID_POINTS, MAX_HOSTS, MAX_SWEEP_RUNS, MAX_TOTAL_SEND_BYTES, pretty,
 };
 use super::model::{
     CloseMode, ConnectionSpec, Expect, Experiment, Fault, FaultAction, Host, HostId, Link,
@@ -37,8 +40,18 @@ pub(crate) fn experiment(
 ) -> Result<Experiment, ConfigError> {
     let seed = f.seed.value().unwrap_or(1);
     let file = Table::new(cx, root.at, String::new());
-    let hosts = hosts(&file, f)?;
-    let v = Check { cx, hosts: &hosts };
+    let (hosts, groups) = hosts(&file, f)?;
+    let names = hosts
+        .iter()
+        .enumerate()
+        .map(|(i, h)| (h.name.as_str(), i))
+        .collect();
+    let v = Check {
+        cx,
+        hosts: &hosts,
+        groups: &groups,
+        names,
+    };
     let links = v.links(tables(&f.links))?;
     let faults = (tables(&f.faults).iter().enumerate())
         .map(|(i, t)| v.fault(&Table::of(cx, "faults", i, t), t.get_ref()))
@@ -140,7 +153,25 @@ impl<'a> Table<'a> {
     }
 }
 
-fn hosts(file: &Table<'_>, f: &file::File) -> Result<Vec<Host>, ConfigError> {
+/// A `[[hosts]]` table with `count`: hosts `first .. first + count`, named
+/// by `pattern` with `{}` replaced by 0, 1, ...
+#[derive(Clone, Debug)]
+pub(crate) struct Group {
+    pub(crate) pattern: String,
+    pub(crate) first: HostId,
+    pub(crate) count: u32,
+}
+
+impl Group {
+    /// The members' host ids.
+    fn members(&self) -> std::ops::Range<HostId> {
+        self.first..self.first + self.count as usize
+    }
+}
+
+/// `[[hosts]]`, generated hosts expanded (SPEC §3 "Generated hosts"), and
+/// the groups they came from.
+fn hosts(file: &Table<'_>, f: &file::File) -> Result<(Vec<Host>, Vec<Group>), ConfigError> {
     let cx = file.cx;
     let tables = file.need(&f.hosts, "hosts", "at least one [[hosts]] table")?;
     let tables = &tables.get_ref().0;
@@ -150,65 +181,168 @@ fn hosts(file: &Table<'_>, f: &file::File) -> Result<Vec<Host>, ConfigError> {
         return Err(file.error(at, "hosts", message));
     }
     let mut hosts: Vec<Host> = Vec::with_capacity(tables.len());
-    // Where each host's name and address were given, for "already used" errors.
+    let mut groups: Vec<Group> = Vec::new();
+    // Every name and address so far: the host that has it, and the
+    // position of its table's name and address, for "already used" errors.
+    let mut names: BTreeMap<String, HostId> = BTreeMap::new();
+    let mut addrs: BTreeMap<Ipv4Addr, HostId> = BTreeMap::new();
     let mut seen: Vec<(usize, usize)> = Vec::new();
     for (i, t) in tables.iter().enumerate() {
         let tab = Table::of(cx, "hosts", i, t);
         let t = t.get_ref();
         let name = tab.need(&t.name, "name", "the host's name, like \"client\"")?;
         let (name_at, name) = (name.span().start, &name.get_ref().0);
-        if let Some(j) = hosts.iter().position(|h| h.name == *name) {
-            return Err(tab.error(
-                name_at,
-                "name",
-                format!(
-                    "duplicate host name {name:?}: expected a name not used before (hosts.{j}, {})",
-                    cx.describe(seen[j].0)
-                ),
-            ));
-        }
         let addr = tab.need(
             &t.addr,
             "addr",
             "the host's IPv4 address, like \"10.0.0.1\"",
         )?;
         let (addr_at, addr) = (addr.span().start, addr.get_ref().0);
-        if let Some(j) = hosts.iter().position(|h| h.addr == addr) {
-            return Err(tab.error(
-                addr_at,
-                "addr",
-                format!(
-                    "duplicate address {addr}: expected an address no other host has (hosts.{j} {:?}, {})",
-                    hosts[j].name,
-                    cx.describe(seen[j].1)
-                ),
-            ));
+        let pattern = name.contains("{}");
+        let count = match (&t.count, pattern) {
+            (Some(c), true) => Some((c.span().start, c.get_ref().0)),
+            (None, false) => None,
+            (Some(_), false) => {
+                let message = format!(
+                    "count generates hosts named by a pattern: expected a name with {{}} for the member number, like \"{name}-{{}}\", found {name:?}"
+                );
+                return Err(tab.error(name_at, "name", message));
+            }
+            (None, true) => {
+                let message = format!(
+                    "{name:?} is a pattern for generated hosts: expected count = N beside it, or a name without {{}}"
+                );
+                return Err(tab.error(name_at, "name", message));
+            }
+        };
+        let n = count.map_or(1, |(_, n)| n);
+        if hosts.len() + n as usize > MAX_HOSTS {
+            let (at, key) = count.map_or((tab.at, "name"), |(at, _)| (at, "count"));
+            let message = format!(
+                "too many hosts: expected at most {} in a run (after count expansion), found {} so far",
+                pretty(MAX_HOSTS as u128),
+                pretty((hosts.len() + n as usize) as u128)
+            );
+            return Err(tab.error(at, key, message));
+        }
+        let last = u64::from(u32::from(addr)) + u64::from(n) - 1;
+        if pattern && last >= u64::from(u32::MAX) {
+            let (at, _) = count.unwrap_or((addr_at, 0));
+            let fit = u64::from(u32::MAX) - u64::from(u32::from(addr));
+            let message = format!(
+                "the addresses from {addr} run to 255.255.255.255 (broadcast) or past it: expected a count of at most {fit} from this addr"
+            );
+            return Err(tab.error(at, "count", message));
         }
         let mut listen: Vec<u16> = Vec::new();
-        for (n, port) in t.listen.iter().flat_map(|l| l.0.iter()).enumerate() {
+        for (k, port) in t.listen.iter().flat_map(|l| l.0.iter()).enumerate() {
             let p = *port.get_ref();
             if listen.contains(&p) {
                 let message = format!("port {p} is listed twice: expected each port once");
-                return Err(tab.error(port.span().start, &format!("listen.{n}"), message));
+                return Err(tab.error(port.span().start, &format!("listen.{k}"), message));
             }
             listen.push(p);
         }
-        seen.push((name_at, addr_at));
-        hosts.push(Host {
-            name: name.clone(),
-            addr,
-            listen,
-            tcp: t.tcp.unwrap_or_default(),
-            ephemeral_ports: t.ephemeral_ports.value().unwrap_or(DEFAULT_EPHEMERAL_PORTS),
-        });
+        if pattern {
+            groups.push(Group {
+                pattern: name.clone(),
+                first: hosts.len(),
+                count: n,
+            });
+        }
+        for m in 0..n {
+            let (member, member_addr) = if pattern {
+                let a = Ipv4Addr::from(u32::from(addr) + m);
+                (name.replacen("{}", &m.to_string(), 1), a)
+            } else {
+                (name.clone(), addr)
+            };
+            let of = |what: &str| {
+                if pattern {
+                    format!(" ({what} of member {m} of this table)")
+                } else {
+                    String::new()
+                }
+            };
+            if let Some(&j) = names.get(&member) {
+                return Err(tab.error(
+                    name_at,
+                    "name",
+                    format!(
+                        "duplicate host name {member:?}{}: expected a name not used before (hosts.{}, {})",
+                        of("the name"),
+                        host_table(&hosts, &groups, j),
+                        cx.describe(seen[j].0)
+                    ),
+                ));
+            }
+            if member_addr.is_broadcast() || member_addr.is_multicast() {
+                return Err(tab.error(
+                    count.map_or(addr_at, |(at, _)| at),
+                    "count",
+                    format!(
+                        "member {m} would have the address {member_addr}, not a unicast address: expected a range of unicast addresses"
+                    ),
+                ));
+            }
+            if let Some(&j) = addrs.get(&member_addr) {
+                return Err(tab.error(
+                    addr_at,
+                    "addr",
+                    format!(
+                        "duplicate address {member_addr}{}: expected an address no other host has (hosts.{} {:?}, {})",
+                        of("the address"),
+                        host_table(&hosts, &groups, j),
+                        hosts[j].name,
+                        cx.describe(seen[j].1)
+                    ),
+                ));
+            }
+            names.insert(member.clone(), hosts.len());
+            addrs.insert(member_addr, hosts.len());
+            seen.push((name_at, addr_at));
+            hosts.push(Host {
+                name: member,
+                addr: member_addr,
+                listen: listen.clone(),
+                tcp: t.tcp.unwrap_or_default(),
+                ephemeral_ports: t.ephemeral_ports.value().unwrap_or(DEFAULT_EPHEMERAL_PORTS),
+            });
+        }
     }
-    Ok(hosts)
+    Ok((hosts, groups))
+}
+
+/// The index of the `[[hosts]]` table that made host `id`.
+fn host_table(hosts: &[Host], groups: &[Group], id: HostId) -> usize {
+    // Tables before id's: one per host that is not a generated member past
+    // its group's first, so count hosts and subtract the extra members.
+    let extra: usize = groups
+        .iter()
+        .filter(|g| g.first < id)
+        .map(|g| (g.count as usize - 1).min(id - g.first))
+        .sum();
+    let _ = hosts;
+    id - extra
 }
 
 /// The checks that need the hosts.
 struct Check<'a> {
     cx: &'a Ctx<'a>,
     hosts: &'a [Host],
+    /// The generated hosts' tables.
+    groups: &'a [Group],
+    /// Every host's id by name.
+    names: BTreeMap<&'a str, HostId>,
+}
+
+/// What a host name in a link, connection or expectation stands for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Named {
+    /// One host.
+    One(HostId),
+    /// Every member of a group of generated hosts (its index).
+    Group(usize),
 }
 
 impl Check<'_> {
@@ -216,15 +350,51 @@ impl Check<'_> {
     /// reference to a host is resolved here, once, so what comes after the
     /// parser never meets a host name it cannot find.
     fn host(&self, name: &str, at: usize, key: &str) -> Result<HostId, ConfigError> {
-        if let Some(id) = self.hosts.iter().position(|h| h.name == name) {
-            return Ok(id);
+        match self.named(name, at, key)? {
+            Named::One(id) => Ok(id),
+            Named::Group(g) => {
+                let g = &self.groups[g];
+                let message = format!(
+                    "{:?} stands for the {} generated hosts {:?} to {:?}: expected one host here (a group is allowed in a link, a connection and [expect])",
+                    g.pattern,
+                    g.count,
+                    self.hosts[g.first].name,
+                    self.hosts[g.first + g.count as usize - 1].name
+                );
+                Err(self.cx.error(at, Some(key), message))
+            }
         }
-        let names: Vec<&str> = self.hosts.iter().map(|h| h.name.as_str()).collect();
+    }
+
+    /// The host, or the group of generated hosts, called `name`.
+    fn named(&self, name: &str, at: usize, key: &str) -> Result<Named, ConfigError> {
+        if let Some(&id) = self.names.get(name) {
+            return Ok(Named::One(id));
+        }
+        if let Some(g) = self.groups.iter().position(|g| g.pattern == name) {
+            return Ok(Named::Group(g));
+        }
+        // The names a file can give: its single hosts and its groups'
+        // patterns (a member's name works too, but is not listed).
+        let member = |id: HostId| self.groups.iter().any(|g| g.members().contains(&id));
+        let mut names: Vec<&str> = (self.hosts.iter().enumerate())
+            .filter(|(id, _)| !member(*id))
+            .map(|(_, h)| h.name.as_str())
+            .collect();
+        names.extend(self.groups.iter().map(|g| g.pattern.as_str()));
         let mut message = format!("unknown host {name:?}");
         if let Some(near) = closest(name, &names) {
             message.push_str(&format!(" (did you mean {near:?}?)"));
         }
-        let known: Vec<String> = names.iter().map(|n| format!("{n:?}")).collect();
+        const LISTED: usize = 20;
+        let mut known: Vec<String> = names
+            .iter()
+            .take(LISTED)
+            .map(|n| format!("{n:?}"))
+            .collect();
+        if names.len() > LISTED {
+            known.push(format!("and {} more", names.len() - LISTED));
+        }
         message.push_str(&format!(": expected one of {}", known.join(", ")));
         Err(self.cx.error(at, Some(key), message))
     }
@@ -239,49 +409,23 @@ impl Check<'_> {
         self.host(&r.get_ref().0, r.span().start, &tab.key(key))
     }
 
-    /// The host that a required `key` of table `tab` names, and where.
-    fn required_host(
-        &self,
-        tab: &Table<'_>,
-        r: &Option<Spanned<Val<HostRef>>>,
-        key: &str,
-        what: &str,
-    ) -> Result<(HostId, usize), ConfigError> {
-        let r = tab.need(r, key, what)?;
-        Ok((self.host_ref(tab, r, key)?, r.span().start))
-    }
-
     fn links(&self, tables: &[Spanned<file::Link>]) -> Result<Vec<Link>, ConfigError> {
         let mut links: Vec<Link> = Vec::with_capacity(tables.len());
+        // Each pair of hosts with a link, and the table that made it.
+        let mut pairs: BTreeMap<(HostId, HostId), usize> = BTreeMap::new();
         for (i, t) in tables.iter().enumerate() {
             let tab = Table::of(self.cx, "links", i, t);
             let t = t.get_ref();
-            let (a, _) =
-                self.required_host(&tab, &t.a, "a", "the host at one end, like a = \"client\"")?;
-            let (b, b_at) = self.required_host(
+            let a =
+                self.required_named(&tab, &t.a, "a", "the host at one end, like a = \"client\"")?;
+            let b = self.required_named(
                 &tab,
                 &t.b,
                 "b",
                 "the host at the other end, like b = \"server\"",
             )?;
-            let (a_name, b_name) = (&self.hosts[a].name, &self.hosts[b].name);
-            if a == b {
-                return Err(tab.error(
-                    b_at,
-                    "b",
-                    format!("a link from {a_name:?} to itself: expected a host other than a = {a_name:?}"),
-                ));
-            }
-            let same = |l: &Link| (l.a == a && l.b == b) || (l.a == b && l.b == a);
-            if let Some(j) = links.iter().position(same) {
-                return Err(tab.error(
-                    b_at,
-                    "b",
-                    format!(
-                        "a second link between {a_name:?} and {b_name:?}: expected at most one link per pair of hosts (the first is links.{j})"
-                    ),
-                ));
-            }
+            let b_at = b.1;
+            let ends = self.pairs(&tab, a, b, "a", "b")?;
             let both = self.partial(t.settings(), &tab.path)?;
             let direction = |d: &Option<file::Direction>, name: &str| match d {
                 Some(d) => Ok(self.partial(d.settings(), &tab.key(name))?.over(&both)),
@@ -289,14 +433,72 @@ impl Check<'_> {
             };
             let a_to_b = direction(&t.a_to_b, "a_to_b")?;
             let b_to_a = direction(&t.b_to_a, "b_to_a")?;
-            links.push(Link {
-                a,
-                b,
-                a_to_b,
-                b_to_a,
-            });
+            for (a, b) in ends {
+                let (a_name, b_name) = (&self.hosts[a].name, &self.hosts[b].name);
+                if a == b {
+                    return Err(tab.error(
+                        b_at,
+                        "b",
+                        format!("a link from {a_name:?} to itself: expected a host other than a = {a_name:?}"),
+                    ));
+                }
+                if let Some(j) = pairs.insert((a.min(b), a.max(b)), i) {
+                    return Err(tab.error(
+                        b_at,
+                        "b",
+                        format!(
+                            "a second link between {a_name:?} and {b_name:?}: expected at most one link per pair of hosts (the first is links.{j})"
+                        ),
+                    ));
+                }
+                links.push(Link {
+                    a,
+                    b,
+                    a_to_b: a_to_b.clone(),
+                    b_to_a: b_to_a.clone(),
+                });
+            }
         }
         Ok(links)
+    }
+
+    /// The host or group that a required `key` of table `tab` names, and
+    /// where.
+    fn required_named(
+        &self,
+        tab: &Table<'_>,
+        r: &Option<Spanned<Val<HostRef>>>,
+        key: &str,
+        what: &str,
+    ) -> Result<(Named, usize), ConfigError> {
+        let r = tab.need(r, key, what)?;
+        let at = r.span().start;
+        Ok((self.named(&r.get_ref().0, at, &tab.key(key))?, at))
+    }
+
+    /// The pairs of hosts two names stand for: one pair, or one per member
+    /// when one of them is a group (a group on both sides is an error at
+    /// `key_b`, given at `b.1`).
+    fn pairs(
+        &self,
+        tab: &Table<'_>,
+        a: (Named, usize),
+        b: (Named, usize),
+        key_a: &str,
+        key_b: &str,
+    ) -> Result<Vec<(HostId, HostId)>, ConfigError> {
+        Ok(match (a.0, b.0) {
+            (Named::One(a), Named::One(b)) => vec![(a, b)],
+            (Named::Group(g), Named::One(b)) => self.groups[g].members().map(|a| (a, b)).collect(),
+            (Named::One(a), Named::Group(g)) => self.groups[g].members().map(|b| (a, b)).collect(),
+            (Named::Group(ga), Named::Group(_)) => {
+                let message = format!(
+                    "{key_a} names the group {:?} already: expected one host here (a group may stand on one side only)",
+                    self.groups[ga].pattern
+                );
+                return Err(tab.error(b.1, key_b, message));
+            }
+        })
     }
 
     /// The settings of the table at `path`, with its `loss` checked.
@@ -430,81 +632,90 @@ impl Check<'_> {
         for (i, t) in tables.iter().enumerate() {
             let tab = Table::of(self.cx, "connections", i, t);
             let t = t.get_ref();
-            let spec = self.connection(&tab, t)?;
-            // A total that goes over is reported at `field`, else at the
-            // count, else at the table.
-            let at = |k, v: Option<usize>| v.map(|at| (k, at));
-            let count = t.count.as_ref().map(|v| ("count", v.span().start));
-            let blame = |field: Option<(&str, usize)>, message: String| match field.or(count) {
-                Some((k, at)) => tab.error(at, k, message),
-                None => self.cx.error(tab.at, Some(&tab.path), message),
-            };
-            let count = u64::from(spec.count);
-            total = total.saturating_add(count);
-            if total > MAX_CONNECTIONS {
-                return Err(blame(
-                    None,
-                    format!(
-                        "too many connections: expected at most {} in a run (after count expansion), found {} so far",
-                        pretty(MAX_CONNECTIONS.into()),
-                        pretty(total.into())
-                    ),
-                ));
-            }
-            let lists = [&spec.client_app, &spec.server_app]
-                .map(|l| l.as_deref().map_or(0, apps::written))
-                .into_iter()
-                .fold(0, u64::saturating_add);
-            let per = (spec.client_sends.saturating_add(spec.server_sends)).saturating_add(lists);
-            bytes = bytes.saturating_add(per.saturating_mul(count));
-            if bytes > MAX_TOTAL_SEND_BYTES {
-                let value = |v: &Option<Keyed<_>>| v.as_ref().map(|v| v.value.span().start);
-                let list = |v: &Option<Spanned<_>>| v.as_ref().map(|v| v.span().start);
-                let field = if spec.count > 1 {
-                    None
-                } else if t.client_app.is_some() {
-                    at("client_app", list(&t.client_app))
-                } else if t.server_app.is_some() {
-                    at("server_app", list(&t.server_app))
-                } else if spec.client_sends >= spec.server_sends {
-                    at("client_sends", value(&t.client_sends))
-                } else {
-                    at("server_sends", value(&t.server_sends))
+            for spec in self.connection(&tab, t)? {
+                // A total that goes over is reported at `field`, else at the
+                // count, else at the table.
+                let at = |k, v: Option<usize>| v.map(|at| (k, at));
+                let count = t.count.as_ref().map(|v| ("count", v.span().start));
+                let blame = |field: Option<(&str, usize)>, message: String| match field.or(count) {
+                    Some((k, at)) => tab.error(at, k, message),
+                    None => self.cx.error(tab.at, Some(&tab.path), message),
                 };
-                return Err(blame(
-                    field,
-                    format!(
-                        "too much data: expected at most {} octets written by all connections together (4 GiB; the applications' data is held in memory), found {} so far",
-                        pretty(MAX_TOTAL_SEND_BYTES.into()),
-                        pretty(bytes.into())
-                    ),
-                ));
+                let count = u64::from(spec.count);
+                total = total.saturating_add(count);
+                if total > MAX_CONNECTIONS {
+                    return Err(blame(
+                        None,
+                        format!(
+                            "too many connections: expected at most {} in a run (after count expansion), found {} so far",
+                            pretty(MAX_CONNECTIONS.into()),
+                            pretty(total.into())
+                        ),
+                    ));
+                }
+                let lists = [&spec.client_app, &spec.server_app]
+                    .map(|l| l.as_deref().map_or(0, apps::written))
+                    .into_iter()
+                    .fold(0, u64::saturating_add);
+                let per =
+                    (spec.client_sends.saturating_add(spec.server_sends)).saturating_add(lists);
+                bytes = bytes.saturating_add(per.saturating_mul(count));
+                if bytes > MAX_TOTAL_SEND_BYTES {
+                    let value = |v: &Option<Keyed<_>>| v.as_ref().map(|v| v.value.span().start);
+                    let list = |v: &Option<Spanned<_>>| v.as_ref().map(|v| v.span().start);
+                    let field = if spec.count > 1 {
+                        None
+                    } else if t.client_app.is_some() {
+                        at("client_app", list(&t.client_app))
+                    } else if t.server_app.is_some() {
+                        at("server_app", list(&t.server_app))
+                    } else if spec.client_sends >= spec.server_sends {
+                        at("client_sends", value(&t.client_sends))
+                    } else {
+                        at("server_sends", value(&t.server_sends))
+                    };
+                    return Err(blame(
+                        field,
+                        format!(
+                            "too much data: expected at most {} octets written by all connections together (4 GiB; the applications' data is held in memory), found {} so far",
+                            pretty(MAX_TOTAL_SEND_BYTES.into()),
+                            pretty(bytes.into())
+                        ),
+                    ));
+                }
+                apps::listener_options(&tab, t, &spec, &specs, self.hosts)?;
+                specs.push(spec);
             }
-            apps::listener_options(&tab, t, &spec, &specs, self.hosts)?;
-            specs.push(spec);
         }
         Ok(specs)
     }
 
+    /// One `[[connections]]` table: its connection, or one per member of
+    /// the group it names on one side.
     fn connection(
         &self,
         tab: &Table<'_>,
         t: &file::Connection,
-    ) -> Result<ConnectionSpec, ConfigError> {
+    ) -> Result<Vec<ConnectionSpec>, ConfigError> {
         let client_what = "the host that does the active open, like client = \"client\"";
-        let (client, _) = self.required_host(tab, &t.client, "client", client_what)?;
+        let client = self.required_named(tab, &t.client, "client", client_what)?;
         let server_what = "the host it connects to, like server = \"server\"";
-        let (server, server_at) = self.required_host(tab, &t.server, "server", server_what)?;
-        if client == server {
-            return Err(tab.error(
-                server_at,
-                "server",
-                format!(
-                    "client and server are both {:?}: expected a server other than the client",
-                    self.hosts[server].name
-                ),
-            ));
+        let server = self.required_named(tab, &t.server, "server", server_what)?;
+        let server_at = server.1;
+        let pairs = self.pairs(tab, client, server, "client", "server")?;
+        for &(client, server) in &pairs {
+            if client == server {
+                return Err(tab.error(
+                    server_at,
+                    "server",
+                    format!(
+                        "client and server are both {:?}: expected a server other than the client",
+                        self.hosts[server].name
+                    ),
+                ));
+            }
         }
+        let (client, server) = pairs[0];
         let port = tab
             .need(&t.port, "port", "the server's port, like port = 80")?
             .0;
@@ -543,7 +754,7 @@ impl Check<'_> {
         let client_app = list("client_app", &t.client_app)?;
         let server_app = list("server_app", &t.server_app)?;
         apps::check_forms(tab, t, close)?;
-        Ok(ConnectionSpec {
+        let spec = ConnectionSpec {
             client,
             server,
             port,
@@ -563,7 +774,15 @@ impl Check<'_> {
                 .server_socket
                 .as_ref()
                 .map_or_else(Default::default, |s| *s.value.get_ref()),
-        })
+        };
+        Ok(pairs
+            .into_iter()
+            .map(|(client, server)| ConnectionSpec {
+                client,
+                server,
+                ..spec.clone()
+            })
+            .collect())
     }
 
     fn expect(&self, e: &file::Expect) -> Result<Expect, ConfigError> {
@@ -587,21 +806,27 @@ impl Check<'_> {
             }
             retransmit_at.push((kind.0, out));
         }
-        // A host named as a key: its id, the error at the key.
+        // A host named as a key: its id (or a group's pattern: every
+        // member's), the error at the key.
         let host = |map: &str, name: &Spanned<String>| {
             let key = format!("expect.{map}.{}", name.get_ref());
-            self.host(name.get_ref(), name.span().start, &key)
+            match self.named(name.get_ref(), name.span().start, &key)? {
+                Named::One(id) => Ok::<_, ConfigError>(id..id + 1),
+                Named::Group(g) => Ok(self.groups[g].members()),
+            }
         };
         let mut states = Vec::new();
         for (name, list) in entries(&e.states) {
-            states.push((
-                host("states", name)?,
-                list.0.iter().map(|s| *s.get_ref()).collect(),
-            ));
+            let list: Vec<_> = list.0.iter().map(|s| *s.get_ref()).collect();
+            for id in host("states", name)? {
+                states.push((id, list.clone()));
+            }
         }
         let mut final_state = Vec::new();
         for (name, state) in entries(&e.final_state) {
-            final_state.push((host("final_state", name)?, state.0));
+            for id in host("final_state", name)? {
+                final_state.push((id, state.0));
+            }
         }
         Ok(Expect {
             outcome: e.outcome.value(),

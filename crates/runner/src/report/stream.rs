@@ -103,7 +103,9 @@ impl<W: Write> ReportWriter<W> {
             Indented(&mut self.out),
             PrettyFormatter::with_indent(b"  "),
         );
-        event.serialize(&mut ser).map_err(io::Error::other)?;
+        // `From` keeps the kind of an output error (a closed pipe stays
+        // `BrokenPipe`, which `run` exits quietly on).
+        event.serialize(&mut ser).map_err(io::Error::from)?;
         self.events += 1;
         Ok(())
     }

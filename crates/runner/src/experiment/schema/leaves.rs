@@ -16,12 +16,12 @@ use tcpsim_tcp::{Duration, SegmentKind, State};
 
 use super::super::leaf::{
     Addr, Choice, ConnCount, ExpectCount, ExperimentName, FaultSegment, FileSeed, FinWait2,
-    HostName, HostRef, InitialWindowSegments, Isn, Kind, Leaf, Mss, Nth, Port, PortRange,
-    PositiveDuration, Probability, Queue, Quickacks, Rate, RecvBuffer, RecvWindow, ReorderGap,
-    Retries, Seeds, SendBuffer, SendBufferMax, SendBufferOverhead, SendBytes, SocketBuffer,
-    SocketMss, StateName, StepText, Text, Time, UserTimeout, Val, WindowScale,
+    HostCount, HostName, HostRef, InitialWindowSegments, Isn, Kind, Leaf, Mss, Nth, Port,
+    PortRange, PositiveDuration, Probability, Queue, Quickacks, Rate, RecvBuffer, RecvWindow,
+    ReorderGap, Retries, Seeds, SendBuffer, SendBufferMax, SendBufferOverhead, SendBytes,
+    SocketBuffer, SocketMss, StateName, StepText, Text, Time, UserTimeout, Val, WindowScale,
 };
-use super::super::limits::{MAX_CONNECTIONS, MAX_SEND_BYTES};
+use super::super::limits::{MAX_CONNECTIONS, MAX_HOSTS, MAX_SEND_BYTES};
 use super::super::units::{DURATION_UNITS, RATE_UNITS};
 
 /// The JSON Schema of a leaf: what a file may hold where it is read.
@@ -85,6 +85,7 @@ integer_leaves! {
     Nth: 1, u32::MAX;
     SendBytes: 0, MAX_SEND_BYTES;
     ConnCount: 1, MAX_CONNECTIONS;
+    HostCount: 1, MAX_HOSTS;
     ExpectCount: 0, i64::MAX;
     SocketMss: 88, 32767;
     SocketBuffer: 1, 1 << 30;
@@ -359,14 +360,17 @@ impl LeafSchema for Seeds {
     }
 }
 
-/// What a host name is made of.
-pub(crate) const HOST_NAME: &str = "^[A-Za-z0-9_-]+$";
+/// What a host name is made of: letters, digits, `-` and `_`, and at most
+/// one `{}` (the pattern of generated hosts), not empty.
+pub(crate) const HOST_NAME: &str = r"^(?:[A-Za-z0-9_-]+|[A-Za-z0-9_-]*\{\}[A-Za-z0-9_-]*)$";
 
 impl LeafSchema for HostName {
     const DEF: Option<&'static str> = Some("HostName");
     fn schema(_: &mut SchemaGenerator) -> Schema {
         json_schema!({
-            "description": "A host name: ASCII letters, digits, '-' and '_'.",
+            "description": "A host name: ASCII letters, digits, '-' and '_'; or the pattern of \
+                generated hosts, with one {} for the member's number (\"client-{}\"), which \
+                names every member where a host is named.",
             "type": "string",
             "pattern": HOST_NAME,
         })
