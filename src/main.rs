@@ -133,7 +133,8 @@ enum Command {
         #[arg(long)]
         verbose: bool,
     },
-    /// Combine the outputs of `sweep --shard K/N` into the unsharded result.
+    /// Combine the outputs of `sweep --shard K/N` into the unsharded result (only a complete
+    /// set of one sweep's shards: anything missing, duplicated or foreign is exit 2).
     Merge {
         /// Shard outputs (JSON lines).
         #[arg(required = true)]
