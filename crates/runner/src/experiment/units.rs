@@ -12,11 +12,14 @@ use core::str::FromStr;
 
 use tcpsim_tcp::Duration;
 
-/// Duration units and their length in nanoseconds.
-pub(super) const DURATION_UNITS: [(&str, u64); 7] = [
+/// Duration units and their length in nanoseconds. Microseconds are `us`,
+/// or `µs` with either of the two characters that look alike: the micro
+/// sign U+00B5 and the Greek small letter mu U+03BC.
+pub(super) const DURATION_UNITS: [(&str, u64); 8] = [
     ("ns", 1),
     ("us", 1_000),
-    ("µs", 1_000),
+    ("\u{b5}s", 1_000),
+    ("\u{3bc}s", 1_000),
     ("ms", 1_000_000),
     ("s", 1_000_000_000),
     ("min", 60_000_000_000),
@@ -353,7 +356,9 @@ mod tests {
     fn durations_are_exact() {
         assert_eq!(ns("1.5s"), 1_500_000_000);
         assert_eq!(ns("250us"), 250_000);
-        assert_eq!(ns("250µs"), 250_000);
+        assert_eq!(ns("250\u{b5}s"), 250_000);
+        // The Greek mu looks the same and means the same.
+        assert_eq!(ns("250\u{3bc}s"), 250_000);
         assert_eq!(ns("2min"), 120_000_000_000);
         assert_eq!(ns("1h"), 3_600_000_000_000);
         assert_eq!(ns("0s"), 0);
