@@ -147,7 +147,36 @@ fn failed_expectation_exits_1_with_replay_command() {
     );
     let err = stderr(&o);
     assert!(err.contains("seed 7"), "{err}");
-    assert!(err.contains("--set faults.0.nth=[1, 2]"), "{err}");
+    // The replay command is quoted for a shell: the value has a space.
+    assert!(err.contains("--set 'faults.0.nth=[1, 2]'"), "{err}");
+    // And the shell gives the same run back, failing the same way.
+    let replay = err.lines().last().unwrap().trim();
+    let again = Command::new("sh")
+        .arg("-c")
+        .arg(replay.replacen("tcpsim", "\"$0\"", 1))
+        .arg(env!("CARGO_BIN_EXE_tcpsim"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(1), "{replay}: {}", stderr(&again));
+    assert_eq!(stdout(&again), out);
+}
+
+/// A huge `--set` value is not echoed back whole (issue 16): the message
+/// shows its first 60 characters and its length.
+#[test]
+fn a_huge_set_value_is_not_echoed_back() {
+    let huge = "x".repeat(100_000);
+    let o = tcpsim(&[
+        "run",
+        "configs/handshake.toml",
+        "--set",
+        &format!("links.0.delay={huge}"),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(err.len() < 1_000, "{} bytes of message", err.len());
+    assert!(err.contains("... (100000 bytes)"), "{err}");
 }
 
 #[test]

@@ -221,10 +221,7 @@ pub fn run(
         return code;
     }
     if checks.iter().any(|c| !c.passed) {
-        let mut replay = format!("tcpsim run {name} --seed {seed}");
-        for (k, v) in &sets {
-            replay.push_str(&format!(" --set {k}={v}"));
-        }
+        let replay = crate::shell::replay(&name, seed, &sets, &[]);
         eprintln!("expectations failed (seed {seed}); replay with:\n  {replay}");
         return FAILED;
     }

@@ -25,6 +25,7 @@ pub mod plot;
 pub mod report;
 pub mod script;
 pub mod script_command;
+pub mod shell;
 pub mod suite;
 pub mod svg;
 pub mod sweep;

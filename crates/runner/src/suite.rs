@@ -176,8 +176,9 @@ pub fn check_file(path: &Path, bless: bool) -> FileResult {
     } else {
         let _ = writeln!(
             why,
-            "  seed {}; replay: tcpsim run {} --seed {}",
-            exp.seed, name, exp.seed
+            "  seed {}; replay: {}",
+            exp.seed,
+            crate::shell::replay(&name, exp.seed, &[], &[])
         );
         fail(why)
     }

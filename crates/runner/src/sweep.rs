@@ -287,19 +287,8 @@ const BATCH: usize = 64;
 /// The results of a batch of runs, with the position of its first run.
 type Batch = (usize, Vec<Result<RunRecord, String>>);
 
-/// The command that replays one run.
-pub fn replay(
-    file: &str,
-    seed: u64,
-    sets: &[(String, String)],
-    params: &[(String, String)],
-) -> String {
-    let mut cmd = format!("tcpsim run {file} --seed {seed}");
-    for (k, v) in sets.iter().chain(params) {
-        cmd.push_str(&format!(" --set {k}={v}"));
-    }
-    cmd
-}
+/// The command that replays one run, quoted for a shell.
+pub use crate::shell::replay;
 
 /// How many worker threads `jobs` gives for `batches` batches of runs: at
 /// least one, and no more than there are batches to share or than the

@@ -88,11 +88,23 @@ impl ConfigError {
     }
 }
 
+/// A `--set` value as messages show it: whole up to 60 characters, else
+/// its first 60 and how long it is (a value of 100 KB is not echoed back).
+fn shortened(value: &str) -> std::borrow::Cow<'_, str> {
+    const SHOWN: usize = 60;
+    match value.char_indices().nth(SHOWN) {
+        None => std::borrow::Cow::Borrowed(value),
+        Some((end, _)) => {
+            std::borrow::Cow::Owned(format!("{}... ({} bytes)", &value[..end], value.len()))
+        }
+    }
+}
+
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.location {
             Location::File { line, column } => write!(f, "{}:{line}:{column}: ", self.file)?,
-            Location::Set { path, value } => write!(f, "--set {path}={value}: ")?,
+            Location::Set { path, value } => write!(f, "--set {path}={}: ", shortened(value))?,
         }
         if let Some(key) = &self.key {
             write!(f, "{key}: ")?;
@@ -159,7 +171,7 @@ impl Ctx<'_> {
     pub(crate) fn describe(&self, at: usize) -> String {
         match self.location(at) {
             Location::File { line, .. } => format!("line {line}"),
-            Location::Set { path, value } => format!("--set {path}={value}"),
+            Location::Set { path, value } => format!("--set {path}={}", shortened(&value)),
         }
     }
 }

@@ -518,6 +518,13 @@ leaves! {
         if s.trim().is_empty() {
             return Err(Bad::expected("a non-empty name"));
         }
+        // Names are printed in timelines, reports and replay commands: a
+        // newline or a terminal escape there would forge or garble them.
+        if s.chars().any(char::is_control) {
+            return Err(Bad::expected(
+                "a name without control characters (newlines, tabs, escape codes)",
+            ));
+        }
         Ok(s.to_owned())
     };
     /// `seed` in a file: TOML integers are signed 64-bit.

@@ -119,33 +119,32 @@ fn scale(d: &Decimal<'_>, scale: u64) -> Result<u64, bool> {
 /// assert!(parse_duration("5").is_err());
 /// ```
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let q = quoted(s);
     let text = s.trim();
     if text.starts_with('-') {
-        return Err(format!("expected a non-negative duration, found {s:?}"));
+        return Err(format!("expected a non-negative duration, found {q}"));
     }
     let (number, unit) = split_number(text);
     let Some(d) = decimal(number) else {
         return Err(format!(
-            "expected a duration: a number and a unit (ns, us, ms, s, min, h) like \"250ms\" or \"1.5s\", found {s:?}"
+            "expected a duration: a number and a unit (ns, us, ms, s, min, h) like \"250ms\" or \"1.5s\", found {q}"
         ));
     };
     if unit.is_empty() {
         return Err(format!(
-            "expected a duration with a unit (ns, us, ms, s, min, h) like \"250ms\", found {s:?} (missing unit)"
+            "expected a duration with a unit (ns, us, ms, s, min, h) like \"250ms\", found {q} (missing unit)"
         ));
     }
     let Some(&(_, ns)) = DURATION_UNITS.iter().find(|(name, _)| *name == unit) else {
         return Err(format!(
-            "expected a duration unit: ns, us, ms, s, min or h, found {unit:?} in {s:?}"
+            "expected a duration unit: ns, us, ms, s, min or h, found {unit:?} in {q}"
         ));
     };
     match scale(&d, ns) {
         Ok(v) => Ok(Duration::from_nanos(v)),
-        Err(true) => Err(format!(
-            "expected a whole number of nanoseconds, found {s:?}"
-        )),
+        Err(true) => Err(format!("expected a whole number of nanoseconds, found {q}")),
         Err(false) => Err(format!(
-            "expected a duration shorter than 2^64 ns (about 584 years), found {s:?}"
+            "expected a duration shorter than 2^64 ns (about 584 years), found {q}"
         )),
     }
 }
@@ -166,48 +165,50 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 /// assert!(parse_rate("10").is_err());
 /// ```
 pub fn parse_rate(s: &str) -> Result<u64, String> {
+    let q = quoted(s);
     let text = s.trim();
     if text.starts_with('-') {
-        return Err(format!("expected a positive rate, found {s:?}"));
+        return Err(format!("expected a positive rate, found {q}"));
     }
     let (number, unit) = split_number(text);
     let Some(d) = decimal(number) else {
         return Err(format!(
-            "expected a rate: a number and a unit like \"10Mbit\" or \"1Gbit\", found {s:?}"
+            "expected a rate: a number and a unit like \"10Mbit\" or \"1Gbit\", found {q}"
         ));
     };
     if unit.is_empty() {
         return Err(format!(
-            "expected a rate with a unit (bit, kbit, Mbit, Gbit, Tbit) like \"10Mbit\", found {s:?} (missing unit)"
+            "expected a rate with a unit (bit, kbit, Mbit, Gbit, Tbit) like \"10Mbit\", found {q} (missing unit)"
         ));
     }
     let lower = unit.to_ascii_lowercase();
     if lower.ends_with("bps") {
         return Err(format!(
-            "expected a rate in bits per second (bit, kbit, Mbit, Gbit, Tbit), found {unit:?} in {s:?}: \
+            "expected a rate in bits per second (bit, kbit, Mbit, Gbit, Tbit), found {unit:?} in {q}: \
              `tc` reads \"bps\" as bytes per second, so it is not accepted; write \"8Mbit\" for 1 MB/s"
         ));
     }
     let Some(&(_, bps)) = RATE_UNITS.iter().find(|(name, _)| *name == lower) else {
         return Err(format!(
-            "expected a rate unit: bit, kbit, Mbit, Gbit, Tbit (or Kibit, Mibit, Gibit, Tibit), found {unit:?} in {s:?}"
+            "expected a rate unit: bit, kbit, Mbit, Gbit, Tbit (or Kibit, Mibit, Gibit, Tibit), found {unit:?} in {q}"
         ));
     };
     match scale(&d, bps) {
-        Ok(0) => Err(format!("expected a positive rate, found {s:?}")),
+        Ok(0) => Err(format!("expected a positive rate, found {q}")),
         Ok(v) => Ok(v),
         Err(true) => Err(format!(
-            "expected a whole number of bits per second, found {s:?}"
+            "expected a whole number of bits per second, found {q}"
         )),
-        Err(false) => Err(format!("expected a rate below 2^64 bit/s, found {s:?}")),
+        Err(false) => Err(format!("expected a rate below 2^64 bit/s, found {q}")),
     }
 }
 
 /// Parses an ephemeral port range `"A-B"` with `1 <= A <= B <= 65535`.
 pub(crate) fn parse_port_range(s: &str) -> Result<(u16, u16), String> {
+    let q = quoted(s);
     let expected = || {
         format!(
-            "expected a port range \"FIRST-LAST\" with 1 <= FIRST <= LAST <= 65535, like \"1024-65535\", found {s:?}"
+            "expected a port range \"FIRST-LAST\" with 1 <= FIRST <= LAST <= 65535, like \"1024-65535\", found {q}"
         )
     };
     let (a, b) = s.split_once('-').ok_or_else(expected)?;
@@ -308,9 +309,10 @@ impl FromStr for SeedRange {
     type Err = String;
 
     fn from_str(s: &str) -> Result<SeedRange, String> {
+        let q = quoted(s);
         let expected = || {
             format!(
-                "expected a seed range like \"1..=1000\" (inclusive) or \"1..1001\" (exclusive), with seeds 0 to {}, found {s:?}",
+                "expected a seed range like \"1..=1000\" (inclusive) or \"1..1001\" (exclusive), with seeds 0 to {}, found {q}",
                 u64::MAX
             )
         };
@@ -338,10 +340,20 @@ impl FromStr for SeedRange {
         match last.and_then(|last| SeedRange::inclusive(first, last)) {
             Some(r) => Ok(r),
             None => Err(format!(
-                "expected a non-empty seed range (the first seed at most the last), found {s:?}"
+                "expected a non-empty seed range (the first seed at most the last), found {q}"
             )),
         }
     }
+}
+
+/// A text as error messages quote it: whole up to 60 characters, else its
+/// first 60 and `...` (a 100 KB `--set` value is not echoed back).
+fn quoted(s: &str) -> String {
+    let mut short: String = s.chars().take(60).collect();
+    if short.len() < s.len() {
+        short.push_str("...");
+    }
+    format!("{short:?}")
 }
 
 #[cfg(test)]
