@@ -852,7 +852,7 @@ fn bad_set_overrides_name_the_set() {
     bad_set(
         &src,
         &[("faults.0.action", "drop")],
-        "--set faults.0.action=drop: faults: expected an array of [[faults]] tables, found a table",
+        "--set faults.0.action=drop: faults.0: the file has no `faults`: expected a path into a table or array it has (--set changes an element of an array, it does not add one)",
     );
     bad_set(
         &src,
@@ -2621,4 +2621,22 @@ final_state = { "client-{}" = "CLOSED", server = "CLOSED" }
             (0, State::Closed)
         ]
     );
+}
+
+/// `--set` into an array the file does not have is an error that says so
+/// (issue 16), not "expected an array, found a table" after making a table
+/// named "0".
+#[test]
+fn set_into_a_missing_array_says_the_file_has_none() {
+    let sets = [("faults.0.action".to_string(), "\"drop\"".to_string())];
+    let e = tcpsim_runner::parse_with_overrides(HOSTS, "x.toml", &sets).unwrap_err();
+    assert!(
+        e.to_string().contains(
+            "faults.0: the file has no `faults`: expected a path into a table or array it has"
+        ),
+        "{e}"
+    );
+    // A missing table is still made: `tcp` is created by its key.
+    let sets = [("tcp.initial_rto".to_string(), "\"3s\"".to_string())];
+    assert!(tcpsim_runner::parse_with_overrides(HOSTS, "x.toml", &sets).is_ok());
 }

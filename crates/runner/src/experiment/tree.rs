@@ -226,7 +226,27 @@ pub(crate) fn apply(
     };
     let mut node = root;
     let mut walked = String::new();
-    for segment in parents {
+    for (i, segment) in parents.iter().enumerate() {
+        // An index into a key the file does not have: `--set faults.0.x`
+        // on a file without [[faults]] would make a table named "0".
+        let next = segments[i + 1];
+        let indexed = !next.is_empty() && next.bytes().all(|b| b.is_ascii_digit());
+        let missing =
+            matches!(&node.value, Value::Table(e) if !e.iter().any(|e| e.key == *segment));
+        if indexed && missing {
+            let here = if walked.is_empty() {
+                (*segment).to_owned()
+            } else {
+                format!("{walked}.{segment}")
+            };
+            return Err(cx.error(
+                at,
+                Some(&format!("{here}.{next}")),
+                format!(
+                    "the file has no `{here}`: expected a path into a table or array it has (--set changes an element of an array, it does not add one)"
+                ),
+            ));
+        }
         node = step(cx, node, &walked, segment, at, true)?;
         if !walked.is_empty() {
             walked.push('.');
