@@ -20,6 +20,8 @@ mod fuzz_decode;
 mod fuzz_endpoint;
 #[path = "../fuzz/src/experiment.rs"]
 mod fuzz_experiment;
+#[path = "../fuzz/src/merge.rs"]
+mod fuzz_merge;
 #[path = "../fuzz/src/script.rs"]
 mod fuzz_script;
 
@@ -449,6 +451,11 @@ fn fuzz_regressions_experiment() {
 }
 
 #[test]
+fn fuzz_regressions_merge() {
+    replay("merge", fuzz_merge::check);
+}
+
+#[test]
 fn fuzz_regressions_script() {
     replay("script", fuzz_script::check);
 }
@@ -468,6 +475,7 @@ fn replay_one_fuzz_input() {
         "endpoint" => fuzz_endpoint::run(&bytes),
         "experiment" => fuzz_experiment::check(&bytes),
         "script" => fuzz_script::check(&bytes),
+        "merge" => fuzz_merge::check(&bytes),
         other => panic!("unknown target {other:?}"),
     }
 }

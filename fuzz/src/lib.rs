@@ -9,4 +9,5 @@
 pub mod decode;
 pub mod endpoint;
 pub mod experiment;
+pub mod merge;
 pub mod script;
