@@ -45,6 +45,11 @@ impl Interests {
         Interests(bits)
     }
 
+    /// This set and the events of `events`.
+    pub(crate) const fn with(self, events: &[Event]) -> Interests {
+        Interests(self.0 | Interests::of(events).0)
+    }
+
     /// Whether `ev` is in the set.
     #[inline]
     pub(crate) const fn contains(self, ev: &Event) -> bool {

@@ -42,15 +42,7 @@ const INTERESTS: Interests = Interests::of(&[
 
 /// The events a connection with a step list reacts to: also the failures
 /// that end a list.
-const STEP_INTERESTS: Interests = Interests::of(&[
-    Event::Connected,
-    Event::Readable,
-    Event::AllAcked,
-    Event::EndOfStream,
-    Event::Writable,
-    Event::Reset,
-    Event::TimedOut,
-]);
+const STEP_INTERESTS: Interests = INTERESTS.with(&[Event::Reset, Event::TimedOut]);
 
 /// The octets applications write: a fixed pattern, so runs need no
 /// randomness for payloads and a receiver can check order.

@@ -5,12 +5,14 @@
 //! that every `server_socket` to a port shares. Each step's text and each
 //! socket option's type are read by their leaves (`leaf.rs`, `model.rs`).
 
+use std::collections::BTreeMap;
+
 use toml::Spanned;
 
 use super::de::Keyed;
 use super::error::ConfigError;
 use super::file;
-use super::model::{CloseMode, ConnectionSpec, Host, OpenMode, Step};
+use super::model::{CloseMode, ConnectionSpec, Host, HostId, OpenMode, SocketSpec, Step};
 use super::steps::check_order;
 use super::validate::Table;
 
@@ -100,35 +102,37 @@ pub(crate) fn check_forms(
     Ok(())
 }
 
+/// The listeners connections reach so far: (server, port) to the table of
+/// the first connection that reached it and the socket options it gave.
+pub(crate) type Listeners = BTreeMap<(HostId, u16), (usize, SocketSpec)>;
+
 /// `server_socket` is set on the server's listening socket: the server
 /// must listen on the port (unless both ends connect), and every
-/// connection to that port shares the listener's options. `before` are
-/// the connections of the tables before this one.
+/// connection to that port shares the listener's options. `listeners`
+/// holds what the connections before this one (of table `table`) gave.
 pub(crate) fn listener_options(
     tab: &Table<'_>,
     t: &file::Connection,
     spec: &ConnectionSpec,
-    before: &[ConnectionSpec],
+    table: usize,
+    listeners: &mut Listeners,
     hosts: &[Host],
 ) -> Result<(), ConfigError> {
     if spec.open == OpenMode::Simultaneous {
         return Ok(());
     }
     let server = &hosts[spec.server];
-    let same_listener = |o: &ConnectionSpec| {
-        o.open == OpenMode::Active && o.server == spec.server && o.port == spec.port
-    };
+    let &mut (first, options) = listeners
+        .entry((spec.server, spec.port))
+        .or_insert((table, spec.server_socket));
     let Some(f) = &t.server_socket else {
         // Another connection may have set options on this listener.
-        if let Some(i) = before
-            .iter()
-            .position(|o| same_listener(o) && !o.server_socket.is_empty())
-        {
+        if !options.is_empty() {
             return Err(tab.cx.error(
                 tab.at,
                 Some(&tab.path),
                 format!(
-                    "connections.{i} set server_socket on {:?} port {}, the listener this connection reaches too: expected the same server_socket here",
+                    "connections.{first} set server_socket on {:?} port {}, the listener this connection reaches too: expected the same server_socket here",
                     server.name, spec.port
                 ),
             ));
@@ -145,15 +149,12 @@ pub(crate) fn listener_options(
             ),
         ));
     }
-    if let Some(i) = before
-        .iter()
-        .position(|o| same_listener(o) && o.server_socket != spec.server_socket)
-    {
+    if options != spec.server_socket {
         return Err(tab.error(
             f.value.span().start,
             "server_socket",
             format!(
-                "connections.{i} reaches the same listener ({:?} port {}) with other socket options: expected the same server_socket for every connection to one listener",
+                "connections.{first} reaches the same listener ({:?} port {}) with other socket options: expected the same server_socket for every connection to one listener",
                 server.name, spec.port
             ),
         ));

@@ -119,7 +119,7 @@ fn scale(d: &Decimal<'_>, scale: u64) -> Result<u64, bool> {
 /// assert!(parse_duration("5").is_err());
 /// ```
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let q = quoted(s);
+    let q = Quoted(s);
     let text = s.trim();
     if text.starts_with('-') {
         return Err(format!("expected a non-negative duration, found {q}"));
@@ -165,7 +165,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 /// assert!(parse_rate("10").is_err());
 /// ```
 pub fn parse_rate(s: &str) -> Result<u64, String> {
-    let q = quoted(s);
+    let q = Quoted(s);
     let text = s.trim();
     if text.starts_with('-') {
         return Err(format!("expected a positive rate, found {q}"));
@@ -205,7 +205,7 @@ pub fn parse_rate(s: &str) -> Result<u64, String> {
 
 /// Parses an ephemeral port range `"A-B"` with `1 <= A <= B <= 65535`.
 pub(crate) fn parse_port_range(s: &str) -> Result<(u16, u16), String> {
-    let q = quoted(s);
+    let q = Quoted(s);
     let expected = || {
         format!(
             "expected a port range \"FIRST-LAST\" with 1 <= FIRST <= LAST <= 65535, like \"1024-65535\", found {q}"
@@ -309,7 +309,7 @@ impl FromStr for SeedRange {
     type Err = String;
 
     fn from_str(s: &str) -> Result<SeedRange, String> {
-        let q = quoted(s);
+        let q = Quoted(s);
         let expected = || {
             format!(
                 "expected a seed range like \"1..=1000\" (inclusive) or \"1..1001\" (exclusive), with seeds 0 to {}, found {q}",
@@ -347,13 +347,19 @@ impl FromStr for SeedRange {
 }
 
 /// A text as error messages quote it: whole up to 60 characters, else its
-/// first 60 and `...` (a 100 KB `--set` value is not echoed back).
-fn quoted(s: &str) -> String {
-    let mut short: String = s.chars().take(60).collect();
-    if short.len() < s.len() {
-        short.push_str("...");
+/// first 60 and `...` (a 100 KB `--set` value is not echoed back). Written
+/// only when a message is made, so a value that parses costs nothing.
+struct Quoted<'a>(&'a str);
+
+impl fmt::Display for Quoted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = self.0;
+        let mut short: String = s.chars().take(60).collect();
+        if short.len() < s.len() {
+            short.push_str("...");
+        }
+        write!(f, "{short:?}")
     }
-    format!("{short:?}")
 }
 
 #[cfg(test)]

@@ -271,7 +271,7 @@ fn hosts(file: &Table<'_>, f: &file::File) -> Result<(Vec<Host>, Vec<Group>), Co
                     format!(
                         "duplicate host name {member:?}{}: expected a name not used before (hosts.{}, {})",
                         of("the name"),
-                        host_table(&hosts, &groups, j),
+                        host_table(&groups, j),
                         cx.describe(seen[j].0)
                     ),
                 ));
@@ -292,7 +292,7 @@ fn hosts(file: &Table<'_>, f: &file::File) -> Result<(Vec<Host>, Vec<Group>), Co
                     format!(
                         "duplicate address {member_addr}{}: expected an address no other host has (hosts.{} {:?}, {})",
                         of("the address"),
-                        host_table(&hosts, &groups, j),
+                        host_table(&groups, j),
                         hosts[j].name,
                         cx.describe(seen[j].1)
                     ),
@@ -314,7 +314,7 @@ fn hosts(file: &Table<'_>, f: &file::File) -> Result<(Vec<Host>, Vec<Group>), Co
 }
 
 /// The index of the `[[hosts]]` table that made host `id`.
-fn host_table(hosts: &[Host], groups: &[Group], id: HostId) -> usize {
+fn host_table(groups: &[Group], id: HostId) -> usize {
     // Tables before id's: one per host that is not a generated member past
     // its group's first, so count hosts and subtract the extra members.
     let extra: usize = groups
@@ -322,7 +322,6 @@ fn host_table(hosts: &[Host], groups: &[Group], id: HostId) -> usize {
         .filter(|g| g.first < id)
         .map(|g| (g.count as usize - 1).min(id - g.first))
         .sum();
-    let _ = hosts;
     id - extra
 }
 
@@ -628,6 +627,7 @@ impl Check<'_> {
         tables: &[Spanned<file::Connection>],
     ) -> Result<Vec<ConnectionSpec>, ConfigError> {
         let mut specs = Vec::with_capacity(tables.len());
+        let mut listeners = apps::Listeners::new();
         let (mut total, mut bytes): (u64, u64) = (0, 0);
         for (i, t) in tables.iter().enumerate() {
             let tab = Table::of(self.cx, "connections", i, t);
@@ -683,7 +683,7 @@ impl Check<'_> {
                         ),
                     ));
                 }
-                apps::listener_options(&tab, t, &spec, &specs, self.hosts)?;
+                apps::listener_options(&tab, t, &spec, i, &mut listeners, self.hosts)?;
                 specs.push(spec);
             }
         }
