@@ -76,6 +76,7 @@ REFUSED = [
     ("expect-sent-unknown-kind.toml", "enum", "$.expect.sent"),
     ("fault-nth-zero.toml", "minimum", "$.faults[0].nth[0]"),
     ("conn-port-too-big.toml", "maximum", "$.connections[0].port"),
+    ("link-queue-too-big.toml", "maximum", "$.links[0].queue"),
     ("fault-segment-empty-list.toml", "minItems", "$.faults[0].segment"),
     ("no-hosts.toml", "required", "$"),
     ("conn-missing-port.toml", "required", "$.connections[0]"),

@@ -300,9 +300,10 @@ fn too_many_hosts_is_an_error_at_the_first_host_over_the_limit() {
 #[test]
 fn endless_workload_stops_on_the_event_bound() {
     // 10 MB in one-octet segments is far more than the bound's events, and
-    // the virtual-time bound (about 584 years) is never reached first.
+    // the virtual-time bound (the longest a file allows, about 114 years)
+    // is never reached first.
     let text = format!(
-        "duration = \"18446744073s\"\n{}",
+        "duration = \"1000000h\"\n{}",
         two_hosts(
             "[tcp]\nmss = 1\n[[connections]]\nclient = \"client\"\nserver = \"server\"\n\
              port = 80\nclient_sends = 10000000\n"

@@ -915,7 +915,7 @@ fn bad_set_overrides_name_the_set() {
     bad_set(
         &src,
         &[("seed", "3"), ("links.0.queue", "0")],
-        "--set links.0.queue=0: links.0.queue: expected a queue of at least 1 packet, found 0",
+        "--set links.0.queue=0: links.0.queue: expected a queue between 1 and 4294967295 (2^32 - 1) packets, found 0",
     );
 }
 
@@ -1710,14 +1710,28 @@ fn link_errors() {
         12,
         15,
         Some("links.0.reorder_gap"),
-        "a reorder gap of at least 1",
+        "a reorder gap between 1 and 4294967295 (2^32 - 1), found 0",
+    );
+    bad(
+        &with_hosts(&format!("{link}reorder_gap = 4294967296\n")),
+        12,
+        15,
+        Some("links.0.reorder_gap"),
+        "a reorder gap between 1 and 4294967295 (2^32 - 1), found 4294967296",
     );
     bad(
         &with_hosts(&format!("{link}queue = 0\n")),
         12,
         9,
         Some("links.0.queue"),
-        "a queue of at least 1 packet",
+        "a queue between 1 and 4294967295 (2^32 - 1) packets, found 0",
+    );
+    bad(
+        &with_hosts(&format!("{link}queue = 4294967296\n")),
+        12,
+        9,
+        Some("links.0.queue"),
+        "a queue between 1 and 4294967295 (2^32 - 1) packets, found 4294967296",
     );
     bad(
         &with_hosts(&format!("{link}duplicate = -0.1\n")),
@@ -1821,7 +1835,14 @@ fn fault_errors() {
         12,
         8,
         Some("faults.0.nth.0"),
-        "a segment number of at least 1",
+        "a segment number between 1 and 4294967295 (2^32 - 1; nth counts from 1), found 0",
+    );
+    bad(
+        &with_hosts(&format!("{drop}nth = 4294967296\n")),
+        11,
+        7,
+        Some("faults.0.nth"),
+        "a segment number between 1 and 4294967295 (2^32 - 1; nth counts from 1), found 4294967296",
     );
     bad(
         &with_hosts(&format!("{drop}nth = [2, 2]\n")),
@@ -2022,7 +2043,7 @@ fn expect_and_sweep_errors() {
         10,
         16,
         Some("expect.sent.RST"),
-        "a count of at least 0",
+        "a count between 0 and 9223372036854775807 (2^63 - 1), found -1",
     );
     // "states = { " 11 + "client = [" 10 + "\"SYN-SENT\", " 12 = 33.
     bad(

@@ -59,7 +59,7 @@ pub(crate) struct File {
     /// The virtual-time bound of a run; reaching it stops the run with stop
     /// reason `duration`.
     #[schemars(extend("default" = "10min"))]
-    pub duration: Option<Val<PositiveDuration>>,
+    pub duration: Option<Keyed<Val<PositiveDuration>>>,
     /// The TCP defaults of every host: `rfc` (RFC 9293 and the RFCs it
     /// cites) or `linux` (the Linux kernel's choices).
     #[schemars(extend("default" = "rfc"))]
@@ -349,7 +349,7 @@ pub(crate) struct Fault {
     pub nth: Option<Keyed<OneOrMany<Nth>>>,
     /// The rule matches from this time on (included); from the start when
     /// absent.
-    pub start: Option<Val<Duration>>,
+    pub start: Option<Keyed<Val<Duration>>>,
     /// The rule matches before this time (excluded), after `start`; to the
     /// end of the run when absent.
     #[schemars(with = "Option<Val<Duration>>")]
@@ -382,13 +382,13 @@ pub(crate) struct Connection {
     pub port: Option<Val<Port>>,
     /// When the client calls `connect()`.
     #[schemars(extend("default" = "0s"))]
-    pub open_at: Option<Val<Duration>>,
+    pub open_at: Option<Keyed<Val<Duration>>>,
     /// An ordinary open, or both ends connecting to each other
     /// (`simultaneous` needs `client_port`).
     #[schemars(with = "Option<Val<OpenMode>>", extend("default" = "active"))]
     pub open: Option<Spanned<Val<OpenMode>>>,
     /// A fixed source port; the client's next ephemeral port when absent.
-    pub client_port: Option<Val<Port>>,
+    pub client_port: Option<Keyed<Val<Port>>>,
     /// Bytes the client writes once established (the shorthand of
     /// `client_app`).
     #[schemars(extend("default" = 0))]
@@ -408,7 +408,7 @@ pub(crate) struct Connection {
     pub count: Option<Spanned<Val<ConnCount>>>,
     /// The time between the opens of those connections.
     #[schemars(extend("default" = "0s"))]
-    pub interval: Option<Val<Duration>>,
+    pub interval: Option<Keyed<Val<Duration>>>,
     /// The client's application as a list of steps, instead of
     /// `client_sends`.
     #[schemars(with = "Option<List<StepText>>")]

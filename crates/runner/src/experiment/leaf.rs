@@ -28,7 +28,7 @@ use toml::Spanned;
 use super::apps::MAX_STEPS;
 use super::limits::{MAX_CONNECTIONS, MAX_HOSTS, MAX_SEND_BYTES, pretty};
 use super::steps::parse_step;
-use super::units::{SeedRange, parse_duration, parse_port_range, parse_rate};
+use super::units::{SeedRange, parse_file_duration, parse_port_range, parse_rate};
 
 /// One TOML value as a leaf sees it. Arrays, tables and datetimes are
 /// never a leaf's value; the error quotes them from the document.
@@ -109,7 +109,7 @@ impl Scalar {
     /// A duration string (`"250ms"`).
     pub(crate) fn duration(&self) -> Result<Duration, Bad> {
         let s = self.str("a duration string with a unit, like \"250ms\" or \"1.5s\"")?;
-        parse_duration(s).map_err(Bad::Message)
+        parse_file_duration(s).map_err(Bad::Message)
     }
 
     /// A duration longer than zero.
@@ -567,9 +567,9 @@ leaves! {
     /// A probability.
     Probability: f64 = |v| v.probability();
     /// `reorder_gap`.
-    ReorderGap: u32 = |v| v.int(1, u32::MAX.into(), "a reorder gap of at least 1");
+    ReorderGap: u32 = |v| v.int(1, u32::MAX.into(), "a reorder gap between 1 and 4294967295 (2^32 - 1)");
     /// `queue`, in packets.
-    Queue: u32 = |v| v.int(1, u32::MAX.into(), "a queue of at least 1 packet");
+    Queue: u32 = |v| v.int(1, u32::MAX.into(), "a queue between 1 and 4294967295 (2^32 - 1) packets");
     /// `rate`: bits per second, or `"unlimited"` (`None`).
     Rate: Option<u64> = |v| {
         let s = v.str("a rate like \"10Mbit\" or \"unlimited\"")?;
@@ -596,7 +596,7 @@ leaves! {
         })
     };
     /// An element of `nth`.
-    Nth: u32 = |v| v.int(1, u32::MAX.into(), "a segment number of at least 1 (nth counts from 1)");
+    Nth: u32 = |v| v.int(1, u32::MAX.into(), "a segment number between 1 and 4294967295 (2^32 - 1; nth counts from 1)");
     /// `client_sends` / `server_sends`: at most [`MAX_SEND_BYTES`], since
     /// the application writes it all at once and so holds it in memory.
     SendBytes: u64 = |v| v.int(0, MAX_SEND_BYTES.into(), "a byte count between 0 and 1073741824 (1 GiB)");
@@ -607,7 +607,7 @@ leaves! {
         "a count of at least 1 and at most 1000000 (connections in a run, after count expansion)",
     );
     /// A count in `[expect]`.
-    ExpectCount: u64 = |v| v.int(0, i64::MAX.into(), "a count of at least 0");
+    ExpectCount: u64 = |v| v.int(0, i64::MAX.into(), "a count between 0 and 9223372036854775807 (2^63 - 1)");
     /// An element of a `retransmit_at` list.
     Time: Duration = |v| v.duration();
     /// An RFC 9293 state name.

@@ -12,6 +12,7 @@
 //! | [`MAX_SEND_BYTES`] | 1 GiB per `client_sends` / `server_sends` | that key's value |
 //! | [`MAX_TOTAL_SEND_BYTES`] | 4 GiB written by all applications together, after `count` expansion | the `count` or `*_sends` that goes over |
 //! | [`MAX_GRID_POINTS`] | 10 000 points in `[sweep] grid` (the product of the value lists' lengths) | the grid entry that goes over |
+//! | [`MAX_DURATION`] | 1 000 000 h (about 114 years) for every duration in the file | that value |
 //! | [`MAX_SWEEP_RUNS`] | 100 000 000 runs in a sweep (grid points × seeds) | `[sweep] seeds` (or the grid) |
 //!
 //! Why these values: an application writes all its data into the send
@@ -28,6 +29,8 @@
 //! an error here but in the run: the connection reports the application
 //! error "no free ephemeral port".
 
+use tcpsim_tcp::Duration;
+
 /// Most hosts in a run, after `count` expansion of generated hosts.
 pub const MAX_HOSTS: usize = 10_000;
 
@@ -39,6 +42,21 @@ pub const MAX_FAULTS: usize = 10_000;
 
 /// Most connections in one run, after `count` expansion.
 pub const MAX_CONNECTIONS: u64 = 1_000_000;
+
+/// The longest duration an experiment file may give, for any key:
+/// 1 000 000 h (about 114 years, 3.6 × 10^18 ns).
+///
+/// Virtual time is a `u64` of nanoseconds (about 584 years). With every
+/// duration at most a fifth of that, any sum of five of them (the run's
+/// `duration` plus a link delay, a jitter, a fault's `extra` and a timer,
+/// or `now` plus twice the MSL) still fits, so no time the report shows is
+/// ever cut short at the end of the clock. Longer chains (a backed-off RTO
+/// after many retries) saturate at the end of the clock, which is after
+/// the end of every run: the engine keeps such a timer as "never".
+pub const MAX_DURATION: Duration = Duration::from_secs(3_600_000_000);
+
+/// [`MAX_DURATION`] as messages state it.
+pub(crate) const MAX_DURATION_TEXT: &str = "of at most \"1000000h\" (about 114 years)";
 
 /// Most octets one application writes on one connection (1 GiB).
 pub const MAX_SEND_BYTES: u64 = 1 << 30;

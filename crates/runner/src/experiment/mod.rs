@@ -47,6 +47,7 @@ mod model;
 mod schema;
 mod steps;
 mod tcp;
+mod timing;
 mod tree;
 mod units;
 mod validate;
@@ -368,7 +369,7 @@ mod tests {
         let err = parse_points(&source, "x.toml", &[]).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "x.toml:12:32: links.0.queue: expected a queue of at least 1 packet, found 0"
+            "x.toml:12:32: links.0.queue: expected a queue between 1 and 4294967295 (2^32 - 1) packets, found 0"
         );
         assert_eq!(err, parse(&source, "x.toml").unwrap_err());
     }

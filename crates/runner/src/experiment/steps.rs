@@ -7,7 +7,7 @@ use tcpsim_tcp::Instant;
 
 use super::de::closest;
 use super::limits::MAX_SEND_BYTES;
-use super::units::parse_duration;
+use super::units::parse_file_duration;
 
 /// Every step, as the error messages list them.
 const SPELLINGS: &str = "write N, read N, read eof, read all, wait acked, sleep DUR, at T, \
@@ -48,8 +48,10 @@ pub(crate) fn parse_step(text: &str) -> Result<Step, String> {
         ["read", "all"] => Step::ReadAll,
         ["read", n] => Step::Read(count(n, "read")?),
         ["wait", "acked"] => Step::WaitAcked,
-        ["sleep", d] => Step::Sleep(parse_duration(d).map_err(|e| format!("sleep: {e}"))?),
-        ["at", t] => Step::At(Instant::ZERO + parse_duration(t).map_err(|e| format!("at: {e}"))?),
+        ["sleep", d] => Step::Sleep(parse_file_duration(d).map_err(|e| format!("sleep: {e}"))?),
+        ["at", t] => {
+            Step::At(Instant::ZERO + parse_file_duration(t).map_err(|e| format!("at: {e}"))?)
+        }
         ["shutdown"] => Step::Shutdown,
         ["shutdown", "read"] => Step::ShutdownRead,
         ["shutdown", "both"] => Step::ShutdownBoth,

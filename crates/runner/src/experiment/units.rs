@@ -119,6 +119,24 @@ fn scale(d: &Decimal<'_>, scale: u64) -> Result<u64, bool> {
 /// assert!(parse_duration("5").is_err());
 /// ```
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    parse_duration_upto(s, u64::MAX, "shorter than 2^64 ns (about 584 years)")
+}
+
+/// A duration of an experiment file: at most [`MAX_DURATION`] (see there
+/// for why), with [`parse_duration`]'s syntax.
+///
+/// [`MAX_DURATION`]: super::limits::MAX_DURATION
+pub(crate) fn parse_file_duration(s: &str) -> Result<Duration, String> {
+    parse_duration_upto(
+        s,
+        super::limits::MAX_DURATION.as_nanos(),
+        super::limits::MAX_DURATION_TEXT,
+    )
+}
+
+/// [`parse_duration`] with at most `max` ns; `bound` says so in a message
+/// ("expected a duration {bound}").
+fn parse_duration_upto(s: &str, max: u64, bound: &str) -> Result<Duration, String> {
     let q = Quoted(s);
     let text = s.trim();
     if text.starts_with('-') {
@@ -141,11 +159,9 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         ));
     };
     match scale(&d, ns) {
-        Ok(v) => Ok(Duration::from_nanos(v)),
+        Ok(v) if v <= max => Ok(Duration::from_nanos(v)),
         Err(true) => Err(format!("expected a whole number of nanoseconds, found {q}")),
-        Err(false) => Err(format!(
-            "expected a duration shorter than 2^64 ns (about 584 years), found {q}"
-        )),
+        Ok(_) | Err(false) => Err(format!("expected a duration {bound}, found {q}")),
     }
 }
 
@@ -388,6 +404,31 @@ mod tests {
         assert_eq!(ns("1.25ms"), 1_250_000);
         assert_eq!(ns(" 40 ms "), 40_000_000);
         // u64::MAX ns = 18446744073.709551615 s.
+        assert_eq!(ns("18446744073.709551615s"), u64::MAX);
+    }
+
+    #[test]
+    fn file_durations_stop_at_a_million_hours() {
+        // 1 000 000 h = 3 600 000 000 s = 3.6 × 10^18 ns; five of them,
+        // 1.8 × 10^19, still fit below 2^64 ≈ 1.8447 × 10^19.
+        let max = 3_600_000_000u64 * 1_000_000_000;
+        assert!(5 * u128::from(max) < 1u128 << 64);
+        let ok = |s: &str| parse_file_duration(s).map(Duration::as_nanos);
+        assert_eq!(ok("1000000h"), Ok(max));
+        assert_eq!(ok("3600000000s"), Ok(max));
+        assert_eq!(ok("60000000min"), Ok(max));
+        for s in [
+            "1000001h",
+            "3600000000.000000001s",
+            "18446744073.709551615s",
+        ] {
+            let e = ok(s).unwrap_err();
+            assert!(
+                e.contains("at most \"1000000h\" (about 114 years)"),
+                "{s}: {e}"
+            );
+        }
+        // The general parser (scripts, --tolerance) keeps the whole clock.
         assert_eq!(ns("18446744073.709551615s"), u64::MAX);
     }
 

@@ -27,6 +27,7 @@ use super::model::{
     CloseMode, ConnectionSpec, Expect, Experiment, Fault, FaultAction, Host, HostId, Link,
     LinkParams, Loss, OpenMode, Sweep,
 };
+use super::timing;
 use super::tree::{self, Node, Value};
 use super::units::SeedRange;
 
@@ -41,6 +42,11 @@ pub(crate) fn experiment(
     let seed = f.seed.value().unwrap_or(1);
     let file = Table::new(cx, root.at, String::new());
     let (hosts, groups) = hosts(&file, f)?;
+    let run_end = timing::RunEnd {
+        duration: f.duration.value().unwrap_or(DEFAULT_DURATION),
+        given: f.duration.is_some(),
+    };
+    timing::rto_bounds(cx, f, root)?;
     let names = hosts
         .iter()
         .enumerate()
@@ -51,6 +57,7 @@ pub(crate) fn experiment(
         hosts: &hosts,
         groups: &groups,
         names,
+        run_end,
     };
     let links = v.links(tables(&f.links))?;
     let faults = (tables(&f.faults).iter().enumerate())
@@ -67,7 +74,7 @@ pub(crate) fn experiment(
         name: f.name.value().unwrap_or_else(|| default_name.to_owned()),
         description: f.description.value().unwrap_or_default(),
         seed,
-        duration: f.duration.value().unwrap_or(Duration::from_secs(600)),
+        duration: run_end.duration,
         profile: f.profile.value().unwrap_or(Profile::Rfc),
         tcp: f.tcp.unwrap_or_default(),
         hosts,
@@ -78,6 +85,9 @@ pub(crate) fn experiment(
         sweep,
     })
 }
+
+/// The run's `duration` when the file gives none.
+const DEFAULT_DURATION: Duration = Duration::from_secs(600);
 
 /// The tables of an optional array of tables.
 fn tables<T>(t: &Option<Tables<T>>) -> &[Spanned<T>] {
@@ -333,6 +343,8 @@ struct Check<'a> {
     groups: &'a [Group],
     /// Every host's id by name.
     names: BTreeMap<&'a str, HostId>,
+    /// The run's `duration`, which every time must come before.
+    run_end: timing::RunEnd,
 }
 
 /// What a host name in a link, connection or expectation stands for.
@@ -600,14 +612,9 @@ impl Check<'_> {
             .as_ref()
             .map(|n| nth(tab, n.value.get_ref()))
             .transpose()?;
+        timing::fault_window(tab, t, self.run_end)?;
         let start = t.start.value();
         let end = t.end.value();
-        if let (Some(start), Some(end), Some(e)) = (start, end, &t.end) {
-            if end <= start {
-                let message = format!("expected an end after start = \"{start}\", found \"{end}\"");
-                return Err(tab.error(e.span().start, "end", message));
-            }
-        }
         Ok(Fault {
             action,
             from,
@@ -628,6 +635,8 @@ impl Check<'_> {
     ) -> Result<Vec<ConnectionSpec>, ConfigError> {
         let mut specs = Vec::with_capacity(tables.len());
         let mut listeners = apps::Listeners::new();
+        let mut fixed_ports = timing::FixedPorts::new();
+        let name = |id: HostId| self.hosts[id].name.clone();
         let (mut total, mut bytes): (u64, u64) = (0, 0);
         for (i, t) in tables.iter().enumerate() {
             let tab = Table::of(self.cx, "connections", i, t);
@@ -684,6 +693,8 @@ impl Check<'_> {
                     ));
                 }
                 apps::listener_options(&tab, t, &spec, i, &mut listeners, self.hosts)?;
+                timing::connection(&tab, t, &spec, self.run_end)?;
+                timing::client_port(&tab, t, &spec, i, &mut fixed_ports, &name)?;
                 specs.push(spec);
             }
         }

@@ -268,7 +268,7 @@ impl LeafSchema for Duration {
             "description": "A duration: a decimal number, an optional space and a unit (ns, us \
                 or µs, ms, s, min, h), like \"250ms\", \"1.5s\" or \"2min\". The value is exact \
                 in nanoseconds, so a fraction must come out as whole nanoseconds (\"1.5ns\" is \
-                refused); below 2^64 ns (about 584 years).",
+                refused); at most \"1000000h\" (about 114 years).",
             "type": "string",
             "pattern": whole(&amount(&DURATION_UNITS, false, r"\s*")),
         })
