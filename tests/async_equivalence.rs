@@ -33,9 +33,11 @@ fn both(file: &str) -> (String, String) {
     let spec = exp.connections[0].clone();
     let mut net_only = exp.clone();
     net_only.connections.clear();
-    for h in &mut net_only.hosts {
+    let mut hosts = net_only.hosts.to_vec();
+    for h in &mut hosts {
         h.listen.clear();
     }
+    net_only.hosts = hosts.into();
     let mut scenario = Scenario::new(build(&net_only, exp.seed, Keep::ALL).unwrap());
     let (port, client_sends, server_sends) = (
         spec.port,

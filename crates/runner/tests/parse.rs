@@ -153,7 +153,8 @@ fn spec_example_parses_to_the_values_it_states() {
                 tcp: TcpOverrides::default(),
                 ephemeral_ports: (49152, 65535),
             },
-        ],
+        ]
+        .into(),
         links: vec![Link {
             a: CLIENT,
             b: SERVER,
@@ -213,7 +214,7 @@ fn spec_example_parses_to_the_values_it_states() {
             )],
             final_state: vec![(CLIENT, State::Closed), (SERVER, State::Closed)],
         },
-        sweep: Some(tcpsim_runner::Sweep {
+        sweep: Some(std::sync::Arc::new(tcpsim_runner::Sweep {
             seeds: SeedRange::inclusive(1, 1000).unwrap(),
             grid: vec![(
                 "links.0.loss".into(),
@@ -223,7 +224,7 @@ fn spec_example_parses_to_the_values_it_states() {
                     toml::Value::Float(0.1),
                 ],
             )],
-        }),
+        })),
     };
     assert_eq!(e, expected);
     // The profile's defaults with initial_rto = 1 s (which is rfc's anyway).

@@ -200,16 +200,15 @@ pub fn parse_points(
     for entry in grid {
         check_grid_path(&cx, entry)?;
     }
+    let variants = Variants::new(&cx, &root, &name, &base)?;
     let mut out = Vec::with_capacity(points.len());
     for point in points {
-        let mut doc = root.clone();
         let mut pairs = Vec::with_capacity(point.len());
-        for (path, key_at, value) in point {
+        for &(path, _, value) in &point {
             let shown = tree::to_toml(&cx, path, value)?.to_string();
-            tree::apply(&cx, &mut doc, path, value.clone(), key_at)?;
             pairs.push((path.to_owned(), shown));
         }
-        out.push((pairs, read(&cx, &doc, &name)?));
+        out.push((pairs, variants.read(&point)?));
     }
     Ok(out)
 }
@@ -259,7 +258,94 @@ fn document(cx: &Ctx<'_>) -> Result<Node, ConfigError> {
 /// then validated.
 fn read(cx: &Ctx<'_>, root: &Node, name: &str) -> Result<Experiment, ConfigError> {
     let typed: file::File = de::from_tree(cx, root)?;
-    validate::experiment(cx, &typed, root, name)
+    validate::experiment(cx, &typed, root, name, validate::Hosts::Own)
+}
+
+/// Reads documents that differ from one (`root`) only at a few paths, as
+/// a sweep's grid points do, sharing the work those paths cannot change.
+///
+/// A point whose paths stay out of `hosts`, `seed` and `[sweep]` (the
+/// usual case: a link's loss, a timer) is read from a copy of the
+/// document without `[[hosts]]` and `[sweep]`: its hosts are the ones
+/// checked once for `root` (and its experiment shares them), its
+/// `[sweep]` is `root`'s, and only the rest is decoded and checked
+/// again, so a point costs what the file's links, faults and connections
+/// cost, not its hosts. Any other point is read whole. Either way the
+/// experiment is the one [`read`] gives for the document with the
+/// point's values.
+struct Variants<'a> {
+    cx: &'a Ctx<'a>,
+    root: &'a Node,
+    name: &'a str,
+    /// `root` typed, for its host tables.
+    typed: file::File,
+    hosts: validate::HostsPhase,
+    /// `root`'s `[sweep]`.
+    sweep: Option<std::sync::Arc<Sweep>>,
+    /// `root` without `hosts` and `sweep`.
+    rest: Node,
+}
+
+impl<'a> Variants<'a> {
+    /// `base` is what [`read`] gave for `root`.
+    fn new(
+        cx: &'a Ctx<'a>,
+        root: &'a Node,
+        name: &'a str,
+        base: &Experiment,
+    ) -> Result<Variants<'a>, ConfigError> {
+        let typed: file::File = de::from_tree(cx, root)?;
+        let hosts = validate::hosts_phase(cx, &typed, root)?;
+        let mut rest = Node {
+            value: Value::Table(Vec::new()),
+            at: root.at,
+        };
+        if let (Value::Table(all), Value::Table(kept)) = (&root.value, &mut rest.value) {
+            kept.extend(
+                (all.iter())
+                    .filter(|e| e.key != "hosts" && e.key != "sweep")
+                    .cloned(),
+            );
+        }
+        Ok(Variants {
+            cx,
+            root,
+            name,
+            typed,
+            hosts,
+            sweep: base.sweep.clone(),
+            rest,
+        })
+    }
+
+    /// The experiment of `root` with `values` (path, position of the grid
+    /// key, value) put in, in order.
+    fn read(&self, values: &[(&str, usize, &Node)]) -> Result<Experiment, ConfigError> {
+        let touches =
+            |key: &str| (values.iter()).any(|(path, ..)| path.split('.').next() == Some(key));
+        let cx = self.cx;
+        if touches("hosts") || touches("seed") || touches("sweep") {
+            let mut doc = self.root.clone();
+            for &(path, key_at, value) in values {
+                tree::apply(cx, &mut doc, path, value.clone(), key_at)?;
+            }
+            return read(cx, &doc, self.name);
+        }
+        let mut doc = self.rest.clone();
+        for &(path, key_at, value) in values {
+            tree::apply(cx, &mut doc, path, value.clone(), key_at)?;
+        }
+        let typed: file::File = de::from_tree(cx, &doc)?;
+        let given = validate::Hosts::Checked {
+            phase: &self.hosts,
+            tables: validate::host_tables(&self.typed),
+            root: self.root,
+            rto: touches("tcp") || touches("profile"),
+        };
+        let mut experiment = validate::experiment(cx, &typed, &doc, self.name, given)?;
+        experiment.sweep = self.sweep.clone();
+        Ok(experiment)
+    }
 }
 
 /// The stem of the file name, or `experiment`.
@@ -296,15 +382,15 @@ fn check_grid(cx: &Ctx<'_>, root: &Node, name: &str) -> Result<(), ConfigError> 
     if let Value::Table(entries) = &mut base.value {
         entries.retain(|e| e.key != "sweep");
     }
+    let experiment = read(cx, &base, name)?;
+    let variants = Variants::new(cx, &base, name, &experiment)?;
     for entry in grid {
         check_grid_path(cx, entry)?;
         let Value::Array(values) = &entry.node.value else {
             continue;
         };
         for value in values {
-            let mut point = base.clone();
-            tree::apply(cx, &mut point, &entry.key, value.clone(), entry.key_at)?;
-            read(cx, &point, name)?;
+            variants.read(&[(&entry.key, entry.key_at, value)])?;
         }
     }
     Ok(())
@@ -312,6 +398,8 @@ fn check_grid(cx: &Ctx<'_>, root: &Node, name: &str) -> Result<(), ConfigError> 
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
 
     const HOSTS: &str = "[[hosts]]\nname = \"client\"\naddr = \"10.0.0.1\"\n\
@@ -359,6 +447,55 @@ mod tests {
         // Without a grid: one point, no pairs.
         let one = parse_points(HOSTS, "x.toml", &[]).unwrap();
         assert_eq!(one, vec![(Vec::new(), parse(HOSTS, "x.toml").unwrap())]);
+    }
+
+    #[test]
+    fn points_that_leave_the_hosts_alone_are_what_their_sets_give() {
+        // Generated hosts, a host with its own tcp, and a grid that stays
+        // out of `hosts`: every point takes the shared-hosts path, and
+        // must still be exactly the experiment its sets give.
+        let source = "[[hosts]]\nname = \"c{}\"\naddr = \"10.0.1.0\"\ncount = 3\n\
+             [[hosts]]\nname = \"server\"\naddr = \"10.0.0.2\"\nlisten = [80]\n\
+             tcp = { min_rto = \"300ms\" }\n\
+             [[links]]\na = \"c{}\"\nb = \"server\"\ndelay = \"5ms\"\n\
+             [[connections]]\nclient = \"c{}\"\nserver = \"server\"\nport = 80\n\
+             [[faults]]\naction = \"drop\"\nsegment = \"SYN\"\nnth = 1\n\
+             [expect]\noutcome = \"closed\"\n\
+             [sweep]\nseeds = \"1..=2\"\n\
+             grid = { \"links.0.delay\" = [\"1ms\", \"2ms\"], \"tcp.max_rto\" = [\"1s\", \"2s\"], \
+             profile = [\"rfc\", \"linux\"], \"connections.0.open_at\" = [\"0s\", \"1s\"], \
+             \"faults.0.nth\" = [1, 2], \"expect.outcome\" = [\"closed\", \"timeout\"] }\n";
+        let points = parse_points(source, "x.toml", &[]).unwrap();
+        assert_eq!(points.len(), 64);
+        for (pairs, exp) in &points {
+            assert_eq!(*exp, parse_with_overrides(source, "x.toml", pairs).unwrap());
+            // One list of hosts for every point.
+            assert!(Arc::ptr_eq(&exp.hosts, &points[0].1.hosts));
+        }
+        assert_eq!(points[0].1.hosts.len(), 4);
+        // A grid value whose RTO bound fails at a host's own min_rto is
+        // placed at that host's key in the file, as a whole read places it.
+        // (rfc: min_rto 1 s, so a max_rto of 1 s passes [tcp]; the host's
+        // 3 s does not.)
+        let bad = source.replace("min_rto = \"300ms\"", "min_rto = \"3s\"");
+        let e = parse_points(&bad, "x.toml", &[]).unwrap_err();
+        assert_eq!(
+            (e.line(), e.key()),
+            // Line 9: the second [[hosts]] table's `tcp = { ... }`.
+            (Some(9), Some("hosts.1.tcp.min_rto")),
+            "{e}"
+        );
+        assert!(e.message().contains("max_rto = \"1s\""), "{e}");
+        // An open_at past the run's end is at the grid value.
+        let late = source.replace("[\"0s\", \"1s\"]", "[\"0s\", \"11min\"]");
+        let e = parse_points(&late, "x.toml", &[]).unwrap_err();
+        let value_at = late.find("\"11min\"").unwrap();
+        let (line, column) = error::line_column(&late, value_at);
+        assert_eq!((e.line(), e.column()), (Some(line), Some(column)), "{e}");
+        assert_eq!(e.key(), Some("connections.0.open_at"));
+        // `validate` checks each value alone, through the same path.
+        let e = parse_with_overrides(&late, "x.toml", &[]).unwrap_err();
+        assert_eq!((e.line(), e.column()), (Some(line), Some(column)), "{e}");
     }
 
     #[test]

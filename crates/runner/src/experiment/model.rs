@@ -5,6 +5,7 @@
 //! `1..=65535`, and so on.
 
 use std::net::Ipv4Addr;
+use std::sync::Arc;
 
 use tcpsim_tcp::{Config, Duration, Profile, SegmentKind, State};
 
@@ -37,8 +38,9 @@ pub struct Experiment {
     /// `[tcp]`: overrides of the profile for every host.
     pub tcp: TcpOverrides,
     /// `[[hosts]]`, in file order (at least one); a host's [`HostId`] is
-    /// its index here.
-    pub hosts: Vec<Host>,
+    /// its index here. Shared: the points of a sweep whose grid does not
+    /// vary `hosts` hold one list.
+    pub hosts: Arc<[Host]>,
     /// `[[links]]`, in file order; at most one per pair of hosts.
     pub links: Vec<Link>,
     /// `[[faults]]`, in file order (the order the rules are tried in).
@@ -47,8 +49,9 @@ pub struct Experiment {
     pub connections: Vec<ConnectionSpec>,
     /// `[expect]`; empty when absent.
     pub expect: Expect,
-    /// `[sweep]`, if present.
-    pub sweep: Option<Sweep>,
+    /// `[sweep]`, if present. Shared: every point of a sweep holds the
+    /// same grid.
+    pub sweep: Option<Arc<Sweep>>,
 }
 
 impl Experiment {

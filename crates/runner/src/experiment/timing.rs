@@ -28,6 +28,8 @@ use super::error::{ConfigError, Ctx};
 use super::file;
 use super::model::{ConnectionSpec, HostId};
 use super::tcp::TcpOverrides;
+use toml::Spanned;
+
 use super::tree::{Node, Value};
 use super::validate::Table;
 
@@ -163,25 +165,31 @@ pub(crate) fn fault_window(
     Ok(())
 }
 
-/// The RTO bounds of the file's `[tcp]` and of every host's `tcp`, each
-/// as that host's configuration ends up (the profile's defaults, then
-/// `[tcp]`, then the host's own).
-pub(crate) fn rto_bounds(cx: &Ctx<'_>, f: &file::File, root: &Node) -> Result<(), ConfigError> {
+/// The RTO bounds of the file's `[tcp]` and of every host's `tcp` (in
+/// `hosts`, the host tables), each as that host's configuration ends up
+/// (the profile's defaults, then `[tcp]`, then the host's own). An error
+/// is placed at the key as the first of `roots` that holds it has it.
+pub(crate) fn rto_bounds(
+    cx: &Ctx<'_>,
+    f: &file::File,
+    hosts: &[Spanned<file::Host>],
+    roots: &[&Node],
+) -> Result<(), ConfigError> {
     let profile = f.profile.as_ref().map_or(Profile::Rfc, |p| p.0);
     let base = f.tcp.unwrap_or_default();
     let mut c = Config::new(profile);
     base.apply(&mut c);
     let default = format!("the {} profile's default", profile.name());
-    rto_layer(cx, &base, &c, root, &["tcp"], &default)?;
+    rto_layer(cx, &base, &c, roots, &["tcp"], &default)?;
     let below = if base.max_rto.is_some() {
         "from [tcp]"
     } else {
         &default
     };
-    for (i, host) in f.hosts.iter().flat_map(|h| &h.get_ref().0).enumerate() {
+    for (i, host) in hosts.iter().enumerate() {
         if let Some(own) = &host.get_ref().tcp {
             let c = own.config(&base, profile);
-            rto_layer(cx, own, &c, root, &["hosts", &i.to_string(), "tcp"], below)?;
+            rto_layer(cx, own, &c, roots, &["hosts", &i.to_string(), "tcp"], below)?;
         }
     }
     Ok(())
@@ -195,7 +203,7 @@ fn rto_layer(
     cx: &Ctx<'_>,
     o: &TcpOverrides,
     c: &Config,
-    root: &Node,
+    roots: &[&Node],
     path: &[&str],
     below: &str,
 ) -> Result<(), ConfigError> {
@@ -225,7 +233,7 @@ fn rto_layer(
         };
         let mut keys = path.to_vec();
         keys.push(blame);
-        let at = find(root, &keys).unwrap_or(root.at);
+        let at = (roots.iter().find_map(|r| find(r, &keys))).unwrap_or(roots[0].at);
         return Err(cx.error(at, Some(&keys.join(".")), message));
     }
     Ok(())

@@ -9,6 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
+use std::sync::Arc;
 
 use tcpsim_tcp::{DEFAULT_EPHEMERAL_PORTS, Duration, Profile, SegmentKind};
 use toml::Spanned;
@@ -31,6 +32,44 @@ use super::timing;
 use super::tree::{self, Node, Value};
 use super::units::SeedRange;
 
+/// The checked `[[hosts]]` of a document: what every other check looks
+/// names up in, and what a sweep's points share when the grid leaves
+/// `hosts` alone.
+#[derive(Clone, Debug)]
+pub(crate) struct HostsPhase {
+    pub(crate) hosts: Arc<[Host]>,
+    /// The generated hosts' tables.
+    groups: Vec<Group>,
+    /// Every host's id by name.
+    names: BTreeMap<String, HostId>,
+}
+
+/// Checks the `[[hosts]]` of `f`, read from the document `root`.
+pub(crate) fn hosts_phase(
+    cx: &Ctx<'_>,
+    f: &file::File,
+    root: &Node,
+) -> Result<HostsPhase, ConfigError> {
+    hosts(&Table::new(cx, root.at, String::new()), f)
+}
+
+/// Where the hosts of [`experiment`] come from.
+pub(crate) enum Hosts<'a> {
+    /// The document's own `[[hosts]]`, checked here.
+    Own,
+    /// Hosts checked before, in a document that differs from this one
+    /// only outside `[[hosts]]` (this one may not hold them at all):
+    /// `tables` are that document's host tables and `root` the document,
+    /// for the RTO bounds of each host, which are checked again only when
+    /// `rto` says the difference may reach them (`[tcp]` or `profile`).
+    Checked {
+        phase: &'a HostsPhase,
+        tables: &'a [Spanned<file::Host>],
+        root: &'a Node,
+        rto: bool,
+    },
+}
+
 /// Checks `f`, read from the document `root`; `default_name` is the name
 /// when the file gives none.
 pub(crate) fn experiment(
@@ -38,25 +77,37 @@ pub(crate) fn experiment(
     f: &file::File,
     root: &Node,
     default_name: &str,
+    given: Hosts<'_>,
 ) -> Result<Experiment, ConfigError> {
     let seed = f.seed.value().unwrap_or(1);
-    let file = Table::new(cx, root.at, String::new());
-    let (hosts, groups) = hosts(&file, f)?;
+    let own;
+    let phase = match given {
+        Hosts::Own => {
+            own = hosts_phase(cx, f, root)?;
+            timing::rto_bounds(cx, f, host_tables(f), &[root])?;
+            &own
+        }
+        Hosts::Checked {
+            phase,
+            tables,
+            root: hosts_root,
+            rto,
+        } => {
+            if rto {
+                timing::rto_bounds(cx, f, tables, &[root, hosts_root])?;
+            }
+            phase
+        }
+    };
     let run_end = timing::RunEnd {
         duration: f.duration.value().unwrap_or(DEFAULT_DURATION),
         given: f.duration.is_some(),
     };
-    timing::rto_bounds(cx, f, root)?;
-    let names = hosts
-        .iter()
-        .enumerate()
-        .map(|(i, h)| (h.name.as_str(), i))
-        .collect();
     let v = Check {
         cx,
-        hosts: &hosts,
-        groups: &groups,
-        names,
+        hosts: &phase.hosts,
+        groups: &phase.groups,
+        names: &phase.names,
         run_end,
     };
     let links = v.links(tables(&f.links))?;
@@ -68,7 +119,7 @@ pub(crate) fn experiment(
     let sweep = f
         .sweep
         .as_ref()
-        .map(|s| sweep(cx, s, seed, root))
+        .map(|s| sweep(cx, s, seed, root).map(Arc::new))
         .transpose()?;
     Ok(Experiment {
         name: f.name.value().unwrap_or_else(|| default_name.to_owned()),
@@ -77,7 +128,7 @@ pub(crate) fn experiment(
         duration: run_end.duration,
         profile: f.profile.value().unwrap_or(Profile::Rfc),
         tcp: f.tcp.unwrap_or_default(),
-        hosts,
+        hosts: Arc::clone(&phase.hosts),
         links,
         faults,
         connections,
@@ -88,6 +139,11 @@ pub(crate) fn experiment(
 
 /// The run's `duration` when the file gives none.
 const DEFAULT_DURATION: Duration = Duration::from_secs(600);
+
+/// The `[[hosts]]` tables of `f`.
+pub(crate) fn host_tables(f: &file::File) -> &[Spanned<file::Host>] {
+    f.hosts.as_ref().map_or(&[], |t| &t.get_ref().0)
+}
 
 /// The tables of an optional array of tables.
 fn tables<T>(t: &Option<Tables<T>>) -> &[Spanned<T>] {
@@ -181,7 +237,7 @@ impl Group {
 
 /// `[[hosts]]`, generated hosts expanded (SPEC §3 "Generated hosts"), and
 /// the groups they came from.
-fn hosts(file: &Table<'_>, f: &file::File) -> Result<(Vec<Host>, Vec<Group>), ConfigError> {
+fn hosts(file: &Table<'_>, f: &file::File) -> Result<HostsPhase, ConfigError> {
     let cx = file.cx;
     let tables = file.need(&f.hosts, "hosts", "at least one [[hosts]] table")?;
     let tables = &tables.get_ref().0;
@@ -320,7 +376,11 @@ fn hosts(file: &Table<'_>, f: &file::File) -> Result<(Vec<Host>, Vec<Group>), Co
             });
         }
     }
-    Ok((hosts, groups))
+    Ok(HostsPhase {
+        hosts: hosts.into(),
+        groups,
+        names,
+    })
 }
 
 /// The index of the `[[hosts]]` table that made host `id`.
@@ -342,7 +402,7 @@ struct Check<'a> {
     /// The generated hosts' tables.
     groups: &'a [Group],
     /// Every host's id by name.
-    names: BTreeMap<&'a str, HostId>,
+    names: &'a BTreeMap<String, HostId>,
     /// The run's `duration`, which every time must come before.
     run_end: timing::RunEnd,
 }

@@ -248,9 +248,11 @@ fn toml_text(v: &Value) -> String {
 fn resolved(mut e: Experiment) -> (Experiment, Vec<tcpsim_tcp::Config>) {
     let configs = e.hosts.iter().map(|h| e.host_config(h)).collect();
     e.tcp = TcpOverrides::default();
-    for h in &mut e.hosts {
+    let mut hosts = e.hosts.to_vec();
+    for h in &mut hosts {
         h.tcp = TcpOverrides::default();
     }
+    e.hosts = hosts.into();
     (e, configs)
 }
 
