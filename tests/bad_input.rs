@@ -276,6 +276,31 @@ fn two_hosts(extra: &str) -> String {
 }
 
 #[test]
+fn a_sweep_over_its_connection_runs_is_refused_before_running() {
+    // 1 000 connections a run x 400 001 seeds = 400 001 000
+    // connection-runs: 1 000 over the limit of 400 000 000.
+    let text = two_hosts(
+        "[[connections]]\nclient = \"client\"\nserver = \"server\"\nport = 80\n\
+         count = 1000\n",
+    );
+    let file = scratch("connection-runs").join("c.toml");
+    std::fs::write(&file, text).unwrap();
+    let file = file.display().to_string();
+    let o = tcpsim(&["sweep", &file, "--seeds", "0..400001"]);
+    assert_rejected(
+        &o,
+        "400 001 seeds",
+        "too many connection-runs: expected at most 400000000",
+    );
+    assert!(
+        stderr(&o).contains("found 400001000 (1000 connections"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(o.stdout.is_empty());
+}
+
+#[test]
 fn too_many_hosts_is_an_error_at_the_first_host_over_the_limit() {
     use tcpsim_runner::experiment::limits::MAX_HOSTS;
     let mut text = String::new();

@@ -265,3 +265,36 @@ fn output_and_temporary_file_errors_are_exit_codes_not_panics() {
         String::from_utf8_lossy(&quiet.stderr)
     );
 }
+
+#[test]
+fn a_long_sweep_is_aggregated_in_bounded_memory() {
+    // 200 000 runs of the handshake: a sweep aggregates them as they end,
+    // keeping two times of 8 bytes per run (about 3 MiB), where a record
+    // per run would not fit beside the rest.
+    const RUNS: u64 = 200_000;
+    let record = (size_of::<tcpsim::runner::sweep::RunRecord>()
+        + size_of::<tcpsim::runner::sweep::ConnSample>()) as u64;
+    assert!(
+        BASE_KIB + RUNS * record / 1024 > LIMIT_KIB,
+        "{RUNS} runs of {record} bytes no longer show growth: sweep more runs"
+    );
+    let file = root().join("configs/handshake.toml").display().to_string();
+    let seeds = format!("0..{RUNS}");
+    let mut out = String::new();
+    limited(
+        &[
+            "sweep", &file, "--seeds", &seeds, "--jobs", "2", "--format", "json",
+        ],
+        |o| {
+            o.read_to_string(&mut out).expect("the aggregate is UTF-8");
+        },
+    );
+    let agg: serde_json::Value = serde_json::from_str(&out).expect("the aggregate is JSON");
+    // No loss: every run's one connection closes, established after one
+    // RTT of 100 ms and closed after 250 ms (the file's description).
+    assert_eq!(agg["runs"], RUNS);
+    let point = &agg["points"][0];
+    assert_eq!(point["outcomes"]["closed"], RUNS);
+    assert_eq!(point["established_ms"]["p99"], 100.0);
+    assert_eq!(point["closed_ms"]["max"], 250.0);
+}

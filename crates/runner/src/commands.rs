@@ -292,13 +292,41 @@ pub fn sweep(
             plan.seeds.len()
         ));
     }
+    let per_seed: u128 = (plan.points.iter())
+        .flat_map(|(_, e)| &e.connections)
+        .map(|c| u128::from(c.count))
+        .sum();
+    let samples = per_seed * plan.seeds.len();
+    let limit = crate::experiment::limits::MAX_SWEEP_CONNECTION_RUNS;
+    if samples > limit {
+        return fail(format!(
+            "{name}: too many connection-runs: expected at most {limit} (each keeps its times for the percentiles, up to 32 bytes), found {samples} ({per_seed} connections over the grid points x {} seeds)",
+            plan.seeds.len()
+        ));
+    }
+    let jobs = jobs.unwrap_or_else(|| {
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    });
+    if let (None, None) = (shard, plot) {
+        // The usual sweep: aggregated as it runs, no record kept per run.
+        return match plan.aggregate_all(jobs, &name, &sets) {
+            Ok(agg) => {
+                let any_failed = agg.points.iter().any(|p| !p.failed_seeds.is_empty());
+                match emit_aggregate(&agg, format) {
+                    OK if any_failed => FAILED,
+                    code => code,
+                }
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                BAD_INPUT
+            }
+        };
+    }
     let indices: Vec<u64> = match shard {
         Some((k, n)) => (k..total).step_by(n as usize).collect(),
         None => (0..total).collect(),
     };
-    let jobs = jobs.unwrap_or_else(|| {
-        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
-    });
     let records = match plan.run_indices(&indices, jobs) {
         Ok(r) => r,
         Err(e) => {

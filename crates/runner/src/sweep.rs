@@ -12,9 +12,10 @@
 //! runs are aggregated with the same code, so `merge` gives exactly what
 //! one unsharded sweep gives.
 
+use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 use tcpsim_net::{Blueprint, Outcome, Sim};
@@ -29,8 +30,8 @@ mod line;
 pub mod merge;
 
 pub use aggregate::{
-    Aggregate, FailedSeed, Outcomes, PointAggregate, RetransmissionMeans, Stats, aggregate, csv,
-    text,
+    Aggregate, FailedSeed, Outcomes, PointAggregate, RetransmissionMeans, Stats, Tally, aggregate,
+    csv, text,
 };
 pub use line::{Difference, Line, Seeds, SweepId, digest, from_line};
 
@@ -104,9 +105,6 @@ pub struct Plan {
     pub seeds: SeedRange,
     /// One parsed experiment per grid point, with its `--set` values.
     pub points: Vec<(Vec<(String, String)>, Experiment)>,
-    /// Each point's simulation, checked and prepared once for every seed
-    /// (or why it cannot be built).
-    blueprints: Vec<Result<Blueprint, String>>,
     /// The identity its shard lines carry.
     identity: SweepId,
 }
@@ -132,10 +130,6 @@ impl Plan {
             .or_else(|| base.sweep.as_ref().map(|s| s.seeds))
             .unwrap_or(SeedRange::single(base.seed));
         let name = base.name.clone();
-        let blueprints = points
-            .iter()
-            .map(|(_, exp)| blueprint(exp, Keep::for_expectations(exp)).map_err(|e| e.to_string()))
-            .collect();
         let identity = SweepId::new(
             &base.name,
             source.as_bytes(),
@@ -147,7 +141,6 @@ impl Plan {
             name,
             seeds,
             points,
-            blueprints,
             identity,
         })
     }
@@ -161,20 +154,42 @@ impl Plan {
 
     /// Runs run `index`.
     pub fn run_one(&self, index: u64) -> Result<RunRecord, String> {
-        self.run_one_in(index, &mut None)
+        self.run_one_in(index, &mut Worker::default())
     }
 
-    /// Runs run `index` in `scratch`, a simulation kept from the previous
-    /// run of this thread whose memory is reused (see [`Blueprint::rerun`]).
-    fn run_one_in(&self, index: u64, scratch: &mut Option<Sim>) -> Result<RunRecord, String> {
+    /// Runs run `index` with what `worker` kept from its previous run.
+    fn run_one_in(&self, index: u64, scratch: &mut Worker) -> Result<RunRecord, String> {
+        let s = self.sample_in(index, scratch)?;
+        Ok(RunRecord {
+            index,
+            point: s.point,
+            params: self.points[s.point].0.clone(),
+            seed: s.seed,
+            conns: s.conns,
+            failed: s.failed,
+        })
+    }
+
+    /// What run `index` gives, without its point's values.
+    fn sample_in(&self, index: u64, worker: &mut Worker) -> Result<Sample, String> {
         let per = self.seeds.len() as u64;
         let point = (index / per) as usize;
         let seed = self.seeds.first() + index % per;
-        let (params, exp) = &self.points[point];
-        let r = self.blueprints[point]
+        let exp = &self.points[point].1;
+        if worker.blueprint.as_ref().is_none_or(|(p, _)| *p != point) {
+            // Made when a worker first reaches the point (runs go point by
+            // point), and dropped when it moves on: a sweep holds one
+            // simulation plan per worker, not one per grid point.
+            let b = blueprint(exp, Keep::for_expectations(exp)).map_err(|e| e.to_string());
+            worker.blueprint = Some((point, b));
+        }
+        let Some((_, b)) = &worker.blueprint else {
+            unreachable!("set just above")
+        };
+        let r = b
             .as_ref()
             .map_err(Clone::clone)?
-            .rerun(scratch, seed);
+            .rerun(&mut worker.sim, seed);
         let failed = if passes(exp, &r) {
             Vec::new()
         } else {
@@ -197,10 +212,8 @@ impl Plan {
                 }
             })
             .collect();
-        Ok(RunRecord {
-            index,
+        Ok(Sample {
             point,
-            params: params.clone(),
             seed,
             conns,
             failed,
@@ -209,46 +222,137 @@ impl Plan {
 
     /// Runs the given indices on `jobs` threads (see [`workers`]); results
     /// in index order.
+    pub fn run_indices(&self, indices: &[u64], jobs: usize) -> Result<Vec<RunRecord>, String> {
+        let total = indices.len() as u64;
+        let states = self.drive(
+            total,
+            jobs,
+            Vec::new,
+            |mine: &mut Vec<Batch>, start, end, scratch| {
+                let runs = (start..end)
+                    .map(|pos| self.run_one_in(indices[pos as usize], scratch))
+                    .collect();
+                mine.push((start, runs));
+            },
+        );
+        let mut batches: Vec<Batch> = states.into_iter().flatten().collect();
+        batches.sort_unstable_by_key(|(start, _)| *start);
+        let mut out = Vec::with_capacity(indices.len());
+        for (_, runs) in batches {
+            for r in runs {
+                out.push(r?);
+            }
+        }
+        if out.len() != indices.len() {
+            return Err("a run was not done".into());
+        }
+        Ok(out)
+    }
+
+    /// Runs every run of the sweep on `jobs` threads and aggregates them
+    /// as they finish, keeping no record per run (see [`Tally`]): what
+    /// [`aggregate`] gives for [`Plan::run_indices`] of every index, byte
+    /// for byte, in far less memory. `file` and `sets` are what failures'
+    /// replay commands name. The first failing run (by index) is the error.
+    pub fn aggregate_all(
+        &self,
+        jobs: usize,
+        file: &str,
+        sets: &[(String, String)],
+    ) -> Result<Aggregate, String> {
+        type State = (BTreeMap<usize, Tally>, Option<(u64, String)>);
+        let total = self.runs();
+        let states = self.drive(
+            total,
+            jobs,
+            State::default,
+            |(tallies, error), start, end, scratch| {
+                for index in start..end {
+                    match self.sample_in(index, scratch) {
+                        Ok(s) => tallies
+                            .entry(s.point)
+                            .or_default()
+                            .add(index, s.seed, &s.conns, s.failed),
+                        Err(e) => {
+                            if error.as_ref().is_none_or(|(i, _)| index < *i) {
+                                *error = Some((index, e));
+                            }
+                        }
+                    }
+                }
+            },
+        );
+        let mut all: BTreeMap<usize, Tally> = BTreeMap::new();
+        let mut first_error: Option<(u64, String)> = None;
+        for (tallies, error) in states {
+            for (point, t) in tallies {
+                all.entry(point).or_default().merge(t);
+            }
+            if let Some((i, e)) = error {
+                if first_error.as_ref().is_none_or(|(j, _)| i < *j) {
+                    first_error = Some((i, e));
+                }
+            }
+        }
+        if let Some((_, e)) = first_error {
+            return Err(e);
+        }
+        let points = (all.into_iter())
+            .map(|(point, t)| t.finish(&self.points[point].0, file, sets))
+            .collect();
+        Ok(Aggregate {
+            experiment: self.name.clone(),
+            schema: crate::report::SCHEMA,
+            runs: total,
+            points,
+        })
+    }
+
+    /// Runs positions `0..total` on `jobs` threads (see [`workers`]): each
+    /// worker starts from `init()` and hands `step` its state, a batch of
+    /// positions `start..end`, and what it keeps between runs. The states come
+    /// back in no particular order.
     ///
     /// Workers claim runs in batches of `BATCH` (64) consecutive positions
-    /// and keep their results to themselves until the end, so they share
+    /// and keep what they make to themselves until the end, so they share
     /// one counter touched once per batch and nothing else: with runs of a
     /// few microseconds, a lock or counter per run would cost more than
-    /// the run. The results are put back in index order afterwards.
-    pub fn run_indices(&self, indices: &[u64], jobs: usize) -> Result<Vec<RunRecord>, String> {
-        let next = AtomicUsize::new(0);
+    /// the run.
+    fn drive<S: Send>(
+        &self,
+        total: u64,
+        jobs: usize,
+        init: impl Fn() -> S + Sync,
+        step: impl Fn(&mut S, u64, u64, &mut Worker) + Sync,
+    ) -> Vec<S> {
+        let next = AtomicU64::new(0);
         let done = AtomicU64::new(0);
-        let progress = std::io::stderr().is_terminal() && indices.len() > 1;
-        let total = indices.len();
-        let batches: Mutex<Vec<Batch>> = Mutex::new(Vec::new());
-        let workers = workers(jobs, total.div_ceil(BATCH));
+        let progress = std::io::stderr().is_terminal() && total > 1;
+        let states: Mutex<Vec<S>> = Mutex::new(Vec::new());
+        let batches = usize::try_from(total.div_ceil(BATCH)).unwrap_or(usize::MAX);
+        let workers = workers(jobs, batches);
         std::thread::scope(|s| {
             let work = || {
-                let mut mine = Vec::new();
-                let mut scratch = None;
+                let mut mine = init();
+                let mut scratch = Worker::default();
                 loop {
                     let start = next.fetch_add(BATCH, Ordering::Relaxed);
                     if start >= total {
                         break;
                     }
                     let end = (start + BATCH).min(total);
-                    let runs: Vec<_> = indices[start..end]
-                        .iter()
-                        .map(|&i| self.run_one_in(i, &mut scratch))
-                        .collect();
-                    mine.push((start, runs));
-                    let n = done.fetch_add((end - start) as u64, Ordering::Relaxed)
-                        + (end - start) as u64;
+                    step(&mut mine, start, end, &mut scratch);
+                    let n = done.fetch_add(end - start, Ordering::Relaxed) + (end - start);
                     if progress {
                         let mut e = std::io::stderr().lock();
                         let _ = write!(e, "\r{n}/{total} runs");
-                        if n as usize == total {
+                        if n == total {
                             let _ = writeln!(e);
                         }
                     }
                 }
-                if let Ok(mut all) = batches.lock() {
-                    all.append(&mut mine);
+                if let Ok(mut all) = states.lock() {
+                    all.push(mine);
                 }
             };
             // A thread the system refuses (a process limit) leaves its
@@ -264,28 +368,32 @@ impl Plan {
                 work();
             }
         });
-        let mut batches = batches
-            .into_inner()
-            .map_err(|_| "a worker panicked".to_string())?;
-        batches.sort_unstable_by_key(|(start, _)| *start);
-        let mut out = Vec::with_capacity(total);
-        for (_, runs) in batches {
-            for r in runs {
-                out.push(r?);
-            }
-        }
-        if out.len() != total {
-            return Err("a run was not done".into());
-        }
-        Ok(out)
+        states.into_inner().unwrap_or_else(|e| e.into_inner())
     }
 }
 
+/// What a sweep worker keeps from one run to the next: its simulation,
+/// whose memory the next run reuses ([`Blueprint::rerun`]), and the plan
+/// of the grid point it is on.
+#[derive(Default)]
+struct Worker {
+    sim: Option<Sim>,
+    blueprint: Option<(usize, Result<Blueprint, String>)>,
+}
+
+/// What one run gives, before its point's values are attached.
+struct Sample {
+    point: usize,
+    seed: u64,
+    conns: Vec<ConnSample>,
+    failed: Vec<String>,
+}
+
 /// How many consecutive runs a sweep worker claims at a time.
-const BATCH: usize = 64;
+const BATCH: u64 = 64;
 
 /// The results of a batch of runs, with the position of its first run.
-type Batch = (usize, Vec<Result<RunRecord, String>>);
+type Batch = (u64, Vec<Result<RunRecord, String>>);
 
 /// The command that replays one run, quoted for a shell.
 pub use crate::shell::replay;

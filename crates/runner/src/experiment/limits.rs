@@ -14,6 +14,7 @@
 //! | [`MAX_GRID_POINTS`] | 10 000 points in `[sweep] grid` (the product of the value lists' lengths) | the grid entry that goes over |
 //! | [`MAX_DURATION`] | 1 000 000 h (about 114 years) for every duration in the file | that value |
 //! | [`MAX_SWEEP_RUNS`] | 100 000 000 runs in a sweep (grid points × seeds) | `[sweep] seeds` (or the grid) |
+//! | [`MAX_SWEEP_CONNECTION_RUNS`] | 400 000 000 connections × runs in a sweep | the `sweep` command (it knows `--seeds`) |
 //!
 //! Why these values: an application writes all its data into the send
 //! buffer at once, so `client_sends` is resident memory; each connection
@@ -69,7 +70,18 @@ pub const MAX_TOTAL_SEND_BYTES: u64 = 4 << 30;
 pub const MAX_GRID_POINTS: u64 = 10_000;
 
 /// Most runs in one sweep: grid points × seeds.
+///
+/// A sweep keeps of each run only the times its percentiles need (two
+/// `u64` per connection; [`Tally`](crate::sweep::Tally)): measured, 24
+/// bytes per one-connection run (`configs/handshake.toml`, 3 000 000 more
+/// runs took 70 MB more), so the most runs take about 2.4 GB.
 pub const MAX_SWEEP_RUNS: u128 = 100_000_000;
+
+/// Most connection-runs in one sweep: the connections of each point times
+/// its seeds, summed over the points. Each keeps up to 16 bytes of times
+/// (up to twice that while a list grows), so this is at most about 13 GB,
+/// which a 24 GiB machine holds.
+pub const MAX_SWEEP_CONNECTION_RUNS: u128 = 400_000_000;
 
 /// `n` with thousands separated by spaces, for messages (`1 000 000`).
 pub(crate) fn pretty(n: u128) -> String {

@@ -10,6 +10,7 @@
 //! `1161.32`). The CSV writes numbers the same way. Reading one back is
 //! strict: an unknown or missing key is an error.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::marker::PhantomData;
 
@@ -18,7 +19,7 @@ use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
 use tcpsim_net::Outcome;
 
-use super::{RunRecord, replay};
+use super::{ConnSample, RunRecord, replay};
 use crate::timeline::KIND_ORDER;
 
 /// The aggregate of a sweep: every grid point's distributions.
@@ -302,6 +303,89 @@ fn stats(values: &mut [u64]) -> Option<Stats> {
     })
 }
 
+/// What a sweep keeps of the runs of one grid point while it runs: the
+/// counts and sums as they are, and of each connection only the times
+/// the percentiles need (8 bytes each, when it got there), so a sweep of
+/// 10^8 one-connection runs keeps about 1.6 GB, not a record per run.
+///
+/// Every part adds up in any order (integer sums, times sorted before
+/// use, failures ordered by run index), so tallies of runs done by any
+/// number of workers, merged, give what one pass in index order gives.
+#[derive(Clone, Debug, Default)]
+pub struct Tally {
+    runs: u64,
+    outcomes: [u64; Outcome::ALL.len()],
+    established: Vec<u64>,
+    closed: Vec<u64>,
+    retransmissions: [u64; KIND_ORDER.len()],
+    /// The failed runs: index, seed and the expectations that failed.
+    failed: Vec<(u64, u64, Vec<String>)>,
+}
+
+impl Tally {
+    /// Adds run `index` (with `seed`), whose connections gave `conns` and
+    /// whose failed expectations are `failed`.
+    pub fn add(&mut self, index: u64, seed: u64, conns: &[ConnSample], failed: Vec<String>) {
+        self.runs += 1;
+        for c in conns {
+            if let Some(i) = Outcome::ALL.iter().position(|o| *o == c.outcome) {
+                self.outcomes[i] += 1;
+            }
+            self.established.extend(c.established_ns);
+            self.closed.extend(c.closed_ns);
+            for (sum, n) in self.retransmissions.iter_mut().zip(c.retransmissions) {
+                *sum += u64::from(n);
+            }
+        }
+        if !failed.is_empty() {
+            self.failed.push((index, seed, failed));
+        }
+    }
+
+    /// Adds the runs `other` holds.
+    pub fn merge(&mut self, mut other: Tally) {
+        self.runs += other.runs;
+        for (a, b) in self.outcomes.iter_mut().zip(other.outcomes) {
+            *a += b;
+        }
+        self.established.append(&mut other.established);
+        self.closed.append(&mut other.closed);
+        for (a, b) in self.retransmissions.iter_mut().zip(other.retransmissions) {
+            *a += b;
+        }
+        self.failed.append(&mut other.failed);
+    }
+
+    /// The point's aggregate: `params` are its grid values, `file` and
+    /// `sets` what a failure's replay command names.
+    pub fn finish(
+        mut self,
+        params: &[(String, String)],
+        file: &str,
+        sets: &[(String, String)],
+    ) -> PointAggregate {
+        self.failed.sort_unstable_by_key(|(index, ..)| *index);
+        let runs = self.runs;
+        PointAggregate {
+            params: params.to_vec(),
+            runs,
+            outcomes: Outcomes(self.outcomes),
+            established_ms: stats(&mut self.established),
+            closed_ms: stats(&mut self.closed),
+            retransmissions: RetransmissionMeans(
+                self.retransmissions.map(|total| total as f64 / runs as f64),
+            ),
+            failed_seeds: (self.failed.into_iter())
+                .map(|(_, seed, failed)| FailedSeed {
+                    seed,
+                    failed,
+                    replay: replay(file, seed, sets, params),
+                })
+                .collect(),
+        }
+    }
+}
+
 /// The aggregate of a sweep's runs (of `file`, with the sweep's `sets`).
 pub fn aggregate(
     name: &str,
@@ -309,46 +393,17 @@ pub fn aggregate(
     records: &[RunRecord],
     sets: &[(String, String)],
 ) -> Aggregate {
-    let mut by_point: Vec<(usize, Vec<&RunRecord>)> = Vec::new();
+    // Each point's values (those of its first record) and its tally.
+    type Entry<'r> = (&'r [(String, String)], Tally);
+    let mut by_point: BTreeMap<usize, Entry<'_>> = BTreeMap::new();
     for r in records {
-        match by_point.iter_mut().find(|(p, _)| *p == r.point) {
-            Some((_, v)) => v.push(r),
-            None => by_point.push((r.point, vec![r])),
-        }
+        let (_, tally) = by_point
+            .entry(r.point)
+            .or_insert_with(|| (&r.params, Tally::default()));
+        tally.add(r.index, r.seed, &r.conns, r.failed.clone());
     }
-    by_point.sort_by_key(|(p, _)| *p);
-    let points = by_point
-        .iter()
-        .map(|(_, runs)| {
-            let conns = || runs.iter().flat_map(|r| &r.conns);
-            let outcomes =
-                Outcomes(Outcome::ALL.map(|o| conns().filter(|c| c.outcome == o).count() as u64));
-            let mut est: Vec<u64> = conns().filter_map(|c| c.established_ns).collect();
-            let mut closed: Vec<u64> = conns().filter_map(|c| c.closed_ns).collect();
-            let mut means = [0.0; KIND_ORDER.len()];
-            for (i, mean) in means.iter_mut().enumerate() {
-                let total: u64 = conns().map(|c| u64::from(c.retransmissions[i])).sum();
-                *mean = total as f64 / runs.len() as f64;
-            }
-            let failed_seeds = runs
-                .iter()
-                .filter(|r| !r.failed.is_empty())
-                .map(|r| FailedSeed {
-                    seed: r.seed,
-                    failed: r.failed.clone(),
-                    replay: replay(file, r.seed, sets, &r.params),
-                })
-                .collect();
-            PointAggregate {
-                params: runs[0].params.clone(),
-                runs: runs.len() as u64,
-                outcomes,
-                established_ms: stats(&mut est),
-                closed_ms: stats(&mut closed),
-                retransmissions: RetransmissionMeans(means),
-                failed_seeds,
-            }
-        })
+    let points = (by_point.into_values())
+        .map(|(params, tally)| tally.finish(params, file, sets))
         .collect();
     Aggregate {
         experiment: name.to_owned(),
