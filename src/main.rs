@@ -172,8 +172,24 @@ fn main() -> ExitCode {
         eprintln!("error: standard output is closed: expected an open file, pipe or terminal");
         return ExitCode::from(commands::INTERNAL);
     }
-    let cli = Cli::parse();
-    let code = match cli.command {
+    ExitCode::from(dispatch(Cli::parse()))
+}
+
+/// Parses `args` (the program's name first) as the command line does and
+/// runs the command: its exit code, or clap's error for a bad command line
+/// (and for `--help` and `--version`). What the fuzz target `cli` calls.
+#[allow(dead_code)]
+pub(crate) fn run_args<I, T>(args: I) -> Result<u8, clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    Cli::try_parse_from(args).map(dispatch)
+}
+
+/// Runs the command `cli` names: its exit code.
+fn dispatch(cli: Cli) -> u8 {
+    match cli.command {
         Command::Run {
             file,
             seed,
@@ -237,8 +253,7 @@ fn main() -> ExitCode {
             tolerance: tolerance.as_deref(),
             verbose,
         }),
-    };
-    ExitCode::from(code)
+    }
 }
 
 /// Whether standard output was open when tcpsim started. Rust's runtime

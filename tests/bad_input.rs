@@ -14,6 +14,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+#[path = "../fuzz/src/cli.rs"]
+mod fuzz_cli;
 #[path = "../fuzz/src/decode.rs"]
 mod fuzz_decode;
 #[path = "../fuzz/src/endpoint.rs"]
@@ -459,6 +461,11 @@ fn replay(target: &str, check: fn(&[u8])) {
             assert!(r.is_ok(), "{} fails again", path.display());
         }
     }
+}
+
+#[test]
+fn fuzz_regressions_cli() {
+    replay("cli", fuzz_cli::check);
 }
 
 #[test]

@@ -6,6 +6,7 @@
 //! `fuzz_targets/` only call them. The modules use nothing but the
 //! workspace crates, so the workspace tests include them by `#[path]`.
 
+pub mod cli;
 pub mod decode;
 pub mod endpoint;
 pub mod experiment;
