@@ -158,7 +158,11 @@ fn main() -> ExitCode {
         eprintln!("this is a bug in tcpsim; please report it with the command that caused it");
         std::process::exit(i32::from(commands::INTERNAL));
     }));
+    // No wall-clock stamp: the engine's events carry their virtual time
+    // (`t_ns`), and a log of one seed is the same on every machine.
     tracing_subscriber::fmt()
+        .without_time()
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()

@@ -840,3 +840,64 @@ fn merge_refuses_negative_absurd_and_malformed_lines() {
     let empty = write(&dir, "empty.jsonl", "\n\n");
     assert_eq!(refused(&[&empty]), format!("no shard lines in {empty}"));
 }
+
+#[test]
+fn rust_log_shows_the_engine_in_virtual_time() {
+    let logged = |filter: Option<&str>| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_tcpsim"));
+        c.args(["run", "configs/syn-lost.toml", "--quiet"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env_remove("RUST_LOG");
+        if let Some(f) = filter {
+            c.env("RUST_LOG", f);
+        }
+        let o = c.output().expect("the tcpsim binary runs");
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        stderr(&o)
+    };
+    // The default (warnings only): nothing.
+    assert_eq!(logged(None), "");
+    let debug = logged(Some("tcpsim_net=debug"));
+    let lines: Vec<&str> = debug.lines().collect();
+    // No colour codes into a pipe, and no wall-clock stamp: every line
+    // starts with its level.
+    assert!(
+        lines
+            .iter()
+            .all(|l| l.starts_with("DEBUG tcpsim_net::trace: ")),
+        "{debug}"
+    );
+    // configs/syn-lost.toml: the first SYN is dropped by a fault at 0, the
+    // retransmission timer fires at the initial RTO of 1 s (RFC 6298
+    // §2.1), and the client is ESTABLISHED one RTT (100 ms) later.
+    let has = |fragments: &[&str]| {
+        lines
+            .iter()
+            .any(|l| fragments.iter().all(|f| l.contains(f)))
+    };
+    assert!(
+        has(&["drop t_ns=0 ", "reason=\"fault\"", "flags=SYN"]),
+        "{debug}"
+    );
+    assert!(
+        has(&["timer t_ns=1000000000 ", "host=0", "timer=\"retransmit\""]),
+        "{debug}"
+    );
+    assert!(
+        has(&[
+            "state t_ns=1100000000 ",
+            "from_state=\"SYN-SENT\"",
+            "to_state=\"ESTABLISHED\""
+        ]),
+        "{debug}"
+    );
+    // Segments are at TRACE only.
+    assert!(!debug.contains(" send t_ns="), "{debug}");
+    let trace = logged(Some("tcpsim_net::trace=trace"));
+    assert!(
+        trace.contains("TRACE tcpsim_net::trace: send t_ns=1000000000 host=0 conn=0 flags=SYN"),
+        "{trace}"
+    );
+    // The same seed logs the same bytes.
+    assert_eq!(trace, logged(Some("tcpsim_net::trace=trace")));
+}

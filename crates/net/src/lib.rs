@@ -55,6 +55,7 @@ mod engine;
 pub mod facts;
 pub mod fault;
 pub mod link;
+pub mod log;
 pub mod pcap;
 pub mod report;
 pub mod rng;

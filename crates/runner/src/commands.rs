@@ -170,6 +170,7 @@ pub fn run(
     };
     let mut facts = TraceFacts::new(&exp);
     let mut show_options = false;
+    let _run = tracing::info_span!("run", experiment = %exp.name, seed).entered();
     let ran = sim.run_to(|rec| {
         facts.observe(rec);
         show_options |= uses_options(rec);

@@ -176,6 +176,7 @@ impl Plan {
         let point = (index / per) as usize;
         let seed = self.seeds.first() + index % per;
         let exp = &self.points[point].1;
+        let _run = tracing::debug_span!("run", point, seed).entered();
         if worker.blueprint.as_ref().is_none_or(|(p, _)| *p != point) {
             // Made when a worker first reaches the point (runs go point by
             // point), and dropped when it moves on: a sweep holds one

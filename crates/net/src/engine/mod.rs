@@ -319,6 +319,7 @@ impl Engine {
 
     #[inline]
     pub(crate) fn record(&mut self, kind: TraceKind) {
+        crate::log::emit(self.now, &kind);
         if let Some(t) = &mut self.trace {
             t.push(TraceRecord { at: self.now, kind });
         }
