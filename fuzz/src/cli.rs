@@ -145,7 +145,11 @@ pub fn check(data: &[u8]) {
             // What clap prints, rendered in full: it must not panic, and a
             // usage error names itself.
             let text = e.render().to_string();
-            if e.use_stderr() {
+            if e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+                // `tcpsim` alone (or `tcpsim --`): the help, as an error.
+                assert!(text.contains("Usage: tcpsim"), "{argv:?}: {text}");
+                assert_eq!(e.exit_code(), 2, "{argv:?}: {text}");
+            } else if e.use_stderr() {
                 assert!(text.starts_with("error:"), "{argv:?}: {text}");
                 assert_eq!(e.exit_code(), 2, "{argv:?}: {text}");
             }
