@@ -292,7 +292,7 @@ fn shard_lines_are_the_binary_output_and_read_back_equal() {
         let merged = merge(&Texts(&texts)).unwrap();
         assert_eq!(merged.sweep, *plan.identity());
         assert_eq!(merged.file, file);
-        let agg = sweep::aggregate(&plan.name, &merged.file, &merged.records, &[]);
+        let agg = merged.aggregate();
         assert_eq!(
             serde_json::to_string_pretty(&agg).unwrap() + "\n",
             stdout_of(&["sweep", &file, "--format", "json"]),

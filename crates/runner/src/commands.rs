@@ -417,13 +417,8 @@ pub fn merge(files: &[PathBuf], format: SweepFormat) -> u8 {
             return BAD_INPUT;
         }
     };
-    let any_failed = merged.records.iter().any(|r| !r.failed.is_empty());
-    let agg = sweep::aggregate(
-        &merged.sweep.experiment,
-        &merged.file,
-        &merged.records,
-        &merged.sweep.sets,
-    );
+    let any_failed = merged.points.iter().any(|(_, t)| t.any_failed());
+    let agg = merged.aggregate();
     let code = emit_aggregate(&agg, format);
     if code != OK {
         return code;

@@ -311,7 +311,7 @@ fn stats(values: &mut [u64]) -> Option<Stats> {
 /// Every part adds up in any order (integer sums, times sorted before
 /// use, failures ordered by run index), so tallies of runs done by any
 /// number of workers, merged, give what one pass in index order gives.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Tally {
     runs: u64,
     outcomes: [u64; Outcome::ALL.len()],
@@ -340,6 +340,16 @@ impl Tally {
         if !failed.is_empty() {
             self.failed.push((index, seed, failed));
         }
+    }
+
+    /// How many runs it holds.
+    pub fn runs(&self) -> u64 {
+        self.runs
+    }
+
+    /// Whether a run failed an expectation.
+    pub fn any_failed(&self) -> bool {
+        !self.failed.is_empty()
     }
 
     /// Adds the runs `other` holds.
@@ -402,13 +412,24 @@ pub fn aggregate(
             .or_insert_with(|| (&r.params, Tally::default()));
         tally.add(r.index, r.seed, &r.conns, r.failed.clone());
     }
-    let points = (by_point.into_values())
+    aggregate_points(name, file, by_point.into_values(), sets)
+}
+
+/// The aggregate of the grid points `points` (values and tally, in point
+/// order) of a sweep of `file` with `sets`.
+pub(crate) fn aggregate_points<'p>(
+    name: &str,
+    file: &str,
+    points: impl Iterator<Item = (&'p [(String, String)], Tally)>,
+    sets: &[(String, String)],
+) -> Aggregate {
+    let points: Vec<PointAggregate> = points
         .map(|(params, tally)| tally.finish(params, file, sets))
         .collect();
     Aggregate {
         experiment: name.to_owned(),
         schema: crate::report::SCHEMA,
-        runs: records.len() as u64,
+        runs: points.iter().map(|p| p.runs).sum(),
         points,
     }
 }

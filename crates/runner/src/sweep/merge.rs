@@ -19,8 +19,9 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
-use super::RunRecord;
+use super::aggregate::aggregate_points;
 use super::line::{Line, SweepId, sets_text};
+use super::{Aggregate, Tally};
 use crate::input::MAX_SHARD_FILE;
 
 /// The longest shard line read, in bytes (256 MiB): a run of a million
@@ -158,7 +159,9 @@ pub enum MergeError {
     },
 }
 
-/// The runs of one whole sweep, from its shards.
+/// The runs of one whole sweep, from its shards, tallied as they were
+/// read: merge keeps per grid point what a sweep keeps ([`Tally`]), not a
+/// record per run.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Merged {
     /// The sweep.
@@ -166,8 +169,20 @@ pub struct Merged {
     /// The experiment file as the first line read gives it (for replay
     /// commands).
     pub file: String,
-    /// Every run, in index order.
-    pub records: Vec<RunRecord>,
+    /// Every grid point in order: its values and its runs' tally.
+    pub points: Vec<(Vec<(String, String)>, Tally)>,
+}
+
+impl Merged {
+    /// The aggregate: what the unsharded sweep prints.
+    pub fn aggregate(&self) -> Aggregate {
+        aggregate_points(
+            &self.sweep.experiment,
+            &self.file,
+            self.points.iter().map(|(p, t)| (p.as_slice(), t.clone())),
+            &self.sweep.sets,
+        )
+    }
 }
 
 /// Named inputs that `merge` reads line by line. An input may be opened a
@@ -243,7 +258,8 @@ pub fn merge(inputs: &dyn Inputs) -> Result<Merged, MergeError> {
         seen: Vec::new(),
         points: BTreeMap::new(),
         first_shard: vec![None; inputs.count()],
-        records: Vec::new(),
+        tallies: BTreeMap::new(),
+        found: 0,
     };
     for input in 0..inputs.count() {
         let name = inputs.name(input);
@@ -276,7 +292,10 @@ struct Merger<'a> {
     /// The shard of each input's first line, to name the input in a
     /// message about missing runs.
     first_shard: Vec<Option<u64>>,
-    records: Vec<RunRecord>,
+    /// Each grid point's runs so far.
+    tallies: BTreeMap<usize, Tally>,
+    /// How many runs were read.
+    found: u64,
 }
 
 impl Merger<'_> {
@@ -385,13 +404,9 @@ impl Merger<'_> {
         }
         self.seen[word] |= bit;
         self.first_shard[input].get_or_insert(k);
-        let mut record = line.record;
-        // serde grows the lists as it reads them (to 4 entries at
-        // least): what is kept is only what they hold.
-        record.conns.shrink_to_fit();
-        record.params.shrink_to_fit();
-        record.failed.shrink_to_fit();
-        self.records.push(record);
+        let r = line.record;
+        (self.tallies.entry(r.point).or_default()).add(r.index, r.seed, &r.conns, r.failed);
+        self.found += 1;
         Ok(())
     }
 
@@ -405,7 +420,7 @@ impl Merger<'_> {
             });
         };
         let total = first.sweep.total_runs;
-        let found = self.records.len() as u64;
+        let found = self.found;
         if found != total {
             return Err(MergeError::Incomplete {
                 experiment: first.sweep.experiment.clone(),
@@ -420,12 +435,14 @@ impl Merger<'_> {
                 ),
             });
         }
-        let mut records = self.records;
-        records.sort_unstable_by_key(|r| r.index);
+        let mut points = self.points;
+        let points = (self.tallies.into_iter())
+            .map(|(p, t)| (points.remove(&p).map(|(v, _)| v).unwrap_or_default(), t))
+            .collect();
         Ok(Merged {
             sweep: first.sweep,
             file: first.file,
-            records,
+            points,
         })
     }
 }
@@ -621,7 +638,7 @@ fn locate(inputs: &dyn Inputs, index: u64, input: usize, line: usize) -> Option<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sweep::Seeds;
+    use crate::sweep::{RunRecord, Seeds};
 
     /// Shard `k` of `n` of a sweep of one point and seeds 1..=`seeds`, as
     /// `sweep --shard` writes it (runs without connections).
@@ -670,8 +687,9 @@ mod tests {
         // 3 runs in 5 shards: shards 3 and 4 hold nothing.
         assert_eq!(shard(3, 3, 5), "");
         let merged = merge(&Texts(&texts(&[(3, 2, 5), (3, 0, 5), (3, 1, 5)]))).unwrap();
-        let indices: Vec<u64> = merged.records.iter().map(|r| r.index).collect();
-        assert_eq!(indices, [0, 1, 2]);
+        // One grid point, its three runs (0, 1, 2) all there.
+        assert_eq!(merged.points.len(), 1);
+        assert_eq!(merged.points[0].1.runs(), 3);
         assert_eq!(merged.file, "t.toml");
     }
 
