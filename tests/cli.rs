@@ -340,7 +340,9 @@ fn check_needs_goldens_and_bless_writes_them() {
     assert_eq!(o.status.code(), Some(0));
     assert!(stdout(&o).ends_with("1 passed, 0 failed\n"));
     let xml = std::fs::read_to_string(&junit).unwrap();
-    assert!(xml.contains("tests=\"1\" failures=\"0\""), "{xml}");
+    // One testcase per expectation (outcome, retransmissions.SYN,
+    // retransmit_at.SYN, established_within) and one for the golden.
+    assert!(xml.contains("tests=\"5\" failures=\"0\""), "{xml}");
     // A changed experiment no longer matches its golden: the diff is shown.
     std::fs::write(&f, LOST_SYN.replace("50ms", "60ms")).unwrap();
     let o = tcpsim(&["check", &d]);
@@ -900,4 +902,55 @@ fn rust_log_shows_the_engine_in_virtual_time() {
     );
     // The same seed logs the same bytes.
     assert_eq!(trace, logged(Some("tcpsim_net::trace=trace")));
+}
+
+/// Issue 17: a golden that lacks one line of the run (here the second SYN
+/// retransmission of `configs/two-syns-lost.toml`, golden line 11) shows
+/// as exactly one hunk with that one `+` line. By the unified format with
+/// 3 lines of context: old lines 8..=13 (6 lines) against new 8..=14 (7).
+#[test]
+fn check_shows_one_extra_line_as_one_hunk() {
+    let dir = scratch("check-one-hunk");
+    let toml = std::fs::read_to_string("configs/two-syns-lost.toml").unwrap();
+    let golden = std::fs::read_to_string("configs/two-syns-lost.golden").unwrap();
+    let lines: Vec<&str> = golden.lines().collect();
+    let extra = lines[10];
+    assert!(extra.contains("(retransmission: rto)"), "{extra}");
+    let short: String = lines
+        .iter()
+        .enumerate()
+        .filter(|&(i, _)| i != 10)
+        .map(|(_, l)| format!("{l}\n"))
+        .collect();
+    let f = write(&dir, "two-syns-lost.toml", &toml);
+    write(&dir, "two-syns-lost.golden", &short);
+    let o = tcpsim(&["check", &f]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let out = stdout(&o);
+    let g = dir.join("two-syns-lost.golden").display().to_string();
+    let seed: u64 = toml
+        .lines()
+        .find_map(|l| l.strip_prefix("seed = "))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let expected = format!(
+        "  timeline differs from {g} (1 hunk):\n\
+         --- {g}\n\
+         +++ actual (seed {seed})\n\
+         @@ -8,6 +8,7 @@\n \
+         {}\n \
+         {}\n \
+         {}\n\
+         +{extra}\n \
+         {}\n \
+         {}\n \
+         {}\n  \
+         seed {seed}; replay: tcpsim run {f} --seed {seed}\n",
+        lines[7], lines[8], lines[9], lines[11], lines[12], lines[13]
+    );
+    assert!(out.contains(&expected), "{out}\n--- expected:\n{expected}");
+    assert_eq!(out.lines().filter(|l| l.starts_with("@@ ")).count(), 1);
+    assert!(out.ends_with("0 passed, 1 failed\n"), "{out}");
 }
