@@ -954,3 +954,136 @@ fn check_shows_one_extra_line_as_one_hunk() {
     assert_eq!(out.lines().filter(|l| l.starts_with("@@ ")).count(), 1);
     assert!(out.ends_with("0 passed, 1 failed\n"), "{out}");
 }
+
+/// Issue 17: the JUnit report read back with an XML parser: one testsuite
+/// per file, one testcase per expectation plus `golden`, classname the
+/// file, a failed expectation as <failure> with its actual value, an
+/// invalid file as one <error> testcase, counts that add up; and the same
+/// bytes on a second run once the wall-clock `time`s are set aside.
+#[test]
+fn check_junit_has_a_case_per_expectation_and_is_deterministic() {
+    let dir = scratch("check-junit");
+    let a = write(&dir, "a.toml", LOST_SYN);
+    let b = write(&dir, "b.toml", LOST_SYN);
+    let d = dir.display().to_string();
+    let o = tcpsim(&["check", "--bless", &d]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    // b now expects what the run does not do; the golden still matches.
+    std::fs::write(
+        &b,
+        LOST_SYN.replace("outcome = \"closed\"", "outcome = \"incomplete\""),
+    )
+    .unwrap();
+    let c = write(&dir, "c.toml", "this is not toml [");
+    let xml_path = dir.join("report.xml");
+    let xml_arg = xml_path.display().to_string();
+    let o = tcpsim(&["check", &d, "--junit", &xml_arg]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stdout(&o).ends_with("1 passed, 2 failed\n"),
+        "{}",
+        stdout(&o)
+    );
+    let xml = std::fs::read_to_string(&xml_path).unwrap();
+    let doc = roxmltree::Document::parse(&xml).unwrap();
+    let root = doc.root_element();
+    assert_eq!(root.tag_name().name(), "testsuites");
+    // a and b: 4 expectations + golden each; c: one error case.
+    assert_eq!(root.attribute("tests"), Some("11"), "{xml}");
+    assert_eq!(root.attribute("failures"), Some("1"));
+    assert_eq!(root.attribute("errors"), Some("1"));
+    let suites: Vec<_> = root
+        .children()
+        .filter(|n| n.has_tag_name("testsuite"))
+        .collect();
+    let names: Vec<_> = suites
+        .iter()
+        .map(|s| s.attribute("name").unwrap())
+        .collect();
+    assert_eq!(names, [a.as_str(), b.as_str(), c.as_str()]);
+    let expectations = [
+        "outcome",
+        "retransmissions.SYN",
+        "retransmit_at.SYN",
+        "established_within",
+    ];
+    for (s, counts) in suites
+        .iter()
+        .zip([("5", "0", "0"), ("5", "1", "0"), ("1", "0", "1")])
+    {
+        let file = s.attribute("name").unwrap();
+        assert_eq!(
+            (
+                s.attribute("tests").unwrap(),
+                s.attribute("failures").unwrap(),
+                s.attribute("errors").unwrap()
+            ),
+            counts,
+            "{file}"
+        );
+        assert!(s.attribute("time").unwrap().parse::<f64>().unwrap() >= 0.0);
+        let cases: Vec<_> = s
+            .children()
+            .filter(|n| n.has_tag_name("testcase"))
+            .collect();
+        for case in &cases {
+            assert_eq!(case.attribute("classname"), Some(file));
+            assert!(case.attribute("time").unwrap().parse::<f64>().unwrap() >= 0.0);
+        }
+        let mut case_names: Vec<&str> =
+            cases.iter().map(|c| c.attribute("name").unwrap()).collect();
+        if file == c {
+            assert_eq!(case_names, ["valid"]);
+            let error = cases[0]
+                .children()
+                .find(|n| n.has_tag_name("error"))
+                .unwrap();
+            assert!(error.attribute("message").unwrap().starts_with("invalid: "));
+            assert!(error.text().unwrap().contains("c.toml:1:"), "{xml}");
+            continue;
+        }
+        assert_eq!(case_names.pop(), Some("golden"));
+        case_names.sort();
+        let mut want = expectations.to_vec();
+        want.sort();
+        assert_eq!(case_names, want, "{file}");
+        for case in &cases {
+            let failure = case.children().find(|n| n.has_tag_name("failure"));
+            let should_fail = file == b && case.attribute("name") == Some("outcome");
+            assert_eq!(
+                failure.is_some(),
+                should_fail,
+                "{file} {:?}",
+                case.attribute("name")
+            );
+            if let Some(f) = failure {
+                assert_eq!(
+                    f.attribute("message"),
+                    Some("expected incomplete, actual closed (seed 7)")
+                );
+                assert!(
+                    f.text()
+                        .unwrap()
+                        .contains(&format!("replay: tcpsim run {b} --seed 7")),
+                    "{xml}"
+                );
+            }
+        }
+    }
+    // Deterministic but for the times.
+    let untimed = |x: &str| {
+        let mut out = String::new();
+        let mut rest = x;
+        while let Some(i) = rest.find(" time=\"") {
+            out.push_str(&rest[..i]);
+            let after = &rest[i + 7..];
+            rest = &after[after.find('"').unwrap() + 1..];
+        }
+        out + rest
+    };
+    let o = tcpsim(&["check", &d, "--junit", &xml_arg]);
+    assert_eq!(o.status.code(), Some(1));
+    let again = std::fs::read_to_string(&xml_path).unwrap();
+    assert_eq!(untimed(&xml), untimed(&again));
+    assert!(!untimed(&xml).contains("time="));
+}
