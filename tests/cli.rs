@@ -1087,3 +1087,91 @@ fn check_junit_has_a_case_per_expectation_and_is_deterministic() {
     assert_eq!(untimed(&xml), untimed(&again));
     assert!(!untimed(&xml).contains("time="));
 }
+
+/// Issue 17: `check --sweep` runs the file's own seed and then its
+/// `[sweep]` seeds (the first N with `--max-seeds N`), each once; an
+/// expectation is judged on every one and each failing seed is named with
+/// its replay command; the golden only on the file's seed. The counts are
+/// the arithmetic of the ranges.
+#[test]
+fn check_sweep_runs_the_sweep_seeds() {
+    let dir = scratch("check-sweep");
+    // seed 7 lies in 3..=9: 7 seeds in all.
+    let inside = format!("{LOST_SYN}[sweep]\nseeds = \"3..=9\"\n");
+    let f = write(&dir, "inside.toml", &inside);
+    let o = tcpsim(&["check", "--bless", &f]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert_eq!(stdout(&o), format!("ok   {f}\n1 passed, 0 failed\n"));
+    // Each seed's timeline differs from the golden (its first line names
+    // the seed), so this passes only if the golden is judged on seed 7 alone.
+    let o = tcpsim(&["check", "--sweep", &f]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert_eq!(
+        stdout(&o),
+        format!("ok   {f} (7 seeds)\n1 passed, 0 failed\n")
+    );
+    // The first 2 of them (3 and 4) and the file's own 7.
+    let o = tcpsim(&["check", "--sweep", "--max-seeds", "2", &f]);
+    assert_eq!(
+        stdout(&o),
+        format!("ok   {f} (3 seeds)\n1 passed, 0 failed\n")
+    );
+    // More than there are: all 7.
+    let o = tcpsim(&["check", "--sweep", "--max-seeds", "100", &f]);
+    assert_eq!(
+        stdout(&o),
+        format!("ok   {f} (7 seeds)\n1 passed, 0 failed\n")
+    );
+    // seed 7 outside 20..=23: 1 + 4 runs.
+    let outside = format!("{LOST_SYN}[sweep]\nseeds = \"20..=23\"\n");
+    let g = write(&dir, "outside.toml", &outside);
+    let o = tcpsim(&["check", "--bless", "--sweep", &g]);
+    assert_eq!(
+        stdout(&o),
+        format!("ok   {g} (5 seeds)\n1 passed, 0 failed\n")
+    );
+    // No [sweep]: once, as without --sweep.
+    let h = write(&dir, "plain.toml", LOST_SYN);
+    let o = tcpsim(&["check", "--bless", "--sweep", &h]);
+    assert_eq!(stdout(&o), format!("ok   {h}\n1 passed, 0 failed\n"));
+
+    // An expectation no run meets fails on all 7 seeds: the file's own
+    // first, then 3, 4, 5, 6 (5 shown), and 2 more (8, 9).
+    std::fs::write(
+        &f,
+        inside.replace("outcome = \"closed\"", "outcome = \"incomplete\""),
+    )
+    .unwrap();
+    let xml_path = dir.join("sweep.xml");
+    let xml_arg = xml_path.display().to_string();
+    let o = tcpsim(&["check", "--sweep", &f, "--junit", &xml_arg]);
+    assert_eq!(o.status.code(), Some(1));
+    let mut want = format!(
+        "FAIL {f} (7 seeds)\n  expectation outcome failed on 7 of 7 seeds: expected incomplete\n"
+    );
+    for seed in [7, 3, 4, 5, 6] {
+        want.push_str(&format!(
+            "    seed {seed}: actual closed; replay: tcpsim run {f} --seed {seed}\n"
+        ));
+    }
+    want.push_str("    … 2 more seeds\n0 passed, 1 failed\n");
+    assert_eq!(stdout(&o), want);
+    // In the JUnit report still one testcase per expectation, not per seed.
+    let xml = std::fs::read_to_string(&xml_path).unwrap();
+    assert!(
+        xml.contains("tests=\"5\" failures=\"1\" errors=\"0\""),
+        "{xml}"
+    );
+    assert!(
+        xml.contains(
+            "message=\"failed on 7 of 7 seeds, first seed 7: expected incomplete, actual closed\""
+        ),
+        "{xml}"
+    );
+
+    // --max-seeds needs --sweep and at least 1.
+    let o = tcpsim(&["check", "--max-seeds", "2", &f]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let o = tcpsim(&["check", "--sweep", "--max-seeds", "0", &f]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+}
