@@ -113,3 +113,48 @@ pub fn junit(results: &[FileResult]) -> String {
     out.push_str("</testsuites>\n");
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::suite::Case;
+
+    /// Characters XML treats specially, a newline in a message and a
+    /// control character come out as a well-formed document whose
+    /// attribute and text read back as written (less the control
+    /// character, which XML 1.0 cannot hold, and the newline of the
+    /// one-line message).
+    #[test]
+    fn special_characters_read_back() {
+        let r = FileResult {
+            path: "dir/a \"b\" <c>.toml".into(),
+            failure: Some("x".into()),
+            cases: vec![Case {
+                name: "golden".into(),
+                verdict: Verdict::Failed {
+                    message: "a < b &\nc".into(),
+                    detail: "-x > y\n+'z'\u{1}\n".into(),
+                },
+            }],
+            runs: 1,
+            seconds: 0.0125,
+        };
+        let xml = junit(&[r]);
+        let doc = roxmltree::Document::parse(&xml).unwrap();
+        let case = doc
+            .descendants()
+            .find(|n| n.has_tag_name("testcase"))
+            .unwrap();
+        assert_eq!(case.attribute("classname"), Some("dir/a \"b\" <c>.toml"));
+        assert_eq!(case.attribute("time"), Some("0.013"));
+        let f = case.children().find(|n| n.has_tag_name("failure")).unwrap();
+        assert_eq!(f.attribute("message"), Some("a < b & c"));
+        assert_eq!(f.attribute("type"), Some("golden"));
+        assert_eq!(f.text(), Some("-x > y\n+'z'\n"));
+        let root = doc.root_element();
+        assert_eq!(
+            (root.attribute("tests"), root.attribute("failures")),
+            (Some("1"), Some("1"))
+        );
+    }
+}
