@@ -96,15 +96,34 @@ enum Command {
         plot: Option<PathBuf>,
     },
     /// The regression suite: run every *.toml under PATHs, check [expect] and golden timelines.
+    ///
+    /// Prints `ok   FILE` or `FAIL FILE` with why for each file, then `N passed, N failed`
+    /// (files). A timeline that differs from its golden is shown as a unified diff
+    /// (`--- GOLDEN` / `+++ actual (seed N)`, hunks with 3 lines of context, at most 60
+    /// lines per file, then `… N more lines`) followed by the command that replays the run.
+    /// Exit 0 all passed, 1 a file failed, 2 no file found.
+    #[command(verbatim_doc_comment)]
     Check {
         /// Files or directories (default: configs/).
         paths: Vec<PathBuf>,
         /// Rewrite the golden timelines instead of comparing.
         #[arg(long)]
         bless: bool,
-        /// Write a JUnit XML report.
+        /// Write a JUnit XML report: one testsuite per file, one testcase per expectation
+        /// (named as the report names it) and one `golden`, classname the file; an invalid
+        /// file is one testcase `valid` with <error>. `time` is wall-clock seconds, the only
+        /// part that differs between runs.
         #[arg(long, value_name = "OUT.xml")]
         junit: Option<PathBuf>,
+        /// Also check [expect] on every seed of each file's [sweep] (its grid is not applied);
+        /// the golden is checked on the file's own seed only. Each failing seed is named with
+        /// the command that replays it. Files without [sweep] run once.
+        #[arg(long)]
+        sweep: bool,
+        /// With --sweep, only the first N seeds of each file's [sweep] (N >= 1).
+        #[arg(long, value_name = "N", requires = "sweep",
+              value_parser = clap::value_parser!(u64).range(1..))]
+        max_seeds: Option<u64>,
     },
     /// Parse and check experiment files without running them.
     Validate {
@@ -235,7 +254,17 @@ fn dispatch(cli: Cli) -> u8 {
             paths,
             bless,
             junit,
-        } => commands::check(&paths, bless, junit.as_deref()),
+            sweep,
+            max_seeds,
+        } => commands::check(
+            &paths,
+            &tcpsim_runner::suite::Options {
+                bless,
+                sweep,
+                max_seeds,
+            },
+            junit.as_deref(),
+        ),
         Command::Validate { files } => commands::validate(&files),
         Command::Merge { files, format } => commands::merge(&files, format.into()),
         Command::Schema => commands::schema(),

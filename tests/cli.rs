@@ -340,7 +340,9 @@ fn check_needs_goldens_and_bless_writes_them() {
     assert_eq!(o.status.code(), Some(0));
     assert!(stdout(&o).ends_with("1 passed, 0 failed\n"));
     let xml = std::fs::read_to_string(&junit).unwrap();
-    assert!(xml.contains("tests=\"1\" failures=\"0\""), "{xml}");
+    // One testcase per expectation (outcome, retransmissions.SYN,
+    // retransmit_at.SYN, established_within) and one for the golden.
+    assert!(xml.contains("tests=\"5\" failures=\"0\""), "{xml}");
     // A changed experiment no longer matches its golden: the diff is shown.
     std::fs::write(&f, LOST_SYN.replace("50ms", "60ms")).unwrap();
     let o = tcpsim(&["check", &d]);
@@ -900,4 +902,276 @@ fn rust_log_shows_the_engine_in_virtual_time() {
     );
     // The same seed logs the same bytes.
     assert_eq!(trace, logged(Some("tcpsim_net::trace=trace")));
+}
+
+/// Issue 17: a golden that lacks one line of the run (here the second SYN
+/// retransmission of `configs/two-syns-lost.toml`, golden line 11) shows
+/// as exactly one hunk with that one `+` line. By the unified format with
+/// 3 lines of context: old lines 8..=13 (6 lines) against new 8..=14 (7).
+#[test]
+fn check_shows_one_extra_line_as_one_hunk() {
+    let dir = scratch("check-one-hunk");
+    let toml = std::fs::read_to_string("configs/two-syns-lost.toml").unwrap();
+    let golden = std::fs::read_to_string("configs/two-syns-lost.golden").unwrap();
+    let lines: Vec<&str> = golden.lines().collect();
+    let extra = lines[10];
+    assert!(extra.contains("(retransmission: rto)"), "{extra}");
+    let short: String = lines
+        .iter()
+        .enumerate()
+        .filter(|&(i, _)| i != 10)
+        .map(|(_, l)| format!("{l}\n"))
+        .collect();
+    let f = write(&dir, "two-syns-lost.toml", &toml);
+    write(&dir, "two-syns-lost.golden", &short);
+    let o = tcpsim(&["check", &f]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let out = stdout(&o);
+    let g = dir.join("two-syns-lost.golden").display().to_string();
+    let seed: u64 = toml
+        .lines()
+        .find_map(|l| l.strip_prefix("seed = "))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let expected = format!(
+        "  timeline differs from {g} (1 hunk):\n\
+         --- {g}\n\
+         +++ actual (seed {seed})\n\
+         @@ -8,6 +8,7 @@\n \
+         {}\n \
+         {}\n \
+         {}\n\
+         +{extra}\n \
+         {}\n \
+         {}\n \
+         {}\n  \
+         seed {seed}; replay: tcpsim run {f} --seed {seed}\n",
+        lines[7], lines[8], lines[9], lines[11], lines[12], lines[13]
+    );
+    assert!(out.contains(&expected), "{out}\n--- expected:\n{expected}");
+    assert_eq!(out.lines().filter(|l| l.starts_with("@@ ")).count(), 1);
+    assert!(out.ends_with("0 passed, 1 failed\n"), "{out}");
+}
+
+/// Issue 17: the JUnit report read back with an XML parser: one testsuite
+/// per file, one testcase per expectation plus `golden`, classname the
+/// file, a failed expectation as <failure> with its actual value, an
+/// invalid file as one <error> testcase, counts that add up; and the same
+/// bytes on a second run once the wall-clock `time`s are set aside.
+#[test]
+fn check_junit_has_a_case_per_expectation_and_is_deterministic() {
+    let dir = scratch("check-junit");
+    let a = write(&dir, "a.toml", LOST_SYN);
+    let b = write(&dir, "b.toml", LOST_SYN);
+    let d = dir.display().to_string();
+    let o = tcpsim(&["check", "--bless", &d]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    // b now expects what the run does not do; the golden still matches.
+    std::fs::write(
+        &b,
+        LOST_SYN.replace("outcome = \"closed\"", "outcome = \"incomplete\""),
+    )
+    .unwrap();
+    let c = write(&dir, "c.toml", "this is not toml [");
+    let xml_path = dir.join("report.xml");
+    let xml_arg = xml_path.display().to_string();
+    let o = tcpsim(&["check", &d, "--junit", &xml_arg]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stdout(&o).ends_with("1 passed, 2 failed\n"),
+        "{}",
+        stdout(&o)
+    );
+    let xml = std::fs::read_to_string(&xml_path).unwrap();
+    let doc = roxmltree::Document::parse(&xml).unwrap();
+    let root = doc.root_element();
+    assert_eq!(root.tag_name().name(), "testsuites");
+    // a and b: 4 expectations + golden each; c: one error case.
+    assert_eq!(root.attribute("tests"), Some("11"), "{xml}");
+    assert_eq!(root.attribute("failures"), Some("1"));
+    assert_eq!(root.attribute("errors"), Some("1"));
+    let suites: Vec<_> = root
+        .children()
+        .filter(|n| n.has_tag_name("testsuite"))
+        .collect();
+    let names: Vec<_> = suites
+        .iter()
+        .map(|s| s.attribute("name").unwrap())
+        .collect();
+    assert_eq!(names, [a.as_str(), b.as_str(), c.as_str()]);
+    let expectations = [
+        "outcome",
+        "retransmissions.SYN",
+        "retransmit_at.SYN",
+        "established_within",
+    ];
+    for (s, counts) in suites
+        .iter()
+        .zip([("5", "0", "0"), ("5", "1", "0"), ("1", "0", "1")])
+    {
+        let file = s.attribute("name").unwrap();
+        assert_eq!(
+            (
+                s.attribute("tests").unwrap(),
+                s.attribute("failures").unwrap(),
+                s.attribute("errors").unwrap()
+            ),
+            counts,
+            "{file}"
+        );
+        assert!(s.attribute("time").unwrap().parse::<f64>().unwrap() >= 0.0);
+        let cases: Vec<_> = s
+            .children()
+            .filter(|n| n.has_tag_name("testcase"))
+            .collect();
+        for case in &cases {
+            assert_eq!(case.attribute("classname"), Some(file));
+            assert!(case.attribute("time").unwrap().parse::<f64>().unwrap() >= 0.0);
+        }
+        let mut case_names: Vec<&str> =
+            cases.iter().map(|c| c.attribute("name").unwrap()).collect();
+        if file == c {
+            assert_eq!(case_names, ["valid"]);
+            let error = cases[0]
+                .children()
+                .find(|n| n.has_tag_name("error"))
+                .unwrap();
+            assert!(error.attribute("message").unwrap().starts_with("invalid: "));
+            assert!(error.text().unwrap().contains("c.toml:1:"), "{xml}");
+            continue;
+        }
+        assert_eq!(case_names.pop(), Some("golden"));
+        case_names.sort();
+        let mut want = expectations.to_vec();
+        want.sort();
+        assert_eq!(case_names, want, "{file}");
+        for case in &cases {
+            let failure = case.children().find(|n| n.has_tag_name("failure"));
+            let should_fail = file == b && case.attribute("name") == Some("outcome");
+            assert_eq!(
+                failure.is_some(),
+                should_fail,
+                "{file} {:?}",
+                case.attribute("name")
+            );
+            if let Some(f) = failure {
+                assert_eq!(
+                    f.attribute("message"),
+                    Some("expected incomplete, actual closed (seed 7)")
+                );
+                assert!(
+                    f.text()
+                        .unwrap()
+                        .contains(&format!("replay: tcpsim run {b} --seed 7")),
+                    "{xml}"
+                );
+            }
+        }
+    }
+    // Deterministic but for the times.
+    let untimed = |x: &str| {
+        let mut out = String::new();
+        let mut rest = x;
+        while let Some(i) = rest.find(" time=\"") {
+            out.push_str(&rest[..i]);
+            let after = &rest[i + 7..];
+            rest = &after[after.find('"').unwrap() + 1..];
+        }
+        out + rest
+    };
+    let o = tcpsim(&["check", &d, "--junit", &xml_arg]);
+    assert_eq!(o.status.code(), Some(1));
+    let again = std::fs::read_to_string(&xml_path).unwrap();
+    assert_eq!(untimed(&xml), untimed(&again));
+    assert!(!untimed(&xml).contains("time="));
+}
+
+/// Issue 17: `check --sweep` runs the file's own seed and then its
+/// `[sweep]` seeds (the first N with `--max-seeds N`), each once; an
+/// expectation is judged on every one and each failing seed is named with
+/// its replay command; the golden only on the file's seed. The counts are
+/// the arithmetic of the ranges.
+#[test]
+fn check_sweep_runs_the_sweep_seeds() {
+    let dir = scratch("check-sweep");
+    // seed 7 lies in 3..=9: 7 seeds in all.
+    let inside = format!("{LOST_SYN}[sweep]\nseeds = \"3..=9\"\n");
+    let f = write(&dir, "inside.toml", &inside);
+    let o = tcpsim(&["check", "--bless", &f]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert_eq!(stdout(&o), format!("ok   {f}\n1 passed, 0 failed\n"));
+    // Each seed's timeline differs from the golden (its first line names
+    // the seed), so this passes only if the golden is judged on seed 7 alone.
+    let o = tcpsim(&["check", "--sweep", &f]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert_eq!(
+        stdout(&o),
+        format!("ok   {f} (7 seeds)\n1 passed, 0 failed\n")
+    );
+    // The first 2 of them (3 and 4) and the file's own 7.
+    let o = tcpsim(&["check", "--sweep", "--max-seeds", "2", &f]);
+    assert_eq!(
+        stdout(&o),
+        format!("ok   {f} (3 seeds)\n1 passed, 0 failed\n")
+    );
+    // More than there are: all 7.
+    let o = tcpsim(&["check", "--sweep", "--max-seeds", "100", &f]);
+    assert_eq!(
+        stdout(&o),
+        format!("ok   {f} (7 seeds)\n1 passed, 0 failed\n")
+    );
+    // seed 7 outside 20..=23: 1 + 4 runs.
+    let outside = format!("{LOST_SYN}[sweep]\nseeds = \"20..=23\"\n");
+    let g = write(&dir, "outside.toml", &outside);
+    let o = tcpsim(&["check", "--bless", "--sweep", &g]);
+    assert_eq!(
+        stdout(&o),
+        format!("ok   {g} (5 seeds)\n1 passed, 0 failed\n")
+    );
+    // No [sweep]: once, as without --sweep.
+    let h = write(&dir, "plain.toml", LOST_SYN);
+    let o = tcpsim(&["check", "--bless", "--sweep", &h]);
+    assert_eq!(stdout(&o), format!("ok   {h}\n1 passed, 0 failed\n"));
+
+    // An expectation no run meets fails on all 7 seeds: the file's own
+    // first, then 3, 4, 5, 6 (5 shown), and 2 more (8, 9).
+    std::fs::write(
+        &f,
+        inside.replace("outcome = \"closed\"", "outcome = \"incomplete\""),
+    )
+    .unwrap();
+    let xml_path = dir.join("sweep.xml");
+    let xml_arg = xml_path.display().to_string();
+    let o = tcpsim(&["check", "--sweep", &f, "--junit", &xml_arg]);
+    assert_eq!(o.status.code(), Some(1));
+    let mut want = format!(
+        "FAIL {f} (7 seeds)\n  expectation outcome failed on 7 of 7 seeds: expected incomplete\n"
+    );
+    for seed in [7, 3, 4, 5, 6] {
+        want.push_str(&format!(
+            "    seed {seed}: actual closed; replay: tcpsim run {f} --seed {seed}\n"
+        ));
+    }
+    want.push_str("    … 2 more seeds\n0 passed, 1 failed\n");
+    assert_eq!(stdout(&o), want);
+    // In the JUnit report still one testcase per expectation, not per seed.
+    let xml = std::fs::read_to_string(&xml_path).unwrap();
+    assert!(
+        xml.contains("tests=\"5\" failures=\"1\" errors=\"0\""),
+        "{xml}"
+    );
+    assert!(
+        xml.contains(
+            "message=\"failed on 7 of 7 seeds, first seed 7: expected incomplete, actual closed\""
+        ),
+        "{xml}"
+    );
+
+    // --max-seeds needs --sweep and at least 1.
+    let o = tcpsim(&["check", "--max-seeds", "2", &f]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let o = tcpsim(&["check", "--sweep", "--max-seeds", "0", &f]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
 }

@@ -471,8 +471,10 @@ pub fn schema() -> u8 {
     }
 }
 
-/// `tcpsim check`.
-pub fn check(paths: &[PathBuf], bless: bool, junit: Option<&Path>) -> u8 {
+/// `tcpsim check`: prints `ok   FILE` or `FAIL FILE` and why for each
+/// file (with `--sweep`, `(N seeds)` after a file that ran more than one),
+/// then `N passed, N failed` (files).
+pub fn check(paths: &[PathBuf], opts: &suite::Options, junit: Option<&Path>) -> u8 {
     let default = [PathBuf::from("configs")];
     let paths = if paths.is_empty() {
         &default[..]
@@ -489,10 +491,15 @@ pub fn check(paths: &[PathBuf], bless: bool, junit: Option<&Path>) -> u8 {
     let mut results = Vec::with_capacity(files.len());
     let mut out = String::new();
     for f in &files {
-        let r = suite::check_file(f, bless);
+        let r = suite::check_file(f, opts);
+        let runs = if r.runs > 1 {
+            format!(" ({} seeds)", r.runs)
+        } else {
+            String::new()
+        };
         match &r.failure {
-            None => out.push_str(&format!("ok   {}\n", f.display())),
-            Some(why) => out.push_str(&format!("FAIL {}\n{why}", f.display())),
+            None => out.push_str(&format!("ok   {}{runs}\n", f.display())),
+            Some(why) => out.push_str(&format!("FAIL {}{runs}\n{why}", f.display())),
         }
         results.push(r);
     }

@@ -2,24 +2,105 @@
 //!
 //! Every `*.toml` under the given paths runs with its own seed; its
 //! `[expect]` checks must hold and its text timeline must equal the golden
-//! file `<stem>.golden` beside it, byte for byte. A missing golden fails
-//! unless `--bless`, which (re)writes goldens. An invalid file fails.
+//! file `<stem>.golden` beside it, byte for byte (a difference is shown as
+//! a unified diff, [`diff`]). A missing golden fails unless `--bless`,
+//! which (re)writes goldens. An invalid file fails. With `--sweep`, the
+//! expectations are also checked on each of the file's `[sweep]` seeds.
+//! [`junit`] writes the results as JUnit XML.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use crate::build::{Keep, build};
-use crate::evaluate::{Check, evaluate};
+use crate::evaluate::evaluate;
+use crate::experiment::Experiment;
 use crate::report::Meta;
+use crate::shell::replay;
 use crate::timeline::render;
 
+pub mod diff;
+mod junit;
+
+pub use junit::junit;
+
+/// How `check` runs each file.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Options {
+    /// Rewrite the goldens instead of comparing (`--bless`).
+    pub bless: bool,
+    /// Also check the expectations on the file's `[sweep]` seeds
+    /// (`--sweep`).
+    pub sweep: bool,
+    /// With `sweep`, only the first this many of them (`--max-seeds`).
+    pub max_seeds: Option<u64>,
+}
+
 /// What became of one file.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct FileResult {
     /// The file.
     pub path: PathBuf,
-    /// `None` when it passed; otherwise why not, readable.
+    /// `None` when it passed; otherwise why not, readable: what `check`
+    /// prints under the file's `FAIL` line.
     pub failure: Option<String>,
+    /// One per expectation (in the order the report names them), then one
+    /// for the golden; or, for a file that could not be read, parsed or
+    /// built, the one case `valid`, an error.
+    pub cases: Vec<Case>,
+    /// How many runs the file took (1, or with `--sweep` its own seed and
+    /// its `[sweep]` seeds).
+    pub runs: u64,
+    /// Wall-clock seconds that judging the file took (read, runs, render,
+    /// compare): the JUnit report's `time`, and nothing else.
+    pub seconds: f64,
+}
+
+/// One JUnit test case of a file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Case {
+    /// `outcome`, `retransmissions.SYN`, ... (as the report names the
+    /// expectation), `golden`, or `valid`.
+    pub name: String,
+    /// What became of it.
+    pub verdict: Verdict,
+}
+
+/// The verdict on one case.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// It held.
+    Passed,
+    /// It did not hold: `message` in one line, `detail` the whole story
+    /// (the diff, each failing seed with its replay command).
+    Failed {
+        /// One line.
+        message: String,
+        /// Lines.
+        detail: String,
+    },
+    /// The file could not be judged (unreadable, invalid).
+    Error {
+        /// One line.
+        message: String,
+        /// Lines.
+        detail: String,
+    },
+}
+
+impl Case {
+    fn passed(name: &str) -> Case {
+        Case {
+            name: name.to_string(),
+            verdict: Verdict::Passed,
+        }
+    }
+
+    fn failed(name: &str, message: String, detail: String) -> Case {
+        Case {
+            name: name.to_string(),
+            verdict: Verdict::Failed { message, detail },
+        }
+    }
 }
 
 /// Every `*.toml` under `paths` (files are taken as given), sorted.
@@ -84,137 +165,213 @@ pub fn golden_path(file: &Path) -> PathBuf {
     file.with_extension("golden")
 }
 
-/// The first differences between two texts, line by line.
-pub fn diff(expected: &str, actual: &str) -> String {
-    let e: Vec<&str> = expected.lines().collect();
-    let a: Vec<&str> = actual.lines().collect();
-    let mut out = String::new();
-    let mut shown = 0;
-    for i in 0..e.len().max(a.len()) {
-        let (x, y) = (e.get(i), a.get(i));
-        if x != y {
-            if shown == 12 {
-                out.push_str("  ...\n");
-                break;
-            }
-            let _ = writeln!(out, "  line {}:", i + 1);
-            if let Some(x) = x {
-                let _ = writeln!(out, "  - {x}");
-            }
-            if let Some(y) = y {
-                let _ = writeln!(out, "  + {y}");
-            }
-            shown += 1;
-        }
+/// At most this many failing seeds of one expectation are listed, each with
+/// its replay command; the rest are counted.
+pub const MAX_SEEDS_SHOWN: usize = 5;
+
+/// The seeds `check` runs `exp` with: its `seed` first, then (with
+/// `opts.sweep`) its `[sweep]` seeds in order, the first `opts.max_seeds`
+/// of them, leaving out the file's seed where it is one of them. A file
+/// without `[sweep]`, or with `[sweep]` but no `seeds`, runs its seed
+/// alone. The grid is not applied: `check --sweep` runs the file as
+/// written (`tcpsim sweep` varies the grid).
+pub fn seeds(exp: &Experiment, opts: &Options) -> Vec<u64> {
+    let mut out = vec![exp.seed];
+    if let (true, Some(sweep)) = (opts.sweep, exp.sweep.as_ref()) {
+        let take = opts.max_seeds.unwrap_or(u64::MAX);
+        let take = usize::try_from(take).unwrap_or(usize::MAX);
+        out.extend(sweep.seeds.iter().take(take).filter(|&s| s != exp.seed));
     }
     out
 }
 
 /// Runs one file of the suite.
-pub fn check_file(path: &Path, bless: bool) -> FileResult {
-    let fail = |why: String| FileResult {
+pub fn check_file(path: &Path, opts: &Options) -> FileResult {
+    let start = std::time::Instant::now();
+    let mut r = judge(path, opts);
+    r.seconds = start.elapsed().as_secs_f64();
+    r
+}
+
+/// A file that could not be judged: one error case `valid`.
+fn invalid(path: &Path, why: String) -> FileResult {
+    let message = why.lines().next().unwrap_or("invalid").to_string();
+    FileResult {
         path: path.to_path_buf(),
-        failure: Some(why),
-    };
+        failure: Some(format!("{why}\n")),
+        cases: vec![Case {
+            name: "valid".to_string(),
+            verdict: Verdict::Error {
+                message,
+                detail: format!("{why}\n"),
+            },
+        }],
+        runs: 0,
+        seconds: 0.0,
+    }
+}
+
+/// One expectation over every seed: where it failed.
+struct Tally {
+    name: String,
+    expected: String,
+    failed: Vec<(u64, String)>,
+}
+
+fn judge(path: &Path, opts: &Options) -> FileResult {
     let name = path.display().to_string();
     let source =
         match crate::input::read_text(path, "experiment file", crate::input::MAX_EXPERIMENT_FILE) {
             Ok(s) => s,
-            Err(e) => return fail(format!("{e}\n")),
+            Err(e) => return invalid(path, e.to_string()),
         };
     let exp = match crate::experiment::parse(&source, &name) {
         Ok(e) => e,
-        Err(e) => return fail(format!("invalid: {e}\n")),
+        Err(e) => return invalid(path, format!("invalid: {e}")),
     };
-    let sim = match build(&exp, exp.seed, Keep::ALL) {
-        Ok(s) => s,
-        Err(e) => return fail(format!("invalid: {e}\n")),
-    };
-    let r = sim.run();
-    let checks = evaluate(&exp, &r);
-    let text = render(&Meta::new(&exp, exp.seed), &r);
+    let seeds = seeds(&exp, opts);
+    let mut tallies: Vec<Tally> = Vec::new();
+    let mut text = String::new();
+    for (i, &seed) in seeds.iter().enumerate() {
+        // The file's own seed (first) keeps the trace for the golden.
+        let keep = if i == 0 {
+            Keep::ALL
+        } else {
+            Keep::for_expectations(&exp)
+        };
+        let sim = match build(&exp, seed, keep) {
+            Ok(s) => s,
+            Err(e) => return invalid(path, format!("invalid: {e}")),
+        };
+        let r = sim.run();
+        for c in evaluate(&exp, &r) {
+            let t = match tallies.iter_mut().position(|t| t.name == c.name) {
+                Some(k) => &mut tallies[k],
+                None => {
+                    tallies.push(Tally {
+                        name: c.name.clone(),
+                        expected: c.expected.clone(),
+                        failed: Vec::new(),
+                    });
+                    tallies.last_mut().expect("just pushed")
+                }
+            };
+            if !c.passed {
+                t.failed.push((seed, c.actual));
+            }
+        }
+        if i == 0 {
+            text = render(&Meta::new(&exp, exp.seed), &r);
+        }
+    }
+    let runs = seeds.len() as u64;
     let mut why = String::new();
-    let failed: Vec<&Check> = checks.iter().filter(|c| !c.passed).collect();
-    for c in &failed {
-        let _ = writeln!(
-            why,
-            "  expectation {} failed: expected {}, actual {}",
-            c.name, c.expected, c.actual
+    let mut cases = Vec::with_capacity(tallies.len() + 1);
+    let mut own_seed_failed = false;
+    for t in &tallies {
+        if t.failed.is_empty() {
+            cases.push(Case::passed(&t.name));
+            continue;
+        }
+        let (seed0, actual0) = &t.failed[0];
+        if runs == 1 {
+            own_seed_failed = true;
+            let _ = writeln!(
+                why,
+                "  expectation {} failed: expected {}, actual {actual0}",
+                t.name, t.expected
+            );
+            cases.push(Case::failed(
+                &t.name,
+                format!("expected {}, actual {actual0} (seed {seed0})", t.expected),
+                format!(
+                    "expected {}, actual {actual0}\nseed {seed0}; replay: {}\n",
+                    t.expected,
+                    replay(&name, *seed0, &[], &[])
+                ),
+            ));
+            continue;
+        }
+        let head = format!(
+            "expectation {} failed on {} of {runs} seeds: expected {}",
+            t.name,
+            t.failed.len(),
+            t.expected
         );
+        let mut list = String::new();
+        for (seed, actual) in t.failed.iter().take(MAX_SEEDS_SHOWN) {
+            let _ = writeln!(
+                list,
+                "  seed {seed}: actual {actual}; replay: {}",
+                replay(&name, *seed, &[], &[])
+            );
+        }
+        if t.failed.len() > MAX_SEEDS_SHOWN {
+            let _ = writeln!(list, "  … {} more seeds", t.failed.len() - MAX_SEEDS_SHOWN);
+        }
+        let _ = writeln!(why, "  {head}");
+        for line in list.lines() {
+            let _ = writeln!(why, "  {line}");
+        }
+        cases.push(Case::failed(
+            &t.name,
+            format!(
+                "failed on {} of {runs} seeds, first seed {seed0}: expected {}, actual {actual0}",
+                t.failed.len(),
+                t.expected
+            ),
+            format!("{head}\n{list}"),
+        ));
     }
     let golden = golden_path(path);
-    if bless {
-        if let Err(e) = std::fs::write(&golden, &text) {
-            let _ = writeln!(why, "  cannot write {}: {e}", golden.display());
+    let golden_name = golden.display().to_string();
+    let replay_own = replay(&name, exp.seed, &[], &[]);
+    if opts.bless {
+        match std::fs::write(&golden, &text) {
+            Ok(()) => cases.push(Case::passed("golden")),
+            Err(e) => {
+                let line = format!("cannot write {golden_name}: {e}");
+                let _ = writeln!(why, "  {line}");
+                cases.push(Case::failed("golden", line.clone(), format!("{line}\n")));
+            }
         }
     } else {
         match std::fs::read_to_string(&golden) {
-            Ok(g) if g == text => {}
+            Ok(g) if g == text => cases.push(Case::passed("golden")),
             Ok(g) => {
-                let _ = writeln!(
-                    why,
-                    "  timeline differs from {}:\n{}",
-                    golden.display(),
-                    diff(&g, &text)
+                own_seed_failed = true;
+                let d = diff::unified(&g, &golden_name, &text, exp.seed);
+                let n = diff::hunks(&d);
+                let line = format!(
+                    "timeline differs from {golden_name} ({n} hunk{})",
+                    if n == 1 { "" } else { "s" }
                 );
+                let _ = write!(why, "  {line}:\n{d}");
+                cases.push(Case::failed(
+                    "golden",
+                    line,
+                    format!("{d}seed {}; replay: {replay_own}\n", exp.seed),
+                ));
             }
             Err(_) => {
-                let _ = writeln!(
-                    why,
-                    "  no golden timeline {} (run `tcpsim check --bless {}` and read it)",
-                    golden.display(),
-                    name
+                own_seed_failed = true;
+                let line = format!(
+                    "no golden timeline {golden_name} (run `tcpsim check --bless {}` and read it)",
+                    crate::shell::quote(&name)
                 );
+                let _ = writeln!(why, "  {line}");
+                cases.push(Case::failed("golden", line.clone(), format!("{line}\n")));
             }
         }
     }
-    if why.is_empty() {
-        FileResult {
-            path: path.to_path_buf(),
-            failure: None,
-        }
-    } else {
-        let _ = writeln!(
-            why,
-            "  seed {}; replay: {}",
-            exp.seed,
-            crate::shell::replay(&name, exp.seed, &[], &[])
-        );
-        fail(why)
+    if own_seed_failed {
+        let _ = writeln!(why, "  seed {}; replay: {replay_own}", exp.seed);
     }
-}
-
-/// The results as JUnit XML.
-pub fn junit(results: &[FileResult]) -> String {
-    let failures = results.iter().filter(|r| r.failure.is_some()).count();
-    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let _ = writeln!(
-        out,
-        "<testsuites tests=\"{}\" failures=\"{failures}\">",
-        results.len()
-    );
-    let _ = writeln!(
-        out,
-        "  <testsuite name=\"tcpsim check\" tests=\"{}\" failures=\"{failures}\">",
-        results.len()
-    );
-    for r in results {
-        let name = crate::svg::escape(&r.path.display().to_string());
-        match &r.failure {
-            None => {
-                let _ = writeln!(out, "    <testcase classname=\"tcpsim\" name=\"{name}\"/>");
-            }
-            Some(why) => {
-                let first = why.lines().next().unwrap_or("failed").trim();
-                let _ = writeln!(
-                    out,
-                    "    <testcase classname=\"tcpsim\" name=\"{name}\">\n      <failure message=\"{}\">{}</failure>\n    </testcase>",
-                    crate::svg::escape(first),
-                    crate::svg::escape(why)
-                );
-            }
-        }
+    FileResult {
+        path: path.to_path_buf(),
+        failure: (!why.is_empty()).then_some(why),
+        cases,
+        runs,
+        seconds: 0.0,
     }
-    out.push_str("  </testsuite>\n</testsuites>\n");
-    out
 }
