@@ -324,10 +324,32 @@ pub fn sweep(
             }
         };
     }
-    let indices: Vec<u64> = match shard {
-        Some((k, n)) => (k..total).step_by(n as usize).collect(),
-        None => (0..total).collect(),
-    };
+    if let Some((k, n)) = shard {
+        // A shard writes its runs in index order, SHARD_CHUNK at a time, so
+        // it holds the records of one chunk (about 300 MB), not of all.
+        let mut any_failed = false;
+        let mut first = k;
+        while first < total {
+            let indices: Vec<u64> = (first..total)
+                .step_by(n as usize)
+                .take(SHARD_CHUNK)
+                .collect();
+            first = indices.last().map_or(total, |&i| i.saturating_add(n));
+            let records = match plan.run_indices(&indices, jobs) {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return BAD_INPUT;
+                }
+            };
+            any_failed |= records.iter().any(|r| !r.failed.is_empty());
+            if let Err(code) = write_shard_lines(plan.identity(), &name, k, n, records) {
+                return code;
+            }
+        }
+        return if any_failed { FAILED } else { OK };
+    }
+    let indices: Vec<u64> = (0..total).collect();
     let records = match plan.run_indices(&indices, jobs) {
         Ok(r) => r,
         Err(e) => {
@@ -342,20 +364,21 @@ pub fn sweep(
         }
     }
     let any_failed = records.iter().any(|r| !r.failed.is_empty());
-    let code = match shard {
-        Some((k, n)) => write_shard_lines(plan.identity(), &name, k, n, records),
-        None => emit_aggregate(
-            &sweep::aggregate(&plan.name, &name, &records, &sets),
-            format,
-        ),
-    };
+    let code = emit_aggregate(
+        &sweep::aggregate(&plan.name, &name, &records, &sets),
+        format,
+    );
     if code != OK {
         return code;
     }
     if any_failed { FAILED } else { OK }
 }
 
-/// Writes the runs of shard `k` of `n` to standard output, one
+/// How many runs a shard holds the records of at a time.
+const SHARD_CHUNK: usize = 1 << 20;
+
+/// Writes the runs of shard `k` of `n` to standard output (`Err` with the
+/// exit code when the output ends: closed, or an error), one
 /// [`sweep::Line`] each, as they are made (not held all at once).
 fn write_shard_lines(
     sweep: &sweep::SweepId,
@@ -363,7 +386,7 @@ fn write_shard_lines(
     k: u64,
     n: u64,
     records: Vec<sweep::RunRecord>,
-) -> u8 {
+) -> Result<(), u8> {
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let mut written = Ok(());
     for record in records {
@@ -382,12 +405,13 @@ fn write_shard_lines(
         }
     }
     match written.and_then(|()| out.flush()) {
-        Ok(()) => OK,
-        // A closed pipe (`| head`) is not an error worth a code.
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => OK,
+        Ok(()) => Ok(()),
+        // A closed pipe (`| head`) is not an error worth a code, but the
+        // end of the shard: nobody reads the rest.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Err(OK),
         Err(e) => {
             eprintln!("error: cannot write output: {e}");
-            INTERNAL
+            Err(INTERNAL)
         }
     }
 }
