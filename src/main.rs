@@ -89,7 +89,10 @@ enum Command {
         #[arg(long, value_enum, default_value = "text")]
         format: SweepFmt,
         /// Run only every N-th run starting at run K (0 <= K < N) and print one JSON line per run, for `tcpsim merge`.
-        #[arg(long, value_name = "K/N")]
+        /// `auto` takes K and N from the batch system: Slurm array jobs (SLURM_ARRAY_TASK_ID,
+        /// _MIN, _STEP, _COUNT), Kubernetes Indexed Jobs (JOB_COMPLETION_INDEX, TCPSIM_SHARDS),
+        /// GitLab parallel (CI_NODE_INDEX, CI_NODE_TOTAL), in that order.
+        #[arg(long, value_name = "K/N|auto")]
         shard: Option<String>,
         /// Write CDF plots of establishment and teardown times, one curve per grid point (SVG).
         #[arg(long, value_name = "OUT.svg")]
@@ -155,7 +158,8 @@ enum Command {
     /// Combine the outputs of `sweep --shard K/N` into the unsharded result (only a complete
     /// set of one sweep's shards: anything missing, duplicated or foreign is exit 2).
     Merge {
-        /// Shard outputs (JSON lines).
+        /// Shard outputs (JSON lines): files, directories (every *.jsonl inside, by name) or
+        /// file-name patterns with * and ? (`out/shard-*.jsonl`, quoted so the shell leaves it).
         #[arg(required = true)]
         files: Vec<PathBuf>,
         /// Output format.

@@ -1175,3 +1175,78 @@ fn check_sweep_runs_the_sweep_seeds() {
     let o = tcpsim(&["check", "--sweep", "--max-seeds", "0", &f]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
 }
+
+#[test]
+fn shard_auto_reads_the_batch_systems_and_merge_takes_folders_and_patterns() {
+    let dir = scratch("shard_auto_and_merge_inputs");
+    let f = write(&dir, "sweep.toml", SWEEP);
+    let whole = tcpsim(&["sweep", &f, "--format", "json"]);
+    let shard_with = |vars: &[(&str, &str)]| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_tcpsim"));
+        c.args(["sweep", &f, "--shard", "auto"]).current_dir(&dir);
+        for v in [
+            "SLURM_ARRAY_TASK_ID",
+            "JOB_COMPLETION_INDEX",
+            "CI_NODE_INDEX",
+        ] {
+            c.env_remove(v);
+        }
+        c.envs(vars.iter().copied());
+        c.output().expect("the tcpsim binary runs")
+    };
+    // The three systems of docs/distributed.md: a Slurm
+    // array 1-5:2 (tasks 1, 3, 5 are shards 0, 1, 2 of 3), a Kubernetes
+    // Indexed Job of 3 completions, GitLab `parallel: 3` (nodes 1 to 3).
+    for k in 0..3u64 {
+        let task = (1 + 2 * k).to_string();
+        let index = k.to_string();
+        let node = (k + 1).to_string();
+        let slurm = shard_with(&[
+            ("SLURM_ARRAY_TASK_ID", &task),
+            ("SLURM_ARRAY_TASK_MIN", "1"),
+            ("SLURM_ARRAY_TASK_STEP", "2"),
+            ("SLURM_ARRAY_TASK_COUNT", "3"),
+        ]);
+        let k8s = shard_with(&[("JOB_COMPLETION_INDEX", &index), ("TCPSIM_SHARDS", "3")]);
+        let gitlab = shard_with(&[("CI_NODE_INDEX", &node), ("CI_NODE_TOTAL", "3")]);
+        let given = tcpsim(&["sweep", &f, "--shard", &format!("{k}/3")]);
+        for (system, o) in [("slurm", &slurm), ("kubernetes", &k8s), ("gitlab", &gitlab)] {
+            assert_eq!(o.status.code(), Some(0), "{system}: {}", stderr(o));
+            assert_eq!(o.stdout, given.stdout, "{system} shard {k}");
+        }
+        std::fs::create_dir_all(dir.join("out")).unwrap();
+        write(&dir, &format!("out/shard-{k}.jsonl"), &stdout(&given));
+    }
+    let none = shard_with(&[]);
+    assert_eq!(none.status.code(), Some(2));
+    assert!(
+        stderr(&none).contains("no batch system found"),
+        "{}",
+        stderr(&none)
+    );
+    // A sparse Slurm array (--array=1,4,9) is refused.
+    let sparse = shard_with(&[
+        ("SLURM_ARRAY_TASK_ID", "9"),
+        ("SLURM_ARRAY_TASK_MIN", "1"),
+        ("SLURM_ARRAY_TASK_COUNT", "3"),
+    ]);
+    assert_eq!(sparse.status.code(), Some(2), "{}", stderr(&sparse));
+    // merge of the folder, and of a pattern, is the unsharded sweep.
+    let out = dir.join("out").display().to_string();
+    for arg in [
+        out.clone(),
+        format!("{out}/shard-?.jsonl"),
+        format!("{out}/*.jsonl"),
+    ] {
+        let m = tcpsim(&["merge", &arg, "--format", "json"]);
+        assert_eq!(m.status.code(), Some(0), "{arg}: {}", stderr(&m));
+        assert_eq!(stdout(&m), stdout(&whole), "{arg}");
+    }
+    let nothing = tcpsim(&["merge", &format!("{out}/none-*.jsonl")]);
+    assert_eq!(nothing.status.code(), Some(2));
+    assert!(
+        stderr(&nothing).contains("no file matches this pattern"),
+        "{}",
+        stderr(&nothing)
+    );
+}

@@ -229,8 +229,12 @@ pub fn run(
     OK
 }
 
-/// Parses `K/N` for `--shard` (K counted from 0, K < N).
+/// Parses `K/N` for `--shard` (K counted from 0, K < N), or `auto`: K and
+/// N from the batch system's environment ([`sweep::shard::from_env`]).
 pub fn parse_shard(s: &str) -> Result<(u64, u64), String> {
+    if s == "auto" {
+        return sweep::shard::from_env(&|name| std::env::var(name).ok());
+    }
     let err = || format!("--shard {s:?}: expected K/N with 0 <= K < N, e.g. --shard 0/4");
     let (k, n) = s.split_once('/').ok_or_else(err)?;
     let k: u64 = k.trim().parse().map_err(|_| err())?;
@@ -430,11 +434,87 @@ fn emit_aggregate(agg: &sweep::Aggregate, format: SweepFormat) -> u8 {
     }
 }
 
+/// The shard files `args` name: a file as it is (merge says if it cannot
+/// be read), a directory as every `*.jsonl` in it, and a name with `*` or
+/// `?` in its last part, which is not a file, as the files of its
+/// directory that match, each list sorted by name.
+fn shard_files(args: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+    let mut out = Vec::new();
+    let listed = |dir: &Path, keep: &dyn Fn(&str) -> bool| -> Result<Vec<PathBuf>, String> {
+        let entries =
+            std::fs::read_dir(dir).map_err(|e| format!("{}: cannot read: {e}", dir.display()))?;
+        let mut files: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_file() && p.file_name().and_then(|n| n.to_str()).is_some_and(keep))
+            .collect();
+        files.sort();
+        Ok(files)
+    };
+    for a in args {
+        let name = a.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if a.is_dir() {
+            let found = listed(a, &|n| n.ends_with(".jsonl"))?;
+            if found.is_empty() {
+                return Err(format!(
+                    "{}: no *.jsonl shard files in this directory",
+                    a.display()
+                ));
+            }
+            out.extend(found);
+        } else if !a.exists() && name.contains(['*', '?']) {
+            let dir = a
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            let found = listed(dir, &|n| glob_match(name, n))?;
+            if found.is_empty() {
+                return Err(format!("{}: no file matches this pattern", a.display()));
+            }
+            out.extend(found);
+        } else {
+            out.push(a.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// Whether `name` matches `pattern`, where `*` is any run of characters
+/// and `?` one character.
+fn glob_match(pattern: &str, name: &str) -> bool {
+    let (p, n): (Vec<char>, Vec<char>) = (pattern.chars().collect(), name.chars().collect());
+    // The classic two-pointer match with backtracking to the last `*`.
+    let (mut i, mut j, mut star, mut mark) = (0, 0, None, 0);
+    while j < n.len() {
+        if i < p.len() && (p[i] == '?' || p[i] == n[j]) {
+            i += 1;
+            j += 1;
+        } else if i < p.len() && p[i] == '*' {
+            star = Some(i);
+            mark = j;
+            i += 1;
+        } else if let Some(s) = star {
+            i = s + 1;
+            mark += 1;
+            j = mark;
+        } else {
+            return false;
+        }
+    }
+    p[i..].iter().all(|&c| c == '*')
+}
+
 /// `tcpsim merge`: only a complete set of shards of one sweep merges
 /// (see [`sweep::merge`]); anything else is exit 2 with a message naming
 /// the file and line.
 pub fn merge(files: &[PathBuf], format: SweepFormat) -> u8 {
-    let merged = match sweep::merge::merge(&sweep::merge::Files(files)) {
+    let files = match shard_files(files) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return BAD_INPUT;
+        }
+    };
+    let merged = match sweep::merge::merge(&sweep::merge::Files(&files)) {
         Ok(m) => m,
         Err(e) => {
             eprintln!("error: {e}");

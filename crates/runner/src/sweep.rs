@@ -28,6 +28,7 @@ use crate::timeline::KIND_ORDER;
 mod aggregate;
 mod line;
 pub mod merge;
+pub mod shard;
 
 pub use aggregate::{
     Aggregate, FailedSeed, Outcomes, PointAggregate, RetransmissionMeans, Stats, Tally, aggregate,
