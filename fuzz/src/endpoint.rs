@@ -305,10 +305,30 @@ impl Hooks for App {
                 t.state = Some(to);
             }
             Event::Connected => {
-                assert_eq!(
+                // The handshake is complete. The state may already be past
+                // ESTABLISHED: a FIN the application asked for in SYN-SENT
+                // or SYN-RECEIVED (RFC 9293 §3.10.4, CLOSE in SYN-RECEIVED:
+                // form a FIN and enter FIN-WAIT-1) goes out in the same
+                // step, before the event is handed over.
+                // ESTABLISHED, or CLOSE-WAIT (the peer's FIN came with
+                // the handshake's end), or, once this side has sent its
+                // FIN, any state that FIN leads to.
+                let ours = matches!(
                     t.state,
-                    Some(State::Established),
-                    "side {s} conn {id}: Connected"
+                    Some(
+                        State::FinWait1
+                            | State::FinWait2
+                            | State::Closing
+                            | State::TimeWait
+                            | State::LastAck
+                    )
+                );
+                assert!(
+                    matches!(t.state, Some(State::Established | State::CloseWait))
+                        || (ours && t.shut),
+                    "side {s} conn {id}: Connected in {:?} (shut: {})",
+                    t.state,
+                    t.shut
                 );
             }
             Event::EndOfStream => {
