@@ -72,6 +72,9 @@ enum Command {
         diagram: Option<PathBuf>,
     },
     /// Run many seeds (and the file's [sweep] grid) in parallel; print statistics.
+    ///
+    /// On a terminal, standard error shows a progress bar (runs done, rate, time left);
+    /// elsewhere nothing. It never changes standard output.
     Sweep {
         /// The experiment file.
         file: PathBuf,

@@ -1250,3 +1250,27 @@ fn shard_auto_reads_the_batch_systems_and_merge_takes_folders_and_patterns() {
         stderr(&nothing)
     );
 }
+
+#[test]
+fn sweep_progress_is_a_bar_on_a_terminal_and_nothing_elsewhere() {
+    // Not a terminal (a pipe): nothing on standard error.
+    let o = tcpsim(&["sweep", "configs/handshake.toml", "--seeds", "0..2000"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(o.stderr.is_empty(), "{}", stderr(&o));
+    // A terminal, through util-linux's `script` where there is one: the
+    // bar with its rate and ETA, and the same standard output.
+    if !Path::new("/usr/bin/script").exists() {
+        return;
+    }
+    let cmd = format!(
+        "{} sweep configs/handshake.toml --seeds 0..20000 --jobs 2 >/dev/null",
+        env!("CARGO_BIN_EXE_tcpsim")
+    );
+    let tty = Command::new("/usr/bin/script")
+        .args(["-qc", &cmd, "/dev/null"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("script runs");
+    let shown = String::from_utf8_lossy(&tty.stdout);
+    assert!(shown.contains("runs") && shown.contains("ETA"), "{shown}");
+}

@@ -13,7 +13,7 @@
 //! one unsharded sweep gives.
 
 use std::collections::BTreeMap;
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -328,8 +328,7 @@ impl Plan {
         step: impl Fn(&mut S, u64, u64, &mut Worker) + Sync,
     ) -> Vec<S> {
         let next = AtomicU64::new(0);
-        let done = AtomicU64::new(0);
-        let progress = std::io::stderr().is_terminal() && total > 1;
+        let progress = progress_bar(total);
         let states: Mutex<Vec<S>> = Mutex::new(Vec::new());
         let batches = usize::try_from(total.div_ceil(BATCH)).unwrap_or(usize::MAX);
         let workers = workers(jobs, batches);
@@ -344,14 +343,7 @@ impl Plan {
                     }
                     let end = (start + BATCH).min(total);
                     step(&mut mine, start, end, &mut scratch);
-                    let n = done.fetch_add(end - start, Ordering::Relaxed) + (end - start);
-                    if progress {
-                        let mut e = std::io::stderr().lock();
-                        let _ = write!(e, "\r{n}/{total} runs");
-                        if n == total {
-                            let _ = writeln!(e);
-                        }
-                    }
+                    progress.inc(end - start);
                 }
                 if let Ok(mut all) = states.lock() {
                     all.push(mine);
@@ -370,6 +362,7 @@ impl Plan {
                 work();
             }
         });
+        progress.finish_and_clear();
         states.into_inner().unwrap_or_else(|e| e.into_inner())
     }
 }
@@ -389,6 +382,28 @@ struct Sample {
     seed: u64,
     conns: Vec<ConnSample>,
     failed: Vec<String>,
+}
+
+/// The progress of `total` runs on standard error when it is a terminal
+/// (runs done, the rate and the time left, redrawn at most 10 times a
+/// second; cleared at the end), else a hidden bar whose `inc` does
+/// nothing visible. It reads the wall clock for the rate, and writes only
+/// to standard error, so no output depends on it.
+fn progress_bar(total: u64) -> indicatif::ProgressBar {
+    if total < 2 || !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::with_draw_target(
+        Some(total),
+        indicatif::ProgressDrawTarget::stderr_with_hz(10),
+    );
+    let style = indicatif::ProgressStyle::with_template(
+        "{bar:40} {human_pos}/{human_len} runs  {per_sec}  ETA {eta}",
+    );
+    if let Ok(style) = style {
+        bar.set_style(style);
+    }
+    bar
 }
 
 /// How many consecutive runs a sweep worker claims at a time.
