@@ -317,15 +317,9 @@ pub fn sweep(
         return match plan.aggregate_all(jobs, &name, &sets) {
             Ok(agg) => {
                 let any_failed = agg.points.iter().any(|p| !p.failed_seeds.is_empty());
-                match emit_aggregate(&agg, format) {
-                    OK if any_failed => FAILED,
-                    code => code,
-                }
+                verdict(emit_aggregate(&agg, format), any_failed)
             }
-            Err(e) => {
-                eprintln!("error: {e}");
-                BAD_INPUT
-            }
+            Err(e) => fail(e),
         };
     }
     if let Some((k, n)) = shard {
@@ -341,25 +335,19 @@ pub fn sweep(
             first = indices.last().map_or(total, |&i| i.saturating_add(n));
             let records = match plan.run_indices(&indices, jobs) {
                 Ok(r) => r,
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return BAD_INPUT;
-                }
+                Err(e) => return fail(e),
             };
             any_failed |= records.iter().any(|r| !r.failed.is_empty());
             if let Err(code) = write_shard_lines(plan.identity(), &name, k, n, records) {
                 return code;
             }
         }
-        return if any_failed { FAILED } else { OK };
+        return verdict(OK, any_failed);
     }
     let indices: Vec<u64> = (0..total).collect();
     let records = match plan.run_indices(&indices, jobs) {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return BAD_INPUT;
-        }
+        Err(e) => return fail(e),
     };
     if let Some(path) = plot {
         if let Err(e) = std::fs::write(path, crate::plot::render(&plan.name, &records)) {
@@ -368,14 +356,17 @@ pub fn sweep(
         }
     }
     let any_failed = records.iter().any(|r| !r.failed.is_empty());
-    let code = emit_aggregate(
-        &sweep::aggregate(&plan.name, &name, &records, &sets),
-        format,
-    );
-    if code != OK {
-        return code;
+    let agg = sweep::aggregate(&plan.name, &name, &records, &sets);
+    verdict(emit_aggregate(&agg, format), any_failed)
+}
+
+/// The exit code of a sweep whose output gave `code`: a failed
+/// expectation makes a clean output `FAILED`; an output error stays.
+fn verdict(code: u8, any_failed: bool) -> u8 {
+    match code {
+        OK if any_failed => FAILED,
+        code => code,
     }
-    if any_failed { FAILED } else { OK }
 }
 
 /// How many runs a shard holds the records of at a time.
@@ -522,12 +513,7 @@ pub fn merge(files: &[PathBuf], format: SweepFormat) -> u8 {
         }
     };
     let any_failed = merged.points.iter().any(|(_, t)| t.any_failed());
-    let agg = merged.aggregate();
-    let code = emit_aggregate(&agg, format);
-    if code != OK {
-        return code;
-    }
-    if any_failed { FAILED } else { OK }
+    verdict(emit_aggregate(&merged.aggregate(), format), any_failed)
 }
 
 /// `tcpsim validate`.

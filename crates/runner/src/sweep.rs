@@ -299,15 +299,8 @@ impl Plan {
         if let Some((_, e)) = first_error {
             return Err(e);
         }
-        let points = (all.into_iter())
-            .map(|(point, t)| t.finish(&self.points[point].0, file, sets))
-            .collect();
-        Ok(Aggregate {
-            experiment: self.name.clone(),
-            schema: crate::report::SCHEMA,
-            runs: total,
-            points,
-        })
+        let points = (all.into_iter()).map(|(point, t)| (self.points[point].0.as_slice(), t));
+        Ok(aggregate::aggregate_points(&self.name, file, points, sets))
     }
 
     /// Runs positions `0..total` on `jobs` threads (see [`workers`]): each

@@ -324,16 +324,13 @@ impl<'a> Variants<'a> {
         let touches =
             |key: &str| (values.iter()).any(|(path, ..)| path.split('.').next() == Some(key));
         let cx = self.cx;
-        if touches("hosts") || touches("seed") || touches("sweep") {
-            let mut doc = self.root.clone();
-            for &(path, key_at, value) in values {
-                tree::apply(cx, &mut doc, path, value.clone(), key_at)?;
-            }
-            return read(cx, &doc, self.name);
-        }
-        let mut doc = self.rest.clone();
+        let whole = touches("hosts") || touches("seed") || touches("sweep");
+        let mut doc = if whole { self.root } else { &self.rest }.clone();
         for &(path, key_at, value) in values {
             tree::apply(cx, &mut doc, path, value.clone(), key_at)?;
+        }
+        if whole {
+            return read(cx, &doc, self.name);
         }
         let typed: file::File = de::from_tree(cx, &doc)?;
         let given = validate::Hosts::Checked {

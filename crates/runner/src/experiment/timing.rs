@@ -30,7 +30,7 @@ use super::model::{ConnectionSpec, HostId};
 use super::tcp::TcpOverrides;
 use toml::Spanned;
 
-use super::tree::{Node, Value};
+use super::tree::{self, Node};
 use super::validate::Table;
 
 /// The end of the run, as messages name it.
@@ -233,23 +233,10 @@ fn rto_layer(
         };
         let mut keys = path.to_vec();
         keys.push(blame);
-        let at = (roots.iter().find_map(|r| find(r, &keys))).unwrap_or(roots[0].at);
+        let at = (roots.iter().find_map(|r| tree::find(r, &keys))).map_or(roots[0].at, |n| n.at);
         return Err(cx.error(at, Some(&keys.join(".")), message));
     }
     Ok(())
-}
-
-/// The position of the value at `path` (table keys and array indexes).
-fn find(root: &Node, path: &[&str]) -> Option<usize> {
-    let mut node = root;
-    for part in path {
-        node = match &node.value {
-            Value::Table(entries) => &entries.iter().find(|e| e.key == *part)?.node,
-            Value::Array(items) => items.get(part.parse::<usize>().ok()?)?,
-            _ => return None,
-        };
-    }
-    Some(node.at)
 }
 
 /// The fixed client ports seen so far: (client, port, server, server

@@ -172,19 +172,24 @@ fn convert(cx: &Ctx<'_>, value: &Spanned<DeValue<'_>>, base: usize) -> Result<No
 /// The entries of `[sweep] grid` in the document `root` (path = values),
 /// in file order; none when there is no grid table.
 pub(crate) fn grid(root: &Node) -> &[Entry] {
-    fn get<'n>(node: &'n Node, key: &str) -> Option<&'n Node> {
-        match &node.value {
-            Value::Table(entries) => entries.iter().find(|e| e.key == key).map(|e| &e.node),
-            _ => None,
-        }
-    }
-    match get(root, "sweep")
-        .and_then(|s| get(s, "grid"))
-        .map(|g| &g.value)
-    {
+    match find(root, &["sweep", "grid"]).map(|g| &g.value) {
         Some(Value::Table(entries)) => entries,
         _ => &[],
     }
+}
+
+/// The node at `path` (table keys, and array indexes as numbers) under
+/// `root`, if there is one.
+pub(crate) fn find<'n>(root: &'n Node, path: &[&str]) -> Option<&'n Node> {
+    let mut node = root;
+    for part in path {
+        node = match &node.value {
+            Value::Table(entries) => &entries.iter().find(|e| e.key == *part)?.node,
+            Value::Array(items) => items.get(part.parse::<usize>().ok()?)?,
+            _ => return None,
+        };
+    }
+    Some(node)
 }
 
 /// The longest `--set` or grid path. Far deeper than any experiment key;
