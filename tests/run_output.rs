@@ -298,3 +298,33 @@ fn a_long_sweep_is_aggregated_in_bounded_memory() {
     assert_eq!(point["established_ms"]["p99"], 100.0);
     assert_eq!(point["closed_ms"]["max"], 250.0);
 }
+
+#[test]
+fn a_long_sweep_plots_in_bounded_memory() {
+    // `--plot` draws from the sweep's tallies, so it fits where a record
+    // per run would not (the same bound as the aggregate above).
+    const RUNS: u64 = 200_000;
+    let file = root().join("configs/handshake.toml").display().to_string();
+    let seeds = format!("0..{RUNS}");
+    let svg = std::env::temp_dir().join(format!("tcpsim-long-plot-{}.svg", std::process::id()));
+    let svg_arg = svg.display().to_string();
+    let mut out = String::new();
+    limited(
+        &[
+            "sweep", &file, "--seeds", &seeds, "--jobs", "2", "--format", "json", "--plot",
+            &svg_arg,
+        ],
+        |o| {
+            o.read_to_string(&mut out).expect("the aggregate is UTF-8");
+        },
+    );
+    let agg: serde_json::Value = serde_json::from_str(&out).expect("the aggregate is JSON");
+    assert_eq!(agg["runs"], RUNS);
+    let doc = std::fs::read_to_string(&svg).expect("the plot");
+    let _ = std::fs::remove_file(&svg);
+    assert!(
+        doc.contains(&format!("CDF over {RUNS} runs, 1 grid point")),
+        "{}",
+        &doc[..doc.len().min(400)]
+    );
+}

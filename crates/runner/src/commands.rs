@@ -312,16 +312,6 @@ pub fn sweep(
     let jobs = jobs.unwrap_or_else(|| {
         std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
     });
-    if let (None, None) = (shard, plot) {
-        // The usual sweep: aggregated as it runs, no record kept per run.
-        return match plan.aggregate_all(jobs, &name, &sets) {
-            Ok(agg) => {
-                let any_failed = agg.points.iter().any(|p| !p.failed_seeds.is_empty());
-                verdict(emit_aggregate(&agg, format), any_failed)
-            }
-            Err(e) => fail(e),
-        };
-    }
     if let Some((k, n)) = shard {
         // A shard writes its runs in index order, SHARD_CHUNK at a time, so
         // it holds the records of one chunk (about 300 MB), not of all.
@@ -344,19 +334,20 @@ pub fn sweep(
         }
         return verdict(OK, any_failed);
     }
-    let indices: Vec<u64> = (0..total).collect();
-    let records = match plan.run_indices(&indices, jobs) {
-        Ok(r) => r,
+    // The usual sweep: tallied as it runs, no record kept per run; `--plot`
+    // draws from the same tallies.
+    let tallies = match plan.tally_all(jobs) {
+        Ok(t) => t,
         Err(e) => return fail(e),
     };
     if let Some(path) = plot {
-        if let Err(e) = std::fs::write(path, crate::plot::render(&plan.name, &records)) {
+        if let Err(e) = std::fs::write(path, crate::plot::render_tallies(&plan.name, &tallies)) {
             eprintln!("error: cannot write {}: {e}", path.display());
             return BAD_INPUT;
         }
     }
-    let any_failed = records.iter().any(|r| !r.failed.is_empty());
-    let agg = sweep::aggregate(&plan.name, &name, &records, &sets);
+    let any_failed = tallies.iter().any(|(_, t)| t.any_failed());
+    let agg = sweep::aggregate_points(&plan.name, &name, tallies.into_iter(), &sets);
     verdict(emit_aggregate(&agg, format), any_failed)
 }
 

@@ -16,7 +16,7 @@
 //! data-point="N">`.
 
 use crate::svg::{Svg, mono_width, num};
-use crate::sweep::RunRecord;
+use crate::sweep::{PointTally, RunRecord, tally_records};
 
 /// The spread (max / min) from which a panel's x axis is logarithmic.
 pub const LOG_SPAN: f64 = 20.0;
@@ -50,37 +50,31 @@ struct Point {
     closed: Vec<f64>,
 }
 
-fn points(records: &[RunRecord]) -> Vec<Point> {
-    let mut idx: Vec<usize> = records.iter().map(|r| r.point).collect();
-    idx.sort_unstable();
-    idx.dedup();
-    idx.iter()
-        .map(|&p| {
-            let runs: Vec<&RunRecord> = records.iter().filter(|r| r.point == p).collect();
-            let label = runs
-                .first()
-                .map(|r| {
-                    r.params
-                        .iter()
-                        .map(|(k, v)| format!("{k}={v}"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                })
-                .filter(|l| !l.is_empty())
-                .unwrap_or_else(|| "all runs".to_string());
-            let conns = runs.iter().flat_map(|r| &r.conns);
-            let ms = |ns: u64| ns as f64 / 1e6;
-            let mut established: Vec<f64> = conns
-                .clone()
-                .filter_map(|c| c.established_ns.map(ms))
-                .collect();
-            let mut closed: Vec<f64> = conns.clone().filter_map(|c| c.closed_ns.map(ms)).collect();
+/// The points to draw, one per grid point: its values (as a label) and
+/// its tally.
+fn points(tallies: &[PointTally<'_>]) -> Vec<Point> {
+    tallies
+        .iter()
+        .map(|(params, tally)| {
+            let label = params
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let label = if label.is_empty() {
+                "all runs".to_string()
+            } else {
+                label
+            };
+            let ms = |ns: &u64| *ns as f64 / 1e6;
+            let mut established: Vec<f64> = tally.established_ns().iter().map(ms).collect();
+            let mut closed: Vec<f64> = tally.closed_ns().iter().map(ms).collect();
             established.sort_by(f64::total_cmp);
             closed.sort_by(f64::total_cmp);
             Point {
                 label,
-                conns: conns.count(),
-                runs: runs.len(),
+                conns: tally.connections() as usize,
+                runs: tally.runs() as usize,
                 established,
                 closed,
             }
@@ -363,7 +357,14 @@ fn panel(svg: &mut Svg, ox: f64, spec: &PanelSpec<'_>, pts: &[Point], pick: fn(&
 
 /// The plot of a sweep's runs as an SVG document.
 pub fn render(name: &str, records: &[RunRecord]) -> String {
-    let pts = points(records);
+    render_tallies(name, &tally_records(records))
+}
+
+/// The plot of a sweep from its runs tallied by grid point (in point
+/// order, each with its values; [`crate::sweep::Plan::tally_all`]), as an
+/// SVG document.
+pub fn render_tallies(name: &str, tallies: &[PointTally<'_>]) -> String {
+    let pts = points(tallies);
     let legend_top = TOP + PLOT_H + 64.0;
     let height = legend_top + 18.0 * pts.len() as f64 + 24.0;
     let width = 2.0 * PANEL_W + 24.0;
@@ -374,7 +375,7 @@ pub fn render(name: &str, records: &[RunRecord]) -> String {
         .a("height", "100%")
         .a("fill", "#ffffff")
         .end();
-    let runs = records.len();
+    let runs: usize = pts.iter().map(|p| p.runs).sum();
     svg.tag("text")
         .a("class", "title")
         .a("x", 16.0)

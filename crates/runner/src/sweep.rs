@@ -31,8 +31,8 @@ pub mod merge;
 pub mod shard;
 
 pub use aggregate::{
-    Aggregate, FailedSeed, Outcomes, PointAggregate, RetransmissionMeans, Stats, Tally, aggregate,
-    csv, text,
+    Aggregate, FailedSeed, Outcomes, PointAggregate, PointTally, RetransmissionMeans, Stats, Tally,
+    aggregate, aggregate_points, csv, tally_records, text,
 };
 pub use line::{Difference, Line, Seeds, SweepId, digest, from_line};
 
@@ -251,17 +251,13 @@ impl Plan {
         Ok(out)
     }
 
-    /// Runs every run of the sweep on `jobs` threads and aggregates them
-    /// as they finish, keeping no record per run (see [`Tally`]): what
-    /// [`aggregate`] gives for [`Plan::run_indices`] of every index, byte
-    /// for byte, in far less memory. `file` and `sets` are what failures'
-    /// replay commands name. The first failing run (by index) is the error.
-    pub fn aggregate_all(
-        &self,
-        jobs: usize,
-        file: &str,
-        sets: &[(String, String)],
-    ) -> Result<Aggregate, String> {
+    /// Runs every run of the sweep on `jobs` threads and tallies them by
+    /// grid point as they finish, keeping no record per run (see
+    /// [`Tally`]), in point order, each with its values. The aggregate
+    /// ([`aggregate_points`]) and `--plot` are drawn from it: byte for byte
+    /// what [`aggregate`] gives for [`Plan::run_indices`] of every index, in
+    /// far less memory. The first failing run (by index) is the error.
+    pub fn tally_all(&self, jobs: usize) -> Result<Vec<PointTally<'_>>, String> {
         type State = (BTreeMap<usize, Tally>, Option<(u64, String)>);
         let total = self.runs();
         let states = self.drive(
@@ -299,8 +295,9 @@ impl Plan {
         if let Some((_, e)) = first_error {
             return Err(e);
         }
-        let points = (all.into_iter()).map(|(point, t)| (self.points[point].0.as_slice(), t));
-        Ok(aggregate::aggregate_points(&self.name, file, points, sets))
+        Ok((all.into_iter())
+            .map(|(point, t)| (self.points[point].0.as_slice(), t))
+            .collect())
     }
 
     /// Runs positions `0..total` on `jobs` threads (see [`workers`]): each

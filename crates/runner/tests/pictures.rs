@@ -489,6 +489,9 @@ grid = { "links.0.loss" = [0.0, 0.05, 0.2] }"#,
     assert_eq!(indices.len(), 12);
     let records = plan.run_indices(&indices, 1).expect("runs");
     let svg = plot::render(&plan.name, &records);
+    // What `sweep --plot` draws: the same runs, tallied as they end.
+    let tallies = plan.tally_all(2).expect("runs");
+    assert_eq!(svg, plot::render_tallies(&plan.name, &tallies));
     let doc = parse_svg(&svg);
     assert_eq!(curves(panel(&doc, "established")).len(), 3);
     assert_eq!(curves(panel(&doc, "closed")).len(), 3);

@@ -314,6 +314,8 @@ fn stats(values: &mut [u64]) -> Option<Stats> {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Tally {
     runs: u64,
+    /// The connections of its runs.
+    conns: u64,
     outcomes: [u64; Outcome::ALL.len()],
     established: Vec<u64>,
     closed: Vec<u64>,
@@ -327,6 +329,7 @@ impl Tally {
     /// whose failed expectations are `failed`.
     pub fn add(&mut self, index: u64, seed: u64, conns: &[ConnSample], failed: Vec<String>) {
         self.runs += 1;
+        self.conns += conns.len() as u64;
         for c in conns {
             if let Some(i) = Outcome::ALL.iter().position(|o| *o == c.outcome) {
                 self.outcomes[i] += 1;
@@ -347,6 +350,21 @@ impl Tally {
         self.runs
     }
 
+    /// How many connections its runs had.
+    pub fn connections(&self) -> u64 {
+        self.conns
+    }
+
+    /// The establishment times it holds (ns, in no particular order).
+    pub fn established_ns(&self) -> &[u64] {
+        &self.established
+    }
+
+    /// The teardown times it holds (ns, in no particular order).
+    pub fn closed_ns(&self) -> &[u64] {
+        &self.closed
+    }
+
     /// Whether a run failed an expectation.
     pub fn any_failed(&self) -> bool {
         !self.failed.is_empty()
@@ -355,6 +373,7 @@ impl Tally {
     /// Adds the runs `other` holds.
     pub fn merge(&mut self, mut other: Tally) {
         self.runs += other.runs;
+        self.conns += other.conns;
         for (a, b) in self.outcomes.iter_mut().zip(other.outcomes) {
             *a += b;
         }
@@ -403,24 +422,31 @@ pub fn aggregate(
     records: &[RunRecord],
     sets: &[(String, String)],
 ) -> Aggregate {
-    // Each point's values (those of its first record) and its tally.
-    type Entry<'r> = (&'r [(String, String)], Tally);
-    let mut by_point: BTreeMap<usize, Entry<'_>> = BTreeMap::new();
+    aggregate_points(name, file, tally_records(records).into_iter(), sets)
+}
+
+/// A grid point's values and the tally of its runs.
+pub type PointTally<'p> = (&'p [(String, String)], Tally);
+
+/// The records of a sweep's runs, tallied by grid point (in point order),
+/// each with its values (those of its first record).
+pub fn tally_records(records: &[RunRecord]) -> Vec<PointTally<'_>> {
+    let mut by_point: BTreeMap<usize, PointTally<'_>> = BTreeMap::new();
     for r in records {
         let (_, tally) = by_point
             .entry(r.point)
             .or_insert_with(|| (&r.params, Tally::default()));
         tally.add(r.index, r.seed, &r.conns, r.failed.clone());
     }
-    aggregate_points(name, file, by_point.into_values(), sets)
+    by_point.into_values().collect()
 }
 
 /// The aggregate of the grid points `points` (values and tally, in point
 /// order) of a sweep of `file` with `sets`.
-pub(crate) fn aggregate_points<'p>(
+pub fn aggregate_points<'p>(
     name: &str,
     file: &str,
-    points: impl Iterator<Item = (&'p [(String, String)], Tally)>,
+    points: impl Iterator<Item = PointTally<'p>>,
     sets: &[(String, String)],
 ) -> Aggregate {
     let points: Vec<PointAggregate> = points
