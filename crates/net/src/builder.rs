@@ -19,7 +19,7 @@ use std::sync::Arc;
 use tcpsim_tcp::{Config, Duration, Endpoint, SegmentKind};
 
 use crate::engine::{Host, Limits, LinkDir, Listener, Network, RunOptions, Topology};
-use crate::fault::{FaultAction, FaultRule, Faults};
+use crate::fault::{FaultAction, FaultRule, Faults, Seen};
 use crate::link::{Link, LinkParams, LinkParamsError};
 use crate::rng::{name_hash, stream_numbered};
 use crate::sim::{RunResult, Sim};
@@ -478,6 +478,35 @@ impl Blueprint {
     /// result as `self.sim(seed).run()`, without allocating and freeing
     /// every table for every run. What a sweep worker does for each seed.
     pub fn rerun(&self, sim: &mut Option<Sim>, seed: u64) -> RunResult {
+        self.prepare(sim, seed).run_in_place()
+    }
+
+    /// Adds `rules` as watched fault rules (see [`Faults::watch`]) to every
+    /// simulation it makes from now on: after the experiment's own rules,
+    /// counting and deciding as rules do, each match logged.
+    pub fn watch(&mut self, rules: impl IntoIterator<Item = FaultRule>) {
+        self.faults.watch(rules);
+    }
+
+    /// [`Blueprint::rerun`] with the watched rules' `nth` lists set to
+    /// `nth` (in the order they were added; an empty list only watches):
+    /// the result, and every match of a watched rule in the order they
+    /// happened. What `tcpsim explore` runs each case with.
+    pub fn rerun_watched(
+        &self,
+        sim: &mut Option<Sim>,
+        seed: u64,
+        nth: &[Vec<u32>],
+    ) -> (RunResult, Vec<Seen>) {
+        let s = self.prepare(sim, seed);
+        s.engine.faults_mut().set_watched_nth(nth);
+        let r = s.run_in_place();
+        (r, s.engine.faults_mut().seen().to_vec())
+    }
+
+    /// The simulation of `seed`, in `sim`'s memory when it holds one of
+    /// this blueprint's.
+    fn prepare<'s>(&self, sim: &'s mut Option<Sim>, seed: u64) -> &'s mut Sim {
         match sim {
             Some(s) if s.has_topology(&self.topo) => s.reset(
                 self.hosts.iter().map(|h| stream_numbered(seed, h.stream)),
@@ -493,7 +522,7 @@ impl Blueprint {
             _ => *sim = Some(self.sim(seed)),
         }
         match sim {
-            Some(s) => s.run_in_place(),
+            Some(s) => s,
             None => unreachable!("set just above"),
         }
     }

@@ -70,10 +70,51 @@ impl FaultRule {
     }
 }
 
+/// Who decided a watched rule's match at the fault stage.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decider {
+    /// The watched rule itself: its `nth` held the count.
+    This,
+    /// A rule before it (the file's own), which the segment matched too.
+    Earlier,
+    /// No rule: the segment went on to the link's impairments.
+    Nobody,
+}
+
+/// One match of a watched rule (see [`Faults::watch`]): what
+/// `tcpsim explore` learns of a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Seen {
+    /// The watched rule, counted from the first watched one.
+    pub rule: u32,
+    /// The rule's count for it (1-based): the segment is this rule's n-th.
+    pub n: u32,
+    /// Its kind.
+    pub kind: SegmentKind,
+    /// When it entered the link.
+    pub at: Instant,
+    /// Who decided its fate.
+    pub by: Decider,
+}
+
 /// The rules of a run with their match counters.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Faults {
     rules: Vec<(FaultRule, u32)>,
+    /// The first watched rule; `usize::MAX` when none is.
+    watched: usize,
+    /// The matches of watched rules, in the order they happened.
+    seen: Vec<Seen>,
+}
+
+impl Default for Faults {
+    fn default() -> Self {
+        Faults {
+            rules: Vec::new(),
+            watched: usize::MAX,
+            seen: Vec::new(),
+        }
+    }
 }
 
 impl Faults {
@@ -90,11 +131,41 @@ impl Faults {
             .any(|(r, _)| r.action == FaultAction::Corrupt)
     }
 
+    /// Adds `rules` after the existing ones as *watched* rules: every
+    /// segment one of them matches is logged ([`Faults::seen`]), with its
+    /// count and who decided its fate. Their `nth` lists can be changed
+    /// between runs ([`Faults::set_watched_nth`]). What `tcpsim explore`
+    /// runs its cases with; the rules before them count and decide as
+    /// always.
+    pub fn watch(&mut self, rules: impl IntoIterator<Item = FaultRule>) {
+        if self.watched == usize::MAX {
+            self.watched = self.rules.len();
+        }
+        for rule in rules {
+            self.push(rule);
+        }
+    }
+
+    /// Sets the `nth` list of each watched rule, in order (`nth[i]` for
+    /// the i-th; an empty list picks nothing, so the rule only watches).
+    pub fn set_watched_nth(&mut self, nth: &[Vec<u32>]) {
+        let start = self.watched.min(self.rules.len());
+        for ((rule, _), n) in self.rules[start..].iter_mut().zip(nth) {
+            rule.nth = Some(n.clone());
+        }
+    }
+
+    /// The matches of watched rules in the run so far, in order.
+    pub fn seen(&self) -> &[Seen] {
+        &self.seen
+    }
+
     /// Every rule's count back to zero, for another run.
     pub(crate) fn reset(&mut self) {
         for (_, count) in &mut self.rules {
             *count = 0;
         }
+        self.seen.clear();
     }
 
     /// Whether there are no rules.
@@ -112,18 +183,30 @@ impl Faults {
         now: Instant,
     ) -> Option<FaultAction> {
         let mut verdict = None;
-        for (rule, count) in &mut self.rules {
+        for (i, (rule, count)) in self.rules.iter_mut().enumerate() {
             if !rule.matches(from, to, kind, now) {
                 continue;
             }
             *count += 1;
-            if verdict.is_some() {
-                continue;
-            }
-            let picked = rule.action == FaultAction::Partition
-                || rule.nth.as_ref().is_none_or(|n| n.contains(count));
+            let decided = verdict.is_some();
+            let picked = !decided
+                && (rule.action == FaultAction::Partition
+                    || rule.nth.as_ref().is_none_or(|n| n.contains(count)));
             if picked {
                 verdict = Some(rule.action);
+            }
+            if i >= self.watched {
+                self.seen.push(Seen {
+                    rule: (i - self.watched) as u32,
+                    n: *count,
+                    kind,
+                    at: now,
+                    by: match (decided, picked) {
+                        (true, _) => Decider::Earlier,
+                        (false, true) => Decider::This,
+                        (false, false) => Decider::Nobody,
+                    },
+                });
             }
         }
         verdict
@@ -158,6 +241,49 @@ mod tests {
         );
         // Packet 3: SYN from 0 again — first rule's 2nd: pass; second rule's 3rd: pass.
         assert_eq!(f.verdict(0, 1, SegmentKind::Syn, t), None);
+    }
+
+    #[test]
+    fn watched_rules_log_every_match_and_who_decided() {
+        let mut f = Faults::default();
+        // The file's rule: drop the first SYN.
+        let mut first_syn = FaultRule::new(FaultAction::Drop);
+        first_syn.kinds = vec![SegmentKind::Syn];
+        first_syn.nth = Some(vec![1]);
+        f.push(first_syn);
+        // Watched: everything from 0 to 1, then everything from 1 to 0.
+        let mut there = FaultRule::new(FaultAction::Drop);
+        there.from = Some(0);
+        there.to = Some(1);
+        let mut back = there.clone();
+        back.from = Some(1);
+        back.to = Some(0);
+        f.watch([there, back]);
+        f.set_watched_nth(&[vec![2], vec![]]);
+        let t = Instant::from_secs(1);
+        // SYN #1: the file's rule drops it; the watched rule counts it (its 1st).
+        assert_eq!(
+            f.verdict(0, 1, SegmentKind::Syn, t),
+            Some(FaultAction::Drop)
+        );
+        // SYN #2: the watched rule's 2nd, which it drops.
+        assert_eq!(
+            f.verdict(0, 1, SegmentKind::Syn, t),
+            Some(FaultAction::Drop)
+        );
+        // SYN-ACK: the second watched rule's 1st; it only watches.
+        assert_eq!(f.verdict(1, 0, SegmentKind::SynAck, t), None);
+        let seen: Vec<(u32, u32, Decider)> = f.seen().iter().map(|s| (s.rule, s.n, s.by)).collect();
+        assert_eq!(
+            seen,
+            [
+                (0, 1, Decider::Earlier),
+                (0, 2, Decider::This),
+                (1, 1, Decider::Nobody)
+            ]
+        );
+        f.reset();
+        assert!(f.seen().is_empty());
     }
 
     #[test]

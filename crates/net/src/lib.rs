@@ -77,6 +77,6 @@ pub use trace::{
 };
 pub use workload::{CloseMode, EndApp, OpenMode, Step, Workload};
 
-pub use fault::{FaultAction, FaultRule};
+pub use fault::{Decider, FaultAction, FaultRule, Seen};
 pub use link::{Distribution, Fate, Link, LinkParams, LinkParamsError, Loss, Verdicts};
 pub use rng::stream;

@@ -276,6 +276,11 @@ impl Engine {
         }
     }
 
+    /// The run's fault rules.
+    pub(crate) fn faults_mut(&mut self) -> &mut Faults {
+        &mut self.faults
+    }
+
     /// Whether this engine was made from the blueprint with `topo`.
     pub(crate) fn has_topology(&self, topo: &Arc<Topology>) -> bool {
         Arc::ptr_eq(&self.topo, topo)
