@@ -336,3 +336,18 @@ print("python csv: ok")
     );
     assert_eq!(String::from_utf8_lossy(&out.stdout), "python csv: ok\n");
 }
+
+/// `--plot` with `--per-run` draws what it draws from the aggregate sweep.
+#[test]
+fn per_run_plot_is_the_sweeps_plot() {
+    let dir = grid_dir("sweep-csv-plot");
+    let a = tcpsim(&dir, &["sweep", "grid.toml", "--plot", "a.svg"]);
+    let b = tcpsim(
+        &dir,
+        &["sweep", "grid.toml", "--per-run", "--plot", "b.svg"],
+    );
+    assert_eq!(a.status.code(), Some(0), "{a:?}");
+    assert_eq!(b.status.code(), Some(0), "{b:?}");
+    let (a, b) = (dir.join("a.svg"), dir.join("b.svg"));
+    assert_eq!(std::fs::read(a).unwrap(), std::fs::read(b).unwrap());
+}
