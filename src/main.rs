@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use tcpsim_runner::commands::{self, RunFormat, SweepFormat};
+use tcpsim_runner::commands::{self, RunFormat, SweepFormat, SweepOutput};
 
 /// Deterministic network simulator built around its own TCP.
 #[derive(Parser)]
@@ -88,9 +88,15 @@ enum Command {
         /// fewer if the system refuses threads). The output does not depend on it.
         #[arg(long)]
         jobs: Option<usize>,
-        /// Output format.
-        #[arg(long, value_enum, default_value = "text")]
-        format: SweepFmt,
+        /// Output format [default: text; csv with --per-run].
+        #[arg(long, value_enum)]
+        format: Option<SweepFmt>,
+        /// Instead of the aggregate, a CSV row per connection of each run (one per run with one
+        /// connection), in run order, written as the runs end: run, seed, one column per grid
+        /// path, connection, outcome, established_ns, closed_ns, rtx_KIND counts, passed, failed.
+        /// Only with --format csv (the default then); not with --shard.
+        #[arg(long)]
+        per_run: bool,
         /// Run only every N-th run starting at run K (0 <= K < N) and print one JSON line per run, for `tcpsim merge`.
         /// `auto` takes K and N from the batch system: Slurm array jobs (SLURM_ARRAY_TASK_ID,
         /// _MIN, _STEP, _COUNT), Kubernetes Indexed Jobs (JOB_COMPLETION_INDEX, TCPSIM_SHARDS),
@@ -246,6 +252,7 @@ fn dispatch(cli: Cli) -> u8 {
             set,
             jobs,
             format,
+            per_run,
             shard,
             plot,
         } => commands::sweep(
@@ -253,7 +260,17 @@ fn dispatch(cli: Cli) -> u8 {
             seeds.as_deref(),
             &set,
             jobs,
-            format.into(),
+            SweepOutput {
+                format: format.map_or(
+                    if per_run {
+                        SweepFormat::Csv
+                    } else {
+                        SweepFormat::Text
+                    },
+                    SweepFormat::from,
+                ),
+                per_run,
+            },
             shard.as_deref(),
             plot.as_deref(),
         ),

@@ -9,3 +9,4 @@ mod properties;
 mod reference;
 mod report_types;
 mod run_output;
+mod sweep_csv;

@@ -3,6 +3,7 @@
 //! held; 1 an expectation failed; 2 bad usage or a bad experiment file
 //! (nothing run); 3 internal error.
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -43,6 +44,17 @@ pub enum SweepFormat {
     Json,
     /// One CSV row per grid point.
     Csv,
+}
+
+/// What `sweep` prints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SweepOutput {
+    /// The aggregate's format, or with `per_run` the rows' (only
+    /// [`SweepFormat::Csv`]).
+    pub format: SweepFormat,
+    /// `--per-run`: a CSV row per connection of each run, as the runs end,
+    /// instead of the aggregate.
+    pub per_run: bool,
 }
 
 /// Splits `PATH=VALUE` arguments.
@@ -251,7 +263,7 @@ pub fn sweep(
     seeds: Option<&str>,
     sets: &[String],
     jobs: Option<usize>,
-    format: SweepFormat,
+    output: SweepOutput,
     shard: Option<&str>,
     plot: Option<&Path>,
 ) -> u8 {
@@ -260,6 +272,25 @@ pub fn sweep(
         eprintln!("error: {e}");
         BAD_INPUT
     };
+    let format = output.format;
+    if output.per_run && format != SweepFormat::Csv {
+        return fail(format!(
+            "--per-run writes CSV: use it with --format csv (or without --format), not --format {} \
+             (every run as a JSON line is what --shard 0/1 writes)",
+            match format {
+                SweepFormat::Text => "text",
+                SweepFormat::Json => "json",
+                SweepFormat::Csv => "csv",
+            }
+        ));
+    }
+    if output.per_run && shard.is_some() {
+        return fail(
+            "--per-run cannot be combined with --shard: a shard already writes one JSON line \
+             per run (merge the shards, or run the sweep unsharded with --per-run)"
+                .to_string(),
+        );
+    }
     if plot.is_some() && shard.is_some() {
         return fail(
             "--plot needs every run of the sweep; it cannot be combined with --shard \
@@ -334,6 +365,9 @@ pub fn sweep(
         }
         return verdict(OK, any_failed);
     }
+    if output.per_run {
+        return per_run(&plan, jobs, plot);
+    }
     // The usual sweep: tallied as it runs, no record kept per run; `--plot`
     // draws from the same tallies.
     let tallies = match plan.tally_all(jobs) {
@@ -349,6 +383,52 @@ pub fn sweep(
     let any_failed = tallies.iter().any(|(_, t)| t.any_failed());
     let agg = sweep::aggregate_points(&plan.name, &name, tallies.into_iter(), &sets);
     verdict(emit_aggregate(&agg, format), any_failed)
+}
+
+/// `sweep --per-run`: the CSV rows of every run, in index order, written
+/// as the runs end ([`Plan::for_each_run`], [`sweep::RunRows`]); `--plot`
+/// from tallies made on the way.
+fn per_run(plan: &Plan, jobs: usize, plot: Option<&Path>) -> u8 {
+    let first = plan.points.first().map_or(&[][..], |(p, _)| p.as_slice());
+    let mut tallies: BTreeMap<usize, sweep::Tally> = BTreeMap::new();
+    let mut any_failed = false;
+    let out = std::io::BufWriter::new(std::io::stdout().lock());
+    let written = sweep::RunRows::new(out, first).map_err(sweep::Stopped::Emit);
+    let written = written.and_then(|mut rows| {
+        plan.for_each_run(jobs, |r| {
+            any_failed |= !r.failed.is_empty();
+            if plot.is_some() {
+                let tally = tallies.entry(r.point).or_default();
+                tally.add(r.index, r.seed, &r.conns, r.failed.clone());
+            }
+            rows.write(&r)
+        })?;
+        let mut out = rows.finish().map_err(sweep::Stopped::Emit)?;
+        out.flush().map_err(sweep::Stopped::Emit)
+    });
+    match written {
+        Ok(()) => {}
+        Err(sweep::Stopped::Run(e)) => {
+            eprintln!("error: {e}");
+            return BAD_INPUT;
+        }
+        // `| head`: nobody reads the rest.
+        Err(sweep::Stopped::Emit(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => return OK,
+        Err(sweep::Stopped::Emit(e)) => {
+            eprintln!("error: cannot write output: {e}");
+            return INTERNAL;
+        }
+    }
+    if let Some(path) = plot {
+        let tallies: Vec<sweep::PointTally<'_>> = (tallies.into_iter())
+            .map(|(point, t)| (plan.points[point].0.as_slice(), t))
+            .collect();
+        if let Err(e) = std::fs::write(path, crate::plot::render_tallies(&plan.name, &tallies)) {
+            eprintln!("error: cannot write {}: {e}", path.display());
+            return BAD_INPUT;
+        }
+    }
+    verdict(OK, any_failed)
 }
 
 /// The exit code of a sweep whose output gave `code`: a failed
@@ -412,7 +492,13 @@ fn emit_aggregate(agg: &sweep::Aggregate, format: SweepFormat) -> u8 {
             }
         },
         SweepFormat::Text => print(&sweep::text(agg)),
-        SweepFormat::Csv => print(&sweep::csv(agg)),
+        SweepFormat::Csv => match sweep::csv(agg) {
+            Ok(s) => print(&s),
+            Err(e) => {
+                eprintln!("internal error: {e}");
+                INTERNAL
+            }
+        },
     }
 }
 

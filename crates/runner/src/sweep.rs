@@ -31,8 +31,8 @@ pub mod merge;
 pub mod shard;
 
 pub use aggregate::{
-    Aggregate, FailedSeed, Outcomes, PointAggregate, PointTally, RetransmissionMeans, Stats, Tally,
-    aggregate, aggregate_points, csv, tally_records, text,
+    Aggregate, FailedSeed, Outcomes, PointAggregate, PointTally, RetransmissionMeans, RunRows,
+    Stats, Tally, aggregate, aggregate_points, csv, tally_records, text,
 };
 pub use line::{Difference, Line, Seeds, SweepId, digest, from_line};
 
@@ -225,10 +225,24 @@ impl Plan {
     /// Runs the given indices on `jobs` threads (see [`workers`]); results
     /// in index order.
     pub fn run_indices(&self, indices: &[u64], jobs: usize) -> Result<Vec<RunRecord>, String> {
+        let progress = progress_bar(indices.len() as u64);
+        let records = self.run_indices_with(indices, jobs, &progress);
+        progress.finish_and_clear();
+        records
+    }
+
+    /// [`Plan::run_indices`], counting the runs on `progress`.
+    fn run_indices_with(
+        &self,
+        indices: &[u64],
+        jobs: usize,
+        progress: &indicatif::ProgressBar,
+    ) -> Result<Vec<RunRecord>, String> {
         let total = indices.len() as u64;
         let states = self.drive(
             total,
             jobs,
+            progress,
             Vec::new,
             |mine: &mut Vec<Batch>, start, end, scratch| {
                 let runs = (start..end)
@@ -260,9 +274,11 @@ impl Plan {
     pub fn tally_all(&self, jobs: usize) -> Result<Vec<PointTally<'_>>, String> {
         type State = (BTreeMap<usize, Tally>, Option<(u64, String)>);
         let total = self.runs();
+        let progress = progress_bar(total);
         let states = self.drive(
             total,
             jobs,
+            &progress,
             State::default,
             |(tallies, error), start, end, scratch| {
                 for index in start..end {
@@ -292,12 +308,47 @@ impl Plan {
                 }
             }
         }
+        progress.finish_and_clear();
         if let Some((_, e)) = first_error {
             return Err(e);
         }
         Ok((all.into_iter())
             .map(|(point, t)| (self.points[point].0.as_slice(), t))
             .collect())
+    }
+
+    /// Runs every run of the sweep on `jobs` threads and hands each record
+    /// to `emit` in index order, whatever `jobs` is: the runs are done
+    /// [`EMIT_CHUNK`] consecutive indices at a time (by [`Plan::run_indices`],
+    /// whose results come back in index order) and emitted before the next
+    /// chunk starts, so it holds the records of one chunk, not of the
+    /// sweep. It stops at the first run that fails (by index) or the first
+    /// error of `emit`.
+    pub fn for_each_run<E>(
+        &self,
+        jobs: usize,
+        mut emit: impl FnMut(RunRecord) -> Result<(), E>,
+    ) -> Result<(), Stopped<E>> {
+        let total = self.runs();
+        let progress = progress_bar(total);
+        let mut first = 0;
+        let done = loop {
+            if first >= total {
+                break Ok(());
+            }
+            let end = first.saturating_add(EMIT_CHUNK).min(total);
+            let indices: Vec<u64> = (first..end).collect();
+            first = end;
+            let records = match self.run_indices_with(&indices, jobs, &progress) {
+                Ok(r) => r,
+                Err(e) => break Err(Stopped::Run(e)),
+            };
+            if let Err(e) = records.into_iter().try_for_each(&mut emit) {
+                break Err(Stopped::Emit(e));
+            }
+        };
+        progress.finish_and_clear();
+        done
     }
 
     /// Runs positions `0..total` on `jobs` threads (see [`workers`]): each
@@ -314,11 +365,11 @@ impl Plan {
         &self,
         total: u64,
         jobs: usize,
+        progress: &indicatif::ProgressBar,
         init: impl Fn() -> S + Sync,
         step: impl Fn(&mut S, u64, u64, &mut Worker) + Sync,
     ) -> Vec<S> {
         let next = AtomicU64::new(0);
-        let progress = progress_bar(total);
         let states: Mutex<Vec<S>> = Mutex::new(Vec::new());
         let batches = usize::try_from(total.div_ceil(BATCH)).unwrap_or(usize::MAX);
         let workers = workers(jobs, batches);
@@ -352,7 +403,6 @@ impl Plan {
                 work();
             }
         });
-        progress.finish_and_clear();
         states.into_inner().unwrap_or_else(|e| e.into_inner())
     }
 }
@@ -398,6 +448,20 @@ fn progress_bar(total: u64) -> indicatif::ProgressBar {
 
 /// How many consecutive runs a sweep worker claims at a time.
 const BATCH: u64 = 64;
+
+/// How many consecutive runs [`Plan::for_each_run`] does before it emits
+/// them: 65 536 records of about 300 bytes (one connection each), 20 MB.
+pub const EMIT_CHUNK: u64 = 1 << 16;
+
+/// Why [`Plan::for_each_run`] stopped before the end.
+#[derive(Debug)]
+pub enum Stopped<E> {
+    /// A run failed (a grid point whose plan cannot be built): the first by
+    /// index.
+    Run(String),
+    /// The error `emit` gave.
+    Emit(E),
+}
 
 /// The results of a batch of runs, with the position of its first run.
 type Batch = (u64, Vec<Result<RunRecord, String>>);

@@ -509,7 +509,10 @@ fn plot_with_shard_is_refused_as_bad_usage() {
         None,
         &[],
         Some(1),
-        commands::SweepFormat::Json,
+        commands::SweepOutput {
+            format: commands::SweepFormat::Json,
+            per_run: false,
+        },
         Some("0/2"),
         Some(&out),
     );

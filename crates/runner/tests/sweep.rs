@@ -1,7 +1,14 @@
-//! The sweep aggregate: the JSON, text and CSV written from the
-//! [`Aggregate`] type are byte for byte what the untyped aggregate wrote
-//! (`data/sweep.*`, made with it), and the JSON reads back into the same
-//! value.
+//! The sweep aggregate: the JSON and text written from the [`Aggregate`]
+//! type are byte for byte what the untyped aggregate wrote (`data/sweep.*`,
+//! made with it), and the JSON reads back into the same value. The CSV
+//! (`data/sweep.csv`) is the JSON's numbers in whole nanoseconds and means
+//! with 6 decimals, each checked by hand when it was written: the
+//! established times of the three closing runs are 1018627947, 1022762321
+//! and 1022903929 ns (`sweep --per-run`), so p50 (rank 2 of 3) is
+//! 1022762321, p90, p99 and max 1022903929 and the mean 3064294197 / 3 =
+//! 1021431399; the closed times 2491659766, 5284623170 and 7296333327 give
+//! 5284623170, 7296333327 and 15072616263 / 3 = 5024205421; FIN
+//! retransmissions 2 + 1 + 1 over 3 runs are 1.333333.
 
 use tcpsim_runner::sweep::{Aggregate, Plan, aggregate, csv, text};
 
@@ -18,12 +25,12 @@ fn tiny() -> Aggregate {
 }
 
 #[test]
-fn json_text_and_csv_are_what_the_untyped_aggregate_wrote() {
+fn json_text_and_csv_are_the_golden_files() {
     let agg = tiny();
     let json = serde_json::to_string_pretty(&agg).unwrap() + "\n";
     assert_eq!(json, include_str!("data/sweep.json"));
     assert_eq!(text(&agg), include_str!("data/sweep.txt"));
-    assert_eq!(csv(&agg), include_str!("data/sweep.csv"));
+    assert_eq!(csv(&agg).unwrap(), include_str!("data/sweep.csv"));
 }
 
 #[test]

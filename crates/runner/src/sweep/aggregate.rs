@@ -7,8 +7,9 @@
 //! declaration order: maps keep a fixed order (grid paths in grid order,
 //! outcomes in [`Outcome::ALL`] order, kinds in [`KIND_ORDER`]), and times
 //! and means are `f64`, written in their shortest round-trip form (`40.0`,
-//! `1161.32`). The CSV writes numbers the same way. Reading one back is
-//! strict: an unknown or missing key is an error.
+//! `1161.32`). The CSV writes times as whole nanoseconds and means per run
+//! with 6 decimals ([`csv`]). Reading one back is strict: an unknown or
+//! missing key is an error.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -462,12 +463,6 @@ pub fn aggregate_points<'p>(
 
 // ----- text and CSV -----
 
-/// A number as the JSON writes it: the shortest form that reads back the
-/// same, always with a fraction or an exponent (`40.0`, `1161.32`).
-fn json_number(x: f64) -> String {
-    serde_json::Value::from(x).to_string()
-}
-
 /// A grid point's values as `PATH=VALUE` strings, in grid order.
 fn params_of(point: &PointAggregate) -> Vec<String> {
     point
@@ -536,43 +531,203 @@ pub fn text(agg: &Aggregate) -> String {
     out
 }
 
-/// The aggregate as CSV: one row per grid point.
-pub fn csv(agg: &Aggregate) -> String {
-    let mut out = String::from("params,runs");
-    for name in OUTCOME_NAMES {
-        out.push_str(&format!(",{name}"));
-    }
-    for key in ["established_ms", "closed_ms"] {
-        for s in STATS_FIELDS {
-            out.push_str(&format!(",{key}_{s}"));
-        }
-    }
-    for name in KIND_NAMES {
-        out.push_str(&format!(",rtx_{name}"));
-    }
-    out.push_str(",failed_runs\n");
-    for p in &agg.points {
-        let params = params_of(p);
-        out.push_str(&format!("\"{}\",{}", params.join(" "), p.runs));
-        for n in p.outcomes.0 {
-            out.push_str(&format!(",{n}"));
-        }
-        for s in [&p.established_ms, &p.closed_ms] {
-            match s {
-                Some(s) => {
-                    for (_, x) in s.fields() {
-                        out.push_str(&format!(",{}", json_number(x)));
-                    }
-                }
-                None => out.push_str(&",".repeat(STATS_FIELDS.len())),
+/// The grid paths of `points`' values, in grid order: the CSV's
+/// parameter columns (every point of one sweep has the same paths; a path
+/// only some points have comes after, where it first appears).
+fn grid_paths<'a>(points: impl Iterator<Item = &'a [(String, String)]>) -> Vec<String> {
+    let mut paths: Vec<String> = Vec::new();
+    for params in points {
+        for (path, _) in params {
+            if !paths.contains(path) {
+                paths.push(path.clone());
             }
         }
-        for x in p.retransmissions.0 {
-            out.push_str(&format!(",{}", json_number(x)));
-        }
-        out.push_str(&format!(",{}\n", p.failed_seeds.len()));
     }
-    out
+    paths
+}
+
+/// The value of `path` among `params`, as the user wrote it in the grid
+/// (empty if the point has none): a string's text without TOML's quotes
+/// (`10ms`, `a, "b"`), any other value as TOML writes it (`0.2`, `80`,
+/// `true`, `[1, 2]`). The CSV writer quotes what needs it.
+fn value_of(params: &[(String, String)], path: &str) -> String {
+    let Some((_, shown)) = params.iter().find(|(p, _)| p == path) else {
+        return String::new();
+    };
+    // `shown` is a TOML value (as a `--set` takes it); a string is read
+    // back for its text.
+    match toml::from_str::<toml::Table>(&format!("v = {shown}")) {
+        Ok(t) => match t.get("v") {
+            Some(toml::Value::String(text)) => text.clone(),
+            _ => shown.clone(),
+        },
+        Err(_) => shown.clone(),
+    }
+}
+
+/// A time the aggregate holds in milliseconds, as whole nanoseconds. The
+/// percentiles are nanosecond counts divided by 10^6, so this gives back
+/// the exact count (the two roundings stay far below half a nanosecond for
+/// any time under 2^51 ns, 26 days); a mean is rounded to the nearest
+/// nanosecond.
+fn ns_of(ms: f64) -> u64 {
+    (ms * 1e6).round() as u64
+}
+
+/// A mean per run (retransmissions) with 6 decimals: `0.666667`, `1.000000`.
+fn fixed(x: f64) -> String {
+    format!("{x:.6}")
+}
+
+/// The aggregate as CSV (RFC 4180, written by the `csv` crate): a header,
+/// then one row per grid point. Columns:
+///
+/// - one per grid path, named by the path (`links.0.delay`), holding the
+///   value as written in the file (`10ms`);
+/// - `runs`; `connections` (over every run of the point), then
+///   `connections_closed`, `connections_refused`, ... (by outcome);
+/// - `established_p50_ns`, `_p90_ns`, `_p99_ns`, `_max_ns`, `_mean_ns`,
+///   and the same for `closed_`: whole nanoseconds from connect (the mean
+///   rounded to the nearest); empty when no connection got there;
+/// - `rtx_per_run_SYN`, ... `rtx_per_run_RST`: retransmissions per run by
+///   segment kind, with 6 decimals;
+/// - `failed_runs`: runs that failed an expectation.
+pub fn csv(agg: &Aggregate) -> Result<String, String> {
+    let paths = grid_paths(agg.points.iter().map(|p| p.params.as_slice()));
+    let mut header: Vec<String> = paths.clone();
+    header.push("runs".into());
+    header.push("connections".into());
+    header.extend(OUTCOME_NAMES.iter().map(|o| format!("connections_{o}")));
+    for key in ["established", "closed"] {
+        header.extend(STATS_FIELDS.iter().map(|s| format!("{key}_{s}_ns")));
+    }
+    header.extend(KIND_NAMES.iter().map(|k| format!("rtx_per_run_{k}")));
+    header.push("failed_runs".into());
+    let mut w = ::csv::Writer::from_writer(Vec::new());
+    let mut rows = || -> Result<(), ::csv::Error> {
+        w.write_record(&header)?;
+        for p in &agg.points {
+            let mut row: Vec<String> = (paths.iter())
+                .map(|path| value_of(&p.params, path))
+                .collect();
+            row.push(p.runs.to_string());
+            row.push(p.outcomes.0.iter().sum::<u64>().to_string());
+            row.extend(p.outcomes.0.iter().map(u64::to_string));
+            for s in [&p.established_ms, &p.closed_ms] {
+                match s {
+                    Some(s) => row.extend(s.fields().map(|(_, x)| ns_of(x).to_string())),
+                    None => row.extend(STATS_FIELDS.map(|_| String::new())),
+                }
+            }
+            row.extend(p.retransmissions.0.map(fixed));
+            row.push(p.failed_seeds.len().to_string());
+            w.write_record(&row)?;
+        }
+        Ok(())
+    };
+    rows().map_err(|e| format!("cannot write the CSV: {e}"))?;
+    let bytes = w
+        .into_inner()
+        .map_err(|e| format!("cannot write the CSV: {e}"))?;
+    String::from_utf8(bytes).map_err(|e| format!("cannot write the CSV: {e}"))
+}
+
+// ----- one row per connection of each run (`--per-run`) -----
+
+/// Writes `sweep --per-run`'s CSV (RFC 4180, by the `csv` crate) to an
+/// output, a row at a time as the runs come (in index order): one row per
+/// connection of each run, so one per run for an experiment with one
+/// connection. Columns:
+///
+/// - `run` (the run's index in the sweep), `seed`;
+/// - one per grid path, named by the path, holding the point's value as
+///   written in the file;
+/// - `connection` (its position in the run, from 0), `outcome` (`closed`,
+///   `refused`, `timeout`, `reset`, `incomplete`);
+/// - `established_ns`, `closed_ns`: whole nanoseconds from connect to
+///   ESTABLISHED and to the end of a clean close, empty if it never got
+///   there;
+/// - `rtx_SYN`, ... `rtx_RST`: the connection's retransmissions by kind;
+/// - `passed` (`true` or `false`: did the run meet every expectation) and
+///   `failed` (the names of the expectations it failed, separated by
+///   spaces; empty if none).
+///
+/// A run with no connection is one row with the connection's columns
+/// empty.
+pub struct RunRows<W: std::io::Write> {
+    out: ::csv::Writer<W>,
+    paths: Vec<String>,
+}
+
+impl<W: std::io::Write> RunRows<W> {
+    /// Writes the header of a sweep whose grid paths are those of
+    /// `params` (a point's values, in grid order).
+    pub fn new(out: W, params: &[(String, String)]) -> std::io::Result<RunRows<W>> {
+        let paths: Vec<String> = params.iter().map(|(p, _)| p.clone()).collect();
+        let mut header: Vec<String> = vec!["run".into(), "seed".into()];
+        header.extend(paths.iter().cloned());
+        for c in ["connection", "outcome", "established_ns", "closed_ns"] {
+            header.push(c.into());
+        }
+        header.extend(KIND_NAMES.iter().map(|k| format!("rtx_{k}")));
+        header.push("passed".into());
+        header.push("failed".into());
+        let mut out = ::csv::Writer::from_writer(out);
+        out.write_record(&header).map_err(io_error)?;
+        Ok(RunRows { out, paths })
+    }
+
+    /// Writes the rows of `record`.
+    pub fn write(&mut self, record: &RunRecord) -> std::io::Result<()> {
+        self.rows(record).map_err(io_error)
+    }
+
+    fn rows(&mut self, record: &RunRecord) -> Result<(), ::csv::Error> {
+        let mut head: Vec<String> = vec![record.index.to_string(), record.seed.to_string()];
+        head.extend((self.paths.iter()).map(|path| value_of(&record.params, path)));
+        let tail = [
+            record.failed.is_empty().to_string(),
+            record.failed.join(" "),
+        ];
+        let empty = 4 + KIND_NAMES.len();
+        if record.conns.is_empty() {
+            let row = (head.iter().cloned())
+                .chain(std::iter::repeat_n(String::new(), empty))
+                .chain(tail.iter().cloned());
+            return self.out.write_record(row);
+        }
+        let time = |t: Option<u64>| t.map_or(String::new(), |t| t.to_string());
+        for (i, c) in record.conns.iter().enumerate() {
+            let row = (head.iter().cloned())
+                .chain([
+                    i.to_string(),
+                    c.outcome.name().to_string(),
+                    time(c.established_ns),
+                    time(c.closed_ns),
+                ])
+                .chain(c.retransmissions.iter().map(u32::to_string))
+                .chain(tail.iter().cloned());
+            self.out.write_record(row)?;
+        }
+        Ok(())
+    }
+
+    /// Writes what is buffered; the output back.
+    pub fn finish(self) -> std::io::Result<W> {
+        self.out.into_inner().map_err(|e| e.into_error())
+    }
+}
+
+/// The output's error that the CSV writer met (a closed pipe stays one),
+/// or the writer's own.
+fn io_error(e: ::csv::Error) -> std::io::Error {
+    if !e.is_io_error() {
+        return std::io::Error::other(e.to_string());
+    }
+    match e.into_kind() {
+        ::csv::ErrorKind::Io(e) => e,
+        other => std::io::Error::other(format!("{other:?}")),
+    }
 }
 
 #[cfg(test)]
