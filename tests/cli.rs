@@ -20,7 +20,7 @@ fn stderr(o: &Output) -> String {
 }
 
 /// A scratch directory under the target directory, fresh for each test.
-fn scratch(name: &str) -> PathBuf {
+pub(super) fn scratch(name: &str) -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();

@@ -375,9 +375,8 @@ pub fn sweep(
         Err(e) => return fail(e),
     };
     if let Some(path) = plot {
-        if let Err(e) = std::fs::write(path, crate::plot::render_tallies(&plan.name, &tallies)) {
-            eprintln!("error: cannot write {}: {e}", path.display());
-            return BAD_INPUT;
+        if let Err(code) = write_plot(path, &plan.name, &tallies) {
+            return code;
         }
     }
     let any_failed = tallies.iter().any(|(_, t)| t.any_failed());
@@ -420,15 +419,20 @@ fn per_run(plan: &Plan, jobs: usize, plot: Option<&Path>) -> u8 {
         }
     }
     if let Some(path) = plot {
-        let tallies: Vec<sweep::PointTally<'_>> = (tallies.into_iter())
-            .map(|(point, t)| (plan.points[point].0.as_slice(), t))
-            .collect();
-        if let Err(e) = std::fs::write(path, crate::plot::render_tallies(&plan.name, &tallies)) {
-            eprintln!("error: cannot write {}: {e}", path.display());
-            return BAD_INPUT;
+        if let Err(code) = write_plot(path, &plan.name, &plan.point_tallies(tallies)) {
+            return code;
         }
     }
     verdict(OK, any_failed)
+}
+
+/// Writes `--plot`'s SVG of `tallies` to `path`; the exit code if it
+/// cannot.
+fn write_plot(path: &Path, name: &str, tallies: &[sweep::PointTally<'_>]) -> Result<(), u8> {
+    std::fs::write(path, crate::plot::render_tallies(name, tallies)).map_err(|e| {
+        eprintln!("error: cannot write {}: {e}", path.display());
+        BAD_INPUT
+    })
 }
 
 /// The exit code of a sweep whose output gave `code`: a failed

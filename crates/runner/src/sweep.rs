@@ -312,9 +312,15 @@ impl Plan {
         if let Some((_, e)) = first_error {
             return Err(e);
         }
-        Ok((all.into_iter())
+        Ok(self.point_tallies(all))
+    }
+
+    /// Tallies by point index as [`PointTally`]s, each with its point's
+    /// values, in point order.
+    pub fn point_tallies(&self, tallies: BTreeMap<usize, Tally>) -> Vec<PointTally<'_>> {
+        (tallies.into_iter())
             .map(|(point, t)| (self.points[point].0.as_slice(), t))
-            .collect())
+            .collect()
     }
 
     /// Runs every run of the sweep on `jobs` threads and hands each record

@@ -657,6 +657,9 @@ pub fn csv(agg: &Aggregate) -> Result<String, String> {
 pub struct RunRows<W: std::io::Write> {
     out: ::csv::Writer<W>,
     paths: Vec<String>,
+    /// The grid values of the last point written, as the cells show them
+    /// (runs go point by point, so each point's values are read once).
+    values: Option<(usize, Vec<String>)>,
 }
 
 impl<W: std::io::Write> RunRows<W> {
@@ -674,7 +677,11 @@ impl<W: std::io::Write> RunRows<W> {
         header.push("failed".into());
         let mut out = ::csv::Writer::from_writer(out);
         out.write_record(&header).map_err(io_error)?;
-        Ok(RunRows { out, paths })
+        Ok(RunRows {
+            out,
+            paths,
+            values: None,
+        })
     }
 
     /// Writes the rows of `record`.
@@ -683,8 +690,15 @@ impl<W: std::io::Write> RunRows<W> {
     }
 
     fn rows(&mut self, record: &RunRecord) -> Result<(), ::csv::Error> {
+        if self.values.as_ref().is_none_or(|(p, _)| *p != record.point) {
+            let values = (self.paths.iter())
+                .map(|path| value_of(&record.params, path))
+                .collect();
+            self.values = Some((record.point, values));
+        }
+        let values = self.values.as_ref().map_or(&[][..], |(_, v)| v.as_slice());
         let mut head: Vec<String> = vec![record.index.to_string(), record.seed.to_string()];
-        head.extend((self.paths.iter()).map(|path| value_of(&record.params, path)));
+        head.extend(values.iter().cloned());
         let tail = [
             record.failed.is_empty().to_string(),
             record.failed.join(" "),
