@@ -137,6 +137,45 @@ enum Command {
               value_parser = clap::value_parser!(u64).range(1..))]
         max_seeds: Option<u64>,
     },
+    /// Every set of up to K dropped segments of an experiment, each run and checked against
+    /// [expect]; prints the counts and every minimal failing set with its [[faults]] replay.
+    ///
+    /// A case drops the n-th segment (of the chosen kinds, retransmissions counted) entering a
+    /// direction of a link, for each of its drops; the cases are grown from what each run
+    /// actually sends, so none is missed or run twice. The file's own faults, impairments and
+    /// seed stay in force; its [sweep] is not applied. Exit 0 every case passed, 1 a case failed,
+    /// 2 bad usage or a space larger than --limit.
+    #[command(verbatim_doc_comment)]
+    Explore {
+        /// The experiment file.
+        file: PathBuf,
+        /// Seed (any u64) of every run; overrides the file's `seed`.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Override a field by dotted path.
+        #[arg(long = "set", value_name = "PATH=VALUE")]
+        set: Vec<String>,
+        /// The most drops in a case (1 to 8).
+        #[arg(long, default_value_t = 2, value_name = "K")]
+        drops: usize,
+        /// The segment kinds that may be dropped (n counts only these), e.g. `SYN,SYN-ACK,FIN`;
+        /// default: every kind (ANY).
+        #[arg(long, value_name = "KIND,...")]
+        segments: Option<String>,
+        /// Refuse (exit 2) a space of more than N cases [default: 1000000].
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+        limit: Option<u64>,
+        /// Instead of every case, N random ones (up to K drops each), failures shrunk to minimal
+        /// ones; for spaces too large to run whole.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+        random: Option<u64>,
+        /// Worker threads (default: all cores). The output does not depend on it.
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "text")]
+        format: RunFmt,
+    },
     /// Parse and check experiment files without running them.
     Validate {
         /// The files.
@@ -288,6 +327,29 @@ fn dispatch(cli: Cli) -> u8 {
                 max_seeds,
             },
             junit.as_deref(),
+        ),
+        Command::Explore {
+            file,
+            seed,
+            set,
+            drops,
+            segments,
+            limit,
+            random,
+            jobs,
+            format,
+        } => tcpsim_runner::explore::command::command(
+            &tcpsim_runner::explore::command::ExploreArgs {
+                file: &file,
+                seed,
+                sets: &set,
+                drops,
+                segments: segments.as_deref(),
+                limit,
+                random,
+                jobs,
+                json: matches!(format, RunFmt::Json),
+            },
         ),
         Command::Validate { files } => commands::validate(&files),
         Command::Merge { files, format } => commands::merge(&files, format.into()),

@@ -4,6 +4,7 @@ mod async_equivalence;
 mod bad_input;
 mod cli;
 mod determinism;
+mod explore;
 mod kernel_configs;
 mod properties;
 mod reference;

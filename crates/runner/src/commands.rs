@@ -73,7 +73,7 @@ fn read_source(file: &Path) -> Result<String, String> {
     crate::input::read_text(file, "experiment file", crate::input::MAX_EXPERIMENT_FILE)
 }
 
-fn print(s: &str) -> u8 {
+pub(crate) fn print(s: &str) -> u8 {
     let mut out = std::io::stdout().lock();
     match out.write_all(s.as_bytes()).and_then(|()| out.flush()) {
         Ok(()) => OK,

@@ -20,6 +20,7 @@ pub mod commands;
 pub mod diagram;
 pub mod evaluate;
 pub mod experiment;
+pub mod explore;
 pub mod input;
 pub mod plot;
 pub mod report;

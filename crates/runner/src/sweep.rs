@@ -239,12 +239,12 @@ impl Plan {
         progress: &indicatif::ProgressBar,
     ) -> Result<Vec<RunRecord>, String> {
         let total = indices.len() as u64;
-        let states = self.drive(
+        let states = drive(
             total,
             jobs,
             progress,
             Vec::new,
-            |mine: &mut Vec<Batch>, start, end, scratch| {
+            |mine: &mut Vec<Batch>, start, end, scratch: &mut Worker| {
                 let runs = (start..end)
                     .map(|pos| self.run_one_in(indices[pos as usize], scratch))
                     .collect();
@@ -275,12 +275,12 @@ impl Plan {
         type State = (BTreeMap<usize, Tally>, Option<(u64, String)>);
         let total = self.runs();
         let progress = progress_bar(total);
-        let states = self.drive(
+        let states = drive(
             total,
             jobs,
             &progress,
             State::default,
-            |(tallies, error), start, end, scratch| {
+            |(tallies, error): &mut State, start, end, scratch: &mut Worker| {
                 for index in start..end {
                     match self.sample_in(index, scratch) {
                         Ok(s) => tallies
@@ -356,61 +356,61 @@ impl Plan {
         progress.finish_and_clear();
         done
     }
+}
 
-    /// Runs positions `0..total` on `jobs` threads (see [`workers`]): each
-    /// worker starts from `init()` and hands `step` its state, a batch of
-    /// positions `start..end`, and what it keeps between runs. The states come
-    /// back in no particular order.
-    ///
-    /// Workers claim runs in batches of `BATCH` (64) consecutive positions
-    /// and keep what they make to themselves until the end, so they share
-    /// one counter touched once per batch and nothing else: with runs of a
-    /// few microseconds, a lock or counter per run would cost more than
-    /// the run.
-    fn drive<S: Send>(
-        &self,
-        total: u64,
-        jobs: usize,
-        progress: &indicatif::ProgressBar,
-        init: impl Fn() -> S + Sync,
-        step: impl Fn(&mut S, u64, u64, &mut Worker) + Sync,
-    ) -> Vec<S> {
-        let next = AtomicU64::new(0);
-        let states: Mutex<Vec<S>> = Mutex::new(Vec::new());
-        let batches = usize::try_from(total.div_ceil(BATCH)).unwrap_or(usize::MAX);
-        let workers = workers(jobs, batches);
-        std::thread::scope(|s| {
-            let work = || {
-                let mut mine = init();
-                let mut scratch = Worker::default();
-                loop {
-                    let start = next.fetch_add(BATCH, Ordering::Relaxed);
-                    if start >= total {
-                        break;
-                    }
-                    let end = (start + BATCH).min(total);
-                    step(&mut mine, start, end, &mut scratch);
-                    progress.inc(end - start);
-                }
-                if let Ok(mut all) = states.lock() {
-                    all.push(mine);
-                }
-            };
-            // A thread the system refuses (a process limit) leaves its
-            // share to the others; with none, this thread does it all.
-            let mut spawned = 0;
-            for _ in 0..workers {
-                if std::thread::Builder::new().spawn_scoped(s, work).is_err() {
+/// Runs positions `0..total` on `jobs` threads (see [`workers`]): each
+/// worker starts from `init()` and a default scratch `W` (what it keeps
+/// between runs: its simulation), and hands `step` its state, a batch of
+/// positions `start..end` and its scratch. The states come back in no
+/// particular order. What `sweep` and `explore` run their runs with.
+///
+/// Workers claim runs in batches of `BATCH` (64) consecutive positions
+/// and keep what they make to themselves until the end, so they share
+/// one counter touched once per batch and nothing else: with runs of a
+/// few microseconds, a lock or counter per run would cost more than
+/// the run.
+pub(crate) fn drive<S: Send, W: Default>(
+    total: u64,
+    jobs: usize,
+    progress: &indicatif::ProgressBar,
+    init: impl Fn() -> S + Sync,
+    step: impl Fn(&mut S, u64, u64, &mut W) + Sync,
+) -> Vec<S> {
+    let next = AtomicU64::new(0);
+    let states: Mutex<Vec<S>> = Mutex::new(Vec::new());
+    let batches = usize::try_from(total.div_ceil(BATCH)).unwrap_or(usize::MAX);
+    let workers = workers(jobs, batches);
+    std::thread::scope(|s| {
+        let work = || {
+            let mut mine = init();
+            let mut scratch = W::default();
+            loop {
+                let start = next.fetch_add(BATCH, Ordering::Relaxed);
+                if start >= total {
                     break;
                 }
-                spawned += 1;
+                let end = (start + BATCH).min(total);
+                step(&mut mine, start, end, &mut scratch);
+                progress.inc(end - start);
             }
-            if spawned == 0 {
-                work();
+            if let Ok(mut all) = states.lock() {
+                all.push(mine);
             }
-        });
-        states.into_inner().unwrap_or_else(|e| e.into_inner())
-    }
+        };
+        // A thread the system refuses (a process limit) leaves its
+        // share to the others; with none, this thread does it all.
+        let mut spawned = 0;
+        for _ in 0..workers {
+            if std::thread::Builder::new().spawn_scoped(s, work).is_err() {
+                break;
+            }
+            spawned += 1;
+        }
+        if spawned == 0 {
+            work();
+        }
+    });
+    states.into_inner().unwrap_or_else(|e| e.into_inner())
 }
 
 /// What a sweep worker keeps from one run to the next: its simulation,
@@ -435,7 +435,7 @@ struct Sample {
 /// second; cleared at the end), else a hidden bar whose `inc` does
 /// nothing visible. It reads the wall clock for the rate, and writes only
 /// to standard error, so no output depends on it.
-fn progress_bar(total: u64) -> indicatif::ProgressBar {
+pub(crate) fn progress_bar(total: u64) -> indicatif::ProgressBar {
     if total < 2 || !std::io::stderr().is_terminal() {
         return indicatif::ProgressBar::hidden();
     }
