@@ -29,7 +29,7 @@
 //!
 //! - [`fault`]: targeted faults ("drop the client's first SYN").
 //! - [`trace`]: the typed record of every send, drop, delivery, state change,
-//!   timer and application call; [`pcap`]: the capture.
+//!   timer and application call; [`pcap`] and [`pcapng`]: the captures.
 //! - [`workload`]: what an experiment's connections do; [`facts`]: what the
 //!   engine records of each connection end; [`report`]: what became of each
 //!   connection, by the outcome rules.
@@ -57,6 +57,7 @@ pub mod fault;
 pub mod link;
 pub mod log;
 pub mod pcap;
+pub mod pcapng;
 pub mod report;
 pub mod rng;
 mod sim;
