@@ -1,12 +1,13 @@
 //! The network side of the engine: a segment leaves its host (trace,
 //! capture), is routed to a link, judged by the targeted faults and then by
-//! the link's impairments, and arrives (or is dropped by the receiver's
-//! checksum check).
+//! the link's impairments, and arrives (captured, then taken by the
+//! receiver or dropped by its checksum check).
 
 use rand_core::RngCore;
 use tcpsim_tcp::{ConnId, Duration, Segment, Transmit, wire};
 
-use super::{Action, Engine, InFlight, Packet};
+use super::{Action, Engine, InFlight, Packet, StopReason};
+use crate::capture::Arrival;
 use crate::fault::FaultAction;
 use crate::link::{self, Fate};
 use crate::trace::{DropReason, HostId, SegmentInfo, TraceKind};
@@ -14,19 +15,37 @@ use crate::trace::{DropReason, HostId, SegmentInfo, TraceKind};
 impl Engine {
     pub(super) fn deliver(&mut self, from: HostId, to: HostId, packet: Packet) {
         let seg = match packet {
-            Packet::Intact(seg) => seg,
-            Packet::Corrupted { bytes, info } => match wire::decode(&bytes) {
-                Ok(seg) => seg,
-                Err(_) => {
-                    self.record(TraceKind::Drop {
-                        from,
-                        to: Some(to),
-                        reason: DropReason::Checksum,
-                        segment: *info,
-                    });
-                    return;
+            Packet::Intact(seg) => {
+                if let Some(c) = &mut self.capture {
+                    c.arrived(self.now, to, Arrival::Segment(&seg), None);
+                    if c.failed() {
+                        self.stopped.get_or_insert(StopReason::Capture);
+                    }
                 }
-            },
+                seg
+            }
+            Packet::Corrupted { bytes, info } => {
+                let decoded = wire::decode(&bytes);
+                if let Some(c) = &mut self.capture {
+                    let dropped = decoded.is_err().then_some(DropReason::Checksum);
+                    c.arrived(self.now, to, Arrival::Bytes(&bytes), dropped);
+                    if c.failed() {
+                        self.stopped.get_or_insert(StopReason::Capture);
+                    }
+                }
+                match decoded {
+                    Ok(seg) => seg,
+                    Err(_) => {
+                        self.record(TraceKind::Drop {
+                            from,
+                            to: Some(to),
+                            reason: DropReason::Checksum,
+                            segment: *info,
+                        });
+                        return;
+                    }
+                }
+            }
         };
         if self.trace.is_some() {
             self.record(TraceKind::Deliver {
@@ -45,6 +64,9 @@ impl Engine {
 
     /// Records a drop of `seg`, describing it only when a trace is kept.
     fn record_drop(&mut self, from: HostId, to: Option<HostId>, reason: DropReason, seg: &Segment) {
+        if let Some(c) = &mut self.capture {
+            c.dropped(reason);
+        }
         if self.trace.is_some() {
             self.record(TraceKind::Drop {
                 from,
@@ -83,9 +105,27 @@ impl Engine {
                 segment: SegmentInfo::from(&seg),
             });
         }
-        if let Some(p) = &mut self.pcap {
-            p.record(self.now, &seg);
+        match &mut self.capture {
+            None => self.route(h, seg),
+            Some(c) => {
+                // The pcapng's outbound copy waits for the drops at the
+                // link's entrance, which happen at this instant.
+                c.sent(self.now, h, &seg);
+                self.route(h, seg);
+                if let Some(c) = &mut self.capture {
+                    c.sent_done();
+                    if c.failed() {
+                        self.stopped.get_or_insert(StopReason::Capture);
+                    }
+                }
+            }
         }
+    }
+
+    /// Takes `seg`, sent by `h`, to the link towards its destination,
+    /// through the targeted faults.
+    fn route(&mut self, h: HostId, seg: Segment) {
+        let kind = seg.kind();
         let to = self.topo.host_at(*seg.dst.ip());
         let Some(li) = to.and_then(|to| self.topo.link(h, to)) else {
             self.record_drop(h, to, DropReason::NoRoute, &seg);
