@@ -5,6 +5,7 @@ mod bad_input;
 mod cli;
 mod determinism;
 mod kernel_configs;
+mod pcapng;
 mod properties;
 mod reference;
 mod report_types;
