@@ -7,7 +7,9 @@
 //! [`Capture`] names the writers; [`crate::SimBuilder::build_capturing`]
 //! and [`crate::Blueprint::sim_capturing`] give it to a simulation. The
 //! engine hands the [`Recorder`] each segment as it leaves its host, the
-//! reasons it was dropped at the link's entrance, and each arrival.
+//! reasons it was dropped at the link's entrance, and each arrival; the
+//! engine's side is one test of an `Option` per send, per drop and per
+//! arrival when nothing is captured.
 
 use std::fmt;
 use std::io::{self, Write};
@@ -205,8 +207,12 @@ impl Recorder {
     }
 
     /// `host` sends `seg` at `at`: the classic record now, the pcapng's
-    /// outbound copy at [`Recorder::sent_done`].
+    /// outbound copy once the drops at the link's entrance are known, at
+    /// the next call (nothing else is captured between a send and its
+    /// drops at the entrance, which happen at the send instant).
+    #[inline(never)]
     pub(crate) fn sent(&mut self, at: Instant, host: HostId, seg: &Segment) {
+        self.sent_done();
         if let Some(Classic::Memory(w)) = &mut self.classic {
             w.record(at, seg);
         }
@@ -230,16 +236,16 @@ impl Recorder {
         }
     }
 
-    /// The segment being sent was dropped at the link's entrance.
+    /// The segment sent last was dropped at the link's entrance.
     pub(crate) fn dropped(&mut self, reason: DropReason) {
         if let Some(o) = &mut self.outbound {
             o.drops.push(reason);
         }
     }
 
-    /// The segment being sent has met its fate at the link's entrance:
-    /// the pcapng's outbound copy, with a comment per drop.
-    pub(crate) fn sent_done(&mut self) {
+    /// The segment sent last has met its fate at the link's entrance: the
+    /// pcapng's outbound copy, with a comment per drop.
+    fn sent_done(&mut self) {
         let Some(o) = self.outbound.take() else {
             return;
         };
@@ -271,6 +277,7 @@ impl Recorder {
         packet: Arrival<'_>,
         dropped: Option<DropReason>,
     ) {
+        self.sent_done();
         let Some(w) = &mut self.pcapng else {
             return;
         };
@@ -299,6 +306,7 @@ impl Recorder {
     /// Flushes the writers: the classic pcap's bytes if it was kept in
     /// memory, and the first error any writer had.
     pub(crate) fn finish(mut self) -> (Option<Vec<u8>>, Option<CaptureError>) {
+        self.sent_done();
         let mut memory = None;
         match self.classic.take() {
             Some(Classic::Memory(w)) => memory = Some(w.into_bytes()),

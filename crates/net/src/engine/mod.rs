@@ -269,7 +269,11 @@ impl Engine {
         }
         self.conns.clear();
         self.trace = options.trace.then(Vec::new);
-        self.capture = Recorder::start(Capture::new(), options.pcap, &self.topo.names);
+        self.capture = if options.pcap {
+            Recorder::start(Capture::new(), true, &self.topo.names)
+        } else {
+            None
+        };
         self.events = 0;
         self.app_events.clear();
         self.stopped = None;

@@ -14,38 +14,23 @@ use crate::trace::{DropReason, HostId, SegmentInfo, TraceKind};
 
 impl Engine {
     pub(super) fn deliver(&mut self, from: HostId, to: HostId, packet: Packet) {
+        if self.capture.is_some() {
+            self.capture_arrival(to, &packet);
+        }
         let seg = match packet {
-            Packet::Intact(seg) => {
-                if let Some(c) = &mut self.capture {
-                    c.arrived(self.now, to, Arrival::Segment(&seg), None);
-                    if c.failed() {
-                        self.stopped.get_or_insert(StopReason::Capture);
-                    }
+            Packet::Intact(seg) => seg,
+            Packet::Corrupted { bytes, info } => match wire::decode(&bytes) {
+                Ok(seg) => seg,
+                Err(_) => {
+                    self.record(TraceKind::Drop {
+                        from,
+                        to: Some(to),
+                        reason: DropReason::Checksum,
+                        segment: *info,
+                    });
+                    return;
                 }
-                seg
-            }
-            Packet::Corrupted { bytes, info } => {
-                let decoded = wire::decode(&bytes);
-                if let Some(c) = &mut self.capture {
-                    let dropped = decoded.is_err().then_some(DropReason::Checksum);
-                    c.arrived(self.now, to, Arrival::Bytes(&bytes), dropped);
-                    if c.failed() {
-                        self.stopped.get_or_insert(StopReason::Capture);
-                    }
-                }
-                match decoded {
-                    Ok(seg) => seg,
-                    Err(_) => {
-                        self.record(TraceKind::Drop {
-                            from,
-                            to: Some(to),
-                            reason: DropReason::Checksum,
-                            segment: *info,
-                        });
-                        return;
-                    }
-                }
-            }
+            },
         };
         if self.trace.is_some() {
             self.record(TraceKind::Deliver {
@@ -58,6 +43,39 @@ impl Engine {
         // The sender fills this buffer again for a later segment.
         self.hosts[from].endpoint.recycle(seg.payload);
         self.settle(to);
+    }
+
+    /// Captures `seg` as `h` sends it. Out of the way of runs that capture
+    /// nothing.
+    #[inline(never)]
+    fn capture_send(&mut self, h: HostId, seg: &Segment) {
+        if let Some(c) = &mut self.capture {
+            c.sent(self.now, h, seg);
+            if c.failed() {
+                self.stopped.get_or_insert(StopReason::Capture);
+            }
+        }
+    }
+
+    /// Captures `packet` arriving at `to` (a corrupted packet as its bytes,
+    /// with the receiver's checksum drop as its comment). Out of the way of
+    /// runs that capture nothing.
+    #[inline(never)]
+    fn capture_arrival(&mut self, to: HostId, packet: &Packet) {
+        let Some(c) = &mut self.capture else {
+            return;
+        };
+        let (arrival, dropped) = match packet {
+            Packet::Intact(seg) => (Arrival::Segment(seg), None),
+            Packet::Corrupted { bytes, .. } => (
+                Arrival::Bytes(bytes),
+                wire::decode(bytes).is_err().then_some(DropReason::Checksum),
+            ),
+        };
+        c.arrived(self.now, to, arrival, dropped);
+        if c.failed() {
+            self.stopped.get_or_insert(StopReason::Capture);
+        }
     }
 
     // ----- the network -----
@@ -105,27 +123,9 @@ impl Engine {
                 segment: SegmentInfo::from(&seg),
             });
         }
-        match &mut self.capture {
-            None => self.route(h, seg),
-            Some(c) => {
-                // The pcapng's outbound copy waits for the drops at the
-                // link's entrance, which happen at this instant.
-                c.sent(self.now, h, &seg);
-                self.route(h, seg);
-                if let Some(c) = &mut self.capture {
-                    c.sent_done();
-                    if c.failed() {
-                        self.stopped.get_or_insert(StopReason::Capture);
-                    }
-                }
-            }
+        if self.capture.is_some() {
+            self.capture_send(h, &seg);
         }
-    }
-
-    /// Takes `seg`, sent by `h`, to the link towards its destination,
-    /// through the targeted faults.
-    fn route(&mut self, h: HostId, seg: Segment) {
-        let kind = seg.kind();
         let to = self.topo.host_at(*seg.dst.ip());
         let Some(li) = to.and_then(|to| self.topo.link(h, to)) else {
             self.record_drop(h, to, DropReason::NoRoute, &seg);
