@@ -75,15 +75,25 @@ fn pad(out: &mut Vec<u8>) {
     }
 }
 
-/// Appends one option: type, length without padding, value padded to 32 bits.
+/// Appends one option: type, length without padding, value padded to 32
+/// bits. `value` is at most 65 535 octets (the length is 16 bits).
 fn option(out: &mut Vec<u8>, code: u16, value: &[u8]) {
-    // A block's length is a u32, and no option tcpsim writes comes near
-    // 64 KiB (host names and drop reasons are short); cut, not wrap.
-    let value = &value[..value.len().min(usize::from(u16::MAX))];
+    debug_assert!(value.len() <= usize::from(u16::MAX));
     out.extend_from_slice(&code.to_le_bytes());
     out.extend_from_slice(&(value.len() as u16).to_le_bytes());
     out.extend_from_slice(value);
     pad(out);
+}
+
+/// Appends a string option, cut to the longest whole-character prefix that
+/// fits an option (65 535 octets; host names and drop reasons are far
+/// shorter), so that the value stays valid UTF-8 (draft §3.6.3).
+fn string_option(out: &mut Vec<u8>, code: u16, value: &str) {
+    let mut end = value.len().min(usize::from(u16::MAX));
+    while !value.is_char_boundary(end) {
+        end -= 1;
+    }
+    option(out, code, &value.as_bytes()[..end]);
 }
 
 /// Starts a block of type `kind` at the end of `out`: its start, for [`end`].
@@ -111,7 +121,7 @@ pub fn section_header(out: &mut Vec<u8>) {
     out.extend_from_slice(&1u16.to_le_bytes()); // major version
     out.extend_from_slice(&0u16.to_le_bytes()); // minor version
     out.extend_from_slice(&(-1i64).to_le_bytes()); // section length: unknown
-    option(out, SHB_USERAPPL, b"tcpsim");
+    string_option(out, SHB_USERAPPL, "tcpsim");
     end(out, start);
 }
 
@@ -123,7 +133,7 @@ pub fn interface_description(out: &mut Vec<u8>, name: &str) {
     out.extend_from_slice(&LINKTYPE_RAW.to_le_bytes());
     out.extend_from_slice(&0u16.to_le_bytes()); // reserved
     out.extend_from_slice(&SNAPLEN.to_le_bytes());
-    option(out, IF_NAME, name.as_bytes());
+    string_option(out, IF_NAME, name);
     option(out, IF_TSRESOL, &[9]);
     end(out, start);
 }
@@ -157,7 +167,7 @@ pub fn enhanced_packet(
     pad(out);
     option(out, EPB_FLAGS, &direction.flags().to_le_bytes());
     for c in comments {
-        option(out, OPT_COMMENT, c.as_bytes());
+        string_option(out, OPT_COMMENT, c);
     }
     end(out, start);
 }
@@ -344,6 +354,20 @@ mod tests {
         assert_eq!(&b[28..36], &packet);
         assert_eq!(&b[36..44], &[2, 0, 4, 0, 0b01, 0, 0, 0]);
         assert_eq!(&b[44..48], &[0, 0, 0, 0]);
+    }
+
+    /// An option's length is 16 bits: a longer name is cut to whole
+    /// characters ("é" is 2 octets, so 65 535 octets would split one).
+    #[test]
+    fn a_name_too_long_for_an_option_is_cut_at_a_character() {
+        let name = "é".repeat(40_000); // 80 000 octets
+        let mut b = Vec::new();
+        interface_description(&mut b, &name);
+        assert_eq!(&b[16..18], &[2, 0]);
+        let len = usize::from(u16::from_le_bytes([b[18], b[19]]));
+        assert_eq!(len, 65_534);
+        assert!(std::str::from_utf8(&b[20..20 + len]).is_ok());
+        assert_eq!(u32_at(&b, 4) as usize, b.len());
     }
 
     #[test]
