@@ -17,6 +17,13 @@
 # the SYN with TSecr 0 and the SYN-ACK echoing the SYN's TSval; that every
 # later segment has timestamps and one has a SACK block; and that tshark
 # applies the negotiated window scale (factor 128).
+# Then it runs `tcpsim run configs/syn-lost.toml --pcapng` and checks that
+# capinfos and tshark read the pcapng: two interfaces named client and
+# server, nanosecond precision, 15 packets with good checksums, each
+# interface's outbound and inbound counts (epb_flags direction), the one
+# comment "dropped: fault" on the first SYN's outbound copy, and, each
+# interface split into its own file, one retransmission on the client's
+# (the SYN at 1.000000000 s) and none on the server's.
 # Installs tshark with apt if it is missing (needs root or sudo). Called from
 # .ci/run; runs from any directory.
 set -euo pipefail
@@ -226,5 +233,77 @@ say "$(grep -c . <<<"$later") later segments with timestamps; SACK blocks: $(cut
 unscaled=$(count 'frame.number > 2 && tcp.window_size_scalefactor != 128')
 [ "$unscaled" -eq 0 ] || fail "$unscaled packet(s) after the handshake without the window scale factor 128"
 say "tshark scales the later windows by 128 (shift 7)"
+
+# 6. pcapng: `tcpsim run configs/syn-lost.toml --pcapng` (SPEC §6). The
+#    config (its description derives every time): the client's first SYN is
+#    dropped by a fault at 0; RFC 6298's initial RTO of 1 s sends it again at
+#    1 s; 50 ms each way; 8 segments sent (client: SYN, SYN, ACK, FIN, ACK;
+#    server: SYN-ACK, ACK, FIN), all but the first delivered.
+pcapng=$tmp/lost-syn.pcapng
+cargo run --quiet -- run configs/syn-lost.toml --quiet --pcapng "$pcapng" >/dev/null ||
+	fail "tcpsim run --pcapng failed"
+pcap=$pcapng
+info=$(capinfos -M "$pcap" 2>&1) || {
+	printf '%s\n' "$info" >&2
+	fail "capinfos cannot read the pcapng"
+}
+type=$(sed -n 's/^File type: *//p' <<<"$info")
+precision=$(sed -n -E 's/^(File timestamp|Time) precision: *//p' <<<"$info")
+n_if=$(sed -n 's/^Number of interfaces in file: *//p' <<<"$info")
+if_names=$(sed -n 's/^ *Name = //p' <<<"$info" | paste -sd ' ')
+say "capinfos: '$type', $n_if interfaces ($if_names), precision '$precision'"
+[[ $type == *pcapng* ]] || fail "capinfos reads file type '$type', not pcapng"
+[ "$n_if" = 2 ] || fail "$n_if interfaces, expected 2 (one per host)"
+[ "$if_names" = "client server" ] || fail "interface names '$if_names', expected 'client server'"
+[ "$precision" = "nanoseconds (9)" ] || fail "pcapng time precision is '$precision'"
+
+total=$(count 'frame')
+[ "$total" -eq 15 ] || fail "tshark reads $total packets of the pcapng, expected 8 outbound + 7 inbound"
+decoded=$(count 'ip.version == 4 && tcp && !_ws.malformed && tcp.checksum.status == "Good" && ip.checksum.status == "Good"')
+[ "$decoded" -eq "$total" ] || fail "$((total - decoded)) pcapng packet(s) malformed or with a bad checksum"
+say "tshark reads the pcapng: $total packets, all IPv4 + TCP with good checksums"
+
+# Directions (epb_flags: 1 inbound, 2 outbound), per interface, with the
+# address that must be the interface's host's: the source of what it sends,
+# the destination of what it receives.
+dirs=$(tshark_fields 'frame' -e frame.interface_id -e frame.packet_flags_direction -e ip.src -e ip.dst |
+	awk '{ d = ($2 == "0x00000002") ? "out" : ($2 == "0x00000001") ? "in" : "?"
+	       host = (d == "out") ? $3 : $4; print $1, d, host }' | sort | uniq -c | awk '{ print $2 ":" $3 ":" $4 "=" $1 }' | paste -sd ' ')
+say "interface:direction:host=packets: $dirs"
+[ "$dirs" = "0:in:10.0.0.1=3 0:out:10.0.0.1=5 1:in:10.0.0.2=4 1:out:10.0.0.2=3" ] ||
+	fail "directions: expected 0:in:10.0.0.1=3 0:out:10.0.0.1=5 1:in:10.0.0.2=4 1:out:10.0.0.2=3"
+
+# The drop: one comment, on the first SYN's outbound copy at the epoch.
+comments=$(tshark_fields 'frame.comment' -e frame.number -e frame.interface_id \
+	-e frame.packet_flags_direction -e frame.time_epoch -e tcp.flags.str -e frame.comment)
+say "commented packets: $comments"
+[ "$comments" = "1 0 0x00000002 946684800.000000000 ··········S· dropped: fault" ] ||
+	fail "expected one comment 'dropped: fault' on packet 1 (client, outbound, SYN, at 946684800.000000000)"
+
+# TCP analysis one interface at a time: with both copies of a segment in
+# one file tshark flags each inbound copy as a retransmission, and a display
+# filter does not isolate the analysis, so each interface goes to its own
+# file first. The client's has the one retransmission (the SYN, 1 s after
+# the capture's first packet, the dropped SYN at 0); the server never saw
+# the lost SYN, so its interface has none.
+for i in 0 1; do
+	tshark -n -r "$pcapng" -Y "frame.interface_id == $i" -w "$tmp/if$i.pcapng" 2>"$tmp/split.err" || {
+		cat "$tmp/split.err" >&2
+		fail "tshark cannot split interface $i out of the pcapng"
+	}
+done
+pcap=$tmp/if0.pcapng
+[ "$(count 'frame')" -eq 8 ] || fail "interface 0 (client) has $(count 'frame') packets, expected 8"
+retrans=$(tshark_fields 'tcp.analysis.retransmission' \
+	-e frame.time_relative -e frame.time_epoch -e tcp.flags.str -e frame.interface_name)
+say "client interface: tcp.analysis.retransmission: ${retrans:-none}"
+[ "$(grep -c . <<<"$retrans")" -eq 1 ] || fail "expected exactly 1 retransmission on the client's interface"
+[ "$retrans" = "1.000000000 946684801.000000000 ··········S· client" ] ||
+	fail "the client's retransmission is not the SYN at 1.000000000 s (epoch 946684801.000000000)"
+pcap=$tmp/if1.pcapng
+[ "$(count 'frame')" -eq 7 ] || fail "interface 1 (server) has $(count 'frame') packets, expected 7"
+n_server=$(count 'tcp.analysis.retransmission')
+say "server interface: $n_server retransmission(s)"
+[ "$n_server" -eq 0 ] || fail "the server's interface shows $n_server retransmission(s), expected none"
 
 say "OK"

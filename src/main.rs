@@ -61,9 +61,14 @@ enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value = "text")]
         format: RunFmt,
-        /// Write a pcap capture of every segment sent.
+        /// Write a pcap capture of every segment sent (`-`: standard output; the report then
+        /// goes to standard error).
         #[arg(long, value_name = "OUT.pcap")]
         pcap: Option<PathBuf>,
+        /// Write a pcapng capture: one interface per host, every segment outbound at its sender
+        /// and inbound at its receiver, drops as comments (`-`: standard output).
+        #[arg(long, value_name = "OUT.pcapng")]
+        pcapng: Option<PathBuf>,
         /// Print only the summary.
         #[arg(long)]
         quiet: bool,
@@ -271,6 +276,7 @@ fn dispatch(cli: Cli) -> u8 {
             set,
             format,
             pcap,
+            pcapng,
             quiet,
             diagram,
         } => commands::run(
@@ -281,7 +287,10 @@ fn dispatch(cli: Cli) -> u8 {
                 RunFmt::Text => RunFormat::Text,
                 RunFmt::Json => RunFormat::Json,
             },
-            pcap.as_deref(),
+            commands::Captures {
+                pcap: pcap.as_deref(),
+                pcapng: pcapng.as_deref(),
+            },
             quiet,
             diagram.as_deref(),
         ),

@@ -6,6 +6,7 @@ mod cli;
 mod determinism;
 mod explore;
 mod kernel_configs;
+mod pcapng;
 mod properties;
 mod reference;
 mod report_types;

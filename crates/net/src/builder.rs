@@ -18,6 +18,7 @@ use std::sync::Arc;
 
 use tcpsim_tcp::{Config, Duration, Endpoint, SegmentKind};
 
+use crate::capture::Capture;
 use crate::engine::{Host, Limits, LinkDir, Listener, Network, RunOptions, Topology};
 use crate::fault::{FaultAction, FaultRule, Faults, Seen};
 use crate::link::{Link, LinkParams, LinkParamsError};
@@ -152,7 +153,9 @@ impl SimBuilder {
         self
     }
 
-    /// Keep a pcap capture (off by default).
+    /// Keep a pcap capture in memory, in [`RunResult::pcap`] (off by
+    /// default). To write captures as the run goes instead, pcapng
+    /// included, see [`SimBuilder::build_capturing`].
     pub fn pcap(&mut self, on: bool) -> &mut Self {
         self.options.pcap = on;
         self
@@ -245,6 +248,14 @@ impl SimBuilder {
     /// Checks everything and makes the simulation.
     pub fn build(&self) -> Result<Sim, BuildError> {
         Ok(self.blueprint()?.sim(self.seed))
+    }
+
+    /// [`SimBuilder::build`], the simulation writing `capture` as it runs
+    /// (the classic pcap, the pcapng, or both; see [`Capture`]). With
+    /// [`SimBuilder::pcap`] on and no classic pcap in `capture`, the classic
+    /// pcap is also kept in memory.
+    pub fn build_capturing(&self, capture: Capture) -> Result<Sim, BuildError> {
+        Ok(self.blueprint()?.sim_capturing(self.seed, capture))
     }
 
     /// Checks everything and makes a [`Blueprint`]: the simulation for any
@@ -444,6 +455,12 @@ pub struct Blueprint {
 impl Blueprint {
     /// The simulation drawn from `seed`.
     pub fn sim(&self, seed: u64) -> Sim {
+        self.sim_capturing(seed, Capture::new())
+    }
+
+    /// [`Blueprint::sim`], the simulation writing `capture` as it runs
+    /// (see [`SimBuilder::build_capturing`]).
+    pub fn sim_capturing(&self, seed: u64, capture: Capture) -> Sim {
         let hosts = self
             .hosts
             .iter()
@@ -470,7 +487,7 @@ impl Blueprint {
             faults: self.faults.clone(),
             fault_rng: stream_numbered(seed, self.faults_stream),
         };
-        Sim::new(net, &self.listeners, &self.plan, self.options)
+        Sim::new(net, &self.listeners, &self.plan, self.options, capture)
     }
 
     /// Runs the simulation of `seed` in `sim`, reusing its memory when it

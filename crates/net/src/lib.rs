@@ -29,7 +29,8 @@
 //!
 //! - [`fault`]: targeted faults ("drop the client's first SYN").
 //! - [`trace`]: the typed record of every send, drop, delivery, state change,
-//!   timer and application call; [`pcap`]: the capture.
+//!   timer and application call; [`pcap`] and [`pcapng`]: the capture
+//!   formats, written as a run goes to the writers a [`Capture`] names.
 //! - [`workload`]: what an experiment's connections do; [`facts`]: what the
 //!   engine records of each connection end; [`report`]: what became of each
 //!   connection, by the outcome rules.
@@ -50,6 +51,7 @@
 mod app;
 mod apps;
 mod builder;
+mod capture;
 mod dist;
 mod engine;
 pub mod facts;
@@ -57,6 +59,7 @@ pub mod fault;
 pub mod link;
 pub mod log;
 pub mod pcap;
+pub mod pcapng;
 pub mod report;
 pub mod rng;
 mod sim;
@@ -65,6 +68,7 @@ pub mod trace;
 pub mod workload;
 
 pub use builder::{Blueprint, BuildError, SimBuilder, fault};
+pub use capture::{Capture, CaptureError, CaptureFormat};
 pub use engine::{EventQueue, Limits, StopReason};
 pub use facts::{End, EndReport, KindCounts};
 pub use report::{ConnReport, Outcome};

@@ -17,6 +17,7 @@ use tcpsim_tcp::Instant;
 use crate::app::{AppId, Application};
 use crate::apps::sockets::Sockets;
 use crate::apps::workload::{WORKLOAD, WorkloadApp};
+use crate::capture::{Capture, CaptureError};
 use crate::engine::{ConnRecord, Engine, Listener, Network, RunOptions, StopReason, Topology};
 use crate::report::{ConnReport, conn_report};
 use crate::trace::{HostId, TraceRecord};
@@ -35,8 +36,12 @@ pub struct RunResult {
     pub connections: Vec<ConnReport>,
     /// The trace, if the run kept one.
     pub trace: Option<Vec<TraceRecord>>,
-    /// The capture, if the run kept one.
+    /// The classic pcap capture, if the run kept one in memory
+    /// ([`crate::SimBuilder::pcap`]).
     pub pcap: Option<Vec<u8>>,
+    /// The first error of a capture's writer ([`crate::Capture`]), if one
+    /// failed: the run stopped there ([`StopReason::Capture`]).
+    pub capture_error: Option<CaptureError>,
     /// Host names, by host id (shared by every run of one blueprint).
     pub host_names: Arc<[String]>,
     /// Host addresses, by host id.
@@ -100,8 +105,9 @@ impl Sim {
         listeners: &[Listener],
         plan: &Plan,
         options: RunOptions,
+        capture: Capture,
     ) -> Sim {
-        let mut engine = Engine::new(net, listeners, options);
+        let mut engine = Engine::new(net, listeners, options, capture);
         let mut apps = Apps::default();
         apps.workload.start(plan.clone(), &mut engine);
         Sim { engine, apps }
@@ -282,7 +288,7 @@ impl Sim {
                 .map(report)
                 .collect()
         };
-        let (trace, pcap) = self.engine.take_outputs();
+        let (trace, pcap, capture_error) = self.engine.take_outputs();
         RunResult {
             end,
             stop_reason: stop,
@@ -290,6 +296,7 @@ impl Sim {
             connections,
             trace,
             pcap,
+            capture_error,
             host_names: Arc::clone(&self.engine.topo.names),
             host_addrs: Arc::clone(&self.engine.topo.addrs),
         }

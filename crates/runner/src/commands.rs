@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::build::{Keep, build};
+use crate::build::{Keep, blueprint};
 use crate::evaluate::{Check, TraceFacts, evaluate_with};
 use crate::experiment::{SeedRange, parse_with_overrides};
 use crate::report::{Meta, Spill, uses_options};
@@ -15,7 +15,10 @@ use crate::suite;
 use crate::sweep::{self, Plan};
 use crate::timeline::render_summary;
 
+mod captures;
 mod run_output;
+
+pub use captures::Captures;
 
 /// Exit code: ran, every expectation held.
 pub const OK: u8 = 0;
@@ -74,7 +77,17 @@ fn read_source(file: &Path) -> Result<String, String> {
 }
 
 pub(crate) fn print(s: &str) -> u8 {
-    let mut out = std::io::stdout().lock();
+    print_to(s, false)
+}
+
+/// [`print`], to standard error when `stderr` (a capture has standard
+/// output).
+fn print_to(s: &str, stderr: bool) -> u8 {
+    let mut out: Box<dyn Write> = if stderr {
+        Box::new(std::io::stderr().lock())
+    } else {
+        Box::new(std::io::stdout().lock())
+    };
     match out.write_all(s.as_bytes()).and_then(|()| out.flush()) {
         Ok(()) => OK,
         // A closed pipe (`| head`) is not an error worth a code.
@@ -104,17 +117,23 @@ fn expectations_text(checks: &[Check]) -> String {
     s
 }
 
-/// `tcpsim run`.
+/// `tcpsim run`. The captures are written as the run goes; with one of
+/// them on standard output, the timeline or report goes to standard error.
 pub fn run(
     file: &Path,
     seed: Option<u64>,
     sets: &[String],
     format: RunFormat,
-    pcap: Option<&Path>,
+    captures: Captures<'_>,
     quiet: bool,
     diagram: Option<&Path>,
 ) -> u8 {
     let name = file.display().to_string();
+    if let Err(e) = captures.check() {
+        eprintln!("error: {e}");
+        return BAD_INPUT;
+    }
+    let to_stderr = captures.to_stdout();
     let sets = match parse_sets(sets) {
         Ok(s) => s,
         Err(e) => {
@@ -142,24 +161,27 @@ pub fn run(
     // memory and time for runs with many connections.
     let summary_only = quiet && format == RunFormat::Text && diagram.is_none();
     let keep = if summary_only {
-        Keep {
-            pcap: pcap.is_some(),
-            ..Keep::for_expectations(&exp)
-        }
+        Keep::for_expectations(&exp)
     } else {
-        Keep {
-            trace: true,
-            pcap: pcap.is_some(),
-            paths: true,
-        }
+        Keep::ALL
     };
-    let sim = match build(&exp, seed, keep) {
-        Ok(s) => s,
+    let blueprint = match blueprint(&exp, keep) {
+        Ok(b) => b,
         Err(e) => {
             eprintln!("error: {name}: {e}");
             return BAD_INPUT;
         }
     };
+    // Created once the experiment is known to be good, written as the run
+    // goes (docs/report.md, "Memory").
+    let capture = match captures.open() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return BAD_INPUT;
+        }
+    };
+    let sim = blueprint.sim_capturing(seed, capture);
     // The trace is never held in memory (docs/report.md, "Memory"): each
     // record goes, as the run makes it, to what the expectations and the
     // options rule need to know of it and, when events are printed, to a
@@ -196,13 +218,11 @@ pub fn run(
             return INTERNAL;
         }
     };
-    let checks = evaluate_with(&exp, &r, &facts);
-    if let (Some(path), Some(bytes)) = (pcap, &r.pcap) {
-        if let Err(e) = std::fs::write(path, bytes) {
-            eprintln!("error: cannot write {}: {e}", path.display());
-            return BAD_INPUT;
-        }
+    if let Some(e) = &r.capture_error {
+        eprintln!("error: {}", captures.describe(e));
+        return INTERNAL;
     }
+    let checks = evaluate_with(&exp, &r, &facts);
     let meta = Meta::new(&exp, seed);
     if let (Some(path), Some(spilled)) = (diagram, &spilled) {
         // The diagram lays out every event at once: it holds the trace, for
@@ -223,12 +243,15 @@ pub fn run(
     }
     let code = match (format, &spilled) {
         (RunFormat::Json, Some(spilled)) => {
-            run_output::json(&meta, &r, &checks, spilled, show_options)
+            run_output::json(&meta, &r, &checks, spilled, show_options, to_stderr)
         }
         (RunFormat::Text, Some(spilled)) if !quiet => {
-            run_output::timeline(&meta, &r, &checks, spilled, show_options)
+            run_output::timeline(&meta, &r, &checks, spilled, show_options, to_stderr)
         }
-        _ => print(&(render_summary(&r) + &expectations_text(&checks))),
+        _ => print_to(
+            &(render_summary(&r) + &expectations_text(&checks)),
+            to_stderr,
+        ),
     };
     if code != OK {
         return code;

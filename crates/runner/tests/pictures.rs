@@ -533,7 +533,7 @@ fn run_with_diagram_writes_the_svg() {
         None,
         &[],
         commands::RunFormat::Json,
-        None,
+        commands::Captures::default(),
         true,
         Some(&out),
     );

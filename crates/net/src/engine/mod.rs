@@ -29,10 +29,10 @@ use rand_chacha::ChaCha8Rng;
 use tcpsim_tcp::{ConnId, Duration, Endpoint, Instant, RecoveryStats, Segment};
 
 use crate::app::{AppEvent, AppId};
+use crate::capture::{Capture, CaptureError, Recorder};
 use crate::facts::End;
 use crate::fault::Faults;
 use crate::link::Link;
-use crate::pcap::PcapWriter;
 use crate::trace::{AppCall, HostId, SegmentInfo, TraceKind, TraceRecord};
 
 mod commands;
@@ -59,6 +59,9 @@ pub enum StopReason {
     Duration,
     /// The event-count bound was reached.
     Events,
+    /// A capture's writer failed ([`crate::RunResult::capture_error`]
+    /// says how); the run stopped at once.
+    Capture,
 }
 
 impl StopReason {
@@ -68,6 +71,7 @@ impl StopReason {
             StopReason::Idle => "idle",
             StopReason::Duration => "duration",
             StopReason::Events => "events",
+            StopReason::Capture => "capture",
         }
     }
 }
@@ -88,7 +92,7 @@ pub(crate) struct RunOptions {
     pub(crate) limits: Limits,
     /// Keep the trace.
     pub(crate) trace: bool,
-    /// Keep the capture.
+    /// Keep the classic pcap capture in memory.
     pub(crate) pcap: bool,
     /// Keep every connection end's state path.
     pub(crate) state_paths: bool,
@@ -177,7 +181,9 @@ pub(crate) struct Engine {
     /// application owns it.
     pub(crate) conns: Registry,
     trace: Option<Vec<TraceRecord>>,
-    pcap: Option<PcapWriter>,
+    /// The captures, if the run writes any (boxed: one pointer to test
+    /// on the way of every segment when there is none).
+    capture: Option<Box<Recorder>>,
     options: RunOptions,
     events: u64,
     /// TCP events for the applications, in the order they happened.
@@ -189,8 +195,14 @@ pub(crate) struct Engine {
 }
 
 impl Engine {
-    /// A new engine with `listeners` open from time zero.
-    pub(crate) fn new(net: Network, listeners: &[Listener], options: RunOptions) -> Engine {
+    /// A new engine with `listeners` open from time zero, writing
+    /// `capture` (and the classic pcap in memory if `options` asks).
+    pub(crate) fn new(
+        net: Network,
+        listeners: &[Listener],
+        options: RunOptions,
+        capture: Capture,
+    ) -> Engine {
         let Network {
             topo,
             hosts,
@@ -199,6 +211,7 @@ impl Engine {
             fault_rng,
         } = net;
         let n = hosts.len();
+        let capture = Recorder::start(capture, options.pcap, &topo.names);
         let mut engine = Engine {
             now: Instant::ZERO,
             queue: EventQueue::with_capacity(8),
@@ -211,13 +224,16 @@ impl Engine {
             fault_rng,
             conns: Registry::new(n),
             trace: options.trace.then(Vec::new),
-            pcap: options.pcap.then(PcapWriter::new),
+            capture,
             options,
             events: 0,
             app_events: VecDeque::new(),
             read_buf: Vec::new(),
             stopped: None,
         };
+        if engine.capture.as_ref().is_some_and(|c| c.failed()) {
+            engine.stopped = Some(StopReason::Capture);
+        }
         engine.open_listeners(listeners);
         engine
     }
@@ -253,7 +269,11 @@ impl Engine {
         }
         self.conns.clear();
         self.trace = options.trace.then(Vec::new);
-        self.pcap = options.pcap.then(PcapWriter::new);
+        self.capture = if options.pcap {
+            Recorder::start(Capture::new(), true, &self.topo.names)
+        } else {
+            None
+        };
         self.events = 0;
         self.app_events.clear();
         self.stopped = None;
@@ -518,11 +538,17 @@ impl Engine {
         self.events
     }
 
-    /// Takes the trace and the capture.
-    pub(crate) fn take_outputs(&mut self) -> (Option<Vec<TraceRecord>>, Option<Vec<u8>>) {
-        (
-            self.trace.take(),
-            self.pcap.take().map(PcapWriter::into_bytes),
-        )
+    /// Takes the trace and the classic pcap kept in memory, and ends the
+    /// captures written as the run went (flushed): the first error any of
+    /// their writers had.
+    pub(crate) fn take_outputs(
+        &mut self,
+    ) -> (
+        Option<Vec<TraceRecord>>,
+        Option<Vec<u8>>,
+        Option<CaptureError>,
+    ) {
+        let (pcap, error) = self.capture.take().map_or((None, None), |c| c.finish());
+        (self.trace.take(), pcap, error)
     }
 }

@@ -1,18 +1,22 @@
 //! The network side of the engine: a segment leaves its host (trace,
 //! capture), is routed to a link, judged by the targeted faults and then by
-//! the link's impairments, and arrives (or is dropped by the receiver's
-//! checksum check).
+//! the link's impairments, and arrives (captured, then taken by the
+//! receiver or dropped by its checksum check).
 
 use rand_core::RngCore;
 use tcpsim_tcp::{ConnId, Duration, Segment, Transmit, wire};
 
-use super::{Action, Engine, InFlight, Packet};
+use super::{Action, Engine, InFlight, Packet, StopReason};
+use crate::capture::Arrival;
 use crate::fault::FaultAction;
 use crate::link::{self, Fate};
 use crate::trace::{DropReason, HostId, SegmentInfo, TraceKind};
 
 impl Engine {
     pub(super) fn deliver(&mut self, from: HostId, to: HostId, packet: Packet) {
+        if self.capture.is_some() {
+            self.capture_arrival(to, &packet);
+        }
         let seg = match packet {
             Packet::Intact(seg) => seg,
             Packet::Corrupted { bytes, info } => match wire::decode(&bytes) {
@@ -41,10 +45,46 @@ impl Engine {
         self.settle(to);
     }
 
+    /// Captures `seg` as `h` sends it. Out of the way of runs that capture
+    /// nothing.
+    #[inline(never)]
+    fn capture_send(&mut self, h: HostId, seg: &Segment) {
+        if let Some(c) = &mut self.capture {
+            c.sent(self.now, h, seg);
+            if c.failed() {
+                self.stopped.get_or_insert(StopReason::Capture);
+            }
+        }
+    }
+
+    /// Captures `packet` arriving at `to` (a corrupted packet as its bytes,
+    /// with the receiver's checksum drop as its comment). Out of the way of
+    /// runs that capture nothing.
+    #[inline(never)]
+    fn capture_arrival(&mut self, to: HostId, packet: &Packet) {
+        let Some(c) = &mut self.capture else {
+            return;
+        };
+        let (arrival, dropped) = match packet {
+            Packet::Intact(seg) => (Arrival::Segment(seg), None),
+            Packet::Corrupted { bytes, .. } => (
+                Arrival::Bytes(bytes),
+                wire::decode(bytes).is_err().then_some(DropReason::Checksum),
+            ),
+        };
+        c.arrived(self.now, to, arrival, dropped);
+        if c.failed() {
+            self.stopped.get_or_insert(StopReason::Capture);
+        }
+    }
+
     // ----- the network -----
 
     /// Records a drop of `seg`, describing it only when a trace is kept.
     fn record_drop(&mut self, from: HostId, to: Option<HostId>, reason: DropReason, seg: &Segment) {
+        if let Some(c) = &mut self.capture {
+            c.dropped(reason);
+        }
         if self.trace.is_some() {
             self.record(TraceKind::Drop {
                 from,
@@ -83,8 +123,8 @@ impl Engine {
                 segment: SegmentInfo::from(&seg),
             });
         }
-        if let Some(p) = &mut self.pcap {
-            p.record(self.now, &seg);
+        if self.capture.is_some() {
+            self.capture_send(h, &seg);
         }
         let to = self.topo.host_at(*seg.dst.ip());
         let Some(li) = to.and_then(|to| self.topo.link(h, to)) else {

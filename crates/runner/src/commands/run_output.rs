@@ -1,6 +1,7 @@
 //! What `tcpsim run` prints of a run whose events went to a temporary file
 //! as it ran ([`Spilled`]): the JSON report or the text timeline, written
-//! to standard output one event at a time as the records are read back, so
+//! to standard output (standard error when a capture has standard output)
+//! one event at a time as the records are read back, so
 //! that memory does not grow with the run. The bytes are those of
 //! [`crate::report::report`] and [`crate::timeline::render`] of the same
 //! run with its trace kept.
@@ -43,7 +44,19 @@ fn exit_code(result: Result<(), Stop>) -> u8 {
     }
 }
 
-/// Writes the JSON report of run `r` and a newline: the header and the
+/// Standard output, or standard error when `stderr` (a capture has
+/// standard output), buffered.
+fn output(stderr: bool) -> BufWriter<Box<dyn Write>> {
+    let out: Box<dyn Write> = if stderr {
+        Box::new(io::stderr().lock())
+    } else {
+        Box::new(io::stdout().lock())
+    };
+    BufWriter::with_capacity(BUFFER, out)
+}
+
+/// Writes the JSON report of run `r` and a newline (to standard error
+/// when `stderr`): the header and the
 /// connections from `r`, the events from `spilled` (`show_options`:
 /// whether the run's segments show options, [`crate::report::options_in_use`]).
 pub(super) fn json(
@@ -52,9 +65,10 @@ pub(super) fn json(
     checks: &[Check],
     spilled: &Spilled,
     show_options: bool,
+    stderr: bool,
 ) -> u8 {
     let head = Report::without_events(meta, r, checks);
-    let out = BufWriter::with_capacity(BUFFER, io::stdout().lock());
+    let out = output(stderr);
     let written = (|| {
         let mut w = ReportWriter::begin(out, &head).map_err(Stop::Out)?;
         for rec in spilled.records().map_err(Stop::Log)? {
@@ -71,15 +85,16 @@ pub(super) fn json(
 }
 
 /// Writes the text timeline of run `r`, its events from `spilled`, then
-/// the summary and the expectations.
+/// the summary and the expectations (to standard error when `stderr`).
 pub(super) fn timeline(
     meta: &Meta<'_>,
     r: &RunResult,
     checks: &[Check],
     spilled: &Spilled,
     show_options: bool,
+    stderr: bool,
 ) -> u8 {
-    let mut out = BufWriter::with_capacity(BUFFER, io::stdout().lock());
+    let mut out = output(stderr);
     let written = (|| {
         out.write_all(header(meta).as_bytes()).map_err(Stop::Out)?;
         let mut lines = Lines::new(r, show_options);
