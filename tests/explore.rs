@@ -390,6 +390,10 @@ fn bad_arguments_are_refused() {
             "--drops 9: expected 1 to 8 drops per case",
         ),
         (&["--random", "3", "--limit", "4"], "takes no --limit"),
+        (
+            &["--random", "10000001"],
+            "--random 10000001: expected at most 10000000 walks",
+        ),
         (&["--set", "links.0.delay=fast"], "links.0.delay"),
     ] {
         let mut a = vec!["explore", "configs/handshake.toml"];

@@ -69,6 +69,10 @@ pub const MAX_DROPS: usize = 8;
 /// The default `--limit`: the most cases an exhaustive exploration runs.
 pub const DEFAULT_LIMIT: u64 = 1_000_000;
 
+/// The most walks `--random` makes: each distinct end point is kept (about
+/// 100 bytes), so ten million stay near 1 GB.
+pub const MAX_WALKS: u64 = 10_000_000;
+
 /// What to explore.
 #[derive(Clone, Debug)]
 pub struct Options {
@@ -621,7 +625,9 @@ fn below(rng: &mut impl RngCore, n: usize) -> usize {
 
 /// `walks` random cases, failures shrunk.
 fn random(space: &Space<'_>, jobs: usize, walks: u64) -> Result<Exploration, ExploreError> {
-    type Walk = Result<(Box<[Dropped]>, Ran), String>;
+    // A walk's end: its drops, whether it failed, its outcome (not its
+    // run's log, which would hold every segment of every walk).
+    type Walk = Result<(Box<[Dropped]>, bool, [u32; Outcome::ALL.len()]), String>;
     let progress = progress_bar(walks);
     let states = drive(
         walks,
@@ -643,7 +649,7 @@ fn random(space: &Space<'_>, jobs: usize, walks: u64) -> Result<Exploration, Exp
                         }
                         let count = Space::children(&node, &ran).count();
                         if node.drops.len() == space.k || count == 0 {
-                            return Ok((node.drops, ran));
+                            return Ok((node.drops, !ran.failed.is_empty(), ran.outcome));
                         }
                         let pick = below(&mut rng, count);
                         node = Space::children(&node, &ran)
@@ -663,12 +669,12 @@ fn random(space: &Space<'_>, jobs: usize, walks: u64) -> Result<Exploration, Exp
     let mut to_shrink: Vec<Box<[Dropped]>> = Vec::new();
     for (_, done) in batches {
         for walk in done {
-            let (drops, ran) = walk.map_err(ExploreError::NotReproduced)?;
+            let (drops, failed, outcome) = walk.map_err(ExploreError::NotReproduced)?;
             if !distinct.insert(key(&drops)) {
                 continue;
             }
-            tally.add(drops.len(), ran.failed.is_empty(), ran.outcome);
-            if !ran.failed.is_empty() {
+            tally.add(drops.len(), !failed, outcome);
+            if failed {
                 to_shrink.push(drops);
             }
         }

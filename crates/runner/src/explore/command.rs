@@ -4,7 +4,7 @@ use std::path::Path;
 
 use tcpsim_tcp::SegmentKind;
 
-use super::{DEFAULT_LIMIT, ExploreError, MAX_DROPS, Mode, Options, explore};
+use super::{DEFAULT_LIMIT, ExploreError, MAX_DROPS, MAX_WALKS, Mode, Options, explore};
 use crate::commands::{BAD_INPUT, FAILED, INTERNAL, OK, parse_sets, print};
 use crate::experiment::parse_with_overrides;
 
@@ -71,6 +71,11 @@ pub fn command(args: &ExploreArgs<'_>) -> u8 {
         return fail(format!(
             "--drops {}: expected 1 to {MAX_DROPS} drops per case",
             args.drops
+        ));
+    }
+    if let Some(walks) = args.random.filter(|w| *w > MAX_WALKS) {
+        return fail(format!(
+            "--random {walks}: expected at most {MAX_WALKS} walks (each sampled case is kept)"
         ));
     }
     if args.random.is_some() && args.limit.is_some() {

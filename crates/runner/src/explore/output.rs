@@ -59,6 +59,11 @@ pub fn replay_faults(
     out
 }
 
+/// `1 drop`, `2 drops`.
+fn drops(k: usize) -> String {
+    format!("{k} drop{}", if k == 1 { "" } else { "s" })
+}
+
 fn direction_name(exp: &Experiment, d: Direction) -> String {
     format!("{}>{}", exp.host_name(d.from), exp.host_name(d.to))
 }
@@ -97,10 +102,11 @@ pub fn text(
 ) -> String {
     let mut s = String::new();
     let what = match x.sampling {
-        None => format!("every set of up to {} drops", opts.drops),
+        None => format!("every set of up to {}", drops(opts.drops)),
         Some(sm) => format!(
-            "{} random sets of up to {} drops (sampled, not exhaustive)",
-            sm.walks, opts.drops
+            "{} random sets of up to {} (sampled, not exhaustive)",
+            sm.walks,
+            drops(opts.drops)
         ),
     };
     let _ = writeln!(
