@@ -5,8 +5,8 @@
 //!
 //! | level | events |
 //! |---|---|
-//! | `DEBUG` | state changes, expired timers, drops, application calls |
-//! | `TRACE` | every segment sent and delivered |
+//! | `DEBUG` | state changes, expired timers, drops, retransmitted segments, application calls |
+//! | `TRACE` | every other segment sent, and every segment delivered |
 //!
 //! Each event has the field `t_ns` (virtual nanoseconds since the start:
 //! a log line says when in the run, never when on the wall clock), the
@@ -51,19 +51,30 @@ fn emit_enabled(t_ns: u64, kind: &TraceKind) {
             retransmission,
             segment: s,
         } => {
-            trace!(
-                target: TARGET,
-                t_ns,
-                host,
-                conn,
-                flags = %s.flags,
-                seq = s.seq.0,
-                ack = s.ack.0,
-                len = s.len,
-                win = s.win,
-                retransmission = retransmission.map(|c| c.name()),
-                "send"
-            );
+            // A retransmission is news (DEBUG); a first transmission is one
+            // segment among many (TRACE). The same fields either way.
+            macro_rules! send {
+                ($level:ident) => {
+                    $level!(
+                        target: TARGET,
+                        t_ns,
+                        host,
+                        conn,
+                        flags = %s.flags,
+                        seq = s.seq.0,
+                        ack = s.ack.0,
+                        len = s.len,
+                        win = s.win,
+                        retransmission = retransmission.map(|c| c.name()),
+                        "send"
+                    )
+                };
+            }
+            if retransmission.is_some() {
+                send!(debug);
+            } else {
+                send!(trace);
+            }
         }
         TraceKind::Drop {
             from,
