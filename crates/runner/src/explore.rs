@@ -56,7 +56,7 @@ use tcpsim_tcp::{Instant, SegmentKind};
 use crate::build::{Keep, blueprint};
 use crate::evaluate::{evaluate, passes};
 use crate::experiment::Experiment;
-use crate::sweep::{drive, progress_bar};
+use crate::sweep::{map_in_order, progress_bar};
 
 pub mod command;
 mod output;
@@ -241,6 +241,8 @@ struct Done {
     children: Vec<Node>,
     /// How many children it has.
     child_count: u64,
+    /// For the empty case: its segments per direction.
+    fault_free: Vec<u32>,
 }
 
 impl<'e> Space<'e> {
@@ -303,27 +305,31 @@ impl<'e> Space<'e> {
             .collect()
     }
 
-    /// The segments of `ran` that a child of `node` may drop: logged after
-    /// the node's last drop, and decided by no rule.
-    fn children<'r>(node: &Node, ran: &'r Ran) -> impl Iterator<Item = Node> + 'r {
+    /// The segments of `ran` that a child of `node` may drop, with their
+    /// log positions: logged after the node's last drop, and decided by no
+    /// rule.
+    fn droppable<'r>(node: &Node, ran: &'r Ran) -> impl Iterator<Item = (usize, &'r Seen)> + 'r {
         let from = node.last.map_or(0, |p| p as usize + 1);
-        let parent = node.drops.clone();
-        (ran.seen.iter().enumerate().skip(from))
-            .filter(|(_, s)| s.by == Decider::Nobody)
-            .map(move |(pos, s)| {
-                let mut drops = Vec::with_capacity(parent.len() + 1);
-                drops.extend_from_slice(&parent);
-                drops.push(Dropped {
-                    dir: s.rule,
-                    n: s.n,
-                    kind: s.kind,
-                    at: s.at,
-                });
-                Node {
-                    drops: drops.into(),
-                    last: Some(pos as u32),
-                }
-            })
+        (ran.seen.iter().enumerate().skip(from)).filter(|(_, s)| s.by == Decider::Nobody)
+    }
+
+    /// The children of `node`, whose run is `ran`: one per
+    /// [`Space::droppable`] segment.
+    fn children<'r>(node: &'r Node, ran: &'r Ran) -> impl Iterator<Item = Node> + 'r {
+        Space::droppable(node, ran).map(move |(pos, s)| {
+            let mut drops = Vec::with_capacity(node.drops.len() + 1);
+            drops.extend_from_slice(&node.drops);
+            drops.push(Dropped {
+                dir: s.rule,
+                n: s.n,
+                kind: s.kind,
+                at: s.at,
+            });
+            Node {
+                drops: drops.into(),
+                last: Some(pos as u32),
+            }
+        })
     }
 }
 
@@ -478,84 +484,66 @@ fn exhaustive(space: &Space<'_>, jobs: usize, limit: u64) -> Result<Exploration,
         let room = limit.saturating_sub(tally.cases + level.len() as u64);
         let kept = AtomicU64::new(0);
         let progress = progress_bar(level.len() as u64);
-        let states = drive(
-            level.len() as u64,
-            jobs,
-            &progress,
-            Vec::new,
-            |mine: &mut Vec<(u64, Vec<Result<Done, String>>)>,
-             start,
-             end,
-             sim: &mut Option<Sim>| {
-                let done = (start..end)
-                    .map(|i| {
-                        let node = &level[i as usize];
-                        let ran = space.run(sim, &node.drops);
-                        if !reproduced(&node.drops, &ran) {
-                            return Err(describe(space, &node.drops));
-                        }
-                        let (children, child_count) = if grows {
-                            let count = Space::children(node, &ran).count() as u64;
-                            let total = kept.fetch_add(count, Ordering::Relaxed) + count;
-                            if total <= room {
-                                (Space::children(node, &ran).collect(), count)
-                            } else {
-                                (Vec::new(), count)
-                            }
-                        } else {
-                            (Vec::new(), 0)
-                        };
-                        let failed = (!ran.failed.is_empty()).then(|| {
-                            interner
-                                .lock()
-                                .map_or(0, |mut names| names.id(ran.failed.clone()))
-                        });
-                        Ok(Done {
-                            failed,
-                            outcome: ran.outcome,
-                            children,
-                            child_count,
-                        })
-                    })
-                    .collect();
-                mine.push((start, done));
-            },
-        );
+        let done = map_in_order(level.len() as u64, jobs, &progress, |i, sim| {
+            let node = &level[i as usize];
+            let ran = space.run(sim, &node.drops);
+            if !reproduced(&node.drops, &ran) {
+                return Err(describe(space, &node.drops));
+            }
+            let (children, child_count) = if grows {
+                let count = Space::droppable(node, &ran).count() as u64;
+                let total = kept.fetch_add(count, Ordering::Relaxed) + count;
+                if total <= room {
+                    (Space::children(node, &ran).collect(), count)
+                } else {
+                    (Vec::new(), count)
+                }
+            } else {
+                (Vec::new(), 0)
+            };
+            let failed = (!ran.failed.is_empty()).then(|| {
+                interner
+                    .lock()
+                    .map_or(0, |mut names| names.id(ran.failed.clone()))
+            });
+            Ok(Done {
+                failed,
+                outcome: ran.outcome,
+                children,
+                child_count,
+                fault_free: if size == 0 {
+                    per_direction(space, &ran.seen)
+                } else {
+                    Vec::new()
+                },
+            })
+        });
         progress.finish_and_clear();
-        if size == 0 {
-            let ran = space.run(&mut None, &[]);
-            fault_free = per_direction(space, &ran.seen);
-        }
-        let mut batches: Vec<_> = states.into_iter().flatten().collect();
-        batches.sort_unstable_by_key(|(start, _)| *start);
         let mut next = Vec::new();
         let mut next_count: u64 = 0;
-        let names = interner.lock().map(|n| n.lists.clone()).unwrap_or_default();
-        let mut at = 0usize;
-        for (_, done) in batches {
-            for d in done {
-                let d = d.map_err(ExploreError::NotReproduced)?;
-                let node = &level[at];
-                at += 1;
-                tally.add(size, d.failed.is_none(), d.outcome);
-                if let Some(id) = d.failed {
-                    let k = key(&node.drops);
-                    if !has_failing_subset(&k, &failing) {
-                        minimal.push(Minimal {
-                            drops: node.drops.to_vec(),
-                            failed: names.get(id as usize).cloned().unwrap_or_default(),
-                            outcome: outcome_name(&d.outcome),
-                        });
-                    }
-                    failing.insert(k);
-                }
-                next_count += d.child_count;
-                next.extend(d.children);
+        // Every worker is done: the lock is free.
+        let names = interner.lock().unwrap_or_else(|e| e.into_inner());
+        for (node, d) in level.iter().zip(done) {
+            let d = d.map_err(ExploreError::NotReproduced)?;
+            if size == 0 {
+                fault_free = d.fault_free;
             }
+            tally.add(size, d.failed.is_none(), d.outcome);
+            if let Some(id) = d.failed {
+                let k = key(&node.drops);
+                if !has_failing_subset(&k, &failing) {
+                    minimal.push(Minimal {
+                        drops: node.drops.to_vec(),
+                        failed: names.lists.get(id as usize).cloned().unwrap_or_default(),
+                        outcome: outcome_name(&d.outcome),
+                    });
+                }
+                failing.insert(k);
+            }
+            next_count += d.child_count;
+            next.extend(d.children);
         }
-        if at != level.len() {
-            return Err(ExploreError::NotReproduced("a case was not run".into()));
-        }
+        drop(names);
         if next_count == 0 {
             break;
         }
@@ -629,83 +617,56 @@ fn random(space: &Space<'_>, jobs: usize, walks: u64) -> Result<Exploration, Exp
     // run's log, which would hold every segment of every walk).
     type Walk = Result<(Box<[Dropped]>, bool, [u32; Outcome::ALL.len()]), String>;
     let progress = progress_bar(walks);
-    let states = drive(
-        walks,
-        jobs,
-        &progress,
-        Vec::new,
-        |mine: &mut Vec<(u64, Vec<Walk>)>, start, end, sim: &mut Option<Sim>| {
-            let done = (start..end)
-                .map(|i| {
-                    let mut rng = tcpsim_net::stream(space.seed, &format!("explore/walk/{i}"));
-                    let mut node = Node {
-                        drops: Box::new([]),
-                        last: None,
-                    };
-                    loop {
-                        let ran = space.run(sim, &node.drops);
-                        if !reproduced(&node.drops, &ran) {
-                            return Err(describe(space, &node.drops));
-                        }
-                        let count = Space::children(&node, &ran).count();
-                        if node.drops.len() == space.k || count == 0 {
-                            return Ok((node.drops, !ran.failed.is_empty(), ran.outcome));
-                        }
-                        let pick = below(&mut rng, count);
-                        node = Space::children(&node, &ran)
-                            .nth(pick)
-                            .unwrap_or_else(|| unreachable!("pick < count"));
-                    }
-                })
-                .collect();
-            mine.push((start, done));
-        },
-    );
+    let walked = map_in_order(walks, jobs, &progress, |i, sim: &mut Option<Sim>| -> Walk {
+        let mut rng = tcpsim_net::stream(space.seed, &format!("explore/walk/{i}"));
+        let mut node = Node {
+            drops: Box::new([]),
+            last: None,
+        };
+        loop {
+            let ran = space.run(sim, &node.drops);
+            if !reproduced(&node.drops, &ran) {
+                return Err(describe(space, &node.drops));
+            }
+            let count = Space::droppable(&node, &ran).count();
+            if node.drops.len() == space.k || count == 0 {
+                return Ok((node.drops, !ran.failed.is_empty(), ran.outcome));
+            }
+            let pick = below(&mut rng, count);
+            let child = Space::children(&node, &ran)
+                .nth(pick)
+                .unwrap_or_else(|| unreachable!("pick < count"));
+            node = child;
+        }
+    });
     progress.finish_and_clear();
-    let mut batches: Vec<_> = states.into_iter().flatten().collect();
-    batches.sort_unstable_by_key(|(start, _)| *start);
     let mut tally = Tally::new(space.k);
     let mut distinct: BTreeSet<Box<[(u32, u32)]>> = BTreeSet::new();
     let mut to_shrink: Vec<Box<[Dropped]>> = Vec::new();
-    for (_, done) in batches {
-        for walk in done {
-            let (drops, failed, outcome) = walk.map_err(ExploreError::NotReproduced)?;
-            if !distinct.insert(key(&drops)) {
-                continue;
-            }
-            tally.add(drops.len(), !failed, outcome);
-            if failed {
-                to_shrink.push(drops);
-            }
+    for walk in walked {
+        let (drops, failed, outcome) = walk.map_err(ExploreError::NotReproduced)?;
+        if !distinct.insert(key(&drops)) {
+            continue;
+        }
+        tally.add(drops.len(), !failed, outcome);
+        if failed {
+            to_shrink.push(drops);
         }
     }
     let fault_free = per_direction(space, &space.run(&mut None, &[]).seen);
     // Shrink every failing sample to its smallest failing subset.
     let shrink_runs = AtomicU64::new(0);
     let progress = progress_bar(to_shrink.len() as u64);
-    let states = drive(
-        to_shrink.len() as u64,
-        jobs,
-        &progress,
-        Vec::new,
-        |mine: &mut Vec<(u64, Vec<Result<Minimal, String>>)>, start, end, sim: &mut Option<Sim>| {
-            let done = (start..end)
-                .map(|i| shrink(space, sim, &to_shrink[i as usize], &shrink_runs))
-                .collect();
-            mine.push((start, done));
-        },
-    );
+    let shrunk = map_in_order(to_shrink.len() as u64, jobs, &progress, |i, sim| {
+        shrink(space, sim, &to_shrink[i as usize], &shrink_runs)
+    });
     progress.finish_and_clear();
-    let mut batches: Vec<_> = states.into_iter().flatten().collect();
-    batches.sort_unstable_by_key(|(start, _)| *start);
     let mut found: BTreeSet<Box<[(u32, u32)]>> = BTreeSet::new();
     let mut minimal: Vec<Minimal> = Vec::new();
-    for (_, done) in batches {
-        for m in done {
-            let m = m.map_err(ExploreError::NotReproduced)?;
-            if found.insert(key(&m.drops)) {
-                minimal.push(m);
-            }
+    for m in shrunk {
+        let m = m.map_err(ExploreError::NotReproduced)?;
+        if found.insert(key(&m.drops)) {
+            minimal.push(m);
         }
     }
     minimal.sort_by_key(|m| m.drops.len());

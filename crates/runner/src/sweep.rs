@@ -238,26 +238,12 @@ impl Plan {
         jobs: usize,
         progress: &indicatif::ProgressBar,
     ) -> Result<Vec<RunRecord>, String> {
-        let total = indices.len() as u64;
-        let states = drive(
-            total,
-            jobs,
-            progress,
-            Vec::new,
-            |mine: &mut Vec<Batch>, start, end, scratch: &mut Worker| {
-                let runs = (start..end)
-                    .map(|pos| self.run_one_in(indices[pos as usize], scratch))
-                    .collect();
-                mine.push((start, runs));
-            },
-        );
-        let mut batches: Vec<Batch> = states.into_iter().flatten().collect();
-        batches.sort_unstable_by_key(|(start, _)| *start);
+        let results = map_in_order(indices.len() as u64, jobs, progress, |pos, scratch| {
+            self.run_one_in(indices[pos as usize], scratch)
+        });
         let mut out = Vec::with_capacity(indices.len());
-        for (_, runs) in batches {
-            for r in runs {
-                out.push(r?);
-            }
+        for r in results {
+            out.push(r?);
         }
         if out.len() != indices.len() {
             return Err("a run was not done".into());
@@ -413,6 +399,29 @@ pub(crate) fn drive<S: Send, W: Default>(
     states.into_inner().unwrap_or_else(|e| e.into_inner())
 }
 
+/// `f` of every position `0..total`, run on `jobs` threads by [`drive`]
+/// (each worker with its own scratch `W`), in position order whatever
+/// `jobs` is.
+pub(crate) fn map_in_order<T: Send, W: Default>(
+    total: u64,
+    jobs: usize,
+    progress: &indicatif::ProgressBar,
+    f: impl Fn(u64, &mut W) -> T + Sync,
+) -> Vec<T> {
+    let states = drive(
+        total,
+        jobs,
+        progress,
+        Vec::new,
+        |mine: &mut Vec<(u64, Vec<T>)>, start, end, scratch: &mut W| {
+            mine.push((start, (start..end).map(|i| f(i, scratch)).collect()));
+        },
+    );
+    let mut batches: Vec<(u64, Vec<T>)> = states.into_iter().flatten().collect();
+    batches.sort_unstable_by_key(|(start, _)| *start);
+    batches.into_iter().flat_map(|(_, items)| items).collect()
+}
+
 /// What a sweep worker keeps from one run to the next: its simulation,
 /// whose memory the next run reuses ([`Blueprint::rerun`]), and the plan
 /// of the grid point it is on.
@@ -468,9 +477,6 @@ pub enum Stopped<E> {
     /// The error `emit` gave.
     Emit(E),
 }
-
-/// The results of a batch of runs, with the position of its first run.
-type Batch = (u64, Vec<Result<RunRecord, String>>);
 
 /// The command that replays one run, quoted for a shell.
 pub use crate::shell::replay;
