@@ -22,6 +22,7 @@ pub mod evaluate;
 pub mod experiment;
 pub mod explore;
 pub mod input;
+pub mod kernel_diff;
 pub mod plot;
 pub mod report;
 pub mod script;

@@ -1,0 +1,649 @@
+//! The comparison of `tcpsim kernel` (tcpsim SPEC §10): the segments a run
+//! of the `linux` profile sent against those real Linux stacks sent for the
+//! same experiment, by the rule of SPEC §5.
+//!
+//! Both sides are lists of [`Packet`]s, raw IPv4 bytes as each sender
+//! emitted them with the time it did. [`compare`] decodes them
+//! ([`tcpsim_tcp::wire::decode`]; a packet that does not decode is listed,
+//! never a panic), groups the segments by direction (source address and
+//! port to destination address and port) and holds the two sides to each
+//! other, direction by direction and segment by segment, in the order each
+//! side sent them:
+//!
+//! - the flags, except PSH;
+//! - the sequence number relative to the direction's ISN, and the
+//!   acknowledgment number (when ACK is set) relative to the opposite
+//!   direction's ISN; an ISN is the sequence number of the latest SYN sent
+//!   in that direction, so a new connection on the same 4-tuple is
+//!   re-based (before any SYN the base is 0);
+//! - the payload length;
+//! - the option kinds in the order they are on the wire, NOP and EOL
+//!   included, and the values of MSS, window scale, SACK-permitted and the
+//!   SACK blocks (their edges relative to the opposite direction's ISN, as
+//!   they cover the peer's data); not the timestamps' TSval and TSecr
+//!   (each stack has its own clock), and not the window field;
+//! - the time since the side's own first packet (of all directions), within
+//!   the slack [`slack_ns`]: 5 % of the kernel's time, at least 10 ms;
+//! - the number of segments.
+//!
+//! The result is a [`Comparison`]: both sequences of every direction as
+//! [`Row`]s, each direction's first [`Divergence`], the first of all, and
+//! the verdict. It serialises to JSON (serde, snake_case field names) for
+//! the command's report, and [`Comparison::render_text`] shows it side by
+//! side. [`same_outcome`] applies the same rule to two kernel runs, for
+//! `--tries`.
+
+use std::collections::BTreeMap;
+use std::net::{Ipv4Addr, SocketAddrV4};
+
+use serde::Serialize;
+use tcpsim_tcp::{Flags, wire};
+
+mod render;
+#[cfg(test)]
+mod tests;
+
+/// The least time slack: 10 ms, in nanoseconds (SPEC §5).
+pub const MIN_SLACK_NS: u64 = 10_000_000;
+
+/// How far apart two times may be when the kernel's is `kernel_at_ns`
+/// (since its first packet): 5 % of it, at least [`MIN_SLACK_NS`].
+pub fn slack_ns(kernel_at_ns: u64) -> u64 {
+    (kernel_at_ns / 20).max(MIN_SLACK_NS)
+}
+
+/// One packet as a sender emitted it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Packet {
+    /// When it was sent, in nanoseconds since the run's start.
+    pub at_ns: u64,
+    /// The raw IPv4 packet, TCP header and payload included.
+    pub bytes: Vec<u8>,
+}
+
+/// Which of the two compared runs a packet or row is from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Side {
+    /// The simulation (the left side of [`compare`]).
+    Sim,
+    /// The kernel (the right side of [`compare`]).
+    Kernel,
+}
+
+/// One segment of one direction, relative to its connection.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Row {
+    /// The packet's index in its side's list.
+    pub packet: usize,
+    /// Nanoseconds since the side's first packet.
+    pub at_ns: u64,
+    /// The flags as tcpdump's letters in the order S F R P A U E W (`A` for
+    /// ACK, `U` URG, `E` ECE, `W` CWR), e.g. `SA`, `FPA`.
+    pub flags: String,
+    /// The sequence number relative to this direction's ISN.
+    pub seq: u32,
+    /// The acknowledgment number relative to the opposite direction's ISN;
+    /// `None` without ACK.
+    pub ack: Option<u32>,
+    /// Payload bytes.
+    pub len: u32,
+    /// The window field as sent (unscaled); shown, not compared.
+    pub window: u16,
+    /// The option kinds in wire order, NOP (1) and EOL (0) included.
+    pub option_kinds: Vec<u8>,
+    /// The MSS option's value.
+    pub mss: Option<u16>,
+    /// The window-scale shift.
+    pub window_scale: Option<u8>,
+    /// Whether SACK-permitted is there.
+    pub sack_permitted: bool,
+    /// The SACK blocks `[left, right)`, relative to the opposite
+    /// direction's ISN.
+    pub sack: Vec<[u32; 2]>,
+    /// Whether the timestamps option is there (its values are not kept).
+    pub timestamps: bool,
+    /// The options in tcpdump's notation, in wire order: `mss 1460,sackOK,
+    /// TS,nop,wscale 7`, SACK blocks relative (`sack 1 {1:1449}`) and
+    /// timestamps without their values; an unknown kind K is `opt-K`.
+    pub options: String,
+}
+
+/// What of a segment can differ.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Field {
+    /// The flags other than PSH.
+    Flags,
+    /// The relative sequence number.
+    Seq,
+    /// The relative acknowledgment number, or ACK set on one side only.
+    Ack,
+    /// The payload length.
+    Len,
+    /// The option kinds or their order.
+    OptionKinds,
+    /// The MSS value.
+    Mss,
+    /// The window-scale shift.
+    WindowScale,
+    /// SACK-permitted on one side only.
+    SackPermitted,
+    /// The relative SACK blocks.
+    Sack,
+    /// The times, more than the slack apart.
+    Time,
+}
+
+impl Field {
+    /// The field's name in messages.
+    pub fn label(self) -> &'static str {
+        match self {
+            Field::Flags => "flags",
+            Field::Seq => "seq",
+            Field::Ack => "ack",
+            Field::Len => "length",
+            Field::OptionKinds => "option kinds",
+            Field::Mss => "mss",
+            Field::WindowScale => "window scale",
+            Field::SackPermitted => "sackOK",
+            Field::Sack => "SACK blocks",
+            Field::Time => "time",
+        }
+    }
+}
+
+/// Where the two sides first part.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Divergence {
+    /// Segment `index` of `direction` differs.
+    Segment {
+        /// The direction's name.
+        direction: String,
+        /// The segment's index in the direction, from 0.
+        index: usize,
+        /// What differs, in [`Field`] order.
+        fields: Vec<Field>,
+        /// The simulation's time of the segment (ns since its first packet).
+        sim_at_ns: u64,
+        /// The kernel's time of the segment (ns since its first packet).
+        kernel_at_ns: u64,
+        /// The slack at the kernel's time.
+        slack_ns: u64,
+    },
+    /// The segments agree as far as both go, but one side sends more.
+    Count {
+        /// The direction's name.
+        direction: String,
+        /// The first segment only one side has.
+        index: usize,
+        /// Segments the simulation sends in the direction.
+        sim: usize,
+        /// Segments the kernel sends in the direction.
+        kernel: usize,
+    },
+    /// A packet does not decode as IPv4/TCP.
+    Undecodable {
+        /// Whose packet.
+        side: Side,
+        /// Its index in that side's list.
+        packet: usize,
+        /// Nanoseconds since the side's first packet.
+        at_ns: u64,
+        /// Why it does not decode.
+        error: String,
+    },
+}
+
+/// A packet that does not decode.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Undecodable {
+    /// Whose packet.
+    pub side: Side,
+    /// Its index in that side's list.
+    pub packet: usize,
+    /// Nanoseconds since the side's first packet.
+    pub at_ns: u64,
+    /// Why it does not decode ([`tcpsim_tcp::wire::WireError`]'s message).
+    pub error: String,
+}
+
+/// One direction of one 4-tuple, both sides.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Direction {
+    /// `client:40000 > server:80`: host names from the file (the address
+    /// where no host has it) and ports.
+    pub name: String,
+    /// The sender's address and port.
+    pub src: SocketAddrV4,
+    /// The receiver's address and port.
+    pub dst: SocketAddrV4,
+    /// The simulation's segments, in the order sent.
+    pub sim: Vec<Row>,
+    /// The kernel's segments, in the order sent.
+    pub kernel: Vec<Row>,
+    /// The first difference in this direction.
+    pub divergence: Option<Divergence>,
+}
+
+/// Both runs, direction by direction, and the verdict.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Comparison {
+    /// Whether every packet decodes and every direction agrees.
+    pub matches: bool,
+    /// The directions, by first appearance in the simulation, then those
+    /// only the kernel has, by first appearance there.
+    pub directions: Vec<Direction>,
+    /// The packets of either side that do not decode, simulation first.
+    pub undecodable: Vec<Undecodable>,
+    /// The first divergence: an undecodable packet if there is one, else
+    /// the first direction's (in [`Comparison::directions`] order) that has
+    /// one.
+    pub divergence: Option<Divergence>,
+    /// `match`, or the first divergence in words (sides called
+    /// `simulation` and `kernel`).
+    pub summary: String,
+}
+
+/// A direction's key: sender, receiver.
+type Key = (SocketAddrV4, SocketAddrV4);
+
+/// One side decoded: each direction's rows, the directions in order of
+/// first appearance, and the packets that do not decode.
+struct Decoded {
+    rows: BTreeMap<Key, Vec<Row>>,
+    order: Vec<Key>,
+    undecodable: Vec<Undecodable>,
+}
+
+/// Compares the segments of a simulation run with a kernel run by the rule
+/// of the module docs; `hosts` (name, address), in file order, name the
+/// directions.
+pub fn compare(hosts: &[(String, Ipv4Addr)], sim: &[Packet], kernel: &[Packet]) -> Comparison {
+    let mut a = decode_side(Side::Sim, sim);
+    let mut b = decode_side(Side::Kernel, kernel);
+    let mut order = a.order;
+    for key in b.order {
+        if !order.contains(&key) {
+            order.push(key);
+        }
+    }
+    let directions: Vec<Direction> = order
+        .into_iter()
+        .map(|key| {
+            let name = format!("{} > {}", endpoint(hosts, key.0), endpoint(hosts, key.1));
+            let sim = a.rows.remove(&key).unwrap_or_default();
+            let kernel = b.rows.remove(&key).unwrap_or_default();
+            let divergence = first_divergence(&name, &sim, &kernel);
+            Direction {
+                name,
+                src: key.0,
+                dst: key.1,
+                sim,
+                kernel,
+                divergence,
+            }
+        })
+        .collect();
+    let mut undecodable = a.undecodable;
+    undecodable.append(&mut b.undecodable);
+    let divergence = match undecodable.first() {
+        Some(u) => Some(Divergence::Undecodable {
+            side: u.side,
+            packet: u.packet,
+            at_ns: u.at_ns,
+            error: u.error.clone(),
+        }),
+        None => directions.iter().find_map(|d| d.divergence.clone()),
+    };
+    let mut cmp = Comparison {
+        matches: divergence.is_none(),
+        directions,
+        undecodable,
+        divergence,
+        summary: String::new(),
+    };
+    cmp.summary = cmp
+        .describe("simulation", "kernel")
+        .unwrap_or_else(|| "match".to_owned());
+    cmp
+}
+
+/// Whether two kernel runs had the same outcome: [`compare`]'s rule with
+/// `a` in the simulation's place and `b` in the kernel's (so the slack is
+/// taken from `b`'s times).
+pub fn same_outcome(hosts: &[(String, Ipv4Addr)], a: &[Packet], b: &[Packet]) -> bool {
+    compare(hosts, a, b).matches
+}
+
+impl Comparison {
+    /// The first divergence in words, the sides called `sim_label` and
+    /// `kernel_label`; `None` when the runs match.
+    pub fn describe(&self, sim_label: &str, kernel_label: &str) -> Option<String> {
+        if let Some(Divergence::Undecodable {
+            side,
+            packet,
+            at_ns,
+            error,
+        }) = &self.divergence
+        {
+            let label = match side {
+                Side::Sim => sim_label,
+                Side::Kernel => kernel_label,
+            };
+            return Some(format!(
+                "{label} packet {packet} (at {} ms) does not decode: {error}",
+                ms(*at_ns)
+            ));
+        }
+        self.directions
+            .iter()
+            .find_map(|d| d.describe(sim_label, kernel_label))
+    }
+}
+
+impl Direction {
+    /// This direction's first divergence in words, the sides called
+    /// `sim_label` and `kernel_label`; `None` when it has none.
+    pub fn describe(&self, sim_label: &str, kernel_label: &str) -> Option<String> {
+        match self.divergence.as_ref()? {
+            Divergence::Segment {
+                index,
+                fields,
+                slack_ns,
+                ..
+            } => {
+                let (x, y) = (self.sim.get(*index)?, self.kernel.get(*index)?);
+                let parts: Vec<String> = fields
+                    .iter()
+                    .map(|&f| {
+                        format!(
+                            "{}: {sim_label} {}, {kernel_label} {}",
+                            f.label(),
+                            value(f, x),
+                            value(f, y)
+                        )
+                    })
+                    .collect();
+                Some(format!(
+                    "{}, segment {index}: {} (time slack {} ms)",
+                    self.name,
+                    parts.join("; "),
+                    ms(*slack_ns)
+                ))
+            }
+            Divergence::Count { sim, kernel, .. } => Some(format!(
+                "{}: {kernel_label} sends {kernel} segment{}, {sim_label} {sim}",
+                self.name,
+                if *kernel == 1 { "" } else { "s" }
+            )),
+            Divergence::Undecodable { .. } => None,
+        }
+    }
+}
+
+/// A field's value in a row, as messages show it.
+fn value(f: Field, r: &Row) -> String {
+    let or_none = |s: Option<String>| s.unwrap_or_else(|| "none".to_owned());
+    match f {
+        Field::Flags => r.flags.clone(),
+        Field::Seq => r.seq.to_string(),
+        Field::Ack => r
+            .ack
+            .map_or_else(|| "none (no ACK)".to_owned(), |a| a.to_string()),
+        Field::Len => r.len.to_string(),
+        Field::OptionKinds => {
+            if r.options.is_empty() {
+                "none".to_owned()
+            } else {
+                format!("[{}]", r.options)
+            }
+        }
+        Field::Mss => or_none(r.mss.map(|m| m.to_string())),
+        Field::WindowScale => or_none(r.window_scale.map(|w| w.to_string())),
+        Field::SackPermitted => if r.sack_permitted { "yes" } else { "no" }.to_owned(),
+        Field::Sack => {
+            if r.sack.is_empty() {
+                "none".to_owned()
+            } else {
+                r.sack.iter().map(|[l, r]| format!("{{{l}:{r}}}")).collect()
+            }
+        }
+        Field::Time => format!("{} ms", ms(r.at_ns)),
+    }
+}
+
+/// Nanoseconds as milliseconds with three decimals (µs, truncated).
+pub(crate) fn ms(ns: u64) -> String {
+    format!("{}.{:03}", ns / 1_000_000, ns / 1_000 % 1_000)
+}
+
+/// `name:port`, the name of the first host with the address, else the
+/// address itself.
+fn endpoint(hosts: &[(String, Ipv4Addr)], a: SocketAddrV4) -> String {
+    match hosts.iter().find(|(_, ip)| ip == a.ip()) {
+        Some((name, _)) => format!("{name}:{}", a.port()),
+        None => a.to_string(),
+    }
+}
+
+/// The first difference between the two sides of one direction.
+fn first_divergence(direction: &str, sim: &[Row], kernel: &[Row]) -> Option<Divergence> {
+    for (index, (x, y)) in sim.iter().zip(kernel).enumerate() {
+        let slack = slack_ns(y.at_ns);
+        let mut fields = differing(x, y);
+        if x.at_ns.abs_diff(y.at_ns) > slack {
+            fields.push(Field::Time);
+        }
+        if !fields.is_empty() {
+            return Some(Divergence::Segment {
+                direction: direction.to_owned(),
+                index,
+                fields,
+                sim_at_ns: x.at_ns,
+                kernel_at_ns: y.at_ns,
+                slack_ns: slack,
+            });
+        }
+    }
+    (sim.len() != kernel.len()).then(|| Divergence::Count {
+        direction: direction.to_owned(),
+        index: sim.len().min(kernel.len()),
+        sim: sim.len(),
+        kernel: kernel.len(),
+    })
+}
+
+/// The compared fields other than time in which `x` and `y` differ.
+fn differing(x: &Row, y: &Row) -> Vec<Field> {
+    let no_psh = |f: &str| f.chars().filter(|&c| c != 'P').collect::<String>();
+    [
+        (Field::Flags, no_psh(&x.flags) != no_psh(&y.flags)),
+        (Field::Seq, x.seq != y.seq),
+        (Field::Ack, x.ack != y.ack),
+        (Field::Len, x.len != y.len),
+        (Field::OptionKinds, x.option_kinds != y.option_kinds),
+        (Field::Mss, x.mss != y.mss),
+        (Field::WindowScale, x.window_scale != y.window_scale),
+        (Field::SackPermitted, x.sack_permitted != y.sack_permitted),
+        (Field::Sack, x.sack != y.sack),
+    ]
+    .into_iter()
+    .filter_map(|(f, d)| d.then_some(f))
+    .collect()
+}
+
+/// Decodes one side's packets into rows per direction, re-basing sequence
+/// numbers at every SYN, in the order the packets are given.
+fn decode_side(side: Side, packets: &[Packet]) -> Decoded {
+    let start = packets.iter().map(|p| p.at_ns).min().unwrap_or(0);
+    let mut out = Decoded {
+        rows: BTreeMap::new(),
+        order: Vec::new(),
+        undecodable: Vec::new(),
+    };
+    let mut isn: BTreeMap<Key, u32> = BTreeMap::new();
+    for (packet, p) in packets.iter().enumerate() {
+        let at_ns = p.at_ns.saturating_sub(start);
+        let seg = match wire::decode(&p.bytes) {
+            Ok(seg) => seg,
+            Err(e) => {
+                out.undecodable.push(Undecodable {
+                    side,
+                    packet,
+                    at_ns,
+                    error: e.to_string(),
+                });
+                continue;
+            }
+        };
+        let key = (seg.src, seg.dst);
+        if seg.flags.syn() {
+            isn.insert(key, seg.seq.0);
+        }
+        let own = isn.get(&key).copied().unwrap_or(0);
+        let peer = isn.get(&(seg.dst, seg.src)).copied().unwrap_or(0);
+        let opts = walk_options(option_area(&p.bytes), peer);
+        let row = Row {
+            packet,
+            at_ns,
+            flags: letters(seg.flags),
+            seq: seg.seq.0.wrapping_sub(own),
+            ack: seg.flags.ack().then(|| seg.ack.0.wrapping_sub(peer)),
+            // decode's payload is within a 16-bit total length.
+            len: u32::try_from(seg.payload.len()).unwrap_or(u32::MAX),
+            window: seg.window,
+            option_kinds: opts.kinds,
+            mss: opts.mss,
+            window_scale: opts.window_scale,
+            sack_permitted: opts.sack_permitted,
+            sack: opts.sack,
+            timestamps: opts.timestamps,
+            options: opts.notation.join(","),
+        };
+        let rows = out.rows.entry(key).or_default();
+        if rows.is_empty() {
+            out.order.push(key);
+        }
+        rows.push(row);
+    }
+    out
+}
+
+/// tcpdump's flag letters, in its order; ACK is `A`.
+fn letters(f: Flags) -> String {
+    [
+        (Flags::SYN, 'S'),
+        (Flags::FIN, 'F'),
+        (Flags::RST, 'R'),
+        (Flags::PSH, 'P'),
+        (Flags::ACK, 'A'),
+        (Flags::URG, 'U'),
+        (Flags::ECE, 'E'),
+        (Flags::CWR, 'W'),
+    ]
+    .into_iter()
+    .filter(|(bit, _)| f.contains(*bit))
+    .map(|(_, c)| c)
+    .collect()
+}
+
+/// The TCP option area of a packet `decode` accepted (empty where the
+/// headers do not say where it is, which decode has ruled out).
+fn option_area(bytes: &[u8]) -> &[u8] {
+    let ihl = bytes.first().map_or(0, |b| usize::from(b & 0x0f) * 4);
+    let Some(tcp) = bytes.get(ihl..) else {
+        return &[];
+    };
+    let offset = tcp.get(12).map_or(0, |b| usize::from(b >> 4) * 4);
+    tcp.get(20..offset).unwrap_or_default()
+}
+
+/// The options of one segment, read in wire order.
+#[derive(Default)]
+struct Walked {
+    kinds: Vec<u8>,
+    mss: Option<u16>,
+    window_scale: Option<u8>,
+    sack_permitted: bool,
+    sack: Vec<[u32; 2]>,
+    timestamps: bool,
+    notation: Vec<String>,
+}
+
+/// Option kinds (IANA "TCP Option Kind Numbers").
+const EOL: u8 = 0;
+const NOP: u8 = 1;
+const MSS: u8 = 2;
+const WINDOW_SCALE: u8 = 3;
+const SACK_PERMITTED: u8 = 4;
+const SACK: u8 = 5;
+const TIMESTAMPS: u8 = 8;
+
+/// Walks an option area as [`wire::decode`] does (EOL ends it; a repeated
+/// option: the last value wins), keeping every kind in order and the SACK
+/// edges relative to `sack_base`. An option whose length does not fit ends
+/// the walk (decode has rejected such packets already).
+fn walk_options(mut area: &[u8], sack_base: u32) -> Walked {
+    let mut w = Walked::default();
+    while let Some((&kind, rest)) = area.split_first() {
+        w.kinds.push(kind);
+        match kind {
+            EOL => {
+                w.notation.push("eol".to_owned());
+                break;
+            }
+            NOP => {
+                w.notation.push("nop".to_owned());
+                area = rest;
+                continue;
+            }
+            _ => {}
+        }
+        let len = rest.first().map_or(0, |&l| usize::from(l));
+        let Some(value) = area.get(2..len).filter(|_| len >= 2) else {
+            w.notation.push(format!("malformed-{kind}"));
+            break;
+        };
+        let word = |i: usize| {
+            value
+                .get(i..i + 4)
+                .map_or(0, |b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+        };
+        match (kind, value) {
+            (MSS, &[hi, lo]) => {
+                let m = u16::from_be_bytes([hi, lo]);
+                w.mss = Some(m);
+                w.notation.push(format!("mss {m}"));
+            }
+            (WINDOW_SCALE, &[shift]) => {
+                w.window_scale = Some(shift);
+                w.notation.push(format!("wscale {shift}"));
+            }
+            (SACK_PERMITTED, &[]) => {
+                w.sack_permitted = true;
+                w.notation.push("sackOK".to_owned());
+            }
+            (TIMESTAMPS, v) if v.len() == 8 => {
+                w.timestamps = true;
+                w.notation.push("TS".to_owned());
+            }
+            (SACK, v) if !v.is_empty() && v.len() % 8 == 0 => {
+                w.sack = (0..v.len() / 8)
+                    .map(|b| {
+                        [
+                            word(8 * b).wrapping_sub(sack_base),
+                            word(8 * b + 4).wrapping_sub(sack_base),
+                        ]
+                    })
+                    .collect();
+                let blocks: String = w.sack.iter().map(|[l, r]| format!("{{{l}:{r}}}")).collect();
+                w.notation.push(format!("sack {} {blocks}", w.sack.len()));
+            }
+            _ => w.notation.push(format!("opt-{kind}")),
+        }
+        area = area.get(len..).unwrap_or_default();
+    }
+    w
+}
