@@ -260,6 +260,29 @@ struct Decoded {
 /// Compares the segments of a simulation run with a kernel run by the rule
 /// of the module docs; `hosts` (name, address), in file order, name the
 /// directions.
+///
+/// ```
+/// use std::net::{Ipv4Addr, SocketAddrV4};
+/// use tcpsim_runner::kernel_diff::{Packet, compare};
+/// use tcpsim_tcp::{Flags, Segment, SeqNum, wire};
+///
+/// let (c, s) = (Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(10, 0, 0, 2));
+/// let hosts = [("client".to_owned(), c), ("server".to_owned(), s)];
+/// // A SYN with ISN `isn`, sent `at_ns` after the run's start.
+/// let syn = |isn: u32, at_ns: u64| {
+///     let from = SocketAddrV4::new(c, 40000);
+///     let to = SocketAddrV4::new(s, 80);
+///     let seg = Segment::new(from, to, SeqNum(isn), SeqNum(0), Flags::SYN, 64240);
+///     let mut bytes = Vec::new();
+///     wire::encode(&seg, &mut bytes);
+///     Packet { at_ns, bytes }
+/// };
+/// // Other ISNs and start times, the same segments relative to them.
+/// let cmp = compare(&hosts, &[syn(1, 0)], &[syn(777, 5_000_000)]);
+/// assert!(cmp.matches);
+/// assert_eq!(cmp.directions[0].name, "client:40000 > server:80");
+/// assert_eq!(cmp.directions[0].kernel[0].seq, 0);
+/// ```
 pub fn compare(hosts: &[(String, Ipv4Addr)], sim: &[Packet], kernel: &[Packet]) -> Comparison {
     let mut a = decode_side(Side::Sim, sim);
     let mut b = decode_side(Side::Kernel, kernel);
