@@ -76,7 +76,8 @@ pub enum Side {
 pub struct Row {
     /// The packet's index in its side's list.
     pub packet: usize,
-    /// Nanoseconds since the side's first packet.
+    /// Nanoseconds since the side's first packet (the earliest of its
+    /// list, of any direction, decodable or not).
     pub at_ns: u64,
     /// The flags as tcpdump's letters in the order S F R P A U E W (`A` for
     /// ACK, `U` URG, `E` ECE, `W` CWR), e.g. `SA`, `FPA`.
@@ -184,16 +185,7 @@ pub enum Divergence {
         kernel: usize,
     },
     /// A packet does not decode as IPv4/TCP.
-    Undecodable {
-        /// Whose packet.
-        side: Side,
-        /// Its index in that side's list.
-        packet: usize,
-        /// Nanoseconds since the side's first packet.
-        at_ns: u64,
-        /// Why it does not decode.
-        error: String,
-    },
+    Undecodable(Undecodable),
 }
 
 /// A packet that does not decode.
@@ -312,12 +304,7 @@ pub fn compare(hosts: &[(String, Ipv4Addr)], sim: &[Packet], kernel: &[Packet]) 
     let mut undecodable = a.undecodable;
     undecodable.append(&mut b.undecodable);
     let divergence = match undecodable.first() {
-        Some(u) => Some(Divergence::Undecodable {
-            side: u.side,
-            packet: u.packet,
-            at_ns: u.at_ns,
-            error: u.error.clone(),
-        }),
+        Some(u) => Some(Divergence::Undecodable(u.clone())),
         None => directions.iter().find_map(|d| d.divergence.clone()),
     };
     let mut cmp = Comparison {
@@ -344,20 +331,16 @@ impl Comparison {
     /// The first divergence in words, the sides called `sim_label` and
     /// `kernel_label`; `None` when the runs match.
     pub fn describe(&self, sim_label: &str, kernel_label: &str) -> Option<String> {
-        if let Some(Divergence::Undecodable {
-            side,
-            packet,
-            at_ns,
-            error,
-        }) = &self.divergence
-        {
-            let label = match side {
+        if let Some(Divergence::Undecodable(u)) = &self.divergence {
+            let label = match u.side {
                 Side::Sim => sim_label,
                 Side::Kernel => kernel_label,
             };
             return Some(format!(
-                "{label} packet {packet} (at {} ms) does not decode: {error}",
-                ms(*at_ns)
+                "{label} packet {} (at {} ms) does not decode: {}",
+                u.packet,
+                ms(u.at_ns),
+                u.error
             ));
         }
         self.directions
@@ -401,7 +384,7 @@ impl Direction {
                 self.name,
                 if *kernel == 1 { "" } else { "s" }
             )),
-            Divergence::Undecodable { .. } => None,
+            Divergence::Undecodable(_) => None,
         }
     }
 }

@@ -448,6 +448,15 @@ fn an_undecodable_packet_is_listed_and_is_a_divergence() {
         cmp.summary,
         "kernel packet 3 (at 90.000 ms) does not decode: bad TCP checksum"
     );
+    assert_eq!(
+        cmp.divergence,
+        Some(Divergence::Undecodable(cmp.undecodable[0].clone()))
+    );
+    let v = serde_json::to_value(&cmp.divergence).unwrap();
+    assert_eq!(
+        (&v["kind"], &v["side"], &v["packet"]),
+        (&"undecodable".into(), &"kernel".into(), &3.into())
+    );
     // Without the data segment (PA 1 1, 100 bytes at 90 ms), the client's
     // row 2 is its FIN (FA 101 1 at 1 s).
     assert!(matches!(
