@@ -181,6 +181,38 @@ enum Command {
         #[arg(long, value_enum, default_value = "text")]
         format: RunFmt,
     },
+    /// The experiment between real Linux TCP stacks (Linux, root), diffed with the linux
+    /// profile's simulation of the same file and seed.
+    ///
+    /// One network namespace per host, TUN devices joined by a real-time emulator that runs
+    /// tcpsim's link model and the file's [[faults]]; the applications as real socket calls,
+    /// CUBIC on every socket. The segments are compared per direction (flags, relative seq/ack,
+    /// length, options; times within 5 % or 10 ms). Exit 0 the simulation matches a kernel
+    /// outcome, 1 it matches none, 2 bad usage or no root / namespaces, 3 a kernel run failed.
+    #[command(verbatim_doc_comment)]
+    Kernel {
+        /// The experiment file.
+        file: PathBuf,
+        /// Seed (any u64) of both runs; overrides the file's `seed`.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Override a field by dotted path, on both sides (sysctls and socket options where the
+        /// kernel has them).
+        #[arg(long = "set", value_name = "PATH=VALUE")]
+        set: Vec<String>,
+        /// Override a field on the simulation side only, e.g. `--sim-set tcp.min_rto=300ms`.
+        #[arg(long = "sim-set", value_name = "PATH=VALUE")]
+        sim_set: Vec<String>,
+        /// Kernel runs (1 to 20); passes if the simulation matches one distinct outcome.
+        #[arg(long, default_value_t = 1, value_name = "N")]
+        tries: usize,
+        /// Write the kernel's packets as pcap (tries after the first to OUT-tryK.pcap).
+        #[arg(long, value_name = "OUT")]
+        pcap: Option<PathBuf>,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "text")]
+        format: RunFmt,
+    },
     /// Parse and check experiment files without running them.
     Validate {
         /// The files.
@@ -360,6 +392,23 @@ fn dispatch(cli: Cli) -> u8 {
                 json: matches!(format, RunFmt::Json),
             },
         ),
+        Command::Kernel {
+            file,
+            seed,
+            set,
+            sim_set,
+            tries,
+            pcap,
+            format,
+        } => tcpsim_kernel::command(&tcpsim_kernel::KernelArgs {
+            file: &file,
+            seed,
+            sets: &set,
+            sim_sets: &sim_set,
+            tries,
+            pcap: pcap.as_deref(),
+            json: matches!(format, RunFmt::Json),
+        }),
         Command::Validate { files } => commands::validate(&files),
         Command::Merge { files, format } => commands::merge(&files, format.into()),
         Command::Schema => commands::schema(),

@@ -5,6 +5,7 @@ mod bad_input;
 mod cli;
 mod determinism;
 mod explore;
+mod kernel;
 mod kernel_configs;
 mod pcapng;
 mod properties;

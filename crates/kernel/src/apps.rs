@@ -1,0 +1,589 @@
+//! The applications of a kernel run: each end of each connection of the
+//! experiment file as real socket calls in its host's namespace, doing what
+//! the simulation's built-in application does (tcpsim SPEC §3
+//! "Applications"): a step list (`client_app` / `server_app`) step by step,
+//! or the shorthand (`client_sends`, `server_sends`, `close`, `close_at`)
+//! written as the same steps.
+//!
+//! Each end runs on a thread of its own with a non-blocking socket and
+//! waits with `ppoll`; times are measured from the run's common start
+//! (virtual time zero). A client binds the port its connection has in the
+//! simulation before it connects, so that both runs have the same
+//! 4-tuples. Listening sockets exist before the clock starts.
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::{Shutdown, SocketAddrV4};
+use std::os::fd::AsFd;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration as StdDuration, Instant as StdInstant};
+
+use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+use tcpsim_net::{CloseMode, OpenMode, Step, Workload};
+
+use crate::sys;
+
+/// How often an end that waits for its data to be acknowledged looks at
+/// its send queue (`SIOCOUTQ`): the kernel does not tell, so it is polled.
+const ACK_POLL: StdDuration = StdDuration::from_micros(200);
+
+/// The longest a wait sleeps before it looks at the clock and the stop flag.
+const TICK: StdDuration = StdDuration::from_millis(5);
+
+/// One operation of an end's program.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Op {
+    /// Write this many octets of the pattern (octet i of the stream is
+    /// i mod 256), as a blocking `write()` would.
+    Write(u64),
+    /// Read this many octets, or to end-of-stream.
+    Read(u64),
+    /// Read to end-of-stream.
+    ReadEof,
+    /// Read what is readable now.
+    ReadAll,
+    /// Wait until everything written is acknowledged.
+    WaitAcked,
+    /// Sleep this long.
+    Sleep(StdDuration),
+    /// Wait until this long after the start.
+    At(StdDuration),
+    /// `shutdown()` one or both directions.
+    Shutdown(Shutdown),
+    /// `close()`.
+    Close,
+    /// `SO_LINGER` 0 and `close()`: RST.
+    Abort,
+}
+
+/// What one end runs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Program {
+    /// The operations, in order.
+    pub ops: Vec<Op>,
+    /// Whether the end reads whatever arrives while it writes and waits (the
+    /// shorthand); an end with a step list reads only in its read steps.
+    pub drain: bool,
+}
+
+/// The programs of a connection's two ends, client first, as the
+/// simulation's workload runs them.
+pub(crate) fn programs(w: &Workload, steps: [Option<&[Step]>; 2]) -> [Program; 2] {
+    let ops_of = |steps: &[Step]| Program {
+        ops: steps.iter().map(|s| op_of(*s)).collect(),
+        drain: false,
+    };
+    let close_wait = |at: Option<tcpsim_tcp::Instant>| match at {
+        Some(t) => Op::At(StdDuration::from_nanos(t.as_nanos())),
+        None => Op::WaitAcked,
+    };
+    let closer = |sends: u64| {
+        vec![
+            Op::Write(sends),
+            close_wait(w.close_at),
+            Op::Shutdown(Shutdown::Write),
+            Op::ReadEof,
+            Op::Close,
+        ]
+    };
+    let responder = |sends: u64| vec![Op::Write(sends), Op::ReadEof, Op::Close];
+    let aborter = |sends: u64| vec![Op::Write(sends), close_wait(w.close_at), Op::Abort];
+    let (c, s) = (w.client_sends, w.server_sends);
+    let (client, server) = match w.close {
+        CloseMode::ClientFirst => (closer(c), responder(s)),
+        CloseMode::ServerFirst => (responder(c), closer(s)),
+        CloseMode::Simultaneous => (closer(c), closer(s)),
+        CloseMode::ClientAbort => (aborter(c), responder(s)),
+        CloseMode::ServerAbort => (responder(c), aborter(s)),
+        CloseMode::None => (
+            vec![Op::Write(c), Op::ReadEof],
+            vec![Op::Write(s), Op::ReadEof],
+        ),
+    };
+    let shorthand = |ops| Program { ops, drain: true };
+    [
+        steps[0].map_or_else(|| shorthand(client), ops_of),
+        steps[1].map_or_else(|| shorthand(server), ops_of),
+    ]
+}
+
+fn op_of(step: Step) -> Op {
+    match step {
+        Step::Write(n) => Op::Write(n),
+        Step::Read(n) => Op::Read(n),
+        Step::ReadEof => Op::ReadEof,
+        Step::ReadAll => Op::ReadAll,
+        Step::WaitAcked => Op::WaitAcked,
+        Step::Sleep(d) => Op::Sleep(StdDuration::from_nanos(d.as_nanos())),
+        Step::At(t) => Op::At(StdDuration::from_nanos(t.as_nanos())),
+        Step::Shutdown => Op::Shutdown(Shutdown::Write),
+        Step::ShutdownRead => Op::Shutdown(Shutdown::Read),
+        Step::ShutdownBoth => Op::Shutdown(Shutdown::Both),
+        Step::Close => Op::Close,
+        Step::Abort => Op::Abort,
+    }
+}
+
+/// Socket options of one end, as the kernel takes them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct SocketOptions {
+    /// `TCP_CONGESTION`.
+    pub congestion: &'static str,
+    /// `TCP_MAXSEG`.
+    pub mss: Option<u16>,
+    /// `SO_RCVBUF`.
+    pub recv_buffer: Option<u32>,
+    /// `SO_SNDBUF`.
+    pub send_buffer: Option<u32>,
+    /// `TCP_NODELAY`.
+    pub nodelay: bool,
+    /// `TCP_USER_TIMEOUT`.
+    pub user_timeout: Option<StdDuration>,
+    /// `SO_LINGER`.
+    pub linger: Option<StdDuration>,
+}
+
+/// A TCP socket of the calling thread's namespace with `o` set,
+/// non-blocking.
+pub(crate) fn socket(o: &SocketOptions) -> std::io::Result<Socket> {
+    let s = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP))?;
+    s.set_nonblocking(true)?;
+    s.set_tcp_congestion(o.congestion.as_bytes())?;
+    if let Some(m) = o.mss {
+        s.set_tcp_mss(u32::from(m))?;
+    }
+    if let Some(b) = o.recv_buffer {
+        s.set_recv_buffer_size(b as usize)?;
+    }
+    if let Some(b) = o.send_buffer {
+        s.set_send_buffer_size(b as usize)?;
+    }
+    if o.nodelay {
+        s.set_tcp_nodelay(true)?;
+    }
+    if let Some(t) = o.user_timeout {
+        s.set_tcp_user_timeout(Some(t))?;
+    }
+    if let Some(l) = o.linger {
+        s.set_linger(Some(l))?;
+    }
+    Ok(s)
+}
+
+/// One thing an application saw, for the report.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Note {
+    /// Nanoseconds since the start.
+    pub at_ns: u64,
+    /// The connection (0-based, in file order with `count` expanded).
+    pub connection: usize,
+    /// `client` or `server`.
+    pub end: &'static str,
+    /// What happened: `connected`, `accepted`, `eof`, `error: ...`, `done`.
+    pub what: String,
+}
+
+/// Where an end's notes go.
+pub(crate) type Notes = Arc<Mutex<Vec<Note>>>;
+
+/// The clock and the end of a run, shared by every end.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Clock {
+    /// Virtual time zero.
+    pub start: StdInstant,
+    /// When every end stops, whatever it was doing.
+    pub stop: StdInstant,
+}
+
+/// One end's socket and where it is in its program.
+pub(crate) struct End {
+    socket: Socket,
+    clock: Clock,
+    drain: bool,
+    written: u64,
+    eof: bool,
+    shut_read: bool,
+    notes: Notes,
+    connection: usize,
+    end: &'static str,
+    buf: Vec<u8>,
+}
+
+/// Why an end stopped early.
+enum Stop {
+    /// The run's time is over.
+    Time,
+    /// A socket call failed (reset, timed out, ...).
+    Failed(String),
+}
+
+impl End {
+    pub(crate) fn new(
+        socket: Socket,
+        clock: Clock,
+        notes: Notes,
+        connection: usize,
+        end: &'static str,
+    ) -> End {
+        End {
+            socket,
+            clock,
+            drain: false,
+            written: 0,
+            eof: false,
+            shut_read: false,
+            notes,
+            connection,
+            end,
+            buf: vec![0; 65_536],
+        }
+    }
+
+    fn note(&self, what: impl Into<String>) {
+        let at_ns = self.clock.start.elapsed().as_nanos() as u64;
+        if let Ok(mut n) = self.notes.lock() {
+            n.push(Note {
+                at_ns,
+                connection: self.connection,
+                end: self.end,
+                what: what.into(),
+            });
+        }
+    }
+
+    /// Connects to `to` (the socket is bound already) at `open_at` after
+    /// the start; false when it failed (noted) or the run ended.
+    pub(crate) fn connect(&mut self, to: SocketAddrV4, open_at: StdDuration) -> bool {
+        app_thread();
+        if self.sleep_until(self.clock.start + open_at).is_err() {
+            return false;
+        }
+        match self.socket.connect(&SockAddr::from(to)) {
+            Ok(()) => {}
+            Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
+            Err(e) => {
+                self.note(format!("error: connect: {e}"));
+                return false;
+            }
+        }
+        loop {
+            if StdInstant::now() >= self.clock.stop || sys::stopped() {
+                return false;
+            }
+            match sys::wait_socket(self.socket.as_fd(), false, true, TICK) {
+                Ok((_, true)) => break,
+                Ok(_) => {}
+                Err(e) => {
+                    self.note(format!("error: connect: {e}"));
+                    return false;
+                }
+            }
+        }
+        match self.socket.take_error() {
+            Ok(None) => {
+                self.note("connected");
+                true
+            }
+            Ok(Some(e)) | Err(e) => {
+                self.note(format!("error: connect: {}", describe(&e)));
+                false
+            }
+        }
+    }
+
+    /// Runs `p`, then keeps the socket open until the run's end unless the
+    /// program closed it.
+    pub(crate) fn run(mut self, p: &Program) {
+        app_thread();
+        self.drain = p.drain;
+        for op in &p.ops {
+            let r = match *op {
+                Op::Write(n) => self.write(n),
+                Op::Read(n) => self.read(Some(n)),
+                Op::ReadEof => self.read(None),
+                Op::ReadAll => self.read_now(),
+                Op::WaitAcked => self.wait_acked(),
+                Op::Sleep(d) => self.sleep_until(StdInstant::now() + d),
+                Op::At(t) => self.sleep_until(self.clock.start + t),
+                Op::Shutdown(how) => {
+                    if how != Shutdown::Write {
+                        self.shut_read = true;
+                    }
+                    self.socket
+                        .shutdown(how)
+                        .map_err(|e| Stop::Failed(format!("shutdown: {}", describe(&e))))
+                }
+                Op::Close => {
+                    self.note("close");
+                    return;
+                }
+                Op::Abort => {
+                    let _ = self.socket.set_linger(Some(StdDuration::ZERO));
+                    self.note("abort");
+                    return;
+                }
+            };
+            match r {
+                Ok(()) => {}
+                Err(Stop::Time) => return,
+                Err(Stop::Failed(e)) => {
+                    self.note(format!("error: {e}"));
+                    // A failed socket stays as the kernel left it.
+                    let _ = self.sleep_until(self.clock.stop);
+                    return;
+                }
+            }
+        }
+        self.drain = false;
+        let _ = self.sleep_until(self.clock.stop);
+    }
+
+    /// Waits for the socket (reading what arrives when the end drains)
+    /// until `until`, the run's end, or the condition the caller polls.
+    fn wait(&mut self, write: bool, until: StdInstant) -> Result<(bool, bool), Stop> {
+        let now = StdInstant::now();
+        if now >= self.clock.stop || sys::stopped() {
+            return Err(Stop::Time);
+        }
+        let timeout = until
+            .min(self.clock.stop)
+            .saturating_duration_since(now)
+            .min(TICK);
+        let read = self.drain && !self.eof && !self.shut_read;
+        if !read && !write {
+            // Nothing to wait for but the time. (A poll for no events still
+            // returns at once on a hung-up socket, which would spin.)
+            std::thread::sleep(timeout);
+            return Ok((false, false));
+        }
+        let (r, w) = sys::wait_socket(self.socket.as_fd(), read, write, timeout)
+            .map_err(|e| Stop::Failed(format!("poll: {e}")))?;
+        if r && read {
+            self.drain_now()?;
+        }
+        Ok((r, w))
+    }
+
+    /// Reads what is readable now, discarding it; notes end-of-stream.
+    fn drain_now(&mut self) -> Result<u64, Stop> {
+        let mut got = 0;
+        loop {
+            match self.socket.read(&mut self.buf) {
+                Ok(0) => {
+                    if !self.eof {
+                        self.eof = true;
+                        self.note("eof");
+                    }
+                    return Ok(got);
+                }
+                Ok(n) => got += n as u64,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(got),
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => return Err(Stop::Failed(format!("read: {}", describe(&e)))),
+            }
+        }
+    }
+
+    fn write(&mut self, n: u64) -> Result<(), Stop> {
+        let mut left = n;
+        let mut chunk = [0u8; 16_384];
+        while left > 0 {
+            let len = left.min(chunk.len() as u64) as usize;
+            for (i, b) in chunk[..len].iter_mut().enumerate() {
+                *b = ((self.written + i as u64) % 256) as u8;
+            }
+            match self.socket.write(&chunk[..len]) {
+                Ok(k) => {
+                    self.written += k as u64;
+                    left -= k as u64;
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                    self.wait(true, self.clock.stop)?;
+                }
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => return Err(Stop::Failed(format!("write: {}", describe(&e)))),
+            }
+        }
+        Ok(())
+    }
+
+    fn read(&mut self, want: Option<u64>) -> Result<(), Stop> {
+        if self.shut_read {
+            return Ok(());
+        }
+        let mut got = 0;
+        let drain = std::mem::replace(&mut self.drain, true);
+        let r = loop {
+            if self.eof || want.is_some_and(|w| got >= w) {
+                break Ok(());
+            }
+            match self.drain_now() {
+                Ok(n) if n > 0 => got += n,
+                Ok(_) if self.eof => {}
+                Ok(_) => {
+                    if let Err(e) = self.wait(false, self.clock.stop) {
+                        break Err(e);
+                    }
+                }
+                Err(e) => break Err(e),
+            }
+        };
+        self.drain = drain;
+        r
+    }
+
+    fn read_now(&mut self) -> Result<(), Stop> {
+        if self.shut_read {
+            return Ok(());
+        }
+        self.drain_now().map(drop)
+    }
+
+    fn wait_acked(&mut self) -> Result<(), Stop> {
+        loop {
+            match sys::unacked(self.socket.as_fd()) {
+                Ok(0) => return Ok(()),
+                Ok(_) => {}
+                Err(e) => return Err(Stop::Failed(format!("SIOCOUTQ: {e}"))),
+            }
+            self.wait(false, StdInstant::now() + ACK_POLL)?;
+        }
+    }
+
+    fn sleep_until(&mut self, t: StdInstant) -> Result<(), Stop> {
+        while StdInstant::now() < t {
+            self.wait(false, t)?;
+        }
+        Ok(())
+    }
+}
+
+/// The applications' real-time priority, below the emulator's.
+const APP_PRIORITY: i32 = 40;
+
+/// Sets up the calling thread as an application's: precise timers and, where
+/// the system allows, a real-time policy.
+pub(crate) fn app_thread() {
+    sys::precise_timers();
+    sys::realtime(APP_PRIORITY);
+}
+
+/// An error as the kernel's errno name says it, for the failures an
+/// application can see.
+fn describe(e: &std::io::Error) -> String {
+    match e.raw_os_error() {
+        Some(libc::ECONNRESET) => "reset (ECONNRESET)".into(),
+        Some(libc::ETIMEDOUT) => "timed out (ETIMEDOUT)".into(),
+        Some(libc::ECONNREFUSED) => "refused (ECONNREFUSED)".into(),
+        Some(libc::EPIPE) => "broken pipe (EPIPE)".into(),
+        _ => e.to_string(),
+    }
+}
+
+/// A connection as a kernel run sets it up.
+#[derive(Clone, Debug)]
+pub(crate) struct ConnPlan {
+    /// Client and server host.
+    pub hosts: [usize; 2],
+    /// Client and server address with port.
+    pub addrs: [SocketAddrV4; 2],
+    /// When the client connects.
+    pub open_at: StdDuration,
+    /// Active (the server listens) or simultaneous (both connect).
+    pub open: OpenMode,
+    /// The ends' programs.
+    pub programs: [Program; 2],
+    /// The ends' socket options.
+    pub options: [SocketOptions; 2],
+    /// Whether the client sets `SO_REUSEADDR` (a fixed port in the file).
+    pub reuse: bool,
+}
+
+impl End {
+    /// Notes that the server accepted this end's connection.
+    pub(crate) fn accepted(&self) {
+        self.note("accepted");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tcpsim_tcp::Instant;
+
+    fn workload(close: CloseMode, close_at: Option<u64>) -> Workload {
+        Workload {
+            client: 0,
+            server: 1,
+            port: 80,
+            open_at: Instant::ZERO,
+            open: OpenMode::Active,
+            client_port: None,
+            client_sends: 100,
+            server_sends: 7,
+            close,
+            close_at: close_at.map(|ms| Instant::ZERO + tcpsim_tcp::Duration::from_millis(ms)),
+        }
+    }
+
+    #[test]
+    fn the_shorthand_is_the_workloads_close_pattern() {
+        // SPEC §3: the closer writes, waits for its data to be acknowledged
+        // (or for close_at), shuts down its write side, reads to
+        // end-of-stream and closes; the other end writes, reads to
+        // end-of-stream and closes.
+        let [c, s] = programs(&workload(CloseMode::ClientFirst, None), [None, None]);
+        assert!(c.drain && s.drain);
+        assert_eq!(
+            c.ops,
+            [
+                Op::Write(100),
+                Op::WaitAcked,
+                Op::Shutdown(Shutdown::Write),
+                Op::ReadEof,
+                Op::Close
+            ]
+        );
+        assert_eq!(s.ops, [Op::Write(7), Op::ReadEof, Op::Close]);
+        let [c, s] = programs(&workload(CloseMode::ServerAbort, Some(250)), [None, None]);
+        assert_eq!(c.ops, [Op::Write(100), Op::ReadEof, Op::Close]);
+        assert_eq!(
+            s.ops,
+            [
+                Op::Write(7),
+                Op::At(StdDuration::from_millis(250)),
+                Op::Abort
+            ]
+        );
+        let [c, s] = programs(&workload(CloseMode::Simultaneous, Some(30)), [None, None]);
+        assert_eq!(c.ops[1], Op::At(StdDuration::from_millis(30)));
+        assert_eq!(s.ops[1], Op::At(StdDuration::from_millis(30)));
+    }
+
+    #[test]
+    fn a_step_list_is_run_as_written_and_reads_only_in_its_steps() {
+        let steps = [
+            Step::Write(5),
+            Step::Sleep(tcpsim_tcp::Duration::from_millis(3)),
+            Step::ShutdownRead,
+            Step::ReadAll,
+            Step::Abort,
+        ];
+        let [c, s] = programs(
+            &workload(CloseMode::ClientFirst, None),
+            [Some(&steps[..]), None],
+        );
+        assert!(!c.drain, "a step list reads only in its read steps");
+        assert_eq!(
+            c.ops,
+            [
+                Op::Write(5),
+                Op::Sleep(StdDuration::from_millis(3)),
+                Op::Shutdown(Shutdown::Read),
+                Op::ReadAll,
+                Op::Abort
+            ]
+        );
+        // The server keeps the shorthand.
+        assert_eq!(s.ops, [Op::Write(7), Op::ReadEof, Op::Close]);
+    }
+}
