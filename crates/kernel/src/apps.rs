@@ -337,9 +337,11 @@ impl End {
         let _ = self.sleep_until(self.clock.stop);
     }
 
-    /// Waits for the socket (reading what arrives when the end drains)
-    /// until `until`, the run's end, or the condition the caller polls.
-    fn wait(&mut self, write: bool, until: StdInstant) -> Result<(bool, bool), Stop> {
+    /// Waits until the socket is readable (when `readable`) or writable
+    /// (when `write`), `until`, or the run's end, at most a tick; an end
+    /// that drains (the shorthand) reads and discards what arrives
+    /// meanwhile, unless the caller waits to read it itself.
+    fn wait(&mut self, readable: bool, write: bool, until: StdInstant) -> Result<(), Stop> {
         let now = StdInstant::now();
         if now >= self.clock.stop || sys::stopped() {
             return Err(Stop::Time);
@@ -348,26 +350,33 @@ impl End {
             .min(self.clock.stop)
             .saturating_duration_since(now)
             .min(TICK);
-        let read = self.drain && !self.eof && !self.shut_read;
+        let background = !readable && self.drain && !self.eof && !self.shut_read;
+        let read = readable || background;
         if !read && !write {
             // Nothing to wait for but the time. (A poll for no events still
             // returns at once on a hung-up socket, which would spin.)
             std::thread::sleep(timeout);
-            return Ok((false, false));
+            return Ok(());
         }
-        let (r, w) = sys::wait_socket(self.socket.as_fd(), read, write, timeout)
+        let (r, _) = sys::wait_socket(self.socket.as_fd(), read, write, timeout)
             .map_err(|e| Stop::Failed(format!("poll: {e}")))?;
-        if r && read {
-            self.drain_now()?;
+        if r && background {
+            self.read_up_to(None)?;
         }
-        Ok((r, w))
+        Ok(())
     }
 
-    /// Reads what is readable now, discarding it; notes end-of-stream.
-    fn drain_now(&mut self) -> Result<u64, Stop> {
+    /// Reads what is readable now, at most `limit` octets (`None`: all of
+    /// it), discarding it; notes end-of-stream. Returns the octets read.
+    fn read_up_to(&mut self, limit: Option<u64>) -> Result<u64, Stop> {
         let mut got = 0;
         loop {
-            match self.socket.read(&mut self.buf) {
+            let room = limit.map_or(self.buf.len() as u64, |l| l - got);
+            if room == 0 {
+                return Ok(got);
+            }
+            let len = room.min(self.buf.len() as u64) as usize;
+            match self.socket.read(&mut self.buf[..len]) {
                 Ok(0) => {
                     if !self.eof {
                         self.eof = true;
@@ -397,7 +406,7 @@ impl End {
                     left -= k as u64;
                 }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => {
-                    self.wait(true, self.clock.stop)?;
+                    self.wait(false, true, self.clock.stop)?;
                 }
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
                 Err(e) => return Err(Stop::Failed(format!("write: {}", describe(&e)))),
@@ -406,36 +415,31 @@ impl End {
         Ok(())
     }
 
+    /// `read N` (at most N octets, until N are read or end-of-stream) and
+    /// `read eof` (`want` is `None`).
     fn read(&mut self, want: Option<u64>) -> Result<(), Stop> {
         if self.shut_read {
             return Ok(());
         }
         let mut got = 0;
-        let drain = std::mem::replace(&mut self.drain, true);
-        let r = loop {
+        loop {
             if self.eof || want.is_some_and(|w| got >= w) {
-                break Ok(());
+                return Ok(());
             }
-            match self.drain_now() {
-                Ok(n) if n > 0 => got += n,
-                Ok(_) if self.eof => {}
-                Ok(_) => {
-                    if let Err(e) = self.wait(false, self.clock.stop) {
-                        break Err(e);
-                    }
-                }
-                Err(e) => break Err(e),
+            let n = self.read_up_to(want.map(|w| w - got))?;
+            got += n;
+            if n == 0 && !self.eof {
+                self.wait(true, false, self.clock.stop)?;
             }
-        };
-        self.drain = drain;
-        r
+        }
     }
 
+    /// `read all`: what is readable now.
     fn read_now(&mut self) -> Result<(), Stop> {
         if self.shut_read {
             return Ok(());
         }
-        self.drain_now().map(drop)
+        self.read_up_to(None).map(drop)
     }
 
     fn wait_acked(&mut self) -> Result<(), Stop> {
@@ -445,13 +449,13 @@ impl End {
                 Ok(_) => {}
                 Err(e) => return Err(Stop::Failed(format!("SIOCOUTQ: {e}"))),
             }
-            self.wait(false, StdInstant::now() + ACK_POLL)?;
+            self.wait(false, false, StdInstant::now() + ACK_POLL)?;
         }
     }
 
     fn sleep_until(&mut self, t: StdInstant) -> Result<(), Stop> {
         while StdInstant::now() < t {
-            self.wait(false, t)?;
+            self.wait(false, false, t)?;
         }
         Ok(())
     }

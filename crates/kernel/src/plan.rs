@@ -50,7 +50,7 @@ pub(crate) fn plan(exp: &Experiment, seed: u64, sim: &RunResult) -> Result<Plan,
     let mut hosts = Vec::new();
     for h in exp.hosts.iter() {
         let c = exp.host_config(h);
-        let (sysctls, opts) = kernel_settings(&h.name, &c, &mut unmapped);
+        let (sysctls, opts) = kernel_settings(&h.name, &c, &mut unmapped)?;
         hosts.push(HostSetup {
             addr: h.addr,
             sysctls,
@@ -170,11 +170,14 @@ pub(crate) fn plan(exp: &Experiment, seed: u64, sim: &RunResult) -> Result<Plan,
 /// The sysctls (paths under /proc/sys) and socket options that give the
 /// kernel host `name`'s configuration `c`, where it differs from the linux
 /// profile's; what has no knob goes to `unmapped`.
+///
+/// A value the kernel's sysctl refuses is an error naming the setting and
+/// the range the kernel takes.
 fn kernel_settings(
     name: &str,
     c: &Config,
     unmapped: &mut Vec<String>,
-) -> (Vec<(String, String)>, SocketOptions) {
+) -> Result<(Vec<(String, String)>, SocketOptions), String> {
     let base = Config::linux();
     let mut sysctls = Vec::new();
     let mut opts = SocketOptions {
@@ -185,26 +188,47 @@ fn kernel_settings(
         ..SocketOptions::default()
     };
     let mut sys = |key: &str, v: String| sysctls.push((format!("net/ipv4/{key}"), v));
+    // The ranges the kernel's handlers take (net/ipv4/sysctl_net_ipv4.c):
+    // tcp_syn_retries 1 to MAX_TCP_SYNCNT (127); the others are u8 values.
+    let check = |field: &str, n: u32, key: &str, lo: u32, hi: u32| {
+        if (lo..=hi).contains(&n) {
+            Ok(n)
+        } else {
+            Err(format!(
+                "host {name}: {field} = {n}: the kernel's net.ipv4.{key} takes {lo} to {hi}"
+            ))
+        }
+    };
     // The fields a knob covers; every other difference is listed.
     let mut mapped: Vec<&str> = vec!["congestion_control"];
     if c.syn_retries != base.syn_retries {
         if let Some(n) = c.syn_retries {
+            let n = check("syn_retries", n, "tcp_syn_retries", 1, 127)?;
             sys("tcp_syn_retries", n.to_string());
             mapped.extend(["syn_retries", "syn_timeout"]);
         }
     }
     if c.synack_retries != base.synack_retries {
         if let Some(n) = c.synack_retries {
+            let n = check("synack_retries", n, "tcp_synack_retries", 0, 255)?;
             sys("tcp_synack_retries", n.to_string());
             mapped.push("synack_retries");
         }
     }
     if c.syn_linear_timeouts != base.syn_linear_timeouts {
-        sys("tcp_syn_linear_timeouts", c.syn_linear_timeouts.to_string());
+        let n = check(
+            "syn_linear_timeouts",
+            c.syn_linear_timeouts,
+            "tcp_syn_linear_timeouts",
+            0,
+            255,
+        )?;
+        sys("tcp_syn_linear_timeouts", n.to_string());
         mapped.push("syn_linear_timeouts");
     }
     if c.data_retries != base.data_retries {
         if let Some(n) = c.data_retries {
+            let n = check("data_retries", n, "tcp_retries2", 0, 255)?;
             sys("tcp_retries2", n.to_string());
             mapped.extend(["data_retries", "data_timeout"]);
         }
@@ -240,7 +264,7 @@ fn kernel_settings(
             unmapped.push(format!("{name}: {field} = {value}"));
         }
     }
-    (sysctls, opts)
+    Ok((sysctls, opts))
 }
 
 /// `(field, value in c)` for every field of `c` whose value differs from
@@ -287,7 +311,7 @@ mod tests {
     #[test]
     fn the_linux_profile_needs_no_setting() {
         let mut unmapped = Vec::new();
-        let (sysctls, opts) = kernel_settings("h", &Config::linux(), &mut unmapped);
+        let (sysctls, opts) = kernel_settings("h", &Config::linux(), &mut unmapped).unwrap();
         assert!(
             sysctls.is_empty() && unmapped.is_empty(),
             "{sysctls:?} {unmapped:?}"
@@ -302,7 +326,7 @@ mod tests {
         c.syn_retries = Some(2);
         c.delayed_ack = tcpsim_tcp::Duration::from_millis(77);
         let mut unmapped = Vec::new();
-        let (sysctls, _) = kernel_settings("client", &c, &mut unmapped);
+        let (sysctls, _) = kernel_settings("client", &c, &mut unmapped).unwrap();
         assert!(sysctls.contains(&("net/ipv4/tcp_rto_min_us".into(), "300000".into())));
         assert!(sysctls.contains(&("net/ipv4/tcp_syn_retries".into(), "2".into())));
         assert_eq!(unmapped.len(), 1, "{unmapped:?}");
