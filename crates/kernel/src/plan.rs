@@ -335,4 +335,18 @@ mod tests {
             "{unmapped:?}"
         );
     }
+
+    #[test]
+    fn a_value_the_kernel_refuses_is_named_with_its_range() {
+        let mut c = Config::linux();
+        // MAX_TCP_SYNCNT is 127 (include/net/tcp.h).
+        c.syn_retries = Some(128);
+        let e = kernel_settings("client", &c, &mut Vec::new()).unwrap_err();
+        assert_eq!(
+            e,
+            "host client: syn_retries = 128: the kernel's net.ipv4.tcp_syn_retries takes 1 to 127"
+        );
+        c.syn_retries = Some(127);
+        assert!(kernel_settings("client", &c, &mut Vec::new()).is_ok());
+    }
 }
