@@ -62,7 +62,12 @@ pub(crate) struct Program {
     pub ops: Vec<Op>,
     /// Whether the end reads whatever arrives while it writes and waits (the
     /// shorthand); an end with a step list reads only in its read steps.
+    /// A draining end also closes as soon as it reads end-of-stream, once
+    /// its write is done, as the shorthand's ends do.
     pub drain: bool,
+    /// The closer's `close_at`: its write gives up what it has not written
+    /// by then (the shorthand drops the rest of a write when it closes).
+    pub write_until: Option<StdDuration>,
 }
 
 /// The programs of a connection's two ends, client first, as the
@@ -71,6 +76,7 @@ pub(crate) fn programs(w: &Workload, steps: [Option<&[Step]>; 2]) -> [Program; 2
     let ops_of = |steps: &[Step]| Program {
         ops: steps.iter().map(|s| op_of(*s)).collect(),
         drain: false,
+        write_until: None,
     };
     let close_wait = |at: Option<tcpsim_tcp::Instant>| match at {
         Some(t) => Op::At(StdDuration::from_nanos(t.as_nanos())),
@@ -99,10 +105,21 @@ pub(crate) fn programs(w: &Workload, steps: [Option<&[Step]>; 2]) -> [Program; 2
             vec![Op::Write(s), Op::ReadEof],
         ),
     };
-    let shorthand = |ops| Program { ops, drain: true };
+    let at = w.close_at.map(|t| StdDuration::from_nanos(t.as_nanos()));
+    let closes = |end: usize| match w.close {
+        CloseMode::ClientFirst | CloseMode::ClientAbort => end == 0,
+        CloseMode::ServerFirst | CloseMode::ServerAbort => end == 1,
+        CloseMode::Simultaneous => true,
+        CloseMode::None => false,
+    };
+    let shorthand = |ops, end| Program {
+        ops,
+        drain: true,
+        write_until: if closes(end) { at } else { None },
+    };
     [
-        steps[0].map_or_else(|| shorthand(client), ops_of),
-        steps[1].map_or_else(|| shorthand(server), ops_of),
+        steps[0].map_or_else(|| shorthand(client, 0), ops_of),
+        steps[1].map_or_else(|| shorthand(server, 1), ops_of),
     ]
 }
 
@@ -202,6 +219,8 @@ pub(crate) struct End {
     written: u64,
     eof: bool,
     shut_read: bool,
+    shut_write: bool,
+    write_until: Option<StdInstant>,
     notes: Notes,
     connection: usize,
     end: &'static str,
@@ -231,6 +250,8 @@ impl End {
             written: 0,
             eof: false,
             shut_read: false,
+            shut_write: false,
+            write_until: None,
             notes,
             connection,
             end,
@@ -295,6 +316,7 @@ impl End {
     pub(crate) fn run(mut self, p: &Program) {
         app_thread();
         self.drain = p.drain;
+        self.write_until = p.write_until.map(|t| self.clock.start + t);
         for op in &p.ops {
             let r = match *op {
                 Op::Write(n) => self.write(n),
@@ -307,6 +329,9 @@ impl End {
                 Op::Shutdown(how) => {
                     if how != Shutdown::Write {
                         self.shut_read = true;
+                    }
+                    if how != Shutdown::Read {
+                        self.shut_write = true;
                     }
                     self.socket
                         .shutdown(how)
@@ -324,17 +349,26 @@ impl End {
             };
             match r {
                 Ok(()) => {}
-                Err(Stop::Time) => return,
+                Err(Stop::Time) => return self.end_of_run(),
                 Err(Stop::Failed(e)) => {
                     self.note(format!("error: {e}"));
                     // A failed socket stays as the kernel left it.
+                    self.drain = false;
                     let _ = self.sleep_until(self.clock.stop);
-                    return;
+                    return self.end_of_run();
                 }
             }
         }
         self.drain = false;
         let _ = self.sleep_until(self.clock.stop);
+        self.end_of_run();
+    }
+
+    /// The run is over and the socket is about to be dropped: no lingering
+    /// close (which would block this thread for the linger time, with no
+    /// emulator left to carry the ACKs).
+    fn end_of_run(self) {
+        let _ = self.socket.set_linger(None);
     }
 
     /// Waits until the socket is readable (when `readable`) or writable
@@ -354,9 +388,11 @@ impl End {
         let read = readable || background;
         if !read && !write {
             // Nothing to wait for but the time. (A poll for no events still
-            // returns at once on a hung-up socket, which would spin.)
+            // returns at once on a hung-up socket, which would spin.) A
+            // reset or timeout of the connection meanwhile ends the wait,
+            // as it ends the simulation's step list.
             std::thread::sleep(timeout);
-            return Ok(());
+            return self.pending_error();
         }
         let (r, _) = sys::wait_socket(self.socket.as_fd(), read, write, timeout)
             .map_err(|e| Stop::Failed(format!("poll: {e}")))?;
@@ -364,6 +400,21 @@ impl End {
             self.read_up_to(None)?;
         }
         Ok(())
+    }
+
+    /// The connection's pending error (`SO_ERROR`: a reset, a timeout), if
+    /// any, as a failure.
+    fn pending_error(&self) -> Result<(), Stop> {
+        match self.socket.take_error() {
+            Ok(None) => Ok(()),
+            Ok(Some(e)) | Err(e) => Err(Stop::Failed(describe(&e))),
+        }
+    }
+
+    /// Whether a draining end's wait ends early: it has read end-of-stream
+    /// (the shorthand closes then, whatever it was waiting for).
+    fn eof_ends_wait(&self) -> bool {
+        self.drain && self.eof
     }
 
     /// Reads what is readable now, at most `limit` octets (`None`: all of
@@ -392,21 +443,32 @@ impl End {
         }
     }
 
+    /// `write N`, as one blocking `write()` of the rest each time (so that
+    /// `TCP_NODELAY` pushes no segment the simulation's single write does
+    /// not); a draining closer gives up the rest at its `close_at`.
     fn write(&mut self, n: u64) -> Result<(), Stop> {
+        /// The most of a write handed to the kernel at once.
+        const MAX_CHUNK: u64 = 4 << 20;
         let mut left = n;
-        let mut chunk = [0u8; 16_384];
+        let mut chunk = Vec::new();
         while left > 0 {
-            let len = left.min(chunk.len() as u64) as usize;
-            for (i, b) in chunk[..len].iter_mut().enumerate() {
-                *b = ((self.written + i as u64) % 256) as u8;
-            }
-            match self.socket.write(&chunk[..len]) {
+            let len = left.min(MAX_CHUNK) as usize;
+            chunk.clear();
+            chunk.extend((0..len as u64).map(|i| ((self.written + i) % 256) as u8));
+            match self.socket.write(&chunk) {
                 Ok(k) => {
                     self.written += k as u64;
                     left -= k as u64;
                 }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => {
-                    self.wait(false, true, self.clock.stop)?;
+                    // The write is issued in any case (the simulation's is,
+                    // when the end is established, before its close_at);
+                    // what still waits for room at close_at is given up.
+                    if self.write_until.is_some_and(|t| StdInstant::now() >= t) {
+                        return Ok(());
+                    }
+                    let until = self.write_until.unwrap_or(self.clock.stop);
+                    self.wait(false, true, until)?;
                 }
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
                 Err(e) => return Err(Stop::Failed(format!("write: {}", describe(&e)))),
@@ -442,19 +504,26 @@ impl End {
         self.read_up_to(None).map(drop)
     }
 
+    /// `wait acked`: until everything written is acknowledged. `SIOCOUTQ`
+    /// counts the FIN once the write side is shut down, and the simulation
+    /// waits for the data only: one octet is then the FIN.
     fn wait_acked(&mut self) -> Result<(), Stop> {
+        let fin = u32::from(self.shut_write);
         loop {
             match sys::unacked(self.socket.as_fd()) {
-                Ok(0) => return Ok(()),
+                Ok(n) if n <= fin => return Ok(()),
                 Ok(_) => {}
                 Err(e) => return Err(Stop::Failed(format!("SIOCOUTQ: {e}"))),
+            }
+            if self.eof_ends_wait() {
+                return Ok(());
             }
             self.wait(false, false, StdInstant::now() + ACK_POLL)?;
         }
     }
 
     fn sleep_until(&mut self, t: StdInstant) -> Result<(), Stop> {
-        while StdInstant::now() < t {
+        while StdInstant::now() < t && !self.eof_ends_wait() {
             self.wait(false, false, t)?;
         }
         Ok(())

@@ -49,6 +49,8 @@ pub struct Timing {
     pub late_over_1ms: u64,
     /// Whether the emulator ran with a real-time scheduling policy.
     pub realtime: bool,
+    /// Intact packets a device did not take (the try fails on any).
+    pub write_failures: u64,
 }
 
 /// One direction of a link: its model and the device it delivers to.
@@ -60,8 +62,9 @@ struct Direction {
     out: usize,
 }
 
-/// A packet on its way: due time, order of scheduling, device, bytes.
-type Due = Reverse<(u64, u64, usize, Vec<u8>)>;
+/// A packet on its way: due time, order of scheduling, device, whether it
+/// was corrupted, bytes.
+type Due = Reverse<(u64, u64, usize, bool, Vec<u8>)>;
 
 /// The emulator of one kernel run.
 pub(crate) struct Emulator {
@@ -168,13 +171,19 @@ impl Emulator {
     /// Writes every packet due by `now` to its device.
     fn deliver_due(&mut self, now: u64) -> Result<(), String> {
         while self.queue.peek().is_some_and(|Reverse(d)| d.0 <= now) {
-            let Some(Reverse((due, _, out, bytes))) = self.queue.pop() else {
+            let Some(Reverse((due, _, out, corrupted, bytes))) = self.queue.pop() else {
                 break;
             };
             match self.ends[out].file.write(&bytes) {
                 Ok(_) => {}
-                // The receiving namespace is being torn down.
-                Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+                // A corrupted packet the device refuses (a flipped IP
+                // version) is the receiver's checksum drop, as in the
+                // simulation.
+                Err(_) if corrupted => continue,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                    self.timing.write_failures += 1;
+                    continue;
+                }
                 Err(e) => return Err(format!("writing a TUN device: {e}")),
             }
             let late = now.saturating_sub(due);
@@ -237,7 +246,8 @@ impl Emulator {
             return;
         };
         let mut bytes = bytes.to_vec();
-        if corrupt_bit.is_some() || corrupt {
+        let corrupted = corrupt_bit.is_some() || corrupt;
+        if corrupted {
             let bits = (bytes.len() * 8) as u32;
             let bit = corrupt_bit.unwrap_or_else(|| self.fault_rng.next_u32() % bits.max(1));
             if let Some(b) = bytes.get_mut((bit / 8) as usize) {
@@ -249,6 +259,7 @@ impl Emulator {
             at.as_nanos() + extra,
             self.scheduled,
             self.directions[d].out,
+            corrupted,
             bytes,
         )));
     }
@@ -331,7 +342,7 @@ mod tests {
         // 10 ms after it was read, to the server's device (index 1).
         assert_eq!(e.sent.len(), 2);
         assert_eq!(e.queue.len(), 1);
-        let Reverse((due, _, out, bytes)) = e.queue.peek().unwrap().clone();
+        let Reverse((due, _, out, _, bytes)) = e.queue.peek().unwrap().clone();
         assert_eq!((due, out), (1_011_000_000, 1));
         assert_eq!(bytes, syn);
     }
@@ -344,7 +355,7 @@ mod tests {
         faults.push(rule);
         let mut e = emulator(faults);
         e.enter(1, 2_000_000, &packet(Flags::SYN | Flags::ACK));
-        let Reverse((due, _, out, _)) = e.queue.peek().unwrap().clone();
+        let Reverse((due, _, out, _, _)) = e.queue.peek().unwrap().clone();
         // 2 ms + 10 ms of link + 5 ms of fault, to the client's device.
         assert_eq!((due, out), (17_000_000, 0));
     }

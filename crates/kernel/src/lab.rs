@@ -10,6 +10,7 @@
 
 use std::fs::File;
 use std::net::Ipv4Addr;
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::Command;
 
@@ -60,8 +61,9 @@ impl Lab {
         let pid = std::process::id();
         for (i, h) in hosts.iter().enumerate() {
             let name = format!("{PREFIX}{pid}-{try_index}-{i}");
-            ip(&["netns", "add", &name])?;
+            // Listed before it exists, so that a failure halfway is removed.
             lab.names.push(name.clone());
+            ip(&["netns", "add", &name])?;
             ip(&["-n", &name, "link", "set", "lo", "up"])?;
             let mut sysctls = vec![
                 // No router solicitations or other IPv6 chatter on the TUNs.
@@ -98,6 +100,15 @@ impl Lab {
                 // and a drop here would be a loss no model made (checked after
                 // the run).
                 ip(&["-n", &ns, "link", "set", &dev, "txqueuelen", "10000", "up"])?;
+                // A plain FIFO as long as the queue: the default (fq_codel)
+                // drops and reorders under load, which no model asked for.
+                run(
+                    "tc",
+                    &[
+                        "-n", &ns, "qdisc", "replace", "dev", &dev, "root", "pfifo", "limit",
+                        "10000",
+                    ],
+                )?;
                 ends.push(TunEnd { host, peer, file });
             }
         }
@@ -151,7 +162,9 @@ pub(crate) fn remove_stale() {
             n.strip_prefix(PREFIX)
                 .and_then(|rest| rest.split('-').next())
                 .and_then(|pid| pid.parse::<u32>().ok())
-                .is_some_and(|pid| !alive(pid))
+                // This process has made none yet: one of its own pid is a
+                // killed run's whose pid came round again.
+                .is_some_and(|pid| pid == std::process::id() || !alive(pid))
         })
         .collect();
     stale.sort();
@@ -190,6 +203,11 @@ pub(crate) fn check_host() -> Result<(), String> {
     if !Path::new("/dev/net/tun").exists() {
         return Err("tcpsim kernel needs /dev/net/tun (the tun module)".into());
     }
+    // Root is not enough in a container without CAP_SYS_ADMIN.
+    let probe = format!("{PREFIX}{}-probe", std::process::id());
+    ip(&["netns", "add", &probe])
+        .map_err(|e| format!("tcpsim kernel cannot create network namespaces here: {e}"))?;
+    let _ = ip(&["netns", "del", &probe]);
     Ok(())
 }
 
@@ -215,8 +233,12 @@ fn ip(args: &[&str]) -> Result<(), String> {
 
 /// Runs `tool ARGS` and returns its standard output.
 fn run(tool: &str, args: &[&str]) -> Result<String, String> {
+    // In a process group of its own, so that the terminal's Ctrl-C (sent to
+    // the whole foreground group) does not kill it halfway: the command
+    // stops itself and removes what it made.
     let out = Command::new(tool)
         .args(args)
+        .process_group(0)
         .output()
         .map_err(|e| format!("{tool} {}: {e}", args.join(" ")))?;
     if !out.status.success() {

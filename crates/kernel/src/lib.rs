@@ -45,6 +45,13 @@ const MARGIN: StdDuration = StdDuration::from_secs(1);
 /// Exit code when a signal stopped the run (128 + SIGINT).
 const SIGNALLED: u8 = 130;
 
+/// Time allowed for setting up the namespaces and devices of one host or
+/// link (a handful of `ip` and `tc` commands) before the tries start.
+const SETUP_PER_HOST: StdDuration = StdDuration::from_millis(60);
+
+/// The least time allowed for the setup.
+const MIN_SETUP: StdDuration = StdDuration::from_millis(300);
+
 /// The command-line settings of `tcpsim kernel`.
 #[derive(Clone, Debug)]
 pub struct KernelArgs<'a> {
@@ -97,6 +104,20 @@ struct Report<'a> {
 /// when it matches none, 2 for bad usage or a machine that cannot run it,
 /// 3 when a kernel run failed, 130 when a signal stopped it.
 pub fn command(args: &KernelArgs<'_>) -> u8 {
+    // The binary's panic hook exits at once (code 3); here a panic must
+    // unwind instead, so that the laboratory's namespaces are removed on
+    // the way out. The message is printed as the default hook prints it.
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!("error: internal error (a bug in tcpsim kernel): {info}");
+    }));
+    let code = std::panic::catch_unwind(|| run_command(args)).unwrap_or(INTERNAL);
+    std::panic::set_hook(hook);
+    code
+}
+
+/// [`command`] inside its panic guard.
+fn run_command(args: &KernelArgs<'_>) -> u8 {
     let fail = |e: String| {
         eprintln!("error: {e}");
         BAD_INPUT
@@ -153,10 +174,29 @@ pub fn command(args: &KernelArgs<'_>) -> u8 {
         Ok(s) => s.run(),
         Err(e) => return fail(format!("{name}: {e}")),
     };
+    if let Some(e) = &sim.capture_error {
+        eprintln!("error: {name}: the simulation's capture: {e}");
+        return INTERNAL;
+    }
     let sim_packets = read_pcap(sim.pcap.as_deref().unwrap_or_default());
     let last = sim_packets.iter().map(|p| p.at_ns).max().unwrap_or(0);
     let length = StdDuration::from_nanos(last) + MARGIN.max(StdDuration::from_nanos(last / 10));
-    let plan = match plan::plan(&exp, seed, &sim) {
+    // The kernel's sockets bind the ports of the file as both sides have
+    // it: with --sim-set, those of a simulation without it.
+    let ports = if sim_sets.is_empty() {
+        sim
+    } else {
+        let keep = Keep {
+            trace: false,
+            pcap: false,
+            paths: false,
+        };
+        match build(&exp, seed, keep) {
+            Ok(s) => s.run(),
+            Err(e) => return fail(format!("{name}: {e}")),
+        }
+    };
+    let plan = match plan::plan(&exp, seed, &ports) {
         Ok(p) => p,
         Err(e) => return fail(format!("{name}: {e}")),
     };
@@ -173,12 +213,15 @@ pub fn command(args: &KernelArgs<'_>) -> u8 {
             length.as_secs_f64()
         );
     }
-    // The tries run side by side, each in namespaces of its own.
+    // The tries run side by side, each in namespaces of its own, from one
+    // base instant that leaves time to set them all up.
+    let setup = SETUP_PER_HOST * (exp.hosts.len() as u32 + exp.links.len() as u32);
+    let base = std::time::Instant::now() + setup.max(MIN_SETUP);
     let results: Vec<Result<KernelRun, String>> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..args.tries)
             .map(|t| {
                 let plan = &plan;
-                s.spawn(move || run::run(plan, t, length))
+                s.spawn(move || run::run(plan, t, base, length))
             })
             .collect();
         handles
@@ -189,6 +232,7 @@ pub fn command(args: &KernelArgs<'_>) -> u8 {
             })
             .collect()
     });
+    sys::default_signals();
     if sys::stopped() {
         eprintln!("kernel: stopped by a signal; the namespaces are removed");
         return SIGNALLED;

@@ -96,7 +96,10 @@ pub(crate) fn plan(exp: &Experiment, seed: u64, sim: &RunResult) -> Result<Plan,
         .iter()
         .flat_map(|c| std::iter::repeat_n(c, c.count as usize));
     let mut conns = Vec::new();
+    // Per connection: whether its file entry sets `server_socket` options.
+    let mut server_options = Vec::new();
     for (i, (w, c)) in ws.iter().zip(specs).enumerate() {
+        server_options.push(!c.server_socket.is_empty());
         let Some(port) = sim.connections.get(i).and_then(|r| r.client.port) else {
             return Err(format!(
                 "connection {i} never opened in the simulation, so its port is not known"
@@ -136,13 +139,13 @@ pub(crate) fn plan(exp: &Experiment, seed: u64, sim: &RunResult) -> Result<Plan,
     let mut listeners: Vec<(usize, u16, SocketOptions)> = Vec::new();
     for (h, host) in exp.hosts.iter().enumerate() {
         for &port in &host.listen {
-            // The options of the first connection to it that sets any.
-            let opts = exp
-                .connections
+            // The options of the first connection to it that sets any
+            // (the simulation's listener takes them likewise).
+            let opts = conns
                 .iter()
-                .zip(conns.iter())
-                .find(|(c, _)| c.server == h && c.port == port && !c.server_socket.is_empty())
-                .map_or_else(|| host_opts[h].clone(), |(_, p)| p.options[1].clone());
+                .zip(&server_options)
+                .find(|(c, set)| **set && c.hosts[1] == h && c.addrs[1].port() == port)
+                .map_or_else(|| host_opts[h].clone(), |(c, _)| c.options[1].clone());
             listeners.push((h, port, opts));
         }
     }
@@ -187,7 +190,19 @@ fn kernel_settings(
         },
         ..SocketOptions::default()
     };
-    let mut sys = |key: &str, v: String| sysctls.push((format!("net/ipv4/{key}"), v));
+    // A knob this kernel does not have (older kernels lack
+    // tcp_rto_min_us and tcp_syn_linear_timeouts) is listed as not applied.
+    let mut missing = Vec::new();
+    let mut sys = |key: &str, v: String| {
+        let path = format!("net/ipv4/{key}");
+        if std::path::Path::new("/proc/sys").join(&path).exists() {
+            sysctls.push((path, v));
+        } else {
+            missing.push(format!(
+                "{name}: net.ipv4.{key} = {v} (this kernel has no such sysctl)"
+            ));
+        }
+    };
     // The ranges the kernel's handlers take (net/ipv4/sysctl_net_ipv4.c):
     // tcp_syn_retries 1 to MAX_TCP_SYNCNT (127); the others are u8 values.
     let check = |field: &str, n: u32, key: &str, lo: u32, hi: u32| {
@@ -259,6 +274,7 @@ fn kernel_settings(
             .map(|t| StdDuration::from_nanos(t.as_nanos()));
         mapped.push("user_timeout");
     }
+    unmapped.extend(missing);
     for (field, value) in config_differences(&base, c) {
         if !mapped.contains(&field.as_str()) {
             unmapped.push(format!("{name}: {field} = {value}"));

@@ -39,8 +39,14 @@ pub struct KernelRun {
     pub notes: Vec<Note>,
 }
 
-/// Runs `plan` once against the kernel, for `length` of time.
-pub(crate) fn run(plan: &Plan, try_index: usize, length: StdDuration) -> Result<KernelRun, String> {
+/// Runs `plan` once against the kernel, for `length` of time, starting at
+/// `base` plus this try's stagger (or as soon as it is set up, if later).
+pub(crate) fn run(
+    plan: &Plan,
+    try_index: usize,
+    base: StdInstant,
+    length: StdDuration,
+) -> Result<KernelRun, String> {
     let (lab, ends) = Lab::new(try_index, &plan.hosts, &plan.links)?;
     let models = plan
         .models
@@ -77,7 +83,7 @@ pub(crate) fn run(plan: &Plan, try_index: usize, length: StdDuration) -> Result<
     // and, past a second, in buckets of 32 jiffies and more, so runs that
     // start in the same phase of that clock give the same rounding; these
     // sample it.
-    let start = StdInstant::now() + LEAD + STAGGER * try_index as u32;
+    let start = (base + STAGGER * try_index as u32).max(StdInstant::now() + LEAD);
     let clock = Clock {
         start,
         stop: start + length + GRACE,
@@ -127,6 +133,12 @@ pub(crate) fn run(plan: &Plan, try_index: usize, length: StdDuration) -> Result<
                 lost.push(format!("{n} on device tl{l} of host {h}"));
             }
         }
+    }
+    if timing.write_failures > 0 {
+        lost.push(format!(
+            "{} packets the emulator could not write",
+            timing.write_failures
+        ));
     }
     if !lost.is_empty() {
         return Err(format!(
@@ -185,11 +197,22 @@ fn accept_all(
             false,
             StdDuration::from_millis(5),
         );
-        if !matches!(r, Ok((true, _))) {
-            continue;
+        match r {
+            Ok((true, _)) => {}
+            Ok(_) => continue,
+            // Never spin on an error: it is looked at again a tick later.
+            Err(_) => {
+                thread::sleep(StdDuration::from_millis(5));
+                continue;
+            }
         }
-        let Ok((s, peer)) = l.accept() else {
-            continue;
+        let (s, peer) = match l.accept() {
+            Ok(a) => a,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+            Err(_) => {
+                thread::sleep(StdDuration::from_millis(5));
+                continue;
+            }
         };
         let Some(peer) = peer.as_socket_ipv4() else {
             continue;

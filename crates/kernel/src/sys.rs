@@ -145,7 +145,22 @@ pub(crate) fn catch_signals() {
             let mut sa: libc::sigaction = std::mem::zeroed();
             sa.sa_sigaction = on_signal as extern "C" fn(libc::c_int) as usize;
             libc::sigemptyset(&mut sa.sa_mask);
+            // No SA_RESTART: a blocked call returns EINTR, which every
+            // caller takes as "look at the flag and go on". A failure
+            // leaves the default action, which kills without cleaning up;
+            // the next run removes the namespaces then (lab::remove_stale).
             libc::sigaction(sig, &sa, std::ptr::null_mut());
+        }
+    }
+}
+
+/// Gives SIGINT, SIGTERM and SIGHUP their default action again (after the
+/// runs, nothing is left to remove).
+pub(crate) fn default_signals() {
+    for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+        // SAFETY: SIG_DFL is a valid disposition for these signals.
+        unsafe {
+            libc::signal(sig, libc::SIG_DFL);
         }
     }
 }
