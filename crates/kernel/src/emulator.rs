@@ -348,6 +348,52 @@ mod tests {
     }
 
     #[test]
+    fn duplicates_go_as_the_engine_sends_them() {
+        // engine/network.rs: a fault's duplicate enters the link after the
+        // original; the link's own duplicate is scheduled before it. Both
+        // take the link's 10 ms.
+        let mut faults = Faults::default();
+        faults.push(FaultRule::new(FaultAction::Duplicate));
+        let mut e = emulator(faults);
+        let syn = packet(Flags::SYN);
+        e.enter(0, 3_000_000, &syn);
+        let mut due: Vec<_> = e.queue.drain().map(|Reverse(d)| d).collect();
+        due.sort();
+        assert_eq!(due.len(), 2);
+        for (i, d) in due.iter().enumerate() {
+            // Scheduled in order 1, 2, both due at 13 ms, to the server.
+            assert_eq!((d.0, d.1, d.2, d.3), (13_000_000, i as u64 + 1, 1, false));
+            assert_eq!(d.4, syn);
+        }
+    }
+
+    #[test]
+    fn a_corrupt_rule_flips_one_bit_drawn_from_the_fault_stream() {
+        let mut faults = Faults::default();
+        faults.push(FaultRule::new(FaultAction::Corrupt));
+        let mut e = emulator(faults);
+        let syn = packet(Flags::SYN);
+        e.enter(0, 0, &syn);
+        let Reverse((_, _, _, corrupted, bytes)) = e.queue.pop().unwrap();
+        assert!(corrupted);
+        // The bit the engine would flip: the `faults` stream's first draw,
+        // modulo the packet's bits.
+        let bits = (syn.len() * 8) as u32;
+        let bit = stream(1, "faults").next_u32() % bits;
+        let mut expected = syn.clone();
+        expected[(bit / 8) as usize] ^= 1 << (bit % 8);
+        assert_eq!(bytes, expected);
+        // One bit differs, and the receiver's checksum sees it.
+        let differing: u32 = syn
+            .iter()
+            .zip(&bytes)
+            .map(|(a, b)| (a ^ b).count_ones())
+            .sum();
+        assert_eq!(differing, 1);
+        assert!(wire::decode(&bytes).is_err());
+    }
+
+    #[test]
     fn a_delay_rule_adds_to_the_link() {
         let mut faults = Faults::default();
         let mut rule = FaultRule::new(FaultAction::Delay(Duration::from_millis(5)));

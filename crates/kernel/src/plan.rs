@@ -7,10 +7,10 @@ use std::net::SocketAddrV4;
 use std::time::Duration as StdDuration;
 
 use tcpsim_net::fault::Faults;
-use tcpsim_net::{FaultRule, Link, OpenMode, RunResult, stream};
+use tcpsim_net::{Link, OpenMode, RunResult, stream};
 use tcpsim_runner::Experiment;
-use tcpsim_runner::build::workloads;
-use tcpsim_tcp::{Config, CongestionAlgorithm, Instant, SegmentKind};
+use tcpsim_runner::build::{fault_rules, workloads};
+use tcpsim_tcp::{Config, CongestionAlgorithm};
 
 use crate::apps::{ConnPlan, SocketOptions, programs};
 use crate::lab::HostSetup;
@@ -69,20 +69,8 @@ pub(crate) fn plan(exp: &Experiment, seed: u64, sim: &RunResult) -> Result<Plan,
         }
     }
     let mut faults = Faults::default();
-    for f in &exp.faults {
-        faults.push(FaultRule {
-            action: f.action,
-            from: f.from,
-            to: f.to,
-            kinds: if f.segment.len() == SegmentKind::ALL.len() {
-                Vec::new()
-            } else {
-                f.segment.clone()
-            },
-            nth: f.nth.clone(),
-            start: f.start.map(|t| Instant::ZERO + t),
-            end: f.end.map(|t| Instant::ZERO + t),
-        });
+    for rule in fault_rules(exp) {
+        faults.push(rule);
     }
     let ws = workloads(exp);
     if ws.len() > MAX_CONNECTIONS {

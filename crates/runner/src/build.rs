@@ -95,20 +95,8 @@ pub fn blueprint(exp: &Experiment, keep: Keep) -> Result<Blueprint, BuildError> 
     for l in &exp.links {
         b.link(l.a, l.b, l.a_to_b.clone(), l.b_to_a.clone());
     }
-    for f in &exp.faults {
-        b.fault(FaultRule {
-            action: f.action,
-            from: f.from,
-            to: f.to,
-            kinds: if f.segment.len() == SegmentKind::ALL.len() {
-                Vec::new()
-            } else {
-                f.segment.clone()
-            },
-            nth: f.nth.clone(),
-            start: f.start.map(|t| Instant::ZERO + t),
-            end: f.end.map(|t| Instant::ZERO + t),
-        });
+    for rule in fault_rules(exp) {
+        b.fault(rule);
     }
     let mut all = workloads(exp).into_iter();
     for c in &exp.connections {
@@ -126,6 +114,24 @@ pub fn blueprint(exp: &Experiment, keep: Keep) -> Result<Blueprint, BuildError> 
         }
     }
     b.blueprint()
+}
+
+/// The file's `[[faults]]` as the engine's rules, in file order (a rule for
+/// every kind matches by no kind at all).
+pub fn fault_rules(exp: &Experiment) -> impl Iterator<Item = FaultRule> + '_ {
+    exp.faults.iter().map(|f| FaultRule {
+        action: f.action,
+        from: f.from,
+        to: f.to,
+        kinds: if f.segment.len() == SegmentKind::ALL.len() {
+            Vec::new()
+        } else {
+            f.segment.clone()
+        },
+        nth: f.nth.clone(),
+        start: f.start.map(|t| Instant::ZERO + t),
+        end: f.end.map(|t| Instant::ZERO + t),
+    })
 }
 
 /// The step lists and socket configurations of `c`'s ends, client first;
