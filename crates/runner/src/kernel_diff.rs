@@ -37,7 +37,7 @@ use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 use serde::Serialize;
-use tcpsim_tcp::{Flags, wire};
+use tcpsim_tcp::wire;
 
 mod render;
 #[cfg(test)]
@@ -514,7 +514,7 @@ fn decode_side(side: Side, packets: &[Packet]) -> Decoded {
         let row = Row {
             packet,
             at_ns,
-            flags: letters(seg.flags),
+            flags: seg.flags.letters(),
             seq: seg.seq.0.wrapping_sub(own),
             ack: seg.flags.ack().then(|| seg.ack.0.wrapping_sub(peer)),
             // decode's payload is within a 16-bit total length.
@@ -535,24 +535,6 @@ fn decode_side(side: Side, packets: &[Packet]) -> Decoded {
         rows.push(row);
     }
     out
-}
-
-/// tcpdump's flag letters, in its order; ACK is `A`.
-fn letters(f: Flags) -> String {
-    [
-        (Flags::SYN, 'S'),
-        (Flags::FIN, 'F'),
-        (Flags::RST, 'R'),
-        (Flags::PSH, 'P'),
-        (Flags::ACK, 'A'),
-        (Flags::URG, 'U'),
-        (Flags::ECE, 'E'),
-        (Flags::CWR, 'W'),
-    ]
-    .into_iter()
-    .filter(|(bit, _)| f.contains(*bit))
-    .map(|(_, c)| c)
-    .collect()
 }
 
 /// The TCP option area of a packet `decode` accepted (empty where the

@@ -97,6 +97,27 @@ impl core::ops::BitOr for Flags {
 }
 
 /// Prints the set bits joined by `+`, e.g. `SYN+ACK`; `none` when empty.
+impl Flags {
+    /// tcpdump's letters for the flags, in the order S F R P A, then U E W
+    /// (`A` for ACK): `SA` for a SYN-ACK, `FPA`, empty for none.
+    pub fn letters(self) -> String {
+        [
+            (Flags::SYN, 'S'),
+            (Flags::FIN, 'F'),
+            (Flags::RST, 'R'),
+            (Flags::PSH, 'P'),
+            (Flags::ACK, 'A'),
+            (Flags::URG, 'U'),
+            (Flags::ECE, 'E'),
+            (Flags::CWR, 'W'),
+        ]
+        .into_iter()
+        .filter(|(bit, _)| self.contains(*bit))
+        .map(|(_, c)| c)
+        .collect()
+    }
+}
+
 impl fmt::Display for Flags {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut first = true;

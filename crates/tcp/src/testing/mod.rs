@@ -30,20 +30,5 @@ use crate::segment::Flags;
 /// tcpdump's flag letters in the order S F R P A (then U E W), as
 /// packetdrill writes them: `SA` for SYN+ACK, `A` for a bare ACK.
 pub fn letters(flags: Flags) -> String {
-    let mut s = String::new();
-    for (bit, c) in [
-        (Flags::SYN, 'S'),
-        (Flags::FIN, 'F'),
-        (Flags::RST, 'R'),
-        (Flags::PSH, 'P'),
-        (Flags::ACK, 'A'),
-        (Flags::URG, 'U'),
-        (Flags::ECE, 'E'),
-        (Flags::CWR, 'W'),
-    ] {
-        if flags.contains(bit) {
-            s.push(c);
-        }
-    }
-    s
+    flags.letters()
 }
