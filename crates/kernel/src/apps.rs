@@ -259,6 +259,11 @@ impl End {
         }
     }
 
+    /// Notes that the server accepted this end's connection.
+    pub(crate) fn accepted(&self) {
+        self.note("accepted");
+    }
+
     fn note(&self, what: impl Into<String>) {
         let at_ns = self.clock.start.elapsed().as_nanos() as u64;
         if let Ok(mut n) = self.notes.lock() {
@@ -449,13 +454,18 @@ impl End {
     fn write(&mut self, n: u64) -> Result<(), Stop> {
         /// The most of a write handed to the kernel at once.
         const MAX_CHUNK: u64 = 4 << 20;
+        if n == 0 {
+            return Ok(());
+        }
+        // The pattern repeats every 256 octets: one buffer of the largest
+        // chunk plus a period serves every offset, filled once.
+        let period = |i: usize| (i % 256) as u8;
+        let pattern: Vec<u8> = (0..n.min(MAX_CHUNK) as usize + 256).map(period).collect();
         let mut left = n;
-        let mut chunk = Vec::new();
         while left > 0 {
+            let from = (self.written % 256) as usize;
             let len = left.min(MAX_CHUNK) as usize;
-            chunk.clear();
-            chunk.extend((0..len as u64).map(|i| ((self.written + i) % 256) as u8));
-            match self.socket.write(&chunk) {
+            match self.socket.write(&pattern[from..from + len]) {
                 Ok(k) => {
                     self.written += k as u64;
                     left -= k as u64;
@@ -569,13 +579,6 @@ pub(crate) struct ConnPlan {
     pub options: [SocketOptions; 2],
     /// Whether the client sets `SO_REUSEADDR` (a fixed port in the file).
     pub reuse: bool,
-}
-
-impl End {
-    /// Notes that the server accepted this end's connection.
-    pub(crate) fn accepted(&self) {
-        self.note("accepted");
-    }
 }
 
 #[cfg(test)]

@@ -72,20 +72,28 @@ impl Flags {
     /// The names of the set bits, in tcpdump's order of importance:
     /// `SYN`, `FIN`, `RST`, `PSH`, `ACK`, `URG`, `ECE`, `CWR`.
     pub fn names(self) -> impl Iterator<Item = &'static str> {
-        const ORDER: [(Flags, &str); 8] = [
-            (Flags::SYN, "SYN"),
-            (Flags::FIN, "FIN"),
-            (Flags::RST, "RST"),
-            (Flags::PSH, "PSH"),
-            (Flags::ACK, "ACK"),
-            (Flags::URG, "URG"),
-            (Flags::ECE, "ECE"),
-            (Flags::CWR, "CWR"),
+        self.set().map(|(_, name, _)| name)
+    }
+
+    /// tcpdump's letters for the flags, in the same order (`A` for ACK,
+    /// `W` for CWR): `SA` for a SYN-ACK, `FPA`, empty for none.
+    pub fn letters(self) -> String {
+        self.set().map(|(_, _, letter)| letter).collect()
+    }
+
+    /// The set bits with their names and letters, in tcpdump's order.
+    fn set(self) -> impl Iterator<Item = (Flags, &'static str, char)> {
+        const ORDER: [(Flags, &str, char); 8] = [
+            (Flags::SYN, "SYN", 'S'),
+            (Flags::FIN, "FIN", 'F'),
+            (Flags::RST, "RST", 'R'),
+            (Flags::PSH, "PSH", 'P'),
+            (Flags::ACK, "ACK", 'A'),
+            (Flags::URG, "URG", 'U'),
+            (Flags::ECE, "ECE", 'E'),
+            (Flags::CWR, "CWR", 'W'),
         ];
-        ORDER
-            .into_iter()
-            .filter(move |(f, _)| self.contains(*f))
-            .map(|(_, n)| n)
+        ORDER.into_iter().filter(move |(f, _, _)| self.contains(*f))
     }
 }
 
@@ -97,27 +105,6 @@ impl core::ops::BitOr for Flags {
 }
 
 /// Prints the set bits joined by `+`, e.g. `SYN+ACK`; `none` when empty.
-impl Flags {
-    /// tcpdump's letters for the flags, in the order S F R P A, then U E W
-    /// (`A` for ACK): `SA` for a SYN-ACK, `FPA`, empty for none.
-    pub fn letters(self) -> String {
-        [
-            (Flags::SYN, 'S'),
-            (Flags::FIN, 'F'),
-            (Flags::RST, 'R'),
-            (Flags::PSH, 'P'),
-            (Flags::ACK, 'A'),
-            (Flags::URG, 'U'),
-            (Flags::ECE, 'E'),
-            (Flags::CWR, 'W'),
-        ]
-        .into_iter()
-        .filter(|(bit, _)| self.contains(*bit))
-        .map(|(_, c)| c)
-        .collect()
-    }
-}
-
 impl fmt::Display for Flags {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut first = true;
