@@ -26,15 +26,10 @@ cargo build --release --quiet
 bin="${CARGO_TARGET_DIR:-target}/release/tcpsim"
 
 # Files whose simulation is known to differ from this kernel, for the
-# reasons in docs/kernel.md ("Known divergences"). They are run and
-# reported like the others, but do not fail the check.
-#   linux-synack_lost_first: the model runs the kernel's other variant of a
-#     timer tie (the kernel's 1 s timers fire in a 32 ms bucket).
-#   linux-user-timeout-fin, linux-user-timeout-fin-orphan,
-#   linux-fin-wait-2-late-ack: backed-off retransmission timers that the
-#     kernel's timer wheel rounds up by about 5 %, at the edge of the slack
-#     (the model has no timer wheel).
-known="linux-synack_lost_first linux-user-timeout-fin linux-user-timeout-fin-orphan linux-fin-wait-2-late-ack"
+# reasons in docs/kernel.md ("Known divergences"), space-separated. They
+# are run and reported like the others, but do not fail the check. None
+# at present.
+known=""
 
 start=$(date +%s)
 # Four files at a time (twelve kernel runs): the runs mostly wait on

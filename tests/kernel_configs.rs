@@ -113,23 +113,17 @@ const CASES: &[Case] = &[
         traces: &["server_fin_lost", "server_fin_lost-alt"],
         ignore: Flags::empty(),
     },
+    Case {
+        config: "linux-synack_lost_first",
+        traces: &["synack_lost_first-alt"],
+        ignore: Flags::empty(),
+    },
+    Case {
+        config: "linux-user-timeout-fin-orphan",
+        traces: &["user_timeout_fin_orphan"],
+        ignore: Flags::empty(),
+    },
 ];
-
-// Not in CASES: linux-user-timeout-fin-orphan. Its segments are those of
-// user_timeout_fin, and so are tcpsim's, but the kernel's third FIN
-// retransmission came 16 ms later in this capture (1054.4 ms against
-// 1038.2, in all three runs of each: where the RTO's 32 ms timer-wheel
-// bucket falls), 54 ms after tcpsim's 1.000 s where 5 % allows 52.7. The
-// socket's silent end (kernel 3.585-3.648 s, tcpsim 3.56 s) is in the
-// file's description.
-//
-// Not in CASES: linux-synack_lost_first. Its model runs the kernel's
-// variant B (the server's SYN-ACK timer and the client's second SYN meet at
-// the server at exactly 1.01 s, and the timer goes first), so both of the
-// server's SYN-ACKs reach the client in one instant, before its FIN, and it
-// ACKs the second as `A 1 1`; in the kernel's capture they are 14 ms apart
-// (the timer wheel's bucket), the FIN goes between them, and the ACK is
-// `A 2 1`. The file's own [expect] holds the segments by kind and time.
 
 /// One segment at the capture point.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -16,6 +16,7 @@
 
 pub mod apps;
 pub mod emulator;
+pub mod jiffies;
 mod lab;
 pub mod plan;
 pub mod run;
@@ -29,7 +30,7 @@ use serde::Serialize;
 use tcpsim_runner::build::{Keep, build};
 use tcpsim_runner::commands::{BAD_INPUT, FAILED, INTERNAL, OK, parse_sets};
 use tcpsim_runner::kernel_diff::{self, Comparison, Packet};
-use tcpsim_runner::{Experiment, parse_with_overrides};
+use tcpsim_runner::parse_with_overrides;
 
 use crate::apps::Note;
 use crate::emulator::Timing;
@@ -92,6 +93,15 @@ struct Report<'a> {
     seed: u64,
     tries: usize,
     kernel_release: String,
+    /// The kernel's HZ, where `/proc/timer_list` tells it.
+    hz: Option<u64>,
+    /// The runs started on a jiffy equal to `start_jiffy` modulo this
+    /// (absent: at any jiffy).
+    aligned_to: Option<u64>,
+    /// The simulation's jiffy at time zero, modulo `aligned_to`.
+    start_jiffy: Option<u64>,
+    /// Settings of the simulation changed to fit this kernel.
+    adjusted: &'a [String],
     /// Settings of the file that the kernel has no knob for.
     not_applied: &'a [String],
     /// How long each kernel run lasted, in nanoseconds.
@@ -146,7 +156,36 @@ fn run_command(args: &KernelArgs<'_>) -> u8 {
         Ok(e) => e,
         Err(e) => return fail(e.to_string()),
     };
-    let both: Vec<(String, String)> = sets.iter().chain(&sim_sets).cloned().collect();
+    if let Err(e) = lab::check_host() {
+        return fail(e);
+    }
+    // The kernel's ticks: the runs start on the jiffy the simulation's
+    // timer wheel counts from, and the simulation ticks at this HZ.
+    let clock = match jiffies::JiffyClock::read() {
+        Ok(c) => Some(c),
+        Err(e) => {
+            eprintln!(
+                "warning: {e}; the kernel runs start at any jiffy, so timers longer than a \
+                 second may fire in other buckets than the simulation's"
+            );
+            None
+        }
+    };
+    let mut both: Vec<(String, String)> = sets.iter().chain(&sim_sets).cloned().collect();
+    let profile_tick = tcpsim_tcp::Config::linux().kernel_tick.as_nanos();
+    let mut adjusted = Vec::new();
+    if let Some(c) = clock.filter(|c| c.tick_ns != profile_tick)
+        && !both.iter().any(|(k, _)| k == "tcp.kernel_tick")
+    {
+        both.push(("tcp.kernel_tick".into(), format!("{}ns", c.tick_ns)));
+        adjusted.push(format!(
+            "tcp.kernel_tick = {} ms in the simulation: this kernel has HZ = {} (the linux \
+             profile's {} ms is HZ = 250)",
+            c.tick_ns as f64 / 1e6,
+            c.hz,
+            profile_tick as f64 / 1e6
+        ));
+    }
     let sim_exp = match parse_with_overrides(&source, &name, &both) {
         Ok(e) => e,
         Err(e) => return fail(e.to_string()),
@@ -157,9 +196,6 @@ fn run_command(args: &KernelArgs<'_>) -> u8 {
              the linux profile (set profile = \"linux\")",
             sim_exp.profile.name()
         ));
-    }
-    if let Err(e) = lab::check_host() {
-        return fail(e);
     }
     let seed = args.seed.unwrap_or(exp.seed);
     let sim = match build(
@@ -216,12 +252,18 @@ fn run_command(args: &KernelArgs<'_>) -> u8 {
     // The tries run side by side, each in namespaces of its own, from one
     // base instant that leaves time to set them all up.
     let setup = SETUP_PER_HOST * (exp.hosts.len() as u32 + exp.links.len() as u32);
-    let base = std::time::Instant::now() + setup.max(MIN_SETUP);
+    // Where the simulation's timer wheel counts from (the first host's:
+    // every namespace shares the kernel's one jiffy counter).
+    let origin = sim_exp
+        .hosts
+        .first()
+        .map_or(0, |h| sim_exp.host_config(h).tick_clock_at_zero.as_nanos());
+    let starts = run::Starts::new(clock, origin, setup.max(MIN_SETUP));
     let results: Vec<Result<KernelRun, String>> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..args.tries)
             .map(|t| {
                 let plan = &plan;
-                s.spawn(move || run::run(plan, t, base, length))
+                s.spawn(move || run::run(plan, t, starts, length))
             })
             .collect();
         handles
@@ -280,29 +322,25 @@ fn run_command(args: &KernelArgs<'_>) -> u8 {
     let release = std::fs::read_to_string("/proc/sys/kernel/osrelease")
         .map(|s| s.trim().to_string())
         .unwrap_or_else(|_| "unknown".into());
+    let report = Report {
+        experiment: &exp.name,
+        file: name.clone(),
+        seed,
+        tries: args.tries,
+        kernel_release: release,
+        hz: clock.map(|c| c.hz),
+        aligned_to: clock.map(|_| jiffies::ALIGN),
+        start_jiffy: clock.map(|c| origin / c.tick_ns % jiffies::ALIGN),
+        adjusted: &adjusted,
+        not_applied: &plan.unmapped,
+        run_ns: length.as_nanos() as u64,
+        outcomes: &outcomes,
+        verdict: if matched { "match" } else { "divergence" },
+    };
     let out = if args.json {
-        let report = Report {
-            experiment: &exp.name,
-            file: name.clone(),
-            seed,
-            tries: args.tries,
-            kernel_release: release,
-            not_applied: &plan.unmapped,
-            run_ns: length.as_nanos() as u64,
-            outcomes: &outcomes,
-            verdict: if matched { "match" } else { "divergence" },
-        };
         serde_json::to_string_pretty(&report).unwrap_or_default() + "\n"
     } else {
-        text(
-            &exp,
-            &name,
-            seed,
-            &release,
-            &plan.unmapped,
-            &outcomes,
-            matched,
-        )
+        text(&report)
     };
     let mut stdout = std::io::stdout().lock();
     if stdout
@@ -316,22 +354,33 @@ fn run_command(args: &KernelArgs<'_>) -> u8 {
 }
 
 /// The text report.
-fn text(
-    exp: &Experiment,
-    name: &str,
-    seed: u64,
-    release: &str,
-    unmapped: &[String],
-    outcomes: &[Outcome],
-    matched: bool,
-) -> String {
+fn text(r: &Report<'_>) -> String {
     let mut s = String::new();
+    let outcomes = r.outcomes;
+    let matched = r.verdict == "match";
     let tries: usize = outcomes.iter().map(|o| o.tries.len()).sum();
     s.push_str(&format!(
-        "kernel: {name} ({}), seed {seed}, Linux {release}, {tries} {}\n",
-        exp.name,
+        "kernel: {} ({}), seed {}, Linux {}, {tries} {}\n",
+        r.file,
+        r.experiment,
+        r.seed,
+        r.kernel_release,
         if tries == 1 { "try" } else { "tries" }
     ));
+    match (r.hz, r.aligned_to, r.start_jiffy) {
+        (Some(hz), Some(align), Some(0)) => s.push_str(&format!(
+            "kernel ticks: HZ {hz}; every run starts just after a jiffy that is a multiple of \
+             {align}\n"
+        )),
+        (Some(hz), Some(align), Some(j)) => s.push_str(&format!(
+            "kernel ticks: HZ {hz}; every run starts in a jiffy that is {j} modulo {align}\n"
+        )),
+        _ => s.push_str("kernel ticks: unknown; the runs start at any jiffy\n"),
+    }
+    for a in r.adjusted {
+        s.push_str(&format!("simulation adjusted: {a}\n"));
+    }
+    let unmapped = r.not_applied;
     if unmapped.is_empty() {
         s.push_str("settings not applied to the kernel: none\n");
     } else {

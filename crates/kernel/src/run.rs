@@ -13,16 +13,78 @@ use tcpsim_runner::kernel_diff::Packet;
 
 use crate::apps::{Clock, End, Note, Notes, SocketOptions, socket};
 use crate::emulator::{Emulator, Timing};
+use crate::jiffies::{self, JiffyClock};
 use crate::lab::{Lab, in_netns};
 use crate::plan::Plan;
+use crate::sys;
 
 /// Time between setting everything up and virtual time zero, so that every
 /// thread is waiting when the clock starts.
 const LEAD: StdDuration = StdDuration::from_millis(30);
 
-/// Between the starts of two tries run side by side: not a multiple of a
-/// jiffy (4 ms at HZ = 250).
+/// Between the starts of two tries run side by side where the kernel's
+/// ticks are unknown: not a multiple of a jiffy (4 ms at HZ = 250), so
+/// that the tries sample the rounding of the kernel's timers.
 const STAGGER: StdDuration = StdDuration::from_millis(7);
+
+/// When the tries start.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Starts {
+    /// Just after jiffies equal to `residue` modulo [`jiffies::ALIGN`], the
+    /// first at `first_ns` (monotonic), each try that many jiffies after
+    /// the one before: every try rounds its timers as the simulation does.
+    Aligned {
+        clock: JiffyClock,
+        residue: u64,
+        into_ns: u64,
+        first_ns: u64,
+    },
+    /// From `base`, [`STAGGER`] apart.
+    Staggered { base: StdInstant },
+}
+
+impl Starts {
+    /// Starts at least `setup` from now where the simulation's time zero
+    /// is on the kernel's tick clock, `origin_ns` (the simulation's
+    /// `tcp.tick_clock_at_zero`): on jiffies equal to its jiffy modulo
+    /// [`jiffies::ALIGN`], as far into them, where the clock is known.
+    pub(crate) fn new(clock: Option<JiffyClock>, origin_ns: u64, setup: StdDuration) -> Starts {
+        match clock {
+            Some(clock) => {
+                let residue = origin_ns / clock.tick_ns % jiffies::ALIGN;
+                let into_ns = origin_ns % clock.tick_ns;
+                let after = sys::monotonic_ns() + setup.as_nanos() as u64;
+                Starts::Aligned {
+                    clock,
+                    residue,
+                    into_ns,
+                    first_ns: clock.aligned_start(after, residue, into_ns),
+                }
+            }
+            None => Starts::Staggered {
+                base: StdInstant::now() + setup,
+            },
+        }
+    }
+
+    /// Try `t`'s start, or — where its setup took longer than planned —
+    /// the first start at least [`LEAD`] from now.
+    fn start(&self, t: usize) -> StdInstant {
+        match *self {
+            Starts::Aligned {
+                clock,
+                residue,
+                into_ns,
+                first_ns,
+            } => {
+                let planned = first_ns + clock.align_span().as_nanos() as u64 * t as u64;
+                let soonest = sys::monotonic_ns() + LEAD.as_nanos() as u64;
+                jiffies::instant_at(clock.aligned_start(planned.max(soonest), residue, into_ns))
+            }
+            Starts::Staggered { base } => (base + STAGGER * t as u32).max(StdInstant::now() + LEAD),
+        }
+    }
+}
 
 /// How long the applications go on after the emulator has stopped, so that
 /// no socket closes at the deadline while its packets are still recorded.
@@ -39,12 +101,12 @@ pub struct KernelRun {
     pub notes: Vec<Note>,
 }
 
-/// Runs `plan` once against the kernel, for `length` of time, starting at
-/// `base` plus this try's stagger (or as soon as it is set up, if later).
+/// Runs `plan` once against the kernel, for `length` of time, from this
+/// try's start.
 pub(crate) fn run(
     plan: &Plan,
     try_index: usize,
-    base: StdInstant,
+    starts: Starts,
     length: StdDuration,
 ) -> Result<KernelRun, String> {
     let (lab, ends) = Lab::new(try_index, &plan.hosts, &plan.links)?;
@@ -79,11 +141,7 @@ pub(crate) fn run(
         }
     }
 
-    // Tries start STAGGER apart: the kernel's timers expire on its jiffies
-    // and, past a second, in buckets of 32 jiffies and more, so runs that
-    // start in the same phase of that clock give the same rounding; these
-    // sample it.
-    let start = (base + STAGGER * try_index as u32).max(StdInstant::now() + LEAD);
+    let start = starts.start(try_index);
     let clock = Clock {
         start,
         stop: start + length + GRACE,

@@ -1,7 +1,7 @@
 //! The system calls that neither std nor socket2 offers: entering a network
 //! namespace, creating a TUN device, waiting on several descriptors with a
-//! nanosecond timeout, the timer slack, a socket's unacknowledged octets and
-//! the signal handler. The crate's only unsafe code; each block says why it
+//! nanosecond timeout, the timer slack, a socket's unacknowledged octets,
+//! the signal handler and the monotonic clock as a number. The crate's only unsafe code; each block says why it
 //! is sound.
 #![allow(unsafe_code)]
 
@@ -236,4 +236,18 @@ pub(crate) fn realtime(priority: i32) -> bool {
     // SAFETY: `param` is a valid sched_param for the call; pid 0 is the
     // calling thread.
     unsafe { libc::sched_setscheduler(0, libc::SCHED_RR, &param) == 0 }
+}
+
+/// `CLOCK_MONOTONIC` in nanoseconds: the clock of [`std::time::Instant`]
+/// and of the kernel's ticks (`ktime_get`), as a number.
+pub(crate) fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec for the call; the clock id
+    // is a constant every Linux has.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    assert_eq!(rc, 0, "clock_gettime(CLOCK_MONOTONIC) cannot fail");
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }

@@ -248,7 +248,15 @@ fn a_synack_answering_a_duplicate_syn_is_marked_dup_syn() {
             kind: SegmentKind::SynAck,
             nth: &[1],
         }],
-        ..Setup::new(Config::linux(), 10)
+        // Exact timers, for the tie: on the timer wheel the two timers
+        // fire at 1.024 s and the duplicate SYN arrives 10 ms later.
+        ..Setup::new(
+            Config {
+                timer_wheel: tcpsim_tcp::TimerWheel::Exact,
+                ..Config::linux()
+            },
+            10,
+        )
     }
     .run();
     let sent = sends(&r);

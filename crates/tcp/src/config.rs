@@ -223,6 +223,21 @@ pub enum AckAboveSndNxt {
     Drop,
 }
 
+/// When a timer armed for a delay fires.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimerWheel {
+    /// At exactly the delay.
+    Exact,
+    /// Where Linux's timer wheel fires it: the delay in whole
+    /// [`Config::kernel_tick`]s (jiffies, rounded up), then at the first
+    /// boundary after it of a bucket that is coarser the further away the
+    /// timer is — up to one tick late below 63 ticks, up to 8 below 504,
+    /// 64 below 4032, and so on (`kernel/time/timer.c`; the module
+    /// `timer_wheel`). The RTO, too, is a whole number of ticks
+    /// (`usecs_to_jiffies` in `__tcp_set_rto`).
+    Linux,
+}
+
 /// When unanswered zero-window probes give up.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PersistGiveUp {
@@ -627,8 +642,25 @@ pub struct Config {
     /// (the kernel's `ato` is still 0), not after `delayed_ack`: captured
     /// 0.0–4.6 ms after the FIN (`tests/data/linux/fin_ack_delay.trace`),
     /// against 40–44 ms once data was received
-    /// (`data_fin_ack_delay.trace`). Ticks are counted from time zero.
+    /// (`data_fin_ack_delay.trace`). Ticks are counted from
+    /// [`Config::tick_clock_at_zero`]. With [`TimerWheel::Linux`], the unit of
+    /// every timer.
     pub kernel_tick: Duration,
+    /// When the TCP's timers fire: `rfc` [`TimerWheel::Exact`], `linux`
+    /// [`TimerWheel::Linux`] (the kernel's 1 s SYN timeouts fire 1.024 s
+    /// apart and its 16 s one after 16.128 s,
+    /// `tests/data/linux/syn_lost_all.trace`). Ticks are counted from
+    /// [`Config::tick_clock_at_zero`].
+    pub timer_wheel: TimerWheel,
+    /// Where time zero falls on the kernel's tick clock, as a span of it:
+    /// the jiffy count at time zero times [`Config::kernel_tick`], plus how
+    /// far into that jiffy time zero is. It places the ticks and, with
+    /// [`TimerWheel::Linux`], the wheel's buckets: 0 in both profiles. A
+    /// capture of the kernel has its own
+    /// (`tests/data/linux/synack_lost_first.trace` is reproduced with
+    /// 22.22 ms: jiffy 5, 2.22 ms into it), and `tcpsim kernel` starts its
+    /// kernel runs on a jiffy equal to this one modulo 512.
+    pub tick_clock_at_zero: Duration,
     /// The window of SYN and SYN-ACK, which is then the receive window:
     /// `rfc` [`InitialWindow::Exact`], `linux` [`InitialWindow::MssMultiple`]
     /// (64240 in a SYN, 65160 in a SYN-ACK with timestamps; afterwards the
@@ -851,6 +883,8 @@ impl Config {
             push: Push::Rfc1122,
             fin_in_zero_window: FinInZeroWindow::Drop,
             kernel_tick: Duration::from_millis(4),
+            timer_wheel: TimerWheel::Exact,
+            tick_clock_at_zero: Duration::ZERO,
             persist_give_up: PersistGiveUp::LikeData,
             invalid_ack_interval: Duration::from_millis(500),
             initial_window: InitialWindow::Exact,
@@ -918,6 +952,8 @@ impl Config {
             push: Push::Linux,
             fin_in_zero_window: FinInZeroWindow::Accept,
             kernel_tick: Duration::from_millis(4),
+            timer_wheel: TimerWheel::Linux,
+            tick_clock_at_zero: Duration::ZERO,
             persist_give_up: PersistGiveUp::Probes,
             invalid_ack_interval: Duration::from_millis(500),
             initial_window: InitialWindow::MssMultiple,

@@ -65,6 +65,7 @@ mod state;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod time;
+mod timer_wheel;
 pub mod wire;
 
 pub use buffer::{RecvBuffer, SegmentCost, SendBuffer};
@@ -74,7 +75,7 @@ pub use config::{
     LINUX_INIT_CWND, LINUX_SEGMENT_MEMORY, LINUX_SEND_BUFFER, LINUX_SEND_BUFFER_MAX,
     LINUX_SEND_BUFFER_OVERHEAD, LossRecovery, Nagle, PersistGiveUp, Profile, Push, RecvMemory,
     RetransmissionRtt, RetryLimit, RetryModel, RstInTimeWait, RtoFormula, SEND_BUFFER_GOAL_MAX,
-    SynRetryCount, TimeWaitSegments, TsRecentUpdate, WindowRounding,
+    SynRetryCount, TimeWaitSegments, TimerWheel, TsRecentUpdate, WindowRounding,
 };
 pub use connection::{
     CommandError, Connection, RecoveryStats, TcpInfo, linux_truesize, window_shift_for,

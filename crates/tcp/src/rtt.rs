@@ -11,9 +11,11 @@
 //!   min_rto = 200 ms (`__tcp_set_rto` with `tcp_rto_min` as the variance
 //!   floor).
 //!
-//! Both are capped at `max_rto`, and so is every backed-off value (§5.5).
+//! With [`TimerWheel::Linux`] the RTO is then rounded up to whole kernel
+//! ticks, as the kernel keeps it in jiffies. Both are capped at `max_rto`,
+//! and so is every backed-off value (§5.5).
 
-use crate::config::{Config, RtoFormula};
+use crate::config::{Config, RtoFormula, TimerWheel};
 use crate::time::Duration;
 
 /// Round-trip estimator and current RTO of one connection.
@@ -86,6 +88,14 @@ impl RttEstimator {
                 .max(config.min_rto),
             RtoFormula::Linux => srtt.saturating_add(var4.max(config.min_rto)),
         };
+        let rto = match config.timer_wheel {
+            TimerWheel::Exact => rto,
+            // A whole number of jiffies (`usecs_to_jiffies` rounds up).
+            TimerWheel::Linux => {
+                let tick = config.kernel_tick.as_nanos().max(1);
+                Duration::from_nanos(rto.as_nanos().div_ceil(tick).saturating_mul(tick))
+            }
+        };
         rto.min(config.max_rto)
     }
 
@@ -151,8 +161,10 @@ mod tests {
         // R1 = 100 ms, R2 = 200 ms:
         // RTTVAR = ¾ × 50 + ¼ × |100 − 200| = 37.5 + 25 = 62.5 ms
         // SRTT   = ⅞ × 100 + ⅛ × 200 = 87.5 + 25 = 112.5 ms
-        // linux RTO = 112.5 + max(200, 4 × 62.5 = 250) = 362.5 ms.
-        let cfg = Config::linux();
+        // linux RTO = 112.5 + max(200, 4 × 62.5 = 250) = 362.5 ms, exact
+        // timers; the kernel's is whole jiffies: ⌈362.5 / 4⌉ × 4 = 364 ms.
+        let mut cfg = Config::linux();
+        cfg.timer_wheel = TimerWheel::Exact;
         let mut e = RttEstimator::new(&cfg);
         e.sample(Duration::from_millis(100), &cfg);
         // First sample under linux: 100 + max(200, 200) = 300 ms.
@@ -161,6 +173,11 @@ mod tests {
         assert_eq!(e.rttvar(), Duration::from_nanos(62_500_000));
         assert_eq!(e.srtt(), Some(Duration::from_nanos(112_500_000)));
         assert_eq!(e.rto(), Duration::from_nanos(362_500_000));
+        let cfg = Config::linux();
+        let mut e = RttEstimator::new(&cfg);
+        e.sample(Duration::from_millis(100), &cfg);
+        e.sample(Duration::from_millis(200), &cfg);
+        assert_eq!(e.rto(), Duration::from_millis(364));
     }
 
     #[test]

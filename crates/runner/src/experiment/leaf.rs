@@ -20,7 +20,7 @@ use tcpsim_tcp::{
     AbortReset, AckAboveSndNxt, AckOfFin, CongestionAlgorithm, CwndAccounting, DuplicateSyn,
     Duration, FinInZeroWindow, FinSack, HalfOpenRstSyn, InitialWindow, IsnMode, LossRecovery,
     Nagle, PersistGiveUp, Profile, Push, RecvMemory, RetransmissionRtt, RetryModel, RstInTimeWait,
-    RtoFormula, SegmentKind, State, SynRetryCount, TimeWaitSegments, TsRecentUpdate,
+    RtoFormula, SegmentKind, State, SynRetryCount, TimeWaitSegments, TimerWheel, TsRecentUpdate,
     WindowRounding,
 };
 use toml::Spanned;
@@ -439,6 +439,7 @@ choices! {
     AckAboveSndNxt { "ack" => Ack, "drop" => Drop }
     FinInZeroWindow { "drop" => Drop, "accept" => Accept }
     PersistGiveUp { "like-data" => LikeData, "probes" => Probes }
+    TimerWheel { "exact" => Exact, "linux" => Linux }
     HalfOpenRstSyn { "rfc9293" => Rfc9293, "linux" => Linux }
     TimeWaitSegments { "rfc9293" => Rfc9293, "linux" => Linux }
     TsRecentUpdate { "rfc7323" => Rfc7323, "linux" => Linux }

@@ -5,7 +5,8 @@ use tcpsim_tcp::{
     AbortReset, AckAboveSndNxt, AckOfFin, Config, CongestionAlgorithm, CwndAccounting,
     DuplicateSyn, Duration, FinInZeroWindow, FinSack, HalfOpenRstSyn, InitialWindow, IsnMode,
     LossRecovery, Nagle, PersistGiveUp, Profile, Push, RecvMemory, RetransmissionRtt, RetryModel,
-    RstInTimeWait, RtoFormula, SynRetryCount, TimeWaitSegments, TsRecentUpdate, WindowRounding,
+    RstInTimeWait, RtoFormula, SynRetryCount, TimeWaitSegments, TimerWheel, TsRecentUpdate,
+    WindowRounding,
 };
 
 use tcpsim_tcp::congestion::InitialCwnd;
@@ -14,7 +15,8 @@ use schemars::JsonSchema;
 
 use super::leaf::{
     FinWait2, InitialWindowSegments, Isn, Mss, PositiveDuration, Quickacks, RecvBuffer, RecvWindow,
-    Retries, SendBuffer, SendBufferMax, SendBufferOverhead, UserTimeout, Val, WindowScale, opt,
+    Retries, SendBuffer, SendBufferMax, SendBufferOverhead, Time, UserTimeout, Val, WindowScale,
+    opt,
 };
 
 /// Overrides of the TCP parameters; `None` keeps the value from the layer
@@ -231,6 +233,20 @@ pub struct TcpOverrides {
     #[serde(default, deserialize_with = "opt::<PositiveDuration, _>")]
     #[schemars(with = "Option<Val<PositiveDuration>>", extend("default" = "4ms"))]
     pub kernel_tick: Option<Duration>,
+    /// `timer_wheel`: when timers fire, `"exact"` (after exactly their
+    /// delay; `rfc`) or `"linux"` (the delay in whole `kernel_tick`s, then
+    /// at the next boundary of a bucket of the kernel's timer wheel, up to
+    /// 12.5 % later; `linux`).
+    #[serde(default, deserialize_with = "opt::<TimerWheel, _>")]
+    #[schemars(with = "Option<Val<TimerWheel>>")]
+    pub timer_wheel: Option<TimerWheel>,
+    /// `tick_clock_at_zero`: where time zero falls on the kernel's tick
+    /// clock (a duration: the jiffy count times `kernel_tick`, plus how far
+    /// into that jiffy), which places the ticks and the timer wheel's
+    /// buckets: 0.
+    #[serde(default, deserialize_with = "opt::<Time, _>")]
+    #[schemars(with = "Option<Val<Time>>", extend("default" = "0s"))]
+    pub tick_clock_at_zero: Option<Duration>,
     /// `invalid_ack_interval`: the least time (longer than zero) between
     /// two answers to data-less segments that fail PAWS: 500 ms.
     #[serde(default, deserialize_with = "opt::<PositiveDuration, _>")]
@@ -388,6 +404,8 @@ impl TcpOverrides {
             ack_above_snd_nxt: self.ack_above_snd_nxt.or(below.ack_above_snd_nxt),
             fin_in_zero_window: self.fin_in_zero_window.or(below.fin_in_zero_window),
             kernel_tick: self.kernel_tick.or(below.kernel_tick),
+            timer_wheel: self.timer_wheel.or(below.timer_wheel),
+            tick_clock_at_zero: self.tick_clock_at_zero.or(below.tick_clock_at_zero),
             invalid_ack_interval: self.invalid_ack_interval.or(below.invalid_ack_interval),
             persist_give_up: self.persist_give_up.or(below.persist_give_up),
             half_open_rst_syn: self.half_open_rst_syn.or(below.half_open_rst_syn),
@@ -561,6 +579,12 @@ impl TcpOverrides {
         }
         if let Some(v) = o.kernel_tick {
             c.kernel_tick = v;
+        }
+        if let Some(v) = o.timer_wheel {
+            c.timer_wheel = v;
+        }
+        if let Some(v) = o.tick_clock_at_zero {
+            c.tick_clock_at_zero = v;
         }
         if let Some(v) = o.invalid_ack_interval {
             c.invalid_ack_interval = v;

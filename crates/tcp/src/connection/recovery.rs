@@ -990,7 +990,7 @@ impl Connection {
     /// minimum of two ticks (`TCP_TIMEOUT_MIN`), in the retransmission
     /// timer's place.
     fn arm_reorder(&mut self, now: Instant, wait: Duration) {
-        let at = now + wait + self.config.kernel_tick.saturating_mul(2);
+        let at = self.deadline(now, wait + self.config.kernel_tick.saturating_mul(2));
         self.timers.stop(TimerKind::Retransmit);
         self.timers.stop(TimerKind::LossProbe);
         self.timers.set(TimerKind::Reorder, at);
@@ -1017,10 +1017,13 @@ impl Connection {
             return;
         }
         let rto = self.rtt.rto();
-        let at = match (stood_in, self.rec.board.first()) {
-            (true, Some(head)) => (head.sent_at + rto).max(now + Duration::from_nanos(1000)),
-            _ => now + rto,
+        let delay = match (stood_in, self.rec.board.first()) {
+            (true, Some(head)) => (head.sent_at + rto)
+                .saturating_duration_since(now)
+                .max(Duration::from_nanos(1000)),
+            _ => rto,
         };
+        let at = self.deadline(now, delay);
         self.timers.set(TimerKind::Retransmit, at);
     }
 
@@ -1065,7 +1068,8 @@ impl Connection {
         }
         self.timers.stop(TimerKind::Retransmit);
         self.timers.stop(TimerKind::Reorder);
-        self.timers.set(TimerKind::LossProbe, now + pto);
+        let at = self.deadline(now, pto);
+        self.timers.set(TimerKind::LossProbe, at);
         true
     }
 

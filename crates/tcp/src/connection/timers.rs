@@ -44,15 +44,22 @@ impl Connection {
     /// Arms the retransmission timer for one RTO from `now` (RFC 6298 §5.1,
     /// §5.3), replacing its deadline.
     pub(super) fn arm_retransmit(&mut self, now: Instant) {
-        self.timers.set(TimerKind::Retransmit, now + self.rtt.rto());
+        let at = self.deadline(now, self.rtt.rto());
+        self.timers.set(TimerKind::Retransmit, at);
+    }
+
+    /// When a timer armed at `now` for `delay` fires, by the profile's
+    /// [`TimerWheel`](crate::TimerWheel): every timer is armed through here.
+    pub(super) fn deadline(&self, now: Instant, delay: Duration) -> Instant {
+        crate::timer_wheel::deadline(&self.config, now, delay)
     }
 
     /// Arms the delayed-ACK timer unless it already runs: an ACK is delayed
     /// from the first segment it acknowledges (RFC 9293 §3.8.6.3).
     pub(super) fn arm_delayed_ack(&mut self, now: Instant) {
         if !self.timers.is_armed(TimerKind::DelayedAck) {
-            self.timers
-                .set(TimerKind::DelayedAck, now + self.config.delayed_ack);
+            let at = self.deadline(now, self.config.delayed_ack);
+            self.timers.set(TimerKind::DelayedAck, at);
         }
     }
 
@@ -60,10 +67,12 @@ impl Connection {
     /// (or keeps an earlier deadline).
     pub(super) fn arm_ack_at_next_tick(&mut self, now: Instant) {
         let tick = self.config.kernel_tick.as_nanos().max(1);
+        let origin = self.config.tick_clock_at_zero.as_nanos();
         let next = Instant::from_nanos(
-            (now.as_nanos() / tick)
+            (origin.saturating_add(now.as_nanos()) / tick)
                 .saturating_add(1)
-                .saturating_mul(tick),
+                .saturating_mul(tick)
+                .saturating_sub(origin),
         );
         match self.timers.get(TimerKind::DelayedAck) {
             Some(due) if due <= next => {}
@@ -73,8 +82,8 @@ impl Connection {
 
     /// Starts (or restarts) the TIME-WAIT timeout (RFC 9293 §3.10.7.4).
     pub(super) fn arm_time_wait(&mut self, now: Instant) {
-        self.timers
-            .set(TimerKind::TimeWait, now + self.config.time_wait);
+        let at = self.deadline(now, self.config.time_wait);
+        self.timers.set(TimerKind::TimeWait, at);
     }
 
     /// Arms the persist timer if data waits for the window with nothing in
@@ -84,8 +93,8 @@ impl Connection {
             // Nothing in flight: the retransmission timer was stopped by
             // the ACK of the last octet (RFC 6298 §5.2).
             debug_assert!(!self.timers.is_armed(TimerKind::Retransmit));
-            self.timers
-                .set(TimerKind::Persist, now + self.persist_interval());
+            let at = self.deadline(now, self.persist_interval());
+            self.timers.set(TimerKind::Persist, at);
         }
     }
 
@@ -103,7 +112,8 @@ impl Connection {
         if let (true, State::FinWait2, Some(limit)) =
             (self.released, self.state, self.config.fin_wait_2_timeout)
         {
-            self.timers.set(TimerKind::FinWait2, now + limit);
+            let at = self.deadline(now, limit);
+            self.timers.set(TimerKind::FinWait2, at);
         }
     }
 
@@ -172,7 +182,7 @@ impl Connection {
         ) {
             let left = t.saturating_sub(now - self.probe_since);
             let floor = self.config.kernel_tick.saturating_mul(2);
-            let clamped = now + left.max(floor);
+            let clamped = self.deadline(now, left.max(floor));
             if clamped < due {
                 self.timers.set(TimerKind::Persist, clamped);
             }
@@ -227,9 +237,10 @@ impl Connection {
             self.timers.get(TimerKind::Retransmit),
             self.give_up_since(),
         ) {
-            let deadline = since + t;
-            if deadline < due {
-                self.timers.set(TimerKind::Retransmit, deadline);
+            let left = (since + t).saturating_duration_since(now);
+            let clamped = self.deadline(now, left);
+            if clamped < due {
+                self.timers.set(TimerKind::Retransmit, clamped);
             }
         }
     }

@@ -87,7 +87,7 @@ fn line15_normal_close_client_first_rfc() {
 /// (line 16), and TIME-WAIT lasts 60 s.
 #[test]
 fn line15_normal_close_client_first_linux_three_segments() {
-    let mut p = client_first(Config::linux());
+    let mut p = client_first(linux_exact());
     p.connect();
     p.run();
     assert_log_after_handshake(
@@ -110,7 +110,7 @@ fn line15_normal_close_client_first_linux_three_segments() {
 /// FIN-WAIT-2.
 #[test]
 fn line16_fin_acking_our_fin_goes_straight_to_time_wait() {
-    let mut p = client_first(Config::linux());
+    let mut p = client_first(linux_exact());
     p.connect();
     p.run();
     let path = p.states(Side::Client);
@@ -150,7 +150,7 @@ fn line17_client_fin_lost_rfc() {
 /// the RTO sends the second copy 300 ms later, at 700 ms.
 #[test]
 fn line17_client_fin_lost_linux() {
-    let mut p = client_first(Config::linux());
+    let mut p = client_first(linux_exact());
     p.drop_nth(Side::Client, SegmentKind::Fin, 1);
     p.drop_nth(Side::Client, SegmentKind::Fin, 2);
     p.connect();
@@ -222,7 +222,7 @@ fn line19_server_fin_lost_rfc() {
 /// (A(w+1, u+1)); S's own FIN goes again on its timer at 150 + 300 ms.
 #[test]
 fn line19_server_fin_lost_linux() {
-    let mut p = client_first(Config::linux());
+    let mut p = client_first(linux_exact());
     p.drop_nth(Side::Server, SegmentKind::Fin, 1);
     p.connect();
     p.run();
@@ -278,7 +278,7 @@ fn line20_last_ack_lost_rfc() {
 /// `linux`: the same, with RTO 300 ms and TIME-WAIT 60 s.
 #[test]
 fn line20_last_ack_lost_linux() {
-    let mut p = client_first(Config::linux());
+    let mut p = client_first(linux_exact());
     p.drop_nth(Side::Client, SegmentKind::Ack, 2);
     p.connect();
     p.run();
@@ -467,7 +467,7 @@ fn line25_user_abort_sends_rst() {
     for (config, rst) in [
         (Config::rfc(), "1s C>S R 1001 0 0"),
         // Linux's tcp_send_active_reset also carries ACK(RCV.NXT).
-        (Config::linux(), "1s C>S RA 1001 5001 0"),
+        (linux_exact(), "1s C>S RA 1001 5001 0"),
     ] {
         let mut p = Pair::new(config, ms(50));
         p.connect();
@@ -546,7 +546,7 @@ fn close_in_syn_received_sends_the_fin_at_once() {
 /// to TIME-WAIT (line 16); the server's LAST-ACK ends at 210 ms.
 #[test]
 fn close_in_simultaneous_open_syn_received_sends_the_fin_at_once() {
-    for config in [Config::rfc(), Config::linux()] {
+    for config in [Config::rfc(), linux_exact()] {
         let rfc = config.profile == tcpsim_tcp::Profile::Rfc;
         let mut p = Pair::new(config, ms(50));
         p.reactions[Side::Server as usize].close_on_eof = true;

@@ -12,7 +12,7 @@ use rand_chacha::rand_core::SeedableRng;
 use tcpsim_tcp::testing::{Expect, Script};
 use tcpsim_tcp::{Config, ConnId, Endpoint, Flags, Instant, IsnMode, State, TimerKind};
 
-use crate::harness::{A, FA, PA, PORT, SA, X, Y, conn, listening, peer, server_addr};
+use crate::harness::{A, FA, PA, PORT, SA, X, Y, conn, linux_exact, listening, peer, server_addr};
 
 /// A server with `config` (ISS y) after a handshake at time zero.
 fn established(mut config: Config) -> Script {
@@ -39,7 +39,7 @@ fn data(s: &Script, seq: u32, payload: &[u8]) -> tcpsim_tcp::Segment {
 fn close_with_unread_data_sends_rst_not_fin() {
     for (config, flags) in [
         (Config::rfc(), Flags::RST),
-        (Config::linux(), Flags::RST | Flags::ACK),
+        (linux_exact(), Flags::RST | Flags::ACK),
     ] {
         let linux = flags.ack();
         let mut s = established(config);
@@ -81,7 +81,7 @@ fn ack_above_snd_nxt_rfc_acks_linux_drops() {
     s.inject(&s.segment(A, X + 1, Y + 100));
     s.expect(Expect::flags(A).seq(Y + 1).ack(X + 1).at(Instant::ZERO));
 
-    let mut s = established(Config::linux());
+    let mut s = established(linux_exact());
     s.inject(&s.segment(A, X + 1, Y + 100));
     s.expect_quiet_until(Instant::from_secs(5));
 }
@@ -93,7 +93,7 @@ fn ack_above_snd_nxt_rfc_acks_linux_drops() {
 /// window to break FIN/ACK loops): CLOSE-WAIT.
 #[test]
 fn fin_into_a_zero_window() {
-    for (mut config, takes) in [(Config::rfc(), false), (Config::linux(), true)] {
+    for (mut config, takes) in [(Config::rfc(), false), (linux_exact(), true)] {
         config.recv_window = Some(100);
         let mut s = established(config);
         s.inject(&data(&s, X + 1, &[1; 100])); // fills the window
@@ -120,12 +120,12 @@ fn fin_into_a_zero_window() {
 /// §3.10.7.4, eighth check).
 #[test]
 fn the_ack_of_a_fin_waits_a_tick_before_data_and_40ms_after() {
-    let mut s = established(Config::linux());
+    let mut s = established(linux_exact());
     s.advance_to(Instant::from_millis(30));
     s.inject(&s.segment(FA, X + 1, Y + 1));
     s.expect(Expect::flags(A).ack(X + 2).at(Instant::from_millis(32)));
 
-    let mut s = established(Config::linux());
+    let mut s = established(linux_exact());
     s.inject(&data(&s, X + 1, &[1; 10]));
     s.expect(Expect::flags(A).ack(X + 11).at(Instant::ZERO)); // quick ACK
     s.advance_to(Instant::from_millis(30));
@@ -181,7 +181,7 @@ fn a_rst_in_time_wait_does_not_lose_unread_data() {
 /// 2.7 s: the 13th, at 170.1 + 7 × 120 = 1010.1 s.)
 #[test]
 fn linux_zero_window_probes_give_up_by_count() {
-    let mut config = Config::linux();
+    let mut config = linux_exact();
     config.isn = IsnMode::Fixed(Y);
     config.timestamps = false; // the RTT sample comes from the SYN-ACK's send time
     let mut s = listening(config);
@@ -225,7 +225,7 @@ fn linux_zero_window_probes_give_up_by_count() {
 /// x+101) with window 0, at once.
 #[test]
 fn zero_window_data_segment_still_has_its_ack_processed() {
-    for config in [Config::rfc(), Config::linux()] {
+    for config in [Config::rfc(), linux_exact()] {
         let mut config = config;
         config.recv_window = Some(100);
         let mut s = established(config);
@@ -269,7 +269,7 @@ fn zero_window_data_segment_still_has_its_ack_processed() {
 /// its RST bit is still handled (second check: SEG.SEQ = RCV.NXT resets).
 #[test]
 fn zero_window_rst_with_text_still_resets() {
-    for config in [Config::rfc(), Config::linux()] {
+    for config in [Config::rfc(), linux_exact()] {
         let mut config = config;
         config.recv_window = Some(100);
         let mut s = established(config);
@@ -324,7 +324,7 @@ fn half_open_rst_in_window_rfc_challenges_linux_deletes() {
     let c = s.endpoint.connection(conn(&s.endpoint)).unwrap();
     assert_eq!(c.state(), State::SynReceived);
 
-    let mut s = half_open(Config::linux());
+    let mut s = half_open(linux_exact());
     s.inject(&s.segment(Flags::RST, X + 11, 0));
     s.expect_none();
     assert_eq!(s.endpoint.connection_count(), 0, "the request is gone");
@@ -342,14 +342,14 @@ fn half_open_rst_in_window_rfc_challenges_linux_deletes() {
 /// answers a RST, so the request stays; RFC 9293 looks at the RST first.
 #[test]
 fn half_open_rst_at_rcv_nxt_deletes_it_silently() {
-    for config in [Config::rfc(), Config::linux()] {
+    for config in [Config::rfc(), linux_exact()] {
         let mut s = half_open(config);
         s.inject(&s.segment(Flags::RST, X + 1, 0));
         s.expect_none();
         assert_eq!(s.endpoint.connection_count(), 0, "deleted");
         assert_listener_stays(&mut s);
     }
-    for (config, stays) in [(Config::rfc(), false), (Config::linux(), true)] {
+    for (config, stays) in [(Config::rfc(), false), (linux_exact(), true)] {
         let mut s = half_open(config);
         s.inject(&s.segment(Flags::RST | Flags::ACK, X + 1, Y + 7));
         s.expect_none();
@@ -369,7 +369,7 @@ fn half_open_rst_at_rcv_nxt_deletes_it_silently() {
 ///   The request is dropped; the listener stays.
 #[test]
 fn half_open_syn_in_window_rfc_deletes_linux_resets() {
-    for (config, rst) in [(Config::rfc(), false), (Config::linux(), true)] {
+    for (config, rst) in [(Config::rfc(), false), (linux_exact(), true)] {
         let mut s = half_open(config);
         s.inject(&s.segment(Flags::SYN, X + 100, 0));
         if rst {
@@ -388,7 +388,7 @@ fn half_open_syn_in_window_rfc_deletes_linux_resets() {
     // listener, which answers RST(SEG.ACK) as LISTEN does (RFC 9293
     // §3.10.7.2) and leaves the request; RFC 9293's fourth check does
     // not look at the ACK.
-    for (config, stays) in [(Config::rfc(), false), (Config::linux(), true)] {
+    for (config, stays) in [(Config::rfc(), false), (linux_exact(), true)] {
         let mut s = half_open(config);
         s.inject(&s.segment(SA, X + 100, Y + 7));
         if stays {
@@ -408,7 +408,7 @@ fn half_open_syn_in_window_rfc_deletes_linux_resets() {
 /// initiated with an active OPEN ... the connection was refused").
 #[test]
 fn simultaneous_open_syn_received_keeps_rfc_5961() {
-    for config in [Config::rfc(), Config::linux()] {
+    for config in [Config::rfc(), linux_exact()] {
         let mut config = config;
         config.isn = IsnMode::Fixed(Y);
         let ep = Endpoint::new(*server_addr().ip(), config, ChaCha8Rng::seed_from_u64(0));
@@ -473,7 +473,7 @@ fn time_wait_deadline(s: &Script, id: ConnId) -> Option<Instant> {
 fn time_wait_rst_not_at_rcv_nxt_rfc_challenges_linux_drops() {
     for (config, challenge, tw) in [
         (Config::rfc(), true, Instant::from_secs(1 + 240)),
-        (Config::linux(), false, Instant::from_secs(1 + 60)),
+        (linux_exact(), false, Instant::from_secs(1 + 60)),
     ] {
         let (mut s, id) = time_wait(config);
         s.advance_to(Instant::from_secs(2));
@@ -547,7 +547,7 @@ fn time_wait_timer_restarts_rfc_on_the_fin_linux_on_any_ack() {
         ("old ACK", (old_ack, true, 11 + 60)),
         ("old SYN", (old_syn, true, 1 + 60)),
     ];
-    for (config, cases) in [(Config::rfc(), rfc), (Config::linux(), linux)] {
+    for (config, cases) in [(Config::rfc(), rfc), (linux_exact(), linux)] {
         for (what, (segment, answered, deadline)) in cases {
             let (mut s, id) = time_wait(config);
             s.advance_to(at);
@@ -581,7 +581,7 @@ fn time_wait_paws_failure_restarts_the_timer_only_in_linux() {
     let ts = |val, ecr| Some(tcpsim_tcp::Timestamps { val, ecr });
     let mut rfc = Config::rfc();
     rfc.timestamps = true;
-    for (config, deadline) in [(rfc, 1 + 240), (Config::linux(), 11 + 60)] {
+    for (config, deadline) in [(rfc, 1 + 240), (linux_exact(), 11 + 60)] {
         let mut config = config;
         config.isn = IsnMode::Fixed(Y);
         let mut s = listening(config);
@@ -720,7 +720,7 @@ fn tsecr(seg: &tcpsim_tcp::Segment) -> u32 {
 ///   kernel selftest `tcp_ts_recent_invalid_ack` checks the same.)
 #[test]
 fn ts_recent_is_not_taken_from_a_segment_dropped_for_its_ack() {
-    for (config, linux) in [(Config::rfc(), false), (Config::linux(), true)] {
+    for (config, linux) in [(Config::rfc(), false), (linux_exact(), true)] {
         let (mut s, ours) = established_with_timestamps(config);
         let mut bad = s.segment(FA, X + 1, Y + 9999);
         bad.options.timestamps = Some(tcpsim_tcp::Timestamps {
@@ -766,7 +766,7 @@ fn ts_recent_is_not_taken_from_a_segment_dropped_for_its_ack() {
 /// the only place that updates TS.Recent: TSecr 200, the last TSval taken.
 #[test]
 fn a_challenge_ack_echoes_ts_recent_from_before_the_syn_in_linux() {
-    for (config, echo) in [(Config::rfc(), 300), (Config::linux(), 200)] {
+    for (config, echo) in [(Config::rfc(), 300), (linux_exact(), 200)] {
         let (mut s, ours) = established_with_timestamps(config);
         let mut syn = s.segment(Flags::SYN, X + 1, 0);
         syn.options.timestamps = Some(tcpsim_tcp::Timestamps {
@@ -826,7 +826,7 @@ fn established_with_sack(mut config: Config) -> Script {
 /// §2.17).
 #[test]
 fn an_old_segment_with_a_new_fin_clears_the_dsack_in_linux() {
-    for (config, linux) in [(Config::rfc(), false), (Config::linux(), true)] {
+    for (config, linux) in [(Config::rfc(), false), (linux_exact(), true)] {
         let mut s = established_with_sack(config);
         let mut d = data(&s, X + 1, &[5; 1000]);
         d.flags = A;
@@ -889,7 +889,7 @@ fn an_old_segment_with_a_new_fin_clears_the_dsack_in_linux() {
 /// step 3.
 #[test]
 fn dsack_comes_first_ahead_of_the_remaining_sack_blocks() {
-    for config in [Config::rfc(), Config::linux()] {
+    for config in [Config::rfc(), linux_exact()] {
         let mut s = established_with_sack(config);
         let r = |n: u32| X + n;
         let step = |s: &mut Script, from: u32, to: u32, ack: u32| -> Vec<(u32, u32)> {
@@ -932,7 +932,7 @@ fn dsack_comes_first_ahead_of_the_remaining_sack_blocks() {
 /// carries the D-SACK when it goes.
 #[test]
 fn a_partly_old_segment_reports_its_old_part_as_a_dsack() {
-    for (config, delay) in [(Config::rfc(), 200), (Config::linux(), 0)] {
+    for (config, delay) in [(Config::rfc(), 200), (linux_exact(), 0)] {
         let mut s = established_with_sack(config);
         let r = |n: u32| X + n;
         let mut d = data(&s, r(1), &[1; 1000]);
@@ -971,7 +971,7 @@ fn a_partly_old_segment_reports_its_old_part_as_a_dsack() {
 ///   segment, 10001:11001, which ends the burst, has PSH too.
 #[test]
 fn psh_ends_each_burst_in_linux_and_the_buffer_in_rfc() {
-    for (config, linux) in [(Config::rfc(), false), (Config::linux(), true)] {
+    for (config, linux) in [(Config::rfc(), false), (linux_exact(), true)] {
         let mut config = config;
         config.isn = IsnMode::Fixed(Y);
         config.mss = 1100;
@@ -1017,7 +1017,7 @@ fn psh_ends_each_burst_in_linux_and_the_buffer_in_rfc() {
 /// this side), a segment is acknowledged at once again.
 #[test]
 fn linux_quick_acks_again_after_an_idle_period() {
-    let mut s = established_with_sack(Config::linux());
+    let mut s = established_with_sack(linux_exact());
     let id = conn(&s.endpoint);
     let mut seq = X + 1;
     let mut buf = vec![0u8; 1000];
@@ -1047,7 +1047,7 @@ fn linux_quick_acks_again_after_an_idle_period() {
 /// slow start makes cwnd 11, and with 9 in flight 2 segments go.
 #[test]
 fn linux_without_sack_counts_duplicate_acks_as_segments_that_left() {
-    let mut config = Config::linux();
+    let mut config = linux_exact();
     config.isn = IsnMode::Fixed(Y);
     config.timestamps = false;
     let mut s = listening(config);
@@ -1100,7 +1100,7 @@ fn linux_without_sack_counts_duplicate_acks_as_segments_that_left() {
 /// then).
 #[test]
 fn sack_reports_every_distinct_block_when_one_keeps_growing() {
-    for config in [Config::rfc(), Config::linux()] {
+    for config in [Config::rfc(), linux_exact()] {
         let mut s = established_with_sack(config);
         let mut d = data(&s, X + 1001, &[1; 1000]);
         d.flags = A;
@@ -1138,7 +1138,7 @@ fn linux_undoes_a_spurious_recovery_when_every_retransmission_is_dsacked() {
     use tcpsim_tcp::SegmentKind;
     let config = Config {
         timestamps: false,
-        ..Config::linux()
+        ..linux_exact()
     };
     let mut p = Pair::new(config, ms(10));
     p.send_on_connect[Side::Client as usize] = Some(vec![9; 20_000]);

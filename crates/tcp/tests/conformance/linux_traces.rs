@@ -15,7 +15,7 @@
 //! tcpdump prints them.
 
 use crate::harness::*;
-use tcpsim_tcp::{Config, Event, Flags, Instant, SegmentKind};
+use tcpsim_tcp::{Config, Duration, Event, Flags, Instant, SegmentKind};
 
 /// The capture's one-way delay.
 const DELAY_MS: u64 = 10;
@@ -206,7 +206,32 @@ fn compare_driven(
     fault: impl FnOnce(&mut Pair),
     drive: impl FnOnce(&mut Pair),
 ) -> Pair {
-    compare_with(name, text, timers_first, Strict::ALL, fault, drive)
+    compare_with(
+        Config::linux(),
+        name,
+        text,
+        timers_first,
+        Strict::ALL,
+        fault,
+        drive,
+    )
+}
+
+/// Like [`compare`], with the kernel's tick clock at `tick_clock` at time
+/// zero ([`Config::tick_clock_at_zero`]), as the capture shows it: the
+/// wheel fires timers on tick boundaries, so the capture's timer expiries
+/// tell where its ticks lay.
+fn compare_from(
+    name: &str,
+    text: &str,
+    tick_clock: Duration,
+    fault: impl FnOnce(&mut Pair),
+) -> Pair {
+    let config = Config {
+        tick_clock_at_zero: tick_clock,
+        ..Config::linux()
+    };
+    compare_with(config, name, text, false, Strict::ALL, fault, Pair::run)
 }
 
 /// What a comparison holds exactly beyond SPEC §5's segments, times and
@@ -256,6 +281,7 @@ const BATCHED_WINDOWS: Strict = Strict {
 
 /// Like [`compare_driven`], holding what `strict` says.
 fn compare_with(
+    config: Config,
     name: &str,
     text: &str,
     timers_first: bool,
@@ -265,7 +291,7 @@ fn compare_with(
 ) -> Pair {
     let windows = strict.windows;
     let trace = parse(text);
-    let mut p = Pair::new(Config::linux(), ms(DELAY_MS));
+    let mut p = Pair::new(config, ms(DELAY_MS));
     p.timers_first = timers_first;
     // The capture's applications: SPEC §3's client-first close.
     p.reactions[Side::Client as usize] = Reactions {
@@ -384,9 +410,17 @@ fn linux_trace_syn_lost_all() {
     let p = compare("syn_lost_all", trace!("syn_lost_all"), |p| {
         p.drop_all(Side::Client, SegmentKind::Syn)
     });
+    // The timers of 1, 1, 1, 1, 1, 2, 4, 8, 16, 32 and 64 s (250 · 2^k
+    // jiffies at HZ = 250) on the timer wheel from jiffy 0: each fires at
+    // the next multiple of its bucket (8 jiffies below 504, 64 below 4032,
+    // 512 above) after its expiry: 250 → 256, 506 → 512, 768, 1024, 1280,
+    // 1780 → 1784, 2784 → 2816, 4816 → 4864, 8864 → 8896, 16896 → 17408,
+    // and the last, 33408 → 33792 jiffies = 135.168 s, gives up. The
+    // capture's connect failed at 133.755 s: its jiffies started elsewhere
+    // in the buckets (its last SYN is 65.536 s = 16384 jiffies before).
     assert_eq!(
         p.saw(Side::Client, Event::TimedOut),
-        Some(Instant::from_secs(131))
+        Some(Instant::from_nanos(33_792 * 4_000_000))
     );
 }
 
@@ -394,9 +428,18 @@ fn linux_trace_syn_lost_all() {
 /// SYN-ACK timer fired, and re-armed the timer (variant A of the README).
 #[test]
 fn linux_trace_synack_lost_first() {
-    compare("synack_lost_first", trace!("synack_lost_first"), |p| {
-        p.drop_nth(Side::Server, SegmentKind::SynAck, 1)
-    });
+    // The client's SYN timer (1 s = 250 jiffies, in a bucket of 8) fired
+    // 1001.78 ms after the first SYN, on a multiple of 32 ms of the tick
+    // clock: the first SYN went out at 1024 − 1001.78 = 22.22 ms of it
+    // (jiffy 5, expiry 255, fired at 256). The server's timer, armed on
+    // the SYN's arrival 10 ms later (jiffy 8, expiry 258), is in the next
+    // bucket (264), after the retransmitted SYN arrives.
+    compare_from(
+        "synack_lost_first",
+        trace!("synack_lost_first"),
+        Duration::from_micros(22_220),
+        |p| p.drop_nth(Side::Server, SegmentKind::SynAck, 1),
+    );
 }
 
 /// Variant B: the SYN-ACK timer fired first; SYN and SYN-ACK crossed, the
@@ -422,9 +465,18 @@ fn linux_trace_client_fin_lost() {
 
 #[test]
 fn linux_trace_server_fin_lost() {
-    compare("server_fin_lost", trace!("server_fin_lost"), |p| {
-        p.drop_nth(Side::Server, SegmentKind::Fin, 1)
-    });
+    // The client's FIN timer (level 0: a tick after its expiry) fired at
+    // 244.659 ms, so the capture's ticks lay 0.659 ms past multiples of
+    // 4 ms: time zero was 3.341 ms into a jiffy. Then the server's FIN
+    // timer (sent at 30 ms, tick clock 33.341: jiffy 8, 55 jiffies of RTO,
+    // fires at 64 = 252.659 ms) fires after the client's retransmitted FIN
+    // (sent at 240.659 ms, jiffy 61) arrives at 250.659 ms.
+    compare_from(
+        "server_fin_lost",
+        trace!("server_fin_lost"),
+        Duration::from_micros(3_341),
+        |p| p.drop_nth(Side::Server, SegmentKind::Fin, 1),
+    );
 }
 
 /// Variant B: the server's FIN timer fired before the client's retransmitted
@@ -785,6 +837,7 @@ fn compare_data_with(
 ) -> Pair {
     let calls = app_calls(text);
     compare_with(
+        Config::linux(),
         name,
         text,
         false,

@@ -10,7 +10,7 @@ fn rfc() -> Pair {
 }
 
 fn linux() -> Pair {
-    Pair::new(Config::linux(), ms(50))
+    Pair::new(linux_exact(), ms(50))
 }
 
 /// SYN(x); SA(y, x+1); A(x+1, y+1). C is ESTABLISHED after one RTT (100 ms),
@@ -133,7 +133,46 @@ fn line04_every_syn_lost_rfc() {
 /// is past tcp_syn_retries 6 + 4 linear retransmissions: timeout at 131 s.
 #[test]
 fn line04_every_syn_lost_linux() {
-    every_syn_lost(Config::linux(), &[0, 1, 2, 3, 4, 5, 7, 11, 19, 35, 67], 131);
+    every_syn_lost(linux_exact(), &[0, 1, 2, 3, 4, 5, 7, 11, 19, 35, 67], 131);
+}
+
+/// The whole `linux` profile: the same timeouts on the kernel's timer wheel
+/// (HZ = 250, jiffy 0 at time zero; `timer_wheel`). Each timer of 250 · 2^k
+/// jiffies is armed when the last fired and fires at the first multiple of
+/// its bucket — 8 jiffies below 504, 64 below 4032, 512 below 32256 —
+/// after its expiry.
+#[test]
+fn line04_every_syn_lost_linux_on_the_wheel() {
+    let timeouts = [
+        250u64, 250, 250, 250, 250, 500, 1000, 2000, 4000, 8000, 16000,
+    ];
+    let mut fired = vec![0u64];
+    for t in timeouts {
+        let expiry = fired.last().unwrap() + t;
+        let bucket = match t {
+            ..504 => 8,
+            504..4032 => 64,
+            _ => 512,
+        };
+        fired.push((expiry / bucket + 1) * bucket);
+    }
+    // 256, 512, 768, 1024, 1280, 1784, 2816, 4864, 8896, 17408; 33792.
+    assert_eq!(fired[6], 1784);
+    let at = |j: u64| Instant::from_nanos(j * 4_000_000);
+    let mut p = Pair::new(Config::linux(), ms(50));
+    p.drop_all(Side::Client, SegmentKind::Syn);
+    p.connect();
+    p.run();
+    let (syns, timeout) = fired.split_at(fired.len() - 1);
+    let expected: Vec<String> = syns
+        .iter()
+        .map(|&j| {
+            let rtx = if j == 0 { "" } else { " rtx" };
+            format!("{} C>S S 1000 0 0{rtx} drop", at(j))
+        })
+        .collect();
+    assert_eq!(p.log, expected);
+    assert_eq!(p.saw(Side::Client, Event::TimedOut), Some(at(timeout[0])));
 }
 
 /// `rfc`: S retransmits SA(y, x+1) on its own timer (armed at 50 ms, due

@@ -15,14 +15,14 @@
 use tcpsim_tcp::testing::{Expect, Script};
 use tcpsim_tcp::{Config, Flags, Instant, IsnMode, Segment, SeqNum, State};
 
-use crate::harness::{A, FA, PA, SA, X, Y, conn, listening};
+use crate::harness::{A, FA, PA, SA, X, Y, conn, linux_exact, listening};
 
 /// `linux` with the receive buffer `SO_RCVBUF(asked)` leaves: twice it.
 fn linux_with_rcvbuf(asked: u32) -> Config {
     Config {
         recv_buffer: 2 * asked,
         recv_buffer_locked: true,
-        ..Config::linux()
+        ..linux_exact()
     }
 }
 
@@ -67,7 +67,7 @@ fn linux_syn_ack_window_and_shift_follow_the_buffer() {
     for (config, window, shift) in [
         (linux_with_rcvbuf(20_000), 18_980, 0),
         (linux_with_rcvbuf(1_000_000), 65_535, 4),
-        (Config::linux(), 64_240, 10),
+        (linux_exact(), 64_240, 10),
     ] {
         let (_, synack) = server(config, Some(7));
         assert_eq!(

@@ -9,7 +9,7 @@ use tcpsim_tcp::{Config, Duration, Instant, SegmentKind, State, TimerKind};
 /// client from SYN to SYN-ACK, the server from SYN-ACK to ACK.
 #[test]
 fn line32_handshake_gives_first_rtt_sample() {
-    for (config, rto) in [(Config::rfc(), ms(1000)), (Config::linux(), ms(300))] {
+    for (config, rto) in [(Config::rfc(), ms(1000)), (linux_exact(), ms(300))] {
         let mut p = Pair::new(config, ms(50));
         let id = p.connect();
         assert_eq!(p.client.connection(id).unwrap().rtt().rto(), ms(1000));
@@ -153,7 +153,7 @@ fn user_timeout_aborts_at_the_deadline() {
     for (config, sends, aborted) in [
         (Config::rfc(), &["100ms", "1.1s"][..], 3_100),
         (
-            Config::linux(),
+            linux_exact(),
             &["100ms", "400ms", "700ms", "1.3s", "2.5s"][..],
             3_700,
         ),
@@ -194,7 +194,7 @@ fn user_timeout_aborts_at_the_deadline() {
 #[test]
 fn fin_wait_2_timeout_only_for_released_linux_sockets() {
     for (config, fw2, closes_at) in [
-        (Config::linux(), at_ms(202), Some(at_ms(202 + 60_000))),
+        (linux_exact(), at_ms(202), Some(at_ms(202 + 60_000))),
         (Config::rfc(), at_ms(200), None),
     ] {
         let mut p = Pair::new(config, ms(50));

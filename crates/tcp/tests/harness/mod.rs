@@ -540,3 +540,17 @@ macro_rules! assert_segments {
         );
     }};
 }
+
+/// The `linux` profile with exact timers ([`tcpsim_tcp::TimerWheel::Exact`]).
+/// The conformance tests hold each timer to the duration the kernel
+/// computes (in jiffies: 200 ms, 1 s, 60 s); the kernel's timer wheel then
+/// fires it up to one bucket later, which is tested on its own
+/// (`timer_wheel` in the TCP crate, `opening::line04_every_syn_lost_linux_on_the_wheel`)
+/// and, with the whole profile, against the kernel's captures
+/// (`linux_traces`).
+pub fn linux_exact() -> Config {
+    Config {
+        timer_wheel: tcpsim_tcp::TimerWheel::Exact,
+        ..Config::linux()
+    }
+}
