@@ -222,9 +222,12 @@ fn a_signal_stops_the_run_and_everything_is_removed() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    // A try's namespace (`-0-`), not the probe of the machine check
+    // (`-probe`), which comes before the stale ones are removed.
     let mine = format!("tcpsim-k{}-", child.id());
+    let tries = format!("{mine}0-");
     let deadline = Instant::now() + Duration::from_secs(20);
-    while !namespaces().iter().any(|n| n.starts_with(&mine)) {
+    while !namespaces().iter().any(|n| n.starts_with(&tries)) {
         assert!(Instant::now() < deadline, "the run made no namespace");
         std::thread::sleep(Duration::from_millis(20));
     }

@@ -83,7 +83,14 @@ impl JiffyClock {
     /// The clock at `hz` from readings a few microseconds long each.
     fn from_readings(hz: u64, readings: &[Reading]) -> JiffyClock {
         let tick_ns = tick_ns(hz);
-        let phase_ns = readings[0].last_tick_ns % tick_ns;
+        // `.last_tick` is 0 on a CPU whose tick never stopped; the kernel
+        // puts its ticks on multiples of TICK_NSEC then (tick_sched_timer
+        // setup), phase 0.
+        let phase_ns = readings
+            .iter()
+            .map(|r| r.last_tick_ns)
+            .find(|&t| t != 0)
+            .map_or(0, |t| t % tick_ns);
         let mut offsets: Vec<u64> = readings
             .iter()
             .map(|r| {
@@ -117,12 +124,19 @@ impl JiffyClock {
     /// a tick whose jiffy count is `residue` modulo [`ALIGN`] (at least an
     /// eighth of a tick after it, at most just before the next).
     pub fn aligned_start(&self, after_ns: u64, residue: u64, into_ns: u64) -> u64 {
-        let lead = into_ns.clamp(self.tick_ns * AFTER_TICK_EIGHTHS / 8, self.tick_ns - 1);
+        let lead = self.lead_ns(into_ns);
         let from = after_ns.saturating_sub(lead).max(self.phase_ns);
         let index = (from - self.phase_ns).div_ceil(self.tick_ns);
         let jiffy = (index + self.offset) % ALIGN;
         let index = index + (ALIGN + residue % ALIGN - jiffy) % ALIGN;
         self.phase_ns + index * self.tick_ns + lead
+    }
+
+    /// How far into its jiffy a run starts that should start `into_ns`
+    /// into it: at least [`AFTER_TICK_EIGHTHS`] eighths of a tick, at most
+    /// just before the next tick.
+    pub fn lead_ns(&self, into_ns: u64) -> u64 {
+        into_ns.clamp(self.tick_ns * AFTER_TICK_EIGHTHS / 8, self.tick_ns - 1)
     }
 
     /// The span of [`ALIGN`] ticks, between the starts of two tries.

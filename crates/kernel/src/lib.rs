@@ -186,10 +186,45 @@ fn run_command(args: &KernelArgs<'_>) -> u8 {
             profile_tick as f64 / 1e6
         ));
     }
-    let sim_exp = match parse_with_overrides(&source, &name, &both) {
+    let mut sim_exp = match parse_with_overrides(&source, &name, &both) {
         Ok(e) => e,
         Err(e) => return fail(e.to_string()),
     };
+    // Where the simulation's time zero falls on the kernel's tick clock
+    // (the first host's: every namespace shares the kernel's one jiffy
+    // counter). A kernel run starts a little into its jiffy, so that its
+    // first socket call comes after the tick handler; the simulation's
+    // time zero goes as far into its own.
+    let origins: Vec<u64> = sim_exp
+        .hosts
+        .iter()
+        .map(|h| sim_exp.host_config(h).tick_clock_at_zero.as_nanos())
+        .collect();
+    let mut origin = origins.first().copied().unwrap_or(0);
+    if origins.iter().any(|&o| o != origin) {
+        eprintln!(
+            "warning: {name}: the hosts set different tcp.tick_clock_at_zero; the kernel has one \
+             tick clock, so the kernel runs follow the first host's"
+        );
+    }
+    if let Some(c) = clock {
+        let into = origin % c.tick_ns;
+        let start = origin - into + c.lead_ns(into);
+        if start != origin {
+            both.push(("tcp.tick_clock_at_zero".into(), format!("{start}ns")));
+            sim_exp = match parse_with_overrides(&source, &name, &both) {
+                Ok(e) => e,
+                Err(e) => return fail(e.to_string()),
+            };
+            adjusted.push(format!(
+                "tcp.tick_clock_at_zero = {} ms in the simulation: each kernel run starts {} ms \
+                 into its jiffy, after the tick handler has run",
+                start as f64 / 1e6,
+                c.lead_ns(into) as f64 / 1e6
+            ));
+            origin = start;
+        }
+    }
     if sim_exp.profile != tcpsim_tcp::Profile::Linux {
         return fail(format!(
             "{name}: the simulation side runs profile {:?}; tcpsim kernel compares the kernel with \
@@ -252,12 +287,6 @@ fn run_command(args: &KernelArgs<'_>) -> u8 {
     // The tries run side by side, each in namespaces of its own, from one
     // base instant that leaves time to set them all up.
     let setup = SETUP_PER_HOST * (exp.hosts.len() as u32 + exp.links.len() as u32);
-    // Where the simulation's timer wheel counts from (the first host's:
-    // every namespace shares the kernel's one jiffy counter).
-    let origin = sim_exp
-        .hosts
-        .first()
-        .map_or(0, |h| sim_exp.host_config(h).tick_clock_at_zero.as_nanos());
     let starts = run::Starts::new(clock, origin, setup.max(MIN_SETUP));
     let results: Vec<Result<KernelRun, String>> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..args.tries)

@@ -865,7 +865,7 @@ fn bad_set_overrides_name_the_set() {
          isn_clock, rst_in_time_wait, rto_formula, retransmission_rtt, abort_reset, duplicate_syn, ack_of_fin, \
          quickacks, syn_retry_count, data_retry_model, window_scale, sack, timestamps, ts_clock, \
          window_rounding, rttm, initial_window, ack_above_snd_nxt, fin_in_zero_window, kernel_tick, \
-         timer_wheel, tick_clock_at_zero, invalid_ack_interval, persist_give_up, half_open_rst_syn, \
+         timer_wheel, tick_clock_at_zero, invalid_ack_interval, persist_give_up, half_open_rst_syn, simultaneous_synack, \
          time_wait_segments, ts_recent_update, fin_sack, push, user_timeout, send_buffer, \
          send_buffer_overhead, congestion_control, initial_cwnd, loss_recovery, cwnd_accounting, nagle, send_buffer_max, tso_defer",
     );

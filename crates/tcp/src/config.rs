@@ -223,6 +223,25 @@ pub enum AckAboveSndNxt {
     Drop,
 }
 
+/// The peer's SYN-ACK in the SYN-RECEIVED of a simultaneous open (RFC
+/// 9293 Figure 7, line 6): its ACK completes the open under both; its SYN
+/// is one we hold already.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SimultaneousSynAck {
+    /// Nothing more: the two SYN-ACKs complete the open, no ACK follows
+    /// (RFC 9293 Figure 7, line 7), and our SYN-ACK's window is computed
+    /// afresh, as a passive open's is.
+    Rfc9293,
+    /// Linux: the segment's SYN is a repeat, so `tcp_data_queue` acks it at
+    /// once with a D-SACK of it (`tcp_dsack_set` on a segment that ends at
+    /// or before RCV.NXT); our SYN-ACK (`tcp_send_synack` from the socket)
+    /// kept the window of our SYN. Captured:
+    /// `tests/data/linux/simultaneous_open.pcap` (`A 1 1` with `sack 1
+    /// {0:1}` 0.1 ms after the SYN-ACK arrives, before the FIN; SYN-ACK
+    /// window 64240).
+    Linux,
+}
+
 /// When a timer armed for a delay fires.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TimerWheel {
@@ -571,6 +590,10 @@ pub struct Config {
     /// A RST or a new SYN in the window of a passive open's SYN-RECEIVED:
     /// `rfc` [`HalfOpenRstSyn::Rfc9293`], `linux` [`HalfOpenRstSyn::Linux`].
     pub half_open_rst_syn: HalfOpenRstSyn,
+    /// The peer's SYN-ACK in a simultaneous open's SYN-RECEIVED: `rfc`
+    /// [`SimultaneousSynAck::Rfc9293`], `linux`
+    /// [`SimultaneousSynAck::Linux`].
+    pub simultaneous_synack: SimultaneousSynAck,
     /// How soon a FIN that starts the passive close is acknowledged: `rfc`
     /// [`AckOfFin::Now`] (RFC 9293 §3.10.7.4), `linux` [`AckOfFin::Delayed`]
     /// (`tcp_fin`, `tests/data/linux/normal.trace`).
@@ -867,6 +890,7 @@ impl Config {
             abort_reset: AbortReset::Rst,
             duplicate_syn: DuplicateSyn::Ack,
             half_open_rst_syn: HalfOpenRstSyn::Rfc9293,
+            simultaneous_synack: SimultaneousSynAck::Rfc9293,
             ack_of_fin: AckOfFin::Now,
             quickacks: 0,
             syn_retry_count: SynRetryCount::IncludesLinear,
@@ -936,6 +960,7 @@ impl Config {
             abort_reset: AbortReset::RstAck,
             duplicate_syn: DuplicateSyn::SynAck,
             half_open_rst_syn: HalfOpenRstSyn::Linux,
+            simultaneous_synack: SimultaneousSynAck::Linux,
             ack_of_fin: AckOfFin::Delayed,
             quickacks: LINUX_QUICKACKS,
             syn_retry_count: SynRetryCount::PlusLinear,

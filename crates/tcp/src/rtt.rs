@@ -32,7 +32,7 @@ impl RttEstimator {
         RttEstimator {
             srtt: None,
             rttvar: Duration::ZERO,
-            rto: config.initial_rto.min(config.max_rto),
+            rto: whole_ticks(config.initial_rto, config).min(config.max_rto),
         }
     }
 
@@ -79,7 +79,7 @@ impl RttEstimator {
     /// The RTO from SRTT and RTTVAR alone, without backoff.
     fn computed(&self, config: &Config) -> Duration {
         let Some(srtt) = self.srtt else {
-            return config.initial_rto.min(config.max_rto);
+            return whole_ticks(config.initial_rto, config).min(config.max_rto);
         };
         let var4 = self.rttvar.saturating_mul(4);
         let rto = match config.rto_formula {
@@ -88,15 +88,7 @@ impl RttEstimator {
                 .max(config.min_rto),
             RtoFormula::Linux => srtt.saturating_add(var4.max(config.min_rto)),
         };
-        let rto = match config.timer_wheel {
-            TimerWheel::Exact => rto,
-            // A whole number of jiffies (`usecs_to_jiffies` rounds up).
-            TimerWheel::Linux => {
-                let tick = config.kernel_tick.as_nanos().max(1);
-                Duration::from_nanos(rto.as_nanos().div_ceil(tick).saturating_mul(tick))
-            }
-        };
-        rto.min(config.max_rto)
+        whole_ticks(rto, config).min(config.max_rto)
     }
 
     /// Doubles the RTO, capped at `max_rto` (§5.5).
@@ -110,10 +102,20 @@ impl RttEstimator {
     /// be re-initialized to 3 seconds when data transmission begins".
     pub fn reinitialize_after_syn_loss(&mut self, floor: Duration, config: &Config) {
         if self.srtt.is_none() {
-            self.rto = floor.min(config.max_rto);
+            self.rto = whole_ticks(floor, config).min(config.max_rto);
         } else {
             self.rto = self.computed(config);
         }
+    }
+}
+
+/// With [`TimerWheel::Linux`], `d` in whole jiffies, rounded up (the
+/// kernel keeps its RTO in jiffies: `usecs_to_jiffies` in `__tcp_set_rto`,
+/// `TCP_TIMEOUT_INIT` = HZ); else `d`.
+fn whole_ticks(d: Duration, config: &Config) -> Duration {
+    match config.timer_wheel {
+        TimerWheel::Exact => d,
+        TimerWheel::Linux => crate::timer_wheel::whole_jiffies(d, config.kernel_tick),
     }
 }
 

@@ -45,6 +45,23 @@ const LEVEL_SHIFT: u32 = 3;
 /// Buckets per level.
 const LEVEL_SIZE: u64 = 64;
 
+/// `delay` in jiffies of `tick_ns`, rounded up, as `usecs_to_jiffies`
+/// computes it: from HZ (the ticks in a second, `tick_ns` being its
+/// `TICK_NSEC`), so that 200 ms at HZ = 300 is 60 jiffies although a
+/// jiffy is 3 333 333 ns.
+pub(crate) fn jiffies(delay: Duration, tick_ns: u64) -> u64 {
+    let tick = u128::from(tick_ns.max(1));
+    let hz = (1_000_000_000 + tick / 2) / tick;
+    let j = (u128::from(delay.as_nanos()) * hz).div_ceil(1_000_000_000);
+    u64::try_from(j).unwrap_or(u64::MAX)
+}
+
+/// `delay` rounded up to whole jiffies of `tick` ([`jiffies`]).
+pub(crate) fn whole_jiffies(delay: Duration, tick: Duration) -> Duration {
+    let tick = tick.as_nanos().max(1);
+    Duration::from_nanos(jiffies(delay, tick).saturating_mul(tick))
+}
+
 /// The first delay (in jiffies) that level `n ≥ 1` takes.
 const fn level_start(n: u32) -> u64 {
     (LEVEL_SIZE - 1) << ((n - 1) * LEVEL_SHIFT)
@@ -64,7 +81,7 @@ pub(crate) fn deadline(config: &Config, now: Instant, delay: Duration) -> Instan
     let depth = if 1_000_000_000 / tick > 100 { 9 } else { 8 };
     let origin = config.tick_clock_at_zero.as_nanos();
     let clk = origin.saturating_add(now.as_nanos()) / tick;
-    let when = delay.as_nanos().div_ceil(tick);
+    let when = jiffies(delay, tick);
     let cutoff = level_start(depth);
     let (level, when) = if when >= cutoff {
         // WHEEL_TIMEOUT_MAX: the end of the last level.
@@ -161,6 +178,22 @@ mod tests {
         let max = cutoff - (1 << 21);
         let at = deadline(&hz100, Instant::ZERO, Duration::from_secs(1 << 33));
         assert_eq!(at.as_nanos(), (((max >> 21) + 1) << 21) * 10_000_000);
+    }
+
+    #[test]
+    fn jiffies_come_from_hz() {
+        // HZ = 300: TICK_NSEC = 3 333 333 ns, but 200 ms is 60 jiffies
+        // (msecs_to_jiffies: 200 · 300 / 1000), not ⌈200 ms / TICK_NSEC⌉
+        // = 61; 1 s is 300, 40 ms 12, 60 s 18000.
+        let tick = 3_333_333;
+        assert_eq!(jiffies(Duration::from_millis(200), tick), 60);
+        assert_eq!(jiffies(Duration::from_secs(1), tick), 300);
+        assert_eq!(jiffies(Duration::from_millis(40), tick), 12);
+        assert_eq!(jiffies(Duration::from_secs(60), tick), 18_000);
+        assert_eq!(jiffies(Duration::from_nanos(1), tick), 1);
+        // HZ = 250: whole milliseconds of 4.
+        assert_eq!(jiffies(Duration::from_micros(40_500), 4_000_000), 11);
+        assert_eq!(jiffies(Duration::MAX, 4_000_000), u64::MAX / 4_000_000 + 1);
     }
 
     #[test]

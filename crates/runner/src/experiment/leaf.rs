@@ -20,7 +20,7 @@ use tcpsim_tcp::{
     AbortReset, AckAboveSndNxt, AckOfFin, CongestionAlgorithm, CwndAccounting, DuplicateSyn,
     Duration, FinInZeroWindow, FinSack, HalfOpenRstSyn, InitialWindow, IsnMode, LossRecovery,
     Nagle, PersistGiveUp, Profile, Push, RecvMemory, RetransmissionRtt, RetryModel, RstInTimeWait,
-    RtoFormula, SegmentKind, State, SynRetryCount, TimeWaitSegments, TimerWheel, TsRecentUpdate,
+    RtoFormula, SegmentKind, SimultaneousSynAck, State, SynRetryCount, TimeWaitSegments, TimerWheel, TsRecentUpdate,
     WindowRounding,
 };
 use toml::Spanned;
@@ -441,6 +441,7 @@ choices! {
     PersistGiveUp { "like-data" => LikeData, "probes" => Probes }
     TimerWheel { "exact" => Exact, "linux" => Linux }
     HalfOpenRstSyn { "rfc9293" => Rfc9293, "linux" => Linux }
+    SimultaneousSynAck { "rfc9293" => Rfc9293, "linux" => Linux }
     TimeWaitSegments { "rfc9293" => Rfc9293, "linux" => Linux }
     TsRecentUpdate { "rfc7323" => Rfc7323, "linux" => Linux }
     FinSack { "rfc2883" => Rfc2883, "linux" => Linux }

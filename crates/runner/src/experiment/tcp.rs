@@ -5,7 +5,7 @@ use tcpsim_tcp::{
     AbortReset, AckAboveSndNxt, AckOfFin, Config, CongestionAlgorithm, CwndAccounting,
     DuplicateSyn, Duration, FinInZeroWindow, FinSack, HalfOpenRstSyn, InitialWindow, IsnMode,
     LossRecovery, Nagle, PersistGiveUp, Profile, Push, RecvMemory, RetransmissionRtt, RetryModel,
-    RstInTimeWait, RtoFormula, SynRetryCount, TimeWaitSegments, TimerWheel, TsRecentUpdate,
+    RstInTimeWait, RtoFormula, SimultaneousSynAck, SynRetryCount, TimeWaitSegments, TimerWheel, TsRecentUpdate,
     WindowRounding,
 };
 
@@ -267,6 +267,13 @@ pub struct TcpOverrides {
     #[serde(default, deserialize_with = "opt::<HalfOpenRstSyn, _>")]
     #[schemars(with = "Option<Val<HalfOpenRstSyn>>")]
     pub half_open_rst_syn: Option<HalfOpenRstSyn>,
+    /// `simultaneous_synack`: the peer's SYN-ACK in a simultaneous open's
+    /// SYN-RECEIVED, `"rfc9293"` (it completes the open, nothing more;
+    /// `rfc`) or `"linux"` (also acknowledged at once with a D-SACK of its
+    /// SYN, and our SYN-ACK keeps our SYN's window; `linux`).
+    #[serde(default, deserialize_with = "opt::<SimultaneousSynAck, _>")]
+    #[schemars(with = "Option<Val<SimultaneousSynAck>>")]
+    pub simultaneous_synack: Option<SimultaneousSynAck>,
     /// `time_wait_segments`: which segments TIME-WAIT answers and which
     /// restart its timer, `"rfc9293"` (a retransmitted FIN restarts it, a
     /// RST in the window but not at RCV.NXT gets a challenge ACK; `rfc`)
@@ -409,6 +416,7 @@ impl TcpOverrides {
             invalid_ack_interval: self.invalid_ack_interval.or(below.invalid_ack_interval),
             persist_give_up: self.persist_give_up.or(below.persist_give_up),
             half_open_rst_syn: self.half_open_rst_syn.or(below.half_open_rst_syn),
+            simultaneous_synack: self.simultaneous_synack.or(below.simultaneous_synack),
             time_wait_segments: self.time_wait_segments.or(below.time_wait_segments),
             ts_recent_update: self.ts_recent_update.or(below.ts_recent_update),
             fin_sack: self.fin_sack.or(below.fin_sack),
@@ -594,6 +602,9 @@ impl TcpOverrides {
         }
         if let Some(v) = o.half_open_rst_syn {
             c.half_open_rst_syn = v;
+        }
+        if let Some(v) = o.simultaneous_synack {
+            c.simultaneous_synack = v;
         }
         if let Some(v) = o.time_wait_segments {
             c.time_wait_segments = v;

@@ -11,7 +11,7 @@ use super::Connection;
 use super::output::AckNeed;
 use crate::config::{
     AckAboveSndNxt, AckOfFin, DuplicateSyn, FinInZeroWindow, FinSack, HalfOpenRstSyn,
-    RstInTimeWait, TimeWaitSegments, TsRecentUpdate,
+    RstInTimeWait, SimultaneousSynAck, TimeWaitSegments, TsRecentUpdate,
 };
 use crate::event::{Event, RetransmitCause, TimerKind};
 use crate::segment::Segment;
@@ -126,6 +126,7 @@ impl Connection {
             return ControlFlow::Break(());
         }
         let arrival = self.rewrite_simultaneous_synack(seg);
+        let simultaneous = arrival.syn != seg.flags.syn();
         self.check_paws(seg)?; // RFC 7323 §5.3 R1, before the first check
         let text = self.check_sequence_number(now, seg, arrival)?; // first
         if self.config.ts_recent_update == TsRecentUpdate::Rfc7323 {
@@ -143,7 +144,12 @@ impl Connection {
             self.send_ack();
             return ControlFlow::Break(());
         }
-        let need = self.text_and_fin(now, seg, arrival.seq); // seventh, eighth
+        let mut need = self.text_and_fin(now, seg, arrival.seq); // seventh, eighth
+        if simultaneous && self.config.simultaneous_synack == SimultaneousSynAck::Linux {
+            // The SYN again: a repeat, acknowledged at once with a D-SACK.
+            self.note_duplicate(self.irs, self.irs + 1);
+            need = need.max(AckNeed::Now);
+        }
         self.fin_wait_1_to_2(now);
         self.acknowledge(now, need);
         ControlFlow::Continue(())

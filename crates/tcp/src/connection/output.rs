@@ -106,10 +106,17 @@ impl Connection {
     }
 
     pub(super) fn send_synack(&mut self, now: Instant, retransmission: Option<RetransmitCause>) {
-        let scaling = self.offered_shift().is_some() && self.opt.peer_offered_window_scale;
-        self.set_initial_window(scaling);
-        if self.linux_memory() {
-            self.linux_handshake();
+        // A simultaneous open's SYN-ACK keeps our SYN's window under
+        // [`SimultaneousSynAck::Linux`] (the SYN-SENT path has set up the
+        // window for both SYNs).
+        let keeps = !self.passive
+            && self.config.simultaneous_synack == crate::SimultaneousSynAck::Linux;
+        if !keeps {
+            let scaling = self.offered_shift().is_some() && self.opt.peer_offered_window_scale;
+            self.set_initial_window(scaling);
+            if self.linux_memory() {
+                self.linux_handshake();
+            }
         }
         let mut seg = self.segment(self.iss, Flags::SYN | Flags::ACK);
         seg.mss = Some(self.config.mss);

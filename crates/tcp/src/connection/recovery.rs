@@ -43,6 +43,11 @@ use crate::time::{Duration, Instant};
 /// RFC 5681 §3.2 and RFC 6675's DupThresh; Linux's `tcp_reordering`.
 const DUP_THRESH: u32 = 3;
 
+/// The least a loss probe or the reordering timer waits beyond its
+/// estimate: Linux's `TCP_TIMEOUT_MIN_US`, 2 ms, added before the delay is
+/// rounded up to jiffies (since 6.6; two jiffies before).
+const TIMEOUT_MIN: Duration = Duration::from_micros(2000);
+
 /// The congestion state (Linux `icsk_ca_state`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Default)]
 pub(super) enum CaState {
@@ -987,10 +992,11 @@ impl Connection {
     }
 
     /// Arms RACK's reordering timer `wait` from now, plus the kernel's
-    /// minimum of two ticks (`TCP_TIMEOUT_MIN`), in the retransmission
-    /// timer's place.
+    /// minimum of 2 ms (`TCP_TIMEOUT_MIN_US`, added before the rounding to
+    /// jiffies since Linux 6.6), at most one RTO (`tcp_rack_mark_lost`'s
+    /// `max_when`), in the retransmission timer's place.
     fn arm_reorder(&mut self, now: Instant, wait: Duration) {
-        let at = self.deadline(now, wait + self.config.kernel_tick.saturating_mul(2));
+        let at = self.deadline(now, (wait + TIMEOUT_MIN).min(self.rtt.rto()));
         self.timers.stop(TimerKind::Retransmit);
         self.timers.stop(TimerKind::LossProbe);
         self.timers.set(TimerKind::Reorder, at);
@@ -1030,7 +1036,7 @@ impl Connection {
     /// RFC 8985 §7.2 (Linux `tcp_schedule_loss_probe`): in the open state
     /// with SACK and something in flight, a probe 2·SRTT from now — plus
     /// the minimum RTO for a delayed ACK when one segment is in flight,
-    /// else two ticks — but no later than the retransmission timer would
+    /// else 2 ms (`TCP_TIMEOUT_MIN_US`) — but no later than the retransmission timer would
     /// fire (one RTO from now after an ACK, `advancing`; else one RTO from
     /// the first outstanding segment's last transmission).
     pub(super) fn schedule_loss_probe(&mut self, now: Instant, advancing: bool) -> bool {
@@ -1041,13 +1047,12 @@ impl Connection {
         {
             return false;
         }
-        let tick = self.config.kernel_tick;
         let mut pto = match self.rtt.srtt() {
             Some(srtt) => {
                 let extra = if self.rec.board.len() == 1 {
                     self.config.min_rto
                 } else {
-                    tick.saturating_mul(2)
+                    TIMEOUT_MIN
                 };
                 srtt.saturating_mul(2) + extra
             }

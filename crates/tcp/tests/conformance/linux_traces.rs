@@ -1014,7 +1014,7 @@ fn linux_trace_data_tail_fin_lost() {
 }
 
 /// Four segments in a row lost with only two SACKed behind them: RACK's
-/// reordering timer (min_rtt / 4 plus two ticks) marks all four; PRR lets
+/// reordering timer (min_rtt / 4 plus 2 ms, on the timer wheel) marks all four; PRR lets
 /// one out at once and the rest one per SACK; cwnd 10 at the end (ssthresh
 /// 9 and one segment of CUBIC growth).
 #[test]
@@ -1213,7 +1213,7 @@ fn linux_trace_rto_burst_tail() {
 }
 
 /// No loss: the server's ACKs of the first flight are held 300 ms. The
-/// tail loss probe sends new data (14481) at 2·SRTT + 2 ticks; the RTO
+/// tail loss probe sends new data (14481) at 2·SRTT + 2 ms; the RTO
 /// fires 228 ms later and resends the first segment (Loss, cwnd 1); the
 /// ACK of the probe's segment, whose TSecr is the probe's TSval — older
 /// than the retransmission's — undoes the timeout (Eifel, RFC 3522; the
@@ -1243,7 +1243,7 @@ fn linux_trace_rto_spurious() {
 }
 
 /// As `rto_spurious` with the probe's ACK not held: the probe of new data
-/// (14481, 2·SRTT + 2 ticks after the last send) is acknowledged with
+/// (14481, 2·SRTT + 2 ms after the last send) is acknowledged with
 /// everything before it, so no timeout fires at all; cwnd 21, ssthresh
 /// unset. Compared up to 200 ms: past the client's last ACK (105.9 ms),
 /// before the held ACKs arrive (340 ms).

@@ -370,6 +370,51 @@ fn line10_simultaneous_open() {
     }
 }
 
+/// `linux`: the same open, and then each end ACKs the SA it got, whose SYN
+/// it holds already, at once: A(x+1, y+1) and A(y+1, x+1), each with a
+/// D-SACK of the peer's SYN, {y, y+1} and {x, x+1}. Each SA keeps the
+/// window of its end's SYN, 64240 (`tests/data/linux/simultaneous_open.pcap`,
+/// `tcpsim kernel configs/linux-simultaneous-open.toml`: S at 0 ms, SA
+/// 64240 at 50.1 ms, A 1 1 with `sack 1 {0:1}` at 100.2 ms on both sides).
+#[test]
+fn line10_simultaneous_open_linux() {
+    let mut p = Pair::new(Config::linux(), ms(50));
+    p.connect_both();
+    p.run();
+    assert_segments!(
+        p,
+        [
+            "0s C>S S 1000 0 0",
+            "0s S>C S 5000 0 0",
+            "50ms S>C SA 5000 1001 0",
+            "50ms C>S SA 1000 5001 0",
+            "100ms C>S A 1001 5001 0",
+            "100ms S>C A 5001 1001 0",
+        ]
+    );
+    let synacks: Vec<_> = p.records.iter().filter(|r| r.flags == Flags::SYN | Flags::ACK).collect();
+    assert!(synacks.iter().all(|r| r.window == 64240), "{synacks:?}");
+    for (from, peer_isn) in [(Side::Client, 5000u32), (Side::Server, 1000)] {
+        let ack = p
+            .records
+            .iter()
+            .find(|r| r.from == from && r.flags == Flags::ACK)
+            .unwrap();
+        let blocks: Vec<(u32, u32)> = ack
+            .options
+            .sack
+            .as_slice()
+            .iter()
+            .map(|&(l, r)| (l.0, r.0))
+            .collect();
+        assert_eq!(blocks, [(peer_isn, peer_isn + 1)], "{from:?}");
+    }
+    for side in [Side::Client, Side::Server] {
+        assert_eq!(p.states(side), [Closed, SynSent, SynReceived, Established]);
+        assert_eq!(p.entered(side, Established), Some(at_ms(100)));
+    }
+}
+
 /// No listener: S answers RST+ACK(0, x+1) (§3.10.7.1); C reports refused one
 /// RTT after connect and never retransmits.
 #[test]
