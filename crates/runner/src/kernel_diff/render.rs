@@ -214,7 +214,7 @@ fn aggregates(
                 (Aggregate::Rounds, Some(r)) => {
                     let from = a.round_ns.map_or_else(String::new, |rtt| {
                         let start = (r as u64 * rtt).saturating_sub(rtt / 2);
-                        format!(" (+{} ms)", ms(start))
+                        format!(" (from +{} ms)", ms(start))
                     });
                     format!("data segments, round {r}{from}")
                 }

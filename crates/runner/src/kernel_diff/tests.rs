@@ -1054,7 +1054,8 @@ fn text_and_json_show_the_aggregates_side_by_side() {
             "segments,",
             "round",
             "0",
-            "(+0.000",
+            "(from",
+            "+0.000",
             "ms)",
             "14",
             "10",
@@ -1063,7 +1064,7 @@ fn text_and_json_show_the_aggregates_side_by_side() {
     );
     let round1 = text
         .lines()
-        .find(|l| l.contains("round 1 (+10.000 ms)"))
+        .find(|l| l.contains("round 1 (from +10.000 ms)"))
         .unwrap();
     assert!(round1.starts_with("   "), "{round1}");
     assert!(text.contains("payload octets"));
