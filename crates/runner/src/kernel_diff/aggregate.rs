@@ -184,8 +184,7 @@ pub(super) fn round_trip(a: &[Row], b: &[Row]) -> Option<u64> {
             .find(|r| r.at_ns >= syn_ack.at_ns && r.ack.is_some() && !r.flags.contains('S'))?;
         let syn = client
             .iter()
-            .filter(|r| r.flags.contains('S') && r.ack.is_none() && r.at_ns <= ack.at_ns)
-            .last()?;
+            .rfind(|r| r.flags.contains('S') && r.ack.is_none() && r.at_ns <= ack.at_ns)?;
         Some(ack.at_ns - syn.at_ns).filter(|&t| t > 0)
     };
     let opens = |rows: &[Row]| {
@@ -264,7 +263,7 @@ pub(super) fn totals(
         let at = r.at_ns;
         let start = *first.get_or_insert(at);
         let round = match round_ns {
-            Some(rtt) => ((at - start + rtt / 2) / rtt) as usize,
+            Some(rtt) => ((at.saturating_sub(start) + rtt / 2) / rtt) as usize,
             None => 0,
         };
         if t.rounds.len() <= round {
