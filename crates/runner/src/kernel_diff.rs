@@ -30,7 +30,8 @@
 //! by wall-clock (bulk transfers), SPEC §5 compares aggregates instead: a
 //! connection whose simulation sends more than
 //! [`BULK_DATA_SEGMENTS`] data segments in a direction is held to its
-//! control segments (handshake, FINs, RSTs and their ACKs) one by one and
+//! control segments (SYNs, FINs, RSTs, the ACKs of SYNs and of FINs sent
+//! without data) one by one and
 //! to the totals of [`aggregate`](Aggregate) (payload octets, data
 //! segments per round, time until all is acknowledged, retransmissions,
 //! final cwnd). [`Method`] chooses: `auto` (that rule), `segments` (every
