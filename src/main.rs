@@ -21,6 +21,13 @@ enum RunFmt {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
+enum CompareArg {
+    Auto,
+    Segments,
+    Aggregates,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
 enum SweepFmt {
     Text,
     Json,
@@ -212,6 +219,10 @@ enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value = "text")]
         format: RunFmt,
+        /// Segment by segment, by aggregates (SPEC §5 bulk rule), or auto: bulk connections (more
+        /// than 16 data segments in a direction of the simulation) by aggregates.
+        #[arg(long, value_enum, default_value = "auto")]
+        compare: CompareArg,
     },
     /// Parse and check experiment files without running them.
     Validate {
@@ -400,6 +411,7 @@ fn dispatch(cli: Cli) -> u8 {
             tries,
             pcap,
             format,
+            compare,
         } => tcpsim_kernel::command(&tcpsim_kernel::KernelArgs {
             file: &file,
             seed,
@@ -408,6 +420,11 @@ fn dispatch(cli: Cli) -> u8 {
             tries,
             pcap: pcap.as_deref(),
             json: matches!(format, RunFmt::Json),
+            method: match compare {
+                CompareArg::Auto => tcpsim_runner::kernel_diff::Method::Auto,
+                CompareArg::Segments => tcpsim_runner::kernel_diff::Method::Segments,
+                CompareArg::Aggregates => tcpsim_runner::kernel_diff::Method::Aggregates,
+            },
         }),
         Command::Validate { files } => commands::validate(&files),
         Command::Merge { files, format } => commands::merge(&files, format.into()),

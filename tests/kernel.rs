@@ -181,7 +181,9 @@ fn a_wrong_min_rto_on_the_simulation_side_is_a_divergence() {
     // RTO's retransmission (line 71).
     assert_eq!(d["index"], 17, "{d}");
     assert_eq!(d["fields"], serde_json::json!(["time"]), "{d}");
-    assert_eq!(d["sim_at_ns"], 96 * 4_000_000u64, "{d}");
+    // Less the 0.5 ms into its jiffy at which the simulation's time zero
+    // is put, as the kernel runs start (docs/kernel.md, "Ticks").
+    assert_eq!(d["sim_at_ns"], 96 * 4_000_000u64 - 500_000, "{d}");
     // And the text says so, side by side.
     let o = tcpsim(&[
         "kernel",
@@ -323,4 +325,97 @@ fn a_run_after_a_killed_one_removes_what_it_left() {
         .filter(|n| n.starts_with(&killed))
         .collect();
     assert!(left.is_empty(), "left behind: {left:?}");
+}
+
+#[test]
+fn a_bulk_transfer_matches_by_aggregates_and_a_wrong_initial_window_fails_on_its_rounds() {
+    if !lab() {
+        return;
+    }
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    // configs/linux-bulk-200k: 200 000 octets = 138 x 1448 + 176, 139 data
+    // segments, more than the 16 of the bulk rule; the receiver's ACKs are
+    // batched by its application's reads (tests/data/linux/README.md,
+    // bulk_200k: 53 to 90 ACKs for the same transfer), so the connection is
+    // compared by aggregates.
+    let o = tcpsim(&[
+        "kernel",
+        "configs/linux-bulk-200k.toml",
+        "--tries",
+        "3",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(r["verdict"], "match");
+    let outcome = r["outcomes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["comparison"]["matches"] == true)
+        .unwrap();
+    let c = &outcome["comparison"];
+    assert_eq!(c["method"], "auto");
+    let d = &c["directions"][0];
+    assert_eq!(d["name"], "client:49152 > server:80");
+    let k = &d["aggregates"]["kernel"];
+    assert_eq!(k["octets"], 200_000);
+    assert_eq!(k["data_segments"], 139);
+    assert_eq!(k["retransmitted"], 0);
+    // The kernel's first flight is its initial window, 10 segments
+    // (bulk_200k.trace: 10 segments at 20.4 ms).
+    assert_eq!(k["rounds"][0], 10, "{k}");
+    let rounds: u64 = k["rounds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_u64)
+        .sum();
+    assert_eq!(rounds, 139);
+    // The kernel's cwnd, from TCP_INFO: whole segments of 1448 octets.
+    let cwnd = k["final_cwnd"].as_u64().expect("the client's TCP_INFO");
+    assert_eq!(cwnd % 1448, 0, "{cwnd}");
+    // The round is the simulation's handshake: 2 x 10 ms.
+    assert_eq!(d["aggregates"]["round_ns"], 20_000_000);
+    // The server's ACKs are not compared one by one: segment by segment
+    // the same runs differ.
+    let o = tcpsim(&[
+        "kernel",
+        "configs/linux-bulk-200k.toml",
+        "--compare",
+        "segments",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(r["outcomes"][0]["comparison"]["method"], "segments");
+    assert!(r["outcomes"][0]["comparison"]["directions"][0]["aggregates"].is_null());
+
+    // A wrong initial window on the simulation's side: IW 12 doubles to
+    // 12, 24, 48 and the 55 left, against the kernel's 10, 20, 40 and 69.
+    // Round 0 is 2 off, within max(2, 10 % of 10); round 1 is 4 off, more
+    // than max(2, 10 % of 20). The last flight still leaves at 80 ms (12 +
+    // 24 + 48 = 84 < 139), so the control segments agree.
+    let o = tcpsim(&[
+        "kernel",
+        "configs/linux-bulk-200k.toml",
+        "--sim-set",
+        "tcp.initial_cwnd=12",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let d = &r["outcomes"][0]["comparison"]["divergence"];
+    assert_eq!(d["kind"], "aggregate", "{d}");
+    assert_eq!(d["aggregate"], "rounds", "{d}");
+    assert_eq!(d["round"], 1, "{d}");
+    assert_eq!(
+        (d["sim"].as_u64(), d["kernel"].as_u64()),
+        (Some(24), Some(20)),
+        "{d}"
+    );
+    assert_eq!(d["allowed"], 2, "{d}");
 }

@@ -195,8 +195,16 @@ pub struct Note {
     pub connection: usize,
     /// `client` or `server`.
     pub end: &'static str,
-    /// What happened: `connected`, `accepted`, `eof`, `error: ...`, `done`.
+    /// What happened: `connected`, `accepted`, `eof`, `error: ...`, `done`,
+    /// `tcp_info: cwnd C x mss M`.
     pub what: String,
+    /// With `tcp_info`: the end's congestion window in octets
+    /// (`tcpi_snd_cwnd` × `tcpi_snd_mss`), read once its program is done
+    /// (its last write acknowledged) or the run ends, before the socket
+    /// closes: the kernel's side of the final cwnd compared for bulk
+    /// transfers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cwnd: Option<u64>,
 }
 
 /// Where an end's notes go.
@@ -225,6 +233,8 @@ pub(crate) struct End {
     connection: usize,
     end: &'static str,
     buf: Vec<u8>,
+    /// Whether the congestion window has been noted ([`End::note_cwnd`]).
+    cwnd_noted: bool,
 }
 
 /// Why an end stopped early.
@@ -256,6 +266,7 @@ impl End {
             connection,
             end,
             buf: vec![0; 65_536],
+            cwnd_noted: false,
         }
     }
 
@@ -265,14 +276,34 @@ impl End {
     }
 
     fn note(&self, what: impl Into<String>) {
+        self.push_note(what.into(), None);
+    }
+
+    fn push_note(&self, what: String, cwnd: Option<u64>) {
         let at_ns = self.clock.start.elapsed().as_nanos() as u64;
         if let Ok(mut n) = self.notes.lock() {
             n.push(Note {
                 at_ns,
                 connection: self.connection,
                 end: self.end,
-                what: what.into(),
+                what,
+                cwnd,
             });
+        }
+    }
+
+    /// Notes the connection's congestion window (`TCP_INFO`), once: before
+    /// the socket closes, when its program is done or the run ends. A
+    /// socket that never connected, or one the kernel has already reset,
+    /// may have none worth reading; it is noted all the same (the
+    /// comparison takes the sender's last note).
+    fn note_cwnd(&mut self) {
+        if std::mem::replace(&mut self.cwnd_noted, true) {
+            return;
+        }
+        if let Ok((cwnd, mss)) = sys::cwnd(self.socket.as_fd()) {
+            let octets = u64::from(cwnd) * u64::from(mss);
+            self.push_note(format!("tcp_info: cwnd {cwnd} x mss {mss}"), Some(octets));
         }
     }
 
@@ -343,10 +374,12 @@ impl End {
                         .map_err(|e| Stop::Failed(format!("shutdown: {}", describe(&e))))
                 }
                 Op::Close => {
+                    self.note_cwnd();
                     self.note("close");
                     return;
                 }
                 Op::Abort => {
+                    self.note_cwnd();
                     let _ = self.socket.set_linger(Some(StdDuration::ZERO));
                     self.note("abort");
                     return;
@@ -372,7 +405,8 @@ impl End {
     /// The run is over and the socket is about to be dropped: no lingering
     /// close (which would block this thread for the linger time, with no
     /// emulator left to carry the ACKs).
-    fn end_of_run(self) {
+    fn end_of_run(mut self) {
+        self.note_cwnd();
         let _ = self.socket.set_linger(None);
     }
 

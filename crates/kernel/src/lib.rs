@@ -29,7 +29,7 @@ use std::time::Duration as StdDuration;
 use serde::Serialize;
 use tcpsim_runner::build::{Keep, build};
 use tcpsim_runner::commands::{BAD_INPUT, FAILED, INTERNAL, OK, parse_sets};
-use tcpsim_runner::kernel_diff::{self, Comparison, Packet};
+use tcpsim_runner::kernel_diff::{self, Comparison, Cwnd, Method, Packet, Run};
 use tcpsim_runner::parse_with_overrides;
 
 use crate::apps::Note;
@@ -70,6 +70,8 @@ pub struct KernelArgs<'a> {
     pub pcap: Option<&'a Path>,
     /// `--format json` instead of text.
     pub json: bool,
+    /// `--compare`: segment by segment, by aggregates, or by the bulk rule.
+    pub method: Method,
 }
 
 /// One distinct outcome of the kernel runs.
@@ -250,6 +252,7 @@ fn run_command(args: &KernelArgs<'_>) -> u8 {
         return INTERNAL;
     }
     let sim_packets = read_pcap(sim.pcap.as_deref().unwrap_or_default());
+    let sim_cwnd = sim_cwnd(&sim);
     let last = sim_packets.iter().map(|p| p.at_ns).max().unwrap_or(0);
     let length = StdDuration::from_nanos(last) + MARGIN.max(StdDuration::from_nanos(last / 10));
     // The kernel's sockets bind the ports of the file as both sides have
@@ -331,18 +334,26 @@ fn run_command(args: &KernelArgs<'_>) -> u8 {
     // Distinct outcomes, in the order of their first try.
     let mut outcomes: Vec<Outcome> = Vec::new();
     let mut firsts: Vec<usize> = Vec::new();
+    let cwnds: Vec<Vec<Cwnd>> = runs.iter().map(|r| kernel_cwnd(&plan, &r.notes)).collect();
+    let run_of = |t: usize| Run {
+        packets: &runs[t].packets,
+        cwnd: &cwnds[t],
+    };
+    let sim_run = Run {
+        packets: &sim_packets,
+        cwnd: &sim_cwnd,
+    };
     for (t, r) in runs.iter().enumerate() {
-        if let Some(k) = firsts
-            .iter()
-            .position(|&f| kernel_diff::same_outcome(&hosts, &runs[f].packets, &r.packets))
-        {
+        if let Some(k) = firsts.iter().position(|&f| {
+            kernel_diff::same_outcome_with(&hosts, args.method, run_of(f), run_of(t))
+        }) {
             outcomes[k].tries.push(t + 1);
             continue;
         }
         firsts.push(t);
         outcomes.push(Outcome {
             tries: vec![t + 1],
-            comparison: kernel_diff::compare(&hosts, &sim_packets, &r.packets),
+            comparison: kernel_diff::compare_with(&hosts, args.method, sim_run, run_of(t)),
             notes: r.notes.clone(),
             timing: r.timing,
         });
@@ -380,6 +391,51 @@ fn run_command(args: &KernelArgs<'_>) -> u8 {
         return INTERNAL;
     }
     if matched { OK } else { FAILED }
+}
+
+/// The simulation's senders' final congestion windows, from its connection
+/// reports (each end's cwnd when the connection ended).
+fn sim_cwnd(r: &tcpsim_net::RunResult) -> Vec<Cwnd> {
+    let mut out = Vec::new();
+    for c in &r.connections {
+        let addr = |h: usize| r.host_addrs.get(h).copied();
+        let (Some(ca), Some(sa), Some(cp)) = (
+            addr(c.workload.client),
+            addr(c.workload.server),
+            c.client.port,
+        ) else {
+            continue;
+        };
+        let client = std::net::SocketAddrV4::new(ca, cp);
+        let server = std::net::SocketAddrV4::new(sa, c.workload.port);
+        for (end, src, dst) in [(&c.client, client, server), (&c.server, server, client)] {
+            if let Some(rec) = end.recovery {
+                out.push(Cwnd {
+                    src,
+                    dst,
+                    octets: u64::from(rec.cwnd),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// The kernel's senders' final congestion windows, from the applications'
+/// `tcp_info` notes.
+fn kernel_cwnd(plan: &plan::Plan, notes: &[Note]) -> Vec<Cwnd> {
+    notes
+        .iter()
+        .filter_map(|n| {
+            let c = plan.conns.get(n.connection)?;
+            let side = usize::from(n.end == "server");
+            Some(Cwnd {
+                src: c.addrs[side],
+                dst: c.addrs[1 - side],
+                octets: n.cwnd?,
+            })
+        })
+        .collect()
 }
 
 /// The text report.

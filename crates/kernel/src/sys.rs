@@ -1,7 +1,8 @@
 //! The system calls that neither std nor socket2 offers: entering a network
 //! namespace, creating a TUN device, waiting on several descriptors with a
-//! nanosecond timeout, the timer slack, a socket's unacknowledged octets,
-//! the signal handler and the monotonic clock as a number. The crate's only unsafe code; each block says why it
+//! nanosecond timeout, the timer slack, a socket's unacknowledged octets and
+//! its congestion window (`TCP_INFO`), the signal handler and the monotonic
+//! clock as a number. The crate's only unsafe code; each block says why it
 //! is sound.
 #![allow(unsafe_code)]
 
@@ -125,6 +126,30 @@ pub(crate) fn unacked(fd: BorrowedFd<'_>) -> io::Result<u32> {
         return Err(io::Error::last_os_error());
     }
     Ok(n.max(0) as u32)
+}
+
+/// A TCP socket's congestion window in segments and its sending MSS
+/// (`TCP_INFO`'s `tcpi_snd_cwnd` and `tcpi_snd_mss`).
+pub(crate) fn cwnd(fd: BorrowedFd<'_>) -> io::Result<(u32, u32)> {
+    // SAFETY: tcp_info is plain integers, for which all zeroes is a value.
+    let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+    // SAFETY: getsockopt writes at most `len` bytes through the pointer,
+    // which points at `info` of that size, and the length through `len`;
+    // `fd` is an open socket.
+    let rc = unsafe {
+        libc::getsockopt(
+            fd.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_INFO,
+            (&raw mut info).cast(),
+            &mut len,
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok((info.tcpi_snd_cwnd, info.tcpi_snd_mss))
 }
 
 /// Set by the signal handler of [`catch_signals`].

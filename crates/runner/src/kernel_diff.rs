@@ -26,6 +26,18 @@
 //!   the slack [`slack_ns`]: 5 % of the kernel's time, at least 10 ms;
 //! - the number of segments.
 //!
+//! That is the per-segment rule. Where the kernel's receiver batches ACKs
+//! by wall-clock (bulk transfers), SPEC §5 compares aggregates instead: a
+//! connection whose simulation sends more than
+//! [`BULK_DATA_SEGMENTS`] data segments in a direction is held to its
+//! control segments (SYNs, FINs, RSTs, the ACKs of SYNs and of FINs sent
+//! without data) one by one and
+//! to the totals of [`aggregate`](Aggregate) (payload octets, data
+//! segments per round, time until all is acknowledged, retransmissions,
+//! final cwnd). [`Method`] chooses: `auto` (that rule), `segments` (every
+//! connection segment by segment), `aggregates` (every connection by
+//! aggregates).
+//!
 //! The result is a [`Comparison`]: both sequences of every direction as
 //! [`Row`]s, each direction's first [`Divergence`], the first of all, and
 //! the verdict. It serialises to JSON (serde, snake_case field names) for
@@ -39,9 +51,15 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use serde::Serialize;
 use tcpsim_tcp::wire;
 
+mod aggregate;
 mod render;
 #[cfg(test)]
 mod tests;
+
+pub use aggregate::{
+    Aggregate, Aggregates, BULK_DATA_SEGMENTS, CWND_MIN_SLACK_OCTETS, CWND_SLACK_PERCENT,
+    ROUND_MIN_SLACK_SEGMENTS, ROUND_SLACK_PERCENT, Totals, cwnd_slack, round_slack,
+};
 
 /// The least time slack: 10 ms, in nanoseconds (SPEC §5).
 pub const MIN_SLACK_NS: u64 = 10_000_000;
@@ -50,6 +68,55 @@ pub const MIN_SLACK_NS: u64 = 10_000_000;
 /// (since its first packet): 5 % of it, at least [`MIN_SLACK_NS`].
 pub fn slack_ns(kernel_at_ns: u64) -> u64 {
     (kernel_at_ns / 20).max(MIN_SLACK_NS)
+}
+
+/// How [`compare_with`] holds the two sides to each other
+/// (`tcpsim kernel --compare`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Method {
+    /// Bulk connections (more than [`BULK_DATA_SEGMENTS`] data segments in
+    /// a direction of the simulation) by aggregates, the others segment by
+    /// segment.
+    #[default]
+    Auto,
+    /// Every connection segment by segment.
+    Segments,
+    /// Every connection by aggregates.
+    Aggregates,
+}
+
+impl Method {
+    /// The method's name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::Auto => "auto",
+            Method::Segments => "segments",
+            Method::Aggregates => "aggregates",
+        }
+    }
+}
+
+/// A sender's final congestion window, in octets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Cwnd {
+    /// The sender's address and port.
+    pub src: SocketAddrV4,
+    /// The receiver's address and port.
+    pub dst: SocketAddrV4,
+    /// The congestion window, octets.
+    pub octets: u64,
+}
+
+/// One side of a comparison: its packets and what it knows of its senders'
+/// final congestion windows (the last entry of a direction counts).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Run<'a> {
+    /// The packets, in the order sent.
+    pub packets: &'a [Packet],
+    /// The senders' final congestion windows; a direction without one is
+    /// not compared on it.
+    pub cwnd: &'a [Cwnd],
 }
 
 /// One packet as a sender emitted it.
@@ -134,6 +201,9 @@ pub enum Field {
     Sack,
     /// The times, more than the slack apart.
     Time,
+    /// Where a control segment that carries data ends (seq + length), in a
+    /// direction compared by aggregates.
+    End,
 }
 
 impl Field {
@@ -150,6 +220,7 @@ impl Field {
             Field::SackPermitted => "sackOK",
             Field::Sack => "SACK blocks",
             Field::Time => "time",
+            Field::End => "seq + length",
         }
     }
 }
@@ -162,7 +233,9 @@ pub enum Divergence {
     Segment {
         /// The direction's name.
         direction: String,
-        /// The segment's index in the direction, from 0.
+        /// The segment's index in the direction, from 0; in a direction
+        /// compared by aggregates, among its control segments
+        /// ([`Aggregates::sim_control`], [`Aggregates::kernel_control`]).
         index: usize,
         /// What differs, in [`Field`] order.
         fields: Vec<Field>,
@@ -177,12 +250,30 @@ pub enum Divergence {
     Count {
         /// The direction's name.
         direction: String,
-        /// The first segment only one side has.
+        /// The first segment only one side has (among the control segments
+        /// in a direction compared by aggregates).
         index: usize,
         /// Segments the simulation sends in the direction.
         sim: usize,
         /// Segments the kernel sends in the direction.
         kernel: usize,
+    },
+    /// An aggregate of a direction compared by aggregates differs by more
+    /// than its tolerance.
+    Aggregate {
+        /// The direction's name.
+        direction: String,
+        /// Which.
+        aggregate: Aggregate,
+        /// The round (from 0), for [`Aggregate::Rounds`].
+        round: Option<usize>,
+        /// The simulation's value (octets, segments, ns); `None` where it
+        /// has none (data never all acknowledged).
+        sim: Option<u64>,
+        /// The kernel's value.
+        kernel: Option<u64>,
+        /// The difference allowed, in the value's unit.
+        allowed: u64,
     },
     /// A packet does not decode as IPv4/TCP.
     Undecodable(Undecodable),
@@ -215,6 +306,9 @@ pub struct Direction {
     pub sim: Vec<Row>,
     /// The kernel's segments, in the order sent.
     pub kernel: Vec<Row>,
+    /// Its aggregates, when it is compared by aggregates (a bulk
+    /// connection); `None` when it is compared segment by segment.
+    pub aggregates: Option<Aggregates>,
     /// The first difference in this direction.
     pub divergence: Option<Divergence>,
 }
@@ -224,6 +318,8 @@ pub struct Direction {
 pub struct Comparison {
     /// Whether every packet decodes and every direction agrees.
     pub matches: bool,
+    /// The method asked for.
+    pub method: Method,
     /// The directions, by first appearance in the simulation, then those
     /// only the kernel has, by first appearance there.
     pub directions: Vec<Direction>,
@@ -276,27 +372,91 @@ struct Decoded {
 /// assert_eq!(cmp.directions[0].kernel[0].seq, 0);
 /// ```
 pub fn compare(hosts: &[(String, Ipv4Addr)], sim: &[Packet], kernel: &[Packet]) -> Comparison {
-    let mut a = decode_side(Side::Sim, sim);
-    let mut b = decode_side(Side::Kernel, kernel);
+    let run = |packets| Run { packets, cwnd: &[] };
+    compare_with(hosts, Method::Auto, run(sim), run(kernel))
+}
+
+/// [`compare`] with a [`Method`] and the senders' final congestion windows
+/// (for the aggregates).
+pub fn compare_with(
+    hosts: &[(String, Ipv4Addr)],
+    method: Method,
+    sim: Run<'_>,
+    kernel: Run<'_>,
+) -> Comparison {
+    let mut a = decode_side(Side::Sim, sim.packets);
+    let mut b = decode_side(Side::Kernel, kernel.packets);
     let mut order = a.order;
     for key in b.order {
         if !order.contains(&key) {
             order.push(key);
         }
     }
+    let rows: BTreeMap<Key, (Vec<Row>, Vec<Row>)> = order
+        .iter()
+        .map(|key| {
+            let sim = a.rows.remove(key).unwrap_or_default();
+            let kernel = b.rows.remove(key).unwrap_or_default();
+            (*key, (sim, kernel))
+        })
+        .collect();
+    let none = (Vec::new(), Vec::new());
+    let cwnd_of = |list: &[Cwnd], key: Key| {
+        list.iter()
+            .rev()
+            .find(|c| (c.src, c.dst) == key)
+            .map(|c| c.octets)
+    };
     let directions: Vec<Direction> = order
         .into_iter()
         .map(|key| {
             let name = format!("{} > {}", endpoint(hosts, key.0), endpoint(hosts, key.1));
-            let sim = a.rows.remove(&key).unwrap_or_default();
-            let kernel = b.rows.remove(&key).unwrap_or_default();
-            let divergence = first_divergence(&name, &sim, &kernel);
+            let (sim_rows, kernel_rows) = rows.get(&key).unwrap_or(&none);
+            let (sim_peer, kernel_peer) = rows.get(&(key.1, key.0)).unwrap_or(&none);
+            let bulk = match method {
+                Method::Segments => false,
+                Method::Aggregates => true,
+                Method::Auto => {
+                    aggregate::data_segments(sim_rows).max(aggregate::data_segments(sim_peer))
+                        > BULK_DATA_SEGMENTS
+                }
+            };
+            let (aggregates, divergence) = if bulk {
+                let round_ns = aggregate::round_trip(sim_rows, sim_peer);
+                let agg = Aggregates {
+                    round_ns,
+                    sim_control: aggregate::control_rows(sim_rows, sim_peer),
+                    kernel_control: aggregate::control_rows(kernel_rows, kernel_peer),
+                    sim: aggregate::totals(sim_rows, sim_peer, round_ns, cwnd_of(sim.cwnd, key)),
+                    kernel: aggregate::totals(
+                        kernel_rows,
+                        kernel_peer,
+                        round_ns,
+                        cwnd_of(kernel.cwnd, key),
+                    ),
+                };
+                let pick = |rows: &[Row], idx: &[usize]| -> Vec<Row> {
+                    idx.iter().filter_map(|&i| rows.get(i).cloned()).collect()
+                };
+                let divergence = first_divergence(
+                    &name,
+                    &pick(sim_rows, &agg.sim_control),
+                    &pick(kernel_rows, &agg.kernel_control),
+                    aggregate::differing_control,
+                )
+                .or_else(|| aggregate::first_difference(&name, &agg.sim, &agg.kernel));
+                (Some(agg), divergence)
+            } else {
+                let d = first_divergence(&name, sim_rows, kernel_rows, differing);
+                (None, d)
+            };
             Direction {
                 name,
                 src: key.0,
                 dst: key.1,
-                sim,
-                kernel,
+                sim: sim_rows.clone(),
+                kernel: kernel_rows.clone(),
+                aggregates,
                 divergence,
             }
         })
@@ -309,6 +469,7 @@ pub fn compare(hosts: &[(String, Ipv4Addr)], sim: &[Packet], kernel: &[Packet]) 
     };
     let mut cmp = Comparison {
         matches: divergence.is_none(),
+        method,
         directions,
         undecodable,
         divergence,
@@ -325,6 +486,16 @@ pub fn compare(hosts: &[(String, Ipv4Addr)], sim: &[Packet], kernel: &[Packet]) 
 /// taken from `b`'s times).
 pub fn same_outcome(hosts: &[(String, Ipv4Addr)], a: &[Packet], b: &[Packet]) -> bool {
     compare(hosts, a, b).matches
+}
+
+/// [`same_outcome`] by [`compare_with`]'s rule.
+pub fn same_outcome_with(
+    hosts: &[(String, Ipv4Addr)],
+    method: Method,
+    a: Run<'_>,
+    b: Run<'_>,
+) -> bool {
+    compare_with(hosts, method, a, b).matches
 }
 
 impl Comparison {
@@ -353,6 +524,11 @@ impl Direction {
     /// This direction's first divergence in words, the sides called
     /// `sim_label` and `kernel_label`; `None` when it has none.
     pub fn describe(&self, sim_label: &str, kernel_label: &str) -> Option<String> {
+        let control = if self.aggregates.is_some() {
+            "control "
+        } else {
+            ""
+        };
         match self.divergence.as_ref()? {
             Divergence::Segment {
                 index,
@@ -360,7 +536,13 @@ impl Direction {
                 slack_ns,
                 ..
             } => {
-                let (x, y) = (self.sim.get(*index)?, self.kernel.get(*index)?);
+                let (x, y) = match &self.aggregates {
+                    Some(a) => (
+                        self.sim.get(*a.sim_control.get(*index)?)?,
+                        self.kernel.get(*a.kernel_control.get(*index)?)?,
+                    ),
+                    None => (self.sim.get(*index)?, self.kernel.get(*index)?),
+                };
                 let parts: Vec<String> = fields
                     .iter()
                     .map(|&f| {
@@ -373,19 +555,58 @@ impl Direction {
                     })
                     .collect();
                 Some(format!(
-                    "{}, segment {index}: {} (time slack {} ms)",
+                    "{}, {control}segment {index}: {} (time slack {} ms)",
                     self.name,
                     parts.join("; "),
                     ms(*slack_ns)
                 ))
             }
             Divergence::Count { sim, kernel, .. } => Some(format!(
-                "{}: {kernel_label} sends {kernel} segment{}, {sim_label} {sim}",
+                "{}: {kernel_label} sends {kernel} {control}segment{}, {sim_label} {sim}",
                 self.name,
                 if *kernel == 1 { "" } else { "s" }
             )),
+            Divergence::Aggregate {
+                aggregate,
+                round,
+                sim,
+                kernel,
+                allowed,
+                ..
+            } => {
+                let v = |x: &Option<u64>| aggregate_value(*aggregate, *x);
+                let what = match round {
+                    Some(r) => format!("{} {r}", aggregate.label()),
+                    None => aggregate.label().to_owned(),
+                };
+                Some(format!(
+                    "{}: {what}: {sim_label} {}, {kernel_label} {} (allowed {})",
+                    self.name,
+                    v(sim),
+                    v(kernel),
+                    aggregate_allowed(*aggregate, *allowed)
+                ))
+            }
             Divergence::Undecodable(_) => None,
         }
+    }
+}
+
+/// An aggregate's value as messages show it: times in ms, `none` for none.
+pub(crate) fn aggregate_value(a: Aggregate, v: Option<u64>) -> String {
+    match (a, v) {
+        (_, None) => "none".to_owned(),
+        (Aggregate::AllAcked, Some(ns)) => format!("{} ms", ms(ns)),
+        (_, Some(n)) => n.to_string(),
+    }
+}
+
+/// An aggregate's tolerance as messages show it.
+pub(crate) fn aggregate_allowed(a: Aggregate, allowed: u64) -> String {
+    match (a, allowed) {
+        (_, 0) => "equal".to_owned(),
+        (Aggregate::AllAcked, ns) => format!("±{} ms", ms(ns)),
+        (_, n) => format!("±{n}"),
     }
 }
 
@@ -417,6 +638,7 @@ fn value(f: Field, r: &Row) -> String {
             }
         }
         Field::Time => format!("{} ms", ms(r.at_ns)),
+        Field::End => r.seq.wrapping_add(r.len).to_string(),
     }
 }
 
@@ -435,10 +657,17 @@ fn endpoint(hosts: &[(String, Ipv4Addr)], a: SocketAddrV4) -> String {
 }
 
 /// The first difference between the two sides of one direction.
-fn first_divergence(direction: &str, sim: &[Row], kernel: &[Row]) -> Option<Divergence> {
+/// `differ` gives the compared fields other than time in which two rows
+/// differ.
+fn first_divergence(
+    direction: &str,
+    sim: &[Row],
+    kernel: &[Row],
+    differ: fn(&Row, &Row) -> Vec<Field>,
+) -> Option<Divergence> {
     for (index, (x, y)) in sim.iter().zip(kernel).enumerate() {
         let slack = slack_ns(y.at_ns);
-        let mut fields = differing(x, y);
+        let mut fields = differ(x, y);
         if x.at_ns.abs_diff(y.at_ns) > slack {
             fields.push(Field::Time);
         }

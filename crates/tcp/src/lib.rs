@@ -75,8 +75,8 @@ pub use config::{
     LINUX_INIT_CWND, LINUX_SEGMENT_MEMORY, LINUX_SEND_BUFFER, LINUX_SEND_BUFFER_MAX,
     LINUX_SEND_BUFFER_OVERHEAD, LossRecovery, Nagle, PersistGiveUp, Profile, Push, RecvMemory,
     RetransmissionRtt, RetryLimit, RetryModel, RstInTimeWait, RtoFormula, SEND_BUFFER_GOAL_MAX,
-    SimultaneousSynAck,
-    SynRetryCount, TimeWaitSegments, TimerWheel, TsRecentUpdate, WindowRounding,
+    SimultaneousSynAck, SynRetryCount, TimeWaitSegments, TimerWheel, TsRecentUpdate,
+    WindowRounding,
 };
 pub use connection::{
     CommandError, Connection, RecoveryStats, TcpInfo, linux_truesize, window_shift_for,

@@ -20,8 +20,8 @@ use tcpsim_tcp::{
     AbortReset, AckAboveSndNxt, AckOfFin, CongestionAlgorithm, CwndAccounting, DuplicateSyn,
     Duration, FinInZeroWindow, FinSack, HalfOpenRstSyn, InitialWindow, IsnMode, LossRecovery,
     Nagle, PersistGiveUp, Profile, Push, RecvMemory, RetransmissionRtt, RetryModel, RstInTimeWait,
-    RtoFormula, SegmentKind, SimultaneousSynAck, State, SynRetryCount, TimeWaitSegments, TimerWheel, TsRecentUpdate,
-    WindowRounding,
+    RtoFormula, SegmentKind, SimultaneousSynAck, State, SynRetryCount, TimeWaitSegments,
+    TimerWheel, TsRecentUpdate, WindowRounding,
 };
 use toml::Spanned;
 

@@ -5,8 +5,8 @@ use tcpsim_tcp::{
     AbortReset, AckAboveSndNxt, AckOfFin, Config, CongestionAlgorithm, CwndAccounting,
     DuplicateSyn, Duration, FinInZeroWindow, FinSack, HalfOpenRstSyn, InitialWindow, IsnMode,
     LossRecovery, Nagle, PersistGiveUp, Profile, Push, RecvMemory, RetransmissionRtt, RetryModel,
-    RstInTimeWait, RtoFormula, SimultaneousSynAck, SynRetryCount, TimeWaitSegments, TimerWheel, TsRecentUpdate,
-    WindowRounding,
+    RstInTimeWait, RtoFormula, SimultaneousSynAck, SynRetryCount, TimeWaitSegments, TimerWheel,
+    TsRecentUpdate, WindowRounding,
 };
 
 use tcpsim_tcp::congestion::InitialCwnd;

@@ -1,9 +1,14 @@
 //! The text of a [`Comparison`]: each direction as a table, the simulation
 //! on the left and the kernel on the right, row by row; the first divergent
 //! row marked `>>` in the margin and said in words under the table. Lines
-//! stay within 120 columns (options wrap inside their side's column).
+//! stay within 120 columns (options wrap inside their side's column). A
+//! direction compared by aggregates shows its control segments as that
+//! table, then its aggregates side by side, the first that fails marked.
 
-use super::{Comparison, Direction, Divergence, Row, Side, ms};
+use super::{
+    Aggregate, Aggregates, Comparison, Direction, Divergence, Row, Side, aggregate_allowed,
+    aggregate_value, ms, round_slack, slack_ns,
+};
 
 /// The width the text keeps to.
 const WIDTH: usize = 120;
@@ -52,6 +57,12 @@ impl Comparison {
                  ISNs, length, options but timestamps; times within 5 % or 10 ms)\n",
             ),
             Some(s) => wrapped(&mut out, "", &format!("verdict: divergence: {s}")),
+        }
+        if self.directions.iter().any(|d| d.aggregates.is_some()) && self.matches {
+            out.push_str(
+                "(bulk connections by aggregates: control segments as above, payload octets, data \
+                 segments per round, time until all is acknowledged, retransmissions, final cwnd)\n",
+            );
         }
         out
     }
@@ -136,7 +147,9 @@ fn side_lines(w: &Widths, r: Option<&Row>, width: usize) -> Vec<String> {
     lines
 }
 
-/// One direction's table and, under it, its first divergence.
+/// One direction's table and, under it, its first divergence; for a
+/// direction compared by aggregates, the table of its control segments and
+/// its aggregates.
 fn direction(out: &mut String, d: &Direction, sim_label: &str, kernel_label: &str) {
     let plural = |n: usize| if n == 1 { "" } else { "s" };
     out.push_str(&format!(
@@ -146,6 +159,180 @@ fn direction(out: &mut String, d: &Direction, sim_label: &str, kernel_label: &st
         plural(d.sim.len()),
         d.kernel.len()
     ));
+    let Some(a) = &d.aggregates else {
+        return table(out, d, sim_label, kernel_label);
+    };
+    out.push_str(&format!(
+        "compared by aggregates (bulk); control segments: {sim_label} {}, {kernel_label} {}\n",
+        a.sim_control.len(),
+        a.kernel_control.len()
+    ));
+    let pick = |rows: &[Row], idx: &[usize]| -> Vec<Row> {
+        idx.iter().filter_map(|&i| rows.get(i).cloned()).collect()
+    };
+    let control = Direction {
+        sim: pick(&d.sim, &a.sim_control),
+        kernel: pick(&d.kernel, &a.kernel_control),
+        aggregates: None,
+        divergence: match &d.divergence {
+            Some(Divergence::Aggregate { .. }) => None,
+            other => other.clone(),
+        },
+        ..d.clone()
+    };
+    table_rows(out, &control, sim_label, kernel_label);
+    aggregates(out, d, a, sim_label, kernel_label);
+    if let Some(s) = d.describe(sim_label, kernel_label) {
+        wrapped(out, MARK, &s);
+    }
+}
+
+/// The aggregates side by side: one line each (one per round), the first
+/// divergent one marked.
+fn aggregates(
+    out: &mut String,
+    d: &Direction,
+    a: &Aggregates,
+    sim_label: &str,
+    kernel_label: &str,
+) {
+    let failed = match &d.divergence {
+        Some(Divergence::Aggregate {
+            aggregate, round, ..
+        }) => Some((*aggregate, *round)),
+        Some(Divergence::Segment { .. } | Divergence::Count { .. }) => {
+            Some((Aggregate::Control, None))
+        }
+        _ => None,
+    };
+    let (s, k) = (&a.sim, &a.kernel);
+    let mut lines: Vec<(Aggregate, Option<usize>, String, String, String, String)> = Vec::new();
+    let n = |v: u64| Some(v);
+    let line =
+        |agg: Aggregate, round: Option<usize>, x: Option<u64>, y: Option<u64>, allowed: String| {
+            let what = match (agg, round) {
+                (Aggregate::Rounds, Some(r)) => {
+                    let from = a.round_ns.map_or_else(String::new, |rtt| {
+                        let start = (r as u64 * rtt).saturating_sub(rtt / 2);
+                        format!(" (from +{} ms)", ms(start))
+                    });
+                    format!("data segments, round {r}{from}")
+                }
+                _ => agg.label().to_owned(),
+            };
+            (
+                agg,
+                round,
+                what,
+                aggregate_value(agg, x),
+                aggregate_value(agg, y),
+                allowed,
+            )
+        };
+    lines.push(line(
+        Aggregate::Octets,
+        None,
+        n(s.octets),
+        n(k.octets),
+        aggregate_allowed(Aggregate::Octets, 0),
+    ));
+    for r in 0..s.rounds.len().max(k.rounds.len()) {
+        let (x, y) = (
+            s.rounds.get(r).copied().unwrap_or(0),
+            k.rounds.get(r).copied().unwrap_or(0),
+        );
+        lines.push(line(
+            Aggregate::Rounds,
+            Some(r),
+            n(u64::from(x)),
+            n(u64::from(y)),
+            aggregate_allowed(Aggregate::Rounds, u64::from(round_slack(y))),
+        ));
+    }
+    let acked_slack = k.all_acked_ns.map_or(0, slack_ns);
+    lines.push(line(
+        Aggregate::AllAcked,
+        None,
+        s.all_acked_ns,
+        k.all_acked_ns,
+        aggregate_allowed(Aggregate::AllAcked, acked_slack),
+    ));
+    lines.push(line(
+        Aggregate::Retransmitted,
+        None,
+        n(u64::from(s.retransmitted)),
+        n(u64::from(k.retransmitted)),
+        aggregate_allowed(Aggregate::Retransmitted, 0),
+    ));
+    let cwnd_slack = k.final_cwnd.map_or(0, super::cwnd_slack);
+    let cwnd_allowed = match (s.final_cwnd, k.final_cwnd) {
+        (Some(_), Some(_)) => aggregate_allowed(Aggregate::FinalCwnd, cwnd_slack),
+        _ => "not compared".to_owned(),
+    };
+    lines.push(line(
+        Aggregate::FinalCwnd,
+        None,
+        s.final_cwnd,
+        k.final_cwnd,
+        cwnd_allowed,
+    ));
+    let headings = (
+        "aggregate".to_owned(),
+        sim_label.to_owned(),
+        kernel_label.to_owned(),
+        "allowed".to_owned(),
+    );
+    let w0 = lines
+        .iter()
+        .map(|l| l.2.len())
+        .chain([headings.0.len()])
+        .max()
+        .unwrap_or(0);
+    let w1 = lines
+        .iter()
+        .map(|l| l.3.len())
+        .chain([headings.1.len()])
+        .max()
+        .unwrap_or(0);
+    let w2 = lines
+        .iter()
+        .map(|l| l.4.len())
+        .chain([headings.2.len()])
+        .max()
+        .unwrap_or(0);
+    let text = |margin: &str, a: &str, b: &str, c: &str, e: &str| {
+        format!("{margin}{a:<w0$}  {b:>w1$}  {c:>w2$}  {e}")
+            .trim_end()
+            .to_owned()
+            + "\n"
+    };
+    out.push_str(&text(
+        NO_MARK,
+        &headings.0,
+        &headings.1,
+        &headings.2,
+        &headings.3,
+    ));
+    let mut marked = false;
+    for (agg, round, what, x, y, allowed) in &lines {
+        let mark = !marked
+            && failed.is_some_and(|(f, fr)| f == *agg && (f != Aggregate::Rounds || fr == *round));
+        marked |= mark;
+        let margin = if mark { MARK } else { NO_MARK };
+        out.push_str(&text(margin, what, x, y, allowed));
+    }
+}
+
+/// A direction's side-by-side table of every segment.
+fn table(out: &mut String, d: &Direction, sim_label: &str, kernel_label: &str) {
+    table_rows(out, d, sim_label, kernel_label);
+    if let Some(s) = d.describe(sim_label, kernel_label) {
+        wrapped(out, MARK, &s);
+    }
+}
+
+/// The side-by-side table of `d`'s rows, its divergent row marked.
+fn table_rows(out: &mut String, d: &Direction, sim_label: &str, kernel_label: &str) {
     let rows = d.sim.len().max(d.kernel.len());
     let index_width = rows.saturating_sub(1).to_string().len();
     let cell = (WIDTH - MARK.len() - index_width - 1 - SEPARATOR.len()) / 2;
@@ -182,9 +369,6 @@ fn direction(out: &mut String, d: &Direction, sim_label: &str, kernel_label: &st
             let r = right.get(k).map_or("", String::as_str);
             line(out, margin, &index, l, r);
         }
-    }
-    if let Some(s) = d.describe(sim_label, kernel_label) {
-        wrapped(out, MARK, &s);
     }
 }
 

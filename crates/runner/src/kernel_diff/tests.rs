@@ -609,3 +609,481 @@ fn empty_runs_match_and_anything_decodes_without_panic() {
     assert_eq!(cmp.undecodable.len(), 2 * junk.len());
     let _ = cmp.render_text("a", "b");
 }
+
+// The bulk rule (SPEC §5): aggregates instead of every ACK.
+
+const FPA: Flags = Flags::FIN.union(Flags::PSH).union(Flags::ACK);
+
+/// Octets of each data segment of [`bulk`].
+const SEG: u32 = 1000;
+
+/// A bulk transfer over a 20 ms path: SYN at 0, SYN-ACK at 10 ms, the
+/// handshake's ACK at 20 ms (the round: 20 ms). Flight k holds `flights[k]`
+/// segments of [`SEG`] octets from 20 ms + k × 20 ms + 10 µs, 10 µs apart;
+/// the last carries the FIN. The server acknowledges every `every`-th
+/// segment (but the last) 10 ms after it was sent; 10 ms after the FIN it
+/// sends FA acknowledging everything, and the client ACKs it 10 ms later.
+/// Data segment j (from 0) is seq 1 + j × SEG.
+fn bulk(flights: &[u32], every: u32) -> Vec<Spec> {
+    let mut v = vec![
+        c(0, SYN, 0, 0, 0),
+        s(10_000, SA, 0, 1, 0),
+        c(20_000, A, 1, 1, 0),
+    ];
+    let total: u32 = flights.iter().sum();
+    let mut j = 0;
+    for (k, &n) in flights.iter().enumerate() {
+        for i in 0..n {
+            let at = 20_000 + k as u64 * 20_000 + 10 * (u64::from(i) + 1);
+            let last = j + 1 == total;
+            v.push(c(
+                at,
+                if last { FPA } else { A },
+                1 + j * SEG,
+                1,
+                SEG as usize,
+            ));
+            if last {
+                let end = 1 + total * SEG;
+                v.push(s(at + 10_000, FA, 1, end + 1, 0));
+                v.push(c(at + 20_000, A, end + 1, 2, 0));
+            } else if (j + 1) % every == 0 {
+                v.push(s(at + 10_000, A, 1, 1 + (j + 1) * SEG, 0));
+            }
+            j += 1;
+        }
+    }
+    v.sort_by_key(|sp| sp.at_us);
+    v
+}
+
+/// The time of the FA of [`bulk`], µs: 10 ms after the last data segment.
+fn fin_ack_us(flights: &[u32]) -> u64 {
+    let k = flights.len() as u64 - 1;
+    20_000 + k * 20_000 + 10 * u64::from(*flights.last().unwrap()) + 10_000
+}
+
+#[test]
+fn a_bulk_transfer_is_compared_by_aggregates_so_batched_acks_match() {
+    // 10 + 20 segments; the simulation ACKs every second segment, the kernel
+    // every fifth: other ACKs, the same transfer.
+    let flights = [10, 20];
+    let cmp = compare(
+        &hosts(),
+        &run(&SIM, &bulk(&flights, 2)),
+        &run(&KERNEL, &bulk(&flights, 5)),
+    );
+    assert!(cmp.matches, "{}", cmp.summary);
+    assert_eq!(cmp.method, Method::Auto);
+    let d = direction(&cmp, C2S);
+    let a = d.aggregates.as_ref().expect("30 data segments > 16: bulk");
+    assert_eq!(a.round_ns, Some(20_000_000));
+    for t in [&a.sim, &a.kernel] {
+        assert_eq!(t.data_segments, 30);
+        assert_eq!(t.octets, u64::from(30 * SEG));
+        assert_eq!(t.rounds, [10, 20]);
+        assert_eq!(t.retransmitted, 0);
+        // Acknowledged by the FA: 10 ms after the 20th segment of flight 1.
+        assert_eq!(t.all_acked_ns, Some(fin_ack_us(&flights) * 1000));
+        assert_eq!(t.final_cwnd, None);
+    }
+    // Control: the SYN, the handshake's ACK, the FIN (on data) and the ACK
+    // of the server's bare FIN; the server's SYN-ACK and FA.
+    let flags = |rows: &[Row], idx: &[usize]| -> Vec<String> {
+        idx.iter().map(|&i| rows[i].flags.clone()).collect()
+    };
+    assert_eq!(flags(&d.kernel, &a.kernel_control), ["S", "A", "FPA", "A"]);
+    let back = direction(&cmp, S2C);
+    let b = back.aggregates.as_ref().expect("the connection is bulk");
+    assert_eq!(flags(&back.sim, &b.sim_control), ["SA", "FA"]);
+    assert_eq!(b.sim.rounds, Vec::<u32>::new());
+    assert_eq!(b.sim.all_acked_ns, None);
+    // 15 ACKs against 6 (the 5th, 10th, ... 25th) and the FA.
+    assert_eq!((back.sim.len(), back.kernel.len()), (1 + 14 + 1, 1 + 5 + 1));
+
+    // Segment by segment, the other ACKs diverge.
+    let packets = (
+        run(&SIM, &bulk(&flights, 2)),
+        run(&KERNEL, &bulk(&flights, 5)),
+    );
+    let runs = (
+        Run {
+            packets: &packets.0,
+            cwnd: &[],
+        },
+        Run {
+            packets: &packets.1,
+            cwnd: &[],
+        },
+    );
+    let seg = compare_with(&hosts(), Method::Segments, runs.0, runs.1);
+    assert!(!seg.matches);
+    assert!(seg.directions.iter().all(|d| d.aggregates.is_none()));
+    assert!(
+        seg.summary
+            .starts_with("server:80 > client:40000, segment 1: ack: simulation 2001, kernel 5001"),
+        "{}",
+        seg.summary
+    );
+}
+
+#[test]
+fn bulk_means_more_than_16_data_segments_in_a_direction_of_the_simulation() {
+    for (n, bulk_expected) in [(16, false), (17, true)] {
+        let cmp = compare(
+            &hosts(),
+            &run(&SIM, &bulk(&[n], 1)),
+            &run(&KERNEL, &bulk(&[n], 1)),
+        );
+        assert!(cmp.matches, "{n}: {}", cmp.summary);
+        for d in &cmp.directions {
+            assert_eq!(d.aggregates.is_some(), bulk_expected, "{n} {}", d.name);
+        }
+    }
+    // Forced: a small exchange by aggregates matches itself too.
+    let specs = exchange();
+    let (a, b) = (run(&SIM, &specs), run(&KERNEL, &specs));
+    let r = |p| Run {
+        packets: p,
+        cwnd: &[],
+    };
+    let cmp = compare_with(&hosts(), Method::Aggregates, r(&a), r(&b));
+    assert!(cmp.matches, "{}", cmp.summary);
+    let d = direction(&cmp, C2S).aggregates.as_ref().unwrap();
+    // 100 octets in one segment at 90 ms, acknowledged at 180 ms; the round
+    // is the handshake, 90 ms.
+    assert_eq!(d.kernel.octets, 100);
+    assert_eq!(d.kernel.rounds, [1]);
+    assert_eq!(d.kernel.all_acked_ns, Some(180_000_000));
+    assert_eq!(d.round_ns, Some(90_000_000));
+}
+
+#[test]
+fn a_round_off_by_more_than_its_slack_is_the_divergence() {
+    // 30 segments either way, 14 + 16 against the kernel's 10 + 20: round 0
+    // differs by 4, more than max(2, 10 % of 10).
+    let cmp = compare(
+        &hosts(),
+        &run(&SIM, &bulk(&[14, 16], 2)),
+        &run(&KERNEL, &bulk(&[10, 20], 2)),
+    );
+    assert_eq!(
+        cmp.divergence,
+        Some(Divergence::Aggregate {
+            direction: C2S.to_owned(),
+            aggregate: Aggregate::Rounds,
+            round: Some(0),
+            sim: Some(14),
+            kernel: Some(10),
+            allowed: 2,
+        })
+    );
+    assert_eq!(
+        cmp.summary,
+        "client:40000 > server:80: data segments in round 0: simulation 14, kernel 10 (allowed ±2)"
+    );
+    // 12 + 18: 2 and 2 off, within max(2, 1) and max(2, 2).
+    let near = compare(
+        &hosts(),
+        &run(&SIM, &bulk(&[12, 18], 2)),
+        &run(&KERNEL, &bulk(&[10, 20], 2)),
+    );
+    assert!(near.matches, "{}", near.summary);
+    // A third round of 40 against 45: 10 % of 45 is 4 (integer), 5 is over.
+    let far = compare(
+        &hosts(),
+        &run(&SIM, &bulk(&[10, 20, 45], 2)),
+        &run(&KERNEL, &bulk(&[10, 15, 50], 2)),
+    );
+    match far.divergence {
+        Some(Divergence::Aggregate {
+            aggregate: Aggregate::Rounds,
+            round: Some(1),
+            allowed: 2,
+            ..
+        }) => {}
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn other_octets_retransmissions_and_completion_times_are_divergences() {
+    let flights = [10, 20];
+    let base = bulk(&flights, 2);
+    // One more segment of data: 31 000 octets against 30 000. The FIN's
+    // place, a control segment's, says so first (control segment 2, the
+    // FPA: 31 001 against 30 001).
+    let cmp = compare(
+        &hosts(),
+        &run(&SIM, &bulk(&[10, 21], 2)),
+        &run(&KERNEL, &base),
+    );
+    match &cmp.divergence {
+        Some(Divergence::Segment {
+            index: 2, fields, ..
+        }) => assert_eq!(fields, &[Field::End]),
+        other => panic!("{other:?}"),
+    }
+    // Without the close (no FIN, no FA), the octets do.
+    let open = |mut v: Vec<Spec>| {
+        v.retain(|sp| sp.flags != FA && !(sp.from_client && sp.ack == 2));
+        for sp in &mut v {
+            if sp.flags == FPA {
+                sp.flags = PA;
+            }
+        }
+        v
+    };
+    let cmp = compare(
+        &hosts(),
+        &run(&SIM, &open(bulk(&[10, 21], 2))),
+        &run(&KERNEL, &open(base.clone())),
+    );
+    match &cmp.divergence {
+        Some(Divergence::Aggregate {
+            aggregate: Aggregate::Octets,
+            sim: Some(31_000),
+            kernel: Some(30_000),
+            allowed: 0,
+            ..
+        }) => {}
+        other => panic!("{other:?}"),
+    }
+    // The kernel sends segment 3 (seq 3001) again right after the flight:
+    // the same octets, one retransmission, one more segment in round 1.
+    let mut again = base.clone();
+    again.push(c(40_300, A, 1 + 3 * SEG, 1, SEG as usize));
+    again.sort_by_key(|sp| sp.at_us);
+    let cmp = compare(&hosts(), &run(&SIM, &base), &run(&KERNEL, &again));
+    let d = direction(&cmp, C2S).aggregates.clone().unwrap();
+    assert_eq!((d.kernel.octets, d.kernel.retransmitted), (30_000, 1));
+    assert_eq!(d.kernel.rounds, [10, 21]);
+    match &cmp.divergence {
+        Some(Divergence::Aggregate {
+            aggregate: Aggregate::Retransmitted,
+            sim: Some(0),
+            kernel: Some(1),
+            ..
+        }) => {}
+        other => panic!("{other:?}"),
+    }
+    // The FA: 10 ms after the last segment, 40 ms + 20 x 10 µs.
+    let fa = fin_ack_us(&flights);
+    assert_eq!(fa, 50_200);
+    let n = base.len();
+    assert_eq!(base[n - 2].flags, FA);
+    // The kernel's FA (and the client's last ACK) 20 ms later: control
+    // segments more than 10 ms off, the client's ACK of the FA first (its
+    // direction comes first).
+    let shifted = |by: u64| {
+        let mut v = base.clone();
+        v[n - 2].at_us += by;
+        v[n - 1].at_us += by;
+        v
+    };
+    let cmp = compare(&hosts(), &run(&SIM, &base), &run(&KERNEL, &shifted(20_000)));
+    match &cmp.divergence {
+        Some(Divergence::Segment {
+            index: 3,
+            fields,
+            direction,
+            ..
+        }) => {
+            assert_eq!(direction, C2S);
+            assert_eq!(fields, &[Field::Time]);
+        }
+        other => panic!("{other:?}"),
+    }
+    let fa_row = &direction(&cmp, S2C).divergence;
+    assert!(
+        matches!(fa_row, Some(Divergence::Segment { index: 1, .. })),
+        "{fa_row:?}"
+    );
+    // 8 ms later: within 10 ms, the FA and the time until all is
+    // acknowledged (58.2 ms against 50.2 ms).
+    assert!(compare(&hosts(), &run(&SIM, &base), &run(&KERNEL, &shifted(8_000))).matches);
+    // The simulation ACKs the data (not the FIN) at 45 ms: all acknowledged
+    // 13.2 ms before the kernel's 58.2 ms, more than max(5 % of 58.2 ms,
+    // 10 ms).
+    let mut early = base.clone();
+    early.push(s(45_000, A, 1, 1 + 30 * SEG, 0));
+    early.sort_by_key(|sp| sp.at_us);
+    let cmp = compare(&hosts(), &run(&SIM, &early), &run(&KERNEL, &shifted(8_000)));
+    assert_eq!(
+        cmp.divergence,
+        Some(Divergence::Aggregate {
+            direction: C2S.to_owned(),
+            aggregate: Aggregate::AllAcked,
+            round: None,
+            sim: Some(45_000_000),
+            kernel: Some(58_200_000),
+            allowed: 10_000_000,
+        })
+    );
+    assert_eq!(
+        cmp.summary,
+        "client:40000 > server:80: time until all data is acknowledged: simulation 45.000 ms, \
+         kernel 58.200 ms (allowed ±10.000 ms)"
+    );
+}
+
+#[test]
+fn the_final_cwnd_is_compared_within_20_percent_where_both_sides_know_it() {
+    let flights = [10, 20];
+    let (a, b) = (
+        run(&SIM, &bulk(&flights, 2)),
+        run(&KERNEL, &bulk(&flights, 5)),
+    );
+    let client = SocketAddrV4::new(CLIENT, CLIENT_PORT);
+    let server = SocketAddrV4::new(SERVER, SERVER_PORT);
+    let cwnd = |octets| {
+        [Cwnd {
+            src: client,
+            dst: server,
+            octets,
+        }]
+    };
+    let (k, near, far) = (cwnd(20_000), cwnd(24_000), cwnd(24_001));
+    let cmp = |s: &[Cwnd], k: &[Cwnd]| {
+        compare_with(
+            &hosts(),
+            Method::Auto,
+            Run {
+                packets: &a,
+                cwnd: s,
+            },
+            Run {
+                packets: &b,
+                cwnd: k,
+            },
+        )
+    };
+    // 20 % of 20 000 is 4 000.
+    assert!(cmp(&near, &k).matches);
+    let off = cmp(&far, &k);
+    assert_eq!(
+        off.divergence,
+        Some(Divergence::Aggregate {
+            direction: C2S.to_owned(),
+            aggregate: Aggregate::FinalCwnd,
+            round: None,
+            sim: Some(24_001),
+            kernel: Some(20_000),
+            allowed: 4_000,
+        })
+    );
+    // Known on one side only: not compared.
+    assert!(cmp(&far, &[]).matches);
+    // The least slack is one segment of 1448: 2 000 against 3 449.
+    assert!(!cmp(&cwnd(3_449), &cwnd(2_000)).matches);
+    assert!(cmp(&cwnd(3_448), &cwnd(2_000)).matches);
+}
+
+#[test]
+fn the_ack_of_a_fin_on_data_is_batching_but_the_handshake_is_compared() {
+    let flights = [10, 20];
+    let base = bulk(&flights, 2);
+    // The kernel ACKs the data and the FIN alone, 40 µs before its FA.
+    let mut alone = base.clone();
+    let end = 1 + 30 * SEG;
+    alone.push(s(fin_ack_us(&flights) - 40, A, 1, end + 1, 0));
+    alone.sort_by_key(|sp| sp.at_us);
+    let cmp = compare(&hosts(), &run(&SIM, &base), &run(&KERNEL, &alone));
+    assert!(cmp.matches, "{}", cmp.summary);
+    // The handshake's ACK 30 ms late is a control segment's time.
+    let mut late = base.clone();
+    late[2].at_us = 50_000;
+    let cmp = compare(&hosts(), &run(&SIM, &base), &run(&KERNEL, &late));
+    match &cmp.divergence {
+        Some(Divergence::Segment {
+            index: 1,
+            fields,
+            direction,
+            ..
+        }) => {
+            assert_eq!(direction, C2S);
+            assert_eq!(fields, &[Field::Time]);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        cmp.summary.contains("control segment 1: time"),
+        "{}",
+        cmp.summary
+    );
+    // The FIN on a shorter last segment that ends at the same octet: its
+    // end is compared, not its seq and length.
+    let mut short = base.clone();
+    let fin = short.iter().position(|sp| sp.flags == FPA).unwrap();
+    short[fin].seq += 500;
+    short[fin].len -= 500;
+    let prev = fin - 1;
+    short[prev].len += 500;
+    let cmp = compare(&hosts(), &run(&SIM, &base), &run(&KERNEL, &short));
+    assert!(cmp.matches, "{}", cmp.summary);
+    short[fin].len -= 1;
+    let cmp = compare(&hosts(), &run(&SIM, &base), &run(&KERNEL, &short));
+    match &cmp.divergence {
+        Some(Divergence::Segment { fields, .. }) => assert_eq!(fields, &[Field::End]),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn text_and_json_show_the_aggregates_side_by_side() {
+    let cmp = compare(
+        &hosts(),
+        &run(&SIM, &bulk(&[14, 16], 2)),
+        &run(&KERNEL, &bulk(&[10, 20], 5)),
+    );
+    let text = cmp.render_text("simulation", "kernel");
+    for line in text.lines() {
+        assert!(line.len() <= 120, "{} columns: {line}", line.len());
+    }
+    assert!(
+        text.contains("compared by aggregates (bulk); control segments: simulation 4, kernel 4")
+    );
+    let marked: Vec<&str> = text.lines().filter(|l| l.starts_with(">> ")).collect();
+    assert_eq!(marked.len(), 2, "{text}");
+    let words: Vec<&str> = marked[0].split_whitespace().collect();
+    assert_eq!(
+        words,
+        [
+            ">>",
+            "data",
+            "segments,",
+            "round",
+            "0",
+            "(from",
+            "+0.000",
+            "ms)",
+            "14",
+            "10",
+            "±2"
+        ]
+    );
+    let round1 = text
+        .lines()
+        .find(|l| l.contains("round 1 (from +10.000 ms)"))
+        .unwrap();
+    assert!(round1.starts_with("   "), "{round1}");
+    assert!(text.contains("payload octets"));
+    assert!(
+        text.lines()
+            .any(|l| l.trim_start().starts_with("final cwnd (octets)")
+                && l.ends_with("not compared"))
+    );
+    let v = serde_json::to_value(&cmp).unwrap();
+    assert_eq!(v["method"], "auto");
+    assert_eq!(v["divergence"]["kind"], "aggregate");
+    assert_eq!(v["divergence"]["aggregate"], "rounds");
+    let a = &v["directions"][0]["aggregates"];
+    assert_eq!(a["round_ns"], 20_000_000);
+    assert_eq!(a["sim"]["rounds"], serde_json::json!([14, 16]));
+    assert_eq!(a["kernel"]["octets"], 30_000);
+    assert_eq!(a["kernel_control"].as_array().unwrap().len(), 4);
+    assert_eq!(
+        v["directions"][1]["aggregates"]["sim"]["all_acked_ns"],
+        serde_json::Value::Null
+    );
+}

@@ -109,8 +109,8 @@ impl Connection {
         // A simultaneous open's SYN-ACK keeps our SYN's window under
         // [`SimultaneousSynAck::Linux`] (the SYN-SENT path has set up the
         // window for both SYNs).
-        let keeps = !self.passive
-            && self.config.simultaneous_synack == crate::SimultaneousSynAck::Linux;
+        let keeps =
+            !self.passive && self.config.simultaneous_synack == crate::SimultaneousSynAck::Linux;
         if !keeps {
             let scaling = self.offered_shift().is_some() && self.opt.peer_offered_window_scale;
             self.set_initial_window(scaling);

@@ -392,7 +392,11 @@ fn line10_simultaneous_open_linux() {
             "100ms S>C A 5001 1001 0",
         ]
     );
-    let synacks: Vec<_> = p.records.iter().filter(|r| r.flags == Flags::SYN | Flags::ACK).collect();
+    let synacks: Vec<_> = p
+        .records
+        .iter()
+        .filter(|r| r.flags == Flags::SYN | Flags::ACK)
+        .collect();
     assert!(synacks.iter().all(|r| r.window == 64240), "{synacks:?}");
     for (from, peer_isn) in [(Side::Client, 5000u32), (Side::Server, 1000)] {
         let ack = p
