@@ -11,9 +11,11 @@
 //! HZ > 100 and 8 where HZ ≤ 100; anything further than the last level
 //! holds is cut to its end. A timer never fires early: it fires at the
 //! first bucket boundary strictly after its expiry, `((expires >> 3n) + 1)
-//! << 3n`. So a timer of one jiffy or more fires up to one bucket late:
-//! at HZ = 250, up to 4 ms below 252 ms, 32 ms below 2.016 s, 256 ms below
-//! 16.128 s, 2.048 s below 129 s.
+//! << 3n`. So a timer of a whole number of jiffies fires up to one bucket
+//! late (a delay that is not a whole number is first rounded up, up to a
+//! jiffy more): at HZ = 250, up to 4 ms below 252 ms, 32 ms below 2.016 s,
+//! 256 ms below 16.128 s, 2.048 s below 129 s — at most 8/63 (12.7 %) of
+//! the delay, plus that rounding.
 //!
 //! The captures show it (`tests/data/linux/syn_lost_all.trace`, HZ = 250):
 //! after the first retransmission, each SYN timer is armed when the last
@@ -32,10 +34,18 @@
 //! at HZ = 250 fires in the model's bucket (docs/kernel.md). Durations become jiffies rounded
 //! up, as `msecs_to_jiffies` and `usecs_to_jiffies` round them.
 //!
-//! One detail of the kernel is not modelled: a timer re-armed from a timer
-//! handler sees the wheel's clock one jiffy ahead (`__run_timers` runs the
-//! handlers with `base->clk` at `jiffies + 1`), which changes the level of
-//! a timer exactly 63, 504, 4032, … jiffies away (by one level).
+//! Not modelled:
+//! - the wheel's own clock (`base->clk`) can differ from `jiffies` by one:
+//!   after the timer handlers of a jiffy have run (`__run_timers` leaves it
+//!   at `jiffies + 1` until the next tick), or while a bucket that is due
+//!   has not run yet (`forward_timer_base`). That moves a timer exactly 63,
+//!   504, 4032, … jiffies away to the next level.
+//! - a FIN-WAIT-2 limit above 60 s is two timers in the kernel (the
+//!   keepalive timer for the excess, then TIME-WAIT's 60 s), each rounded
+//!   on the wheel; here it is one.
+//! - the user timeout's clamp of the RTO counts elapsed time in whole
+//!   milliseconds in the kernel (`tcp_clamp_rto_to_user_timeout`), in
+//!   nanoseconds here.
 
 use crate::config::{Config, TimerWheel};
 use crate::time::{Duration, Instant};
@@ -163,8 +173,8 @@ mod tests {
 
     #[test]
     fn beyond_the_last_level_is_cut() {
-        // HZ = 250 has 9 levels: the cutoff is 63 << 24 jiffies, the
-        // longest timeout that minus one bucket of level 8 (1 << 24).
+        // HZ = 250 has 9 levels: the cutoff is 63 << 24 jiffies; a longer
+        // timeout is cut to the cutoff less one bucket of level 8 (1 << 24).
         let cutoff = 63u64 << 24;
         let max = cutoff - (1 << 24);
         let at = linux(0, Duration::from_millis(cutoff * 4 * 2));

@@ -236,7 +236,7 @@ pub struct TcpOverrides {
     /// `timer_wheel`: when timers fire, `"exact"` (after exactly their
     /// delay; `rfc`) or `"linux"` (the delay in whole `kernel_tick`s, then
     /// at the next boundary of a bucket of the kernel's timer wheel, up to
-    /// 12.5 % later; `linux`).
+    /// 12.7 % (8/63) later; `linux`).
     #[serde(default, deserialize_with = "opt::<TimerWheel, _>")]
     #[schemars(with = "Option<Val<TimerWheel>>")]
     pub timer_wheel: Option<TimerWheel>,
