@@ -60,7 +60,13 @@ const LEVEL_SIZE: u64 = 64;
 /// `TICK_NSEC`), so that 200 ms at HZ = 300 is 60 jiffies although a
 /// jiffy is 3 333 333 ns.
 pub(crate) fn jiffies(delay: Duration, tick_ns: u64) -> u64 {
-    let tick = u128::from(tick_ns.max(1));
+    let tick_ns = tick_ns.max(1);
+    if 1_000_000_000 % tick_ns == 0 {
+        // A whole number of ticks in a second (HZ 100, 250, 1000): the
+        // same, without 128-bit arithmetic on every timer.
+        return delay.as_nanos().div_ceil(tick_ns);
+    }
+    let tick = u128::from(tick_ns);
     let hz = (1_000_000_000 + tick / 2) / tick;
     let j = (u128::from(delay.as_nanos()) * hz).div_ceil(1_000_000_000);
     u64::try_from(j).unwrap_or(u64::MAX)
@@ -98,10 +104,11 @@ pub(crate) fn deadline(config: &Config, now: Instant, delay: Duration) -> Instan
         let last = depth - 1;
         (last, cutoff - (1 << (last * LEVEL_SHIFT)))
     } else {
-        (
-            (1..depth).take_while(|&n| when >= level_start(n)).count() as u32,
-            when,
-        )
+        let mut level = 0;
+        while level + 1 < depth && when >= level_start(level + 1) {
+            level += 1;
+        }
+        (level, when)
     };
     let shift = level * LEVEL_SHIFT;
     let expires = clk.saturating_add(when);
