@@ -397,18 +397,30 @@ fn a_bulk_transfer_matches_by_aggregates_and_a_wrong_initial_window_fails_on_its
     // 12, 24, 48 and the 55 left, against the kernel's 10, 20, 40 and 69.
     // Round 0 is 2 off, within max(2, 10 % of 10); round 1 is 4 off, more
     // than max(2, 10 % of 20). The last flight still leaves at 80 ms (12 +
-    // 24 + 48 = 84 < 139), so the control segments agree.
+    // 24 + 48 = 84 < 139), so the control segments agree — where the
+    // kernel's does too: now and then its receiver's delayed ACKs hold its
+    // last flight back a round (the FIN-carrying segment at 90 ms, seen in
+    // one CI run), and that run diverges on the control segment first. So
+    // three tries, none may match, and one (the usual outcome) shows the
+    // rounds.
     let o = tcpsim(&[
         "kernel",
         "configs/linux-bulk-200k.toml",
         "--sim-set",
         "tcp.initial_cwnd=12",
+        "--tries",
+        "3",
         "--format",
         "json",
     ]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let r: Value = serde_json::from_slice(&o.stdout).unwrap();
-    let d = &r["outcomes"][0]["comparison"]["divergence"];
+    let outcomes = r["outcomes"].as_array().unwrap();
+    let d = outcomes
+        .iter()
+        .map(|o| &o["comparison"]["divergence"])
+        .find(|d| d["kind"] == "aggregate")
+        .unwrap_or(&outcomes[0]["comparison"]["divergence"]);
     assert_eq!(d["kind"], "aggregate", "{d}");
     assert_eq!(d["aggregate"], "rounds", "{d}");
     assert_eq!(d["round"], 1, "{d}");
