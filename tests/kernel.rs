@@ -441,3 +441,101 @@ fn a_bulk_transfer_matches_by_aggregates_and_a_wrong_initial_window_fails_on_its
     );
     assert_eq!(d["allowed"], 2, "{d}");
 }
+
+#[test]
+fn sigterm_and_sighup_stop_the_run_as_sigint_does() {
+    if !lab() {
+        return;
+    }
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    for signal in ["-TERM", "-HUP"] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tcpsim"))
+            .args(["kernel", "configs/linux-syn_lost_all.toml"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mine = format!("tcpsim-k{}-", child.id());
+        let tries = format!("{mine}0-");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !namespaces().iter().any(|n| n.starts_with(&tries)) {
+            assert!(
+                Instant::now() < deadline,
+                "{signal}: the run made no namespace"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        let id = child.id().to_string();
+        assert!(
+            Command::new("kill")
+                .args([signal, &id])
+                .status()
+                .unwrap()
+                .success()
+        );
+        let started = Instant::now();
+        let status = child.wait().unwrap();
+        // docs/kernel.md: 130 whichever of SIGINT, SIGTERM and SIGHUP.
+        assert_eq!(status.code(), Some(130), "{signal}");
+        assert!(started.elapsed() < Duration::from_secs(5), "{signal}");
+        let left: Vec<String> = namespaces()
+            .into_iter()
+            .filter(|n| n.starts_with(&mine))
+            .collect();
+        assert!(left.is_empty(), "{signal}: left behind: {left:?}");
+    }
+}
+
+/// The records of a classic pcap file with nanosecond timestamps and
+/// LINKTYPE_RAW (101), as `tcpsim kernel --pcap` writes it: each record's
+/// IPv4 protocol byte.
+fn pcap_records(path: &std::path::Path) -> Vec<u8> {
+    let bytes = std::fs::read(path).unwrap();
+    assert_eq!(
+        &bytes[..4],
+        &0xa1b2_3c4du32.to_le_bytes(),
+        "nanosecond magic"
+    );
+    assert_eq!(u32::from_le_bytes(bytes[20..24].try_into().unwrap()), 101);
+    let mut at = 24;
+    let mut out = Vec::new();
+    while at < bytes.len() {
+        let len = u32::from_le_bytes(bytes[at + 8..at + 12].try_into().unwrap()) as usize;
+        let packet = &bytes[at + 16..at + 16 + len];
+        assert_eq!(packet[0] >> 4, 4, "IPv4");
+        out.push(packet[9]);
+        at += 16 + len;
+    }
+    out
+}
+
+#[test]
+fn pcap_writes_every_try_s_packets() {
+    if !lab() {
+        return;
+    }
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = std::env::temp_dir().join(format!("tcpsim-kernel-pcap-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join("normal.pcap");
+    let o = tcpsim(&[
+        "kernel",
+        "configs/linux-normal.toml",
+        "--tries",
+        "2",
+        "--pcap",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // linux-normal: the client sends S, A, FA, A and the server SA, FA
+    // (tests/data/linux/normal.trace): six TCP packets in each try's file,
+    // the first as OUT, the second as OUT-try2.
+    for name in ["normal.pcap", "normal-try2.pcap"] {
+        let records = pcap_records(&dir.join(name));
+        assert_eq!(records, [6u8; 6], "{name}: protocol 6 (TCP) six times");
+    }
+    assert!(!dir.join("normal-try3.pcap").exists());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
