@@ -146,6 +146,17 @@ fn the_kernel_closes_a_connection_as_the_linux_profile_does() {
     assert!(t["max_late_ns"].as_u64().unwrap() < 10_000_000, "{t}");
 }
 
+/// The divergence of the first outcome of report `r` for which `wanted`
+/// holds, else the first outcome's (for the assertions to show).
+fn divergence_where(r: &Value, wanted: impl Fn(&Value) -> bool) -> &Value {
+    let outcomes = r["outcomes"].as_array().unwrap();
+    outcomes
+        .iter()
+        .map(|o| &o["comparison"]["divergence"])
+        .find(|d| wanted(d))
+        .unwrap_or(&outcomes[0]["comparison"]["divergence"])
+}
+
 #[test]
 fn a_wrong_min_rto_on_the_simulation_side_is_a_divergence() {
     if !lab() {
@@ -177,12 +188,7 @@ fn a_wrong_min_rto_on_the_simulation_side_is_a_divergence() {
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let r: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(r["verdict"], "divergence");
-    let outcomes = r["outcomes"].as_array().unwrap();
-    let d = outcomes
-        .iter()
-        .map(|o| &o["comparison"]["divergence"])
-        .find(|d| d["index"] == 17)
-        .unwrap_or(&outcomes[0]["comparison"]["divergence"]);
+    let d = divergence_where(&r, |d| d["index"] == 17);
     assert_eq!(d["kind"], "segment", "{d}");
     assert_eq!(d["direction"], "client:49152 > server:80", "{d}");
     // Segments 0-16 agree: SYN, the handshake's ACK, the 14 new data
@@ -210,6 +216,52 @@ fn a_wrong_min_rto_on_the_simulation_side_is_a_divergence() {
     );
 }
 
+/// Starts `tcpsim kernel` on linux-syn_lost_all (a run of over a minute),
+/// waits for its first try's namespace, calls `while_running`, sends
+/// `signal` (a `kill` option such as `-INT`) and checks the run stops within
+/// 5 s with exit 130 (docs/kernel.md: whichever of SIGINT, SIGTERM and
+/// SIGHUP) and leaves none of its namespaces.
+fn stopped_by(signal: &str, while_running: impl FnOnce()) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tcpsim"))
+        .args(["kernel", "configs/linux-syn_lost_all.toml"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A try's namespace (`-0-`), not the probe of the machine check
+    // (`-probe`), which comes before the stale ones are removed.
+    let mine = format!("tcpsim-k{}-", child.id());
+    let tries = format!("{mine}0-");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !namespaces().iter().any(|n| n.starts_with(&tries)) {
+        assert!(
+            Instant::now() < deadline,
+            "{signal}: the run made no namespace"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    while_running();
+    std::thread::sleep(Duration::from_millis(300));
+    let id = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args([signal, &id])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let started = Instant::now();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "{signal}");
+    assert!(started.elapsed() < Duration::from_secs(5), "{signal}");
+    let left: Vec<String> = namespaces()
+        .into_iter()
+        .filter(|n| n.starts_with(&mine))
+        .collect();
+    assert!(left.is_empty(), "{signal}: left behind: {left:?}");
+}
+
 #[test]
 fn a_signal_stops_the_run_and_everything_is_removed() {
     if !lab() {
@@ -226,44 +278,12 @@ fn a_signal_stops_the_run_and_everything_is_removed() {
             .unwrap()
             .success()
     );
-    // linux-syn_lost_all runs for over a minute.
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tcpsim"))
-        .args(["kernel", "configs/linux-syn_lost_all.toml"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // A try's namespace (`-0-`), not the probe of the machine check
-    // (`-probe`), which comes before the stale ones are removed.
-    let mine = format!("tcpsim-k{}-", child.id());
-    let tries = format!("{mine}0-");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !namespaces().iter().any(|n| n.starts_with(&tries)) {
-        assert!(Instant::now() < deadline, "the run made no namespace");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    assert!(
-        !namespaces().iter().any(|n| n == stale),
-        "the stale one stays"
-    );
-    std::thread::sleep(Duration::from_millis(300));
-    assert!(
-        Command::new("kill")
-            .args(["-INT", &child.id().to_string()])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let started = Instant::now();
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(130));
-    assert!(started.elapsed() < Duration::from_secs(5));
-    let left: Vec<String> = namespaces()
-        .into_iter()
-        .filter(|n| n.starts_with(&mine))
-        .collect();
-    assert!(left.is_empty(), "left behind: {left:?}");
+    stopped_by("-INT", || {
+        assert!(
+            !namespaces().iter().any(|n| n == stale),
+            "the stale one stays"
+        );
+    });
 }
 
 #[test]
@@ -425,12 +445,7 @@ fn a_bulk_transfer_matches_by_aggregates_and_a_wrong_initial_window_fails_on_its
     ]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let r: Value = serde_json::from_slice(&o.stdout).unwrap();
-    let outcomes = r["outcomes"].as_array().unwrap();
-    let d = outcomes
-        .iter()
-        .map(|o| &o["comparison"]["divergence"])
-        .find(|d| d["kind"] == "aggregate")
-        .unwrap_or(&outcomes[0]["comparison"]["divergence"]);
+    let d = divergence_where(&r, |d| d["kind"] == "aggregate");
     assert_eq!(d["kind"], "aggregate", "{d}");
     assert_eq!(d["aggregate"], "rounds", "{d}");
     assert_eq!(d["round"], 1, "{d}");
@@ -449,42 +464,7 @@ fn sigterm_and_sighup_stop_the_run_as_sigint_does() {
     }
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     for signal in ["-TERM", "-HUP"] {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_tcpsim"))
-            .args(["kernel", "configs/linux-syn_lost_all.toml"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mine = format!("tcpsim-k{}-", child.id());
-        let tries = format!("{mine}0-");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while !namespaces().iter().any(|n| n.starts_with(&tries)) {
-            assert!(
-                Instant::now() < deadline,
-                "{signal}: the run made no namespace"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        std::thread::sleep(Duration::from_millis(300));
-        let id = child.id().to_string();
-        assert!(
-            Command::new("kill")
-                .args([signal, &id])
-                .status()
-                .unwrap()
-                .success()
-        );
-        let started = Instant::now();
-        let status = child.wait().unwrap();
-        // docs/kernel.md: 130 whichever of SIGINT, SIGTERM and SIGHUP.
-        assert_eq!(status.code(), Some(130), "{signal}");
-        assert!(started.elapsed() < Duration::from_secs(5), "{signal}");
-        let left: Vec<String> = namespaces()
-            .into_iter()
-            .filter(|n| n.starts_with(&mine))
-            .collect();
-        assert!(left.is_empty(), "{signal}: left behind: {left:?}");
+        stopped_by(signal, || {});
     }
 }
 

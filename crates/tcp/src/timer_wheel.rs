@@ -83,6 +83,21 @@ const fn level_start(n: u32) -> u64 {
     (LEVEL_SIZE - 1) << ((n - 1) * LEVEL_SHIFT)
 }
 
+/// The next kernel tick after `now` ([`Config::kernel_tick`], counted from
+/// [`Config::tick_clock_at_zero`]), whatever the [`TimerWheel`]: where a
+/// timer of no delay fires on the wheel (the kernel's `ato` = 0 delayed
+/// ACK).
+pub(crate) fn next_tick(config: &Config, now: Instant) -> Instant {
+    let tick = config.kernel_tick.as_nanos().max(1);
+    let origin = config.tick_clock_at_zero.as_nanos();
+    let clk = origin.saturating_add(now.as_nanos()) / tick;
+    Instant::from_nanos(
+        clk.saturating_add(1)
+            .saturating_mul(tick)
+            .saturating_sub(origin),
+    )
+}
+
 /// When a timer armed at `now` for `delay` fires: `now + delay` with
 /// [`TimerWheel::Exact`], the wheel's bucket boundary with
 /// [`TimerWheel::Linux`] (one jiffy is [`Config::kernel_tick`], and the
@@ -94,7 +109,8 @@ pub(crate) fn deadline(config: &Config, now: Instant, delay: Duration) -> Instan
         return exact;
     }
     let tick = config.kernel_tick.as_nanos().max(1);
-    let depth = if 1_000_000_000 / tick > 100 { 9 } else { 8 };
+    // HZ > 100, a tick shorter than 10 ms: 9 levels (LVL_DEPTH).
+    let depth = if tick < 10_000_000 { 9 } else { 8 };
     let origin = config.tick_clock_at_zero.as_nanos();
     let clk = origin.saturating_add(now.as_nanos()) / tick;
     let when = jiffies(delay, tick);
@@ -145,9 +161,14 @@ mod tests {
         // 200 ms = 50 jiffies (< 63): armed at jiffy 2 (10 ms), expires at
         // 52, fires at 53 = 212 ms.
         assert_eq!(linux(10, Duration::from_millis(200)), 212_000);
-        // No delay: the next tick (the kernel's `ato` = 0 delayed ACK).
+        // No delay: the next tick (the kernel's `ato` = 0 delayed ACK),
+        // next_tick under either wheel.
         assert_eq!(linux(10, Duration::ZERO), 12_000);
         assert_eq!(linux(12, Duration::ZERO), 16_000);
+        for config in [Config::rfc(), Config::linux()] {
+            let at = next_tick(&config, Instant::from_nanos(10_000_000));
+            assert_eq!(at, Instant::from_nanos(12_000_000));
+        }
         // A part of a jiffy is a whole one (usecs_to_jiffies rounds up):
         // 40.5 ms = 11 jiffies from jiffy 0, fires at 12.
         assert_eq!(linux(0, Duration::from_micros(40_500)), 48_000);

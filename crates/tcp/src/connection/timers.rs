@@ -66,14 +66,7 @@ impl Connection {
     /// Arms the delayed-ACK timer for the next kernel tick after `now`
     /// (or keeps an earlier deadline).
     pub(super) fn arm_ack_at_next_tick(&mut self, now: Instant) {
-        let tick = self.config.kernel_tick.as_nanos().max(1);
-        let origin = self.config.tick_clock_at_zero.as_nanos();
-        let next = Instant::from_nanos(
-            (origin.saturating_add(now.as_nanos()) / tick)
-                .saturating_add(1)
-                .saturating_mul(tick)
-                .saturating_sub(origin),
-        );
+        let next = crate::timer_wheel::next_tick(&self.config, now);
         match self.timers.get(TimerKind::DelayedAck) {
             Some(due) if due <= next => {}
             _ => self.timers.set(TimerKind::DelayedAck, next),
