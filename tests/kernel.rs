@@ -25,6 +25,29 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// Each outcome of a JSON report, for a failure's message: its tries, its
+/// timing, and per direction the divergence and the aggregates.
+fn divergences(o: &Output) -> String {
+    let Ok(r) = serde_json::from_slice::<Value>(&o.stdout) else {
+        return String::from_utf8_lossy(&o.stdout).into_owned();
+    };
+    let mut text = String::new();
+    for outcome in r["outcomes"].as_array().into_iter().flatten() {
+        text += &format!("tries {} timing {}\n", outcome["tries"], outcome["timing"]);
+        for d in outcome["comparison"]["directions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            text += &format!(
+                "  {}: divergence {} aggregates {}\n",
+                d["name"], d["divergence"], d["aggregates"]
+            );
+        }
+    }
+    text
+}
+
 /// The kernel runs take one at a time: they run in real time, and the
 /// machine's cores are shared with the rest of the suite.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
@@ -115,7 +138,13 @@ fn the_kernel_closes_a_connection_as_the_linux_profile_does() {
         "--format",
         "json",
     ]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}\n{}",
+        stderr(&o),
+        divergences(&o)
+    );
     let r: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(r["verdict"], "match");
     assert_eq!(r["not_applied"], serde_json::json!([]));
@@ -305,7 +334,13 @@ fn a_close_after_a_partial_read_resets_on_both_sides() {
         "--format",
         "json",
     ]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}\n{}",
+        stderr(&o),
+        divergences(&o)
+    );
     let r: Value = serde_json::from_slice(&o.stdout).unwrap();
     let server = &r["outcomes"][0]["comparison"]["directions"][1];
     assert_eq!(server["name"], "server:80 > client:49152");
@@ -376,7 +411,13 @@ fn a_bulk_transfer_matches_by_aggregates_and_a_wrong_initial_window_fails_on_its
         "--format",
         "json",
     ]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}\n{}",
+        stderr(&o),
+        divergences(&o)
+    );
     let r: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(r["verdict"], "match");
     let outcome = r["outcomes"]
