@@ -13,3 +13,4 @@ mod reference;
 mod report_types;
 mod run_output;
 mod sweep_csv;
+mod time_wait_compact;

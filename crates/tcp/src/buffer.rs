@@ -121,6 +121,22 @@ impl SendBuffer {
         self.data.is_empty()
     }
 
+    /// Holds nothing: no octet and no buffer bound (everything written
+    /// has been acknowledged).
+    pub(crate) fn is_idle(&self) -> bool {
+        self.data.is_empty() && self.bounds.is_empty()
+    }
+
+    /// An empty buffer whose next octet is stream offset `head`: what an
+    /// idle buffer that has seen `head` octets acknowledged is, without
+    /// its memory ([`SendBuffer::is_idle`]).
+    pub(crate) fn idle_at(head: u64) -> SendBuffer {
+        SendBuffer {
+            head,
+            ..SendBuffer::default()
+        }
+    }
+
     /// Stream offset of the first octet held.
     pub fn head(&self) -> u64 {
         self.head
@@ -207,6 +223,25 @@ struct Held {
 }
 
 impl RecvBuffer {
+    /// Holds nothing: nothing to read, nothing out of order, no memory
+    /// charged.
+    pub(crate) fn is_idle(&self) -> bool {
+        self.readable.is_empty()
+            && self.pending.is_empty()
+            && self.queue.is_empty()
+            && self.memory == 0
+    }
+
+    /// An empty buffer that expects stream offset `next` in order: what an
+    /// idle buffer that has taken `next` octets is, without its memory
+    /// ([`RecvBuffer::is_idle`]).
+    pub(crate) fn idle_at(next: u64) -> RecvBuffer {
+        RecvBuffer {
+            next,
+            ..RecvBuffer::default()
+        }
+    }
+
     /// Stream offset of the next in-order octet.
     pub fn next(&self) -> u64 {
         self.next

@@ -21,8 +21,8 @@ use std::sync::Arc;
 use rand_core::RngCore;
 
 use crate::config::{Config, IsnMode};
-use crate::connection::{CommandError, Connection, Queues, RecoveryStats};
-use crate::event::{Event, Transmit};
+use crate::connection::{CommandError, Connection, Queues, RecoveryStats, TimeWait};
+use crate::event::{Event, TimerKind, Transmit};
 use crate::hash::FixedState;
 use crate::ports::EphemeralPorts;
 use crate::segment::{Flags, Segment};
@@ -75,10 +75,22 @@ pub enum ListenError {
     AlreadyListening(u16),
 }
 
+/// What a slot holds.
+#[derive(Debug)]
+enum Held {
+    /// Nothing: the slot is free.
+    Empty,
+    /// A connection (boxed, so that a slot in compact form is small).
+    Live(Box<Connection>),
+    /// A connection its application released, in TIME-WAIT, in compact
+    /// form (see [`Endpoint::set_compact_time_wait`]).
+    TimeWait(Box<TimeWait>),
+}
+
 #[derive(Debug)]
 struct Slot {
     generation: u32,
-    conn: Option<Connection>,
+    conn: Held,
     /// The deadline last put in the timer queue for this slot.
     scheduled: Option<Instant>,
 }
@@ -124,7 +136,20 @@ pub struct Endpoint {
     final_stats: VecDeque<(ConnId, RecoveryStats)>,
     /// The secret of the ISNs and timestamp offsets, once drawn.
     secret: Option<u64>,
+    /// Whether released connections in TIME-WAIT take the compact form.
+    compact_time_wait: bool,
+    /// Boxes of forgotten or compacted connections, and of inflated
+    /// records, for the next ones (at most [`SPARE_BOXES`] each): the
+    /// boxes are what is kept, so that a new one needs no allocation.
+    #[allow(clippy::vec_box)]
+    spare_conns: Vec<Box<Connection>>,
+    #[allow(clippy::vec_box)]
+    spare_records: Vec<Box<TimeWait>>,
 }
+
+/// The most boxes of each kind an endpoint keeps for reuse: enough for the
+/// connections of a small run, which a sweep reruns seed after seed.
+const SPARE_BOXES: usize = 16;
 
 impl fmt::Debug for Endpoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -172,6 +197,9 @@ impl Endpoint {
             event_ids: VecDeque::new(),
             final_stats: VecDeque::new(),
             secret: None,
+            compact_time_wait: true,
+            spare_conns: Vec::new(),
+            spare_records: Vec::new(),
         }
     }
 
@@ -181,6 +209,19 @@ impl Endpoint {
         self.ephemeral = (lo, hi);
         self.next_port = lo;
         self.ports.reset(lo, hi);
+    }
+
+    /// Whether a connection that its application has released keeps only
+    /// what TIME-WAIT needs once it enters TIME-WAIT (on by default), as
+    /// Linux replaces such a socket with a `tcp_timewait_sock`: about 230
+    /// bytes instead of 1 100, for the 60 s a host keeps it. It behaves
+    /// the same either way; [`Endpoint::connection`] no longer finds a
+    /// connection in compact form ([`Endpoint::state`] says TIME-WAIT,
+    /// [`Endpoint::recovery_stats`] gives its figures). Only connections
+    /// under [`crate::TimeWaitSegments::Linux`] (the `linux` profile) are
+    /// compacted. Applies to connections that enter TIME-WAIT from now on.
+    pub fn set_compact_time_wait(&mut self, on: bool) {
+        self.compact_time_wait = on;
     }
 
     /// This host's address.
@@ -290,7 +331,7 @@ impl Endpoint {
                     // RFC 6191: the timestamps tell the incarnations apart):
                     // the old connection goes, the new one starts far above
                     // it. Any other connection on the 4-tuple keeps it busy.
-                    let point = self.connection(old).and_then(|c| c.time_wait_point());
+                    let point = self.time_wait_point(old);
                     let Some(point) = point else {
                         return Err(ConnectError::PortInUse(p));
                     };
@@ -411,15 +452,16 @@ impl Endpoint {
     /// Adds a connection whose first outputs are in the queues after `mark`.
     fn insert(&mut self, conn: Connection, mark: (usize, usize)) -> ConnId {
         let key = tuple_key(conn.local().port(), conn.remote());
+        let conn = Held::Live(self.boxed(conn));
         let index = match self.free.pop() {
             Some(i) => {
-                self.slots[i as usize].conn = Some(conn);
+                self.slots[i as usize].conn = conn;
                 i
             }
             None => {
                 self.slots.push(Slot {
                     generation: 0,
-                    conn: Some(conn),
+                    conn,
                     scheduled: None,
                 });
                 (self.slots.len() - 1) as u32
@@ -438,18 +480,82 @@ impl Endpoint {
         id
     }
 
-    /// The connection behind `id`, while it exists.
-    pub fn connection(&self, id: ConnId) -> Option<&Connection> {
-        let slot = self.slots.get(id.index as usize)?;
-        if slot.generation != id.generation {
-            return None;
+    /// `conn` in a box, a spare one if there is one.
+    fn boxed(&mut self, conn: Connection) -> Box<Connection> {
+        match self.spare_conns.pop() {
+            Some(mut b) => {
+                *b = conn;
+                b
+            }
+            None => Box::new(conn),
         }
-        slot.conn.as_ref()
+    }
+
+    /// Makes the compact connection in slot `index` a [`Connection`] again.
+    fn inflate(&mut self, index: usize) {
+        let Held::TimeWait(tw) = std::mem::replace(&mut self.slots[index].conn, Held::Empty) else {
+            return;
+        };
+        let conn = self.boxed(Connection::from_time_wait(&tw));
+        self.slots[index].conn = Held::Live(conn);
+        if self.spare_records.len() < SPARE_BOXES {
+            self.spare_records.push(tw);
+        }
+    }
+
+    /// What the slot of `id` holds, while `id` is its connection.
+    fn held(&self, id: ConnId) -> Option<&Held> {
+        let slot = self.slots.get(id.index as usize)?;
+        (slot.generation == id.generation).then_some(&slot.conn)
+    }
+
+    /// The connection behind `id`, while it exists; `None` too for a
+    /// released connection in TIME-WAIT in compact form
+    /// ([`Endpoint::set_compact_time_wait`]).
+    pub fn connection(&self, id: ConnId) -> Option<&Connection> {
+        match self.held(id)? {
+            Held::Live(c) => Some(c),
+            Held::Empty | Held::TimeWait(_) => None,
+        }
     }
 
     /// The state of a connection; CLOSED once it is gone.
     pub fn state(&self, id: ConnId) -> State {
-        self.connection(id).map_or(State::Closed, Connection::state)
+        match self.held(id) {
+            Some(Held::Live(c)) => c.state(),
+            Some(Held::TimeWait(_)) => State::TimeWait,
+            Some(Held::Empty) | None => State::Closed,
+        }
+    }
+
+    /// [`Connection::recovery_stats`] of a connection that exists, in
+    /// compact form or not.
+    pub fn recovery_stats(&self, id: ConnId) -> Option<RecoveryStats> {
+        match self.held(id)? {
+            Held::Live(c) => Some(c.recovery_stats()),
+            Held::TimeWait(tw) => Some(Connection::from_time_wait(tw).recovery_stats()),
+            Held::Empty => None,
+        }
+    }
+
+    /// The deadline of one of a connection's timers, if armed
+    /// ([`Connection::timer`]), in compact form or not.
+    pub fn timer(&self, id: ConnId, kind: TimerKind) -> Option<Instant> {
+        match self.held(id)? {
+            Held::Live(c) => c.timer(kind),
+            Held::TimeWait(tw) => (kind == TimerKind::TimeWait).then(|| tw.expires()),
+            Held::Empty => None,
+        }
+    }
+
+    /// SND.NXT and TS.Recent of a connection in TIME-WAIT with timestamps
+    /// (see [`Connection::time_wait_point`]).
+    fn time_wait_point(&self, id: ConnId) -> Option<(SeqNum, u32)> {
+        match self.held(id)? {
+            Held::Live(c) => c.time_wait_point(),
+            Held::TimeWait(tw) => tw.time_wait_point(),
+            Held::Empty => None,
+        }
     }
 
     /// The connection with this 4-tuple, if any.
@@ -467,7 +573,13 @@ impl Endpoint {
         if slot.generation != id.generation {
             return None;
         }
-        let conn = slot.conn.as_mut()?;
+        if matches!(slot.conn, Held::TimeWait(_)) {
+            self.inflate(id.index as usize);
+        }
+        let slot = &mut self.slots[id.index as usize];
+        let Held::Live(conn) = &mut slot.conn else {
+            return None;
+        };
         let mark = (self.lent.out.len(), self.lent.events.len());
         conn.swap_queues(&mut self.lent);
         let r = f(conn);
@@ -490,7 +602,7 @@ impl Endpoint {
             self.event_ids.push_back(id);
         }
         let slot = &mut self.slots[id.index as usize];
-        let Some(conn) = slot.conn.as_mut() else {
+        let Held::Live(conn) = &mut slot.conn else {
             return;
         };
         if conn.state() == State::Closed {
@@ -506,7 +618,11 @@ impl Endpoint {
                 return;
             }
             self.final_stats.push_back((id, conn.recovery_stats()));
-            slot.conn = None;
+            if let Held::Live(b) = std::mem::replace(&mut slot.conn, Held::Empty) {
+                if self.spare_conns.len() < SPARE_BOXES {
+                    self.spare_conns.push(b);
+                }
+            }
             if slot.scheduled.take().is_some() {
                 self.stale_timers += 1;
             }
@@ -515,6 +631,23 @@ impl Endpoint {
             return;
         }
         let deadline = conn.poll_timeout();
+        if self.compact_time_wait && conn.state() == State::TimeWait {
+            if let Some(tw) = conn.time_wait_record() {
+                debug_assert_eq!(deadline, Some(tw.expires()));
+                let record = match self.spare_records.pop() {
+                    Some(mut b) => {
+                        *b = tw;
+                        b
+                    }
+                    None => Box::new(tw),
+                };
+                if let Held::Live(b) = std::mem::replace(&mut slot.conn, Held::TimeWait(record)) {
+                    if self.spare_conns.len() < SPARE_BOXES {
+                        self.spare_conns.push(b);
+                    }
+                }
+            }
+        }
         if deadline != slot.scheduled {
             if slot.scheduled.is_some() {
                 self.stale_timers += 1;
@@ -555,7 +688,13 @@ impl Endpoint {
     /// endpoint with the same address, configuration and ephemeral ports.
     pub fn reset(&mut self, rng: impl RngCore + Send + 'static) {
         self.rng = Box::new(rng);
-        self.slots.clear();
+        for slot in self.slots.drain(..) {
+            if let Held::Live(b) = slot.conn {
+                if self.spare_conns.len() < SPARE_BOXES {
+                    self.spare_conns.push(b);
+                }
+            }
+        }
         self.free.clear();
         self.by_tuple.clear();
         self.listeners.clear();
@@ -594,9 +733,9 @@ impl Endpoint {
         }
         if let Some(&id) = self.by_tuple.get(&tuple_key(seg.dst.port(), seg.src)) {
             if self.reopens_time_wait(id, seg) {
-                let iss = self.connection(id).map_or(SeqNum(0), |c| {
+                let iss = self.in_time_wait(id).map_or(SeqNum(0), |(snd_nxt, ..)| {
                     // Linux's choice: far above anything the old connection used.
-                    c.snd_nxt() + 65535 + 2
+                    snd_nxt + 65535 + 2
                 });
                 self.call(id, |c| c.abort(now));
                 self.accept(now, seg, iss);
@@ -616,20 +755,30 @@ impl Endpoint {
     /// TS.Recent; otherwise if its sequence number is above RCV.NXT.
     fn reopens_time_wait(&self, id: ConnId, seg: &Segment) -> bool {
         let f = seg.flags;
-        let Some(c) = self.connection(id) else {
+        let Some((_, rcv_nxt, point)) = self.in_time_wait(id) else {
             return false;
         };
-        if c.state() != State::TimeWait
-            || !f.syn()
-            || f.ack()
-            || f.rst()
-            || !self.is_listening(seg.dst.port())
-        {
+        if !f.syn() || f.ack() || f.rst() || !self.is_listening(seg.dst.port()) {
             return false;
         }
-        match (c.time_wait_point(), seg.options.timestamps) {
-            (Some((_, ts_recent)), Some(ts)) => ts.val.wrapping_sub(ts_recent) as i32 > 0,
-            _ => seg.seq > c.rcv_nxt(),
+        match (point, seg.options.timestamps) {
+            (Some(ts_recent), Some(ts)) => ts.val.wrapping_sub(ts_recent) as i32 > 0,
+            _ => seg.seq > rcv_nxt,
+        }
+    }
+
+    /// SND.NXT, RCV.NXT and TS.Recent (with timestamps) of a connection
+    /// in TIME-WAIT, in compact form or not.
+    fn in_time_wait(&self, id: ConnId) -> Option<(SeqNum, SeqNum, Option<u32>)> {
+        let ts_recent = |point: Option<(SeqNum, u32)>| point.map(|p| p.1);
+        match self.held(id)? {
+            Held::Live(c) if c.state() == State::TimeWait => {
+                Some((c.snd_nxt(), c.rcv_nxt(), ts_recent(c.time_wait_point())))
+            }
+            Held::TimeWait(tw) => {
+                Some((tw.snd_nxt(), tw.rcv_nxt(), ts_recent(tw.time_wait_point())))
+            }
+            _ => None,
         }
     }
 

@@ -96,6 +96,9 @@ pub(crate) struct RunOptions {
     pub(crate) pcap: bool,
     /// Keep every connection end's state path.
     pub(crate) state_paths: bool,
+    /// Released connections in TIME-WAIT take the compact form
+    /// ([`tcpsim_tcp::Endpoint::set_compact_time_wait`]).
+    pub(crate) compact_time_wait: bool,
 }
 
 /// A packet in flight.
@@ -517,8 +520,7 @@ impl Engine {
                 let Some((h, id)) = self.conns.handle(c, end) else {
                     continue;
                 };
-                if let Some(conn) = self.hosts[h].endpoint.connection(id) {
-                    let stats = conn.recovery_stats();
+                if let Some(stats) = self.hosts[h].endpoint.recovery_stats(id) {
                     self.conns.end_mut(c, end).absorb_recovery(stats);
                 }
             }

@@ -26,12 +26,14 @@ mod rcvbuf;
 mod recovery;
 mod scoreboard;
 mod stats;
+mod time_wait;
 mod timer_table;
 mod timers;
 
 pub use info::TcpInfo;
 pub use rcvbuf::{linux_truesize, window_shift_for};
 pub use stats::RecoveryStats;
+pub(crate) use time_wait::TimeWait;
 
 use std::collections::VecDeque;
 use std::net::SocketAddrV4;

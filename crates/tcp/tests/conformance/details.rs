@@ -437,7 +437,13 @@ fn simultaneous_open_syn_received_keeps_rfc_5961() {
 /// acknowledged. RCV.NXT = x+2, SND.NXT = y+2; the TIME-WAIT timer runs
 /// from 1 s.
 fn time_wait(config: Config) -> (Script, ConnId) {
+    time_wait_compact(config, true)
+}
+
+/// [`time_wait`], with the endpoint's compact TIME-WAIT on or off.
+fn time_wait_compact(config: Config, compact: bool) -> (Script, ConnId) {
     let mut s = established(config);
+    s.endpoint.set_compact_time_wait(compact);
     s.advance_to(Instant::from_secs(1));
     s.command(|ep, now| ep.close(now, conn(ep)));
     s.expect(Expect::flags(FA).seq(Y + 1).ack(X + 1));
@@ -454,7 +460,63 @@ fn time_wait(config: Config) -> (Script, ConnId) {
 }
 
 fn time_wait_deadline(s: &Script, id: ConnId) -> Option<Instant> {
-    s.endpoint.connection(id)?.timer(TimerKind::TimeWait)
+    s.endpoint.timer(id, TimerKind::TimeWait)
+}
+
+/// A connection its application has released keeps only what TIME-WAIT
+/// needs once it is there, under the linux profile (Linux replaces the
+/// socket with a `tcp_timewait_sock`, `tcp_time_wait`): the endpoint no
+/// longer holds a `Connection` for it, yet knows its state, its timer and
+/// its figures, answers the peer's FIN again as before and stays compact.
+/// Under `rfc` (RFC 9293's TIME-WAIT, which takes an ACK through the
+/// sending side) and with compaction off, the connection stays whole; the
+/// figures are the same either way.
+#[test]
+fn a_released_time_wait_is_compact_under_linux() {
+    for (config, compact, on, tw) in [
+        (linux_exact(), true, true, 60),
+        (linux_exact(), false, false, 60),
+        (Config::rfc(), false, true, 240),
+    ] {
+        let (mut s, id) = time_wait_compact(config, on);
+        let what = format!("{} with compaction {on}", config.profile);
+        assert_eq!(s.endpoint.connection(id).is_none(), compact, "{what}");
+        assert_eq!(s.endpoint.state(id), State::TimeWait, "{what}");
+        assert_eq!(
+            time_wait_deadline(&s, id),
+            Some(Instant::from_secs(1 + tw)),
+            "{what}"
+        );
+        let stats = s.endpoint.recovery_stats(id).expect("its figures");
+        let (whole, whole_id) = time_wait_compact(config, false);
+        assert_eq!(
+            Some(stats),
+            whole.endpoint.recovery_stats(whole_id),
+            "{what}"
+        );
+        // The peer's FIN again (its ACK was lost): ACK(y+2, x+2), and the
+        // timer starts over (RFC 9293 §3.10.7.4, fifth check).
+        s.advance_to(Instant::from_secs(2));
+        s.inject(&s.segment(FA, X + 1, Y + 2));
+        s.expect(
+            Expect::flags(A)
+                .seq(Y + 2)
+                .ack(X + 2)
+                .at(Instant::from_secs(2)),
+        );
+        s.expect_none();
+        assert_eq!(s.endpoint.connection(id).is_none(), compact, "{what}");
+        assert_eq!(
+            time_wait_deadline(&s, id),
+            Some(Instant::from_secs(2 + tw)),
+            "{what}"
+        );
+        // The timer ends it: CLOSED, forgotten.
+        s.advance_to(Instant::from_secs(2 + tw));
+        s.expect_none();
+        assert_eq!(s.endpoint.state(id), State::Closed, "{what}");
+        assert_eq!(s.endpoint.connection_count(), 0, "{what}");
+    }
 }
 
 /// A RST in TIME-WAIT that is in the window but not at RCV.NXT (x+12):
