@@ -172,7 +172,7 @@ impl SimBuilder {
     /// TIME-WAIT needs once it enters TIME-WAIT (on by default; the
     /// `linux` profile's connections, see
     /// [`tcpsim_tcp::Endpoint::set_compact_time_wait`]). The run is the
-    /// same either way; off, a run of many connections needs about 900
+    /// same either way; off, a run of many connections needs about 760
     /// bytes more for each connection in TIME-WAIT.
     pub fn compact_time_wait(&mut self, on: bool) -> &mut Self {
         self.options.compact_time_wait = on;
