@@ -83,6 +83,9 @@ pub(crate) struct WorkloadApp {
     pending: BTreeMap<(u32, End), Pending>,
     /// The step lists that have started, by connection and end.
     pub(super) runners: BTreeMap<(u32, End), Runner>,
+    /// The opens and `close_at`s of the run as they are handed to the
+    /// engine, kept for the next run.
+    timers: Vec<(tcpsim_tcp::Instant, u64)>,
 }
 
 /// How far a write got.
@@ -126,9 +129,10 @@ impl WorkloadApp {
             }
         }
         engine.conns.reserve(workloads.len());
-        engine.reserve_events(workloads.len());
         self.pending.clear();
         self.runners.clear();
+        let mut timers = std::mem::take(&mut self.timers);
+        timers.clear();
         for (i, w) in workloads.iter().enumerate() {
             let steps = plan
                 .ends(i as u32)
@@ -137,11 +141,13 @@ impl WorkloadApp {
             let conn = engine
                 .conns
                 .create(WORKLOAD, interests, w.open_at, w.client, w.server, w.port);
-            engine.schedule_app(w.open_at, WORKLOAD, open_token(conn));
+            timers.push((w.open_at, open_token(conn)));
             if let Some(t) = w.close_at {
-                engine.schedule_app(t, WORKLOAD, open_token(conn) + 1);
+                timers.push((t, open_token(conn) + 1));
             }
         }
+        engine.schedule_apps(WORKLOAD, timers.iter().copied());
+        self.timers = timers;
         self.plan = plan;
     }
 

@@ -26,10 +26,21 @@ impl Engine {
         self.schedule(at, Action::App { app, token });
     }
 
-    /// Room for `n` more events in the queue: what a run that is about to
-    /// schedule `n` application timers asks for.
-    pub(crate) fn reserve_events(&mut self, n: usize) {
-        self.queue.reserve(n);
+    /// Sets the timers `(at, token)` of application `app`, in order, as
+    /// [`Engine::schedule_app`] would one by one: for the many timers a run
+    /// sets at its start (every connection's open), which then wait apart
+    /// from the events the run schedules as it goes
+    /// ([`EventQueue::push_all`](super::EventQueue::push_all)).
+    pub(crate) fn schedule_apps(
+        &mut self,
+        app: AppId,
+        timers: impl IntoIterator<Item = (Instant, u64)>,
+    ) {
+        self.queue.push_all(
+            timers
+                .into_iter()
+                .map(|(at, token)| (at, Action::App { app, token })),
+        );
     }
 
     /// Sends a host's pending segments and queues its events: what a

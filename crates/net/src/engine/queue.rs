@@ -12,6 +12,10 @@ use tcpsim_tcp::Instant;
 ///
 /// A binary heap of `(time, sequence, item)`; the engine's items are
 /// 16-byte `Copy` actions (packets wait elsewhere), so an entry is 32 bytes.
+/// Events scheduled all at once before they are due ([`EventQueue::push_all`]:
+/// a run's million connection opens) wait apart, in a list sorted once,
+/// so that the heap holds only what the run schedules as it goes and each
+/// step costs the logarithm of that; the order is the same.
 ///
 /// ```
 /// use tcpsim_net::EventQueue;
@@ -29,6 +33,8 @@ use tcpsim_tcp::Instant;
 #[derive(Clone, Debug)]
 pub struct EventQueue<T> {
     heap: BinaryHeap<Scheduled<T>>,
+    /// What [`EventQueue::push_all`] scheduled, the earliest last.
+    planned: Vec<Scheduled<T>>,
     seq: u64,
 }
 
@@ -73,6 +79,7 @@ impl<T> EventQueue<T> {
     pub fn with_capacity(n: usize) -> Self {
         EventQueue {
             heap: BinaryHeap::with_capacity(n),
+            planned: Vec::new(),
             seq: 0,
         }
     }
@@ -87,14 +94,61 @@ impl<T> EventQueue<T> {
         });
     }
 
+    /// Schedules every `(at, item)` of `items` as [`EventQueue::push`]
+    /// would, one after the other: the same order, for events a run
+    /// schedules together at its start, long before most of them are due.
+    ///
+    /// ```
+    /// use tcpsim_net::EventQueue;
+    /// use tcpsim_tcp::Instant;
+    ///
+    /// let mut q = EventQueue::new();
+    /// q.push(Instant::from_millis(2), "first at 2");
+    /// q.push_all([(Instant::from_millis(2), "second at 2"), (Instant::from_millis(1), "at 1")]);
+    /// q.push(Instant::from_millis(2), "third at 2");
+    /// let order: Vec<_> = std::iter::from_fn(|| q.pop()).map(|e| e.1).collect();
+    /// assert_eq!(order, ["at 1", "first at 2", "second at 2", "third at 2"]);
+    /// ```
+    pub fn push_all(&mut self, items: impl IntoIterator<Item = (Instant, T)>) {
+        for (at, item) in items {
+            self.seq += 1;
+            self.planned.push(Scheduled {
+                at,
+                seq: self.seq,
+                item,
+            });
+        }
+        // `Scheduled`'s order is the reverse of time: ascending is latest
+        // first. Keys are unique, so the unstable sort is deterministic.
+        self.planned.sort_unstable();
+    }
+
+    /// Whether the earliest event is a planned one.
+    fn planned_first(&self) -> bool {
+        match (self.planned.last(), self.heap.peek()) {
+            (Some(p), Some(h)) => (p.at, p.seq) < (h.at, h.seq),
+            (p, _) => p.is_some(),
+        }
+    }
+
     /// The earliest event (the first scheduled of the earliest instant).
     pub fn pop(&mut self) -> Option<(Instant, T)> {
-        self.heap.pop().map(|s| (s.at, s.item))
+        let s = if self.planned_first() {
+            self.planned.pop()
+        } else {
+            self.heap.pop()
+        };
+        s.map(|s| (s.at, s.item))
     }
 
     /// What [`EventQueue::pop`] would return, without removing it.
     pub fn peek(&self) -> Option<(Instant, &T)> {
-        self.heap.peek().map(|s| (s.at, &s.item))
+        let s = if self.planned_first() {
+            self.planned.last()
+        } else {
+            self.heap.peek()
+        };
+        s.map(|s| (s.at, &s.item))
     }
 
     /// Room for `n` more events.
@@ -104,17 +158,18 @@ impl<T> EventQueue<T> {
 
     /// Events waiting.
     pub fn len(&self) -> usize {
-        self.heap.len()
+        self.heap.len() + self.planned.len()
     }
 
     /// Whether nothing waits.
     pub fn is_empty(&self) -> bool {
-        self.heap.is_empty()
+        self.heap.is_empty() && self.planned.is_empty()
     }
 
     /// Forgets every event (and starts the sequence over), keeping the memory.
     pub fn clear(&mut self) {
         self.heap.clear();
+        self.planned.clear();
         self.seq = 0;
     }
 }
