@@ -126,7 +126,7 @@ impl SimBuilder {
                 trace: true,
                 pcap: false,
                 state_paths: true,
-                compact_time_wait: true,
+                compact_time_wait: Some(tcpsim_tcp::COMPACT_TIME_WAIT_FROM),
             },
             hosts: Vec::new(),
             links: Vec::new(),
@@ -168,14 +168,16 @@ impl SimBuilder {
         self
     }
 
-    /// Whether a connection its application has released keeps only what
-    /// TIME-WAIT needs once it enters TIME-WAIT (on by default; the
-    /// `linux` profile's connections, see
-    /// [`tcpsim_tcp::Endpoint::set_compact_time_wait`]). The run is the
-    /// same either way; off, a run of many connections needs about 760
-    /// bytes more for each connection in TIME-WAIT.
-    pub fn compact_time_wait(&mut self, on: bool) -> &mut Self {
-        self.options.compact_time_wait = on;
+    /// From how many connections on a host a connection its application
+    /// has released keeps only what TIME-WAIT needs once it enters
+    /// TIME-WAIT (`None`: never; by default
+    /// [`tcpsim_tcp::COMPACT_TIME_WAIT_FROM`]; the `linux` profile's
+    /// connections, see [`tcpsim_tcp::Endpoint::set_compact_time_wait`]).
+    /// The run is the same either way; without it, a run of many
+    /// connections needs about 760 bytes more for each connection in
+    /// TIME-WAIT.
+    pub fn compact_time_wait(&mut self, from: Option<usize>) -> &mut Self {
+        self.options.compact_time_wait = from;
         self
     }
 
@@ -506,8 +508,8 @@ impl Blueprint {
     /// [`SimBuilder::compact_time_wait`] for the simulations made from now
     /// on (a run in a reused simulation keeps the setting it was made
     /// with).
-    pub fn compact_time_wait(&mut self, on: bool) -> &mut Self {
-        self.options.compact_time_wait = on;
+    pub fn compact_time_wait(&mut self, from: Option<usize>) -> &mut Self {
+        self.options.compact_time_wait = from;
         self
     }
 

@@ -136,8 +136,9 @@ pub struct Endpoint {
     final_stats: VecDeque<(ConnId, RecoveryStats)>,
     /// The secret of the ISNs and timestamp offsets, once drawn.
     secret: Option<u64>,
-    /// Whether released connections in TIME-WAIT take the compact form.
-    compact_time_wait: bool,
+    /// From how many connections on released ones in TIME-WAIT take the
+    /// compact form ([`Endpoint::set_compact_time_wait`]).
+    compact_time_wait: Option<usize>,
     /// Boxes of forgotten or compacted connections, and of inflated
     /// records, for the next ones (at most [`SPARE_BOXES`] each): the
     /// boxes are what is kept, so that a new one needs no allocation.
@@ -146,6 +147,12 @@ pub struct Endpoint {
     #[allow(clippy::vec_box)]
     spare_records: Vec<Box<TimeWait>>,
 }
+
+/// How many connections an endpoint holds before it keeps released ones
+/// in TIME-WAIT in compact form, by default: below, the memory it would
+/// save is small and the copies it costs are not (a sweep of one
+/// connection per run would pay them every run).
+pub const COMPACT_TIME_WAIT_FROM: usize = 64;
 
 /// The most boxes of each kind an endpoint keeps for reuse: enough for the
 /// connections of a small run, which a sweep reruns seed after seed.
@@ -197,7 +204,7 @@ impl Endpoint {
             event_ids: VecDeque::new(),
             final_stats: VecDeque::new(),
             secret: None,
-            compact_time_wait: true,
+            compact_time_wait: Some(COMPACT_TIME_WAIT_FROM),
             spare_conns: Vec::new(),
             spare_records: Vec::new(),
         }
@@ -212,7 +219,9 @@ impl Endpoint {
     }
 
     /// Whether a connection that its application has released keeps only
-    /// what TIME-WAIT needs once it enters TIME-WAIT (on by default), as
+    /// what TIME-WAIT needs once it enters TIME-WAIT: `Some(n)` once the
+    /// endpoint holds at least `n` connections (by default
+    /// [`COMPACT_TIME_WAIT_FROM`]; `Some(0)`: always), `None`: never. As
     /// Linux replaces such a socket with a `tcp_timewait_sock`: a record of
     /// 344 bytes instead of a connection of 1 104, for the 60 s a host keeps it. It behaves
     /// the same either way; [`Endpoint::connection`] no longer finds a
@@ -220,8 +229,8 @@ impl Endpoint {
     /// [`Endpoint::recovery_stats`] gives its figures). Only connections
     /// under [`crate::TimeWaitSegments::Linux`] (the `linux` profile) are
     /// compacted. Applies to connections that enter TIME-WAIT from now on.
-    pub fn set_compact_time_wait(&mut self, on: bool) {
-        self.compact_time_wait = on;
+    pub fn set_compact_time_wait(&mut self, from: Option<usize>) {
+        self.compact_time_wait = from;
     }
 
     /// This host's address.
@@ -631,7 +640,11 @@ impl Endpoint {
             return;
         }
         let deadline = conn.poll_timeout();
-        if self.compact_time_wait && conn.state() == State::TimeWait {
+        if conn.state() == State::TimeWait
+            && self
+                .compact_time_wait
+                .is_some_and(|n| self.by_tuple.len() >= n)
+        {
             if let Some(tw) = conn.time_wait_record() {
                 debug_assert_eq!(deadline, Some(tw.expires()));
                 let record = match self.spare_records.pop() {

@@ -81,7 +81,9 @@ pub use config::{
 pub use connection::{
     CommandError, Connection, RecoveryStats, TcpInfo, linux_truesize, window_shift_for,
 };
-pub use endpoint::{ConnId, ConnectError, DEFAULT_EPHEMERAL_PORTS, Endpoint, ListenError};
+pub use endpoint::{
+    COMPACT_TIME_WAIT_FROM, ConnId, ConnectError, DEFAULT_EPHEMERAL_PORTS, Endpoint, ListenError,
+};
 pub use event::{Event, RetransmitCause, TimerKind, Transmit};
 pub use options::{Options, SackBlocks, Timestamps};
 pub use rtt::RttEstimator;

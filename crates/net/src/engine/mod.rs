@@ -98,7 +98,7 @@ pub(crate) struct RunOptions {
     pub(crate) state_paths: bool,
     /// Released connections in TIME-WAIT take the compact form
     /// ([`tcpsim_tcp::Endpoint::set_compact_time_wait`]).
-    pub(crate) compact_time_wait: bool,
+    pub(crate) compact_time_wait: Option<usize>,
 }
 
 /// A packet in flight.

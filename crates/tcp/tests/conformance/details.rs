@@ -443,7 +443,7 @@ fn time_wait(config: Config) -> (Script, ConnId) {
 /// [`time_wait`], with the endpoint's compact TIME-WAIT on or off.
 fn time_wait_compact(config: Config, compact: bool) -> (Script, ConnId) {
     let mut s = established(config);
-    s.endpoint.set_compact_time_wait(compact);
+    s.endpoint.set_compact_time_wait(compact.then_some(0));
     s.advance_to(Instant::from_secs(1));
     s.command(|ep, now| ep.close(now, conn(ep)));
     s.expect(Expect::flags(FA).seq(Y + 1).ack(X + 1));
