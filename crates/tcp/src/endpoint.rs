@@ -158,6 +158,14 @@ pub const COMPACT_TIME_WAIT_FROM: usize = 64;
 /// connections of a small run, which a sweep reruns seed after seed.
 const SPARE_BOXES: usize = 16;
 
+/// Keeps `b` among `spares` for reuse, if there is room.
+#[allow(clippy::vec_box)]
+fn keep_spare<T>(spares: &mut Vec<Box<T>>, b: Box<T>) {
+    if spares.len() < SPARE_BOXES {
+        spares.push(b);
+    }
+}
+
 impl fmt::Debug for Endpoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Endpoint")
@@ -222,9 +230,9 @@ impl Endpoint {
     /// what TIME-WAIT needs once it enters TIME-WAIT: `Some(n)` once the
     /// endpoint holds at least `n` connections (by default
     /// [`COMPACT_TIME_WAIT_FROM`]; `Some(0)`: always), `None`: never. As
-    /// Linux replaces such a socket with a `tcp_timewait_sock`: a record of
-    /// 344 bytes instead of a connection of 1 104, for the 60 s a host keeps it. It behaves
-    /// the same either way; [`Endpoint::connection`] no longer finds a
+    /// Linux replaces such a socket with a `tcp_timewait_sock`: a record
+    /// of 344 bytes instead of a connection of 1 104, for the 60 s a host
+    /// keeps it. It behaves the same either way; [`Endpoint::connection`] no longer finds a
     /// connection in compact form ([`Endpoint::state`] says TIME-WAIT,
     /// [`Endpoint::recovery_stats`] gives its figures). Only connections
     /// under [`crate::TimeWaitSegments::Linux`] (the `linux` profile) are
@@ -507,9 +515,7 @@ impl Endpoint {
         };
         let conn = self.boxed(Connection::from_time_wait(&tw));
         self.slots[index].conn = Held::Live(conn);
-        if self.spare_records.len() < SPARE_BOXES {
-            self.spare_records.push(tw);
-        }
+        keep_spare(&mut self.spare_records, tw);
     }
 
     /// What the slot of `id` holds, while `id` is its connection.
@@ -628,9 +634,7 @@ impl Endpoint {
             }
             self.final_stats.push_back((id, conn.recovery_stats()));
             if let Held::Live(b) = std::mem::replace(&mut slot.conn, Held::Empty) {
-                if self.spare_conns.len() < SPARE_BOXES {
-                    self.spare_conns.push(b);
-                }
+                keep_spare(&mut self.spare_conns, b);
             }
             if slot.scheduled.take().is_some() {
                 self.stale_timers += 1;
@@ -655,9 +659,7 @@ impl Endpoint {
                     None => Box::new(tw),
                 };
                 if let Held::Live(b) = std::mem::replace(&mut slot.conn, Held::TimeWait(record)) {
-                    if self.spare_conns.len() < SPARE_BOXES {
-                        self.spare_conns.push(b);
-                    }
+                    keep_spare(&mut self.spare_conns, b);
                 }
             }
         }
@@ -702,10 +704,10 @@ impl Endpoint {
     pub fn reset(&mut self, rng: impl RngCore + Send + 'static) {
         self.rng = Box::new(rng);
         for slot in self.slots.drain(..) {
-            if let Held::Live(b) = slot.conn {
-                if self.spare_conns.len() < SPARE_BOXES {
-                    self.spare_conns.push(b);
-                }
+            match slot.conn {
+                Held::Live(b) => keep_spare(&mut self.spare_conns, b),
+                Held::TimeWait(b) => keep_spare(&mut self.spare_records, b),
+                Held::Empty => {}
             }
         }
         self.free.clear();
