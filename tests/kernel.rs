@@ -25,6 +25,21 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// `tcpsim ARGS` (a `--format json` run of `tcpsim kernel`): its exit
+/// code must be `code` (else the message gives its stderr and every
+/// outcome's divergence); its report.
+fn kernel_json(args: &[&str], code: i32) -> Value {
+    let o = tcpsim(args);
+    assert_eq!(
+        o.status.code(),
+        Some(code),
+        "{}\n{}",
+        stderr(&o),
+        divergences(&o)
+    );
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
 /// Each outcome of a JSON report, for a failure's message: its tries, its
 /// timing, and per direction the divergence and the aggregates.
 fn divergences(o: &Output) -> String {
@@ -130,22 +145,17 @@ fn the_kernel_closes_a_connection_as_the_linux_profile_does() {
         return;
     }
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let o = tcpsim(&[
-        "kernel",
-        "configs/linux-normal.toml",
-        "--tries",
-        "2",
-        "--format",
-        "json",
-    ]);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}\n{}",
-        stderr(&o),
-        divergences(&o)
+    let r = kernel_json(
+        &[
+            "kernel",
+            "configs/linux-normal.toml",
+            "--tries",
+            "2",
+            "--format",
+            "json",
+        ],
+        0,
     );
-    let r: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(r["verdict"], "match");
     assert_eq!(r["not_applied"], serde_json::json!([]));
     let c = &r["outcomes"][0]["comparison"];
@@ -204,18 +214,19 @@ fn a_wrong_min_rto_on_the_simulation_side_is_a_divergence() {
     // receiver merges two ACKs of the first flight, which arrives in one
     // burst, and that outcome diverges there first; none may match, and
     // the usual one shows the RTO.
-    let o = tcpsim(&[
-        "kernel",
-        "configs/linux-lost-retransmission.toml",
-        "--sim-set",
-        "tcp.min_rto=300ms",
-        "--tries",
-        "3",
-        "--format",
-        "json",
-    ]);
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let r = kernel_json(
+        &[
+            "kernel",
+            "configs/linux-lost-retransmission.toml",
+            "--sim-set",
+            "tcp.min_rto=300ms",
+            "--tries",
+            "3",
+            "--format",
+            "json",
+        ],
+        1,
+    );
     assert_eq!(r["verdict"], "divergence");
     let d = divergence_where(&r, |d| d["index"] == 17);
     assert_eq!(d["kind"], "segment", "{d}");
@@ -326,22 +337,17 @@ fn a_close_after_a_partial_read_resets_on_both_sides() {
     // a server that reads 50 of them first. RFC 2525 §2.17 and Linux's
     // tcp_close still answer with RST, not FIN: `read 50` must read no
     // more than 50 octets on the kernel's side too.
-    let o = tcpsim(&[
-        "kernel",
-        "configs/linux-close-unread.toml",
-        "--set",
-        r#"connections.0.server_app=["read 50", "sleep 10ms", "close"]"#,
-        "--format",
-        "json",
-    ]);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}\n{}",
-        stderr(&o),
-        divergences(&o)
+    let r = kernel_json(
+        &[
+            "kernel",
+            "configs/linux-close-unread.toml",
+            "--set",
+            r#"connections.0.server_app=["read 50", "sleep 10ms", "close"]"#,
+            "--format",
+            "json",
+        ],
+        0,
     );
-    let r: Value = serde_json::from_slice(&o.stdout).unwrap();
     let server = &r["outcomes"][0]["comparison"]["directions"][1];
     assert_eq!(server["name"], "server:80 > client:49152");
     let last = server["kernel"].as_array().unwrap().last().unwrap().clone();
@@ -403,22 +409,17 @@ fn a_bulk_transfer_matches_by_aggregates_and_a_wrong_initial_window_fails_on_its
     // batched by its application's reads (tests/data/linux/README.md,
     // bulk_200k: 53 to 90 ACKs for the same transfer), so the connection is
     // compared by aggregates.
-    let o = tcpsim(&[
-        "kernel",
-        "configs/linux-bulk-200k.toml",
-        "--tries",
-        "3",
-        "--format",
-        "json",
-    ]);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}\n{}",
-        stderr(&o),
-        divergences(&o)
+    let r = kernel_json(
+        &[
+            "kernel",
+            "configs/linux-bulk-200k.toml",
+            "--tries",
+            "3",
+            "--format",
+            "json",
+        ],
+        0,
     );
-    let r: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(r["verdict"], "match");
     let outcome = r["outcomes"]
         .as_array()
@@ -451,16 +452,17 @@ fn a_bulk_transfer_matches_by_aggregates_and_a_wrong_initial_window_fails_on_its
     assert_eq!(d["aggregates"]["round_ns"], 20_000_000);
     // The server's ACKs are not compared one by one: segment by segment
     // the same runs differ.
-    let o = tcpsim(&[
-        "kernel",
-        "configs/linux-bulk-200k.toml",
-        "--compare",
-        "segments",
-        "--format",
-        "json",
-    ]);
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let r = kernel_json(
+        &[
+            "kernel",
+            "configs/linux-bulk-200k.toml",
+            "--compare",
+            "segments",
+            "--format",
+            "json",
+        ],
+        1,
+    );
     assert_eq!(r["outcomes"][0]["comparison"]["method"], "segments");
     assert!(r["outcomes"][0]["comparison"]["directions"][0]["aggregates"].is_null());
 
@@ -475,18 +477,19 @@ fn a_bulk_transfer_matches_by_aggregates_and_a_wrong_initial_window_fails_on_its
     // first. So three tries, none may match; every outcome's simulated
     // rounds start 12, 24; one at least has the kernel's 10, 20; and where
     // the rounds are the divergence, it is round 1's.
-    let o = tcpsim(&[
-        "kernel",
-        "configs/linux-bulk-200k.toml",
-        "--sim-set",
-        "tcp.initial_cwnd=12",
-        "--tries",
-        "3",
-        "--format",
-        "json",
-    ]);
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let r = kernel_json(
+        &[
+            "kernel",
+            "configs/linux-bulk-200k.toml",
+            "--sim-set",
+            "tcp.initial_cwnd=12",
+            "--tries",
+            "3",
+            "--format",
+            "json",
+        ],
+        1,
+    );
     let outcomes = r["outcomes"].as_array().unwrap();
     let rounds = |o: &Value, side: &str| {
         o["comparison"]["directions"][0]["aggregates"][side]["rounds"].clone()

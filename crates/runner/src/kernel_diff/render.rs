@@ -282,24 +282,18 @@ fn aggregates(
         kernel_label.to_owned(),
         "allowed".to_owned(),
     );
-    let w0 = lines
-        .iter()
-        .map(|l| l.2.len())
-        .chain([headings.0.len()])
-        .max()
-        .unwrap_or(0);
-    let w1 = lines
-        .iter()
-        .map(|l| l.3.len())
-        .chain([headings.1.len()])
-        .max()
-        .unwrap_or(0);
-    let w2 = lines
-        .iter()
-        .map(|l| l.4.len())
-        .chain([headings.2.len()])
-        .max()
-        .unwrap_or(0);
+    // Each column as wide as its widest cell, the heading's included.
+    let width = |heading: &str, cell: fn(&(_, _, String, String, String, String)) -> usize| {
+        lines
+            .iter()
+            .map(cell)
+            .chain([heading.len()])
+            .max()
+            .unwrap_or(0)
+    };
+    let w0 = width(&headings.0, |l| l.2.len());
+    let w1 = width(&headings.1, |l| l.3.len());
+    let w2 = width(&headings.2, |l| l.4.len());
     let text = |margin: &str, a: &str, b: &str, c: &str, e: &str| {
         format!("{margin}{a:<w0$}  {b:>w1$}  {c:>w2$}  {e}")
             .trim_end()
