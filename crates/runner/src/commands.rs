@@ -13,7 +13,6 @@ use crate::experiment::{SeedRange, parse_with_overrides};
 use crate::report::{Meta, Spill, uses_options};
 use crate::suite;
 use crate::sweep::{self, Plan};
-use crate::timeline::render_summary;
 
 mod captures;
 mod run_output;
@@ -248,10 +247,7 @@ pub fn run(
         (RunFormat::Text, Some(spilled)) if !quiet => {
             run_output::timeline(&meta, &r, &checks, spilled, show_options, to_stderr)
         }
-        _ => print_to(
-            &(render_summary(&r) + &expectations_text(&checks)),
-            to_stderr,
-        ),
+        _ => run_output::summary(&r, &checks, to_stderr),
     };
     if code != OK {
         return code;

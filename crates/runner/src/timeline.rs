@@ -241,6 +241,27 @@ pub fn render_summary(r: &RunResult) -> String {
     for c in &r.connections {
         summary(&mut out, r, c);
     }
+    run_end(&mut out, r);
+    out
+}
+
+/// Writes [`render_summary`]'s text to `out` a connection at a time, so
+/// that a run of a million connections needs no string holding all of
+/// their paragraphs.
+pub fn write_summary(out: &mut impl std::io::Write, r: &RunResult) -> std::io::Result<()> {
+    let mut text = String::new();
+    for c in &r.connections {
+        text.clear();
+        summary(&mut text, r, c);
+        out.write_all(text.as_bytes())?;
+    }
+    text.clear();
+    run_end(&mut text, r);
+    out.write_all(text.as_bytes())
+}
+
+/// The summary's last line: when and why the run ended.
+fn run_end(out: &mut String, r: &RunResult) {
     // The event count is left out on purpose: it depends on how the engine
     // schedules its work, not on what happened, and goldens pin behaviour.
     let _ = writeln!(
@@ -249,11 +270,30 @@ pub fn render_summary(r: &RunResult) -> String {
         seconds(r.end),
         r.stop_reason.name()
     );
-    out
 }
 
-fn opt_since(t: Option<Instant>, from: Instant) -> String {
-    t.map_or_else(|| "never".to_string(), |t| (t - from).to_string())
+/// The time from `from` to `t`, or `never`.
+struct Since(Option<Instant>, Instant);
+
+impl std::fmt::Display for Since {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(t) => (t - self.1).fmt(f),
+            None => f.write_str("never"),
+        }
+    }
+}
+
+/// A value, or the word that stands for its absence.
+struct OrElse<T>(Option<T>, &'static str);
+
+impl<T: std::fmt::Display> std::fmt::Display for OrElse<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.0 {
+            Some(v) => v.fmt(f),
+            None => f.write_str(self.1),
+        }
+    }
 }
 
 /// The order kinds are listed in summaries and reports.
@@ -269,16 +309,12 @@ pub const KIND_ORDER: [SegmentKind; 6] = [
 fn summary(out: &mut String, r: &RunResult, c: &ConnReport) {
     let name = |i: usize| r.host_names.get(i).map_or("?", String::as_str);
     let w = &c.workload;
-    let port = c
-        .client
-        .port
-        .map_or_else(|| "?".to_string(), |p| p.to_string());
     let _ = writeln!(
         out,
         "connection {}: {}:{} -> {}:{}  outcome {}",
         c.id,
         name(w.client),
-        port,
+        OrElse(c.client.port, "?"),
         name(w.server),
         w.port,
         c.outcome.name()
@@ -287,25 +323,28 @@ fn summary(out: &mut String, r: &RunResult, c: &ConnReport) {
         out,
         "  opened at {}; established after {} (server {}); closed after {}; ended at {}",
         c.opened,
-        opt_since(c.client.established, c.opened),
-        opt_since(c.server.established, c.opened),
-        opt_since(c.closed, c.opened),
+        Since(c.client.established, c.opened),
+        Since(c.server.established, c.opened),
+        Since(c.closed, c.opened),
         c.ended
     );
     let rtx = c.retransmissions();
-    let counts: Vec<String> = KIND_ORDER
+    let _ = write!(
+        out,
+        "  final states: client {}, server {}; retransmissions: ",
+        c.client.state, c.server.state,
+    );
+    let listed = KIND_ORDER
         .iter()
-        .filter(|k| !matches!(k, SegmentKind::Ack | SegmentKind::Rst))
-        .map(|k| format!("{} {}", k.name(), rtx.get(*k)))
-        .collect();
+        .filter(|k| !matches!(k, SegmentKind::Ack | SegmentKind::Rst));
+    for (i, k) in listed.enumerate() {
+        let sep = if i == 0 { "" } else { ", " };
+        let _ = write!(out, "{sep}{} {}", k.name(), rtx.get(*k));
+    }
     let _ = writeln!(
         out,
-        "  final states: client {}, server {}; retransmissions: {}; bytes read: client {}, server {}",
-        c.client.state,
-        c.server.state,
-        counts.join(", "),
-        c.client.bytes_read,
-        c.server.bytes_read
+        "; bytes read: client {}, server {}",
+        c.client.bytes_read, c.server.bytes_read
     );
     recovery(out, "client", &c.client);
     recovery(out, "server", &c.server);
@@ -319,13 +358,16 @@ fn recovery(out: &mut String, end: &str, e: &EndReport) {
         let _ = writeln!(out, "  {end} recovery: no TCP connection");
         return;
     };
-    let ssthresh = s
-        .ssthresh
-        .map_or_else(|| "unset".to_string(), |b| b.to_string());
     let _ = writeln!(
         out,
-        "  {end} recovery: cwnd {}, ssthresh {ssthresh}; fast retransmits {}, RACK losses {}, \
+        "  {end} recovery: cwnd {}, ssthresh {}; fast retransmits {}, RACK losses {}, \
          TLP probes {}, RTOs {}, undos {}",
-        s.cwnd, s.fast_retransmits, s.rack_losses, s.tlp_probes, s.rtos, s.undos
+        s.cwnd,
+        OrElse(s.ssthresh, "unset"),
+        s.fast_retransmits,
+        s.rack_losses,
+        s.tlp_probes,
+        s.rtos,
+        s.undos
     );
 }

@@ -6,6 +6,7 @@
 //! machine.
 
 use core::fmt;
+use core::num::NonZeroU64;
 use core::ops::{Add, AddAssign, Sub};
 
 /// A span of virtual time, in nanoseconds.
@@ -13,8 +14,13 @@ use core::ops::{Add, AddAssign, Sub};
 pub struct Duration(u64);
 
 /// A point in virtual time: nanoseconds since the start of the simulation.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Instant(u64);
+///
+/// Held as the count plus one, so that `Option<Instant>` takes eight bytes
+/// (`None` is the zero the count never reaches): a connection keeps a dozen
+/// optional deadlines. The latest instant is therefore `u64::MAX - 1`
+/// nanoseconds (584 years), and [`Instant::from_nanos`] saturates there.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Instant(NonZeroU64);
 
 impl Duration {
     /// No time at all.
@@ -66,29 +72,47 @@ impl Duration {
 
 impl Instant {
     /// The start of the simulation.
-    pub const ZERO: Instant = Instant(0);
-    /// The far future; used as "never" by bounds.
-    pub const MAX: Instant = Instant(u64::MAX);
+    pub const ZERO: Instant = Instant(NonZeroU64::MIN);
+    /// The far future (`u64::MAX - 1` nanoseconds); used as "never" by bounds.
+    pub const MAX: Instant = Instant(NonZeroU64::MAX);
 
-    /// The instant `ns` nanoseconds after the start.
+    /// The instant `ns` nanoseconds after the start, saturating at
+    /// [`Instant::MAX`].
     pub const fn from_nanos(ns: u64) -> Self {
-        Instant(ns)
+        match NonZeroU64::new(ns.saturating_add(1)) {
+            Some(n) => Instant(n),
+            None => Instant::MAX,
+        }
     }
     /// The instant `ms` milliseconds after the start.
     pub const fn from_millis(ms: u64) -> Self {
-        Instant(ms * 1_000_000)
+        Instant::from_nanos(ms * 1_000_000)
     }
     /// The instant `s` seconds after the start.
     pub const fn from_secs(s: u64) -> Self {
-        Instant(s * 1_000_000_000)
+        Instant::from_nanos(s * 1_000_000_000)
     }
     /// Nanoseconds since the start.
     pub const fn as_nanos(self) -> u64 {
-        self.0
+        self.0.get() - 1
     }
     /// Time since `earlier`, or zero if `earlier` is later than `self`.
     pub const fn saturating_duration_since(self, earlier: Instant) -> Duration {
-        Duration(self.0.saturating_sub(earlier.0))
+        Duration(self.0.get().saturating_sub(earlier.0.get()))
+    }
+}
+
+impl Default for Instant {
+    /// The start of the simulation.
+    fn default() -> Instant {
+        Instant::ZERO
+    }
+}
+
+/// `Instant(ns)`: the count of nanoseconds, as before the niche.
+impl fmt::Debug for Instant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Instant").field(&self.as_nanos()).finish()
     }
 }
 
@@ -138,7 +162,7 @@ impl fmt::Display for Duration {
 /// Prints the time since the start, like [`Duration`].
 impl fmt::Display for Instant {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt_nanos(self.0, f)
+        fmt_nanos(self.as_nanos(), f)
     }
 }
 
@@ -160,12 +184,12 @@ fn fmt_nanos(ns: u64, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 return write!(f, "{whole}{unit}");
             }
             // Up to nine fractional digits, trailing zeros trimmed: exact.
-            let width = scale.ilog10() as usize;
-            let mut digits = format!("{frac:0width$}");
-            while digits.ends_with('0') {
-                digits.pop();
+            let (mut digits, mut width) = (frac, scale.ilog10() as usize);
+            while digits % 10 == 0 {
+                digits /= 10;
+                width -= 1;
             }
-            return write!(f, "{whole}.{digits}{unit}");
+            return write!(f, "{whole}.{digits:0width$}{unit}");
         }
     }
     unreachable!("ns > 0 matches the 1ns unit")
@@ -185,6 +209,13 @@ mod tests {
             "1.000000001s"
         );
         assert_eq!(Duration::ZERO.to_string(), "0s");
+        assert_eq!(Duration::from_nanos(1_050_000).to_string(), "1.05ms");
+        assert_eq!(Duration::from_nanos(1_000_500).to_string(), "1.0005ms");
+        assert_eq!(
+            Duration::from_nanos(2_000_000_100).to_string(),
+            "2.0000001s"
+        );
+        assert_eq!(Instant::from_nanos(61_440_000_000).to_string(), "61.44s");
     }
 
     #[test]
@@ -198,5 +229,22 @@ mod tests {
             Instant::from_secs(3) - Instant::from_secs(1),
             Duration::from_secs(2)
         );
+    }
+
+    #[test]
+    fn an_optional_instant_takes_eight_bytes() {
+        assert_eq!(std::mem::size_of::<Option<Instant>>(), 8);
+        assert_eq!(Instant::ZERO.as_nanos(), 0);
+        assert_eq!(Instant::from_nanos(7).as_nanos(), 7);
+        assert_eq!(Instant::MAX.as_nanos(), u64::MAX - 1);
+        assert_eq!(Instant::from_nanos(u64::MAX), Instant::MAX);
+        assert_eq!(Instant::from_nanos(u64::MAX - 1), Instant::MAX);
+        assert!(Instant::from_nanos(1) > Instant::ZERO);
+        assert_eq!(
+            Instant::MAX - Instant::ZERO,
+            Duration::from_nanos(u64::MAX - 1)
+        );
+        assert_eq!(Instant::default(), Instant::ZERO);
+        assert_eq!(format!("{:?}", Instant::from_nanos(5)), "Instant(5)");
     }
 }

@@ -13,7 +13,7 @@ use tcpsim_net::RunResult;
 use super::{INTERNAL, OK, expectations_text};
 use crate::evaluate::Check;
 use crate::report::{Event, Meta, Report, ReportWriter, Spilled};
-use crate::timeline::{Lines, header, render_summary};
+use crate::timeline::{Lines, header, write_summary};
 
 /// The buffer in front of standard output.
 const BUFFER: usize = 64 * 1024;
@@ -105,12 +105,22 @@ pub(super) fn timeline(
             lines.write(&mut line, &rec);
             out.write_all(line.as_bytes()).map_err(Stop::Out)?;
         }
-        let mut tail = String::from("\n");
-        tail.push_str(&render_summary(r));
-        tail.push_str(&expectations_text(checks));
-        out.write_all(tail.as_bytes())
+        out.write_all(b"\n").map_err(Stop::Out)?;
+        write_summary(&mut out, r)
+            .and_then(|()| out.write_all(expectations_text(checks).as_bytes()))
             .and_then(|()| out.flush())
             .map_err(Stop::Out)
     })();
+    exit_code(written)
+}
+
+/// Writes the summary of run `r` and the expectations (to standard error
+/// when `stderr`): what `run --quiet` prints.
+pub(super) fn summary(r: &RunResult, checks: &[Check], stderr: bool) -> u8 {
+    let mut out = output(stderr);
+    let written = write_summary(&mut out, r)
+        .and_then(|()| out.write_all(expectations_text(checks).as_bytes()))
+        .and_then(|()| out.flush())
+        .map_err(Stop::Out);
     exit_code(written)
 }

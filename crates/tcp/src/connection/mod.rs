@@ -246,8 +246,6 @@ pub struct Connection {
     probe_backoff: u32,
     /// Our SYN has been acknowledged.
     syn_acked: bool,
-    /// Loss-recovery counters for reports.
-    stats: RecoveryStats,
     /// Data segments sent again in all (`tcpi_total_retrans`).
     total_retrans: u32,
 
@@ -319,7 +317,6 @@ impl Connection {
             probe_since: Instant::ZERO,
             probe_backoff: 0,
             syn_acked: false,
-            stats: RecoveryStats::default(),
             total_retrans: 0,
             ack_pending: false,
             unacked_full: 0,
@@ -516,7 +513,7 @@ impl Connection {
         RecoveryStats {
             cwnd: self.reported_cwnd(),
             ssthresh: self.rec.ssthresh(),
-            ..self.stats
+            ..self.rec.losses().stats
         }
     }
     /// The deadline of one timer, if armed.

@@ -90,12 +90,37 @@ pub(super) struct Recovery {
     pub(super) cc: Controller,
     pub(super) board: Scoreboard,
     pub(super) state: CaState,
-    /// RFC 6582 `recover`, RFC 6675 `RecoveryPoint`, Linux `high_seq`:
-    /// the stream offset of SND.NXT when the last episode began.
-    high: Option<u64>,
     /// Duplicate ACKs in a row (RFC 5681 §2; RFC 6675 counts ACKs with new
     /// SACK information).
     dupacks: u32,
+    // RACK (RFC 8985 §6): the latest-sent segment known delivered (send
+    // time, transmission order), the RTT it measured, the least RTT seen.
+    rack_xmit: Option<(Instant, u64)>,
+    rack_rtt: Duration,
+    rack_advanced: bool,
+    min_rtt: Option<Duration>,
+    /// Reordering was seen (a segment judged lost turned out delivered).
+    reord_seen: bool,
+    // Linux's cwnd validation (`tcp_cwnd_validate`): the most segments in
+    // flight since `usage_end` was sent, and whether the window held the
+    // sender back.
+    max_out: u32,
+    usage_end: u64,
+    pub(super) cwnd_limited: bool,
+    /// What only a loss, a probe or a retransmission sets: boxed, and made
+    /// when first written, so that a connection that loses nothing carries
+    /// one pointer of it (`None` reads as [`Losses::AT_REST`]).
+    losses: Option<Box<Losses>>,
+}
+
+/// The recovery state that a connection which never loses a segment never
+/// changes: the episode's bounds and PRR, the tail loss probe, undo, and
+/// the report's counters.
+#[derive(Clone, Debug)]
+pub(super) struct Losses {
+    /// RFC 6582 `recover`, RFC 6675 `RecoveryPoint`, Linux `high_seq`:
+    /// the stream offset of SND.NXT when the last episode began.
+    high: Option<u64>,
     /// Linux without SACK: duplicate ACKs counted as segments that arrived
     /// (`sacked_out` of `tcp_add_reno_sack`, `tcp_remove_reno_sacks`).
     reno_sacked: u32,
@@ -107,24 +132,10 @@ pub(super) struct Recovery {
     prr_delivered: u64,
     prr_out: u64,
     prior_cwnd: u64,
-    // RACK (RFC 8985 §6): the latest-sent segment known delivered (send
-    // time, transmission order), the RTT it measured, the least RTT seen.
-    rack_xmit: Option<(Instant, u64)>,
-    rack_rtt: Duration,
-    rack_advanced: bool,
-    min_rtt: Option<Duration>,
-    /// Reordering was seen (a segment judged lost turned out delivered).
-    reord_seen: bool,
     // TLP (RFC 8985 §7): SND.NXT when the probe went out, and whether it
     // repeated data.
     tlp_high: Option<u64>,
     tlp_retrans: bool,
-    // Linux's cwnd validation (`tcp_cwnd_validate`): the most segments in
-    // flight since `usage_end` was sent, and whether the window held the
-    // sender back.
-    max_out: u32,
-    usage_end: u64,
-    pub(super) cwnd_limited: bool,
     /// The window and threshold before the current reduction, for undo.
     undo: Option<(u32, u32)>,
     /// Retransmissions of the episode not yet reported duplicated by a
@@ -137,6 +148,36 @@ pub(super) struct Recovery {
     /// `retrans_stamp`): an ACK echoing an older one answers an original
     /// (RFC 3522's Eifel test, `tcp_packet_delayed`).
     retrans_tsval: Option<u32>,
+    /// Loss-recovery counters for reports (`cwnd` and `ssthresh` are
+    /// filled in when they are read).
+    pub(super) stats: super::RecoveryStats,
+}
+
+impl Losses {
+    /// Before any loss: what a connection without the box reads.
+    const AT_REST: Losses = Losses {
+        high: None,
+        reno_sacked: 0,
+        limited_octets: 0,
+        prr_delivered: 0,
+        prr_out: 0,
+        prior_cwnd: 0,
+        tlp_high: None,
+        tlp_retrans: false,
+        undo: None,
+        undo_retrans: None,
+        undo_marker: 0,
+        retrans_tsval: None,
+        stats: super::RecoveryStats {
+            cwnd: 0,
+            ssthresh: None,
+            fast_retransmits: 0,
+            rack_losses: 0,
+            tlp_probes: 0,
+            rtos: 0,
+            undos: 0,
+        },
+    };
 }
 
 impl Recovery {
@@ -150,27 +191,16 @@ impl Recovery {
             ),
             board: Scoreboard::default(),
             state: CaState::Open,
-            high: None,
             dupacks: 0,
-            reno_sacked: 0,
-            limited_octets: 0,
-            prr_delivered: 0,
-            prr_out: 0,
-            prior_cwnd: 0,
             rack_xmit: None,
             rack_rtt: Duration::ZERO,
             rack_advanced: false,
             min_rtt: None,
             reord_seen: false,
-            tlp_high: None,
-            tlp_retrans: false,
             max_out: 0,
             usage_end: 0,
             cwnd_limited: false,
-            undo: None,
-            undo_retrans: None,
-            undo_marker: 0,
-            retrans_tsval: None,
+            losses: None,
         }
     }
 
@@ -183,6 +213,22 @@ impl Recovery {
             config.initial_cwnd.bytes(mss),
             config.kernel_tick,
         );
+    }
+
+    /// The state only losses change, at rest if none has.
+    pub(super) fn losses(&self) -> &Losses {
+        self.losses.as_deref().unwrap_or(&Losses::AT_REST)
+    }
+
+    /// The same, to change: made on first use.
+    pub(super) fn losses_mut(&mut self) -> &mut Losses {
+        self.losses.get_or_insert_with(|| Box::new(Losses::AT_REST))
+    }
+
+    /// The state only losses change, if any has: for the writes that
+    /// return a field to its rest value, which need no box.
+    fn losses_if_any(&mut self) -> Option<&mut Losses> {
+        self.losses.as_deref_mut()
     }
 
     /// The slow-start threshold, if a loss has set it.
@@ -238,17 +284,19 @@ impl Connection {
             // Without SACK, Linux counts each duplicate ACK as a segment
             // that left (`tcp_add_reno_sack`).
             let reno = if self.mode() == Mode::NewReno {
-                self.rec.reno_sacked
+                self.rec.losses().reno_sacked
             } else {
                 0
             };
             return u64::from(b.pipe().segments.saturating_sub(reno));
         }
         match self.rec.state {
-            CaState::Loss => b.pipe().octets,
+            CaState::Loss => u64::from(b.pipe().octets),
             // RFC 6675 §5 step (2): limited transmit by the pipe, and
             // recovery by it (steps 4.4, C).
-            CaState::Disorder | CaState::Recovery if self.mode() == Mode::Sack => b.pipe().octets,
+            CaState::Disorder | CaState::Recovery if self.mode() == Mode::Sack => {
+                u64::from(b.pipe().octets)
+            }
             _ => b.out_octets(),
         }
     }
@@ -303,7 +351,9 @@ impl Connection {
         let cwnd = u64::from(self.rec.cc.cwnd());
         let flight = self.rec.board.out_octets();
         let over = (flight + octets).saturating_sub(cwnd.max(flight));
-        self.rec.limited_octets += over.min(octets);
+        if over > 0 {
+            self.rec.losses_mut().limited_octets += over.min(octets);
+        }
     }
 
     /// FlightSize for equation (4) of RFC 5681, limited transmit left out.
@@ -311,13 +361,13 @@ impl Connection {
         self.rec
             .board
             .out_octets()
-            .saturating_sub(self.rec.limited_octets) as u32
+            .saturating_sub(self.rec.losses().limited_octets) as u32
     }
 
     /// Bookkeeping for segments sent during recovery (PRR's `prr_out`).
     pub(super) fn note_recovery_send(&mut self, units: u64) {
         if self.rec.state == CaState::Recovery {
-            self.rec.prr_out += units;
+            self.rec.losses_mut().prr_out += units;
         }
     }
 
@@ -460,9 +510,14 @@ impl Connection {
         // `tcp_check_dsack`, RFC 3708 §3).
         if let (true, Some(&(_, r))) = (dsack, list.first()) {
             let end_below_una = r <= self.snd_una;
-            let after_marker = r > self.snd_una || self.offset_of_past(r) > self.rec.undo_marker;
+            let after_marker =
+                r > self.snd_una || self.offset_of_past(r) > self.rec.losses().undo_marker;
             if end_below_una && after_marker {
-                if let Some(n) = self.rec.undo_retrans.as_mut() {
+                if let Some(n) = self
+                    .rec
+                    .losses_if_any()
+                    .and_then(|l| l.undo_retrans.as_mut())
+                {
                     *n = n.saturating_sub(1);
                 }
             }
@@ -515,10 +570,12 @@ impl Connection {
         let una = self.una_offset();
         if advanced {
             self.rec.dupacks = 0;
-            self.rec.limited_octets = 0;
+            if let Some(l) = self.rec.losses_if_any() {
+                l.limited_octets = 0;
+            }
             match self.rec.state {
                 CaState::Recovery => {
-                    if una >= self.rec.high.unwrap_or(0) {
+                    if una >= self.rec.losses().high.unwrap_or(0) {
                         // A full ACK (RFC 6582 §3.2 step 3, first option):
                         // min(ssthresh, max(FlightSize, SMSS) + SMSS).
                         let flight = self.rec.board.out_octets() as u32;
@@ -539,7 +596,7 @@ impl Connection {
                 }
                 CaState::Loss => {
                     self.grow(now, acked);
-                    if una >= self.rec.high.unwrap_or(0) {
+                    if una >= self.rec.losses().high.unwrap_or(0) {
                         self.rec.state = CaState::Open;
                     }
                 }
@@ -558,11 +615,11 @@ impl Connection {
             CaState::Open | CaState::Disorder => {
                 // RFC 6582 §3.2 step 1: not for data sent before the last
                 // episode began.
-                let after_last = self.rec.high.is_none_or(|h| una >= h);
+                let after_last = self.rec.losses().high.is_none_or(|h| una >= h);
                 if self.rec.dupacks == DUP_THRESH && after_last {
                     let flight = self.flight_for_ssthresh();
                     self.rec.cc.on_loss(now, flight, mss);
-                    self.rec.high = Some(self.nxt_offset());
+                    self.rec.losses_mut().high = Some(self.nxt_offset());
                     let ss = self.rec.cc.ssthresh();
                     self.rec.cc.set_cwnd(ss.saturating_add(3 * mss));
                     self.rec.state = CaState::Recovery;
@@ -594,18 +651,20 @@ impl Connection {
         if advanced {
             let n = acked.segments;
             if n > 0 {
-                delivered = n.saturating_sub(self.rec.reno_sacked).max(1);
-                self.rec.reno_sacked = self.rec.reno_sacked.saturating_sub(n - 1);
+                delivered = n.saturating_sub(self.rec.losses().reno_sacked).max(1);
+                if let Some(l) = self.rec.losses_if_any() {
+                    l.reno_sacked = l.reno_sacked.saturating_sub(n - 1);
+                }
             }
         } else if dup {
             let out = self.rec.board.len() as u32;
             let holes = self.rec.board.lost().segments.max(1).min(out);
-            let before = self.rec.reno_sacked;
-            self.rec.reno_sacked = (before + 1).min(out.saturating_sub(holes));
-            delivered = self.rec.reno_sacked - before;
+            let before = self.rec.losses().reno_sacked;
+            self.rec.losses_mut().reno_sacked = (before + 1).min(out.saturating_sub(holes));
+            delivered = self.rec.losses().reno_sacked - before;
         }
         match self.rec.state {
-            CaState::Recovery if una >= self.rec.high.unwrap_or(0) => {
+            CaState::Recovery if una >= self.rec.losses().high.unwrap_or(0) => {
                 let ss = self.rec.cc.ssthresh();
                 self.rec.cc.set_cwnd(ss);
                 self.rec.state = CaState::Open;
@@ -614,15 +673,17 @@ impl Connection {
                 // A partial ACK: the next hole is lost too.
                 self.rec.board.mark_lost(0);
             }
-            CaState::Loss if una >= self.rec.high.unwrap_or(0) => self.rec.state = CaState::Open,
+            CaState::Loss if una >= self.rec.losses().high.unwrap_or(0) => {
+                self.rec.state = CaState::Open
+            }
             _ => {}
         }
         if self.rec.state <= CaState::Disorder {
-            if self.rec.reno_sacked + 1 > DUP_THRESH && !self.rec.board.is_empty() {
+            if self.rec.losses().reno_sacked + 1 > DUP_THRESH && !self.rec.board.is_empty() {
                 self.enter_recovery(now);
                 self.rec.board.mark_lost(0);
             } else {
-                self.rec.state = if self.rec.reno_sacked > 0 {
+                self.rec.state = if self.rec.losses().reno_sacked > 0 {
                     CaState::Disorder
                 } else {
                     CaState::Open
@@ -696,14 +757,16 @@ impl Connection {
         // (outside recovery) counts one.
         if advanced {
             self.rec.dupacks = 0;
-            self.rec.limited_octets = 0;
+            if let Some(l) = self.rec.losses_if_any() {
+                l.limited_octets = 0;
+            }
         }
         if dup && self.rec.state <= CaState::Disorder {
             self.rec.dupacks += 1;
         }
         match self.rec.state {
             CaState::Recovery => {
-                if una >= self.rec.high.unwrap_or(0) {
+                if una >= self.rec.losses().high.unwrap_or(0) {
                     self.rec.state = CaState::Open;
                 }
             }
@@ -711,13 +774,13 @@ impl Connection {
                 if advanced {
                     self.grow(now, acked);
                 }
-                if una >= self.rec.high.unwrap_or(0) {
+                if una >= self.rec.losses().high.unwrap_or(0) {
                     self.rec.state = CaState::Open;
                 }
             }
             CaState::Open | CaState::Disorder => {
                 let head_lost = self.rec.board.first().is_some_and(|s| s.is_lost());
-                let after_last = self.rec.high.is_none_or(|h| una >= h);
+                let after_last = self.rec.losses().high.is_none_or(|h| una >= h);
                 if (self.rec.dupacks >= DUP_THRESH || head_lost) && after_last {
                     // §5 step 4: RecoveryPoint, ssthresh = cwnd =
                     // FlightSize / 2, the first hole at once.
@@ -725,7 +788,7 @@ impl Connection {
                     self.rec.cc.on_loss(now, flight, mss);
                     let ss = self.rec.cc.ssthresh();
                     self.rec.cc.set_cwnd(ss);
-                    self.rec.high = Some(self.nxt_offset());
+                    self.rec.losses_mut().high = Some(self.nxt_offset());
                     self.rec.state = CaState::Recovery;
                     let first = self.rec.board.iter().position(|s| !s.is_sacked());
                     if let Some(i) = first {
@@ -797,7 +860,9 @@ impl Connection {
                 wait = Some(wait.map_or(left, |w| w.max(left)));
             }
         }
-        self.stats.rack_losses += marked;
+        if marked > 0 {
+            self.rec.losses_mut().stats.rack_losses += marked;
+        }
         (marked, wait)
     }
 
@@ -824,12 +889,14 @@ impl Connection {
         // The episode ends when everything sent before it is acknowledged
         // (`tcp_fastretrans_alert`: `tcp_end_cwnd_reduction` for recovery).
         match self.rec.state {
-            CaState::Recovery if una >= self.rec.high.unwrap_or(0) => {
+            CaState::Recovery if una >= self.rec.losses().high.unwrap_or(0) => {
                 let ss = self.rec.cc.ssthresh();
                 self.rec.cc.set_cwnd(ss);
                 self.rec.state = CaState::Open;
             }
-            CaState::Loss if una >= self.rec.high.unwrap_or(0) => self.rec.state = CaState::Open,
+            CaState::Loss if una >= self.rec.losses().high.unwrap_or(0) => {
+                self.rec.state = CaState::Open
+            }
             _ => {}
         }
         let mut reo_armed = false;
@@ -872,9 +939,11 @@ impl Connection {
     /// (`tests/data/linux/data_reordered.trace`: undone at the ACK of the
     /// delayed original, 5 ms after it was due).
     fn try_undo(&mut self, tsecr: Option<u32>) {
-        let (Some((cwnd, ssthresh)), Some(first), Some(ecr)) =
-            (self.rec.undo, self.rec.retrans_tsval, tsecr)
-        else {
+        let (Some((cwnd, ssthresh)), Some(first), Some(ecr)) = (
+            self.rec.losses().undo,
+            self.rec.losses().retrans_tsval,
+            tsecr,
+        ) else {
             return;
         };
         let delayed = ecr != 0 && (ecr.wrapping_sub(first) as i32) < 0;
@@ -890,9 +959,9 @@ impl Connection {
     fn undo_reduction(&mut self, cwnd: u32, ssthresh: u32) {
         self.rec.cc.restore(cwnd, ssthresh);
         self.rec.board.clear_lost();
-        self.rec.undo = None;
-        self.rec.undo_retrans = None;
-        self.rec.retrans_tsval = None;
+        self.rec.losses_mut().undo = None;
+        self.rec.losses_mut().undo_retrans = None;
+        self.rec.losses_mut().retrans_tsval = None;
         self.rec.reord_seen = true;
         self.rec.rack_advanced = true;
         if self.rec.state >= CaState::Recovery {
@@ -902,7 +971,7 @@ impl Connection {
                 CaState::Open
             };
         }
-        self.stats.undos += 1;
+        self.rec.losses_mut().stats.undos += 1;
     }
 
     /// RFC 3708 (Linux `tcp_try_undo_dsack`, and `tcp_may_undo` at the end
@@ -910,7 +979,9 @@ impl Connection {
     /// D-SACK, so none was needed and the reduction is undone — also after
     /// the episode ended, for a D-SACK that comes late.
     fn try_undo_dsack(&mut self) {
-        let (Some((cwnd, ssthresh)), Some(0)) = (self.rec.undo, self.rec.undo_retrans) else {
+        let (Some((cwnd, ssthresh)), Some(0)) =
+            (self.rec.losses().undo, self.rec.losses().undo_retrans)
+        else {
             return;
         };
         self.undo_reduction(cwnd, ssthresh);
@@ -920,35 +991,35 @@ impl Connection {
     fn enter_recovery(&mut self, now: Instant) {
         let mss = self.mss32();
         let cwnd = self.rec.cc.cwnd();
-        self.rec.undo = Some((cwnd, self.rec.cc.ssthresh()));
-        self.rec.undo_retrans = None;
-        self.rec.undo_marker = self.send_buf.head();
-        self.rec.retrans_tsval = None;
-        self.rec.prior_cwnd = self.cwnd_units();
-        self.rec.prr_delivered = 0;
-        self.rec.prr_out = 0;
+        self.rec.losses_mut().undo = Some((cwnd, self.rec.cc.ssthresh()));
+        self.rec.losses_mut().undo_retrans = None;
+        self.rec.losses_mut().undo_marker = self.send_buf.head();
+        self.rec.losses_mut().retrans_tsval = None;
+        self.rec.losses_mut().prior_cwnd = self.cwnd_units();
+        self.rec.losses_mut().prr_delivered = 0;
+        self.rec.losses_mut().prr_out = 0;
         let flight = (self.in_flight_units() as u32).saturating_mul(mss);
         self.rec.cc.on_loss(now, flight, mss);
-        self.rec.high = Some(self.nxt_offset());
+        self.rec.losses_mut().high = Some(self.nxt_offset());
         self.rec.state = CaState::Recovery;
-        self.rec.tlp_high = None;
+        self.rec.losses_mut().tlp_high = None;
     }
 
     /// PRR (RFC 6937; Linux `tcp_cwnd_reduction`): the window after an ACK
     /// that delivered `delivered` segments during recovery.
     fn prr(&mut self, delivered: u64, newly_lost: bool, advanced: bool) {
-        if delivered == 0 || self.rec.prior_cwnd == 0 {
+        if delivered == 0 || self.rec.losses().prior_cwnd == 0 {
             return;
         }
         let mss = u64::from(self.mss32());
         let ssthresh = u64::from(self.rec.cc.ssthresh()) / mss;
         let in_flight = self.in_flight_units();
-        self.rec.prr_delivered += delivered;
-        let (pd, po) = (self.rec.prr_delivered, self.rec.prr_out);
+        self.rec.losses_mut().prr_delivered += delivered;
+        let (pd, po) = (self.rec.losses().prr_delivered, self.rec.losses().prr_out);
         let mut sndcnt = if ssthresh < in_flight {
             // Proportional: ssthresh / RecoverFS of what was delivered.
             (ssthresh * pd)
-                .div_ceil(self.rec.prior_cwnd)
+                .div_ceil(self.rec.losses().prior_cwnd)
                 .saturating_sub(po)
         } else {
             // Slow start back to ssthresh, at most what was delivered.
@@ -970,24 +1041,24 @@ impl Connection {
     /// reduced once (`tests/data/linux/data_tail_lost.trace`: the cut comes
     /// with the ACK of the FIN sent after the probe's ACK).
     fn tlp_ack(&mut self, now: Instant, advanced: bool, una: u64) {
-        let Some(high) = self.rec.tlp_high else {
+        let Some(high) = self.rec.losses().tlp_high else {
             return;
         };
         if una < high {
             return;
         }
-        if !self.rec.tlp_retrans {
-            self.rec.tlp_high = None;
+        if !self.rec.losses().tlp_retrans {
+            self.rec.losses_mut().tlp_high = None;
         } else if una > high {
             let mss = self.mss32();
             let flight = (self.in_flight_units() as u32).saturating_mul(mss);
             self.rec.cc.on_loss(now, flight, mss);
             let ss = self.rec.cc.ssthresh();
             self.rec.cc.set_cwnd(ss);
-            self.rec.tlp_high = None;
+            self.rec.losses_mut().tlp_high = None;
         } else if !advanced {
             // A duplicate: the original and the probe both arrived.
-            self.rec.tlp_high = None;
+            self.rec.losses_mut().tlp_high = None;
         }
     }
 
@@ -1082,18 +1153,18 @@ impl Connection {
     /// new data if the peer's window lets a segment out, else the last
     /// segment again; once per tail.
     pub(super) fn on_loss_probe(&mut self, now: Instant) {
-        if self.rec.tlp_high.is_some() || self.rec.board.is_empty() {
+        if self.rec.losses().tlp_high.is_some() || self.rec.board.is_empty() {
             self.rearm_rto(now, true);
             return;
         }
         let before = self.rec.board.len();
         self.push_probe(now);
-        self.rec.tlp_retrans = self.rec.board.len() == before;
-        if self.rec.tlp_retrans {
+        self.rec.losses_mut().tlp_retrans = self.rec.board.len() == before;
+        if self.rec.losses().tlp_retrans {
             self.retransmit_entry(now, before - 1, RetransmitCause::Tlp);
         }
-        self.stats.tlp_probes += 1;
-        self.rec.tlp_high = Some(self.nxt_offset());
+        self.rec.losses_mut().stats.tlp_probes += 1;
+        self.rec.losses_mut().tlp_high = Some(self.nxt_offset());
         // Restart the timer from now (`icsk_pending = 0`).
         self.rearm_rto(now, false);
     }
@@ -1126,7 +1197,11 @@ impl Connection {
         let flight = self.rec.board.out_octets() as u32;
         let new_episode = if self.segments_counted() {
             self.rec.state <= CaState::Disorder
-                || self.rec.high.is_none_or(|h| h <= self.send_buf.head())
+                || self
+                    .rec
+                    .losses()
+                    .high
+                    .is_none_or(|h| h <= self.send_buf.head())
                 || (self.rec.state == CaState::Loss && self.retransmits <= 1)
         } else {
             self.retransmits <= 1
@@ -1134,9 +1209,9 @@ impl Connection {
         if new_episode {
             // Undo information (Linux `tcp_init_undo` in `tcp_enter_loss`):
             // the window and threshold before, kept under RACK.
-            self.rec.undo =
+            self.rec.losses_mut().undo =
                 (self.mode() == Mode::Rack).then(|| (self.rec.cc.cwnd(), self.rec.cc.ssthresh()));
-            self.rec.retrans_tsval = None;
+            self.rec.losses_mut().retrans_tsval = None;
             let flight = if self.segments_counted() {
                 (self.in_flight_units() as u32).saturating_mul(mss)
             } else {
@@ -1148,10 +1223,10 @@ impl Connection {
         }
         self.rec.board.mark_all_lost();
         self.rec.state = CaState::Loss;
-        self.rec.high = Some(self.nxt_offset());
+        self.rec.losses_mut().high = Some(self.nxt_offset());
         self.rec.dupacks = 0;
-        self.rec.reno_sacked = 0;
-        self.rec.tlp_high = None;
+        self.rec.losses_mut().reno_sacked = 0;
+        self.rec.losses_mut().tlp_high = None;
         self.timers.stop(TimerKind::LossProbe);
         self.timers.stop(TimerKind::Reorder);
     }
@@ -1183,18 +1258,19 @@ impl Connection {
         let end = seq + s.len + u32::from(s.fin);
         self.emit(seg, Some(cause));
         self.total_retrans += 1;
-        if self.rec.undo.is_some() {
-            self.rec.undo_retrans = Some(self.rec.undo_retrans.unwrap_or(0) + 1);
+        if self.rec.losses().undo.is_some() {
+            self.rec.losses_mut().undo_retrans =
+                Some(self.rec.losses().undo_retrans.unwrap_or(0) + 1);
         }
-        if self.rec.undo.is_some() && self.rec.retrans_tsval.is_none() {
-            self.rec.retrans_tsval = self
+        if self.rec.losses().undo.is_some() && self.rec.losses().retrans_tsval.is_none() {
+            self.rec.losses_mut().retrans_tsval = self
                 .out
                 .back_mut()
                 .and_then(|t| t.segment.options.timestamps)
                 .map(|t| t.val);
         }
         if cause == RetransmitCause::Fast {
-            self.stats.fast_retransmits += 1;
+            self.rec.losses_mut().stats.fast_retransmits += 1;
         }
         let restart =
             i == 0 && self.mode() == Mode::Rack && !self.timers.is_armed(TimerKind::Reorder);
@@ -1211,5 +1287,67 @@ impl Connection {
         // One segment of a larger buffer: the buffer splits after it
         // (tcp_retransmit_skb → tcp_fragment).
         self.send_buf.split_at(data_end);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::{Ipv4Addr, SocketAddrV4};
+
+    use super::Connection;
+    use crate::config::Config;
+    use crate::seq::SeqNum;
+    use crate::time::{Duration, Instant};
+
+    const A: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 49152);
+    const B: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), 80);
+
+    /// Delivers every segment both ways at `now` until neither end sends.
+    fn exchange(a: &mut Connection, b: &mut Connection, now: Instant) {
+        loop {
+            let mut moved = false;
+            while let Some(t) = a.poll_transmit() {
+                b.handle_segment(now, &t.segment);
+                moved = true;
+            }
+            while let Some(t) = b.poll_transmit() {
+                a.handle_segment(now, &t.segment);
+                moved = true;
+            }
+            while a.poll_event().is_some() || b.poll_event().is_some() {}
+            if !moved {
+                return;
+            }
+        }
+    }
+
+    #[test]
+    fn a_connection_that_loses_nothing_keeps_no_loss_state() {
+        for config in [Config::rfc(), Config::linux()] {
+            let now = Instant::ZERO;
+            let mut a = Connection::connect(now, config, A, B, SeqNum(1000));
+            let syn = a.poll_transmit().expect("SYN").segment;
+            let mut b = Connection::accept(now, config, B, &syn, SeqNum(5000));
+            exchange(&mut a, &mut b, now);
+            a.send(now, &[7; 10_000]).expect("open");
+            exchange(&mut a, &mut b, now);
+            assert!(a.rec.losses.is_none() && b.rec.losses.is_none());
+
+            // One segment lost: its retransmission (by timer, fast
+            // retransmit or RACK) records the episode.
+            a.send(now, &[7; 3_000]).expect("open");
+            let lost = a.poll_transmit().expect("data");
+            assert!(!lost.segment.payload.is_empty());
+            exchange(&mut a, &mut b, now);
+            let mut t = now;
+            while a.rec.losses.is_none() {
+                t = a.poll_timeout().expect("a timer for the loss");
+                a.handle_timeout(t);
+                exchange(&mut a, &mut b, t);
+                assert!(t < Instant::ZERO + Duration::from_secs(10), "no repair");
+            }
+            let s = a.recovery_stats();
+            assert!(s.rtos + s.fast_retransmits + s.rack_losses + s.tlp_probes > 0);
+        }
     }
 }

@@ -81,21 +81,23 @@ impl Sent {
     }
 }
 
-/// Segments and octets, kept side by side.
+/// Segments and octets, kept side by side. Octets fit 32 bits: what is in
+/// flight is bounded by the largest window (65 535 << 14, under 2^30), and
+/// the pipe counts it at most twice.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(super) struct Count {
     pub(super) segments: u32,
-    pub(super) octets: u64,
+    pub(super) octets: u32,
 }
 
 impl Count {
     fn add(&mut self, s: &Sent, units: u32) {
         self.segments += units;
-        self.octets += s.size() * u64::from(units);
+        self.octets += s.size() as u32 * units;
     }
     fn sub(&mut self, s: &Sent, units: u32) {
         self.segments -= units;
-        self.octets -= s.size() * u64::from(units);
+        self.octets -= s.size() as u32 * units;
     }
 }
 

@@ -134,7 +134,7 @@ impl Connection {
             rcv: self.rcv,
             opt: self.opt,
             cc: self.rec.cc,
-            stats: self.stats,
+            stats: self.rec.losses().stats,
             clock: self.clock,
             expires,
         })
@@ -165,7 +165,9 @@ impl Connection {
         c.rcv = tw.rcv;
         c.timers.set(TimerKind::TimeWait, tw.expires);
         c.rec.cc = tw.cc;
-        c.stats = tw.stats;
+        if tw.stats != super::RecoveryStats::default() {
+            c.rec.losses_mut().stats = tw.stats;
+        }
         c.syn_acked = true;
         c.released = true;
         c.opt = tw.opt;

@@ -214,7 +214,7 @@ impl Connection {
         if !linear {
             self.rtt.back_off(&self.config); // §5.5
         }
-        self.stats.rtos += 1;
+        self.rec.losses_mut().stats.rtos += 1;
         if handshaking {
             self.retransmit_head(now, RetransmitCause::Rto); // §5.4, and §5.6 through note_sent
         } else {

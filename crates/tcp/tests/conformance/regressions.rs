@@ -102,7 +102,7 @@ fn data_and_fin_still_go_out_after_the_peers_fin_in_closing() {
     }
 }
 
-/// With the clock at the end of time (`Instant::MAX`, u64::MAX ns), every
+/// With the clock at the end of time (`Instant::MAX`, the latest instant), every
 /// timer armed then saturates at `Instant::MAX`, which is due "now": the
 /// endpoint fired the FIN's retransmission timer, re-armed it at the same
 /// instant, and fired it again for ever inside one `handle_timeout` call
