@@ -3,7 +3,7 @@
 //! Offsets here are stream offsets (`u64`, octets since the first data
 //! octet), so they never wrap; the connection maps them to sequence numbers.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 
 /// Octets the application wrote that are not yet acknowledged.
 ///
@@ -189,12 +189,53 @@ pub struct RecvBuffer {
     readable: VecDeque<u8>,
     /// Stream offset of the next octet expected in order (RCV.NXT for data).
     next: u64,
-    /// Out-of-order pieces by stream offset. A piece may overlap others.
-    pending: BTreeMap<u64, Piece>,
+    /// Out-of-order data, made when the first piece arrives out of order
+    /// (one pointer while none has).
+    pending: Option<Box<OutOfOrder>>,
     /// The in-order buffers holding unread data, oldest first.
     queue: VecDeque<Held>,
     /// Memory of every piece held, in order or not.
     memory: u64,
+}
+
+/// Data that arrived out of order, and the buffers of pieces gone.
+#[derive(Clone, Debug, Default)]
+struct OutOfOrder {
+    /// The pieces by stream offset, ascending, no two at one offset. A
+    /// piece may overlap others.
+    pieces: VecDeque<(u64, Piece)>,
+    /// Buffers of pieces taken in order, covered or pruned, for the next
+    /// pieces: a connection that recovers again and again allocates for
+    /// no more pieces than it ever held at once.
+    spare: Vec<Vec<u8>>,
+    /// The longest piece seen: a new buffer is made this large, so that a
+    /// spare one need not grow for the next (full-sized) piece.
+    longest: usize,
+}
+
+impl OutOfOrder {
+    /// Where a piece at `at` goes: the index of the first piece at or
+    /// after it.
+    fn index_of(&self, at: u64) -> usize {
+        self.pieces.partition_point(|&(s, _)| s < at)
+    }
+
+    /// A buffer holding `bytes`, a spare one if there is one.
+    fn buffer(&mut self, bytes: &[u8]) -> Vec<u8> {
+        self.longest = self.longest.max(bytes.len());
+        let mut data = self
+            .spare
+            .pop()
+            .unwrap_or_else(|| Vec::with_capacity(self.longest));
+        data.extend_from_slice(bytes);
+        data
+    }
+
+    /// Keeps the buffer of a piece gone.
+    fn give(&mut self, mut data: Vec<u8>) {
+        data.clear();
+        self.spare.push(data);
+    }
 }
 
 /// An out-of-order piece and the memory it costs.
@@ -226,10 +267,7 @@ impl RecvBuffer {
     /// Holds nothing: nothing to read, nothing out of order, no memory
     /// charged.
     pub(crate) fn is_idle(&self) -> bool {
-        self.readable.is_empty()
-            && self.pending.is_empty()
-            && self.queue.is_empty()
-            && self.memory == 0
+        self.readable.is_empty() && !self.has_gap() && self.queue.is_empty() && self.memory == 0
     }
 
     /// An empty buffer that expects stream offset `next` in order: what an
@@ -254,7 +292,7 @@ impl RecvBuffer {
 
     /// Whether out-of-order data is waiting.
     pub fn has_gap(&self) -> bool {
-        !self.pending.is_empty()
+        self.pending.as_ref().is_some_and(|p| !p.pieces.is_empty())
     }
 
     /// The memory charged for everything held (Linux `sk_rmem_alloc`).
@@ -290,12 +328,16 @@ impl RecvBuffer {
         self.hold(at, end, cost, bytes.len());
         self.next = end;
         // Pull in every pending piece the in-order point now reaches.
-        while let Some(entry) = self.pending.first_entry() {
-            let piece_at = *entry.key();
+        let Some(mut pending) = self.pending.take() else {
+            return self.next - before;
+        };
+        while let Some(&(piece_at, _)) = pending.pieces.front() {
             if piece_at > self.next {
                 break;
             }
-            let piece = entry.remove();
+            let Some((_, piece)) = pending.pieces.pop_front() else {
+                break;
+            };
             let piece_end = piece_at + piece.data.len() as u64;
             // Its charge as a pending piece ends; `hold` charges it anew
             // as in-order data (or not at all when it joins the last
@@ -307,7 +349,9 @@ impl RecvBuffer {
                 self.hold(piece_at, piece_end, piece.cost, piece.data.len());
                 self.next = piece_end;
             }
+            pending.give(piece.data);
         }
+        self.pending = Some(pending);
         self.next - before
     }
 
@@ -331,30 +375,32 @@ impl RecvBuffer {
     /// pieces it covers.
     fn insert_pending(&mut self, at: u64, bytes: &[u8], cost: SegmentCost) {
         let end = at + bytes.len() as u64;
-        if let Some((&s, p)) = self.pending.range(..=at).next_back()
+        let pending = self.pending.get_or_insert_with(Box::default);
+        // The piece starting at or before `at` nearest to it.
+        let floor = pending.pieces.partition_point(|&(s, _)| s <= at);
+        if let Some((s, p)) = floor.checked_sub(1).map(|i| &pending.pieces[i])
             && s + p.data.len() as u64 >= end
         {
             return;
         }
-        let covered: Vec<u64> = self
-            .pending
-            .range(at..end)
-            .filter(|&(&s, p)| s + p.data.len() as u64 <= end)
-            .map(|(&s, _)| s)
-            .collect();
-        for s in covered {
-            if let Some(p) = self.pending.remove(&s) {
-                self.memory -= u64::from(p.cost.truesize);
+        // The pieces inside `[at, end)` go: it covers them.
+        let mut i = pending.index_of(at);
+        while let Some((s, p)) = pending.pieces.get(i)
+            && *s < end
+        {
+            if s + p.data.len() as u64 > end {
+                i += 1;
+                continue;
+            }
+            if let Some((_, gone)) = pending.pieces.remove(i) {
+                self.memory -= u64::from(gone.cost.truesize);
+                pending.give(gone.data);
             }
         }
         self.memory += u64::from(cost.truesize);
-        self.pending.insert(
-            at,
-            Piece {
-                data: bytes.to_vec(),
-                cost,
-            },
-        );
+        let data = pending.buffer(bytes);
+        let i = pending.index_of(at);
+        pending.pieces.insert(i, (at, Piece { data, cost }));
     }
 
     /// Drops out-of-order pieces that start at or after stream offset
@@ -363,12 +409,18 @@ impl RecvBuffer {
     /// was dropped.
     pub fn prune_pending(&mut self, from: u64, mut enough: impl FnMut(u64) -> bool) -> bool {
         let mut pruned = false;
-        while let Some(entry) = self.pending.last_entry() {
-            if *entry.key() < from || enough(self.memory) {
+        let Some(pending) = self.pending.as_deref_mut() else {
+            return false;
+        };
+        while let Some(&(at, _)) = pending.pieces.back() {
+            if at < from || enough(self.memory) {
                 break;
             }
-            let p = entry.remove();
+            let Some((_, p)) = pending.pieces.pop_back() else {
+                break;
+            };
             self.memory -= u64::from(p.cost.truesize);
+            pending.give(p.data);
             pruned = true;
         }
         pruned
@@ -380,7 +432,8 @@ impl RecvBuffer {
         let mut pieces = self
             .pending
             .iter()
-            .map(|(&at, p)| (at, at + p.data.len() as u64))
+            .flat_map(|p| p.pieces.iter())
+            .map(|(at, p)| (*at, *at + p.data.len() as u64))
             .peekable();
         std::iter::from_fn(move || {
             let (start, mut end) = pieces.next()?;

@@ -261,20 +261,20 @@ impl WorkloadApp {
         let taken = if start == 0 && bytes <= PATTERN.len() as u64 {
             engine.send(s, &PATTERN[..bytes as usize])
         } else {
-            let mut data = std::mem::take(&mut self.write_buf);
-            data.clear();
-            let mut at = start;
-            while (data.len() as u64) < bytes {
-                let n = (bytes - data.len() as u64).min((PATTERN.len() - at) as u64) as usize;
-                data.extend_from_slice(&PATTERN[at..at + n]);
-                at = 0;
+            // The pattern from its start, built once and only ever
+            // extended: the write is a slice of it (octet i is i mod 256,
+            // so the slice from `start` is the stream from `from`). It
+            // grows to the largest write a send buffer takes (its limit
+            // and two buffers' goal), not per write.
+            let need = start + bytes as usize;
+            self.write_buf
+                .reserve(need.saturating_sub(self.write_buf.len()));
+            while self.write_buf.len() < need {
+                let at = self.write_buf.len() % PATTERN.len();
+                let n = (need - self.write_buf.len()).min(PATTERN.len() - at);
+                self.write_buf.extend_from_slice(&PATTERN[at..at + n]);
             }
-            let taken = engine.send(s, &data);
-            // Keep a moderate buffer for the next write; give a huge one back.
-            if data.capacity() <= 1 << 16 {
-                self.write_buf = data;
-            }
-            taken
+            engine.send(s, &self.write_buf[start..need])
         };
         let written = from + taken.unwrap_or(0) as u64;
         if taken.is_ok() && written < total {

@@ -129,6 +129,7 @@ impl Engine {
         let to = self.topo.host_at(*seg.dst.ip());
         let Some(li) = to.and_then(|to| self.topo.link(h, to)) else {
             self.record_drop(h, to, DropReason::NoRoute, &seg);
+            self.hosts[h].endpoint.recycle(seg.payload);
             return;
         };
         let to = self.links[li].to;
@@ -145,6 +146,7 @@ impl Engine {
                         DropReason::Fault
                     };
                     self.record_drop(h, Some(to), reason, &seg);
+                    self.hosts[h].endpoint.recycle(seg.payload);
                     return;
                 }
                 Some(FaultAction::Delay(d)) => extra = d,
@@ -187,6 +189,9 @@ impl Engine {
                     link::DropReason::Queue => DropReason::Queue,
                 };
                 self.record_drop(from, Some(to), reason, &seg);
+                // The payload's buffer goes back to its sender, as a
+                // delivered one does: a lossy transfer allocates none.
+                self.hosts[from].endpoint.recycle(seg.payload);
             }
             Fate::Deliver { at, corrupt_bit } => {
                 let packet = if corrupt_bit.is_some() || corrupt {
