@@ -1339,9 +1339,8 @@ mod tests {
             let lost = a.poll_transmit().expect("data");
             assert!(!lost.segment.payload.is_empty());
             exchange(&mut a, &mut b, now);
-            let mut t = now;
             while a.rec.losses.is_none() {
-                t = a.poll_timeout().expect("a timer for the loss");
+                let t = a.poll_timeout().expect("a timer for the loss");
                 a.handle_timeout(t);
                 exchange(&mut a, &mut b, t);
                 assert!(t < Instant::ZERO + Duration::from_secs(10), "no repair");
