@@ -212,7 +212,10 @@ impl Engine {
                     to: to as u32,
                     packet,
                 });
-                self.schedule(at + extra, Action::Deliver(slot));
+                // A link direction delivers in the order it sends, but for
+                // jitter, reordering and faults' delays: its lane.
+                self.queue
+                    .push_in_lane(li as u32, at + extra, Action::Deliver(slot));
             }
         }
     }
