@@ -231,7 +231,7 @@ impl Endpoint {
     /// endpoint holds at least `n` connections (by default
     /// [`COMPACT_TIME_WAIT_FROM`]; `Some(0)`: always), `None`: never. As
     /// Linux replaces such a socket with a `tcp_timewait_sock`: a record
-    /// of 344 bytes instead of a connection of 1 104, for the 60 s a host
+    /// of 208 bytes instead of a connection of 808, for the 60 s a host
     /// keeps it. It behaves the same either way; [`Endpoint::connection`] no longer finds a
     /// connection in compact form ([`Endpoint::state`] says TIME-WAIT,
     /// [`Endpoint::recovery_stats`] gives its figures). Only connections

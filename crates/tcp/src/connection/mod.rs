@@ -1022,3 +1022,27 @@ mod tests {
         assert!(std::iter::from_fn(|| c.poll_event()).any(|e| e == Event::AllAcked));
     }
 }
+
+#[cfg(all(test, target_pointer_width = "64"))]
+mod footprint {
+    use std::mem::size_of;
+
+    /// Issue 19's memory budget, in bytes on a 64-bit target: a million
+    /// connections are two million of these. What only losses, SACK
+    /// reports or out-of-order data need is boxed and made on demand; a
+    /// field that grows a connection past its budget belongs there too.
+    #[test]
+    fn a_connection_and_its_time_wait_record_keep_to_their_budgets() {
+        assert!(
+            size_of::<super::Connection>() <= 832,
+            "{}",
+            size_of::<super::Connection>()
+        );
+        assert!(
+            size_of::<super::TimeWait>() <= 256,
+            "{}",
+            size_of::<super::TimeWait>()
+        );
+        assert_eq!(size_of::<Option<crate::time::Instant>>(), 8);
+    }
+}

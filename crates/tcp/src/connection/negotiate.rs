@@ -22,7 +22,7 @@ const PAWS_IDLE: Duration = Duration::from_secs(24 * 24 * 3600);
 pub(crate) const TIMESTAMPS_LEN: u16 = 12;
 
 /// What the handshake agreed on, and the per-connection option state.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(super) struct Negotiated {
     /// Snd.Wind.Shift: applied to the windows the peer sends.
     pub(super) snd_shift: u8,
@@ -43,14 +43,38 @@ pub(super) struct Negotiated {
     pub(super) last_ack_sent: SeqNum,
     /// The peer's SYN offered window scaling (a SYN-ACK answers in kind).
     pub(super) peer_offered_window_scale: bool,
+    /// The SACK blocks to report: made when data first arrives out of
+    /// order or repeated (one pointer until then).
+    report: Option<Box<SackReport>>,
+    /// When we last answered a data-less segment that failed PAWS.
+    pub(super) last_invalid_ack: Option<Instant>,
+}
+
+/// What a receiver reports in SACK blocks (RFC 2018 §4, RFC 2883).
+#[derive(Clone, Copy, Debug, Default)]
+struct SackReport {
     /// Stream offsets of the latest out-of-order arrivals, most recent
     /// first: the order SACK blocks are reported in (RFC 2018 §4).
     recent: [u64; MAX_SACK_BLOCKS],
     recent_len: u8,
     /// A duplicate to report first in the next ACK (RFC 2883 §4).
     dsack: Option<(SeqNum, SeqNum)>,
-    /// When we last answered a data-less segment that failed PAWS.
-    pub(super) last_invalid_ack: Option<Instant>,
+}
+
+impl Negotiated {
+    /// The agreed options without the SACK report, if it holds no D-SACK
+    /// to send: what TIME-WAIT keeps. The out-of-order arrivals it drops
+    /// are reported only while data is out of order, which no longer
+    /// happens once the peer's FIN is in order.
+    pub(super) fn for_time_wait(&self) -> Option<Negotiated> {
+        if self.report.as_ref().is_some_and(|r| r.dsack.is_some()) {
+            return None;
+        }
+        Some(Negotiated {
+            report: None,
+            ..self.clone()
+        })
+    }
 }
 
 impl Connection {
@@ -240,15 +264,20 @@ impl Connection {
         // 40 option bytes: 4 blocks, or 3 beside the timestamps (RFC 2018 §3).
         let room = if self.opt.ts { 3 } else { MAX_SACK_BLOCKS };
         let mut blocks = SackBlocks::new();
-        if let Some((l, r)) = self.opt.dsack.take() {
+        let Some(report) = self.opt.report.as_deref_mut() else {
+            // Nothing was ever out of order or repeated.
+            return blocks;
+        };
+        if let Some((l, r)) = report.dsack.take() {
             blocks.push(l, r);
         }
         if !self.recv_buf.has_gap() {
             // Nothing out of order (the common case on every ACK): the
             // arrivals noted before the gap closed are forgotten.
-            self.opt.recent_len = 0;
+            report.recent_len = 0;
             return blocks;
         }
+        let (recent, recent_len) = (report.recent, report.recent_len);
         let next = self.recv_buf.next();
         let to_seq = |off: u64| self.rcv_nxt + (off - next) as u32;
         // Linux's blocks are its out-of-order queue's `end_seq`s, which
@@ -259,7 +288,7 @@ impl Connection {
             .filter(|_| self.config.fin_sack == crate::config::FinSack::Linux);
         let mut reported: [(u64, u64); MAX_SACK_BLOCKS] = [(0, 0); MAX_SACK_BLOCKS];
         let mut n = 0;
-        for &at in &self.opt.recent[..usize::from(self.opt.recent_len)] {
+        for &at in &recent[..usize::from(recent_len)] {
             let Some(range) = self
                 .recv_buf
                 .pending_ranges()
@@ -295,19 +324,20 @@ impl Connection {
             .recv_buf
             .pending_ranges()
             .find(|&(s, e)| s <= at && at < e);
-        let len = usize::from(self.opt.recent_len);
+        let report = self.opt.report.get_or_insert_with(Box::default);
+        let len = usize::from(report.recent_len);
         let mut kept = [0u64; MAX_SACK_BLOCKS];
         let mut n = 0;
-        for &r in &self.opt.recent[..len] {
+        for &r in &report.recent[..len] {
             let same = range.is_some_and(|(s, e)| s <= r && r < e);
             if !same && n < MAX_SACK_BLOCKS - 1 {
                 kept[n] = r;
                 n += 1;
             }
         }
-        self.opt.recent[0] = at;
-        self.opt.recent[1..=n].copy_from_slice(&kept[..n]);
-        self.opt.recent_len = (n + 1) as u8;
+        report.recent[0] = at;
+        report.recent[1..=n].copy_from_slice(&kept[..n]);
+        report.recent_len = (n + 1) as u8;
     }
 
     /// The text of an arriving segment, which starts at sequence number
@@ -339,14 +369,17 @@ impl Connection {
         } else {
             None
         };
-        self.opt.dsack = dup.map(|(s, e)| (seq + (s - at) as u32, seq + (e - at) as u32));
+        let dsack = dup.map(|(s, e)| (seq + (s - at) as u32, seq + (e - at) as u32));
+        if dsack.is_some() || self.opt.report.is_some() {
+            self.opt.report.get_or_insert_with(Box::default).dsack = dsack;
+        }
     }
 
     /// A segment repeated data we already had: report it as a D-SACK
     /// block in the next ACK (RFC 2883 §4, first case).
     pub(super) fn note_duplicate(&mut self, left: SeqNum, right: SeqNum) {
         if self.opt.sack {
-            self.opt.dsack = Some((left, right));
+            self.opt.report.get_or_insert_with(Box::default).dsack = Some((left, right));
         }
     }
 
@@ -355,8 +388,10 @@ impl Connection {
     ///
     /// [`FinSack::Linux`]: crate::FinSack::Linux
     pub(super) fn reset_sack(&mut self) {
-        self.opt.dsack = None;
-        self.opt.recent_len = 0;
+        if let Some(report) = self.opt.report.as_deref_mut() {
+            report.dsack = None;
+            report.recent_len = 0;
+        }
     }
 
     /// RFC 7323 §5.3 R1 (PAWS): a segment whose TSval is older than

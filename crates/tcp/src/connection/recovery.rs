@@ -220,6 +220,11 @@ impl Recovery {
         self.losses.as_deref().unwrap_or(&Losses::AT_REST)
     }
 
+    /// Whether a loss, a probe or a retransmission has set anything.
+    pub(super) fn has_losses(&self) -> bool {
+        self.losses.is_some()
+    }
+
     /// The same, to change: made on first use.
     pub(super) fn losses_mut(&mut self) -> &mut Losses {
         self.losses.get_or_insert_with(|| Box::new(Losses::AT_REST))
