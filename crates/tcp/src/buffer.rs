@@ -25,7 +25,28 @@ pub struct SendBuffer {
     bounds: VecDeque<u64>,
 }
 
+/// The most storage, in bytes, a buffer hands on to the next connection
+/// ([`adopt_storage`]): a sweep's small runs reuse theirs, and a bulk
+/// transfer's megabytes are not kept in a spare connection.
+const ADOPTED_STORAGE_MAX: usize = 16 * 1024;
+
+/// Gives `new` the storage of `old`, emptied, when `new` has none and
+/// holds nothing: capacity only, so nothing a connection does changes.
+pub(crate) fn adopt_storage<T>(new: &mut VecDeque<T>, old: &mut VecDeque<T>) {
+    if new.capacity() == 0 && old.capacity() * std::mem::size_of::<T>() <= ADOPTED_STORAGE_MAX {
+        std::mem::swap(new, old);
+        new.clear();
+    }
+}
+
 impl SendBuffer {
+    /// Takes `old`'s storage where this buffer has none
+    /// ([`adopt_storage`]).
+    pub(crate) fn adopt_storage(&mut self, old: &mut SendBuffer) {
+        adopt_storage(&mut self.data, &mut old.data);
+        adopt_storage(&mut self.bounds, &mut old.bounds);
+    }
+
     /// Appends application data as buffers of at most `goal` octets: to
     /// the last buffer while none of it has been sent (`sent` is the
     /// stream offset up to which data has been sent) and it holds less
@@ -264,6 +285,13 @@ struct Held {
 }
 
 impl RecvBuffer {
+    /// Takes `old`'s storage where this buffer has none
+    /// ([`adopt_storage`]).
+    pub(crate) fn adopt_storage(&mut self, old: &mut RecvBuffer) {
+        adopt_storage(&mut self.readable, &mut old.readable);
+        adopt_storage(&mut self.queue, &mut old.queue);
+    }
+
     /// Holds nothing: nothing to read, nothing out of order, no memory
     /// charged.
     pub(crate) fn is_idle(&self) -> bool {

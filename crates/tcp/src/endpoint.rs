@@ -12,6 +12,7 @@
 //! endpoint lends them for each call, so a connection at rest holds no
 //! buffers of its own.
 
+use std::any::Any;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::fmt;
@@ -106,11 +107,24 @@ fn tuple_key(local_port: u16, remote: SocketAddrV4) -> u64 {
 
 type TupleMap = HashMap<u64, ConnId, FixedState>;
 
+/// An endpoint's generator, which [`Endpoint::reset`] overwrites in place
+/// when the new one is of the same type (a sweep's seeds: no allocation
+/// per run).
+trait EndpointRng: RngCore + Send {
+    fn as_any_mut(&mut self) -> &mut dyn Any;
+}
+
+impl<R: RngCore + Send + 'static> EndpointRng for R {
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
+    }
+}
+
 /// Every connection and listener of one host.
 pub struct Endpoint {
     addr: Ipv4Addr,
     config: Arc<Config>,
-    rng: Box<dyn RngCore + Send>,
+    rng: Box<dyn EndpointRng>,
     slots: Vec<Slot>,
     free: Vec<u32>,
     by_tuple: TupleMap,
@@ -501,6 +515,8 @@ impl Endpoint {
     fn boxed(&mut self, conn: Connection) -> Box<Connection> {
         match self.spare_conns.pop() {
             Some(mut b) => {
+                let mut conn = conn;
+                conn.adopt_storage(&mut b);
                 *b = conn;
                 b
             }
@@ -701,8 +717,11 @@ impl Endpoint {
     /// `rng`, keeping the memory it has: for a simulator that runs the same
     /// hosts seed after seed. Afterwards it behaves exactly as a new
     /// endpoint with the same address, configuration and ephemeral ports.
-    pub fn reset(&mut self, rng: impl RngCore + Send + 'static) {
-        self.rng = Box::new(rng);
+    pub fn reset<R: RngCore + Send + 'static>(&mut self, rng: R) {
+        match self.rng.as_any_mut().downcast_mut::<R>() {
+            Some(same) => *same = rng,
+            None => self.rng = Box::new(rng),
+        }
         for slot in self.slots.drain(..) {
             match slot.conn {
                 Held::Live(b) => keep_spare(&mut self.spare_conns, b),

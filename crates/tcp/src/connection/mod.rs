@@ -413,6 +413,16 @@ impl Connection {
         self.send_synack(now, None);
     }
 
+    /// Takes the storage of the buffers of `old`, a connection its endpoint
+    /// is done with, where this one's have none: the next connection in a
+    /// reused box allocates no buffer. Capacity only; neither connection's
+    /// contents change (`old` is about to be dropped).
+    pub(crate) fn adopt_storage(&mut self, old: &mut Connection) {
+        self.send_buf.adopt_storage(&mut old.send_buf);
+        self.recv_buf.adopt_storage(&mut old.recv_buf);
+        self.rec.board.adopt_storage(&mut old.rec.board);
+    }
+
     /// Exchanges the connection's output queues with `queues`. An endpoint
     /// lends its own (empty, with capacity) queues for the length of a
     /// call and takes them back with the outputs in them, so a connection

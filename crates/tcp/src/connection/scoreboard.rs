@@ -147,6 +147,12 @@ pub(super) struct Scoreboard {
 }
 
 impl Scoreboard {
+    /// Takes `old`'s storage where this board has none
+    /// ([`crate::buffer::adopt_storage`]).
+    pub(super) fn adopt_storage(&mut self, old: &mut Scoreboard) {
+        crate::buffer::adopt_storage(&mut self.sent, &mut old.sent);
+    }
+
     /// Records a segment sent for the first time, after every other.
     pub(super) fn push(&mut self, start: u64, len: u32, fin: bool, now: Instant) {
         debug_assert!(self.sent.back().is_none_or(|b| b.end() == start));
