@@ -113,6 +113,18 @@ fn recovery(conn: &ConnReport) -> (u32, u32, u32, u32, u32) {
     )
 }
 
+/// A longer run of `label` had over 3 000 more events (or it did not run
+/// longer), and its allocations grew by at most 16 for them (else the
+/// case joins `over`, reported with the others at the end).
+fn bound(over: &mut Vec<String>, label: &str, more_allocs: usize, more_events: u64) {
+    assert!(more_events > 3_000, "{label}: {more_events} more events");
+    if more_allocs > 16 {
+        over.push(format!(
+            "{label}: {more_allocs} more allocations for {more_events} more events"
+        ));
+    }
+}
+
 #[test]
 fn no_allocation_per_event_in_the_steady_state() {
     // Every case runs, and every one over its bound is reported at the
@@ -146,21 +158,11 @@ fn no_allocation_per_event_in_the_steady_state() {
                  {short_allocs} allocations; 4 MiB: {long_events} events, {long_allocs} allocations",
                 setup.name
             );
-            // 3 MiB more is about 2 150 more data segments, 3 200 more events.
-            assert!(
-                more_events > 3_000,
-                "{}: {more_events} more events",
-                setup.name
-            );
-            // Amortized growth only: a handful of doublings (send buffer,
-            // receive buffer, trace), far from one per event.
-            if more_allocs > 16 {
-                over.push(format!(
-                    "{}, trace {trace}, capture {capture}: {more_allocs} more allocations \
-                     for {more_events} more events",
-                    setup.name
-                ));
-            }
+            // 3 MiB more is about 2 150 more data segments, 3 200 more
+            // events; amortized growth only: a handful of doublings (send
+            // buffer, receive buffer, trace), far from one per event.
+            let label = format!("{}, trace {trace}, capture {capture}", setup.name);
+            bound(&mut over, &label, more_allocs, more_events);
         }
     }
 
@@ -227,29 +229,20 @@ fn no_allocation_per_event_in_the_steady_state() {
             );
             // 2 154 more data segments, 99 % of them delivered, and an ACK
             // for at least every second one, 99 % of those delivered:
-            // over 3 000 more deliveries, each an event.
-            assert!(
-                more_events > 3_000,
-                "{}: {more_events} more events",
-                setup.name
-            );
-            // As for the clean transfer: what may grow with the run is
-            // the amortized doubling of buffers that scale with the data
-            // (the send buffer holds the whole write; the trace keeps
-            // every event) or with the largest flight the run reaches (the
-            // receive buffer and its out-of-order queue, the scoreboard,
-            // the retransmission queue, the spare payload buffers): O(log
-            // n) each, a handful in all. Never one per event, per segment
-            // out of order or per loss: the 4 MiB run has thousands more
+            // over 3 000 more deliveries, each an event. As for the clean
+            // transfer, what may grow with the run is the amortized
+            // doubling of buffers that scale with the data (the send
+            // buffer holds the whole write; the trace keeps every event)
+            // or with the largest flight the run reaches (the receive
+            // buffer and its out-of-order queue, the scoreboard, the
+            // retransmission queue, the spare payload buffers): O(log n)
+            // each, a handful in all. Never one per event, per segment out
+            // of order or per loss: the 4 MiB run has thousands more
             // events, hundreds more segments out of order and about 21
             // more losses, so even one allocation per loss would most
             // likely pass 16.
-            if more_allocs > 16 {
-                over.push(format!(
-                    "{}, trace {trace}: {more_allocs} more allocations for {more_events} more events",
-                    setup.name
-                ));
-            }
+            let label = format!("{}, trace {trace}", setup.name);
+            bound(&mut over, &label, more_allocs, more_events);
         }
     }
     assert!(
