@@ -718,7 +718,9 @@ impl Endpoint {
     /// hosts seed after seed. Afterwards it behaves exactly as a new
     /// endpoint with the same address, configuration and ephemeral ports.
     pub fn reset<R: RngCore + Send + 'static>(&mut self, rng: R) {
-        match self.rng.as_any_mut().downcast_mut::<R>() {
+        // Through the box to the generator: `Box<dyn EndpointRng>` is an
+        // `EndpointRng` itself (rand_core implements `RngCore` for it).
+        match (*self.rng).as_any_mut().downcast_mut::<R>() {
             Some(same) => *same = rng,
             None => self.rng = Box::new(rng),
         }
@@ -1001,6 +1003,37 @@ mod tests {
         fn next_u64(&mut self) -> u64 {
             self.0 += 1;
             self.0
+        }
+        fn fill_bytes(&mut self, dest: &mut [u8]) {
+            impls::fill_bytes_via_next(self, dest)
+        }
+    }
+
+    /// Where the endpoint's generator lives.
+    fn rng_at(ep: &mut Endpoint) -> *const u8 {
+        (*ep.rng).as_any_mut() as *mut dyn Any as *const u8
+    }
+
+    #[test]
+    fn reset_overwrites_a_generator_of_the_same_type_in_place() {
+        let mut ep = Endpoint::new(Ipv4Addr::new(10, 0, 0, 1), Config::linux(), Counter(0));
+        let before = rng_at(&mut ep);
+        ep.reset(Counter(100));
+        assert_eq!(rng_at(&mut ep), before, "a new box for the same type");
+        assert_eq!(ep.rng.next_u64(), 101, "the new generator draws");
+        // Another type takes a box of its own, and draws too.
+        ep.reset(Counter2(7));
+        assert_eq!(ep.rng.next_u64(), 7 * 3);
+    }
+
+    /// A second generator type.
+    struct Counter2(u64);
+    impl RngCore for Counter2 {
+        fn next_u32(&mut self) -> u32 {
+            self.next_u64() as u32
+        }
+        fn next_u64(&mut self) -> u64 {
+            self.0 * 3
         }
         fn fill_bytes(&mut self, dest: &mut [u8]) {
             impls::fill_bytes_via_next(self, dest)

@@ -44,6 +44,12 @@ const INTERESTS: Interests = Interests::of(&[
 /// that end a list.
 const STEP_INTERESTS: Interests = INTERESTS.with(&[Event::Reset, Event::TimedOut]);
 
+/// The largest pattern buffer kept between writes: a bounded send buffer's
+/// largest write (`linux`: its 4 MiB ceiling and two buffers' goal) fits,
+/// so a bulk transfer builds the pattern once; a whole stream written at
+/// once into an unbounded send buffer does not stay allocated after it.
+const WRITE_BUF_KEPT: usize = 8 << 20;
+
 /// The octets applications write: a fixed pattern, so runs need no
 /// randomness for payloads and a receiver can check order.
 const PATTERN: [u8; 256] = {
@@ -261,11 +267,12 @@ impl WorkloadApp {
         let taken = if start == 0 && bytes <= PATTERN.len() as u64 {
             engine.send(s, &PATTERN[..bytes as usize])
         } else {
-            // The pattern from its start, built once and only ever
-            // extended: the write is a slice of it (octet i is i mod 256,
-            // so the slice from `start` is the stream from `from`). It
-            // grows to the largest write a send buffer takes (its limit
-            // and two buffers' goal), not per write.
+            // The pattern from its start, built once and extended: the
+            // write is a slice of it (octet i is i mod 256, so the slice
+            // from `start` is the stream from `from`). It grows to the
+            // largest write a bounded send buffer takes (its room and two
+            // buffers' goal), not per write; an unbounded one takes the
+            // whole stream at once, and so large a buffer is given back.
             let need = start + bytes as usize;
             self.write_buf
                 .reserve(need.saturating_sub(self.write_buf.len()));
@@ -274,7 +281,11 @@ impl WorkloadApp {
                 let n = (need - self.write_buf.len()).min(PATTERN.len() - at);
                 self.write_buf.extend_from_slice(&PATTERN[at..at + n]);
             }
-            engine.send(s, &self.write_buf[start..need])
+            let taken = engine.send(s, &self.write_buf[start..need]);
+            if self.write_buf.capacity() > WRITE_BUF_KEPT {
+                self.write_buf = Vec::new();
+            }
+            taken
         };
         let written = from + taken.unwrap_or(0) as u64;
         if taken.is_ok() && written < total {

@@ -322,11 +322,15 @@ mod tests {
         /// in: the earliest time first, and at one time the order of the
         /// calls — what a list sorted by (time, call number) gives.
         #[test]
-        fn lanes_keep_the_order_of_push(ops in proptest::collection::vec(op(), 0..200)) {
+        fn lanes_keep_the_order_of_push(
+            ops in proptest::collection::vec(op(), 0..200),
+            lanes_from in prop_oneof![Just(0usize), 1usize..8],
+        ) {
             let mut q = EventQueue::new();
-            // Lanes from the first event, or every push would fall to the
-            // heap in a queue this small.
-            q.lanes_from = 0;
+            // Lanes from the first event or from a few in the heap (the
+            // default, 64, would send every push of a queue this small to
+            // the heap).
+            q.lanes_from = lanes_from;
             let mut reference: Vec<(u64, usize)> = Vec::new();
             let mut popped = Vec::new();
             let mut expected = Vec::new();

@@ -415,8 +415,9 @@ impl Connection {
 
     /// Takes the storage of the buffers of `old`, a connection its endpoint
     /// is done with, where this one's have none: the next connection in a
-    /// reused box allocates no buffer. Capacity only; neither connection's
-    /// contents change (`old` is about to be dropped).
+    /// reused box allocates no buffer. Capacity only: this connection's
+    /// contents do not change, and `old`'s buffers are left empty (it is
+    /// about to be dropped).
     pub(crate) fn adopt_storage(&mut self, old: &mut Connection) {
         self.send_buf.adopt_storage(&mut old.send_buf);
         self.recv_buf.adopt_storage(&mut old.recv_buf);

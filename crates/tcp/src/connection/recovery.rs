@@ -107,9 +107,10 @@ pub(super) struct Recovery {
     max_out: u32,
     usage_end: u64,
     pub(super) cwnd_limited: bool,
-    /// What only a loss, a probe or a retransmission sets: boxed, and made
-    /// when first written, so that a connection that loses nothing carries
-    /// one pointer of it (`None` reads as [`Losses::AT_REST`]).
+    /// What only a loss, a probe, a retransmission or duplicate ACKs (limited
+    /// transmit, Linux's NewReno counting) set: boxed, and made when first
+    /// written, so that a connection that loses nothing carries one pointer
+    /// of it (`None` reads as [`Losses::AT_REST`]).
     losses: Option<Box<Losses>>,
 }
 
