@@ -12,7 +12,7 @@
 //! level 4 (32 256 jiffies: 129 s at HZ = 250) as the model does; a file
 //! that sets `tcp.tick_clock_at_zero` gets a jiffy equal to its jiffy
 //! modulo [`ALIGN`], and as far into it as it says (at least
-//! [`AFTER_TICK_EIGHTHS`] eighths of a tick).
+//! `AFTER_TICK_EIGHTHS` eighths of a tick).
 //!
 //! The clock is read from `/proc/timer_list` (root only, as `tcpsim
 //! kernel` is): its header gives the monotonic time (`now at N nsecs`),
@@ -65,7 +65,7 @@ struct Reading {
 }
 
 impl JiffyClock {
-    /// Reads the clock: HZ from the ticks counted over [`HZ_SAMPLE`], the
+    /// Reads the clock: HZ from the ticks counted over `HZ_SAMPLE`, the
     /// grid from a CPU's last tick, the jiffy count at the grid's origin
     /// from the most common of five readings (a reading may straddle a
     /// tick).
@@ -133,7 +133,7 @@ impl JiffyClock {
     }
 
     /// How far into its jiffy a run starts that should start `into_ns`
-    /// into it: at least [`AFTER_TICK_EIGHTHS`] eighths of a tick, at most
+    /// into it: at least `AFTER_TICK_EIGHTHS` eighths of a tick, at most
     /// just before the next tick.
     pub fn lead_ns(&self, into_ns: u64) -> u64 {
         into_ns.clamp(self.tick_ns * AFTER_TICK_EIGHTHS / 8, self.tick_ns - 1)

@@ -27,7 +27,7 @@
 //!
 //! The public modules:
 //!
-//! - [`fault`]: targeted faults ("drop the client's first SYN").
+//! - [`fault`](mod@fault): targeted faults ("drop the client's first SYN").
 //! - [`trace`]: the typed record of every send, drop, delivery, state change,
 //!   timer and application call; [`pcap`] and [`pcapng`]: the capture
 //!   formats, written as a run goes to the writers a [`Capture`] names.

@@ -9,7 +9,7 @@
 //! with D every drop in D happens. The space is enumerated from the runs
 //! themselves, never from a guessed bound:
 //!
-//! - every direction gets one *watched* fault rule ([`Faults::watch`]),
+//! - every direction gets one *watched* fault rule ([`Faults::watch`](tcpsim_net::fault::Faults::watch)),
 //!   appended after the file's own rules, which logs each segment it
 //!   matches with its count and who decided its fate;
 //! - the run of a case D says which segments exist beyond D: its children

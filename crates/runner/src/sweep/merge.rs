@@ -10,7 +10,7 @@
 //! none may be missing. A refusal is a [`MergeError`].
 //!
 //! Memory: the inputs are read line by line, and what is kept is the
-//! runs' [`RunRecord`]s, one bit per run of the sweep (to find duplicates
+//! runs' [`RunRecord`](crate::sweep::RunRecord)s, one bit per run of the sweep (to find duplicates
 //! and gaps), and each grid point's values once.
 
 use std::collections::BTreeMap;
