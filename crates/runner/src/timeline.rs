@@ -21,7 +21,7 @@ use std::fmt::Write as _;
 use std::net::SocketAddrV4;
 
 use tcpsim_net::{ConnReport, EndReport, RunResult, SegmentInfo, TraceKind, TraceRecord};
-use tcpsim_tcp::{Flags, Instant, SackBlocks, SegmentKind, SeqNum};
+use tcpsim_tcp::{Duration, Flags, Instant, SackBlocks, SegmentKind, SeqNum};
 
 use crate::report::{Meta, options_in_use};
 
@@ -238,10 +238,10 @@ pub fn render(h: &Meta<'_>, r: &RunResult) -> String {
 /// (what `run --quiet` prints).
 pub fn render_summary(r: &RunResult) -> String {
     let mut out = String::new();
-    for c in &r.connections {
-        summary(&mut out, r, c);
-    }
-    run_end(&mut out, r);
+    let _ = paragraphs(r, |text| {
+        out.push_str(text);
+        Ok(())
+    });
     out
 }
 
@@ -249,15 +249,24 @@ pub fn render_summary(r: &RunResult) -> String {
 /// that a run of a million connections needs no string holding all of
 /// their paragraphs.
 pub fn write_summary(out: &mut impl std::io::Write, r: &RunResult) -> std::io::Result<()> {
+    paragraphs(r, |text| out.write_all(text.as_bytes()))
+}
+
+/// Hands the summary to `emit` a paragraph at a time (a connection's, then
+/// the run's end), in one reused string.
+fn paragraphs(
+    r: &RunResult,
+    mut emit: impl FnMut(&str) -> std::io::Result<()>,
+) -> std::io::Result<()> {
     let mut text = String::new();
     for c in &r.connections {
         text.clear();
         summary(&mut text, r, c);
-        out.write_all(text.as_bytes())?;
+        emit(&text)?;
     }
     text.clear();
     run_end(&mut text, r);
-    out.write_all(text.as_bytes())
+    emit(&text)
 }
 
 /// The summary's last line: when and why the run ended.
@@ -272,18 +281,6 @@ fn run_end(out: &mut String, r: &RunResult) {
     );
 }
 
-/// The time from `from` to `t`, or `never`.
-struct Since(Option<Instant>, Instant);
-
-impl std::fmt::Display for Since {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.0 {
-            Some(t) => (t - self.1).fmt(f),
-            None => f.write_str("never"),
-        }
-    }
-}
-
 /// A value, or the word that stands for its absence.
 struct OrElse<T>(Option<T>, &'static str);
 
@@ -294,6 +291,11 @@ impl<T: std::fmt::Display> std::fmt::Display for OrElse<T> {
             None => f.write_str(self.1),
         }
     }
+}
+
+/// The time from `from` to `t`, or `never`.
+fn since(t: Option<Instant>, from: Instant) -> OrElse<Duration> {
+    OrElse(t.map(|t| t - from), "never")
 }
 
 /// The order kinds are listed in summaries and reports.
@@ -323,9 +325,9 @@ fn summary(out: &mut String, r: &RunResult, c: &ConnReport) {
         out,
         "  opened at {}; established after {} (server {}); closed after {}; ended at {}",
         c.opened,
-        Since(c.client.established, c.opened),
-        Since(c.server.established, c.opened),
-        Since(c.closed, c.opened),
+        since(c.client.established, c.opened),
+        since(c.server.established, c.opened),
+        since(c.closed, c.opened),
         c.ended
     );
     let rtx = c.retransmissions();

@@ -411,8 +411,10 @@ impl RecvBuffer {
         {
             return;
         }
-        // The pieces inside `[at, end)` go: it covers them.
-        let mut i = pending.index_of(at);
+        // The pieces inside `[at, end)` go: it covers them. The new piece
+        // goes where they began (those before `at` stay as they are).
+        let first = pending.index_of(at);
+        let mut i = first;
         while let Some((s, p)) = pending.pieces.get(i)
             && *s < end
         {
@@ -427,8 +429,7 @@ impl RecvBuffer {
         }
         self.memory += u64::from(cost.truesize);
         let data = pending.buffer(bytes);
-        let i = pending.index_of(at);
-        pending.pieces.insert(i, (at, Piece { data, cost }));
+        pending.pieces.insert(first, (at, Piece { data, cost }));
     }
 
     /// Drops out-of-order pieces that start at or after stream offset

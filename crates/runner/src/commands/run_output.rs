@@ -106,10 +106,7 @@ pub(super) fn timeline(
             out.write_all(line.as_bytes()).map_err(Stop::Out)?;
         }
         out.write_all(b"\n").map_err(Stop::Out)?;
-        write_summary(&mut out, r)
-            .and_then(|()| out.write_all(expectations_text(checks).as_bytes()))
-            .and_then(|()| out.flush())
-            .map_err(Stop::Out)
+        summary_and_expectations(&mut out, r, checks).map_err(Stop::Out)
     })();
     exit_code(written)
 }
@@ -118,9 +115,16 @@ pub(super) fn timeline(
 /// when `stderr`): what `run --quiet` prints.
 pub(super) fn summary(r: &RunResult, checks: &[Check], stderr: bool) -> u8 {
     let mut out = output(stderr);
-    let written = write_summary(&mut out, r)
-        .and_then(|()| out.write_all(expectations_text(checks).as_bytes()))
-        .and_then(|()| out.flush())
-        .map_err(Stop::Out);
-    exit_code(written)
+    exit_code(summary_and_expectations(&mut out, r, checks).map_err(Stop::Out))
+}
+
+/// The summary, the expectations, and a flush: the end of either text.
+fn summary_and_expectations(
+    out: &mut impl Write,
+    r: &RunResult,
+    checks: &[Check],
+) -> io::Result<()> {
+    write_summary(out, r)?;
+    out.write_all(expectations_text(checks).as_bytes())?;
+    out.flush()
 }

@@ -173,6 +173,8 @@ impl Connection {
         c.rcv_space = tw.rcv_space;
         c.rcv = tw.rcv;
         c.timers.set(TimerKind::TimeWait, tw.expires);
+        // `restore` keeps the larger of the window it has (the initial
+        // one) and the one given: the window is set first.
         c.rec.cc.set_cwnd(tw.cwnd);
         c.rec.cc.restore(tw.cwnd, tw.ssthresh);
         if let Some(stats) = &tw.stats {
